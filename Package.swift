@@ -1,0 +1,102 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+// Kefu: the routing-and-SLA core is pure (KefuCore); everything that touches sockets, disk, clocks or
+// systemd lives in thin layers around it.
+let package = Package(
+    name: "kefu",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "kefud", targets: ["kefud"]),
+        .executable(name: "kefuctl", targets: ["kefuctl"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.81.0"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.6.0"),
+        .package(url: "https://github.com/apple/swift-collections.git", from: "1.1.0"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "3.0.0"),
+    ],
+    targets: [
+        // Pure routing + SLA state machine: commands and time in, effects out. No I/O, no clock reads.
+        .target(
+            name: "KefuCore",
+            dependencies: [.product(name: "HeapModule", package: "swift-collections")]
+        ),
+        // Line protocol: framing, parsing and rendering. No sockets.
+        .target(
+            name: "KefuProtocol",
+            dependencies: [.product(name: "NIOCore", package: "swift-nio")]
+        ),
+        // TOML configuration with file:line:key errors.
+        .target(name: "KefuConfig"),
+        .systemLibrary(
+            name: "CSQLite",
+            pkgConfig: "sqlite3",
+            providers: [.apt(["libsqlite3-dev"])]
+        ),
+        // SQLite store: one writer thread, batched transactions.
+        .target(
+            name: "KefuStore",
+            dependencies: ["KefuCore", "CSQLite", .product(name: "Logging", package: "swift-log")]
+        ),
+        .systemLibrary(
+            name: "CSystemd",
+            pkgConfig: "libsystemd",
+            providers: [.apt(["libsystemd-dev"])]
+        ),
+        // The only importer of CSystemd: sd_notify, watchdog, journald.
+        .target(
+            name: "KefuSystemd",
+            dependencies: ["CSystemd", .product(name: "Logging", package: "swift-log")]
+        ),
+        // NIO listener, sessions, the routing owner, timers; wires core, store and systemd together.
+        .target(
+            name: "KefuServer",
+            dependencies: [
+                "KefuCore", "KefuProtocol", "KefuConfig", "KefuStore", "KefuSystemd",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
+        .executableTarget(
+            name: "kefud",
+            dependencies: [
+                "KefuServer", "KefuConfig", "KefuSystemd",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .executableTarget(
+            name: "kefuctl",
+            dependencies: [
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
+        // Helpers shared by the test targets: temporary dirs, line clients, journald harness.
+        .target(
+            name: "KefuTestSupport",
+            dependencies: [],
+            path: "Tests/KefuTestSupport"
+        ),
+        .testTarget(name: "KefuCoreTests", dependencies: ["KefuCore"]),
+        .testTarget(
+            name: "KefuProtocolTests",
+            dependencies: ["KefuProtocol", .product(name: "NIOTestUtils", package: "swift-nio")]
+        ),
+        .testTarget(name: "KefuConfigTests", dependencies: ["KefuConfig"]),
+        .testTarget(name: "KefuStoreTests", dependencies: ["KefuStore", "KefuTestSupport"]),
+        .testTarget(name: "KefuSystemdTests", dependencies: ["KefuSystemd", "KefuTestSupport"]),
+        .testTarget(
+            name: "KefuServerTests",
+            dependencies: ["KefuServer", "KefuTestSupport", "KefuConfig", "KefuCore"]
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,1 @@
+// KefuConfig: to be written.

@@ -1,0 +1,113 @@
+/// What the core asks the store to persist. Each record is a whole row (an upsert), so applying the same
+/// record twice is harmless and recovery needs no replay logic.
+public enum Record: Sendable, Equatable {
+    /// The full current state of one conversation.
+    case conversation(ConversationRecord)
+    /// One message appended to a conversation's history.
+    case message(MessageRecord)
+    /// A conversation was given to an agent (or taken back: `agent == nil`), and why.
+    case assignment(AssignmentRecord)
+}
+
+/// Where a conversation stands.
+public enum ConversationState: String, Sendable {
+    /// Waiting in the queue for an agent.
+    case queued
+    /// Held by an agent.
+    case assigned
+    /// Finished; kept only in the store.
+    case closed
+}
+
+/// The persisted state of one conversation: everything needed to rebuild it after a restart.
+public struct ConversationRecord: Sendable, Equatable {
+    public var id: ConversationID
+    public var customer: CustomerID
+    public var skill: Skill
+    public var priority: Priority
+    public var state: ConversationState
+    /// The agent holding it, when `state == .assigned`.
+    public var agent: AgentID?
+    /// When the customer opened it; the first-response clock starts here.
+    public var openedAt: Instant
+    /// Absolute first-response deadline (opening time plus the threshold in force when it opened).
+    public var firstResponseDueAt: Instant
+    /// When the first human answer was sent, if any.
+    public var firstRespondedAt: Instant?
+    /// When the first-response breach was recorded, if it was. Set once, so a breach is logged once.
+    public var breachedAt: Instant?
+    /// When it was closed.
+    public var closedAt: Instant?
+    /// Number of messages in its history (the last message's `seq`).
+    public var messageCount: Int
+    /// The customer's opening message, repeated to each agent it is assigned to.
+    public var firstMessage: String
+
+    public init(
+        id: ConversationID,
+        customer: CustomerID,
+        skill: Skill,
+        priority: Priority,
+        state: ConversationState,
+        agent: AgentID?,
+        openedAt: Instant,
+        firstResponseDueAt: Instant,
+        firstRespondedAt: Instant?,
+        breachedAt: Instant?,
+        closedAt: Instant?,
+        messageCount: Int,
+        firstMessage: String
+    ) {
+        self.id = id
+        self.customer = customer
+        self.skill = skill
+        self.priority = priority
+        self.state = state
+        self.agent = agent
+        self.openedAt = openedAt
+        self.firstResponseDueAt = firstResponseDueAt
+        self.firstRespondedAt = firstRespondedAt
+        self.breachedAt = breachedAt
+        self.closedAt = closedAt
+        self.messageCount = messageCount
+        self.firstMessage = firstMessage
+    }
+}
+
+/// One message of a conversation's history.
+public struct MessageRecord: Sendable, Equatable {
+    public var conversation: ConversationID
+    /// 1-based position in the conversation.
+    public var seq: Int
+    public var sender: MessageSender
+    /// Id of the customer, agent or `system` that wrote it.
+    public var author: String
+    public var at: Instant
+    public var text: String
+
+    public init(conversation: ConversationID, seq: Int, sender: MessageSender, author: String, at: Instant, text: String) {
+        self.conversation = conversation
+        self.seq = seq
+        self.sender = sender
+        self.author = author
+        self.at = at
+        self.text = text
+    }
+}
+
+/// One change of hands of a conversation, kept so that "who held this chat, and why" can be answered later.
+public struct AssignmentRecord: Sendable, Equatable {
+    public var conversation: ConversationID
+    /// The new holder; nil when the conversation went back to the queue.
+    public var agent: AgentID?
+    public var at: Instant
+    /// Why, in the protocol's words (`routed`, `first-response`, `capacity`, ...).
+    public var reason: String
+
+    public init(conversation: ConversationID, agent: AgentID?, at: Instant, reason: String) {
+        self.conversation = conversation
+        self.agent = agent
+        self.at = at
+        self.reason = reason
+    }
+}

@@ -1,0 +1,1 @@
+// KefuProtocol: to be written.

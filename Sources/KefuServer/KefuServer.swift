@@ -1,0 +1,1 @@
+// KefuServer: to be written.

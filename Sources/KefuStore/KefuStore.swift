@@ -1,0 +1,1 @@
+// KefuStore: to be written.

@@ -1,0 +1,1 @@
+// KefuSystemd: to be written.
