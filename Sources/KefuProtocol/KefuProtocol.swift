@@ -1,1 +1,0 @@
-// KefuProtocol: to be written.

@@ -1,0 +1,29 @@
+/// The protocol's error codes (`TAG ERR <code> :text`).
+public enum ErrorCode: String, Sendable, CaseIterable {
+    case notLoggedIn = "not-logged-in"
+    case authFailed = "auth-failed"
+    case unknownVerb = "unknown-verb"
+    case badArgs = "bad-args"
+    case notFound = "not-found"
+    case forbidden
+    case lineTooLong = "line-too-long"
+    case badEncoding = "bad-encoding"
+    case conflict
+    /// The daemon cannot take the request now (for example it is shutting down).
+    case busy
+    /// Something failed inside the daemon (for example the store); the request was not carried out.
+    case `internal`
+}
+
+/// A request the daemon refuses, with a human-readable reason.
+public struct ProtocolError: Error, Equatable, Sendable, CustomStringConvertible {
+    public var code: ErrorCode
+    public var message: String
+
+    public init(_ code: ErrorCode, _ message: String) {
+        self.code = code
+        self.message = message
+    }
+
+    public var description: String { "\(code.rawValue): \(message)" }
+}

@@ -1,0 +1,51 @@
+/// Renders the lines the server sends. Values of `key=value` pairs never contain spaces (ids and numbers);
+/// free text goes last after ` :`, escaped so that a multi-line message stays one line.
+public enum ServerLine {
+    /// `TAG OK [key=value ...]`
+    public static func ok(_ tag: String, _ fields: [(String, String)] = []) -> String {
+        var line = "\(tag) OK"
+        appendFields(fields, to: &line)
+        return line
+    }
+
+    /// `TAG ERR <code> :<text>`
+    public static func error(_ tag: String, _ error: ProtocolError) -> String {
+        "\(tag) ERR \(error.code.rawValue) :\(escape(error.message))"
+    }
+
+    /// `* NAME [key=value ...] [:text]`
+    public static func event(_ name: String, _ fields: [(String, String)] = [], text: String? = nil) -> String {
+        var line = "* \(name)"
+        appendFields(fields, to: &line)
+        if let text {
+            line += " :"
+            line += escape(text)
+        }
+        return line
+    }
+
+    /// Escapes text so it fits one line: backslash as `\\`, newline as `\n`.
+    public static func escape(_ text: String) -> String {
+        guard text.contains(where: { $0 == "\\" || $0 == "\n" }) else { return text }
+        var result = ""
+        result.reserveCapacity(text.utf8.count + 8)
+        for character in text {
+            switch character {
+            case "\\": result += "\\\\"
+            case "\n": result += "\\n"
+            default: result.append(character)
+            }
+        }
+        return result
+    }
+
+    private static func appendFields(_ fields: [(String, String)], to line: inout String) {
+        for (key, value) in fields {
+            line += " "
+            line += key
+            line += "="
+            // A value with a space would break the framing of key=value pairs; ids never have one.
+            line += value.contains(" ") ? String(value.map { $0 == " " ? "_" : $0 }) : value
+        }
+    }
+}

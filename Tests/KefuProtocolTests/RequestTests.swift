@@ -1,0 +1,119 @@
+import KefuProtocol
+import NIOCore
+import Testing
+
+@Suite("Parsing client lines")
+struct RequestTests {
+    func request(_ line: String) throws -> Request {
+        let parsed = try ClientLine.parse(ByteBuffer(string: line)).get()
+        return try Request(parsed)
+    }
+
+    func failure(_ line: String) -> ProtocolError? {
+        switch ClientLine.parse(ByteBuffer(string: line)) {
+        case .failure(let error): return error
+        case .success(let parsed):
+            do {
+                _ = try Request(parsed)
+                return nil
+            } catch {
+                return error
+            }
+        }
+    }
+
+    @Test func everyVerb() throws {
+        #expect(try request("a1 LOGIN agent alice s3cret") == .login(role: .agent, id: "alice", token: "s3cret"))
+        #expect(try request("a2 login Customer buyer:42 tok") == .login(role: .customer, id: "buyer:42", token: "tok"))
+        #expect(try request("a3 LOGIN supervisor lead t") == .login(role: .supervisor, id: "lead", token: "t"))
+        #expect(try request("p PING") == .ping)
+        #expect(try request("q QUIT") == .quit)
+        #expect(try request("o OPEN presales :这件有M码吗") == .open(skill: "presales", priority: .normal, text: "这件有M码吗"))
+        #expect(try request("o OPEN refund priority=vip :hi") == .open(skill: "refund", priority: .vip, text: "hi"))
+        #expect(try request("s SEND 12 :hello") == .send(conversation: 12, text: "hello"))
+        #expect(try request("c CLOSE 12") == .close(conversation: 12))
+        #expect(try request("pr PRESENCE away") == .presence(.away))
+        #expect(try request("h HISTORY 7") == .history(conversation: 7))
+    }
+
+    @Test func textEscapesAndColonsInsideText() throws {
+        #expect(try request(#"s SEND 1 :line one\nline two \\ back"#) == .send(conversation: 1, text: "line one\nline two \\ back"))
+        #expect(try request("s SEND 1 :time is 10:30 :) ok") == .send(conversation: 1, text: "time is 10:30 :) ok"))
+        #expect(failure(#"s SEND 1 :C:\path"#) == ProtocolError(.badArgs, #"unknown escape \p in text (use \n or \\)"#))
+        #expect(failure(#"s SEND 1 :ends with \"#)?.code == .badArgs)
+    }
+
+    @Test func escapingRoundTrips() throws {
+        let original = "a\\b\nc\\n"
+        let line = "t SEND 3 :" + ServerLine.escape(original)
+        #expect(try request(line) == .send(conversation: 3, text: original))
+    }
+
+    @Test func badArguments() {
+        #expect(failure("a LOGIN agent alice")?.code == .badArgs)
+        #expect(failure("a LOGIN robot alice t")?.code == .badArgs)
+        #expect(failure("a LOGIN agent al ice t")?.code == .badArgs)
+        #expect(failure("a LOGIN agent \(String(repeating: "x", count: 65)) t")?.code == .badArgs)
+        #expect(failure("o OPEN presales")?.code == .badArgs)
+        #expect(failure("o OPEN presales :")?.code == .badArgs)
+        #expect(failure("o OPEN presales priority=urgent :x")?.code == .badArgs)
+        #expect(failure("o OPEN presales colour=red :x")?.code == .badArgs)
+        #expect(failure("s SEND abc :x")?.code == .badArgs)
+        #expect(failure("s SEND 0 :x")?.code == .badArgs)
+        #expect(failure("s SEND -4 :x")?.code == .badArgs)
+        #expect(failure("c CLOSE")?.code == .badArgs)
+        #expect(failure("c CLOSE 1 :why")?.code == .badArgs)
+        #expect(failure("p PRESENCE sleeping")?.code == .badArgs)
+        #expect(failure("p PING extra")?.code == .badArgs)
+    }
+
+    @Test func unknownVerbIsItsOwnError() {
+        #expect(failure("x DANCE")?.code == .unknownVerb)
+    }
+
+    @Test func garbage() {
+        #expect(failure("")?.code == .badArgs)
+        #expect(failure("   ")?.code == .badArgs)
+        #expect(failure("onlytag")?.code == .badArgs)
+        #expect(failure("bad/tag PING")?.code == .badArgs)
+        #expect(failure("\(String(repeating: "t", count: 33)) PING")?.code == .badArgs)
+        #expect(failure(":::: :::")?.code == .badArgs)
+        #expect(failure("\u{0}\u{1}\u{2}")?.code == .badArgs)
+    }
+
+    @Test func invalidUTF8IsBadEncoding() {
+        var buffer = ByteBuffer(string: "t1 SEND 1 :")
+        buffer.writeBytes([0xFF, 0xFE, 0xC3])
+        guard case .failure(let error) = ClientLine.parse(buffer) else {
+            Issue.record("invalid UTF-8 accepted")
+            return
+        }
+        #expect(error.code == .badEncoding)
+        #expect(ClientLine.replyTag(for: buffer) == "t1")
+    }
+
+    @Test func replyTagFallsBackToStarWhenTheTagIsUnreadable() {
+        #expect(ClientLine.replyTag(for: ByteBuffer(string: "ok-tag.1 WHATEVER")) == "ok-tag.1")
+        #expect(ClientLine.replyTag(for: ByteBuffer(bytes: [0xFF, 0x20, 0x41])) == "*")
+        #expect(ClientLine.replyTag(for: ByteBuffer(string: "")) == "*")
+    }
+
+    @Test func onlyLoginPingAndQuitComeBeforeLogin() throws {
+        #expect(try request("a PING").allowedBeforeLogin)
+        #expect(try request("a QUIT").allowedBeforeLogin)
+        #expect(try request("a LOGIN agent x y").allowedBeforeLogin)
+        #expect(try request("a CLOSE 1").allowedBeforeLogin == false)
+    }
+}
+
+@Suite("Rendering server lines")
+struct ServerLineTests {
+    @Test func completionsAndEvents() {
+        #expect(ServerLine.ok("a1", [("role", "agent"), ("id", "alice")]) == "a1 OK role=agent id=alice")
+        #expect(ServerLine.ok("p") == "p OK")
+        #expect(ServerLine.error("x", ProtocolError(.notFound, "no conversation 9")) == "x ERR not-found :no conversation 9")
+        #expect(ServerLine.event("MSG", [("conv", "3"), ("from", "agent")], text: "亲\n在的") == #"* MSG conv=3 from=agent :亲\n在的"#)
+        #expect(ServerLine.event("BYE") == "* BYE")
+        #expect(ServerLine.event("X", [("k", "a b")]) == "* X k=a_b")
+    }
+}
