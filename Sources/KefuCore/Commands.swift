@@ -100,8 +100,15 @@ public enum Event: Sendable, Equatable {
     case revoked(ConversationID, reason: String)
     /// A stalled conversation is handed up to supervisors.
     case escalated(ConversationID, reason: String, agent: AgentID?, waited: Milliseconds)
-    /// The other party closed the conversation.
-    case closed(ConversationID, by: MessageSender)
+    /// The other party (or a supervisor) closed the conversation.
+    case closed(ConversationID, by: Closer)
+}
+
+/// Who closed a conversation.
+public enum Closer: String, Sendable, Equatable {
+    case customer
+    case agent
+    case supervisor
 }
 
 /// Which response clock was breached.

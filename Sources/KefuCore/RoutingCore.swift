@@ -238,7 +238,7 @@ public struct RoutingCore: Sendable {
 
     private mutating func close(_ principal: Principal, _ id: ConversationID, at now: Instant) -> Reply {
         guard var record = conversations[id] else { return notFound(id) }
-        let closedBy: MessageSender
+        let closedBy: Closer
         switch principal {
         case .customer(let customer):
             guard record.customer == customer else { return notFound(id) }
@@ -247,7 +247,7 @@ public struct RoutingCore: Sendable {
             guard record.agent == agent else { return notFound(id) }
             closedBy = .agent
         case .supervisor:
-            closedBy = .system
+            closedBy = .supervisor
         }
         let agent = record.agent
         queue.remove(id)

@@ -1,0 +1,56 @@
+import KefuCore
+import KefuProtocol
+
+/// How core events look on the wire (`* NAME key=value ... [:text]`). Documented in protocol/PROTOCOL.md.
+extension Event {
+    var line: String {
+        switch self {
+        case .queued(let conversation, let position):
+            return ServerLine.event("QUEUED", [("conv", conversation.description), ("position", "\(position)")])
+        case .joined(let conversation, let agent):
+            return ServerLine.event("JOINED", [("conv", conversation.description), ("agent", agent.rawValue)])
+        case .assigned(let notice):
+            var fields = [
+                ("conv", notice.conversation.description), ("customer", notice.customer.rawValue),
+                ("skill", notice.skill.name), ("priority", notice.priority.rawValue),
+                ("waited_ms", notice.waited.description),
+            ]
+            if notice.resumed { fields.append(("resumed", "1")) }
+            return ServerLine.event("ASSIGNED", fields, text: notice.firstMessage)
+        case .message(let conversation, let sender, let text):
+            return ServerLine.event("MSG", [("conv", conversation.description), ("from", sender.rawValue)], text: text)
+        case .revoked(let conversation, let reason):
+            return ServerLine.event("REVOKED", [("conv", conversation.description), ("reason", reason)])
+        case .escalated(let conversation, let reason, let agent, let waited):
+            return ServerLine.event("ESCALATED", [
+                ("conv", conversation.description), ("reason", reason), ("agent", agent?.rawValue ?? "none"),
+                ("waited_ms", waited.description),
+            ])
+        case .closed(let conversation, let closer):
+            return ServerLine.event("CLOSED", [("conv", conversation.description), ("by", closer.rawValue)])
+        }
+    }
+}
+
+extension MessageRecord {
+    /// `* HISTORY conv= seq= from= at= :text`
+    var historyLine: String {
+        ServerLine.event(
+            "HISTORY",
+            [("conv", conversation.description), ("seq", "\(seq)"), ("from", sender.rawValue),
+             ("at", at.description)],
+            text: text
+        )
+    }
+}
+
+extension Refusal {
+    var code: ErrorCode {
+        switch self {
+        case .notFound: .notFound
+        case .forbidden: .forbidden
+        case .badArgs: .badArgs
+        case .conflict: .conflict
+        }
+    }
+}

@@ -1,0 +1,174 @@
+import KefuConfig
+import KefuCore
+import KefuProtocol
+import KefuStore
+import Logging
+import NIOCore
+import NIOPosix
+import ServiceLifecycle
+import Synchronization
+
+/// The daemon as a service: recover the store, bind the listener, report ready, route until asked to stop,
+/// then say BYE to every client and flush the store.
+public final class KefuDaemon: Service, Sendable {
+    private let configuration: KefuConfiguration
+    private let stateDirectory: String
+    private let clock: any WallClock
+    private let notifier: any ServiceNotifier
+    private let breaches: any BreachRecorder
+    private let logger: Logger
+    private let readiness = Readiness()
+
+    public init(
+        configuration: KefuConfiguration,
+        stateDirectory: String,
+        clock: any WallClock = SystemWallClock(),
+        notifier: any ServiceNotifier = SilentNotifier(),
+        breaches: any BreachRecorder,
+        logger: Logger
+    ) {
+        self.configuration = configuration
+        self.stateDirectory = stateDirectory
+        self.clock = clock
+        self.notifier = notifier
+        self.breaches = breaches
+        self.logger = logger
+    }
+
+    /// Waits until the listener is bound and returns its port (useful when configured with port 0).
+    public func boundPort() async throws -> Int {
+        try await readiness.wait()
+    }
+
+    public func run() async throws {
+        do {
+            try await serve()
+        } catch {
+            readiness.fail(error)
+            throw error
+        }
+    }
+
+    private func serve() async throws {
+        let store = try ConversationStore(directory: stateDirectory, logger: logger)
+        let recovered = try store.recover()
+        var core = RoutingCore(policy: RoutingPolicy(configuration), nextConversationID: recovered.nextConversationID)
+        let repair = core.restore(recovered.openConversations, lastAssignedAt: recovered.lastAssignedAt, at: clock.now())
+        if !repair.records.isEmpty { try await store.commit(repair.records) }
+        logger.info("store recovered", metadata: [
+            "open": "\(recovered.openConversations.count)", "next_conversation": "\(recovered.nextConversationID)",
+        ])
+
+        let (inputs, continuation) = AsyncStream<LoopInput>.makeStream()
+        let mailbox = Mailbox(continuation: continuation)
+        let maxLineBytes = configuration.server.maxLineBytes
+        let listener = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .serverChannelOption(.backlog, value: 256)
+            .bind(host: configuration.server.listen.host, port: configuration.server.listen.port) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(
+                        ByteToMessageHandler(LineFrameDecoder(maxLineBytes: maxLineBytes))
+                    )
+                    return try NIOAsyncChannel<InboundLine, ByteBuffer>(wrappingChannelSynchronously: channel)
+                }
+            }
+        let port = listener.channel.localAddress?.port ?? configuration.server.listen.port
+        logger.info("listening", metadata: ["address": "\(configuration.server.listen.host):\(port)"])
+
+        notifier.ready(status: core.status.line)
+        readiness.fulfil(port)
+
+        let housekeepingPeriod = min(notifier.watchdogInterval ?? .seconds(1), .seconds(1))
+        let housekeeping = Task {
+            while !Task.isCancelled {
+                do { try await Task.sleep(for: housekeepingPeriod) } catch { return }
+                mailbox.post(.housekeeping)
+            }
+        }
+        defer { housekeeping.cancel() }
+
+        let logger = self.logger
+        let notifier = self.notifier
+        let clock = self.clock
+        let breaches = self.breaches
+        let authenticator = Authenticator(configuration)
+        let routedCore = core
+        try await withThrowingDiscardingTaskGroup { group in
+            group.addTask {
+                try await listener.executeThenClose { connections in
+                    try await withThrowingDiscardingTaskGroup { sessions in
+                        var next: UInt64 = 0
+                        for try await connection in connections {
+                            next += 1
+                            let id = SessionID(rawValue: next)
+                            sessions.addTask {
+                                await Connection.serve(connection, id: id, mailbox: mailbox, logger: logger)
+                            }
+                        }
+                    }
+                }
+            }
+            group.addTask {
+                // The routing owner lives inside this one task: nothing else can touch its state.
+                let loop = RoutingLoop(
+                    core: routedCore, store: store, mailbox: mailbox, clock: clock, authenticator: authenticator,
+                    notifier: notifier, breaches: breaches, logger: logger
+                )
+                try await loop.run(inputs)
+            }
+            group.addTask {
+                // Graceful shutdown: stop accepting, then let the routing loop flush and say BYE.
+                try? await gracefulShutdown()
+                logger.info("stopping")
+                notifier.stopping()
+                try? await listener.channel.close()
+                mailbox.post(.shutdown)
+            }
+        }
+        await store.shutdown()
+        logger.info("stopped")
+    }
+}
+
+/// A one-shot signal carrying the bound port.
+final class Readiness: Sendable {
+    private enum State {
+        case waiting([CheckedContinuation<Int, any Error>])
+        case ready(Int)
+        case failed(any Error)
+    }
+
+    private let state = Mutex<State>(.waiting([]))
+
+    func fulfil(_ port: Int) { resolve(.success(port)) }
+
+    func fail(_ error: any Error) { resolve(.failure(error)) }
+
+    private func resolve(_ result: Result<Int, any Error>) {
+        let waiters: [CheckedContinuation<Int, any Error>] = state.withLock { state in
+            guard case .waiting(let waiters) = state else { return [] }
+            switch result {
+            case .success(let port): state = .ready(port)
+            case .failure(let error): state = .failed(error)
+            }
+            return waiters
+        }
+        waiters.forEach { $0.resume(with: result) }
+    }
+
+    func wait() async throws -> Int {
+        try await withCheckedThrowingContinuation { continuation in
+            let immediate: Result<Int, any Error>? = state.withLock { state in
+                switch state {
+                case .waiting(let waiters):
+                    state = .waiting(waiters + [continuation])
+                    return nil
+                case .ready(let port): return .success(port)
+                case .failed(let error): return .failure(error)
+                }
+            }
+            if let immediate { continuation.resume(with: immediate) }
+        }
+    }
+}

@@ -1,1 +1,0 @@
-// KefuServer: to be written.

@@ -1,0 +1,64 @@
+import KefuCore
+import KefuProtocol
+import KefuStore
+
+/// Identifies one client connection for the lifetime of the process.
+struct SessionID: Hashable, Sendable, CustomStringConvertible {
+    let rawValue: UInt64
+    var description: String { "s\(rawValue)" }
+}
+
+/// What a session's writer task consumes.
+enum OutboxItem: Sendable {
+    case line(String)
+    /// Write everything before this, then close the connection.
+    case close
+}
+
+/// A session's bounded outbox. The routing owner never awaits a client: when a client reads so slowly that its
+/// outbox fills up, the connection is closed rather than letting the daemon's memory grow without bound.
+struct Outbox: Sendable {
+    static let capacity = 10_000
+
+    let continuation: AsyncStream<OutboxItem>.Continuation
+
+    static func make() -> (Outbox, AsyncStream<OutboxItem>) {
+        let (stream, continuation) = AsyncStream<OutboxItem>.makeStream(bufferingPolicy: .bufferingOldest(capacity))
+        return (Outbox(continuation: continuation), stream)
+    }
+
+    /// Queues a line; false when the outbox was full (the caller closes the session).
+    func send(_ line: String) -> Bool {
+        if case .enqueued = continuation.yield(.line(line)) { return true }
+        return false
+    }
+
+    func close() {
+        continuation.yield(.close)
+        continuation.finish()
+    }
+}
+
+/// Everything that reaches the routing owner, one at a time, in order.
+enum LoopInput: Sendable {
+    case connected(SessionID, Outbox)
+    case request(SessionID, tag: String, Result<Request, ProtocolError>)
+    case disconnected(SessionID)
+    /// A batch of records enqueued under `ticket` has committed (or failed).
+    case committed(ticket: UInt64, failure: StoreError?)
+    /// A history read enqueued under `ticket` has finished; nil messages means "no such conversation for you".
+    case historyRead(ticket: UInt64, session: SessionID, tag: String, Result<[MessageRecord]?, StoreError>)
+    /// The earliest deadline may be due.
+    case timer
+    /// Periodic: watchdog ping and `STATUS=` refresh, sent from the routing loop so a stuck loop is noticed.
+    case housekeeping
+    /// Stop: finish what is committed, say BYE to everyone, return.
+    case shutdown
+}
+
+/// The routing owner's inbox. Sendable: sessions, store callbacks and timers all post here.
+struct Mailbox: Sendable {
+    let continuation: AsyncStream<LoopInput>.Continuation
+
+    func post(_ input: LoopInput) { continuation.yield(input) }
+}

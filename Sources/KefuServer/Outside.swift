@@ -1,0 +1,26 @@
+import KefuCore
+
+/// Where SLA breaches are written (journald in the daemon; a list in tests).
+public protocol BreachRecorder: Sendable {
+    func record(_ breach: SLABreach)
+}
+
+/// What the daemon tells its service manager (sd_notify in the daemon; nothing or a list in tests).
+public protocol ServiceNotifier: Sendable {
+    func ready(status: String)
+    func status(_ text: String)
+    func stopping()
+    func watchdogPing()
+    /// How often the watchdog must be pinged, nil when it is not enabled.
+    var watchdogInterval: Duration? { get }
+}
+
+/// A notifier that tells nobody, for running outside systemd and in tests.
+public struct SilentNotifier: ServiceNotifier {
+    public init() {}
+    public func ready(status: String) {}
+    public func status(_ text: String) {}
+    public func stopping() {}
+    public func watchdogPing() {}
+    public var watchdogInterval: Duration? { nil }
+}
