@@ -30,14 +30,17 @@ public enum JournaldHarness {
     public static let journaldLogPath = "/tmp/kefu-test-journald.log"
 
     /// Makes sure journald is listening, starting `/lib/systemd/systemd-journald` in the background when
-    /// it is not (root only). A journald started here is left running for later tests and runs.
+    /// it is not (root only), and that entries sent to it can be read back with `journalctl` (a user
+    /// outside the `systemd-journal` group may not read the system journal). A journald started here is
+    /// left running for later tests and runs.
     ///
     /// Safe to call from concurrent tests: at most one journald is started per process.
     public static func ensureRunning() -> JournaldAvailability {
-        if isListening() {
-            return .running
+        if !isListening() {
+            let started = startOnce
+            guard started == .running else { return started }
         }
-        return startOnce
+        return readBackOnce
     }
 
     /// Runs `journalctl -o json --no-pager --all <matches...>` until it returns at least one entry or
@@ -144,11 +147,44 @@ public enum JournaldHarness {
         return .unavailable(reason: "\(socketPath) not listening 5 s after starting journald: \(journaldLog())")
     }
 
+    /// Evaluated once per process: sends one probe entry and waits for journalctl to show it.
+    private static let readBackOnce: JournaldAvailability = probeReadBack()
+
+    private static func probeReadBack() -> JournaldAvailability {
+        guard journalctlPath != nil else {
+            return .unavailable(reason: "journalctl is missing (apt-get install systemd)")
+        }
+        let probe = UUID().uuidString
+        let datagram = "MESSAGE=kefu test harness probe\nSYSLOG_IDENTIFIER=kefu-test\nKEFU_HARNESS_PROBE=\(probe)\n"
+        guard sendDatagram(Array(datagram.utf8)) else {
+            return .unavailable(reason: "cannot send to \(socketPath): \(String(cString: strerror(errno)))")
+        }
+        if query(["KEFU_HARNESS_PROBE=\(probe)"], timeout: .seconds(5)).isEmpty {
+            return .unavailable(
+                reason: "journald runs but uid \(getuid()) cannot read entries back with journalctl "
+                    + "(needs root or the systemd-journal group)"
+            )
+        }
+        return .running
+    }
+
     /// Whether something accepts datagrams on ``socketPath``: a dead journald leaves its socket file
     /// behind, and connecting to that fails with ECONNREFUSED.
     public static func isListening() -> Bool {
+        withConnectedSocket { _ in true } ?? false
+    }
+
+    /// Sends one native-protocol datagram ("NAME=value\n" lines) to journald.
+    private static func sendDatagram(_ bytes: [UInt8]) -> Bool {
+        withConnectedSocket { descriptor in
+            send(descriptor, bytes, bytes.count, Int32(MSG_NOSIGNAL)) == bytes.count
+        } ?? false
+    }
+
+    /// Runs `body` with a datagram socket connected to ``socketPath``; `nil` when connecting fails.
+    private static func withConnectedSocket<T>(_ body: (Int32) -> T) -> T? {
         let descriptor = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard descriptor >= 0 else { return false }
+        guard descriptor >= 0 else { return nil }
         defer { close(descriptor) }
         var address = sockaddr_un()
         address.sun_family = sa_family_t(AF_UNIX)
@@ -161,7 +197,7 @@ public enum JournaldHarness {
                 connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
             }
         }
-        return connected == 0
+        return connected == 0 ? body(descriptor) : nil
     }
 
     private static func journaldLog() -> String {
