@@ -1,3 +1,4 @@
+import Foundation
 import KefuSystemd
 import KefuTestSupport
 import Testing
@@ -33,8 +34,8 @@ private func withEnvironment<T>(_ variables: [String: String?], _ body: () throw
     return try body()
 }
 
-/// Every test that touches NOTIFY_SOCKET or WATCHDOG_* lives here: setenv is process-global and Swift
-/// Testing runs suites in parallel.
+/// Every test that touches the environment (NOTIFY_SOCKET, WATCHDOG_*, KEFU_BUILD_DIR) lives here: setenv
+/// is process-global and Swift Testing runs suites in parallel.
 @Suite(.serialized)
 struct NotifyTests {
     let notifier = SystemdNotifier()
@@ -120,6 +121,23 @@ struct NotifyTests {
         }
         withEnvironment(["WATCHDOG_USEC": nil, "WATCHDOG_PID": nil]) {
             #expect(SystemdNotifier.watchdogInterval() == nil)
+        }
+    }
+
+    /// Not about notify, but it sets KEFU_BUILD_DIR, so it must run in this serialized suite.
+    @Test func findExecutablePrefersKefuBuildDir() throws {
+        let directory = try TemporaryDirectory()
+        let tool = directory.url(for: "kefu-fake-tool")
+        #expect(FileManager.default.createFile(atPath: tool.path, contents: Data("#!/bin/sh\n".utf8)))
+        withEnvironment(["KEFU_BUILD_DIR": directory.path]) {
+            #expect(findExecutable(named: "kefu-fake-tool") == nil, "not executable yet")
+        }
+        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: tool.path)
+        withEnvironment(["KEFU_BUILD_DIR": directory.path]) {
+            #expect(findExecutable(named: "kefu-fake-tool") == tool.path)
+        }
+        withEnvironment(["KEFU_BUILD_DIR": nil]) {
+            #expect(findExecutable(named: "kefu-fake-tool") == nil)
         }
     }
 }
