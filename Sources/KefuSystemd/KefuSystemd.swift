@@ -1,1 +1,0 @@
-// KefuSystemd: to be written.

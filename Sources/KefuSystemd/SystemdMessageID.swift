@@ -1,0 +1,37 @@
+/// Catalogued journal `MESSAGE_ID`s for kefud's events: fixed 128-bit ids, 32 lowercase hex digits.
+///
+/// Never change a value once released: operators' `journalctl MESSAGE_ID=...` queries and alerting rules
+/// depend on them. `deploy/message-ids.md` says what each one means.
+public enum SystemdMessageID {
+    /// A conversation's SLA deadline passed with no agent reply.
+    public static let slaBreach = "2b625ba6808041c28aec6c92bc372662"
+    /// A breached conversation was escalated (to a supervisor or a higher-priority queue).
+    public static let slaEscalation = "2256e7c29f6d400e9406609f87fb970a"
+    /// A conversation is close to its SLA deadline.
+    public static let slaWarning = "24ba9b8e1d0149ceb3aa7be6bfc7310e"
+    /// An agent was set away automatically (missed offers or idle too long).
+    public static let agentAutoAway = "f1fd7c8335c544049e9d855d669f9d9a"
+    /// Periodic summary of breaches, emitted instead of one entry per breach during a storm.
+    public static let breachSummary = "58327e9d8e5f49f7bce2c21721d4321f"
+    /// kefud finished starting and is serving.
+    public static let daemonStarted = "6fc852c7696c4de796454a2c0767e561"
+    /// kefud began a clean shutdown.
+    public static let daemonStopping = "a05145a7d57e4c00a2c5a3ebc410e9bf"
+    /// A configuration reload (SIGHUP) was applied.
+    public static let configReloaded = "fb00059be8f444aba1da0acfc88e1bb0"
+    /// A configuration reload was rejected; the previous configuration stays in force.
+    public static let configRejected = "20ff8345c8b6425faa356389fd41f5de"
+
+    /// Every id above, by name: for listing, documentation checks and uniqueness tests.
+    public static let all: [(name: String, id: String)] = [
+        ("slaBreach", slaBreach),
+        ("slaEscalation", slaEscalation),
+        ("slaWarning", slaWarning),
+        ("agentAutoAway", agentAutoAway),
+        ("breachSummary", breachSummary),
+        ("daemonStarted", daemonStarted),
+        ("daemonStopping", daemonStopping),
+        ("configReloaded", configReloaded),
+        ("configRejected", configRejected),
+    ]
+}
