@@ -1,0 +1,146 @@
+import Foundation
+import KefuCore
+
+/// Called once the transaction holding an enqueued batch has committed or failed.
+typealias CommitCallback = @Sendable (Result<Void, StoreError>) -> Void
+
+/// One unit of work for the writer thread, in FIFO order.
+enum Job: Sendable {
+    /// Records to apply, and who to tell when they are durable.
+    case write([Record], CommitCallback)
+    /// A read, wrapped with its completion. Runs after every write queued before it has committed.
+    case read(@Sendable (StoreReader) -> Void)
+}
+
+/// The queue between callers and the writer thread, plus the store's lifecycle flags and counters.
+///
+/// Everything mutable is guarded by `condition`; nothing slow runs under it (no SQLite, no callbacks), so an
+/// `enqueue` from the routing loop only ever waits for a few appends.
+final class JobQueue: @unchecked Sendable {
+    private static let threadKey = "kefu.store.writer"
+
+    private let condition = NSCondition()
+    private var jobs: [Job] = []
+    private var closing = false
+    private var finished = false
+    private var finishWaiters: [@Sendable () -> Void] = []
+    private var counters = StoreStatistics()
+
+    /// Appends a job; false if the store is closing, in which case the caller fails the job itself.
+    func append(_ job: Job) -> Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        guard !closing else { return false }
+        jobs.append(job)
+        condition.signal()
+        return true
+    }
+
+    /// Blocks the writer until there is work, then hands over everything queued so it can share transactions.
+    /// Returns nil once the store is closing and the queue is drained.
+    func takeAll() -> [Job]? {
+        condition.lock()
+        defer { condition.unlock() }
+        while jobs.isEmpty && !closing {
+            condition.wait()
+        }
+        if jobs.isEmpty {
+            return nil
+        }
+        let taken = jobs
+        jobs.removeAll(keepingCapacity: true)
+        return taken
+    }
+
+    /// Stops accepting jobs; the writer drains what is queued and then exits.
+    func close() {
+        condition.lock()
+        closing = true
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    /// Called by the writer as its last act, after the connection is closed.
+    func markFinished() {
+        condition.lock()
+        finished = true
+        let waiters = finishWaiters
+        finishWaiters.removeAll()
+        condition.broadcast()
+        condition.unlock()
+        for waiter in waiters {
+            waiter()
+        }
+    }
+
+    /// Blocks the calling thread until the writer has exited.
+    func waitUntilFinished() {
+        condition.lock()
+        defer { condition.unlock() }
+        while !finished {
+            condition.wait()
+        }
+    }
+
+    /// Runs `body` once the writer has exited (immediately, on this thread, if it already has).
+    func whenFinished(_ body: @escaping @Sendable () -> Void) {
+        condition.lock()
+        if finished {
+            condition.unlock()
+            body()
+        } else {
+            finishWaiters.append(body)
+            condition.unlock()
+        }
+    }
+
+    func add(_ delta: StoreStatistics) {
+        condition.lock()
+        counters.transactions += delta.transactions
+        counters.batches += delta.batches
+        counters.records += delta.records
+        counters.failedBatches += delta.failedBatches
+        condition.unlock()
+    }
+
+    var statistics: StoreStatistics {
+        condition.lock()
+        defer { condition.unlock() }
+        return counters
+    }
+
+    /// Marks the calling thread as this queue's writer (see `isWriterThread`).
+    func adoptCurrentThreadAsWriter() {
+        Thread.current.threadDictionary[Self.threadKey] = self
+    }
+
+    /// True on the writer thread, i.e. inside a commit callback or read body. Blocking there on the writer's
+    /// own work would deadlock, so the blocking entry points check this.
+    var isWriterThread: Bool {
+        (Thread.current.threadDictionary[Self.threadKey] as AnyObject?) === self
+    }
+}
+
+/// A one-shot value handed from the writer thread to a thread blocked waiting for it.
+final class Latch<Value: Sendable>: @unchecked Sendable {
+    private let condition = NSCondition()
+    private var value: Value?
+
+    func fulfill(_ value: Value) {
+        condition.lock()
+        self.value = value
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    func wait() -> Value {
+        condition.lock()
+        defer { condition.unlock() }
+        while true {
+            if let value {
+                return value
+            }
+            condition.wait()
+        }
+    }
+}

@@ -1,1 +1,0 @@
-// KefuStore: to be written.

@@ -1,0 +1,111 @@
+import KefuCore
+
+// SQL for each record type, and the row <-> record mapping. Column lists are spelled out (never `SELECT *`) so
+// that a later schema version adding columns cannot shift the indices used here.
+
+enum RecordSQL {
+    static let upsertConversation = """
+        INSERT INTO conversations (id, customer, skill, priority, state, agent, opened_at, first_response_due_at,
+            first_responded_at, breached_at, closed_at, message_count, first_message)
+        VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
+        ON CONFLICT(id) DO UPDATE SET
+            customer = excluded.customer,
+            skill = excluded.skill,
+            priority = excluded.priority,
+            state = excluded.state,
+            agent = excluded.agent,
+            opened_at = excluded.opened_at,
+            first_response_due_at = excluded.first_response_due_at,
+            first_responded_at = excluded.first_responded_at,
+            breached_at = excluded.breached_at,
+            closed_at = excluded.closed_at,
+            message_count = excluded.message_count,
+            first_message = excluded.first_message
+        """
+
+    // A message is a whole row keyed by (conversation, seq): re-applying it replaces it with itself.
+    static let upsertMessage = """
+        INSERT INTO messages (conversation, seq, sender, author, at, text)
+        VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+        ON CONFLICT(conversation, seq) DO UPDATE SET
+            sender = excluded.sender,
+            author = excluded.author,
+            at = excluded.at,
+            text = excluded.text
+        """
+
+    static let insertAssignment = """
+        INSERT INTO assignments (conversation, agent, at, reason) VALUES (?1, ?2, ?3, ?4)
+        """
+
+    static let conversationColumns = """
+        id, customer, skill, priority, state, agent, opened_at, first_response_due_at, first_responded_at,
+        breached_at, closed_at, message_count, first_message
+        """
+
+    /// Writes one record with the connection's cached statements.
+    static func apply(_ record: Record, on connection: Connection) throws(StoreError) {
+        switch record {
+        case .conversation(let row):
+            let statement = try connection.statement(upsertConversation, .write)
+            statement.bind(1, row.id.rawValue)
+            statement.bind(2, row.customer.rawValue)
+            statement.bind(3, row.skill.name)
+            statement.bind(4, row.priority.rawValue)
+            statement.bind(5, row.state.rawValue)
+            statement.bind(6, row.agent?.rawValue)
+            statement.bind(7, row.openedAt.unixMilliseconds)
+            statement.bind(8, row.firstResponseDueAt.unixMilliseconds)
+            statement.bind(9, row.firstRespondedAt?.unixMilliseconds)
+            statement.bind(10, row.breachedAt?.unixMilliseconds)
+            statement.bind(11, row.closedAt?.unixMilliseconds)
+            statement.bind(12, Int64(row.messageCount))
+            statement.bind(13, row.firstMessage)
+            try statement.run(.write)
+        case .message(let row):
+            let statement = try connection.statement(upsertMessage, .write)
+            statement.bind(1, row.conversation.rawValue)
+            statement.bind(2, Int64(row.seq))
+            statement.bind(3, row.sender.rawValue)
+            statement.bind(4, row.author)
+            statement.bind(5, row.at.unixMilliseconds)
+            statement.bind(6, row.text)
+            try statement.run(.write)
+        case .assignment(let row):
+            let statement = try connection.statement(insertAssignment, .write)
+            statement.bind(1, row.conversation.rawValue)
+            statement.bind(2, row.agent?.rawValue)
+            statement.bind(3, row.at.unixMilliseconds)
+            statement.bind(4, row.reason)
+            try statement.run(.write)
+        }
+    }
+
+    /// Decodes a row selected with `conversationColumns`.
+    static func conversation(from row: Statement, path: String) throws(StoreError) -> ConversationRecord {
+        let id = row.int64(0)
+        let priorityText = row.string(3)
+        let stateText = row.string(4)
+        guard let priority = Priority(rawValue: priorityText) else {
+            throw StoreError(.read, path: path, message: "conversation \(id): unknown priority '\(priorityText)'")
+        }
+        guard let state = ConversationState(rawValue: stateText) else {
+            throw StoreError(.read, path: path, message: "conversation \(id): unknown state '\(stateText)'")
+        }
+        return ConversationRecord(
+            id: ConversationID(id),
+            customer: CustomerID(row.string(1)),
+            skill: Skill(row.string(2)),
+            priority: priority,
+            state: state,
+            agent: row.optionalString(5).map { AgentID($0) },
+            openedAt: Instant(unixMilliseconds: row.int64(6)),
+            firstResponseDueAt: Instant(unixMilliseconds: row.int64(7)),
+            firstRespondedAt: row.optionalInt64(8).map(Instant.init(unixMilliseconds:)),
+            breachedAt: row.optionalInt64(9).map(Instant.init(unixMilliseconds:)),
+            closedAt: row.optionalInt64(10).map(Instant.init(unixMilliseconds:)),
+            messageCount: Int(row.int64(11)),
+            firstMessage: row.string(12)
+        )
+    }
+}

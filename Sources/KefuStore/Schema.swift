@@ -1,0 +1,92 @@
+import Logging
+
+/// The database layout, versioned with `PRAGMA user_version`.
+///
+/// Each entry of `migrations` upgrades from version `index` to `index + 1`; a new layout is added by appending a
+/// step, never by editing an old one, since existing databases have already run it.
+enum Schema {
+    static let migrations: [String] = [
+        // Version 1. Instants are INTEGER unix milliseconds; enums are TEXT raw values; optionals are NULL.
+        """
+        CREATE TABLE conversations (
+            id INTEGER PRIMARY KEY,
+            customer TEXT NOT NULL,
+            skill TEXT NOT NULL,
+            priority TEXT NOT NULL,
+            state TEXT NOT NULL,
+            agent TEXT,
+            opened_at INTEGER NOT NULL,
+            first_response_due_at INTEGER NOT NULL,
+            first_responded_at INTEGER,
+            breached_at INTEGER,
+            closed_at INTEGER,
+            message_count INTEGER NOT NULL,
+            first_message TEXT NOT NULL
+        );
+        -- Recovery reads the conversations that are not closed.
+        CREATE INDEX conversations_state ON conversations(state);
+
+        CREATE TABLE messages (
+            conversation INTEGER NOT NULL REFERENCES conversations(id),
+            seq INTEGER NOT NULL,
+            sender TEXT NOT NULL,
+            author TEXT NOT NULL,
+            at INTEGER NOT NULL,
+            text TEXT NOT NULL,
+            PRIMARY KEY (conversation, seq)
+        ) WITHOUT ROWID;
+
+        CREATE TABLE assignments (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            conversation INTEGER NOT NULL REFERENCES conversations(id),
+            agent TEXT,
+            at INTEGER NOT NULL,
+            reason TEXT NOT NULL
+        );
+        CREATE INDEX assignments_conversation ON assignments(conversation);
+        -- Recovery asks for each agent's latest assignment.
+        CREATE INDEX assignments_agent_at ON assignments(agent, at);
+        """,
+    ]
+
+    /// The version this build writes.
+    static var currentVersion: Int64 { Int64(migrations.count) }
+
+    /// Brings the database up to `currentVersion`, one transaction per step so a crash mid-upgrade leaves a
+    /// consistent earlier version. Refuses a database written by a newer build rather than guessing.
+    static func migrate(_ connection: Connection, logger: Logger) throws(StoreError) {
+        var version = try userVersion(connection)
+        if version > currentVersion {
+            throw StoreError(
+                .migrate,
+                path: connection.path,
+                message: "schema version \(version) is newer than this build supports (\(currentVersion))"
+            )
+        }
+        while version < currentVersion {
+            let next = version + 1
+            try connection.execute("BEGIN IMMEDIATE", .migrate)
+            do {
+                try connection.execute(migrations[Int(version)], .migrate)
+                try connection.execute("PRAGMA user_version = \(next)", .migrate)
+                try connection.execute("COMMIT", .migrate)
+            } catch {
+                if connection.inTransaction {
+                    try? connection.execute("ROLLBACK", .migrate)
+                }
+                throw error
+            }
+            logger.notice("store schema migrated", metadata: ["from": "\(version)", "to": "\(next)"])
+            version = next
+        }
+    }
+
+    static func userVersion(_ connection: Connection) throws(StoreError) -> Int64 {
+        let statement = try connection.statement("PRAGMA user_version", .migrate)
+        defer { statement.reset() }
+        guard try statement.step(.migrate) else {
+            throw StoreError(.migrate, path: connection.path, message: "PRAGMA user_version returned no row")
+        }
+        return statement.int64(0)
+    }
+}

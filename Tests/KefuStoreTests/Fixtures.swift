@@ -1,0 +1,125 @@
+import Foundation
+import KefuCore
+import Logging
+import Synchronization
+@testable import KefuStore
+
+/// Runs `body` with a fresh directory path (not yet created) and removes it afterwards.
+func withTemporaryDirectory<T>(_ body: (String) async throws -> T) async throws -> T {
+    let directory = FileManager.default.temporaryDirectory
+        .appendingPathComponent("kefu-store-tests-\(UUID().uuidString)")
+        .path
+    defer { try? FileManager.default.removeItem(atPath: directory) }
+    return try await body(directory)
+}
+
+/// Several tests take failure paths on purpose; keep the output readable.
+let quietLogger = Logger(label: "kefu.store.tests") { _ in SwiftLogNoOpLogHandler() }
+
+func openStore(_ directory: String) throws -> ConversationStore {
+    try ConversationStore(directory: directory, logger: quietLogger)
+}
+
+func at(_ milliseconds: Int64) -> Instant {
+    Instant(unixMilliseconds: milliseconds)
+}
+
+/// A queued conversation with every optional nil, unless overridden.
+func conversation(
+    _ id: Int64,
+    state: ConversationState = .queued,
+    agent: AgentID? = nil,
+    priority: Priority = .normal,
+    firstRespondedAt: Instant? = nil,
+    breachedAt: Instant? = nil,
+    closedAt: Instant? = nil,
+    messageCount: Int = 1,
+    firstMessage: String = "hello"
+) -> ConversationRecord {
+    ConversationRecord(
+        id: ConversationID(id),
+        customer: CustomerID("buyer-\(id)"),
+        skill: "presales",
+        priority: priority,
+        state: state,
+        agent: agent,
+        openedAt: at(1_700_000_000_000 + id),
+        firstResponseDueAt: at(1_700_000_060_000 + id),
+        firstRespondedAt: firstRespondedAt,
+        breachedAt: breachedAt,
+        closedAt: closedAt,
+        messageCount: messageCount,
+        firstMessage: firstMessage
+    )
+}
+
+func message(_ conversation: Int64, _ seq: Int, _ text: String = "text", sender: MessageSender = .customer)
+    -> MessageRecord
+{
+    MessageRecord(
+        conversation: ConversationID(conversation),
+        seq: seq,
+        sender: sender,
+        author: sender == .customer ? "buyer-\(conversation)" : "alice",
+        at: at(1_700_000_000_000 + Int64(seq)),
+        text: text
+    )
+}
+
+func assignment(_ conversation: Int64, _ agent: AgentID?, _ milliseconds: Int64, _ reason: String = "routed")
+    -> AssignmentRecord
+{
+    AssignmentRecord(conversation: ConversationID(conversation), agent: agent, at: at(milliseconds), reason: reason)
+}
+
+/// Outcomes of enqueued batches, by a caller-chosen key, filled in from the writer thread.
+final class Outcomes: Sendable {
+    private let results = Mutex<[Int: Result<Void, StoreError>]>([:])
+    private let order = Mutex<[Int]>([])
+
+    func callback(_ key: Int) -> @Sendable (Result<Void, StoreError>) -> Void {
+        { result in
+            self.results.withLock { $0[key] = result }
+            self.order.withLock { $0.append(key) }
+        }
+    }
+
+    func succeeded(_ key: Int) -> Bool {
+        results.withLock { if case .success = $0[key] { true } else { false } }
+    }
+
+    func error(_ key: Int) -> StoreError? {
+        results.withLock { if case .failure(let error) = $0[key] { error } else { nil } }
+    }
+
+    /// Keys in the order their callbacks fired.
+    var firingOrder: [Int] { order.withLock { $0 } }
+}
+
+extension ConversationStore {
+    /// Enqueues a write and returns its outcome once the writer reports it.
+    func outcome(of records: [Record]) async -> Result<Void, StoreError> {
+        await withCheckedContinuation { continuation in
+            enqueue(records) { continuation.resume(returning: $0) }
+        }
+    }
+
+    /// Parks the writer thread inside a read until the returned gate is signalled, and returns only once it is
+    /// parked. Jobs enqueued meanwhile are all waiting when it resumes, so the writer takes them as one group:
+    /// deterministic batching without sleeping.
+    func holdWriter() async -> DispatchSemaphore {
+        let gate = DispatchSemaphore(value: 0)
+        await withCheckedContinuation { (parked: CheckedContinuation<Void, Never>) in
+            enqueueRead({ _ in
+                parked.resume()
+                gate.wait()
+            }, completion: { _ in })
+        }
+        return gate
+    }
+
+    /// Waits until everything enqueued so far has been processed.
+    func drain() async throws {
+        try await read { _ in }
+    }
+}
