@@ -83,7 +83,11 @@ let package = Package(
         // Helpers shared by the test targets: temporary dirs, line clients, journald harness.
         .target(
             name: "KefuTestSupport",
-            dependencies: [],
+            dependencies: [
+                "KefuProtocol",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
             path: "Tests/KefuTestSupport"
         ),
         .testTarget(name: "KefuCoreTests", dependencies: ["KefuCore"]),

@@ -1,0 +1,72 @@
+import KefuCore
+import KefuSystemd
+import Logging
+
+/// sd_notify for the daemon: READY/STATUS/STOPPING/WATCHDOG.
+public struct SystemdServiceNotifier: ServiceNotifier {
+    private let notifier = SystemdNotifier()
+    public let watchdogInterval: Duration? = SystemdNotifier.watchdogInterval()
+
+    public init() {}
+
+    public func ready(status: String) { notifier.ready(status: status) }
+    public func status(_ text: String) { notifier.status(text) }
+    public func stopping() { notifier.stopping() }
+    public func watchdogPing() { notifier.watchdogPing() }
+}
+
+/// Writes each SLA breach as one structured journald entry that ops can find by field
+/// (`journalctl KEFU_EVENT=sla_breach KEFU_AGENT=alice`).
+public struct JournaldBreachRecorder: BreachRecorder {
+    private let fallback: Logger
+
+    /// - Parameter fallback: where a breach goes when journald does not take it (not running, not under systemd),
+    ///   so that no breach is ever silently lost.
+    public init(fallback: Logger) {
+        self.fallback = fallback
+    }
+
+    public func record(_ breach: SLABreach) {
+        let record = Self.journalRecord(for: breach)
+        if !record.send() {
+            fallback.warning("\(record.message)", metadata: Dictionary(
+                uniqueKeysWithValues: record.fields.map { ($0.name.lowercased(), .string($0.value)) }
+            ))
+        }
+    }
+
+    /// The journald entry for a breach. Field names are the contract in README.md and deploy/message-ids.md.
+    public static func journalRecord(for breach: SLABreach) -> JournalRecord {
+        let holder = breach.agent.map { "held by agent \($0)" } ?? "still queued with no agent"
+        let message = "SLA breach: conversation \(breach.conversation) (customer \(breach.customer), "
+            + "skill \(breach.skill)) waited \(seconds(breach.waited)) for a \(phrase(breach.sla)), "
+            + "over the \(seconds(breach.threshold)) limit; \(holder)"
+        return JournalRecord(
+            message: message,
+            messageID: SystemdMessageID.slaBreach,
+            priority: JournalPriority.warning,
+            fields: [
+                JournalField("KEFU_EVENT", "sla_breach"),
+                JournalField("KEFU_SLA", breach.sla.rawValue),
+                JournalField("KEFU_CONVERSATION", breach.conversation.description),
+                JournalField("KEFU_CUSTOMER", breach.customer.rawValue),
+                JournalField("KEFU_AGENT", breach.agent?.rawValue ?? ""),
+                JournalField("KEFU_SKILL", breach.skill.name),
+                JournalField("KEFU_PRIORITY", breach.priority.rawValue),
+                JournalField("KEFU_WAITED_MS", breach.waited.description),
+                JournalField("KEFU_THRESHOLD_MS", breach.threshold.description),
+            ]
+        )
+    }
+
+    private static func phrase(_ sla: SLAKind) -> String {
+        switch sla {
+        case .firstResponse: "first response"
+        }
+    }
+
+    private static func seconds(_ span: Milliseconds) -> String {
+        let tenths = (span.value + 50) / 100
+        return "\(tenths / 10).\(tenths % 10) s"
+    }
+}

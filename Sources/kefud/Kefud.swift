@@ -1,0 +1,90 @@
+import ArgumentParser
+import Foundation
+import KefuConfig
+import KefuServer
+import KefuSystemd
+import Logging
+import ServiceLifecycle
+
+/// The daemon's entry point: read flags and configuration, set up logging, run until SIGTERM/SIGINT.
+@main
+struct Kefud: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "kefud",
+        abstract: "Route e-commerce customer-service chats to agents by skill and load, and keep their SLAs."
+    )
+
+    @Option(help: "Configuration file (TOML). Without it kefud runs on its embedded demo configuration.")
+    var config: String?
+
+    @Option(help: "Where the SQLite store lives. Default: [server] state_dir, else $STATE_DIRECTORY, else ./var.")
+    var stateDir: String?
+
+    @Option(help: "Where logs go: auto (journald under systemd, else stderr), journal, or stderr.")
+    var logTarget: LogTarget = .auto
+
+    @Option(help: "Lowest log level written: trace, debug, info, notice, warning, error, critical.")
+    var logLevel: String = "info"
+
+    @Flag(help: "Print the embedded demo configuration and exit.")
+    var printDemoConfig = false
+
+    enum LogTarget: String, ExpressibleByArgument {
+        case auto, journal, stderr
+    }
+
+    func run() async throws {
+        if printDemoConfig {
+            print(DemoConfiguration.text, terminator: "")
+            return
+        }
+        let level = Logger.Level(rawValue: logLevel) ?? .info
+        let useJournal: Bool
+        switch logTarget {
+        case .journal: useJournal = true
+        case .stderr: useJournal = false
+        // Under systemd stderr already goes to the journal, but native entries keep their fields and priority.
+        case .auto: useJournal = ProcessInfo.processInfo.environment["JOURNAL_STREAM"] != nil
+            && JournalLogHandler.journalIsAvailable()
+        }
+        JournalLogHandler.bootstrap(logLevel: level, useJournal: useJournal)
+        let logger = Logger(label: "kefud")
+
+        let configuration: KefuConfiguration
+        do {
+            if let config {
+                configuration = try KefuConfiguration.load(path: config)
+            } else {
+                configuration = try KefuConfiguration.parse(DemoConfiguration.text, file: "<embedded demo config>")
+            }
+        } catch {
+            // The message names file, line and key; systemd must not restart into the same error (exit 78).
+            FileHandle.standardError.write(Data("kefud: configuration error: \(error)\n".utf8))
+            logger.critical("configuration error", metadata: ["error": "\(error)"])
+            throw ExitCode(78)
+        }
+        let stateDirectory = stateDir
+            ?? configuration.server.stateDirectory
+            ?? ProcessInfo.processInfo.environment["STATE_DIRECTORY"]?.split(separator: ":").first.map(String.init)
+            ?? "./var"
+
+        let daemon = KefuDaemon(
+            configuration: configuration,
+            stateDirectory: stateDirectory,
+            notifier: SystemdServiceNotifier(),
+            breaches: JournaldBreachRecorder(fallback: logger),
+            logger: logger
+        )
+        let group = ServiceGroup(
+            configuration: ServiceGroupConfiguration(
+                services: [.init(service: daemon)],
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger
+            )
+        )
+        logger.info("kefud starting", metadata: [
+            "config": "\(config ?? "embedded demo")", "state_dir": "\(stateDirectory)",
+        ])
+        try await group.run()
+    }
+}

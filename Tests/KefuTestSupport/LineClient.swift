@@ -1,0 +1,179 @@
+import KefuProtocol
+import NIOCore
+import NIOPosix
+
+/// A protocol client for end-to-end tests: connects over loopback TCP, sends lines, and waits for lines with a
+/// timeout. Fully async, so it never blocks the cooperative threads the daemon under test also runs on.
+public final class LineClient: Sendable {
+    public struct Timeout: Error, CustomStringConvertible {
+        public let waitingFor: String
+        public let received: [String]
+        public var description: String { "timed out waiting for \(waitingFor); received so far: \(received)" }
+    }
+
+    private let channel: NIOAsyncChannel<InboundLine, ByteBuffer>
+    private let outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>
+    private let buffer = LineBuffer()
+    private let reader: Task<Void, Never>
+
+    public static func connect(host: String = "127.0.0.1", port: Int) async throws -> LineClient {
+        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .connect(host: host, port: port) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(
+                        ByteToMessageHandler(LineFrameDecoder(maxLineBytes: 1 << 24))
+                    )
+                    return try NIOAsyncChannel<InboundLine, ByteBuffer>(wrappingChannelSynchronously: channel)
+                }
+            }
+        return LineClient(channel)
+    }
+
+    private init(_ channel: NIOAsyncChannel<InboundLine, ByteBuffer>) {
+        self.channel = channel
+        self.outbound = channel.outbound
+        let inbound = channel.inbound
+        let buffer = self.buffer
+        reader = Task {
+            do {
+                for try await frame in inbound {
+                    if case .line(let bytes) = frame { await buffer.append(String(buffer: bytes)) }
+                }
+            } catch {}
+            await buffer.finish()
+        }
+    }
+
+    /// Sends one line (LF added).
+    public func send(_ line: String) async throws {
+        var bytes = ByteBuffer(string: line)
+        bytes.writeInteger(UInt8(ascii: "\n"))
+        try await outbound.write(bytes)
+    }
+
+    /// Sends raw bytes as they are (for framing and encoding tests).
+    public func sendRaw(_ bytes: [UInt8]) async throws {
+        try await outbound.write(ByteBuffer(bytes: bytes))
+    }
+
+    /// The next line, in order.
+    public func next(timeout: Duration = .seconds(5)) async throws -> String {
+        try await nextMatching("any line", timeout: timeout) { _ in true }
+    }
+
+    /// Skips lines until one starts with `prefix`, and returns it.
+    @discardableResult
+    public func expect(_ prefix: String, timeout: Duration = .seconds(5)) async throws -> String {
+        try await nextMatching("a line starting with \(prefix)", timeout: timeout) { $0.hasPrefix(prefix) }
+    }
+
+    /// Sends a tagged command and returns every line up to and including its completion (`TAG OK`/`TAG ERR`).
+    public func command(_ line: String, timeout: Duration = .seconds(5)) async throws -> [String] {
+        let tag = String(line.prefix { $0 != " " })
+        try await send(line)
+        return try await until(tag: tag, timeout: timeout)
+    }
+
+    /// Lines up to and including the completion for `tag`.
+    public func until(tag: String, timeout: Duration = .seconds(5)) async throws -> [String] {
+        var lines: [String] = []
+        while true {
+            let line = try await next(timeout: timeout)
+            lines.append(line)
+            if line.hasPrefix("\(tag) OK") || line.hasPrefix("\(tag) ERR") { return lines }
+        }
+    }
+
+    /// The completion line of a tagged command (events before it are discarded).
+    public func completion(_ line: String, timeout: Duration = .seconds(5)) async throws -> String {
+        try await command(line, timeout: timeout).last ?? ""
+    }
+
+    /// True when the server has closed the connection and every line has been read.
+    public func isClosedByServer(timeout: Duration = .seconds(5)) async -> Bool {
+        await buffer.waitForEnd(timeout: timeout)
+    }
+
+    /// Lines received but not consumed yet.
+    public func unread() async -> [String] { await buffer.pending }
+
+    public func close() async {
+        reader.cancel()
+        try? await channel.channel.close()
+    }
+
+    private func nextMatching(
+        _ description: String, timeout: Duration, _ predicate: @escaping @Sendable (String) -> Bool
+    ) async throws -> String {
+        var skipped: [String] = []
+        let deadline = ContinuousClock.now + timeout
+        while true {
+            guard let line = await buffer.next(until: deadline) else {
+                throw Timeout(waitingFor: description, received: skipped)
+            }
+            if predicate(line) { return line }
+            skipped.append(line)
+        }
+    }
+}
+
+/// Lines received by a client, with waiting.
+actor LineBuffer {
+    private var lines: [String] = []
+    private var ended = false
+    private var waiters: [UInt64: CheckedContinuation<Void, Never>] = [:]
+    private var nextWaiter: UInt64 = 0
+
+    var pending: [String] { lines }
+
+    func append(_ line: String) {
+        lines.append(line)
+        wakeAll()
+    }
+
+    func finish() {
+        ended = true
+        wakeAll()
+    }
+
+    private func wakeAll() {
+        let current = waiters
+        waiters = [:]
+        current.values.forEach { $0.resume() }
+    }
+
+    /// The next line, or nil when the deadline passes or the connection ended with nothing left.
+    func next(until deadline: ContinuousClock.Instant) async -> String? {
+        while lines.isEmpty {
+            if ended || ContinuousClock.now >= deadline { return nil }
+            await wait(until: deadline)
+        }
+        return lines.removeFirst()
+    }
+
+    func waitForEnd(timeout: Duration) async -> Bool {
+        let deadline = ContinuousClock.now + timeout
+        while !ended {
+            if ContinuousClock.now >= deadline { return false }
+            await wait(until: deadline)
+        }
+        return true
+    }
+
+    private func wait(until deadline: ContinuousClock.Instant) async {
+        nextWaiter += 1
+        let id = nextWaiter
+        let timer = Task { [weak self] in
+            try? await Task.sleep(until: deadline)
+            await self?.timeOut(id)
+        }
+        await withCheckedContinuation { continuation in
+            waiters[id] = continuation
+        }
+        timer.cancel()
+    }
+
+    private func timeOut(_ id: UInt64) {
+        waiters.removeValue(forKey: id)?.resume()
+    }
+}
