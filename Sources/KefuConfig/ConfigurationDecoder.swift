@@ -1,0 +1,437 @@
+/// Turns a parsed document into a validated `KefuConfiguration`.
+///
+/// Each section is one `decode(_:)` function taking a `TableReader`; adding a section (say `[business_hours]`) means
+/// writing that function and calling it from `decode(_:)` below. Until then its table is reported as unknown.
+enum ConfigurationDecoder {
+    static func decode(_ document: TOMLDocument) throws(ConfigError) -> KefuConfiguration {
+        let root = TableReader(table: document.root, path: "", file: document.file)
+        let server = try ServerSettings.decode(root.section("server"))
+        let sla = try SLASettings.decode(root.section("sla"))
+        let customers = try CustomerSettings.decode(root.requiredSection("customers"))
+        let agents = try root.sectionArray("agent").map(AgentSettings.decode)
+        let supervisors = try root.sectionArray("supervisor").map(SupervisorSettings.decode)
+        try root.finish()
+        try checkUniqueIDs(agents: agents, supervisors: supervisors, file: document.file)
+        return KefuConfiguration(
+            server: server,
+            sla: sla,
+            customers: customers,
+            agents: agents.map(\.settings),
+            supervisors: supervisors.map(\.settings)
+        )
+    }
+
+    /// Agent ids are unique, supervisor ids too, and no supervisor shares an id with an agent: an id names one
+    /// person when someone logs in.
+    private static func checkUniqueIDs(
+        agents: [(settings: AgentSettings, idLine: Int)],
+        supervisors: [(settings: SupervisorSettings, idLine: Int)],
+        file: String
+    ) throws(ConfigError) {
+        var seen: [String: (path: String, line: Int)] = [:]
+        for (index, agent) in agents.enumerated() {
+            let path = "agent[\(index)]"
+            if let first = seen[agent.settings.id] {
+                throw ConfigError(
+                    file: file, line: agent.idLine, key: "\(path).id",
+                    message: "duplicate agent id \"\(agent.settings.id)\" (also \(first.path), line \(first.line))"
+                )
+            }
+            seen[agent.settings.id] = (path, agent.idLine)
+        }
+        for (index, supervisor) in supervisors.enumerated() {
+            let path = "supervisor[\(index)]"
+            if let first = seen[supervisor.settings.id] {
+                let message =
+                    first.path.hasPrefix("agent")
+                    ? "id \"\(supervisor.settings.id)\" is already used by \(first.path) (line \(first.line)); "
+                        + "agent and supervisor ids must differ"
+                    : "duplicate supervisor id \"\(supervisor.settings.id)\" (also \(first.path), line \(first.line))"
+                throw ConfigError(file: file, line: supervisor.idLine, key: "\(path).id", message: message)
+            }
+            seen[supervisor.settings.id] = (path, supervisor.idLine)
+        }
+    }
+}
+
+// MARK: - Sections
+
+extension ServerSettings {
+    static func decode(_ reader: TableReader) throws(ConfigError) -> ServerSettings {
+        var settings = ServerSettings()
+        if let listen = try reader.optional("listen", .string) {
+            switch ListenAddress.parse(listen.value) {
+            case .success(let address):
+                settings.listen = address
+            case .failure(let failure):
+                throw reader.error("listen", line: listen.line, failure.message)
+            }
+        }
+        if let directory = try reader.optional("state_dir", .string) {
+            guard !directory.value.isEmpty else {
+                throw reader.error("state_dir", line: directory.line, "must not be empty; leave it out for the default")
+            }
+            settings.stateDirectory = directory.value
+        }
+        settings.maxLineBytes = try reader.integer(
+            "max_line_bytes", in: minimumMaxLineBytes...maximumMaxLineBytes
+        ) ?? defaultMaxLineBytes
+        settings.shutdownGraceSeconds = try reader.seconds("shutdown_grace_s", allowZero: true)
+            ?? defaultShutdownGraceSeconds
+        try reader.finish()
+        return settings
+    }
+}
+
+extension SLASettings {
+    static func decode(_ reader: TableReader) throws(ConfigError) -> SLASettings {
+        let firstResponse = try reader.seconds("first_response_s", allowZero: false) ?? defaultFirstResponseSeconds
+        try reader.finish()
+        return SLASettings(firstResponseSeconds: firstResponse)
+    }
+}
+
+extension CustomerSettings {
+    static func decode(_ reader: TableReader) throws(ConfigError) -> CustomerSettings {
+        let token = try reader.tokenHash("token_sha256")
+        try reader.finish()
+        return CustomerSettings(tokenSHA256: token)
+    }
+}
+
+extension AgentSettings {
+    static func decode(_ reader: TableReader) throws(ConfigError) -> (settings: AgentSettings, idLine: Int) {
+        let id = try reader.identifier("id")
+        let name = try reader.displayName("name")
+        let token = try reader.tokenHash("token_sha256")
+        guard let maxChats = try reader.integer("max_chats", in: 1...maximumChats) else {
+            throw reader.missing("max_chats")
+        }
+        let skills = try decodeSkills(reader)
+        try reader.finish()
+        let settings = AgentSettings(id: id.value, name: name, tokenSHA256: token, maxChats: maxChats, skills: skills)
+        return (settings, id.line)
+    }
+
+    /// `skills = { presales = 2, refund = 3 }`: at least one skill, each with a level from 1 to 5.
+    private static func decodeSkills(_ reader: TableReader) throws(ConfigError) -> [SkillLevel] {
+        let table = try reader.required("skills", .table)
+        guard !table.value.isEmpty else {
+            throw reader.error("skills", line: table.line, "must list at least one skill, e.g. { presales = 3 }")
+        }
+        let skills = TableReader(table: table.value, path: reader.keyPath("skills"), file: reader.file)
+        var levels: [SkillLevel] = []
+        let levelRange = SkillLevel.minimumLevel...SkillLevel.maximumLevel
+        for entry in table.value.entries {
+            let name = entry.key.utf8
+            guard (1...64).contains(name.count),
+                name.allSatisfy({ $0.isASCIIDigit || (0x61...0x7A).contains($0) || $0 == 0x5F || $0 == 0x2D })
+            else {
+                throw skills.error(entry.key, line: entry.line, "invalid skill name; use 1 to 64 of a-z 0-9 _ -")
+            }
+            guard case .integer(let level) = entry.value else {
+                throw skills.error(
+                    entry.key, line: entry.line,
+                    "expected an integer skill level from \(levelRange.lowerBound) to \(levelRange.upperBound), "
+                        + "found \(TableReader.describe(entry.value))"
+                )
+            }
+            guard let level = Int(exactly: level), levelRange.contains(level) else {
+                throw skills.error(
+                    entry.key, line: entry.line,
+                    "unknown skill level \(level); levels are \(levelRange.lowerBound) to \(levelRange.upperBound)"
+                )
+            }
+            levels.append(SkillLevel(skill: entry.key, level: level))
+        }
+        return levels
+    }
+}
+
+extension SupervisorSettings {
+    static func decode(_ reader: TableReader) throws(ConfigError) -> (settings: SupervisorSettings, idLine: Int) {
+        let id = try reader.identifier("id")
+        let name = try reader.displayName("name")
+        let token = try reader.tokenHash("token_sha256")
+        try reader.finish()
+        return (SupervisorSettings(id: id.value, name: name, tokenSHA256: token), id.line)
+    }
+}
+
+// MARK: - Reading tables
+
+/// A value together with the line of its key.
+struct Located<Value> {
+    let value: Value
+    let line: Int
+}
+
+/// A TOML type a key is expected to have, named for error messages.
+struct ValueType<Value> {
+    /// With its article, as in "expected a string".
+    let name: String
+    let extract: (TOMLValue) -> Value?
+}
+
+extension ValueType where Value == String {
+    static var string: Self { Self(name: "a string", extract: \.stringValue) }
+}
+
+extension ValueType where Value == Int64 {
+    static var integer: Self { Self(name: "an integer", extract: \.integerValue) }
+}
+
+extension ValueType where Value == Double {
+    /// An integer or a float.
+    static var number: Self { Self(name: "a number", extract: \.doubleValue) }
+}
+
+extension ValueType where Value == TOMLTable {
+    static var table: Self { Self(name: "a table", extract: \.tableValue) }
+}
+
+/// Reads one table of the configuration and remembers which keys were asked for, so that `finish()` can report
+/// every other key as unknown: a typo like `max_chat` must not be silently ignored.
+final class TableReader {
+    let table: TOMLTable
+    /// The key path of this table for messages: empty for the root, `server`, `agent[1]`, `agent[1].skills`.
+    let path: String
+    let file: String
+    private var known: [String] = []
+
+    init(table: TOMLTable, path: String, file: String) {
+        self.table = table
+        self.path = path
+        self.file = file
+    }
+
+    /// The full key path of `key` in this table, e.g. `agent[1].max_chats`.
+    func keyPath(_ key: String) -> String {
+        path.isEmpty ? TOMLKey.format(key) : "\(path).\(TOMLKey.format(key))"
+    }
+
+    /// An error about `key` of this table.
+    func error(_ key: String, line: Int?, _ message: String) -> ConfigError {
+        ConfigError(file: file, line: line, key: keyPath(key), message: message)
+    }
+
+    /// The entry for `key`, which thereby becomes a known key.
+    func entry(_ key: String) -> TOMLTable.Entry? {
+        if !known.contains(key) {
+            known.append(key)
+        }
+        return table.entry(key)
+    }
+
+    /// The error for a required key that is absent, on the line of the table's header.
+    func missing(_ key: String) -> ConfigError {
+        _ = entry(key)
+        var message = "missing required key"
+        if let typo = likelyTypo(of: key) {
+            message += " (is \(TOMLKey.format(typo.key)) on line \(typo.line) a typo?)"
+        }
+        return error(key, line: table.line, message)
+    }
+
+    func optional<Value>(_ key: String, _ type: ValueType<Value>) throws(ConfigError) -> Located<Value>? {
+        guard let entry = entry(key) else {
+            return nil
+        }
+        guard let value = type.extract(entry.value) else {
+            throw error(key, line: entry.line, "expected \(type.name), found \(Self.describe(entry.value))")
+        }
+        return Located(value: value, line: entry.line)
+    }
+
+    func required<Value>(_ key: String, _ type: ValueType<Value>) throws(ConfigError) -> Located<Value> {
+        guard let located = try optional(key, type) else {
+            throw missing(key)
+        }
+        return located
+    }
+
+    // MARK: Sections
+
+    /// The `[key]` table, or an empty one when absent so that its defaults apply.
+    func section(_ key: String) throws(ConfigError) -> TableReader {
+        guard let entry = entry(key) else {
+            return TableReader(table: TOMLTable(), path: keyPath(key), file: file)
+        }
+        guard case .table(let table) = entry.value else {
+            throw error(key, line: entry.line, "expected a table ([\(key)]), found \(Self.describe(entry.value))")
+        }
+        return TableReader(table: table, path: keyPath(key), file: file)
+    }
+
+    /// The `[key]` table, which must be present.
+    func requiredSection(_ key: String) throws(ConfigError) -> TableReader {
+        guard table.entry(key) != nil else {
+            _ = entry(key)
+            var message = "missing required table [\(key)]"
+            if let typo = likelyTypo(of: key) {
+                message += " (is \(TOMLKey.format(typo.key)) on line \(typo.line) a typo?)"
+            }
+            throw ConfigError(file: file, line: table.line, key: keyPath(key), message: message)
+        }
+        return try section(key)
+    }
+
+    /// The `[[key]]` tables in order, named `key[0]`, `key[1]`, ...; none when absent.
+    func sectionArray(_ key: String) throws(ConfigError) -> [TableReader] {
+        guard let entry = entry(key) else {
+            return []
+        }
+        let mismatch = error(
+            key, line: entry.line, "expected an array of tables ([[\(key)]]), found \(Self.describe(entry.value))"
+        )
+        guard case .array(let elements) = entry.value else {
+            throw mismatch
+        }
+        var readers: [TableReader] = []
+        for (index, element) in elements.enumerated() {
+            guard case .table(let table) = element else {
+                throw mismatch
+            }
+            readers.append(TableReader(table: table, path: "\(keyPath(key))[\(index)]", file: file))
+        }
+        return readers
+    }
+
+    /// Fails on the first key that no one asked for.
+    func finish() throws(ConfigError) {
+        for entry in table.entries where !known.contains(entry.key) {
+            let what =
+                switch entry.value {
+                case .table: "unknown table"
+                case .array(let elements) where !elements.isEmpty && elements.allSatisfy({ $0.tableValue != nil }):
+                    "unknown array of tables"
+                default: "unknown key"
+                }
+            let hint: String
+            if let match = known.first(where: { Self.isLikelyTypo($0, of: entry.key) }) {
+                hint = "did you mean \(TOMLKey.format(match))?"
+            } else if known.isEmpty {
+                hint = "this table takes no keys"
+            } else {
+                hint = "expected one of: " + known.map { TOMLKey.format($0) }.joined(separator: ", ")
+            }
+            throw error(entry.key, line: entry.line, "\(what); \(hint)")
+        }
+    }
+
+    // MARK: Typed values
+
+    /// An optional integer key that must lie in `range`.
+    func integer(_ key: String, in range: ClosedRange<Int>) throws(ConfigError) -> Int? {
+        guard let located = try optional(key, .integer) else {
+            return nil
+        }
+        guard let value = Int(exactly: located.value), range.contains(value) else {
+            throw error(
+                key, line: located.line,
+                "must be an integer from \(range.lowerBound) to \(range.upperBound), found \(located.value)"
+            )
+        }
+        return value
+    }
+
+    /// An optional duration in seconds, integer or fractional.
+    func seconds(_ key: String, allowZero: Bool) throws(ConfigError) -> Double? {
+        guard let located = try optional(key, .number) else {
+            return nil
+        }
+        let value = located.value
+        guard value.isFinite, allowZero ? value >= 0 : value > 0 else {
+            let bound = allowZero ? "0 or more" : "more than 0"
+            throw error(key, line: located.line, "must be a number of seconds, \(bound); found \(value)")
+        }
+        return value
+    }
+
+    /// A required id: 1 to 64 of `A-Z a-z 0-9 . _ -`, safe in protocol lines and logs.
+    func identifier(_ key: String) throws(ConfigError) -> Located<String> {
+        let located = try required(key, .string)
+        let characters = located.value.utf8
+        let valid =
+            (1...64).contains(characters.count)
+            && characters.allSatisfy { $0.isBareKeyCharacter || $0 == UInt8(ascii: ".") }
+        guard valid else {
+            throw error(
+                key, line: located.line,
+                "must be 1 to 64 characters of A-Z a-z 0-9 . _ -, found \(Self.quote(located.value))"
+            )
+        }
+        return located
+    }
+
+    /// An optional display name: not empty, no control characters (names end up in line-based protocol output).
+    func displayName(_ key: String) throws(ConfigError) -> String? {
+        guard let located = try optional(key, .string) else {
+            return nil
+        }
+        guard !located.value.allSatisfy(\.isWhitespace) else {
+            throw error(key, line: located.line, "must not be empty; leave it out to use the id")
+        }
+        guard !located.value.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
+            throw error(key, line: located.line, "must not contain control characters such as line breaks")
+        }
+        return located.value
+    }
+
+    /// A required SHA-256 in hex, returned in lowercase.
+    func tokenHash(_ key: String) throws(ConfigError) -> String {
+        let located = try required(key, .string)
+        let digits = located.value.utf8
+        guard digits.count == 64, digits.allSatisfy(\.isASCIIHexDigit) else {
+            let found =
+                digits.count == 64
+                ? "a character that is not a hex digit"
+                : "\(located.value.count) character\(located.value.count == 1 ? "" : "s")"
+            throw error(
+                key, line: located.line,
+                "must be 64 hex digits, the SHA-256 of the secret (printf %s SECRET | sha256sum); found \(found)"
+            )
+        }
+        return located.value.lowercased()
+    }
+
+    // MARK: Helpers
+
+    /// "a string", "an integer", ...: a value's type with its article.
+    static func describe(_ value: TOMLValue) -> String {
+        switch value {
+        case .integer: "an integer"
+        case .array: "an array"
+        default: "a \(value.typeName)"
+        }
+    }
+
+    private static func quote(_ text: String) -> String {
+        "\"" + text.unicodeScalars.map { $0.escaped(asASCII: false) }.joined() + "\""
+    }
+
+    /// An unasked-for key of this table that looks like a misspelling of `key`.
+    private func likelyTypo(of key: String) -> TOMLTable.Entry? {
+        table.entries.first { !known.contains($0.key) && Self.isLikelyTypo($0.key, of: key) }
+    }
+
+    /// Whether `candidate` is within two edits of `key` (and not trivially short).
+    private static func isLikelyTypo(_ candidate: String, of key: String) -> Bool {
+        let a = Array(candidate.unicodeScalars)
+        let b = Array(key.unicodeScalars)
+        guard min(a.count, b.count) >= 3, abs(a.count - b.count) <= 2 else {
+            return false
+        }
+        // Levenshtein distance, one row at a time.
+        var previous = Array(0...b.count)
+        for i in 1...a.count {
+            var row = [i] + Array(repeating: 0, count: b.count)
+            for j in 1...b.count {
+                let substitution = previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1)
+                row[j] = min(previous[j] + 1, row[j - 1] + 1, substitution)
+            }
+            previous = row
+        }
+        return previous[b.count] <= 2
+    }
+}

@@ -1,1 +1,0 @@
-// KefuConfig: to be written.

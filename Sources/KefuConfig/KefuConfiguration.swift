@@ -1,0 +1,205 @@
+import Foundation
+
+/// Everything `kefud` reads from its TOML configuration file, validated.
+///
+/// Decoding is strict: unknown keys, wrong types and out-of-range values are errors naming the file, line and key,
+/// because a silently ignored typo in a routing configuration shows up much later as a mystery.
+public struct KefuConfiguration: Sendable, Equatable {
+    /// `[server]`: where to listen and how to run.
+    public var server: ServerSettings
+    /// `[sla]`: service-level targets.
+    public var sla: SLASettings
+    /// `[customers]`: how customers are let in.
+    public var customers: CustomerSettings
+    /// `[[agent]]`, in file order.
+    public var agents: [AgentSettings]
+    /// `[[supervisor]]`, in file order.
+    public var supervisors: [SupervisorSettings]
+
+    /// Creates a configuration directly, without validation (for tests and embedding).
+    public init(
+        server: ServerSettings = ServerSettings(),
+        sla: SLASettings = SLASettings(),
+        customers: CustomerSettings,
+        agents: [AgentSettings] = [],
+        supervisors: [SupervisorSettings] = []
+    ) {
+        self.server = server
+        self.sla = sla
+        self.customers = customers
+        self.agents = agents
+        self.supervisors = supervisors
+    }
+
+    /// Reads and validates the configuration file at `path`; errors name `path` as given.
+    public static func load(path: String) throws(ConfigError) -> KefuConfiguration {
+        let data: Data
+        do {
+            data = try Data(contentsOf: URL(fileURLWithPath: path))
+        } catch {
+            throw ConfigError(file: path, message: "cannot read the file: \(Self.reason(for: error, path: path))")
+        }
+        guard let text = String(data: data, encoding: .utf8) else {
+            throw ConfigError(file: path, message: "the file is not valid UTF-8")
+        }
+        return try parse(text, file: path)
+    }
+
+    /// Parses and validates configuration `text`; errors name `file`.
+    public static func parse(_ text: String, file: String) throws(ConfigError) -> KefuConfiguration {
+        try KefuConfiguration(document: TOMLDocument(parsing: text, file: file))
+    }
+
+    /// Validates an already parsed document.
+    public init(document: TOMLDocument) throws(ConfigError) {
+        self = try ConfigurationDecoder.decode(document)
+    }
+
+    // Foundation's messages for a missing file vary by platform; say plainly what the common cases are.
+    private static func reason(for error: any Error, path: String) -> String {
+        var isDirectory: ObjCBool = false
+        if !FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) {
+            return "no such file"
+        }
+        if isDirectory.boolValue {
+            return "it is a directory"
+        }
+        if !FileManager.default.isReadableFile(atPath: path) {
+            return "permission denied"
+        }
+        return error.localizedDescription
+    }
+}
+
+/// `[server]`: the listener and process settings. Every key is optional.
+public struct ServerSettings: Sendable, Equatable {
+    /// The default `listen`: loopback only, so a fresh install is not reachable from the network.
+    public static let defaultListen = ListenAddress(host: "127.0.0.1", port: 7390)
+    /// The default `max_line_bytes`.
+    public static let defaultMaxLineBytes = 16_384
+    /// The smallest `max_line_bytes` accepted: below this not even a login line fits.
+    public static let minimumMaxLineBytes = 64
+    /// The largest `max_line_bytes` accepted (16 MiB): one line is buffered whole in memory.
+    public static let maximumMaxLineBytes = 16 << 20
+    /// The default `shutdown_grace_s`.
+    public static let defaultShutdownGraceSeconds = 5.0
+
+    /// `listen`: the address to accept connections on.
+    public var listen: ListenAddress
+    /// `state_dir`, as written; nil when absent, in which case kefud picks `$STATE_DIRECTORY` or `./var`.
+    public var stateDirectory: String?
+    /// `max_line_bytes`: the longest protocol line accepted, in bytes.
+    public var maxLineBytes: Int
+    /// `shutdown_grace_s`: how long to let sessions finish on shutdown, in seconds.
+    public var shutdownGraceSeconds: Double
+
+    /// Creates server settings; every parameter defaults to the value used when the key is absent.
+    public init(
+        listen: ListenAddress = ServerSettings.defaultListen,
+        stateDirectory: String? = nil,
+        maxLineBytes: Int = ServerSettings.defaultMaxLineBytes,
+        shutdownGraceSeconds: Double = ServerSettings.defaultShutdownGraceSeconds
+    ) {
+        self.listen = listen
+        self.stateDirectory = stateDirectory
+        self.maxLineBytes = maxLineBytes
+        self.shutdownGraceSeconds = shutdownGraceSeconds
+    }
+}
+
+/// `[sla]`: service-level targets.
+public struct SLASettings: Sendable, Equatable {
+    /// The default `first_response_s`.
+    public static let defaultFirstResponseSeconds = 120.0
+
+    /// `first_response_s`: how soon an agent must first answer a new chat, in seconds (may be fractional).
+    public var firstResponseSeconds: Double
+
+    /// Creates SLA settings.
+    public init(firstResponseSeconds: Double = SLASettings.defaultFirstResponseSeconds) {
+        self.firstResponseSeconds = firstResponseSeconds
+    }
+}
+
+/// `[customers]`: customers arrive through a gateway that authenticates with a shared secret.
+public struct CustomerSettings: Sendable, Equatable {
+    /// `token_sha256`: SHA-256 of the gateway's secret, 64 lowercase hex digits.
+    public var tokenSHA256: String
+
+    /// Creates customer settings; `tokenSHA256` should be 64 lowercase hex digits.
+    public init(tokenSHA256: String) {
+        self.tokenSHA256 = tokenSHA256
+    }
+}
+
+/// One skill of an agent with its proficiency.
+public struct SkillLevel: Sendable, Equatable, Hashable {
+    /// The lowest proficiency level.
+    public static let minimumLevel = 1
+    /// The highest proficiency level.
+    public static let maximumLevel = 5
+
+    /// The skill name: `[a-z0-9_-]+`.
+    public var skill: String
+    /// The proficiency, 1 to 5.
+    public var level: Int
+
+    /// Creates a skill level.
+    public init(skill: String, level: Int) {
+        self.skill = skill
+        self.level = level
+    }
+}
+
+/// `[[agent]]`: a person who answers chats.
+public struct AgentSettings: Sendable, Equatable {
+    /// The largest `max_chats` accepted.
+    public static let maximumChats = 1000
+
+    /// `id`: 1 to 64 of `[A-Za-z0-9._-]`, unique among agents and supervisors.
+    public var id: String
+    /// `name`: the display name; the id when absent.
+    public var name: String
+    /// `token_sha256`: SHA-256 of the agent's secret, 64 lowercase hex digits.
+    public var tokenSHA256: String
+    /// `max_chats`: how many chats the agent handles at once, 1 to 1000.
+    public var maxChats: Int
+    /// `skills`: at least one, sorted by skill name.
+    public var skills: [SkillLevel]
+
+    /// Creates agent settings; `skills` are sorted by name.
+    public init(id: String, name: String? = nil, tokenSHA256: String, maxChats: Int, skills: [SkillLevel]) {
+        self.id = id
+        self.name = name ?? id
+        self.tokenSHA256 = tokenSHA256
+        self.maxChats = maxChats
+        self.skills = skills.sorted { $0.skill < $1.skill }
+    }
+
+    /// The skills as a dictionary from skill name to level.
+    public var skillLevels: [String: Int] {
+        Dictionary(skills.map { ($0.skill, $0.level) }, uniquingKeysWith: { first, _ in first })
+    }
+
+    /// The agent's level in `skill`, or nil when the agent lacks it.
+    public func level(of skill: String) -> Int? {
+        skills.first { $0.skill == skill }?.level
+    }
+}
+
+/// `[[supervisor]]`: a person who watches queues and agents.
+public struct SupervisorSettings: Sendable, Equatable {
+    /// `id`: 1 to 64 of `[A-Za-z0-9._-]`, unique among supervisors and agents.
+    public var id: String
+    /// `name`: the display name; the id when absent.
+    public var name: String
+    /// `token_sha256`: SHA-256 of the supervisor's secret, 64 lowercase hex digits.
+    public var tokenSHA256: String
+
+    /// Creates supervisor settings.
+    public init(id: String, name: String? = nil, tokenSHA256: String) {
+        self.id = id
+        self.name = name ?? id
+        self.tokenSHA256 = tokenSHA256
+    }
+}
