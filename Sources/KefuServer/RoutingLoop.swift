@@ -127,10 +127,10 @@ final class RoutingLoop {
 
     // MARK: - Requests
 
-    private func handleRequest(_ session: SessionID, tag: String, _ request: Result<Request, ProtocolError>) {
+    private func handleRequest(_ session: SessionID, tag: String, _ parsed: Result<Request, ProtocolError>) {
         guard let state = sessions[session], !state.closing else { return }
         let request: Request
-        switch request {
+        switch parsed {
         case .failure(let error):
             emit(.line(session, ServerLine.error(tag, error)))
             return

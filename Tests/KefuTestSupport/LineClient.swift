@@ -11,9 +11,9 @@ public final class LineClient: Sendable {
         public var description: String { "timed out waiting for \(waitingFor); received so far: \(received)" }
     }
 
-    private let channel: NIOAsyncChannel<InboundLine, ByteBuffer>
+    private let channel: any Channel
     private let outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>
-    private let buffer = LineBuffer()
+    private let buffer: LineBuffer
     private let reader: Task<Void, Never>
 
     public static func connect(host: String = "127.0.0.1", port: Int) async throws -> LineClient {
@@ -26,22 +26,34 @@ public final class LineClient: Sendable {
                     return try NIOAsyncChannel<InboundLine, ByteBuffer>(wrappingChannelSynchronously: channel)
                 }
             }
-        return LineClient(channel)
-    }
-
-    private init(_ channel: NIOAsyncChannel<InboundLine, ByteBuffer>) {
-        self.channel = channel
-        self.outbound = channel.outbound
-        let inbound = channel.inbound
-        let buffer = self.buffer
-        reader = Task {
+        let buffer = LineBuffer()
+        let (writers, writerContinuation) = AsyncStream<NIOAsyncChannelOutboundWriter<ByteBuffer>>.makeStream()
+        let reader = Task {
             do {
-                for try await frame in inbound {
-                    if case .line(let bytes) = frame { await buffer.append(String(buffer: bytes)) }
+                try await channel.executeThenClose { inbound, outbound in
+                    writerContinuation.yield(outbound)
+                    writerContinuation.finish()
+                    for try await frame in inbound {
+                        if case .line(let bytes) = frame { await buffer.append(String(buffer: bytes)) }
+                    }
                 }
             } catch {}
+            writerContinuation.finish()
             await buffer.finish()
         }
+        var iterator = writers.makeAsyncIterator()
+        guard let outbound = await iterator.next() else { throw ChannelError.alreadyClosed }
+        return LineClient(channel: channel.channel, outbound: outbound, buffer: buffer, reader: reader)
+    }
+
+    private init(
+        channel: any Channel, outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>, buffer: LineBuffer,
+        reader: Task<Void, Never>
+    ) {
+        self.channel = channel
+        self.outbound = outbound
+        self.buffer = buffer
+        self.reader = reader
     }
 
     /// Sends one line (LF added).
@@ -98,8 +110,8 @@ public final class LineClient: Sendable {
     public func unread() async -> [String] { await buffer.pending }
 
     public func close() async {
+        try? await channel.close()
         reader.cancel()
-        try? await channel.channel.close()
     }
 
     private func nextMatching(

@@ -1,0 +1,53 @@
+/// The demo configuration kefud runs on when started without `--config`: a copy of `deploy/kefud.toml`
+/// (a test keeps the two identical), embedded so that `make run` works from a fresh clone with no setup.
+enum DemoConfiguration {
+    static let text = #"""
+# kefud demo configuration: what `kefud` runs on by default.
+#
+# The tokens below (shop-gateway-secret, alice-secret, ...) are public demo secrets for trying kefud only.
+# Before real use, pick your own secrets and store their hashes: printf %s 'YOUR-SECRET' | sha256sum
+
+# Listener and process settings.
+[server]
+listen = "127.0.0.1:7390"   # host:port; write IPv6 as "[::1]:7390"
+# state_dir = "./var"       # SQLite store; when left out: $STATE_DIRECTORY under systemd, else ./var
+# max_line_bytes = 16384    # longest protocol line accepted
+# shutdown_grace_s = 5      # seconds sessions get to finish on shutdown
+
+# Service-level targets.
+[sla]
+first_response_s = 120      # an agent must answer a new chat within this many seconds
+
+# The gateway that brings customers in authenticates with this shared secret (demo: shop-gateway-secret).
+[customers]
+token_sha256 = "70eb1e69e0e61e6f50457f66a06497aa2a2206f8c74b0ca2c277c5bd8359ef4b"
+
+# Agents answer chats. Skill levels run from 1 (basic) to 5 (expert); max_chats caps concurrent chats.
+[[agent]]
+id = "alice"
+name = "Alice"
+token_sha256 = "0c848abb03307b06cf70cd4e29c157dc81af5e94ab3eb1d0c59a120269572376"   # alice-secret
+max_chats = 5
+skills = { presales = 3, logistics = 2 }
+
+[[agent]]
+id = "bob"
+name = "Bob"
+token_sha256 = "9f03ef1533a68d2f506f81ef463c1183a82a6bd40e45613f36e6fe1889cf1b99"   # bob-secret
+max_chats = 5
+skills = { presales = 2, refund = 3, returns = 3 }
+
+[[agent]]
+id = "carol"
+name = "Carol"
+token_sha256 = "9e1d0a638ff9fd18986d8057aef3c36871aa54b27a6fcc6411fb32f8325675e2"   # carol-secret
+max_chats = 3
+skills = { refund = 4, complaint = 5, returns = 2 }
+
+# Supervisors watch queues and agents; their ids must differ from agent ids.
+[[supervisor]]
+id = "lead"
+name = "Lead"
+token_sha256 = "0a70631b84816dd3124d632f39f08a1964fee40b36210d27e8bc16e7aba7a16b"   # lead-secret
+"""#
+}
