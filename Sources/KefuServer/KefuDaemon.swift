@@ -76,7 +76,8 @@ public final class KefuDaemon: Service, Sendable {
         let port = listener.channel.localAddress?.port ?? configuration.server.listen.port
         logger.info("listening", metadata: ["address": "\(configuration.server.listen.host):\(port)"])
 
-        notifier.ready(status: core.status.line)
+        // The address goes into the first status so ops (and tests) can see where a port-0 listener landed.
+        notifier.ready(status: "listening on \(configuration.server.listen.host):\(port); \(core.status.line)")
         readiness.fulfil(port)
 
         let housekeepingPeriod = min(notifier.watchdogInterval ?? .seconds(1), .seconds(1))

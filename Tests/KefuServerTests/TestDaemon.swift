@@ -1,0 +1,128 @@
+import Foundation
+import KefuConfig
+import KefuCore
+import KefuServer
+import KefuTestSupport
+import Logging
+import ServiceLifecycle
+import Synchronization
+
+/// Demo secrets (see deploy/kefud.toml) and their hashes, shared by every end-to-end test.
+enum Secrets {
+    static let gateway = ("shop-gateway-secret", "70eb1e69e0e61e6f50457f66a06497aa2a2206f8c74b0ca2c277c5bd8359ef4b")
+    static let alice = ("alice-secret", "0c848abb03307b06cf70cd4e29c157dc81af5e94ab3eb1d0c59a120269572376")
+    static let bob = ("bob-secret", "9f03ef1533a68d2f506f81ef463c1183a82a6bd40e45613f36e6fe1889cf1b99")
+    static let carol = ("carol-secret", "9e1d0a638ff9fd18986d8057aef3c36871aa54b27a6fcc6411fb32f8325675e2")
+    static let lead = ("lead-secret", "0a70631b84816dd3124d632f39f08a1964fee40b36210d27e8bc16e7aba7a16b")
+}
+
+/// A test configuration: the demo team, on a port of the kernel's choosing.
+func testConfiguration(
+    firstResponseSeconds: Double = 120,
+    maxLineBytes: Int = 16384,
+    port: Int = 0,
+    aliceSkills: String = "{ presales = 3, logistics = 2 }"
+) -> String {
+    """
+    [server]
+    listen = "127.0.0.1:\(port)"
+    max_line_bytes = \(maxLineBytes)
+
+    [sla]
+    first_response_s = \(firstResponseSeconds)
+
+    [customers]
+    token_sha256 = "\(Secrets.gateway.1)"
+
+    [[agent]]
+    id = "alice"
+    name = "Alice"
+    token_sha256 = "\(Secrets.alice.1)"
+    max_chats = 5
+    skills = \(aliceSkills)
+
+    [[agent]]
+    id = "bob"
+    token_sha256 = "\(Secrets.bob.1)"
+    max_chats = 5
+    skills = { presales = 2, refund = 3, returns = 3 }
+
+    [[agent]]
+    id = "carol"
+    token_sha256 = "\(Secrets.carol.1)"
+    max_chats = 3
+    skills = { refund = 4, complaint = 5, returns = 2 }
+
+    [[supervisor]]
+    id = "lead"
+    token_sha256 = "\(Secrets.lead.1)"
+
+    """
+}
+
+/// Breaches the daemon reported, for assertions.
+final class BreachLog: BreachRecorder {
+    private let entries = Mutex<[SLABreach]>([])
+
+    func record(_ breach: SLABreach) { entries.withLock { $0.append(breach) } }
+
+    var all: [SLABreach] { entries.withLock { $0 } }
+}
+
+/// The real server (listener, routing loop, SQLite store) running in this process on a loopback port.
+struct TestDaemon {
+    let port: Int
+    let breaches: BreachLog
+    let stateDirectory: String
+    private let group: ServiceGroup
+    private let task: Task<Void, any Error>
+
+    static func start(_ toml: String = testConfiguration(), stateDirectory: String? = nil) async throws -> TestDaemon {
+        let configuration = try KefuConfiguration.parse(toml, file: "test.toml")
+        let directory = try stateDirectory ?? TemporaryDirectory(prefix: "kefu-e2e").path
+        var logger = Logger(label: "kefud-test")
+        logger.logLevel = .warning
+        let breaches = BreachLog()
+        let daemon = KefuDaemon(
+            configuration: configuration, stateDirectory: directory, breaches: breaches, logger: logger
+        )
+        let group = ServiceGroup(services: [daemon], logger: logger)
+        let task = Task { try await group.run() }
+        let port = try await daemon.boundPort()
+        return TestDaemon(port: port, breaches: breaches, stateDirectory: directory, group: group, task: task)
+    }
+
+    /// Graceful stop, as on SIGTERM.
+    func stop() async throws {
+        await group.triggerGracefulShutdown()
+        try await task.value
+    }
+
+    func connect() async throws -> LineClient { try await LineClient.connect(port: port) }
+
+    /// A logged-in client.
+    func login(_ role: String, _ id: String, _ token: String) async throws -> LineClient {
+        let client = try await connect()
+        let reply = try await client.completion("login LOGIN \(role) \(id) \(token)")
+        guard reply.hasPrefix("login OK") else { throw LoginFailed(reply: reply) }
+        return client
+    }
+
+    func customer(_ id: String) async throws -> LineClient { try await login("customer", id, Secrets.gateway.0) }
+    func agent(_ id: String, _ secret: (String, String)) async throws -> LineClient {
+        try await login("agent", id, secret.0)
+    }
+    func supervisor() async throws -> LineClient { try await login("supervisor", "lead", Secrets.lead.0) }
+}
+
+struct LoginFailed: Error {
+    let reply: String
+}
+
+/// The value of `key=` in a protocol line.
+func field(_ key: String, in line: String) -> String? {
+    for word in line.split(separator: " ") where word.hasPrefix("\(key)=") {
+        return String(word.dropFirst(key.count + 1))
+    }
+    return nil
+}
