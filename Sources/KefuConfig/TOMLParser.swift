@@ -11,6 +11,8 @@ struct TOMLParser {
     private let root: MutableTable
     // Where key/value lines go: the table of the last header, and its key path for error messages.
     private var current: MutableTable
+    // Key paths in errors are lists of formatted segments, with the element index of an array of tables, e.g.
+    // `["agent[1]", "skills"]`, so that they read like the configuration's own paths.
     private var currentPath: [String] = []
     private var nesting = 0
 
@@ -40,12 +42,12 @@ struct TOMLParser {
             }
             switch byte {
             case .hash, .newline, .carriageReturn:
-                try finishLine(after: "comment")
+                try finishLine(after: "a comment")
             case .openBracket:
                 try parseHeader()
             default:
-                try parseKeyValue(into: current, prefix: currentPath)
-                try finishLine(after: "value")
+                let path = try parseKeyValue(into: current, prefix: currentPath)
+                try finishLine(after: "the value", key: path)
             }
         }
         return root.frozen()
@@ -54,7 +56,7 @@ struct TOMLParser {
     // MARK: - Lines, headers and key/value pairs
 
     /// Consumes trailing blanks, an optional comment and the end of the line (or of the file).
-    private mutating func finishLine(after what: String) throws(ConfigError) {
+    private mutating func finishLine(after what: String, key: [String]? = nil) throws(ConfigError) {
         skipSpaces()
         try skipComment()
         switch peek() {
@@ -65,7 +67,9 @@ struct TOMLParser {
         case .carriageReturn? where peek(1) == .newline:
             position += 2
         default:
-            throw failure("unexpected \(describeCharacter(at: position)) after \(what); expected the end of the line")
+            throw failure(
+                "unexpected \(describeCharacter(at: position)) after \(what); expected the end of the line", key: key
+            )
         }
     }
 
@@ -76,38 +80,44 @@ struct TOMLParser {
         skipSpaces()
         let parts = try parseKey()
         let names = parts.map(\.name)
+        let shown = names.map { TOMLKey.format($0) }
         skipSpaces()
         guard peek() == .closeBracket, !isArray || peek(1) == .closeBracket else {
             let expected = isArray ? "']]' to close the [[array of tables]] header" : "']' to close the table header"
-            throw failure("expected \(expected), found \(describeCharacter(at: position))", key: names)
+            throw failure("expected \(expected), found \(describeCharacter(at: position))", key: shown)
         }
         position += isArray ? 2 : 1
-        try finishLine(after: "table header")
+        try finishLine(after: "the table header")
 
         let line = lineNumber(at: start)
         var table = root
+        var display: [String] = []
         for (offset, part) in parts.dropLast().enumerated() {
             let partial = Array(names[...offset])
             guard let slot = table.slots[part.name] else {
                 let created = MutableTable(kind: .implicit, line: line)
                 table.insert(part.name, .table(created), line: line)
                 table = created
+                display.append(shown[offset])
                 continue
             }
             switch slot.node {
             case .table(let existing):
                 table = existing
+                display.append(shown[offset])
             case .tableArray(let elements):
                 // `[fruit.physical]` after `[[fruit]]` extends the latest element.
                 table = elements[elements.count - 1]
+                display.append("\(shown[offset])[\(elements.count - 1)]")
             case .value(let value):
                 throw failure(
                     "cannot open this table: \(TOMLKey.format(partial)) is already \(Self.describe(value)) "
                         + "(line \(slot.line))",
-                    at: start, key: names
+                    at: start, key: display + shown[offset...]
                 )
             }
         }
+        let headerKey = display + [shown[shown.count - 1]]
 
         let last = names[names.count - 1]
         let existing = table.slots[last]
@@ -116,13 +126,15 @@ struct TOMLParser {
             switch existing?.node {
             case nil:
                 table.insert(last, .tableArray([element]), line: line)
+                display.append("\(shown[shown.count - 1])[0]")
             case .tableArray(let elements)?:
                 table.slots[last]?.node = .tableArray(elements + [element])
+                display.append("\(shown[shown.count - 1])[\(elements.count)]")
             case .table?, .value?:
                 let what = existing.map { Self.describe($0.node) } ?? ""
                 throw failure(
                     "cannot define an array of tables: the key is already \(what) (line \(existing?.line ?? line))",
-                    at: start, key: names
+                    at: start, key: headerKey
                 )
             }
             current = element
@@ -141,26 +153,29 @@ struct TOMLParser {
             case .table(let other)? where other.kind == .dotted:
                 throw failure(
                     "duplicate table: already defined by dotted keys on line \(other.line ?? line)",
-                    at: start, key: names
+                    at: start, key: headerKey
                 )
             case .table(let other)?:
-                throw failure("duplicate table: already defined on line \(other.line ?? line)", at: start, key: names)
+                throw failure(
+                    "duplicate table: already defined on line \(other.line ?? line)", at: start, key: headerKey
+                )
             case .tableArray?, .value?:
                 let what = existing.map { Self.describe($0.node) } ?? ""
                 throw failure(
                     "cannot define a table: the key is already \(what) (line \(existing?.line ?? line))",
-                    at: start, key: names
+                    at: start, key: headerKey
                 )
             }
         }
-        currentPath = names
+        currentPath = isArray ? display : headerKey
     }
 
-    /// Parses `key = value` into `table`; `prefix` is the path of `table`, for error messages.
-    private mutating func parseKeyValue(into table: MutableTable, prefix: [String]) throws(ConfigError) {
+    /// Parses `key = value` into `table` and returns the key's path; `prefix` is the path of `table`.
+    @discardableResult
+    private mutating func parseKeyValue(into table: MutableTable, prefix: [String]) throws(ConfigError) -> [String] {
         let start = position
         let parts = try parseKey()
-        let path = prefix + parts.map(\.name)
+        let path = prefix + parts.map { TOMLKey.format($0.name) }
         skipSpaces()
         guard peek() == .equals else {
             throw failure("expected '=' after the key, found \(describeCharacter(at: position))", key: path)
@@ -171,7 +186,7 @@ struct TOMLParser {
         let line = lineNumber(at: start)
         var target = table
         for (offset, part) in parts.dropLast().enumerated() {
-            let partial = prefix + parts[...offset].map(\.name)
+            let partial = (prefix + parts[...offset].map { TOMLKey.format($0.name) }).joined(separator: ".")
             guard let slot = target.slots[part.name] else {
                 let created = MutableTable(kind: .dotted, line: line)
                 target.insert(part.name, .table(created), line: line)
@@ -184,13 +199,13 @@ struct TOMLParser {
             case .table(let existing):
                 // TOML forbids reaching back into a table opened by a header from elsewhere with dotted keys.
                 throw failure(
-                    "cannot add to table [\(TOMLKey.format(partial))] (defined on line \(existing.line ?? line)) "
+                    "cannot add to table [\(partial)] (defined on line \(existing.line ?? line)) "
                         + "with dotted keys",
                     at: start, key: path
                 )
             case .tableArray, .value:
                 throw failure(
-                    "cannot add a key: \(TOMLKey.format(partial)) is already \(Self.describe(slot.node)) "
+                    "cannot add a key: \(partial) is already \(Self.describe(slot.node)) "
                         + "(line \(slot.line))",
                     at: start, key: path
                 )
@@ -203,6 +218,7 @@ struct TOMLParser {
         }
         let value = try parseValue(key: path)
         target.insert(last.name, .value(value), line: line)
+        return path
     }
 
     private struct KeyPart {
@@ -221,12 +237,12 @@ struct TOMLParser {
                 if peek(1) == .quote && peek(2) == .quote {
                     throw failure("a multi-line string cannot be a key")
                 }
-                name = try parseBasicString(key: parts.map(\.name))
+                name = try parseBasicString(key: parts.map { TOMLKey.format($0.name) })
             case .apostrophe?:
                 if peek(1) == .apostrophe && peek(2) == .apostrophe {
                     throw failure("a multi-line string cannot be a key")
                 }
-                name = try parseLiteralString(key: parts.map(\.name))
+                name = try parseLiteralString(key: parts.map { TOMLKey.format($0.name) })
             case let byte? where byte.isBareKeyCharacter:
                 while let byte = peek(), byte.isBareKeyCharacter {
                     position += 1
@@ -530,7 +546,7 @@ struct TOMLParser {
                 let value = UInt32(String(decoding: digits, as: UTF8.self), radix: 16),
                 let scalar = Unicode.Scalar(value)
             else {
-                let shown = String(decoding: bytes[start..<min(start + 2 + count, bytes.count)], as: UTF8.self)
+                let shown = "\\" + String(decoding: [code] + digits.prefix(while: \.isASCIIHexDigit), as: UTF8.self)
                 throw failure(
                     "invalid unicode escape \(shown): expected \(count) hex digits naming a Unicode scalar value",
                     at: start, key: key
@@ -620,7 +636,8 @@ struct TOMLParser {
         let lineStart = lineStarts[line - 1]
         let column = String(decoding: bytes[lineStart..<offset], as: UTF8.self).count + 1
         return ConfigError(
-            file: file, line: line, column: column, key: key.map { TOMLKey.format($0) }, message: message
+            file: file, line: line, column: column, key: key.flatMap { $0.isEmpty ? nil : $0.joined(separator: ".") },
+            message: message
         )
     }
 

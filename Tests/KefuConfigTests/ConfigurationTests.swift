@@ -1,0 +1,465 @@
+import Foundation
+import KefuConfig
+import Testing
+
+@Suite("Configuration decoding")
+struct ConfigurationTests {
+    /// `[customers]` plus what a test adds after it; `[customers]` is on line 1.
+    private func config(_ rest: String) -> String {
+        "[customers]\ntoken_sha256 = \"\(hashA)\"\n" + rest
+    }
+
+    // MARK: - Accepted configurations
+
+    @Test func defaultsApplyWhenOptionalSectionsAreAbsent() throws {
+        let configuration = try KefuConfiguration.parse(config(""), file: testFile)
+        #expect(configuration.server == ServerSettings())
+        #expect(configuration.server.listen == ListenAddress(host: "127.0.0.1", port: 7390))
+        #expect(configuration.server.stateDirectory == nil)
+        #expect(configuration.server.maxLineBytes == 16_384)
+        #expect(configuration.server.shutdownGraceSeconds == 5)
+        #expect(configuration.sla.firstResponseSeconds == 120)
+        #expect(configuration.customers.tokenSHA256 == hashA)
+        #expect(configuration.agents.isEmpty)
+        #expect(configuration.supervisors.isEmpty)
+    }
+
+    @Test func fullConfiguration() throws {
+        let configuration = try KefuConfiguration.parse(
+            """
+            [server]
+            listen = "0.0.0.0:8000"
+            state_dir = "/var/lib/kefu"
+            max_line_bytes = 64
+            shutdown_grace_s = 0.25
+
+            [sla]
+            first_response_s = 1.5
+
+            [customers]
+            token_sha256 = "\(hashA.uppercased())"
+
+            [[agent]]
+            id = "alice"
+            token_sha256 = "\(hashB)"
+            max_chats = 5
+            skills = { refund = 3, presales = 2 }
+
+            [[agent]]
+            id = "bob.smith-2"
+            name = "Bob Smith"
+            token_sha256 = "\(hashC)"
+            max_chats = 1000
+            [agent.skills]
+            complaint = 5
+            logistics = 1
+
+            [[supervisor]]
+            id = "lead"
+            token_sha256 = "\(hashD)"
+            """,
+            file: testFile
+        )
+        #expect(configuration.server.listen == ListenAddress(host: "0.0.0.0", port: 8000))
+        #expect(configuration.server.stateDirectory == "/var/lib/kefu")
+        #expect(configuration.server.maxLineBytes == 64)
+        #expect(configuration.server.shutdownGraceSeconds == 0.25)
+        #expect(configuration.sla.firstResponseSeconds == 1.5)
+        // Hashes are normalised to lowercase.
+        #expect(configuration.customers.tokenSHA256 == hashA)
+
+        let alice = configuration.agents[0]
+        #expect(alice.id == "alice")
+        #expect(alice.name == "alice")
+        #expect(alice.tokenSHA256 == hashB)
+        #expect(alice.maxChats == 5)
+        #expect(alice.skills == [SkillLevel(skill: "presales", level: 2), SkillLevel(skill: "refund", level: 3)])
+        #expect(alice.skillLevels == ["presales": 2, "refund": 3])
+        #expect(alice.level(of: "refund") == 3)
+        #expect(alice.level(of: "complaint") == nil)
+
+        let bob = configuration.agents[1]
+        #expect(bob.id == "bob.smith-2")
+        #expect(bob.name == "Bob Smith")
+        #expect(bob.maxChats == 1000)
+        #expect(bob.skills.map(\.skill) == ["complaint", "logistics"])
+
+        #expect(configuration.supervisors == [SupervisorSettings(id: "lead", name: "lead", tokenSHA256: hashD)])
+    }
+
+    @Test func integerSecondsAreAccepted() throws {
+        let configuration = try KefuConfiguration.parse(
+            config("[sla]\nfirst_response_s = 30\n[server]\nshutdown_grace_s = 0\n"), file: testFile
+        )
+        #expect(configuration.sla.firstResponseSeconds == 30)
+        #expect(configuration.server.shutdownGraceSeconds == 0)
+    }
+
+    @Test(arguments: [
+        ("[::1]:7390", "::1", 7390),
+        ("[fe80::1%eth0]:80", "fe80::1%eth0", 80),
+        ("[::ffff:127.0.0.1]:1", "::ffff:127.0.0.1", 1),
+        ("localhost:0", "localhost", 0),
+        ("127.0.0.1:65535", "127.0.0.1", 65535),
+    ])
+    func listenAddresses(text: String, host: String, port: Int) throws {
+        let configuration = try KefuConfiguration.parse(config("[server]\nlisten = \"\(text)\"\n"), file: testFile)
+        #expect(configuration.server.listen == ListenAddress(host: host, port: port))
+        #expect(configuration.server.listen.description == text)
+    }
+
+    // MARK: - Rejected configurations
+
+    @Test(arguments: [
+        ("127.0.0.1", "missing port; expected host:port such as 127.0.0.1:7390"),
+        ("127.0.0.1:", "invalid port \"\"; expected 0 to 65535"),
+        ("127.0.0.1:70000", "invalid port \"70000\"; expected 0 to 65535"),
+        ("127.0.0.1:-1", "invalid port \"-1\"; expected 0 to 65535"),
+        (":7390", "missing host; expected host:port such as 127.0.0.1:7390"),
+        ("::1:7390", "put an IPv6 address in brackets, e.g. [::1]:7390"),
+        ("[::1]7390", "expected ':<port>' after ']'; e.g. [::1]:7390"),
+        ("[::1:7390", "missing ']' after the IPv6 address; expected e.g. [::1]:7390"),
+        ("[localhost]:7390", "invalid IPv6 address \"localhost\""),
+        ("127.0.0.256:7390", "invalid IPv4 address \"127.0.0.256\""),
+        ("my host:7390", "invalid host \"my host\""),
+    ])
+    func invalidListenAddresses(text: String, message: String) throws {
+        let error = try #require(configError(config("[server]\nlisten = \"\(text)\"\n")))
+        #expect(error.description == "test.toml:4: server.listen: \(message)")
+    }
+
+    @Test func missingRequiredKeyNamesTheAgentHeaderLine() throws {
+        let error = try #require(
+            configError(
+                config(
+                    """
+
+                    [[agent]]
+                    id = "alice"
+                    token_sha256 = "\(hashB)"
+                    max_chats = 2
+                    skills = { refund = 1 }
+
+                    [[agent]]
+                    id = "bob"
+                    token_sha256 = "\(hashC)"
+                    skills = { refund = 1 }
+                    """
+                )
+            )
+        )
+        #expect(error.description == "test.toml:10: agent[1].max_chats: missing required key")
+        #expect(error.line == 10)
+        #expect(error.key == "agent[1].max_chats")
+    }
+
+    @Test func misspeltRequiredKeyIsPointedOut() throws {
+        let error = try #require(
+            configError(
+                config(
+                    """
+                    [[agent]]
+                    id = "alice"
+                    token_sha256 = "\(hashB)"
+                    max_chat = 2
+                    skills = { refund = 1 }
+                    """
+                )
+            )
+        )
+        #expect(
+            error.description == "test.toml:3: agent[0].max_chats: missing required key (is max_chat on line 6 a typo?)"
+        )
+    }
+
+    @Test func missingCustomersSection() throws {
+        let error = try #require(configError("[server]\nlisten = \"127.0.0.1:1\"\n"))
+        #expect(error.description == "test.toml: customers: missing required table [customers]")
+        let typo = try #require(configError("[customer]\ntoken_sha256 = \"\(hashA)\"\n"))
+        #expect(
+            typo.description
+                == "test.toml: customers: missing required table [customers] (is customer on line 1 a typo?)"
+        )
+    }
+
+    @Test func missingCustomerToken() throws {
+        let error = try #require(configError("\n[customers]\n"))
+        #expect(error.description == "test.toml:2: customers.token_sha256: missing required key")
+    }
+
+    @Test func unknownKeyInAgent() throws {
+        let error = try #require(
+            configError(
+                config(
+                    """
+                    [[agent]]
+                    id = "alice"
+                    token_sha256 = "\(hashB)"
+                    max_chats = 2
+                    skills = { refund = 1 }
+                    colour = "blue"
+                    """
+                )
+            )
+        )
+        #expect(
+            error.description
+                == "test.toml:8: agent[0].colour: unknown key; "
+                + "expected one of: id, name, token_sha256, max_chats, skills"
+        )
+    }
+
+    @Test func unknownKeyNearAKnownOneSuggestsIt() throws {
+        let error = try #require(configError(config("[server]\nlisten = \"127.0.0.1:1\"\nmax_line_byte = 100\n")))
+        #expect(error.description == "test.toml:5: server.max_line_byte: unknown key; did you mean max_line_bytes?")
+    }
+
+    @Test func unknownTopLevelKey() throws {
+        // Top-level keys must come before the first header, or they would belong to that table.
+        let error = try #require(configError("debug = true\n" + config("")))
+        #expect(
+            error.description
+                == "test.toml:1: debug: unknown key; expected one of: server, sla, customers, agent, supervisor"
+        )
+    }
+
+    /// Sections of later features are rejected until they are implemented, each at its own line.
+    @Test(arguments: [
+        ("[[skill]]\nname = \"refund\"\n", "skill", "unknown array of tables"),
+        ("[[gateway]]\nid = \"shop\"\n", "gateway", "unknown array of tables"),
+        ("[business_hours]\nstart = \"09:00\"\n", "business_hours", "unknown table"),
+        ("[[escalation]]\nafter_s = 60\n", "escalation", "unknown array of tables"),
+        ("[[manager]]\nid = \"boss\"\n", "manager", "unknown array of tables"),
+    ])
+    func laterSectionsAreUnknownForNow(section: String, key: String, kind: String) throws {
+        let error = try #require(configError(config("\n" + section)))
+        #expect(error.line == 4)
+        #expect(error.key == key)
+        #expect(error.message == "\(kind); expected one of: server, sla, customers, agent, supervisor")
+    }
+
+    @Test func slaPolicyIsUnknownForNow() throws {
+        let text = config("[sla]\nfirst_response_s = 60\n\n[[sla.policy]]\nname = \"vip\"\n")
+        let error = try #require(configError(text))
+        #expect(
+            error.description == "test.toml:6: sla.policy: unknown array of tables; expected one of: first_response_s"
+        )
+    }
+
+    @Test(arguments: [0, 6, -1, 100])
+    func skillLevelsOutsideOneToFiveAreUnknown(level: Int) throws {
+        let error = try #require(
+            configError(
+                config(
+                    """
+                    [[agent]]
+                    id = "alice"
+                    token_sha256 = "\(hashB)"
+                    max_chats = 2
+                    skills = { presales = 3, refund = \(level) }
+                    """
+                )
+            )
+        )
+        #expect(
+            error.description == "test.toml:7: agent[0].skills.refund: unknown skill level \(level); levels are 1 to 5"
+        )
+    }
+
+    @Test func skillLevelOfTheWrongType() throws {
+        let error = try #require(configError(config(agentText(skills: "{ refund = \"high\" }"))))
+        #expect(
+            error.description
+                == "test.toml:7: agent[0].skills.refund: expected an integer skill level from 1 to 5, found a string"
+        )
+    }
+
+    @Test func skillNamesAndEmptySkills() throws {
+        let empty = try #require(configError(config(agentText(skills: "{}"))))
+        #expect(
+            empty.description == "test.toml:7: agent[0].skills: must list at least one skill, e.g. { presales = 3 }"
+        )
+        let badName = try #require(configError(config(agentText(skills: "{ Refund = 2 }"))))
+        #expect(
+            badName.description
+                == "test.toml:7: agent[0].skills.Refund: invalid skill name; use 1 to 64 of a-z 0-9 _ -"
+        )
+        let quoted = try #require(configError(config(agentText(skills: "{ \"after sales\" = 2 }"))))
+        #expect(quoted.key == "agent[0].skills.\"after sales\"")
+        let noSkills = config("[[agent]]\nid = \"a\"\ntoken_sha256 = \"\(hashB)\"\nmax_chats = 1\n")
+        let missing = try #require(configError(noSkills))
+        #expect(missing.description == "test.toml:3: agent[0].skills: missing required key")
+    }
+
+    @Test(arguments: [0, -3, 1001])
+    func maxChatsOutOfRange(value: Int) throws {
+        let error = try #require(configError(config(agentText(maxChats: "\(value)"))))
+        #expect(
+            error.description == "test.toml:6: agent[0].max_chats: must be an integer from 1 to 1000, found \(value)"
+        )
+    }
+
+    @Test func wrongTypesNameTheExpectedType() throws {
+        let maxChats = try #require(configError(config(agentText(maxChats: "\"5\""))))
+        #expect(maxChats.description == "test.toml:6: agent[0].max_chats: expected an integer, found a string")
+        let fractional = try #require(configError(config(agentText(maxChats: "2.5"))))
+        #expect(fractional.message == "expected an integer, found a float")
+        let seconds = try #require(configError(config("[sla]\nfirst_response_s = \"120\"\n")))
+        #expect(seconds.description == "test.toml:4: sla.first_response_s: expected a number, found a string")
+        let listen = try #require(configError(config("[server]\nlisten = 7390\n")))
+        #expect(listen.description == "test.toml:4: server.listen: expected a string, found an integer")
+        let section = try #require(configError("sla = 5\n" + config("")))
+        #expect(section.description == "test.toml:1: sla: expected a table ([sla]), found an integer")
+        let agentTable = try #require(configError(config("[agent]\nid = \"alice\"\n")))
+        #expect(agentTable.description == "test.toml:3: agent: expected an array of tables ([[agent]]), found a table")
+    }
+
+    @Test func secondsMustBePositive() throws {
+        let zero = try #require(configError(config("[sla]\nfirst_response_s = 0\n")))
+        #expect(
+            zero.description
+                == "test.toml:4: sla.first_response_s: must be a number of seconds, more than 0; found 0.0"
+        )
+        let negative = try #require(configError(config("[server]\nshutdown_grace_s = -1.5\n")))
+        #expect(negative.message == "must be a number of seconds, 0 or more; found -1.5")
+        let infinite = try #require(configError(config("[sla]\nfirst_response_s = inf\n")))
+        #expect(infinite.key == "sla.first_response_s")
+    }
+
+    @Test func serverLimits() throws {
+        let small = try #require(configError(config("[server]\nmax_line_bytes = 63\n")))
+        #expect(
+            small.description
+                == "test.toml:4: server.max_line_bytes: must be an integer from 64 to 16777216, found 63"
+        )
+        let empty = try #require(configError(config("[server]\nstate_dir = \"\"\n")))
+        #expect(empty.message == "must not be empty; leave it out for the default")
+    }
+
+    @Test func duplicateAgentID() throws {
+        let error = try #require(
+            configError(config(agentText(id: "alice") + "\n" + agentText(id: "bob") + "\n" + agentText(id: "alice")))
+        )
+        #expect(
+            error.description == "test.toml:16: agent[2].id: duplicate agent id \"alice\" (also agent[0], line 4)"
+        )
+    }
+
+    @Test func duplicateSupervisorID() throws {
+        let error = try #require(
+            configError(
+                config(
+                    """
+                    [[supervisor]]
+                    id = "lead"
+                    token_sha256 = "\(hashB)"
+
+                    [[supervisor]]
+                    id = "lead"
+                    name = "Second lead"
+                    token_sha256 = "\(hashC)"
+                    """
+                )
+            )
+        )
+        #expect(
+            error.description
+                == "test.toml:8: supervisor[1].id: duplicate supervisor id \"lead\" (also supervisor[0], line 4)"
+        )
+    }
+
+    @Test func supervisorIDMayNotCollideWithAnAgentID() throws {
+        let supervisor = "\n[[supervisor]]\nid = \"alice\"\ntoken_sha256 = \"\(hashC)\"\n"
+        let error = try #require(configError(config(agentText(id: "alice") + supervisor)))
+        #expect(
+            error.description
+                == "test.toml:10: supervisor[0].id: id \"alice\" is already used by agent[0] (line 4); "
+                + "agent and supervisor ids must differ"
+        )
+    }
+
+    @Test(arguments: ["", "al ice", "a/b", String(repeating: "x", count: 65), "émile"])
+    func invalidIDs(id: String) throws {
+        let error = try #require(configError(config(agentText(id: id))))
+        #expect(error.line == 4)
+        #expect(error.key == "agent[0].id")
+        #expect(error.message.hasPrefix("must be 1 to 64 characters of A-Z a-z 0-9 . _ -, found \""))
+    }
+
+    @Test func badTokenHashes() throws {
+        let short = try #require(configError("[customers]\ntoken_sha256 = \"abc123\"\n"))
+        #expect(
+            short.description
+                == "test.toml:2: customers.token_sha256: must be 64 hex digits, the SHA-256 of the secret "
+                + "(printf %s SECRET | sha256sum); found 6 characters"
+        )
+        let notHex = String(repeating: "a", count: 63) + "g"
+        let wrongDigit = try #require(configError(config(agentText(token: notHex))))
+        #expect(wrongDigit.key == "agent[0].token_sha256")
+        #expect(wrongDigit.line == 5)
+        #expect(wrongDigit.message.hasSuffix("found a character that is not a hex digit"))
+        let supervisorMissing = try #require(configError(config("[[supervisor]]\nid = \"lead\"\n")))
+        #expect(supervisorMissing.description == "test.toml:3: supervisor[0].token_sha256: missing required key")
+    }
+
+    @Test func displayNames() throws {
+        let empty = try #require(configError(config(agentText(extra: "name = \"  \"\n"))))
+        #expect(empty.description == "test.toml:8: agent[0].name: must not be empty; leave it out to use the id")
+        let lineBreak = try #require(configError(config(agentText(extra: "name = \"Al\\nice\"\n"))))
+        #expect(lineBreak.message == "must not contain control characters such as line breaks")
+        let named = config(agentText(extra: "name = \"小明 (Ming)\"\n"))
+        let unicode = try KefuConfiguration.parse(named, file: testFile)
+        #expect(unicode.agents[0].name == "小明 (Ming)")
+    }
+
+    @Test func syntaxErrorsComeThroughWithTheirLine() throws {
+        let error = try #require(configError(config("[server]\nlisten = \"127.0.0.1:7390\n")))
+        #expect(error.description == "test.toml:4: server.listen: unterminated string")
+    }
+
+    // MARK: - Loading files
+
+    @Test func loadReadsAFile() throws {
+        let path = FileManager.default.temporaryDirectory
+            .appendingPathComponent("kefu-config-\(UUID().uuidString).toml").path
+        try config(agentText()).write(toFile: path, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let configuration = try KefuConfiguration.load(path: path)
+        #expect(configuration.agents.map(\.id) == ["alice"])
+
+        try config("[server]\nmax_line_bytes = 1\n").write(toFile: path, atomically: true, encoding: .utf8)
+        let error = try #require(throws: ConfigError.self) { try KefuConfiguration.load(path: path) }
+        #expect(error.file == path)
+        #expect(error.line == 4)
+    }
+
+    @Test func loadNamesAnUnreadableFile() throws {
+        let path = "/nonexistent/kefud.toml"
+        let error = try #require(throws: ConfigError.self) { try KefuConfiguration.load(path: path) }
+        #expect(error.description == "/nonexistent/kefud.toml: cannot read the file: no such file")
+        let directory = try #require(throws: ConfigError.self) {
+            try KefuConfiguration.load(path: FileManager.default.temporaryDirectory.path)
+        }
+        #expect(directory.message == "cannot read the file: it is a directory")
+    }
+
+    // MARK: - Helpers
+
+    /// One `[[agent]]` block of five lines (header first), followed by `extra` lines.
+    private func agentText(
+        id: String = "alice",
+        token: String = hashB,
+        maxChats: String = "2",
+        skills: String = "{ refund = 1 }",
+        extra: String = ""
+    ) -> String {
+        """
+        [[agent]]
+        id = "\(id)"
+        token_sha256 = "\(token)"
+        max_chats = \(maxChats)
+        skills = \(skills)
+
+        """ + extra
+    }
+}
