@@ -34,3 +34,10 @@ test: deps
 
 clean:
 	rm -rf .build var
+
+# Regenerates the demo configuration embedded in kefud from deploy/kefud.toml.
+demo-config:
+	{ printf '%s\n' '/// The demo configuration kefud runs on when started without `--config`: a copy of `deploy/kefud.toml`' \
+	  '/// (a test keeps the two identical; `make demo-config` regenerates this file), embedded so that `make run`' \
+	  '/// works from a fresh clone with no setup.' 'enum DemoConfiguration {' '    static let text = #"""'; \
+	  cat deploy/kefud.toml; printf '\n%s\n%s\n' '"""#' '}'; } > Sources/kefud/DemoConfiguration.swift

@@ -1,5 +1,6 @@
 /// The demo configuration kefud runs on when started without `--config`: a copy of `deploy/kefud.toml`
-/// (a test keeps the two identical), embedded so that `make run` works from a fresh clone with no setup.
+/// (a test keeps the two identical; `make demo-config` regenerates this file), embedded so that `make run`
+/// works from a fresh clone with no setup.
 enum DemoConfiguration {
     static let text = #"""
 # kefud demo configuration: what `kefud` runs on by default.
@@ -49,5 +50,6 @@ skills = { refund = 4, complaint = 5, returns = 2 }
 id = "lead"
 name = "Lead"
 token_sha256 = "0a70631b84816dd3124d632f39f08a1964fee40b36210d27e8bc16e7aba7a16b"   # lead-secret
+
 """#
 }

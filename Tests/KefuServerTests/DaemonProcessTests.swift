@@ -1,0 +1,88 @@
+import Foundation
+import KefuTestSupport
+import Testing
+
+/// Tests against the real `kefud` binary: what systemd and ops see.
+@Suite("kefud as a process")
+struct DaemonProcessTests {
+    @Test func readyOnlyOnceListeningAndAGracefulStopOnSigterm() async throws {
+        let directory = try TemporaryDirectory(prefix: "kefud-notify")
+        let config = try writeConfiguration(testConfiguration(), in: directory)
+        let kefud = try KefudProcess(arguments: ["--config", config, "--state-dir", directory.path + "/var"],
+                                     workingDirectory: directory.path)
+        try await kefud.waitUntilReady()
+        #expect(kefud.port > 0)
+        #expect(kefud.notifications.last?.contains("STATUS=listening on 127.0.0.1:") == true)
+        // READY=1 came after the bind: the port accepts at once.
+        let client = try await LineClient.connect(port: kefud.port)
+        #expect(try await client.completion("p PING") == "p OK")
+        let alice = try await LineClient.connect(port: kefud.port)
+        #expect(try await alice.completion("l LOGIN agent alice alice-secret").hasPrefix("l OK"))
+
+        kefud.signal(SIGTERM)
+        #expect(await kefud.waitForNotification("STOPPING=1"))
+        try await client.expect("* BYE")
+        try await alice.expect("* BYE")
+        #expect(await client.isClosedByServer())
+        #expect(await kefud.waitForExit() == 0)
+    }
+
+    @Test func sigkillMidConversationLosesNothingAcknowledged() async throws {
+        let directory = try TemporaryDirectory(prefix: "kefud-kill")
+        let config = try writeConfiguration(testConfiguration(), in: directory)
+        let arguments = ["--config", config, "--state-dir", directory.path + "/var"]
+        let first = try KefudProcess(arguments: arguments, workingDirectory: directory.path)
+        try await first.waitUntilReady()
+        let alice = try await LineClient.connect(port: first.port)
+        #expect(try await alice.completion("l LOGIN agent alice alice-secret").hasPrefix("l OK"))
+        let buyer = try await LineClient.connect(port: first.port)
+        #expect(try await buyer.completion("l LOGIN customer b-kill shop-gateway-secret").hasPrefix("l OK"))
+        #expect(try await buyer.completion("o OPEN presales :有S码吗") == "o OK conv=1")
+        try await alice.expect("* ASSIGNED conv=1")
+        #expect(try await alice.completion("s SEND 1 :有的亲") == "s OK seq=2")
+        #expect(try await buyer.completion("s SEND 1 :那我下单了") == "s OK seq=3")
+        #expect(try await buyer.completion("o2 OPEN presales :还有一个问题") == "o2 OK conv=2")
+
+        first.signal(SIGKILL)
+        #expect(await first.waitForExit() != nil)
+
+        let second = try KefudProcess(arguments: arguments, workingDirectory: directory.path)
+        try await second.waitUntilReady()
+        let back = try await LineClient.connect(port: second.port)
+        #expect(try await back.completion("l LOGIN agent alice alice-secret") == "l OK role=agent id=alice presence=online")
+        let resumed = [try await back.next(), try await back.next()]
+        #expect(resumed[0].hasPrefix("* ASSIGNED conv=1 customer=b-kill skill=presales priority=normal waited_ms="))
+        #expect(resumed[0].hasSuffix(" resumed=1 :有S码吗"))
+        #expect(resumed[1].hasPrefix("* ASSIGNED conv=2"))
+        let history = try await back.command("h HISTORY 1")
+        #expect(history.map { $0.split(separator: ":").last.map(String.init) ?? "" }.dropLast()
+            == ["有S码吗", "有的亲", "那我下单了"])
+        #expect(history.last == "h OK count=3")
+        // The conversation goes on where it was.
+        let buyerBack = try await LineClient.connect(port: second.port)
+        #expect(try await buyerBack.completion("l LOGIN customer b-kill shop-gateway-secret").hasPrefix("l OK"))
+        #expect(try await buyerBack.completion("s SEND 1 :在吗") == "s OK seq=4")
+        try await back.expect("* MSG conv=1 from=customer :在吗")
+        second.signal(SIGTERM)
+        #expect(await second.waitForExit() == 0)
+    }
+
+    @Test func aConfigErrorStopsStartWithFileLineAndKey() async throws {
+        let directory = try TemporaryDirectory(prefix: "kefud-badconfig")
+        let bad = testConfiguration(aliceSkills: "{ presales = 7 }")
+        let config = try writeConfiguration(bad, in: directory, name: "bad.toml")
+        let line = bad.split(separator: "\n", omittingEmptySubsequences: false)
+            .firstIndex { $0.contains("presales = 7") }.map { $0 + 1 } ?? 0
+        let kefud = try KefudProcess(arguments: ["--config", config], workingDirectory: directory.path)
+        #expect(await kefud.waitForExit() == 78)
+        #expect(kefud.output.contains("\(config):\(line): agent[0].skills.presales:"), "\(kefud.output)")
+    }
+
+    @Test func theEmbeddedDemoConfigurationIsDeployKefudToml() async throws {
+        let directory = try TemporaryDirectory(prefix: "kefud-demo")
+        let kefud = try KefudProcess(arguments: ["--print-demo-config"], workingDirectory: directory.path)
+        #expect(await kefud.waitForExit() == 0)
+        let deployed = try String(contentsOf: packageRoot.appendingPathComponent("deploy/kefud.toml"), encoding: .utf8)
+        #expect(kefud.output == deployed)
+    }
+}
