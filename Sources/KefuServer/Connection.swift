@@ -5,6 +5,11 @@ import NIOCore
 /// Serves one client connection: a reader that parses lines and posts them to the routing owner, and a writer
 /// that drains the session's outbox. Errors end this connection only, never the server.
 enum Connection {
+    private enum Side: Sendable {
+        case reader
+        case writer
+    }
+
     static func serve(
         _ channel: NIOAsyncChannel<InboundLine, ByteBuffer>,
         id: SessionID,
@@ -15,7 +20,7 @@ enum Connection {
         mailbox.post(.connected(id, outbox))
         do {
             try await channel.executeThenClose { inbound, outbound in
-                try await withThrowingTaskGroup(of: Void.self) { group in
+                try await withThrowingTaskGroup(of: Side.self) { group in
                     group.addTask {
                         for await item in outgoing {
                             switch item {
@@ -24,17 +29,25 @@ enum Connection {
                                 buffer.writeInteger(UInt8(ascii: "\n"))
                                 try await outbound.write(buffer)
                             case .close:
-                                return
+                                return .writer
                             }
                         }
+                        return .writer
                     }
                     group.addTask {
                         for try await frame in inbound {
                             mailbox.post(parse(frame))
                         }
+                        // The client finished sending (EOF or half-close, as `printf ... | nc` does): it still
+                        // gets every reply; the routing owner closes the session after the last one.
+                        mailbox.post(.inputEnded(id))
+                        return .reader
                     }
-                    // Whichever side ends first (server closes, client hangs up) ends the connection.
-                    _ = try await group.next()
+                    // The connection ends when the writer is done (QUIT, BYE, input ended and answered, a slow
+                    // client cut off) or when either side fails.
+                    while let side = try await group.next() {
+                        if side == .writer { break }
+                    }
                     group.cancelAll()
                 }
             }

@@ -65,6 +65,8 @@ public final class KefuDaemon: Service, Sendable {
         let listener = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .serverChannelOption(.backlog, value: 256)
+            // A client that half-closes after its last command must still read the replies.
+            .childChannelOption(.allowRemoteHalfClosure, value: true)
             .bind(host: configuration.server.listen.host, port: configuration.server.listen.port) { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(

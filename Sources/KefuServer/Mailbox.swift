@@ -43,6 +43,8 @@ struct Outbox: Sendable {
 enum LoopInput: Sendable {
     case connected(SessionID, Outbox)
     case request(SessionID, tag: String, Result<Request, ProtocolError>)
+    /// The client will send nothing more (EOF or half-close); it still gets its replies, then the close.
+    case inputEnded(SessionID)
     case disconnected(SessionID)
     /// A batch of records enqueued under `ticket` has committed (or failed).
     case committed(ticket: UInt64, failure: StoreError?)

@@ -99,6 +99,10 @@ final class RoutingLoop {
             if shuttingDown { closeNow(session, farewell: ServerLine.event("BYE")) }
         case .request(let session, let tag, let request):
             handleRequest(session, tag: tag, request)
+        case .inputEnded(let session):
+            guard sessions[session] != nil else { return }
+            sessions[session]?.closing = true
+            emit(.close(session))
         case .disconnected(let session):
             disconnect(session)
         case .committed(let ticket, let failure):

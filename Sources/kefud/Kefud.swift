@@ -49,6 +49,9 @@ struct Kefud: AsyncParsableCommand {
         }
         JournalLogHandler.bootstrap(logLevel: level, useJournal: useJournal)
         let logger = Logger(label: "kefud")
+        // SIGHUP would otherwise end the process. Reloading the configuration is not implemented yet, so a
+        // stray `kill -HUP` must not take the router down mid-shift.
+        signal(SIGHUP, SIG_IGN)
 
         let configuration: KefuConfiguration
         do {

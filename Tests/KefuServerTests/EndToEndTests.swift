@@ -153,6 +153,27 @@ struct ProtocolErrorTests {
         try await daemon.stop()
     }
 
+    @Test func aClientThatHalfClosesAfterItsLastCommandStillGetsEveryReply() async throws {
+        let daemon = try await TestDaemon.start()
+        let alice = try await daemon.agent("alice", Secrets.alice)
+        let buyer = try await daemon.connect()
+        // Pipelined, then EOF on the sending side, as `printf ... | nc` does.
+        try await buyer.send("l LOGIN customer b-pipe shop-gateway-secret")
+        try await buyer.send("o OPEN presales :hi")
+        try await buyer.send("h HISTORY 1")
+        try await buyer.send("c CLOSE 1")
+        buyer.finishSending()
+        #expect(try await buyer.next() == "l OK role=customer id=b-pipe")
+        #expect(try await buyer.next() == "o OK conv=1")
+        #expect(try await buyer.next() == "* JOINED conv=1 agent=alice")
+        #expect(try await buyer.next().hasPrefix("* HISTORY conv=1 seq=1 from=customer"))
+        #expect(try await buyer.next() == "h OK count=1")
+        #expect(try await buyer.next() == "c OK")
+        #expect(await buyer.isClosedByServer())
+        try await alice.expect("* CLOSED conv=1 by=customer")
+        try await daemon.stop()
+    }
+
     @Test func unknownSkillsAreRefusedWithTheKnownOnes() async throws {
         let daemon = try await TestDaemon.start()
         let buyer = try await daemon.customer("b1")

@@ -23,7 +23,10 @@ public final class LineClient: Sendable {
                     try channel.pipeline.syncOperations.addHandler(
                         ByteToMessageHandler(LineFrameDecoder(maxLineBytes: 1 << 24))
                     )
-                    return try NIOAsyncChannel<InboundLine, ByteBuffer>(wrappingChannelSynchronously: channel)
+                    return try NIOAsyncChannel<InboundLine, ByteBuffer>(
+                        wrappingChannelSynchronously: channel,
+                        configuration: .init(isOutboundHalfClosureEnabled: true)
+                    )
                 }
             }
         let buffer = LineBuffer()
@@ -66,6 +69,11 @@ public final class LineClient: Sendable {
     /// Sends raw bytes as they are (for framing and encoding tests).
     public func sendRaw(_ bytes: [UInt8]) async throws {
         try await outbound.write(ByteBuffer(bytes: bytes))
+    }
+
+    /// Half-closes the connection: the server sees the end of input but may still answer (like `printf | nc`).
+    public func finishSending() {
+        outbound.finish()
     }
 
     /// The next line, in order.
