@@ -78,13 +78,17 @@ struct Kefud: AsyncParsableCommand {
             breaches: JournaldBreachRecorder(fallback: logger),
             logger: logger
         )
-        let group = ServiceGroup(
-            configuration: ServiceGroupConfiguration(
-                services: [.init(service: daemon)],
-                gracefulShutdownSignals: [.sigterm, .sigint],
-                logger: logger
-            )
+        var groupConfiguration = ServiceGroupConfiguration(
+            services: [.init(service: daemon)],
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger
         )
+        // A graceful stop that takes longer than this (a client that never reads its BYE, a stuck disk) is
+        // escalated to cancellation, well inside systemd's TimeoutStopSec.
+        groupConfiguration.maximumGracefulShutdownDuration = .milliseconds(
+            Int64(configuration.server.shutdownGraceSeconds * 1000)
+        )
+        let group = ServiceGroup(configuration: groupConfiguration)
         logger.info("kefud starting", metadata: [
             "config": "\(config ?? "embedded demo")", "state_dir": "\(stateDirectory)",
         ])
