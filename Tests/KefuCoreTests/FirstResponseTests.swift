@@ -105,6 +105,26 @@ struct FirstResponseTests {
         #expect(floor.core.nextDeadline == nil)
     }
 
+    @Test func tenThousandOpenConversationsShareOneEarliestDeadline() {
+        var floor = Floor(firstResponseSeconds: 120, agents: [agent("alice", max: 1000, ["presales": 3])])
+        floor.login("alice")
+        var opened: [ConversationID] = []
+        for index in 0..<10_000 {
+            opened.append(floor.core.handle(
+                .open(.customer(CustomerID("c\(index)")), skill: "presales", priority: .normal, text: "hi"),
+                at: floor.now + .seconds(Double(index) * 0.01)
+            ).reply == .ok([Field("conv", "\(index + 1)")]) ? ConversationID(Int64(index + 1)) : ConversationID(0))
+        }
+        #expect(opened.last == ConversationID(10_000))
+        // The server arms one timer, for the earliest deadline, whatever the number of open chats.
+        #expect(floor.core.nextDeadline == floor.now + .seconds(120))
+        floor.now = floor.now + .seconds(120 + 50)  // half of them are due
+        let due = breaches(floor.run(.tick).effects)
+        #expect(due.count == 5001)
+        #expect(due.map(\.conversation) == Array(opened.prefix(5001)))
+        #expect(floor.core.nextDeadline == floor.now + .seconds(0.01))
+    }
+
     @Test func aCommandArrivingAfterADeadlineSeesTheBreachFirst() {
         var floor = Floor(agents: [agent("alice", ["presales": 3])])
         floor.login("alice")

@@ -27,6 +27,31 @@ struct DaemonProcessTests {
         #expect(await kefud.waitForExit() == 0)
     }
 
+    @Test func watchdogPingsAtHalfTheIntervalAndStatusFollowsTheFloor() async throws {
+        let directory = try TemporaryDirectory(prefix: "kefud-watchdog")
+        let config = try writeConfiguration(testConfiguration(), in: directory)
+        // WATCHDOG_USEC=1 s: kefud must ping every 0.5 s. (No WATCHDOG_PID: libsystemd then accepts any pid.)
+        let kefud = try KefudProcess(
+            arguments: ["--config", config, "--state-dir", directory.path + "/var"],
+            workingDirectory: directory.path, extraEnvironment: ["WATCHDOG_USEC": "1000000"]
+        )
+        try await kefud.waitUntilReady()
+        let started = ContinuousClock.now
+        for _ in 0..<4 { #expect(await kefud.waitForNotification("WATCHDOG=1", timeout: .seconds(2))) }
+        // Four pings at 0.5 s take about 2 s; far slower would mean the pings do not follow the interval.
+        #expect(started.duration(to: .now) < .seconds(4))
+
+        let alice = try await LineClient.connect(port: kefud.port)
+        #expect(try await alice.completion("l LOGIN agent alice alice-secret").hasPrefix("l OK"))
+        #expect(await kefud.waitForNotification("STATUS=1 agents online, 0 queued, 0 active", timeout: .seconds(5)))
+        let buyer = try await LineClient.connect(port: kefud.port)
+        #expect(try await buyer.completion("l LOGIN customer b-status shop-gateway-secret").hasPrefix("l OK"))
+        #expect(try await buyer.completion("o OPEN refund :退款") == "o OK conv=1")
+        #expect(await kefud.waitForNotification("STATUS=1 agents online, 1 queued, 0 active", timeout: .seconds(5)))
+        kefud.signal(SIGTERM)
+        #expect(await kefud.waitForExit() == 0)
+    }
+
     @Test func sigkillMidConversationLosesNothingAcknowledged() async throws {
         let directory = try TemporaryDirectory(prefix: "kefud-kill")
         let config = try writeConfiguration(testConfiguration(), in: directory)

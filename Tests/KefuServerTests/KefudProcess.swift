@@ -20,7 +20,7 @@ final class KefudProcess: @unchecked Sendable {  // used from one test task at a
 
     /// Starts `kefud` with these arguments. Its environment is explicit: the test process's own notify or
     /// watchdog variables must never leak into the child.
-    init(arguments: [String], workingDirectory: String) throws {
+    init(arguments: [String], workingDirectory: String, extraEnvironment: [String: String] = [:]) throws {
         guard let binary = findExecutable(named: "kefud") else { throw NotBuilt() }
         notify = try NotifySocketListener()
         outputPath = workingDirectory + "/kefud-\(UUID().uuidString.prefix(8)).log"
@@ -30,6 +30,7 @@ final class KefudProcess: @unchecked Sendable {  // used from one test task at a
             environment[name] = nil
         }
         environment["NOTIFY_SOCKET"] = notify.path
+        environment.merge(extraEnvironment) { _, new in new }
         process.executableURL = URL(fileURLWithPath: binary)
         process.arguments = arguments + ["--log-target", "stderr"]
         process.environment = environment
