@@ -85,7 +85,9 @@ public struct MessageRecord: Sendable, Equatable {
     public var at: Instant
     public var text: String
 
-    public init(conversation: ConversationID, seq: Int, sender: MessageSender, author: String, at: Instant, text: String) {
+    public init(
+        conversation: ConversationID, seq: Int, sender: MessageSender, author: String, at: Instant, text: String
+    ) {
         self.conversation = conversation
         self.seq = seq
         self.sender = sender

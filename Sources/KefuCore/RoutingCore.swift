@@ -199,9 +199,10 @@ public struct RoutingCore: Sendable {
         )
         conversations[id] = record
         deadlines.arm(Deadline(at: record.firstResponseDueAt, conversation: id, kind: .firstResponse))
-        effects.append(.persist(.message(MessageRecord(
+        let first = MessageRecord(
             conversation: id, seq: 1, sender: .customer, author: customer.rawValue, at: now, text: text
-        ))))
+        )
+        effects.append(.persist(.message(first)))
         if let agent = bestAgent(for: id, excluding: nil) {
             assign(id, to: agent, at: now, reason: "routed")
         } else {
@@ -220,7 +221,9 @@ public struct RoutingCore: Sendable {
             record.messageCount += 1
             conversations[id] = record
             append(id, sender: .customer, author: customer.rawValue, text: text, at: now)
-            if let agent = record.agent { effects.append(.deliver(.agent(agent), .message(id, from: .customer, text: text))) }
+            if let agent = record.agent {
+                effects.append(.deliver(.agent(agent), .message(id, from: .customer, text: text)))
+            }
         case .agent(let agent):
             guard record.agent == agent else { return notFound(id) }
             record.messageCount += 1
@@ -269,7 +272,8 @@ public struct RoutingCore: Sendable {
             return .history(id, viewer: principal, verifyOwnership: false)
         case .customer(let customer):
             if let record {
-                return record.customer == customer ? .history(id, viewer: principal, verifyOwnership: false) : notFound(id)
+                return record.customer == customer
+                    ? .history(id, viewer: principal, verifyOwnership: false) : notFound(id)
             }
         case .agent(let agent):
             if let record, record.agent == agent { return .history(id, viewer: principal, verifyOwnership: false) }
@@ -304,14 +308,14 @@ public struct RoutingCore: Sendable {
         conversations[record.id] = record
         persist(record.id)
         let waited = now - record.openedAt
-        effects.append(.breach(SLABreach(
+        let breach = SLABreach(
             sla: .firstResponse, conversation: record.id, customer: record.customer, agent: record.agent,
             skill: record.skill, priority: record.priority, waited: waited,
             threshold: record.firstResponseDueAt - record.openedAt, at: now
-        )))
-        effects.append(.deliver(.supervisors, .escalated(
-            record.id, reason: "first-response", agent: record.agent, waited: waited
-        )))
+        )
+        effects.append(.breach(breach))
+        let escalation = Event.escalated(record.id, reason: "first-response", agent: record.agent, waited: waited)
+        effects.append(.deliver(.supervisors, escalation))
         guard let holder = record.agent, let next = bestAgent(for: record.id, excluding: holder) else { return }
         revoke(record.id, reason: "first-response")
         assign(record.id, to: next, at: now, reason: "first-response")
@@ -399,7 +403,8 @@ public struct RoutingCore: Sendable {
 
     private mutating func enqueue(_ id: ConversationID, notify: Bool) {
         guard let record = conversations[id] else { return }
-        queue.insert(QueueKey(priority: record.priority, arrivedAt: record.openedAt, conversation: id), skill: record.skill)
+        let key = QueueKey(priority: record.priority, arrivedAt: record.openedAt, conversation: id)
+        queue.insert(key, skill: record.skill)
         if notify, let position = queue.position(of: id) {
             effects.append(.deliver(.customer(record.customer), .queued(id, position: position)))
         }
@@ -423,11 +428,14 @@ public struct RoutingCore: Sendable {
         effects.append(.persist(.assignment(AssignmentRecord(conversation: id, agent: agent, at: now, reason: reason))))
     }
 
-    private mutating func append(_ id: ConversationID, sender: MessageSender, author: String, text: String, at now: Instant) {
+    private mutating func append(
+        _ id: ConversationID, sender: MessageSender, author: String, text: String, at now: Instant
+    ) {
         guard let record = conversations[id] else { return }
-        effects.append(.persist(.message(MessageRecord(
+        let message = MessageRecord(
             conversation: id, seq: record.messageCount, sender: sender, author: author, at: now, text: text
-        ))))
+        )
+        effects.append(.persist(.message(message)))
     }
 
     private mutating func rebuildSkillIndex() {
@@ -450,7 +458,9 @@ public struct RoutingCore: Sendable {
         for (id, agent) in agents {
             if agent.held.count > agent.profile.maxChats { problems.append("agent \(id) over capacity") }
             for conversation in agent.held {
-                if let other = holders[conversation] { problems.append("conversation \(conversation) held by \(other) and \(id)") }
+                if let other = holders[conversation] {
+                    problems.append("conversation \(conversation) held by \(other) and \(id)")
+                }
                 holders[conversation] = id
             }
         }
@@ -460,7 +470,9 @@ public struct RoutingCore: Sendable {
                 if !queue.contains(id) { problems.append("conversation \(id) queued but not in the queue") }
                 if holders[id] != nil { problems.append("conversation \(id) queued and held") }
             case .assigned:
-                if holders[id] != record.agent || record.agent == nil { problems.append("conversation \(id) holder mismatch") }
+                if holders[id] != record.agent || record.agent == nil {
+                    problems.append("conversation \(id) holder mismatch")
+                }
                 if queue.contains(id) { problems.append("conversation \(id) assigned and queued") }
             case .closed:
                 problems.append("closed conversation \(id) still open in memory")

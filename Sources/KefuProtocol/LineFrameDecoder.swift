@@ -64,7 +64,8 @@ public struct LineFrameDecoder: ByteToMessageDecoder {
             guard let newline else {
                 // No LF yet: if what we already hold exceeds the limit, the line is too long whatever follows.
                 if buffer.readableBytes > maxLineBytes {
-                    let prefix = buffer.getSlice(at: buffer.readerIndex, length: min(buffer.readableBytes, Self.prefixBytes)) ?? ByteBuffer()
+                    let kept = min(buffer.readableBytes, Self.prefixBytes)
+                    let prefix = buffer.getSlice(at: buffer.readerIndex, length: kept) ?? ByteBuffer()
                     buffer.moveReaderIndex(to: buffer.writerIndex)
                     discarding = true
                     return .tooLong(prefix: prefix)

@@ -34,10 +34,14 @@ public enum Request: Equatable, Sendable {
 
     /// Ids (agents, customers, supervisors) are 1-64 of `A-Za-z0-9._:@-`: they appear as `key=value` in events.
     public static func isValidID(_ id: String) -> Bool {
-        (1...64).contains(id.utf8.count) && id.utf8.allSatisfy { byte in
-            ClientLine.isAlphanumeric(byte) || [UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: ":"),
-                                                UInt8(ascii: "@"), UInt8(ascii: "-")].contains(byte)
-        }
+        (1...64).contains(id.utf8.count)
+            && id.utf8.allSatisfy { byte in
+                ClientLine.isAlphanumeric(byte)
+                    || [
+                        UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: ":"),
+                        UInt8(ascii: "@"), UInt8(ascii: "-"),
+                    ].contains(byte)
+            }
     }
 
     /// Turns a parsed line into a request, or the error to answer it with.
@@ -48,7 +52,9 @@ public enum Request: Equatable, Sendable {
             guard let role = LoginRole(rawValue: line.words[0].lowercased()) else {
                 throw ProtocolError(.badArgs, "role must be agent, supervisor or customer")
             }
-            guard Self.isValidID(line.words[1]) else { throw ProtocolError(.badArgs, "id must be 1-64 of A-Za-z0-9._:@-") }
+            guard Self.isValidID(line.words[1]) else {
+                throw ProtocolError(.badArgs, "id must be 1-64 of A-Za-z0-9._:@-")
+            }
             self = .login(role: role, id: line.words[1], token: line.words[2])
         case "PING":
             try line.expect(words: 0, options: [], text: false, usage: "PING")
@@ -105,7 +111,9 @@ extension ClientLine {
             throw ProtocolError(.badArgs, "unknown argument \(option.key)=; usage: \(usage)")
         }
         if text {
-            guard let given = self.text, !given.isEmpty else { throw ProtocolError(.badArgs, "text required; usage: \(usage)") }
+            guard let given = self.text, !given.isEmpty else {
+                throw ProtocolError(.badArgs, "text required; usage: \(usage)")
+            }
         } else if self.text != nil {
             throw ProtocolError(.badArgs, "no text expected; usage: \(usage)")
         }

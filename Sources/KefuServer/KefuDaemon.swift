@@ -53,11 +53,14 @@ public final class KefuDaemon: Service, Sendable {
         let store = try ConversationStore(directory: stateDirectory, logger: logger)
         let recovered = try store.recover()
         var core = RoutingCore(policy: RoutingPolicy(configuration), nextConversationID: recovered.nextConversationID)
-        let repair = core.restore(recovered.openConversations, lastAssignedAt: recovered.lastAssignedAt, at: clock.now())
+        let repair = core.restore(
+            recovered.openConversations, lastAssignedAt: recovered.lastAssignedAt, at: clock.now())
         if !repair.records.isEmpty { try await store.commit(repair.records) }
-        logger.info("store recovered", metadata: [
-            "open": "\(recovered.openConversations.count)", "next_conversation": "\(recovered.nextConversationID)",
-        ])
+        logger.info(
+            "store recovered",
+            metadata: [
+                "open": "\(recovered.openConversations.count)", "next_conversation": "\(recovered.nextConversationID)",
+            ])
 
         let (inputs, continuation) = AsyncStream<LoopInput>.makeStream()
         let mailbox = Mailbox(continuation: continuation)

@@ -267,7 +267,8 @@ final class RoutingLoop {
     private func sessions(for recipient: Recipient, caller: SessionID?) -> [SessionID] {
         switch recipient {
         case .caller: return caller.map { [$0] } ?? []
-        case .agent(let id): return sessionsByPrincipal[.agent(id)].map { $0.sorted { $0.rawValue < $1.rawValue } } ?? []
+        case .agent(let id):
+            return sessionsByPrincipal[.agent(id)].map { $0.sorted { $0.rawValue < $1.rawValue } } ?? []
         case .customer(let id):
             return sessionsByPrincipal[.customer(id)].map { $0.sorted { $0.rawValue < $1.rawValue } } ?? []
         case .supervisors: return supervisorSessions.sorted { $0.rawValue < $1.rawValue }
@@ -283,22 +284,24 @@ final class RoutingLoop {
         let ticket = issuedTicket
         pending.append(PendingBatch(ticket: ticket, awaitingRead: true))
         let mailbox = self.mailbox
-        store.enqueueRead({ reader -> [MessageRecord]? in
-            guard let record = try reader.conversation(conversation) else { return nil }
-            if verifyOwnership {
-                switch viewer {
-                case .customer(let customer):
-                    guard record.customer == customer else { return nil }
-                case .agent(let agent):
-                    guard try reader.agentsWhoHeld(conversation).contains(agent) else { return nil }
-                case .supervisor:
-                    break
+        store.enqueueRead(
+            { reader -> [MessageRecord]? in
+                guard let record = try reader.conversation(conversation) else { return nil }
+                if verifyOwnership {
+                    switch viewer {
+                    case .customer(let customer):
+                        guard record.customer == customer else { return nil }
+                    case .agent(let agent):
+                        guard try reader.agentsWhoHeld(conversation).contains(agent) else { return nil }
+                    case .supervisor:
+                        break
+                    }
                 }
-            }
-            return try reader.history(of: conversation)
-        }, completion: { result in
-            mailbox.post(.historyRead(ticket: ticket, session: session, tag: tag, result))
-        })
+                return try reader.history(of: conversation)
+            },
+            completion: { result in
+                mailbox.post(.historyRead(ticket: ticket, session: session, tag: tag, result))
+            })
     }
 
     private func historyRead(

@@ -28,26 +28,37 @@ struct ConversationTests {
         #expect(floor.run(.send(.agent("bob"), id, text: "x")).reply == expected)
         #expect(floor.run(.close(.customer("c2"), id)).reply == expected)
         #expect(floor.run(.history(.customer("c2"), id)).reply == expected)
-        #expect(floor.run(.send(.customer("c1"), ConversationID(99), text: "x")).reply
-            == .refused(.notFound, "no conversation 99"))
+        #expect(
+            floor.run(.send(.customer("c1"), ConversationID(99), text: "x")).reply
+                == .refused(.notFound, "no conversation 99"))
     }
 
     @Test func historyAccessIsDecidedOrDeferredToTheStore() {
         var floor = Floor(agents: [agent("alice", ["presales": 3])])
         floor.login("alice")
         let id = floor.open("c1", "presales")
-        #expect(floor.run(.history(.customer("c1"), id)).reply == .history(id, viewer: .customer("c1"), verifyOwnership: false))
-        #expect(floor.run(.history(.agent("alice"), id)).reply == .history(id, viewer: .agent("alice"), verifyOwnership: false))
-        #expect(floor.run(.history(.supervisor("lead"), id)).reply == .history(id, viewer: .supervisor("lead"), verifyOwnership: false))
+        #expect(
+            floor.run(.history(.customer("c1"), id)).reply
+                == .history(id, viewer: .customer("c1"), verifyOwnership: false))
+        #expect(
+            floor.run(.history(.agent("alice"), id)).reply
+                == .history(id, viewer: .agent("alice"), verifyOwnership: false))
+        #expect(
+            floor.run(.history(.supervisor("lead"), id)).reply
+                == .history(id, viewer: .supervisor("lead"), verifyOwnership: false))
         floor.run(.close(.customer("c1"), id))
-        #expect(floor.run(.history(.customer("c1"), id)).reply == .history(id, viewer: .customer("c1"), verifyOwnership: true))
+        #expect(
+            floor.run(.history(.customer("c1"), id)).reply
+                == .history(id, viewer: .customer("c1"), verifyOwnership: true))
     }
 
     @Test func rolesAreEnforced() {
         var floor = Floor(agents: [agent("alice", ["presales": 3])])
-        #expect(floor.run(.open(.agent("alice"), skill: "presales", priority: .normal, text: "x")).reply
-            == .refused(.forbidden, "only customers open conversations"))
-        #expect(floor.run(.setPresence(.customer("c1"), .online)).reply == .refused(.forbidden, "only agents set presence"))
+        #expect(
+            floor.run(.open(.agent("alice"), skill: "presales", priority: .normal, text: "x")).reply
+                == .refused(.forbidden, "only customers open conversations"))
+        #expect(
+            floor.run(.setPresence(.customer("c1"), .online)).reply == .refused(.forbidden, "only agents set presence"))
         #expect(floor.run(.connect(.agent("mallory"))).reply == .refused(.forbidden, "agent mallory is not configured"))
     }
 
@@ -97,9 +108,11 @@ struct RestoreTests {
         _ = after.core.restore([record], lastAssignedAt: [:], at: after.now)
         let step = after.run(.tick)
         #expect(breaches(step.effects).map(\.waited) == [Milliseconds(600_000)])
-        guard case .persist(.conversation(let breached))? = step.effects.first(where: {
-            if case .persist(.conversation) = $0 { true } else { false }
-        }) else {
+        guard
+            case .persist(.conversation(let breached))? = step.effects.first(where: {
+                if case .persist(.conversation) = $0 { true } else { false }
+            })
+        else {
             Issue.record("breach not persisted")
             return
         }

@@ -15,7 +15,8 @@ struct LineFrameDecoderTests {
     }
 
     @Test func splitsOnLFAndDropsACRBeforeIt() {
-        #expect(lines("a PING\r\nb PING\n") == [.line(ByteBuffer(string: "a PING")), .line(ByteBuffer(string: "b PING"))])
+        #expect(
+            lines("a PING\r\nb PING\n") == [.line(ByteBuffer(string: "a PING")), .line(ByteBuffer(string: "b PING"))])
     }
 
     @Test func aCROnlyBeforeLFIsDropped() {
@@ -24,10 +25,11 @@ struct LineFrameDecoderTests {
 
     @Test func aCompleteOverlongLineInOneReadIsRejectedAndTheNextLineStillWorks() {
         let long = String(repeating: "x", count: 17)
-        #expect(lines("t1 \(long)\nt2 PING\n", max: 16) == [
-            .tooLong(prefix: ByteBuffer(string: "t1 \(long)")),
-            .line(ByteBuffer(string: "t2 PING")),
-        ])
+        #expect(
+            lines("t1 \(long)\nt2 PING\n", max: 16) == [
+                .tooLong(prefix: ByteBuffer(string: "t1 \(long)")),
+                .line(ByteBuffer(string: "t2 PING")),
+            ])
     }
 
     @Test func aLineExactlyAtTheLimitIsAccepted() {
@@ -47,12 +49,17 @@ struct LineFrameDecoderTests {
 
     @Test func decoderGivesTheSameLinesHoweverTheInputIsSplit() throws {
         let input = ByteBuffer(string: "a PING\r\nb SEND 1 :hi\\nthere\n\nc QUIT\n")
-        let expected: [(ByteBuffer, [InboundLine])] = [(input, [
-            .line(ByteBuffer(string: "a PING")),
-            .line(ByteBuffer(string: "b SEND 1 :hi\\nthere")),
-            .line(ByteBuffer()),
-            .line(ByteBuffer(string: "c QUIT")),
-        ])]
+        let expected: [(ByteBuffer, [InboundLine])] = [
+            (
+                input,
+                [
+                    .line(ByteBuffer(string: "a PING")),
+                    .line(ByteBuffer(string: "b SEND 1 :hi\\nthere")),
+                    .line(ByteBuffer()),
+                    .line(ByteBuffer(string: "c QUIT")),
+                ]
+            )
+        ]
         try ByteToMessageDecoderVerifier.verifyDecoder(inputOutputPairs: expected) {
             LineFrameDecoder(maxLineBytes: 100)
         }
@@ -61,7 +68,8 @@ struct LineFrameDecoderTests {
     @Test func embeddedChannelDeliversLinesAndStaysUsableAfterAnOverlongOne() throws {
         let channel = EmbeddedChannel(handler: ByteToMessageHandler(LineFrameDecoder(maxLineBytes: 10)))
         try channel.writeInbound(ByteBuffer(string: "x 0123456789abcdef\ny PING\n"))
-        #expect(try channel.readInbound(as: InboundLine.self) == .tooLong(prefix: ByteBuffer(string: "x 0123456789abcdef")))
+        #expect(
+            try channel.readInbound(as: InboundLine.self) == .tooLong(prefix: ByteBuffer(string: "x 0123456789abcdef")))
         #expect(try channel.readInbound(as: InboundLine.self) == .line(ByteBuffer(string: "y PING")))
         #expect(try channel.finish().isClean)
     }

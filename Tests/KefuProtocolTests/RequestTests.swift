@@ -28,7 +28,9 @@ struct RequestTests {
         #expect(try request("a3 LOGIN supervisor lead t") == .login(role: .supervisor, id: "lead", token: "t"))
         #expect(try request("p PING") == .ping)
         #expect(try request("q QUIT") == .quit)
-        #expect(try request("o OPEN presales :这件有M码吗") == .open(skill: "presales", priority: .normal, text: "这件有M码吗"))
+        #expect(
+            try request("o OPEN presales :这件有M码吗") == .open(skill: "presales", priority: .normal, text: "这件有M码吗")
+        )
         #expect(try request("o OPEN refund priority=vip :hi") == .open(skill: "refund", priority: .vip, text: "hi"))
         #expect(try request("s SEND 12 :hello") == .send(conversation: 12, text: "hello"))
         #expect(try request("c CLOSE 12") == .close(conversation: 12))
@@ -37,7 +39,9 @@ struct RequestTests {
     }
 
     @Test func textEscapesAndColonsInsideText() throws {
-        #expect(try request(#"s SEND 1 :line one\nline two \\ back"#) == .send(conversation: 1, text: "line one\nline two \\ back"))
+        #expect(
+            try request(#"s SEND 1 :line one\nline two \\ back"#)
+                == .send(conversation: 1, text: "line one\nline two \\ back"))
         #expect(try request("s SEND 1 :time is 10:30 :) ok") == .send(conversation: 1, text: "time is 10:30 :) ok"))
         #expect(failure(#"s SEND 1 :C:\path"#) == ProtocolError(.badArgs, #"unknown escape \p in text (use \n or \\)"#))
         #expect(failure(#"s SEND 1 :ends with \"#)?.code == .badArgs)
@@ -111,8 +115,12 @@ struct ServerLineTests {
     @Test func completionsAndEvents() {
         #expect(ServerLine.ok("a1", [("role", "agent"), ("id", "alice")]) == "a1 OK role=agent id=alice")
         #expect(ServerLine.ok("p") == "p OK")
-        #expect(ServerLine.error("x", ProtocolError(.notFound, "no conversation 9")) == "x ERR not-found :no conversation 9")
-        #expect(ServerLine.event("MSG", [("conv", "3"), ("from", "agent")], text: "亲\n在的") == #"* MSG conv=3 from=agent :亲\n在的"#)
+        #expect(
+            ServerLine.error("x", ProtocolError(.notFound, "no conversation 9")) == "x ERR not-found :no conversation 9"
+        )
+        #expect(
+            ServerLine.event("MSG", [("conv", "3"), ("from", "agent")], text: "亲\n在的")
+                == #"* MSG conv=3 from=agent :亲\n在的"#)
         #expect(ServerLine.event("BYE") == "* BYE")
         #expect(ServerLine.event("X", [("k", "a b")]) == "* X k=a_b")
     }

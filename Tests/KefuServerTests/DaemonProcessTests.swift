@@ -8,8 +8,9 @@ struct DaemonProcessTests {
     @Test func readyOnlyOnceListeningAndAGracefulStopOnSigterm() async throws {
         let directory = try TemporaryDirectory(prefix: "kefud-notify")
         let config = try writeConfiguration(testConfiguration(), in: directory)
-        let kefud = try KefudProcess(arguments: ["--config", config, "--state-dir", directory.path + "/var"],
-                                     workingDirectory: directory.path)
+        let kefud = try KefudProcess(
+            arguments: ["--config", config, "--state-dir", directory.path + "/var"],
+            workingDirectory: directory.path)
         try await kefud.waitUntilReady()
         #expect(kefud.port > 0)
         #expect(kefud.notifications.last?.contains("STATUS=listening on 127.0.0.1:") == true)
@@ -74,14 +75,16 @@ struct DaemonProcessTests {
         let second = try KefudProcess(arguments: arguments, workingDirectory: directory.path)
         try await second.waitUntilReady()
         let back = try await LineClient.connect(port: second.port)
-        #expect(try await back.completion("l LOGIN agent alice alice-secret") == "l OK role=agent id=alice presence=online")
+        #expect(
+            try await back.completion("l LOGIN agent alice alice-secret") == "l OK role=agent id=alice presence=online")
         let resumed = [try await back.next(), try await back.next()]
         #expect(resumed[0].hasPrefix("* ASSIGNED conv=1 customer=b-kill skill=presales priority=normal waited_ms="))
         #expect(resumed[0].hasSuffix(" resumed=1 :有S码吗"))
         #expect(resumed[1].hasPrefix("* ASSIGNED conv=2"))
         let history = try await back.command("h HISTORY 1")
-        #expect(history.map { $0.split(separator: ":").last.map(String.init) ?? "" }.dropLast()
-            == ["有S码吗", "有的亲", "那我下单了"])
+        #expect(
+            history.map { $0.split(separator: ":").last.map(String.init) ?? "" }.dropLast()
+                == ["有S码吗", "有的亲", "那我下单了"])
         #expect(history.last == "h OK count=3")
         // The conversation goes on where it was.
         let buyerBack = try await LineClient.connect(port: second.port)
@@ -96,7 +99,8 @@ struct DaemonProcessTests {
         let directory = try TemporaryDirectory(prefix: "kefud-badconfig")
         let bad = testConfiguration(aliceSkills: "{ presales = 7 }")
         let config = try writeConfiguration(bad, in: directory, name: "bad.toml")
-        let line = bad.split(separator: "\n", omittingEmptySubsequences: false)
+        let line =
+            bad.split(separator: "\n", omittingEmptySubsequences: false)
             .firstIndex { $0.contains("presales = 7") }.map { $0 + 1 } ?? 0
         let kefud = try KefudProcess(arguments: ["--config", config], workingDirectory: directory.path)
         #expect(await kefud.waitForExit() == 78)

@@ -124,7 +124,8 @@ struct ProtocolErrorTests {
         let client = try await daemon.connect()
         #expect(try await client.completion("a PING") == "a OK")
         #expect(try await client.completion("b OPEN presales :hi") == "b ERR not-logged-in :LOGIN first")
-        #expect(try await client.completion("c LOGIN agent alice wrong") == "c ERR auth-failed :unknown id or wrong token")
+        #expect(
+            try await client.completion("c LOGIN agent alice wrong") == "c ERR auth-failed :unknown id or wrong token")
         #expect(try await client.completion("d LOGIN agent nobody x") == "d ERR auth-failed :unknown id or wrong token")
         #expect(try await client.completion("e DANCE").hasPrefix("e ERR unknown-verb"))
         // An overlong line: discarded with its tag recovered, and the next line still works.
@@ -137,9 +138,12 @@ struct ProtocolErrorTests {
         // Garbage without a usable tag is answered with the tag `*`.
         try await client.sendRaw([0x00, 0x01, 0x20, 0x7F, 0x0A])
         #expect(try await client.next().hasPrefix("* ERR bad-args"))
-        #expect(try await client.completion("h1 LOGIN agent alice alice-secret") == "h1 OK role=agent id=alice presence=online")
+        #expect(
+            try await client.completion("h1 LOGIN agent alice alice-secret")
+                == "h1 OK role=agent id=alice presence=online")
         #expect(try await client.completion("h2 LOGIN agent alice alice-secret").hasPrefix("h2 ERR conflict"))
-        #expect(try await client.completion("h3 OPEN presales :x") == "h3 ERR forbidden :only customers open conversations")
+        #expect(
+            try await client.completion("h3 OPEN presales :x") == "h3 ERR forbidden :only customers open conversations")
         #expect(try await client.completion("h4 SEND 99 :x") == "h4 ERR not-found :no conversation 99")
         #expect(try await client.completion("h5 SEND x :y").hasPrefix("h5 ERR bad-args"))
         // A CRLF line is accepted like an LF line.
@@ -177,8 +181,9 @@ struct ProtocolErrorTests {
     @Test func unknownSkillsAreRefusedWithTheKnownOnes() async throws {
         let daemon = try await TestDaemon.start()
         let buyer = try await daemon.customer("b1")
-        #expect(try await buyer.completion("o OPEN karaoke :hi")
-            == "o ERR bad-args :unknown skill karaoke; known skills: complaint,logistics,presales,refund,returns")
+        #expect(
+            try await buyer.completion("o OPEN karaoke :hi")
+                == "o ERR bad-args :unknown skill karaoke; known skills: complaint,logistics,presales,refund,returns")
         try await daemon.stop()
     }
 }

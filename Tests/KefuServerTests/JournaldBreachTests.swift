@@ -24,8 +24,9 @@ struct JournaldBreachTests {
         guard await journaldIsRunning() else { return }
         let directory = try TemporaryDirectory(prefix: "kefud-journal")
         let config = try writeConfiguration(testConfiguration(firstResponseSeconds: 1.5), in: directory)
-        let kefud = try KefudProcess(arguments: ["--config", config, "--state-dir", directory.path + "/var"],
-                                     workingDirectory: directory.path)
+        let kefud = try KefudProcess(
+            arguments: ["--config", config, "--state-dir", directory.path + "/var"],
+            workingDirectory: directory.path)
         try await kefud.waitUntilReady()
         let customer = "jbuyer-\(UUID().uuidString.prefix(8))"
         let alice = try await LineClient.connect(port: kefud.port)
@@ -49,7 +50,8 @@ struct JournaldBreachTests {
         #expect(entry["KEFU_SKILL"] == "logistics")
         #expect(entry["KEFU_THRESHOLD_MS"] == "1500")
         #expect(Int(entry["KEFU_WAITED_MS"] ?? "") ?? 0 >= 1500)
-        #expect(entry["MESSAGE"]?.hasPrefix("SLA breach: conversation 1 (customer \(customer), skill logistics)") == true)
+        #expect(
+            entry["MESSAGE"]?.hasPrefix("SLA breach: conversation 1 (customer \(customer), skill logistics)") == true)
         kefud.signal(SIGTERM)
         #expect(await kefud.waitForExit() == 0)
     }

@@ -86,7 +86,8 @@ final class KefudProcess: @unchecked Sendable {  // used from one test task at a
 }
 
 /// Writes a config file into `directory` and returns its path.
-func writeConfiguration(_ text: String, in directory: TemporaryDirectory, name: String = "kefud.toml") throws -> String {
+func writeConfiguration(_ text: String, in directory: TemporaryDirectory, name: String = "kefud.toml") throws -> String
+{
     let path = directory.url(for: name).path
     try text.write(toFile: path, atomically: true, encoding: .utf8)
     return path
