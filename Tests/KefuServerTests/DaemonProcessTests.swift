@@ -114,4 +114,18 @@ struct DaemonProcessTests {
         let deployed = try String(contentsOf: packageRoot.appendingPathComponent("deploy/kefud.toml"), encoding: .utf8)
         #expect(kefud.output == deployed)
     }
+
+    @Test func kefuctlHashTokenPrintsTheHashTheConfigExpects() async throws {
+        guard let kefuctl = findExecutable(named: "kefuctl") else { throw KefudProcess.NotBuilt() }
+        let process = Process()
+        let output = Pipe()
+        process.executableURL = URL(fileURLWithPath: kefuctl)
+        process.arguments = ["hash-token", Secrets.alice.0]
+        process.standardOutput = output
+        try process.run()
+        let printed = await onOwnThread { output.fileHandleForReading.readDataToEndOfFile() }
+        while process.isRunning { try await Task.sleep(for: .milliseconds(20)) }
+        #expect(process.terminationStatus == 0)
+        #expect(String(decoding: printed, as: UTF8.self) == Secrets.alice.1 + "\n")
+    }
 }

@@ -52,6 +52,10 @@ struct EndToEndTests {
         try await carol.expect("* CLOSED conv=1 by=customer")
         #expect(try await buyer.command("h5 HISTORY 1").last == "h5 OK count=3")
         #expect(try await carol.command("h6 HISTORY 1").last == "h6 OK count=3")
+        // Supervisors read any conversation; one that never existed is simply not found.
+        let lead = try await daemon.supervisor()
+        #expect(try await lead.command("h7 HISTORY 2").last == "h7 OK count=1")
+        #expect(try await lead.completion("h8 HISTORY 99") == "h8 ERR not-found :no such conversation")
         try await daemon.stop()
     }
 
