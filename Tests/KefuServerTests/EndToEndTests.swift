@@ -182,6 +182,32 @@ struct ProtocolErrorTests {
         try await daemon.stop()
     }
 
+    @Test func randomBytesFromManyClientsNeitherCrashTheDaemonNorDisturbOthers() async throws {
+        let daemon = try await TestDaemon.start(testConfiguration(maxLineBytes: 256))
+        let alice = try await daemon.agent("alice", Secrets.alice)
+        let buyer = try await daemon.customer("b-calm")
+        #expect(try await buyer.completion("o OPEN presales :正常的问题") == "o OK conv=1")
+        try await alice.expect("* ASSIGNED conv=1")
+        var generator = SplitMix64(seed: 0x6B_6566_75)
+        for client in 0..<4 {
+            let noisy = try await daemon.connect()
+            for _ in 0..<200 {
+                let length = Int(generator.next() % 400)
+                var bytes = (0..<length).map { _ in UInt8(truncatingIfNeeded: generator.next()) }
+                if generator.next() % 3 == 0 { bytes.append(0x0A) }
+                try await noisy.sendRaw(bytes)
+            }
+            try await noisy.send("")
+            try await noisy.send("end\(client) PING")
+            try await noisy.expect("end\(client) OK", timeout: .seconds(10))
+        }
+        // The others never noticed.
+        #expect(try await buyer.completion("s SEND 1 :还在吗") == "s OK seq=2")
+        #expect(try await alice.expect("* MSG conv=1") == "* MSG conv=1 from=customer :还在吗")
+        #expect(try await alice.completion("p PING") == "p OK")
+        try await daemon.stop()
+    }
+
     @Test func unknownSkillsAreRefusedWithTheKnownOnes() async throws {
         let daemon = try await TestDaemon.start()
         let buyer = try await daemon.customer("b1")
@@ -220,5 +246,20 @@ struct RecoveryTests {
         let buyer2 = try await again.customer("b2")
         #expect(try await buyer2.completion("o OPEN presales :新问题") == "o OK conv=3")
         try await again.stop()
+    }
+}
+
+/// A small deterministic generator, so a failing random input can be replayed.
+struct SplitMix64: RandomNumberGenerator {
+    private var state: UInt64
+
+    init(seed: UInt64) { state = seed }
+
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
     }
 }
