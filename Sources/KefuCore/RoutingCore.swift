@@ -16,17 +16,17 @@ public struct RoutingCore: Sendable {
     }
 
     public private(set) var policy: RoutingPolicy
-    private var agents: [AgentID: AgentState] = [:]
+    var agents: [AgentID: AgentState] = [:]
     /// Agents by skill, sorted by id, so candidate scans touch only agents who could serve.
-    private var agentsBySkill: [Skill: [AgentID]] = [:]
-    private var knownSkills: Set<Skill> = []
+    var agentsBySkill: [Skill: [AgentID]] = [:]
+    var knownSkills: Set<Skill> = []
     /// Every open conversation (queued or assigned). Closed ones live only in the store.
-    private var conversations: [ConversationID: ConversationRecord] = [:]
-    private var queue = WaitingQueue()
-    private var deadlines = DeadlineQueue()
-    private var nextConversationID: ConversationID
+    var conversations: [ConversationID: ConversationRecord] = [:]
+    var queue = WaitingQueue()
+    var deadlines = DeadlineQueue()
+    var nextConversationID: ConversationID
     /// Effects of the command being handled, in order.
-    private var effects: [Effect] = []
+    var effects: [Effect] = []
 
     public init(policy: RoutingPolicy, nextConversationID: ConversationID = ConversationID(1)) {
         self.policy = policy
@@ -108,12 +108,12 @@ public struct RoutingCore: Sendable {
         return Step(reply: reply, effects: take())
     }
 
-    private mutating func take() -> [Effect] {
+    mutating func take() -> [Effect] {
         defer { effects = [] }
         return effects
     }
 
-    private mutating func apply(_ command: Command, at now: Instant) -> Reply {
+    mutating func apply(_ command: Command, at now: Instant) -> Reply {
         switch command {
         case .connect(let principal):
             return connect(principal, at: now)
@@ -141,294 +141,17 @@ public struct RoutingCore: Sendable {
         }
     }
 
-    private mutating func connect(_ principal: Principal, at now: Instant) -> Reply {
-        guard case .agent(let id) = principal else { return .ok([]) }
-        guard agents[id] != nil else { return .refused(.forbidden, "agent \(id) is not configured") }
-        agents[id]!.sessions += 1
-        // Logging in means coming to work; an agent who was away stays away across a reconnect.
-        if agents[id]!.presence == .offline { agents[id]!.presence = .online }
-        for conversation in agents[id]!.held.sorted() {
-            if let notice = assignmentNotice(conversation, at: now, resumed: true) {
-                effects.append(.deliver(.caller, .assigned(notice)))
-            }
-        }
-        offerCapacity(to: id, at: now)
-        return .ok([Field("presence", agents[id]!.presence.rawValue)])
-    }
-
-    private mutating func setPresence(_ id: AgentID, _ presence: Presence, at now: Instant) -> Reply {
-        guard agents[id] != nil else { return .refused(.forbidden, "agent \(id) is not configured") }
-        agents[id]!.presence = presence
-        switch presence {
-        case .online:
-            offerCapacity(to: id, at: now)
-        case .away:
-            break  // keeps its chats, takes no new ones
-        case .offline:
-            // An agent who leaves must not keep customers waiting on nobody: their chats go back to the queue
-            // (keeping their arrival, so they go to the front) and on to whoever can take them.
-            for conversation in agents[id]!.held.sorted() {
-                revoke(conversation, reason: "offline")
-                enqueue(conversation, notify: true)
-                persist(conversation)
-                assignment(conversation, agent: nil, at: now, reason: "offline")
-            }
-            routeWaiting(at: now)
-        }
-        return .ok([Field("presence", presence.rawValue)])
-    }
-
-    private mutating func open(
-        _ customer: CustomerID,
-        skill: Skill,
-        priority: Priority,
-        text: String,
-        at now: Instant
-    ) -> Reply {
-        guard knownSkills.contains(skill) else {
-            let known = knownSkills.sorted().map(\.name).joined(separator: ",")
-            return .refused(.badArgs, "unknown skill \(skill); known skills: \(known)")
-        }
-        guard !text.isEmpty else { return .refused(.badArgs, "OPEN needs the customer's first message") }
-        let id = nextConversationID
-        nextConversationID = ConversationID(id.rawValue + 1)
-        let record = ConversationRecord(
-            id: id, customer: customer, skill: skill, priority: priority, state: .queued, agent: nil,
-            openedAt: now, firstResponseDueAt: now + policy.firstResponse, firstRespondedAt: nil,
-            breachedAt: nil, closedAt: nil, messageCount: 1, firstMessage: text
-        )
-        conversations[id] = record
-        deadlines.arm(Deadline(at: record.firstResponseDueAt, conversation: id, kind: .firstResponse))
-        let first = MessageRecord(
-            conversation: id, seq: 1, sender: .customer, author: customer.rawValue, at: now, text: text
-        )
-        effects.append(.persist(.message(first)))
-        if let agent = bestAgent(for: id, excluding: nil) {
-            assign(id, to: agent, at: now, reason: "routed")
-        } else {
-            enqueue(id, notify: true)
-            persist(id)
-        }
-        return .ok([Field("conv", id.description)])
-    }
-
-    private mutating func send(_ principal: Principal, _ id: ConversationID, text: String, at now: Instant) -> Reply {
-        guard !text.isEmpty else { return .refused(.badArgs, "SEND needs a message text") }
-        guard var record = conversations[id] else { return notFound(id) }
-        switch principal {
-        case .customer(let customer):
-            guard record.customer == customer else { return notFound(id) }
-            record.messageCount += 1
-            conversations[id] = record
-            append(id, sender: .customer, author: customer.rawValue, text: text, at: now)
-            if let agent = record.agent {
-                effects.append(.deliver(.agent(agent), .message(id, from: .customer, text: text)))
-            }
-        case .agent(let agent):
-            guard record.agent == agent else { return notFound(id) }
-            record.messageCount += 1
-            // Only a human answer stops the first-response clock.
-            if record.firstRespondedAt == nil { record.firstRespondedAt = now }
-            conversations[id] = record
-            append(id, sender: .agent, author: agent.rawValue, text: text, at: now)
-            effects.append(.deliver(.customer(record.customer), .message(id, from: .agent, text: text)))
-        case .supervisor:
-            return .refused(.forbidden, "supervisors do not write in conversations")
-        }
-        persist(id)
-        return .ok([Field("seq", "\(record.messageCount)")])
-    }
-
-    private mutating func close(_ principal: Principal, _ id: ConversationID, at now: Instant) -> Reply {
-        guard var record = conversations[id] else { return notFound(id) }
-        let closedBy: Closer
-        switch principal {
-        case .customer(let customer):
-            guard record.customer == customer else { return notFound(id) }
-            closedBy = .customer
-        case .agent(let agent):
-            guard record.agent == agent else { return notFound(id) }
-            closedBy = .agent
-        case .supervisor:
-            closedBy = .supervisor
-        }
-        let agent = record.agent
-        queue.remove(id)
-        if let agent { agents[agent]?.held.remove(id) }
-        record.state = .closed
-        record.closedAt = now
-        conversations[id] = nil
-        effects.append(.persist(.conversation(record)))
-        if closedBy != .customer { effects.append(.deliver(.customer(record.customer), .closed(id, by: closedBy))) }
-        if let agent, closedBy != .agent { effects.append(.deliver(.agent(agent), .closed(id, by: closedBy))) }
-        if let agent { offerCapacity(to: agent, at: now) }
-        return .ok([])
-    }
-
-    private func history(_ principal: Principal, _ id: ConversationID) -> Reply {
-        let record = conversations[id]
-        switch principal {
-        case .supervisor:
-            return .history(id, viewer: principal, verifyOwnership: false)
-        case .customer(let customer):
-            if let record {
-                return record.customer == customer
-                    ? .history(id, viewer: principal, verifyOwnership: false) : notFound(id)
-            }
-        case .agent(let agent):
-            if let record, record.agent == agent { return .history(id, viewer: principal, verifyOwnership: false) }
-        }
-        // Closed, or held by this agent earlier: only the store knows.
-        return .history(id, viewer: principal, verifyOwnership: true)
-    }
-
-    private func notFound(_ id: ConversationID) -> Reply {
-        .refused(.notFound, "no conversation \(id)")
-    }
-
-    // MARK: - Deadlines
-
-    private mutating func fireDeadlines(upTo now: Instant) {
-        while let deadline = deadlines.popDue(at: now) {
-            switch deadline.kind {
-            case .firstResponse:
-                firstResponseDue(deadline, at: now)
-            }
-        }
-    }
-
-    /// The customer has waited `first_response` with no human answer: log the breach, tell the supervisors, and
-    /// move the conversation to another agent who can answer now, if there is one. Its clock keeps running.
-    private mutating func firstResponseDue(_ deadline: Deadline, at now: Instant) {
-        guard var record = conversations[deadline.conversation],
-            record.firstRespondedAt == nil, record.breachedAt == nil,
-            record.firstResponseDueAt == deadline.at
-        else { return }  // answered, closed or already handled: the deadline no longer applies
-        record.breachedAt = now
-        conversations[record.id] = record
-        persist(record.id)
-        let waited = now - record.openedAt
-        let breach = SLABreach(
-            sla: .firstResponse, conversation: record.id, customer: record.customer, agent: record.agent,
-            skill: record.skill, priority: record.priority, waited: waited,
-            threshold: record.firstResponseDueAt - record.openedAt, at: now
-        )
-        effects.append(.breach(breach))
-        let escalation = Event.escalated(record.id, reason: "first-response", agent: record.agent, waited: waited)
-        effects.append(.deliver(.supervisors, escalation))
-        guard let holder = record.agent, let next = bestAgent(for: record.id, excluding: holder) else { return }
-        revoke(record.id, reason: "first-response")
-        assign(record.id, to: next, at: now, reason: "first-response")
-        offerCapacity(to: holder, at: now)
-    }
-
-    // MARK: - Routing
-
-    /// The agent who should take a conversation now: eligible (online, connected, skilled, with a free slot),
-    /// lowest load ratio, then higher proficiency, then idle longest, then id.
-    private func bestAgent(for id: ConversationID, excluding excluded: AgentID?) -> AgentID? {
-        guard let record = conversations[id] else { return nil }
-        var best: AgentState?
-        for candidateID in agentsBySkill[record.skill] ?? [] where candidateID != excluded {
-            guard let candidate = agents[candidateID], candidate.isAvailable, candidate.hasFreeSlot,
-                candidate.profile.level(in: record.skill) >= 1
-            else { continue }
-            if let current = best, !Self.prefers(candidate, over: current, for: record.skill) { continue }
-            best = candidate
-        }
-        return best?.profile.id
-    }
-
-    /// Whether `a` should win a conversation of `skill` over `b`.
-    static func prefers(_ a: AgentState, over b: AgentState, for skill: Skill) -> Bool {
-        // Compare held/max as fractions without division: a.held/a.max < b.held/b.max.
-        let loadA = a.held.count * b.profile.maxChats
-        let loadB = b.held.count * a.profile.maxChats
-        if loadA != loadB { return loadA < loadB }
-        let levelA = a.profile.level(in: skill)
-        let levelB = b.profile.level(in: skill)
-        if levelA != levelB { return levelA > levelB }
-        switch (a.lastAssignedAt, b.lastAssignedAt) {
-        case (nil, .some): return true
-        case (.some, nil): return false
-        case (.some(let x), .some(let y)) where x != y: return x < y
-        default: return a.profile.id < b.profile.id
-        }
-    }
-
-    /// Capacity appeared on an agent: give it the best waiting conversations it can serve, at once.
-    private mutating func offerCapacity(to id: AgentID, at now: Instant) {
-        while let agent = agents[id], agent.isAvailable, agent.hasFreeSlot {
-            var best: QueueKey?
-            for (skill, level) in agent.profile.skills where level >= 1 {
-                if let head = queue.head(of: skill), best.map({ head < $0 }) ?? true { best = head }
-            }
-            guard let next = best else { return }
-            assign(next.conversation, to: id, at: now, reason: "routed")
-        }
-    }
-
-    /// Gives every waiting conversation that some available agent can take to that agent, oldest first.
-    private mutating func routeWaiting(at now: Instant) {
-        for id in queue.ordered.map(\.conversation) {
-            if let agent = bestAgent(for: id, excluding: nil) { assign(id, to: agent, at: now, reason: "routed") }
-        }
-    }
-
-    private mutating func assign(_ id: ConversationID, to agent: AgentID, at now: Instant, reason: String) {
-        guard var record = conversations[id] else { return }
-        queue.remove(id)
-        record.state = .assigned
-        record.agent = agent
-        conversations[id] = record
-        agents[agent]?.held.insert(id)
-        agents[agent]?.lastAssignedAt = now
-        persist(id)
-        assignment(id, agent: agent, at: now, reason: reason)
-        if let notice = assignmentNotice(id, at: now, resumed: false) {
-            effects.append(.deliver(.agent(agent), .assigned(notice)))
-        }
-        effects.append(.deliver(.customer(record.customer), .joined(id, agent: agent)))
-    }
-
-    /// Takes a conversation away from its agent (the caller decides where it goes next).
-    private mutating func revoke(_ id: ConversationID, reason: String) {
-        guard var record = conversations[id], let agent = record.agent else { return }
-        agents[agent]?.held.remove(id)
-        record.agent = nil
-        record.state = .queued
-        conversations[id] = record
-        effects.append(.deliver(.agent(agent), .revoked(id, reason: reason)))
-    }
-
-    private mutating func enqueue(_ id: ConversationID, notify: Bool) {
-        guard let record = conversations[id] else { return }
-        let key = QueueKey(priority: record.priority, arrivedAt: record.openedAt, conversation: id)
-        queue.insert(key, skill: record.skill)
-        if notify, let position = queue.position(of: id) {
-            effects.append(.deliver(.customer(record.customer), .queued(id, position: position)))
-        }
-    }
-
-    private func assignmentNotice(_ id: ConversationID, at now: Instant, resumed: Bool) -> AssignmentNotice? {
-        guard let record = conversations[id] else { return nil }
-        return AssignmentNotice(
-            conversation: id, customer: record.customer, skill: record.skill, priority: record.priority,
-            waited: now - record.openedAt, firstMessage: record.firstMessage, resumed: resumed
-        )
-    }
-
     // MARK: - Records
 
-    private mutating func persist(_ id: ConversationID) {
+    mutating func persist(_ id: ConversationID) {
         if let record = conversations[id] { effects.append(.persist(.conversation(record))) }
     }
 
-    private mutating func assignment(_ id: ConversationID, agent: AgentID?, at now: Instant, reason: String) {
+    mutating func assignment(_ id: ConversationID, agent: AgentID?, at now: Instant, reason: String) {
         effects.append(.persist(.assignment(AssignmentRecord(conversation: id, agent: agent, at: now, reason: reason))))
     }
 
-    private mutating func append(
+    mutating func append(
         _ id: ConversationID, sender: MessageSender, author: String, text: String, at now: Instant
     ) {
         guard let record = conversations[id] else { return }
@@ -438,7 +161,7 @@ public struct RoutingCore: Sendable {
         effects.append(.persist(.message(message)))
     }
 
-    private mutating func rebuildSkillIndex() {
+    mutating func rebuildSkillIndex() {
         agentsBySkill = [:]
         for profile in policy.agents.sorted(by: { $0.id < $1.id }) {
             for (skill, level) in profile.skills where level >= 1 {
@@ -448,47 +171,6 @@ public struct RoutingCore: Sendable {
         knownSkills = Set(agentsBySkill.keys)
     }
 
-    // MARK: - Invariants
-
-    /// Checks the routing invariants; returns a description of each violation (empty when sound). Used by the
-    /// property tests and by the daemon's watchdog.
-    public func invariantViolations() -> [String] {
-        var problems: [String] = []
-        var holders: [ConversationID: AgentID] = [:]
-        for (id, agent) in agents {
-            if agent.held.count > agent.profile.maxChats { problems.append("agent \(id) over capacity") }
-            for conversation in agent.held {
-                if let other = holders[conversation] {
-                    problems.append("conversation \(conversation) held by \(other) and \(id)")
-                }
-                holders[conversation] = id
-            }
-        }
-        for (id, record) in conversations {
-            switch record.state {
-            case .queued:
-                if !queue.contains(id) { problems.append("conversation \(id) queued but not in the queue") }
-                if holders[id] != nil { problems.append("conversation \(id) queued and held") }
-            case .assigned:
-                if holders[id] != record.agent || record.agent == nil {
-                    problems.append("conversation \(id) holder mismatch")
-                }
-                if queue.contains(id) { problems.append("conversation \(id) assigned and queued") }
-            case .closed:
-                problems.append("closed conversation \(id) still open in memory")
-            }
-        }
-        if queue.count != conversations.values.count(where: { $0.state == .queued }) {
-            problems.append("queue holds conversations that are not open")
-        }
-        // No available agent with a free slot while a conversation it can serve waits.
-        for (id, agent) in agents where agent.isAvailable && agent.hasFreeSlot {
-            for (skill, level) in agent.profile.skills where level >= 1 && queue.count(of: skill) > 0 {
-                problems.append("agent \(id) has a free slot while \(skill) conversations wait")
-            }
-        }
-        return problems
-    }
 }
 
 /// Live counts for `STATUS=` and ops.
