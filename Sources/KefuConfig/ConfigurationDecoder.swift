@@ -31,6 +31,13 @@ enum ConfigurationDecoder {
         var seen: [String: (path: String, line: Int)] = [:]
         for (index, agent) in agents.enumerated() {
             let path = "agent[\(index)]"
+            // `* ESCALATED ... agent=none` means "no agent": an agent called none would be indistinguishable.
+            if agent.settings.id == "none" {
+                throw ConfigError(
+                    file: file, line: agent.idLine, key: "\(path).id",
+                    message: "the agent id \"none\" is reserved (events say agent=none when no agent holds a chat)"
+                )
+            }
             if let first = seen[agent.settings.id] {
                 throw ConfigError(
                     file: file, line: agent.idLine, key: "\(path).id",

@@ -142,6 +142,7 @@ extension RoutingCore {
     }
 
     func notFound(_ id: ConversationID) -> Reply {
-        .refused(.notFound, "no conversation \(id)")
+        // One text for "not yours", "closed" and "never existed", so the answer reveals nothing.
+        .refused(.notFound, "no such conversation")
     }
 }

@@ -5,6 +5,8 @@ public struct ClientLine: Equatable, Sendable {
     public var tag: String
     /// Upper-cased verb.
     public var verb: String
+    /// Every word after the verb as sent, `key=value` ones included (a LOGIN token may contain `=`).
+    public var arguments: [String] = []
     /// Positional words, in order.
     public var words: [String]
     /// `key=value` arguments, in order.
@@ -13,7 +15,7 @@ public struct ClientLine: Equatable, Sendable {
     public var text: String?
 
     public static func == (lhs: ClientLine, rhs: ClientLine) -> Bool {
-        lhs.tag == rhs.tag && lhs.verb == rhs.verb && lhs.words == rhs.words && lhs.text == rhs.text
+        lhs.tag == rhs.tag && lhs.verb == rhs.verb && lhs.arguments == rhs.arguments && lhs.text == rhs.text
             && lhs.options.map(\.key) == rhs.options.map(\.key) && lhs.options.map(\.value) == rhs.options.map(\.value)
     }
 
@@ -49,6 +51,10 @@ public struct ClientLine: Equatable, Sendable {
 
     /// Parses one line already known to be valid UTF-8.
     public static func parse(_ line: String) -> Result<ClientLine, ProtocolError> {
+        // A raw CR could end a line for a client that splits on CR LF: only the escaped `\n` may break text.
+        if line.utf8.contains(UInt8(ascii: "\r")) {
+            return .failure(ProtocolError(.badArgs, "a CR is only allowed just before the LF that ends a line"))
+        }
         var head = Substring(line)
         var text: String?
         if let marker = textMarker(in: line) {
@@ -66,9 +72,14 @@ public struct ClientLine: Equatable, Sendable {
         }
         guard parts.count >= 2 else { return .failure(ProtocolError(.badArgs, "missing verb after tag")) }
         var result = ClientLine(tag: tag, verb: parts[1].uppercased(), words: [], options: [], text: text)
+        result.arguments = parts.dropFirst(2).map(String.init)
         for part in parts.dropFirst(2) {
             if let equals = part.firstIndex(of: "="), equals != part.startIndex {
-                result.options.append((String(part[..<equals]), String(part[part.index(after: equals)...])))
+                let key = String(part[..<equals])
+                if result.options.contains(where: { $0.key == key }) {
+                    return .failure(ProtocolError(.badArgs, "\(key)= given twice"))
+                }
+                result.options.append((key, String(part[part.index(after: equals)...])))
             } else {
                 result.words.append(String(part))
             }
@@ -90,25 +101,27 @@ public struct ClientLine: Equatable, Sendable {
 
     /// Undoes the text escapes: `\n` is a newline, `\\` a backslash. Any other escape is an error, so that a
     /// client that forgot to escape a backslash finds out instead of silently sending something else.
+    ///
+    /// Works on Unicode scalars, not characters: a backslash followed by a combining mark is still a backslash,
+    /// and a CR next to an escaped newline must not merge with it into one "\r\n" character.
     public static func unescape(_ text: Substring) -> Result<String, ProtocolError> {
-        guard text.contains("\\") else { return .success(String(text)) }
-        var result = ""
-        result.reserveCapacity(text.utf8.count)
-        var iterator = text.makeIterator()
-        while let character = iterator.next() {
-            guard character == "\\" else {
-                result.append(character)
+        guard text.utf8.contains(UInt8(ascii: "\\")) else { return .success(String(text)) }
+        var result = String.UnicodeScalarView()
+        var iterator = text.unicodeScalars.makeIterator()
+        while let scalar = iterator.next() {
+            guard scalar == "\\" else {
+                result.append(scalar)
                 continue
             }
             switch iterator.next() {
             case "n": result.append("\n")
             case "\\": result.append("\\")
             case let other:
-                let shown = other.map { "\\\($0)" } ?? "a trailing \\"
+                let shown = other.map { "\\\(Character($0))" } ?? "a trailing \\"
                 return .failure(ProtocolError(.badArgs, "unknown escape \(shown) in text (use \\n or \\\\)"))
             }
         }
-        return .success(result)
+        return .success(String(result))
     }
 
     /// The option with this key, if given.

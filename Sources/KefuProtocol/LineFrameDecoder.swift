@@ -62,8 +62,11 @@ public struct LineFrameDecoder: ByteToMessageDecoder {
                 continue
             }
             guard let newline else {
-                // No LF yet: if what we already hold exceeds the limit, the line is too long whatever follows.
-                if buffer.readableBytes > maxLineBytes {
+                // No LF yet: if what we already hold exceeds the limit, the line is too long whatever follows
+                // (a trailing CR does not count yet: it may be the CR of a CRLF whose LF is in the next segment).
+                let pendingCR = buffer.readableBytes > 0
+                    && buffer.getInteger(at: buffer.writerIndex - 1, as: UInt8.self) == UInt8(ascii: "\r")
+                if buffer.readableBytes - (pendingCR ? 1 : 0) > maxLineBytes {
                     let kept = min(buffer.readableBytes, Self.prefixBytes)
                     let prefix = buffer.getSlice(at: buffer.readerIndex, length: kept) ?? ByteBuffer()
                     buffer.moveReaderIndex(to: buffer.writerIndex)

@@ -48,14 +48,16 @@ public enum Request: Equatable, Sendable {
     public init(_ line: ClientLine) throws(ProtocolError) {
         switch line.verb {
         case "LOGIN":
-            try line.expect(words: 3, options: [], text: false, usage: "LOGIN <agent|supervisor|customer> <id> <token>")
-            guard let role = LoginRole(rawValue: line.words[0].lowercased()) else {
+            // Taken from the raw arguments: a token (base64 with padding, say) may contain `=`.
+            let usage = "LOGIN <agent|supervisor|customer> <id> <token>"
+            guard line.arguments.count == 3, line.text == nil else { throw ProtocolError(.badArgs, "usage: \(usage)") }
+            guard let role = LoginRole(rawValue: line.arguments[0].lowercased()) else {
                 throw ProtocolError(.badArgs, "role must be agent, supervisor or customer")
             }
-            guard Self.isValidID(line.words[1]) else {
+            guard Self.isValidID(line.arguments[1]) else {
                 throw ProtocolError(.badArgs, "id must be 1-64 of A-Za-z0-9._:@-")
             }
-            self = .login(role: role, id: line.words[1], token: line.words[2])
+            self = .login(role: role, id: line.arguments[1], token: line.arguments[2])
         case "PING":
             try line.expect(words: 0, options: [], text: false, usage: "PING")
             self = .ping
@@ -67,7 +69,7 @@ public enum Request: Equatable, Sendable {
             try line.expect(words: 1, options: ["priority"], text: true, usage: usage)
             var priority = PriorityValue.normal
             if let given = line.option("priority") {
-                guard let value = PriorityValue(rawValue: given) else {
+                guard let value = PriorityValue(rawValue: given.lowercased()) else {
                     throw ProtocolError(.badArgs, "priority must be normal or vip")
                 }
                 priority = value
@@ -121,7 +123,11 @@ extension ClientLine {
 
     /// The conversation id in the first positional argument.
     func conversation() throws(ProtocolError) -> Int64 {
-        guard let id = Int64(words[0]), id > 0 else {
+        // Canonical decimal only: no sign, no leading zeros, so one conversation has one spelling.
+        let digits = words[0].utf8
+        guard digits.first != UInt8(ascii: "0"), digits.allSatisfy({ (48...57).contains($0) }),
+            let id = Int64(words[0]), id > 0
+        else {
             throw ProtocolError(.badArgs, "conversation id must be a positive integer")
         }
         return id

@@ -24,19 +24,25 @@ public enum ServerLine {
         return line
     }
 
-    /// Escapes text so it fits one line: backslash as `\\`, newline as `\n`.
+    /// Escapes text so it fits one line: backslash as `\\`, newline as `\n`, and (defensively, though clients
+    /// cannot send one) carriage return as `\r`.
+    ///
+    /// Works on Unicode scalars: as characters, "\r\n" is one grapheme that equals neither "\r" nor "\n" and would
+    /// slip through unescaped, letting a customer forge whole lines in an agent's stream.
     public static func escape(_ text: String) -> String {
-        guard text.contains(where: { $0 == "\\" || $0 == "\n" }) else { return text }
-        var result = ""
-        result.reserveCapacity(text.utf8.count + 8)
-        for character in text {
-            switch character {
-            case "\\": result += "\\\\"
-            case "\n": result += "\\n"
-            default: result.append(character)
+        let utf8 = text.utf8
+        guard utf8.contains(where: { $0 == UInt8(ascii: "\\") || $0 == UInt8(ascii: "\n") || $0 == UInt8(ascii: "\r") })
+        else { return text }
+        var result = String.UnicodeScalarView()
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\\": result.append(contentsOf: "\\\\".unicodeScalars)
+            case "\n": result.append(contentsOf: "\\n".unicodeScalars)
+            case "\r": result.append(contentsOf: "\\r".unicodeScalars)
+            default: result.append(scalar)
             }
         }
-        return result
+        return String(result)
     }
 
     private static func appendFields(_ fields: [(String, String)], to line: inout String) {

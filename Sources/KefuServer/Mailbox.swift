@@ -27,10 +27,21 @@ struct Outbox: Sendable {
         return (Outbox(continuation: continuation), stream)
     }
 
-    /// Queues a line; false when the outbox was full (the caller closes the session).
-    func send(_ line: String) -> Bool {
-        if case .enqueued = continuation.yield(.line(line)) { return true }
-        return false
+    enum SendResult {
+        case queued
+        /// The client reads too slowly: the caller closes the session.
+        case full
+        /// The connection is already gone (its disconnect is on its way to the routing owner).
+        case gone
+    }
+
+    func send(_ line: String) -> SendResult {
+        switch continuation.yield(.line(line)) {
+        case .enqueued: .queued
+        case .dropped: .full
+        case .terminated: .gone
+        @unknown default: .gone
+        }
     }
 
     func close() {

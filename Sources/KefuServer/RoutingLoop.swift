@@ -350,7 +350,7 @@ final class RoutingLoop {
         switch output {
         case .line(let session, let line):
             guard let state = sessions[session] else { return }
-            if !state.outbox.send(line) {
+            if state.outbox.send(line) == .full {
                 logger.warning("client too slow: outbox full, closing", metadata: ["session": "\(session)"])
                 sessions[session]?.closing = true
                 state.outbox.close()

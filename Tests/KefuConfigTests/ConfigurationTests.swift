@@ -345,6 +345,12 @@ struct ConfigurationTests {
         )
     }
 
+    @Test func theAgentIdNoneIsReserved() throws {
+        let error = try #require(configError(config(agentText(id: "none"))))
+        #expect(error.key == "agent[0].id")
+        #expect(error.message.hasPrefix("the agent id \"none\" is reserved"))
+    }
+
     @Test func duplicateSupervisorID() throws {
         let error = try #require(
             configError(

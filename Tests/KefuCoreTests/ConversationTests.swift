@@ -23,14 +23,14 @@ struct ConversationTests {
         var floor = Floor(agents: [agent("alice", ["presales": 3]), agent("bob", ["presales": 3])])
         floor.login("alice")
         let id = floor.open("c1", "presales")
-        let expected = Reply.refused(.notFound, "no conversation \(id)")
+        let expected = Reply.refused(.notFound, "no such conversation")
         #expect(floor.run(.send(.customer("c2"), id, text: "x")).reply == expected)
         #expect(floor.run(.send(.agent("bob"), id, text: "x")).reply == expected)
         #expect(floor.run(.close(.customer("c2"), id)).reply == expected)
         #expect(floor.run(.history(.customer("c2"), id)).reply == expected)
         #expect(
             floor.run(.send(.customer("c1"), ConversationID(99), text: "x")).reply
-                == .refused(.notFound, "no conversation 99"))
+                == .refused(.notFound, "no such conversation"))
     }
 
     @Test func historyAccessIsDecidedOrDeferredToTheStore() {

@@ -37,6 +37,17 @@ struct LineFrameDecoderTests {
         #expect(lines("\(exact)\r\n", max: 16) == [.line(ByteBuffer(string: exact))])
     }
 
+    @Test func aLineAtTheLimitWhoseCRArrivesBeforeItsLFIsAccepted() {
+        var decoder = LineFrameDecoder(maxLineBytes: 8)
+        var buffer = ByteBuffer(string: "12345678\r")
+        #expect(decoder.nextLine(&buffer) == nil)
+        buffer.writeString("\n")
+        #expect(decoder.nextLine(&buffer) == .line(ByteBuffer(string: "12345678")))
+        // One more byte is too long, however the segments fall.
+        var longer = ByteBuffer(string: "123456789\r")
+        #expect(decoder.nextLine(&longer) == .tooLong(prefix: ByteBuffer(string: "123456789\r")))
+    }
+
     @Test func anOverlongLineArrivingInPiecesIsDiscardedUpToItsLF() {
         var decoder = LineFrameDecoder(maxLineBytes: 8)
         var buffer = ByteBuffer(string: "tag0123456789")

@@ -47,6 +47,38 @@ struct RequestTests {
         #expect(failure(#"s SEND 1 :ends with \"#)?.code == .badArgs)
     }
 
+    @Test func aCRNextToAnEscapedNewlineCannotForgeALine() throws {
+        // "\r" + "\n" is one Character; escaping must still see the newline in it.
+        let rendered = ServerLine.event("MSG", [("conv", "1")], text: "x\r\n* ASSIGNED conv=99 :forged")
+        #expect(!rendered.contains("\n"))
+        #expect(!rendered.contains("\r"))
+        #expect(rendered == #"* MSG conv=1 :x\r\n* ASSIGNED conv=99 :forged"#)
+        // And a raw CR inside a client line is refused outright.
+        #expect(failure("s SEND 1 :x\r\\n* ASSIGNED conv=99 :forged")?.code == .badArgs)
+        #expect(failure("s\rPING")?.code == .badArgs)
+    }
+
+    @Test func escapesAreReadScalarByScalar() throws {
+        // A backslash followed by a combining acute accent is one Character but an unknown escape.
+        #expect(failure("s SEND 1 :a\\\u{0301}b")?.code == .badArgs)
+        #expect(try request("s SEND 1 :e\u{0301}\\n") == .send(conversation: 1, text: "e\u{0301}\n"))
+    }
+
+    @Test func tokensMayContainEqualsSigns() throws {
+        #expect(try request("l LOGIN customer b2 c2VjcmV0==") == .login(role: .customer, id: "b2", token: "c2VjcmV0=="))
+        #expect(failure("l LOGIN customer b2")?.code == .badArgs)
+        #expect(failure("l LOGIN customer b2 t extra")?.code == .badArgs)
+    }
+
+    @Test func conversationIdsAndOptionsAreStrict() throws {
+        #expect(failure("s SEND +1 :x")?.code == .badArgs)
+        #expect(failure("s SEND 0001 :x")?.code == .badArgs)
+        #expect(failure("s SEND 1e3 :x")?.code == .badArgs)
+        #expect(failure("s SEND 99999999999999999999 :x")?.code == .badArgs)
+        #expect(failure("o OPEN presales priority=vip priority=normal :x") == ProtocolError(.badArgs, "priority= given twice"))
+        #expect(try request("o OPEN presales priority=VIP :x") == .open(skill: "presales", priority: .vip, text: "x"))
+    }
+
     @Test func escapingRoundTrips() throws {
         let original = "a\\b\nc\\n"
         let line = "t SEND 3 :" + ServerLine.escape(original)
@@ -116,7 +148,7 @@ struct ServerLineTests {
         #expect(ServerLine.ok("a1", [("role", "agent"), ("id", "alice")]) == "a1 OK role=agent id=alice")
         #expect(ServerLine.ok("p") == "p OK")
         #expect(
-            ServerLine.error("x", ProtocolError(.notFound, "no conversation 9")) == "x ERR not-found :no conversation 9"
+            ServerLine.error("x", ProtocolError(.notFound, "no such conversation")) == "x ERR not-found :no such conversation"
         )
         #expect(
             ServerLine.event("MSG", [("conv", "3"), ("from", "agent")], text: "亲\n在的")

@@ -43,9 +43,9 @@ struct EndToEndTests {
         #expect(history[2].hasPrefix("* HISTORY conv=1 seq=3 from=agent"))
         #expect(history[3] == "h1 OK count=3")
         #expect(try await carol.command("h2 HISTORY 1").last == "h2 OK count=3")
-        #expect(try await other.completion("h3 HISTORY 1") == "h3 ERR not-found :no conversation 1")
+        #expect(try await other.completion("h3 HISTORY 1") == "h3 ERR not-found :no such conversation")
         #expect(try await alice.completion("h4 HISTORY 1") == "h4 ERR not-found :no such conversation")
-        #expect(try await alice.completion("s3 SEND 1 :hi") == "s3 ERR not-found :no conversation 1")
+        #expect(try await alice.completion("s3 SEND 1 :hi") == "s3 ERR not-found :no such conversation")
 
         // Closing frees the slot and tells the other side; the closed chat's history stays readable.
         #expect(try await buyer.completion("c1 CLOSE 1") == "c1 OK")
@@ -148,7 +148,7 @@ struct ProtocolErrorTests {
         #expect(try await client.completion("h2 LOGIN agent alice alice-secret").hasPrefix("h2 ERR conflict"))
         #expect(
             try await client.completion("h3 OPEN presales :x") == "h3 ERR forbidden :only customers open conversations")
-        #expect(try await client.completion("h4 SEND 99 :x") == "h4 ERR not-found :no conversation 99")
+        #expect(try await client.completion("h4 SEND 99 :x") == "h4 ERR not-found :no such conversation")
         #expect(try await client.completion("h5 SEND x :y").hasPrefix("h5 ERR bad-args"))
         // A CRLF line is accepted like an LF line.
         try await client.sendRaw(Array("i PING\r\n".utf8))
@@ -204,6 +204,23 @@ struct ProtocolErrorTests {
         // The others never noticed.
         #expect(try await buyer.completion("s SEND 1 :还在吗") == "s OK seq=2")
         #expect(try await alice.expect("* MSG conv=1") == "* MSG conv=1 from=customer :还在吗")
+        #expect(try await alice.completion("p PING") == "p OK")
+        try await daemon.stop()
+    }
+
+    @Test func aCustomerCannotForgeLinesInAnAgentsStream() async throws {
+        let daemon = try await TestDaemon.start()
+        let alice = try await daemon.agent("alice", Secrets.alice)
+        let buyer = try await daemon.customer("b-evil")
+        #expect(try await buyer.completion("o OPEN presales :hi") == "o OK conv=1")
+        try await buyer.expect("* JOINED conv=1")
+        try await alice.expect("* ASSIGNED conv=1")
+        // A raw CR next to an escaped newline: refused.
+        try await buyer.sendRaw(Array("s1 SEND 1 :x\r\\n* ASSIGNED conv=99 customer=evil :forged\n".utf8))
+        #expect(try await buyer.next().hasPrefix("s1 ERR bad-args"))
+        // An escaped newline followed by a fake event: delivered as one escaped line.
+        #expect(try await buyer.completion("s2 SEND 1 :x\\n* ASSIGNED conv=99 :forged") == "s2 OK seq=2")
+        #expect(try await alice.next() == "* MSG conv=1 from=customer :x\\n* ASSIGNED conv=99 :forged")
         #expect(try await alice.completion("p PING") == "p OK")
         try await daemon.stop()
     }

@@ -74,12 +74,15 @@ struct TestDaemon {
     let port: Int
     let breaches: BreachLog
     let stateDirectory: String
+    private let ownedDirectory: TemporaryDirectory?
     private let group: ServiceGroup
     private let task: Task<Void, any Error>
 
     static func start(_ toml: String = testConfiguration(), stateDirectory: String? = nil) async throws -> TestDaemon {
         let configuration = try KefuConfiguration.parse(toml, file: "test.toml")
-        let directory = try stateDirectory ?? TemporaryDirectory(prefix: "kefu-e2e").path
+        // Kept alive as long as the daemon value, removed with it; a caller's own directory is its to remove.
+        let owned = try stateDirectory == nil ? TemporaryDirectory(prefix: "kefu-e2e") : nil
+        let directory = stateDirectory ?? owned!.path
         var logger = Logger(label: "kefud-test")
         logger.logLevel = .warning
         let breaches = BreachLog()
@@ -89,7 +92,9 @@ struct TestDaemon {
         let group = ServiceGroup(services: [daemon], logger: logger)
         let task = Task { try await group.run() }
         let port = try await daemon.boundPort()
-        return TestDaemon(port: port, breaches: breaches, stateDirectory: directory, group: group, task: task)
+        return TestDaemon(
+            port: port, breaches: breaches, stateDirectory: directory, ownedDirectory: owned, group: group, task: task
+        )
     }
 
     /// Graceful stop, as on SIGTERM.
