@@ -7,17 +7,12 @@ import Testing
 struct JournaldBreachTests {
     /// journald must run as root and in CI; elsewhere the test says loudly that it skipped.
     func journaldIsRunning() async -> Bool {
-        switch await onOwnThread({ JournaldHarness.ensureRunning() }) {
-        case .running:
-            return true
-        case .unavailable(let reason):
-            if ProcessInfo.processInfo.environment["CI"] != nil || getuid() == 0 {
-                Issue.record("journald unavailable (required as root and in CI): \(reason)")
-            } else {
-                print("SKIPPED (journald unavailable, not root): breach journald tests: \(reason)")
-            }
-            return false
+        switch await JournaldHarness.requirement() {
+        case .run: return true
+        case .fail(let reason): Issue.record("\(reason)")
+        case .skip(let message): print(message)
         }
+        return false
     }
 
     @Test func aBreachIsOneJournaldEntryWithEveryField() async throws {

@@ -8,22 +8,17 @@ import Testing
 struct JournaldTests {
     /// `true` when journald is up. As root or under CI a journald that cannot be had is a failure;
     /// elsewhere the test is skipped, loudly.
-    private func journaldIsRunning() -> Bool {
-        switch JournaldHarness.ensureRunning() {
-        case .running:
-            return true
-        case .unavailable(let reason):
-            if ProcessInfo.processInfo.environment["CI"] != nil || getuid() == 0 {
-                Issue.record("journald unavailable (required as root or in CI): \(reason)")
-            } else {
-                print("SKIPPED (journald unavailable): \(reason)")
-            }
-            return false
+    private func journaldIsRunning() async -> Bool {
+        switch await JournaldHarness.requirement() {
+        case .run: return true
+        case .fail(let reason): Issue.record("\(reason)")
+        case .skip(let message): print(message)
         }
+        return false
     }
 
     @Test func recordRoundTrip() async throws {
-        guard journaldIsRunning() else { return }
+        guard await journaldIsRunning() else { return }
         let testID = UUID().uuidString
         let record = JournalRecord(
             message: "SLA breached for conversation 42",
@@ -51,7 +46,7 @@ struct JournaldTests {
     }
 
     @Test func multiLineMessage() async throws {
-        guard journaldIsRunning() else { return }
+        guard await journaldIsRunning() else { return }
         let testID = UUID().uuidString
         #expect(Journal.send([("MESSAGE", "line one\nline two"), ("KEFU_TEST_ID", testID)]))
         let entries = await JournaldHarness.query(["KEFU_TEST_ID=\(testID)"], timeout: .seconds(10))
@@ -59,7 +54,7 @@ struct JournaldTests {
     }
 
     @Test func logHandlerWritesStructuredFields() async throws {
-        guard journaldIsRunning() else { return }
+        guard await journaldIsRunning() else { return }
         let testID = UUID().uuidString
         var logger = Logger(label: "kefu.test.journal") { JournalLogHandler(label: $0) }
         logger[metadataKey: "test_id"] = "\(testID)"

@@ -261,3 +261,26 @@ public enum JournaldHarness {
         }
     }
 }
+
+extension JournaldHarness {
+    /// What a test that needs journald should do here: run, fail (root or CI, where journald must be had), or
+    /// skip loudly (an unprivileged developer machine).
+    public enum Requirement: Sendable, Equatable {
+        case run
+        case fail(String)
+        case skip(String)
+    }
+
+    /// Ensures journald runs (on a thread of its own: starting it blocks) and decides what the test does.
+    public static func requirement() async -> Requirement {
+        switch await onOwnThread({ ensureRunning() }) {
+        case .running:
+            return .run
+        case .unavailable(let reason):
+            if ProcessInfo.processInfo.environment["CI"] != nil || getuid() == 0 {
+                return .fail("journald unavailable (required as root and in CI): \(reason)")
+            }
+            return .skip("SKIPPED (journald unavailable, not root): \(reason)")
+        }
+    }
+}
