@@ -10,15 +10,59 @@ enum ConfigurationDecoder {
         let customers = try CustomerSettings.decode(root.requiredSection("customers"))
         let agents = try root.sectionArray("agent").map(AgentSettings.decode)
         let supervisors = try root.sectionArray("supervisor").map(SupervisorSettings.decode)
+        let routing = try RoutingSettings.decode(root.section("routing"))
+        let skills = try root.sectionArray("skill").map(SkillSettings.decode)
+        let gateways = try root.sectionArray("gateway").map(GatewaySettings.decode)
         try root.finish()
         try checkUniqueIDs(agents: agents, supervisors: supervisors, file: document.file)
+        try checkSkills(skills, agents: agents.map(\.settings), file: document.file)
+        try checkUnique(gateways.map { ($0.settings.id, $0.idLine) }, table: "gateway", file: document.file)
         return KefuConfiguration(
             server: server,
             sla: sla,
             customers: customers,
             agents: agents.map(\.settings),
-            supervisors: supervisors.map(\.settings)
+            supervisors: supervisors.map(\.settings),
+            routing: routing,
+            skills: skills.map(\.settings),
+            gateways: gateways.map(\.settings)
         )
+    }
+
+    /// `[[skill]]` names are unique, and every fallback names a skill that exists (an agent has it or it has its
+    /// own `[[skill]]`): a fallback nobody can serve would widen into nothing.
+    private static func checkSkills(
+        _ skills: [(settings: SkillSettings, nameLine: Int, fallbackLine: Int?)], agents: [AgentSettings],
+        file: String
+    ) throws(ConfigError) {
+        try checkUnique(skills.map { ($0.settings.name, $0.nameLine) }, table: "skill", key: "name", file: file)
+        let known = Set(agents.flatMap { $0.skills.map(\.skill) }).union(skills.map(\.settings.name))
+        for (index, skill) in skills.enumerated() {
+            for fallback in skill.settings.fallback where !known.contains(fallback) || fallback == skill.settings.name {
+                throw ConfigError(
+                    file: file, line: skill.fallbackLine, key: "skill[\(index)].fallback",
+                    message: fallback == skill.settings.name
+                        ? "a skill cannot fall back to itself"
+                        : "unknown skill \"\(fallback)\": no agent has it and it has no [[skill]] of its own"
+                )
+            }
+        }
+    }
+
+    /// Values of one key are unique across the entries of an array of tables.
+    private static func checkUnique(
+        _ values: [(value: String, line: Int)], table: String, key: String = "id", file: String
+    ) throws(ConfigError) {
+        var seen: [String: Int] = [:]
+        for (index, entry) in values.enumerated() {
+            if let first = seen[entry.value] {
+                throw ConfigError(
+                    file: file, line: entry.line, key: "\(table)[\(index)].\(key)",
+                    message: "duplicate \(table) \(key) \"\(entry.value)\" (also \(table)[\(first)])"
+                )
+            }
+            seen[entry.value] = index
+        }
     }
 
     /// Agent ids are unique, supervisor ids too, and no supervisor shares an id with an agent: an id names one
@@ -85,6 +129,9 @@ extension ServerSettings {
         ) ?? defaultMaxLineBytes
         settings.shutdownGraceSeconds = try reader.seconds("shutdown_grace_s", allowZero: true)
             ?? defaultShutdownGraceSeconds
+        if let idle = try reader.seconds("idle_timeout_s", allowZero: true) {
+            settings.idleTimeoutSeconds = idle == 0 ? nil : idle
+        }
         try reader.finish()
         return settings
     }
@@ -115,8 +162,13 @@ extension AgentSettings {
             throw reader.missing("max_chats")
         }
         let skills = try decodeSkills(reader)
+        let stores = try reader.names("stores", kind: "store")
+        let languages = try reader.names("languages", kind: "language")
         try reader.finish()
-        let settings = AgentSettings(id: id.value, name: name, tokenSHA256: token, maxChats: maxChats, skills: skills)
+        let settings = AgentSettings(
+            id: id.value, name: name, tokenSHA256: token, maxChats: maxChats, skills: skills,
+            stores: stores?.value, languages: languages?.value
+        )
         return (settings, id.line)
     }
 
@@ -152,6 +204,55 @@ extension AgentSettings {
             levels.append(SkillLevel(skill: entry.key, level: level))
         }
         return levels
+    }
+}
+
+extension RoutingSettings {
+    static func decode(_ reader: TableReader) throws(ConfigError) -> RoutingSettings {
+        var settings = RoutingSettings()
+        let defaults = settings
+        settings.stickyWindowSeconds = try reader.seconds("sticky_window_s", allowZero: true)
+            ?? defaults.stickyWindowSeconds
+        settings.stickyWaitSeconds = try reader.seconds("sticky_wait_s", allowZero: true) ?? defaults.stickyWaitSeconds
+        settings.vipBoostSeconds = try reader.seconds("vip_boost_s", allowZero: true) ?? defaults.vipBoostSeconds
+        settings.wrapUpSeconds = try reader.seconds("wrap_up_s", allowZero: true) ?? defaults.wrapUpSeconds
+        settings.reconnectGraceSeconds = try reader.seconds("reconnect_grace_s", allowZero: true)
+            ?? defaults.reconnectGraceSeconds
+        settings.autoAwayBreaches = try reader.integer("auto_away_breaches", in: 0...1000) ?? defaults.autoAwayBreaches
+        settings.autoAwayWindowSeconds = try reader.seconds("auto_away_window_s", allowZero: false)
+            ?? defaults.autoAwayWindowSeconds
+        try reader.finish()
+        return settings
+    }
+}
+
+extension SkillSettings {
+    static func decode(
+        _ reader: TableReader
+    ) throws(ConfigError) -> (settings: SkillSettings, nameLine: Int, fallbackLine: Int?) {
+        let name = try reader.required("name", .string)
+        guard TableReader.isName(name.value) else {
+            throw reader.error("name", line: name.line, "invalid skill name; use 1 to 64 of a-z 0-9 _ -")
+        }
+        var settings = SkillSettings(name: name.value)
+        settings.minLevel = try reader.integer("min_level", in: SkillLevel.minimumLevel...SkillLevel.maximumLevel)
+            ?? settings.minLevel
+        settings.widenAfterSeconds = try reader.seconds("widen_after_s", allowZero: false)
+        let fallback = try reader.names("fallback", kind: "skill")
+        settings.fallback = fallback?.value ?? []
+        settings.maxQueue = try reader.integer("max_queue", in: 1...10_000_000)
+        try reader.finish()
+        return (settings, name.line, fallback?.line)
+    }
+}
+
+extension GatewaySettings {
+    static func decode(_ reader: TableReader) throws(ConfigError) -> (settings: GatewaySettings, idLine: Int) {
+        let id = try reader.identifier("id")
+        let name = try reader.displayName("name")
+        let token = try reader.tokenHash("token_sha256")
+        try reader.finish()
+        return (GatewaySettings(id: id.value, name: name, tokenSHA256: token), id.line)
     }
 }
 
@@ -383,6 +484,36 @@ final class TableReader {
             throw error(key, line: located.line, "must not contain control characters such as line breaks")
         }
         return located.value
+    }
+
+    /// Store, language and skill names: 1 to 64 of `a-z 0-9 _ -` (lowercase, so `Tmall` and `tmall` cannot
+    /// silently differ).
+    static func isName(_ name: String) -> Bool {
+        let bytes = name.utf8
+        return (1...64).contains(bytes.count)
+            && bytes.allSatisfy { $0.isASCIIDigit || (0x61...0x7A).contains($0) || $0 == 0x5F || $0 == 0x2D }
+    }
+
+    /// An optional non-empty array of distinct names, e.g. `stores = ["tmall", "jd"]`.
+    func names(_ key: String, kind: String) throws(ConfigError) -> Located<[String]>? {
+        guard let entry = entry(key) else { return nil }
+        guard case .array(let values) = entry.value else {
+            throw error(key, line: entry.line, "expected an array of \(kind) names, found \(Self.describe(entry.value))")
+        }
+        var names: [String] = []
+        for value in values {
+            guard let name = value.stringValue, Self.isName(name) else {
+                throw error(key, line: entry.line, "each \(kind) name is a string of 1 to 64 of a-z 0-9 _ -")
+            }
+            guard !names.contains(name) else {
+                throw error(key, line: entry.line, "\(kind) \"\(name)\" is listed twice")
+            }
+            names.append(name)
+        }
+        guard !names.isEmpty else {
+            throw error(key, line: entry.line, "must list at least one \(kind); leave it out for all")
+        }
+        return Located(value: names, line: entry.line)
     }
 
     /// A required SHA-256 in hex, returned in lowercase.

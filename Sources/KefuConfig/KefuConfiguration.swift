@@ -15,6 +15,12 @@ public struct KefuConfiguration: Sendable, Equatable {
     public var agents: [AgentSettings]
     /// `[[supervisor]]`, in file order.
     public var supervisors: [SupervisorSettings]
+    /// `[routing]`: fairness, stickiness and presence rules.
+    public var routing: RoutingSettings
+    /// `[[skill]]`, in file order.
+    public var skills: [SkillSettings]
+    /// `[[gateway]]`, in file order.
+    public var gateways: [GatewaySettings]
 
     /// Creates a configuration directly, without validation (for tests and embedding).
     public init(
@@ -22,13 +28,19 @@ public struct KefuConfiguration: Sendable, Equatable {
         sla: SLASettings = SLASettings(),
         customers: CustomerSettings,
         agents: [AgentSettings] = [],
-        supervisors: [SupervisorSettings] = []
+        supervisors: [SupervisorSettings] = [],
+        routing: RoutingSettings = RoutingSettings(),
+        skills: [SkillSettings] = [],
+        gateways: [GatewaySettings] = []
     ) {
         self.server = server
         self.sla = sla
         self.customers = customers
         self.agents = agents
         self.supervisors = supervisors
+        self.routing = routing
+        self.skills = skills
+        self.gateways = gateways
     }
 
     /// Reads and validates the configuration file at `path`; errors name `path` as given.
@@ -92,6 +104,9 @@ public struct ServerSettings: Sendable, Equatable {
     public var maxLineBytes: Int
     /// `shutdown_grace_s`: how long to let sessions finish on shutdown, in seconds.
     public var shutdownGraceSeconds: Double
+    /// `idle_timeout_s`: a connection silent this long is closed (PING keeps it open), so a dead laptop is
+    /// noticed; nil (`0` in the file) never closes.
+    public var idleTimeoutSeconds: Double? = 300
 
     /// Creates server settings; every parameter defaults to the value used when the key is absent.
     public init(
@@ -166,14 +181,23 @@ public struct AgentSettings: Sendable, Equatable {
     public var maxChats: Int
     /// `skills`: at least one, sorted by skill name.
     public var skills: [SkillLevel]
+    /// `stores`: the storefronts the agent serves (`["tmall", "jd"]`); nil (absent) means all.
+    public var stores: [String]?
+    /// `languages`: the languages the agent answers in; nil (absent) means any.
+    public var languages: [String]?
 
     /// Creates agent settings; `skills` are sorted by name.
-    public init(id: String, name: String? = nil, tokenSHA256: String, maxChats: Int, skills: [SkillLevel]) {
+    public init(
+        id: String, name: String? = nil, tokenSHA256: String, maxChats: Int, skills: [SkillLevel],
+        stores: [String]? = nil, languages: [String]? = nil
+    ) {
         self.id = id
         self.name = name ?? id
         self.tokenSHA256 = tokenSHA256
         self.maxChats = maxChats
         self.skills = skills.sorted { $0.skill < $1.skill }
+        self.stores = stores
+        self.languages = languages
     }
 
     /// The skills as a dictionary from skill name to level.

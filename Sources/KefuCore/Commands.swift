@@ -21,16 +21,42 @@ public enum Command: Sendable, Equatable {
     case disconnect(Principal)
     /// `PRESENCE online|away|offline`.
     case setPresence(Principal, Presence)
-    /// `OPEN <skill> [priority=...] :<first message>`.
-    case open(Principal, skill: Skill, priority: Priority, text: String)
+    /// `OPEN <skill> [store=...] [priority=...] [lang=...] :<first message>`.
+    /// `gateway` names the platform bridge that brought the buyer, if any.
+    case open(
+        Principal, skill: Skill, priority: Priority, text: String, store: String? = nil, language: String? = nil,
+        gateway: String? = nil
+    )
     /// `SEND <conv> :<text>`.
     case send(Principal, ConversationID, text: String)
     /// `CLOSE <conv>`.
     case close(Principal, ConversationID)
     /// `HISTORY <conv>`: the core decides who may read; the store has the messages.
     case history(Principal, ConversationID)
+    /// `TRANSFER <conv> agent=<id>|skill=<skill> :<reason>` by the holding agent.
+    case transfer(Principal, ConversationID, to: TransferTarget, reason: String)
+    /// `NOTE <conv> :<text>`: an internal note, never shown to the customer.
+    case note(Principal, ConversationID, text: String)
+    /// `NOTES <conv>`: the conversation's notes.
+    case notes(Principal, ConversationID)
+    /// `HANDOVER [:<note>]`: end of shift; every open chat is passed on with the note, the agent goes offline.
+    case handover(Principal, note: String?)
+    /// `ASSIGN <conv> <agent>`: a supervisor's forced assignment (may exceed capacity, and says so).
+    case assign(Principal, ConversationID, AgentID)
+    /// `EXPLAIN <conv>`: why the conversation is where it is.
+    case explain(Principal, ConversationID)
+    /// `QUEUE`: waiting conversations (supervisors).
+    case queue(Principal)
+    /// `AGENTS`: every agent's presence and load (supervisors).
+    case agents(Principal)
     /// Time has passed: fire every deadline due by now.
     case tick
+}
+
+/// Where a transfer goes.
+public enum TransferTarget: Sendable, Equatable {
+    case agent(AgentID)
+    case skill(Skill)
 }
 
 /// Why a command was refused, in the protocol's error codes.
@@ -39,6 +65,8 @@ public enum Refusal: String, Sendable, Equatable {
     case forbidden
     case badArgs = "bad-args"
     case conflict
+    /// The queue for the skill is full (`max_queue`).
+    case busy
 }
 
 /// A `key=value` pair of a reply or event, in order.
@@ -61,6 +89,29 @@ public enum Reply: Sendable, Equatable {
     /// core could not decide alone (the conversation is closed, or the agent held it before): the store must
     /// confirm that the viewer is its customer or one of its agents, else answer `not-found`.
     case history(ConversationID, viewer: Principal, verifyOwnership: Bool)
+    /// Data lines (`* NAME ...`) followed by `TAG OK key=value ...`.
+    case listing([DataLine], [Field])
+    /// The conversation is closed: read what is asked from the store (same ownership rule as `history`).
+    case fromStore(StoreQuery, ConversationID, viewer: Principal, verifyOwnership: Bool)
+}
+
+/// What a reply must read from the store for a conversation that is no longer in memory.
+public enum StoreQuery: Sendable, Equatable {
+    case notes
+    case explanation
+}
+
+/// One data line of a listing: `* NAME key=value ... [:text]`.
+public struct DataLine: Sendable, Equatable {
+    public var name: String
+    public var fields: [Field]
+    public var text: String?
+
+    public init(_ name: String, _ fields: [Field], text: String? = nil) {
+        self.name = name
+        self.fields = fields
+        self.text = text
+    }
 }
 
 /// Whom an event goes to. The server maps these to sessions.
@@ -84,12 +135,15 @@ public struct AssignmentNotice: Sendable, Equatable {
     public var firstMessage: String
     /// True when replayed after a restart or reconnect rather than newly given.
     public var resumed: Bool
+    /// How it came: `routed` (default), `transfer`, `handover`, `forced`, `sticky`.
+    public var via: String = "routed"
 }
 
 /// Unsolicited events (`* EVENT ...` lines).
 public enum Event: Sendable, Equatable {
-    /// The customer's conversation waits in the queue at this 1-based position.
-    case queued(ConversationID, position: Int)
+    /// The customer's conversation waits in the queue at this 1-based position, with an estimate of the wait;
+    /// `offline` when no agent who could serve it is online (the buyer leaves a message, 留言).
+    case queued(ConversationID, position: Int, etaSeconds: Int? = nil, offline: Bool = false)
     /// An agent took the customer's conversation.
     case joined(ConversationID, agent: AgentID)
     /// A conversation was given to the agent.
@@ -102,6 +156,12 @@ public enum Event: Sendable, Equatable {
     case escalated(ConversationID, reason: String, agent: AgentID?, waited: Milliseconds)
     /// The other party (or a supervisor) closed the conversation.
     case closed(ConversationID, by: Closer)
+    /// A note on a conversation the agent just received (transfer, handover).
+    case note(NoteRecord)
+    /// The daemon changed the agent's presence (`reason`: `unresponsive`).
+    case presence(Presence, reason: String)
+    /// An agent was set away by the daemon (to supervisors).
+    case agentAway(AgentID, reason: String, breaches: Int)
 }
 
 /// Who closed a conversation.
@@ -130,6 +190,16 @@ public struct SLABreach: Sendable, Equatable {
     public var at: Instant
 }
 
+/// An agent the daemon set away for letting chats breach (no idle hanging, 严禁空挂).
+public struct AgentAutoAway: Sendable, Equatable {
+    public var agent: AgentID
+    public var breaches: Int
+    public var window: Milliseconds
+    /// Unanswered conversations taken from the agent and passed on or requeued.
+    public var movedConversations: [ConversationID]
+    public var at: Instant
+}
+
 /// What should happen as a consequence of a command, in order.
 public enum Effect: Sendable, Equatable {
     /// Send an event line.
@@ -138,6 +208,8 @@ public enum Effect: Sendable, Equatable {
     case persist(Record)
     /// Write a journald breach record.
     case breach(SLABreach)
+    /// Write a journald record that an agent was set away.
+    case autoAway(AgentAutoAway)
 }
 
 /// The outcome of one command: the caller's reply and everything else that follows.

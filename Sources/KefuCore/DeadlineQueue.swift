@@ -2,32 +2,50 @@ import HeapModule
 
 /// What a deadline is for.
 enum DeadlineKind: Hashable {
-    case firstResponse
+    /// The customer's first-response clock runs out.
+    case firstResponse(ConversationID)
+    /// A waiting conversation widens: step 1 lowers the required level to 1, step 2 admits fallback skills.
+    case widen(ConversationID, step: Int)
+    /// A returning buyer has waited `sticky_wait_s` for their agent: route normally from now on.
+    case stickyExpiry(ConversationID)
+    /// An agent's wrap-up after a close is over: its slot is free again.
+    case wrapUpOver(AgentID)
+    /// A dropped agent did not come back in time: its chats go back to the queue.
+    case reconnectGrace(AgentID)
+    /// Time to tell waiting customers whose position changed (at most once a second).
+    case queueReport
 }
 
-/// One armed deadline.
+/// One armed deadline. `sequence` makes the order of deadlines due at the same instant the order of arming, so
+/// replays are deterministic.
 struct Deadline: Comparable {
     var at: Instant
-    var conversation: ConversationID
+    var sequence: UInt64
     var kind: DeadlineKind
 
     static func < (lhs: Deadline, rhs: Deadline) -> Bool {
         if lhs.at != rhs.at { return lhs.at < rhs.at }
-        return lhs.conversation < rhs.conversation
+        return lhs.sequence < rhs.sequence
     }
+
+    static func == (lhs: Deadline, rhs: Deadline) -> Bool { lhs.at == rhs.at && lhs.sequence == rhs.sequence }
 }
 
 /// Every armed deadline in one heap, so the server needs a single timer for the earliest one however many
 /// conversations are open. Cancelling is lazy: the core checks, when a deadline comes due, whether it still applies.
 struct DeadlineQueue {
     private var heap = Heap<Deadline>()
+    private var sequence: UInt64 = 0
 
     var count: Int { heap.count }
 
     /// The earliest armed deadline.
     var next: Instant? { heap.min?.at }
 
-    mutating func arm(_ deadline: Deadline) { heap.insert(deadline) }
+    mutating func arm(_ kind: DeadlineKind, at instant: Instant) {
+        sequence &+= 1
+        heap.insert(Deadline(at: instant, sequence: sequence, kind: kind))
+    }
 
     /// Removes and returns the earliest deadline if it is due at `now`.
     mutating func popDue(at now: Instant) -> Deadline? {

@@ -4,16 +4,70 @@ public struct RoutingPolicy: Sendable, Equatable {
     public var firstResponse: Milliseconds
     /// Every agent that may log in, with skills and reception limit.
     public var agents: [AgentProfile]
+    /// Per-skill rules (`[[skill]]`); skills without an entry take `SkillRule(skill:)`'s defaults.
+    public var skillRules: [Skill: SkillRule]
+    /// Fairness, stickiness and presence (`[routing]`).
+    public var rules: RoutingRules
 
-    public init(firstResponse: Milliseconds, agents: [AgentProfile]) {
+    public init(
+        firstResponse: Milliseconds, agents: [AgentProfile], skillRules: [SkillRule] = [],
+        rules: RoutingRules = RoutingRules()
+    ) {
         self.firstResponse = firstResponse
         self.agents = agents
+        self.skillRules = Dictionary(skillRules.map { ($0.skill, $0) }, uniquingKeysWith: { first, _ in first })
+        self.rules = rules
     }
 
-    /// Every skill at least one agent has: what `OPEN` accepts.
+    /// Every skill a conversation may ask for: those agents have and those with rules of their own.
     public var knownSkills: [Skill] {
-        Array(Set(agents.flatMap { $0.skills.keys })).sorted()
+        Array(Set(agents.flatMap { $0.skills.keys }).union(skillRules.keys)).sorted()
     }
+
+    /// The rule for a skill.
+    public func rule(for skill: Skill) -> SkillRule { skillRules[skill] ?? SkillRule(skill: skill) }
+}
+
+/// `[[skill]]`: who may serve a skill, and how that widens while a chat waits.
+public struct SkillRule: Sendable, Equatable {
+    public var skill: Skill
+    /// The lowest proficiency that may take the skill's chats at first (complaints: seniors only).
+    public var minLevel: Int
+    /// After this wait the required level drops to 1; after twice this wait the fallback skills may serve too.
+    public var widenAfter: Milliseconds?
+    /// Skills whose agents may serve once widened.
+    public var fallback: [Skill]
+    /// Waiting chats of the skill beyond which `OPEN` is refused as busy.
+    public var maxQueue: Int?
+
+    public init(
+        skill: Skill, minLevel: Int = 1, widenAfter: Milliseconds? = nil, fallback: [Skill] = [], maxQueue: Int? = nil
+    ) {
+        self.skill = skill
+        self.minLevel = minLevel
+        self.widenAfter = widenAfter
+        self.fallback = fallback
+        self.maxQueue = maxQueue
+    }
+}
+
+/// `[routing]`: fairness, stickiness and presence rules.
+public struct RoutingRules: Sendable, Equatable {
+    /// A returning buyer whose last chat closed within this window goes back to that agent when possible.
+    public var stickyWindow = Milliseconds.seconds(72 * 3600)
+    /// How long a returning buyer waits for their agent when that agent is online but full.
+    public var stickyWait = Milliseconds(0)
+    /// A vip counts as having waited this much longer.
+    public var vipBoost = Milliseconds.seconds(600)
+    /// How long a slot stays busy after a close.
+    public var wrapUp = Milliseconds(0)
+    /// How long a dropped agent keeps its chats.
+    public var reconnectGrace = Milliseconds.seconds(60)
+    /// Breaches within `autoAwayWindow` after which an agent is set away; 0 never.
+    public var autoAwayBreaches = 2
+    public var autoAwayWindow = Milliseconds.seconds(600)
+
+    public init() {}
 }
 
 /// One agent as configured.
@@ -24,14 +78,29 @@ public struct AgentProfile: Sendable, Equatable {
     public var maxChats: Int
     /// Skill → proficiency 1...5.
     public var skills: [Skill: Int]
+    /// Stores served; nil means all.
+    public var stores: Set<String>?
+    /// Languages spoken; nil means any.
+    public var languages: Set<String>?
 
-    public init(id: AgentID, name: String, maxChats: Int, skills: [Skill: Int]) {
+    public init(
+        id: AgentID, name: String, maxChats: Int, skills: [Skill: Int], stores: Set<String>? = nil,
+        languages: Set<String>? = nil
+    ) {
         self.id = id
         self.name = name
         self.maxChats = maxChats
         self.skills = skills
+        self.stores = stores
+        self.languages = languages
     }
 
     /// Proficiency in a skill, 0 when the agent does not have it.
     public func level(in skill: Skill) -> Int { skills[skill] ?? 0 }
+
+    /// Whether the agent serves this store (nil: the conversation names none).
+    public func serves(store: String?) -> Bool { store.map { stores?.contains($0) ?? true } ?? true }
+
+    /// Whether the agent speaks this language (nil: the conversation names none).
+    public func speaks(language: String?) -> Bool { language.map { languages?.contains($0) ?? true } ?? true }
 }

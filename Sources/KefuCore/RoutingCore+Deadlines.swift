@@ -1,38 +1,97 @@
-/// SLA deadlines coming due.
+/// Deadlines coming due: SLA breaches, widening, sticky waits, wrap-ups, reconnect grace, queue reports.
 extension RoutingCore {
-    // MARK: - Deadlines
-
     mutating func fireDeadlines(upTo now: Instant) {
         while let deadline = deadlines.popDue(at: now) {
             switch deadline.kind {
-            case .firstResponse:
-                firstResponseDue(deadline, at: now)
+            case .firstResponse(let id):
+                firstResponseDue(id, due: deadline.at, at: now)
+            case .widen(let id, let step):
+                widen(id, to: step, at: now)
+            case .stickyExpiry(let id):
+                guard let until = conversations[id]?.reservedUntil, until <= now else { break }
+                conversations[id]?.reservedFor = nil
+                conversations[id]?.reservedUntil = nil
+                if queue.contains(id) { routeIfPossible(id, at: now) }
+            case .wrapUpOver(let agent):
+                guard agents[agent] != nil else { break }
+                agents[agent]!.wrapUps.removeAll { $0 <= now }
+                offerCapacity(to: agent, at: now)
+            case .reconnectGrace(let agent):
+                guard let state = agents[agent], state.sessions == 0, let since = state.disconnectedAt,
+                    since + policy.rules.reconnectGrace <= now
+                else { break }
+                // The laptop did not come back: its customers must not wait on nobody.
+                _ = requeueAll(of: agent, reason: "disconnected", at: now)
+            case .queueReport:
+                reportQueue(at: now)
             }
         }
     }
 
     /// The customer has waited `first_response` with no human answer: log the breach, tell the supervisors, and
     /// move the conversation to another agent who can answer now, if there is one. Its clock keeps running.
-    mutating func firstResponseDue(_ deadline: Deadline, at now: Instant) {
-        guard var record = conversations[deadline.conversation],
-            record.firstRespondedAt == nil, record.breachedAt == nil,
-            record.firstResponseDueAt == deadline.at
+    mutating func firstResponseDue(_ id: ConversationID, due: Instant, at now: Instant) {
+        guard var record = conversations[id]?.record,
+            record.firstRespondedAt == nil, record.breachedAt == nil, record.firstResponseDueAt == due
         else { return }  // answered, closed or already handled: the deadline no longer applies
         record.breachedAt = now
-        conversations[record.id] = record
-        persist(record.id)
+        conversations[id]?.record = record
+        persist(id)
         let waited = now - record.openedAt
         let breach = SLABreach(
-            sla: .firstResponse, conversation: record.id, customer: record.customer, agent: record.agent,
+            sla: .firstResponse, conversation: id, customer: record.customer, agent: record.agent,
             skill: record.skill, priority: record.priority, waited: waited,
             threshold: record.firstResponseDueAt - record.openedAt, at: now
         )
         effects.append(.breach(breach))
-        let escalation = Event.escalated(record.id, reason: "first-response", agent: record.agent, waited: waited)
+        let escalation = Event.escalated(id, reason: "first-response", agent: record.agent, waited: waited)
         effects.append(.deliver(.supervisors, escalation))
-        guard let holder = record.agent, let next = bestAgent(for: record.id, excluding: holder) else { return }
-        revoke(record.id, reason: "first-response")
-        assign(record.id, to: next, at: now, reason: "first-response")
+        guard let holder = record.agent else { return }
+        let decision = decide(id, excluding: (holder, "let the first response breach"), at: now)
+        if let next = decision.agent {
+            revoke(id, reason: "first-response", at: now)
+            conversations[id]?.decision = decision
+            assign(id, to: next, at: now, reason: "first-response")
+        }
+        countBreach(of: holder, at: now)
         offerCapacity(to: holder, at: now)
+    }
+
+    /// No idle hanging (严禁空挂): an agent who lets `auto_away_breaches` chats breach within the window is set
+    /// away, and its unanswered chats go to others.
+    mutating func countBreach(of id: AgentID, at now: Instant) {
+        let threshold = policy.rules.autoAwayBreaches
+        guard threshold > 0, var agent = agents[id] else { return }
+        agent.recentBreaches.append(now)
+        agent.recentBreaches.removeAll { now - $0 >= policy.rules.autoAwayWindow }
+        agents[id] = agent
+        guard agent.recentBreaches.count >= threshold, agent.presence == .online else { return }
+        let breaches = agent.recentBreaches.count
+        agents[id]!.presence = .away
+        agents[id]!.recentBreaches = []
+        effects.append(.deliver(.agent(id), .presence(.away, reason: "unresponsive")))
+        effects.append(.deliver(.supervisors, .agentAway(id, reason: "unresponsive", breaches: breaches)))
+        let moved = requeueAll(of: id, reason: "unresponsive", at: now, onlyUnanswered: true)
+        effects.append(.autoAway(AgentAutoAway(
+            agent: id, breaches: breaches, window: policy.rules.autoAwayWindow, movedConversations: moved, at: now
+        )))
+    }
+
+    /// A waiting conversation widens: lower required level, then fallback skills. It keeps its place and clocks.
+    mutating func widen(_ id: ConversationID, to step: Int, at now: Instant) {
+        guard let open = conversations[id], open.widenStep < step else { return }
+        conversations[id]!.widenStep = step
+        guard queue.contains(id) else { return }  // held by an agent: widening only matters while waiting
+        let key = QueueKey(effectiveArrival: effectiveArrival(open.record), conversation: id)
+        queue.insert(key, skill: open.record.skill, lanes: lanes(conversations[id]!))
+        routeIfPossible(id, at: now)
+    }
+
+    /// Gives a waiting conversation to the best agent, if one can take it now.
+    mutating func routeIfPossible(_ id: ConversationID, at now: Instant) {
+        let decision = decide(id, at: now)
+        guard let agent = decision.agent else { return }
+        conversations[id]?.decision = decision
+        assign(id, to: agent, at: now, reason: "routed")
     }
 }

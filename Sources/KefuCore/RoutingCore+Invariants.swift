@@ -1,14 +1,11 @@
 /// Routing invariants, checked by tests after every step and by the daemon.
 extension RoutingCore {
-    // MARK: - Invariants
-
     /// Checks the routing invariants; returns a description of each violation (empty when sound). Used by the
     /// property tests and by the daemon's watchdog.
-    public func invariantViolations() -> [String] {
+    public func invariantViolations(at now: Instant? = nil) -> [String] {
         var problems: [String] = []
         var holders: [ConversationID: AgentID] = [:]
         for (id, agent) in agents {
-            if agent.held.count > agent.profile.maxChats { problems.append("agent \(id) over capacity") }
             for conversation in agent.held {
                 if let other = holders[conversation] {
                     problems.append("conversation \(conversation) held by \(other) and \(id)")
@@ -16,13 +13,13 @@ extension RoutingCore {
                 holders[conversation] = id
             }
         }
-        for (id, record) in conversations {
-            switch record.state {
+        for (id, open) in conversations {
+            switch open.record.state {
             case .queued:
                 if !queue.contains(id) { problems.append("conversation \(id) queued but not in the queue") }
                 if holders[id] != nil { problems.append("conversation \(id) queued and held") }
             case .assigned:
-                if holders[id] != record.agent || record.agent == nil {
+                if holders[id] != open.record.agent || open.record.agent == nil {
                     problems.append("conversation \(id) holder mismatch")
                 }
                 if queue.contains(id) { problems.append("conversation \(id) assigned and queued") }
@@ -30,13 +27,23 @@ extension RoutingCore {
                 problems.append("closed conversation \(id) still open in memory")
             }
         }
-        if queue.count != conversations.values.count(where: { $0.state == .queued }) {
+        if queue.count != conversations.values.count(where: { $0.record.state == .queued }) {
             problems.append("queue holds conversations that are not open")
         }
+        // Only a supervisor's forced assignment may put an agent over its limit.
+        for (id, agent) in agents where agent.held.count > agent.profile.maxChats {
+            let forced = agent.held.contains { conversations[$0]?.decision?.rule.hasPrefix("forced by") == true }
+            if !forced { problems.append("agent \(id) over capacity") }
+        }
         // No available agent with a free slot while a conversation it can serve waits.
-        for (id, agent) in agents where agent.isAvailable && agent.hasFreeSlot {
-            for (skill, level) in agent.profile.skills where level >= 1 && queue.count(of: skill) > 0 {
-                problems.append("agent \(id) has a free slot while \(skill) conversations wait")
+        if let now {
+            for (id, agent) in agents where agent.isAvailable && agent.hasFreeSlot {
+                for key in queue.ordered {
+                    guard let open = conversations[key.conversation] else { continue }
+                    if verdict(agent, for: open, excluding: nil, at: now).verdict == .chosen {
+                        problems.append("agent \(id) has a free slot while conversation \(key.conversation) waits")
+                    }
+                }
             }
         }
         return problems

@@ -1,98 +1,350 @@
 /// Choosing agents and moving conversations between the queue and agents.
 extension RoutingCore {
-    // MARK: - Routing
+    // MARK: - Who may serve
 
-    /// The agent who should take a conversation now: eligible (online, connected, skilled, with a free slot),
-    /// lowest load ratio, then higher proficiency, then idle longest, then id.
-    func bestAgent(for id: ConversationID, excluding excluded: AgentID?) -> AgentID? {
-        guard let record = conversations[id] else { return nil }
-        var best: AgentState?
-        for candidateID in agentsBySkill[record.skill] ?? [] where candidateID != excluded {
-            guard let candidate = agents[candidateID], candidate.isAvailable, candidate.hasFreeSlot,
-                candidate.profile.level(in: record.skill) >= 1
-            else { continue }
-            if let current = best, !Self.prefers(candidate, over: current, for: record.skill) { continue }
-            best = candidate
-        }
-        return best?.profile.id
+    /// The lowest level the conversation's own skill requires now (widening lowers it to 1).
+    func requiredLevel(_ open: OpenConversation) -> Int { Self.requiredLevel(open, policy) }
+
+    static func requiredLevel(_ open: OpenConversation, _ policy: RoutingPolicy) -> Int {
+        open.widenStep >= 1 ? 1 : policy.rule(for: open.record.skill).minLevel
     }
 
-    /// Whether `a` should win a conversation of `skill` over `b`.
-    static func prefers(_ a: AgentState, over b: AgentState, for skill: Skill) -> Bool {
-        // Compare held/max as fractions without division: a.held/a.max < b.held/b.max.
-        let loadA = a.held.count * b.profile.maxChats
-        let loadB = b.held.count * a.profile.maxChats
+    /// Skills (other than its own) whose agents may serve the conversation now.
+    func fallbackSkills(_ open: OpenConversation) -> [Skill] { Self.fallbackSkills(open, policy) }
+
+    static func fallbackSkills(_ open: OpenConversation, _ policy: RoutingPolicy) -> [Skill] {
+        open.widenStep >= 2 ? policy.rule(for: open.record.skill).fallback : []
+    }
+
+    /// Where the conversation waits: its own skill at the level required now, and fallback skills once widened.
+    func lanes(_ open: OpenConversation) -> [QueueLane] {
+        [QueueLane(skill: open.record.skill, requiredLevel: requiredLevel(open))]
+            + fallbackSkills(open).map { QueueLane(skill: $0, requiredLevel: 1) }
+    }
+
+    /// Whether an agent could take the conversation now, and if not, why. `eligible` carries the level by which
+    /// it qualifies (own skill or a fallback).
+    func verdict(
+        _ agent: AgentState, for open: OpenConversation, excluding excluded: (AgentID, String)?, at now: Instant
+    ) -> (verdict: Verdict, level: Int) {
+        Self.verdict(agent, for: open, excluding: excluded, at: now, policy: policy)
+    }
+
+    /// The verdict as a function of its inputs only, so it can run inside a walk of the queue.
+    static func verdict(
+        _ agent: AgentState, for open: OpenConversation, excluding excluded: (AgentID, String)?, at now: Instant,
+        policy: RoutingPolicy
+    ) -> (verdict: Verdict, level: Int) {
+        if let excluded, excluded.0 == agent.profile.id { return (.excluded(excluded.1), 0) }
+        switch agent.presence {
+        case .offline: return (.offline, 0)
+        case .away: return (.away, 0)
+        case .online: break
+        }
+        if agent.sessions == 0 { return (.disconnected, 0) }
+        let own = agent.profile.level(in: open.record.skill)
+        let required = requiredLevel(open, policy)
+        var level = own >= required ? own : 0
+        if level == 0 {
+            level = fallbackSkills(open, policy).map { agent.profile.level(in: $0) }.max() ?? 0
+        }
+        if level == 0 {
+            return (own >= 1 ? .levelTooLow(level: own, required: required) : .notSkilled, 0)
+        }
+        if let store = open.record.store, !agent.profile.serves(store: store) { return (.store(store), 0) }
+        if let language = open.record.language, !agent.profile.speaks(language: language) {
+            return (.language(language), 0)
+        }
+        if let reserved = open.reservedFor, reserved != agent.profile.id, let until = open.reservedUntil, until > now {
+            return (.reservedForAnother(reserved), 0)
+        }
+        if !agent.hasFreeSlot { return (.full(held: agent.busySlots, max: agent.profile.maxChats), 0) }
+        return (.chosen, level)
+    }
+
+    /// Decides who should take a conversation now: every agent who has its skill (or, once widened, a fallback
+    /// skill) is considered; the eligible one with the lowest load ratio wins, then the higher proficiency, then
+    /// the one idle longest, then the lower id. The decision keeps every candidate's verdict for `EXPLAIN`.
+    func decide(
+        _ id: ConversationID, excluding excluded: (AgentID, String)? = nil, at now: Instant
+    ) -> Decision {
+        guard let open = conversations[id] else {
+            return Decision(conversation: id, at: now, agent: nil, rule: "no such conversation", candidates: [])
+        }
+        var considered: [AgentID] = agentsBySkill[open.record.skill] ?? []
+        for fallback in fallbackSkills(open) {
+            for agent in agentsBySkill[fallback] ?? [] where !considered.contains(agent) { considered.append(agent) }
+        }
+        var candidates: [Candidate] = []
+        var eligible: [(AgentState, Int)] = []
+        for agentID in considered {
+            guard let agent = agents[agentID] else { continue }
+            let (verdict, level) = self.verdict(agent, for: open, excluding: excluded, at: now)
+            candidates.append(Candidate(agent: agentID, verdict: verdict))
+            if verdict == .chosen { eligible.append((agent, level)) }
+        }
+        guard var best = eligible.first else {
+            return Decision(
+                conversation: id, at: now, agent: nil, rule: "no eligible agent: waits in the queue",
+                candidates: candidates
+            )
+        }
+        for contender in eligible.dropFirst() where Self.prefers(contender, over: best) { best = contender }
+        var rule = "only eligible agent"
+        var closest: Verdict?
+        for index in candidates.indices where candidates[index].verdict == .chosen {
+            guard let loser = eligible.first(where: { $0.0.profile.id == candidates[index].agent }),
+                loser.0.profile.id != best.0.profile.id
+            else { continue }
+            let why = Self.whyLost(loser, to: best)
+            candidates[index].verdict = why
+            if closest == nil || Self.closeness(why) > Self.closeness(closest!) { closest = why }
+        }
+        switch closest {
+        case .higherLoad?: rule = "lowest load ratio"
+        case .lowerLevel?: rule = "equal load: higher proficiency"
+        case .lessIdle?: rule = "equal load and proficiency: idle longest"
+        case .laterID?: rule = "all else equal: lowest id"
+        default: break
+        }
+        return Decision(conversation: id, at: now, agent: best.0.profile.id, rule: rule, candidates: candidates)
+    }
+
+    /// Whether `a` should win over `b` (each with the level by which it qualifies).
+    static func prefers(_ a: (AgentState, Int), over b: (AgentState, Int)) -> Bool {
+        // Compare busy/max as fractions without division.
+        let loadA = a.0.busySlots * b.0.profile.maxChats
+        let loadB = b.0.busySlots * a.0.profile.maxChats
         if loadA != loadB { return loadA < loadB }
-        let levelA = a.profile.level(in: skill)
-        let levelB = b.profile.level(in: skill)
-        if levelA != levelB { return levelA > levelB }
-        switch (a.lastAssignedAt, b.lastAssignedAt) {
+        if a.1 != b.1 { return a.1 > b.1 }
+        switch (a.0.lastAssignedAt, b.0.lastAssignedAt) {
         case (nil, .some): return true
         case (.some, nil): return false
         case (.some(let x), .some(let y)) where x != y: return x < y
-        default: return a.profile.id < b.profile.id
+        default: return a.0.profile.id < b.0.profile.id
         }
+    }
+
+    static func whyLost(_ loser: (AgentState, Int), to winner: (AgentState, Int)) -> Verdict {
+        let loadLoser = loser.0.busySlots * winner.0.profile.maxChats
+        let loadWinner = winner.0.busySlots * loser.0.profile.maxChats
+        if loadLoser != loadWinner { return .higherLoad(held: loser.0.busySlots, max: loser.0.profile.maxChats) }
+        if loser.1 != winner.1 { return .lowerLevel(loser.1) }
+        if loser.0.lastAssignedAt != winner.0.lastAssignedAt { return .lessIdle }
+        return .laterID
+    }
+
+    /// Which tie-break was needed against the closest runner-up (later rules mean a closer race).
+    static func closeness(_ verdict: Verdict) -> Int {
+        switch verdict {
+        case .higherLoad: 1
+        case .lowerLevel: 2
+        case .lessIdle: 3
+        case .laterID: 4
+        default: 0
+        }
+    }
+
+    // MARK: - Placing conversations
+
+    /// Gives a conversation to the best agent now, or queues it. Returns the agent chosen.
+    @discardableResult
+    mutating func place(
+        _ id: ConversationID, at now: Instant, reason: String, via: String = "routed",
+        excluding excluded: (AgentID, String)? = nil, notify: Bool = true
+    ) -> AgentID? {
+        let decision = decide(id, excluding: excluded, at: now)
+        conversations[id]?.decision = decision
+        if let agent = decision.agent {
+            assign(id, to: agent, at: now, reason: reason, via: via)
+            return agent
+        }
+        enqueue(id, at: now, notify: notify)
+        persist(id)
+        return nil
     }
 
     /// Capacity appeared on an agent: give it the best waiting conversations it can serve, at once.
     mutating func offerCapacity(to id: AgentID, at now: Instant) {
-        while let agent = agents[id], agent.isAvailable, agent.hasFreeSlot {
-            var best: QueueKey?
-            for (skill, level) in agent.profile.skills where level >= 1 {
-                if let head = queue.head(of: skill), best.map({ head < $0 }) ?? true { best = head }
-            }
-            guard let next = best else { return }
-            assign(next.conversation, to: id, at: now, reason: "routed")
+        while let agent = agents[id], agent.isAvailable, agent.hasFreeSlot, let next = work(for: agent, at: now) {
+            conversations[next]?.decision = Decision(
+                conversation: next, at: now, agent: id,
+                rule: "capacity appeared: the longest-waiting chat \(id) can serve",
+                candidates: [Candidate(agent: id, verdict: .chosen)]
+            )
+            assign(next, to: id, at: now, reason: "routed")
         }
+    }
+
+    /// The longest-waiting conversation this agent can serve: the heads of its lanes, skipping chats it cannot
+    /// take (store, language, reservation). A function of its own so the read-only view of the conversations it
+    /// captures is gone before anything is mutated (no copy of the dictionary).
+    mutating func work(for agent: AgentState, at now: Instant) -> ConversationID? {
+        var best: QueueKey?
+        let open = conversations
+        let policy = self.policy
+        for (skill, level) in agent.profile.skills where level >= 1 {
+            for required in 1...min(level, 5) {
+                let lane = QueueLane(skill: skill, requiredLevel: required)
+                let found = queue.best(in: lane) { conversation in
+                    guard let candidate = open[conversation] else { return false }
+                    return Self.verdict(agent, for: candidate, excluding: nil, at: now, policy: policy).verdict
+                        == .chosen
+                }
+                if let found, best.map({ found < $0 }) ?? true { best = found }
+            }
+        }
+        return best?.conversation
     }
 
     /// Gives every waiting conversation that some available agent can take to that agent, oldest first.
     mutating func routeWaiting(at now: Instant) {
-        for id in queue.ordered.map(\.conversation) {
-            if let agent = bestAgent(for: id, excluding: nil) { assign(id, to: agent, at: now, reason: "routed") }
+        for key in queue.ordered {
+            let decision = decide(key.conversation, at: now)
+            guard let agent = decision.agent else { continue }
+            conversations[key.conversation]?.decision = decision
+            assign(key.conversation, to: agent, at: now, reason: "routed")
         }
     }
 
-    mutating func assign(_ id: ConversationID, to agent: AgentID, at now: Instant, reason: String) {
-        guard var record = conversations[id] else { return }
-        queue.remove(id)
-        record.state = .assigned
-        record.agent = agent
-        conversations[id] = record
+    mutating func assign(_ id: ConversationID, to agent: AgentID, at now: Instant, reason: String, via: String = "routed") {
+        guard var open = conversations[id] else { return }
+        if queue.contains(id) {
+            queue.remove(id)
+            queueChanged.insert(open.record.skill)
+        }
+        open.record.state = .assigned
+        open.record.agent = agent
+        open.assignedAt = now
+        open.reservedFor = nil
+        open.reservedUntil = nil
+        conversations[id] = open
         agents[agent]?.held.insert(id)
         agents[agent]?.lastAssignedAt = now
         persist(id)
-        assignment(id, agent: agent, at: now, reason: reason)
-        if let notice = assignmentNotice(id, at: now, resumed: false) {
+        recordAssignment(id, agent: agent, at: now, reason: reason)
+        if var notice = assignmentNotice(id, at: now, resumed: false) {
+            notice.via = via
             effects.append(.deliver(.agent(agent), .assigned(notice)))
         }
-        effects.append(.deliver(.customer(record.customer), .joined(id, agent: agent)))
+        // Whoever receives a chat from a colleague gets its notes with it.
+        if via == "transfer" || via == "handover" {
+            for note in open.notes { effects.append(.deliver(.agent(agent), .note(note))) }
+        }
+        effects.append(.deliver(.customer(open.record.customer), .joined(id, agent: agent)))
     }
 
     /// Takes a conversation away from its agent (the caller decides where it goes next).
-    mutating func revoke(_ id: ConversationID, reason: String) {
-        guard var record = conversations[id], let agent = record.agent else { return }
+    mutating func revoke(_ id: ConversationID, reason: String, at now: Instant) {
+        guard var open = conversations[id], let agent = open.record.agent else { return }
         agents[agent]?.held.remove(id)
-        record.agent = nil
-        record.state = .queued
-        conversations[id] = record
+        open.record.agent = nil
+        open.record.state = .queued
+        conversations[id] = open
         effects.append(.deliver(.agent(agent), .revoked(id, reason: reason)))
     }
 
-    mutating func enqueue(_ id: ConversationID, notify: Bool) {
-        guard let record = conversations[id] else { return }
-        let key = QueueKey(priority: record.priority, arrivedAt: record.openedAt, conversation: id)
-        queue.insert(key, skill: record.skill)
-        if notify, let position = queue.position(of: id) {
-            effects.append(.deliver(.customer(record.customer), .queued(id, position: position)))
+    /// Sends every chat an agent holds back to the queue (keeping their arrival, so they go to the front) and on
+    /// to whoever can take them. `onlyUnanswered` leaves chats the agent already answered with it.
+    mutating func requeueAll(
+        of agentID: AgentID, reason: String, at now: Instant, onlyUnanswered: Bool = false
+    ) -> [ConversationID] {
+        var moved: [ConversationID] = []
+        for id in agents[agentID]?.held.sorted() ?? [] {
+            if onlyUnanswered, conversations[id]?.record.firstRespondedAt != nil { continue }
+            revoke(id, reason: reason, at: now)
+            recordAssignment(id, agent: nil, at: now, reason: reason)
+            moved.append(id)
         }
+        for id in moved { place(id, at: now, reason: reason, excluding: (agentID, reason)) }
+        return moved
     }
 
     func assignmentNotice(_ id: ConversationID, at now: Instant, resumed: Bool) -> AssignmentNotice? {
-        guard let record = conversations[id] else { return nil }
+        guard let record = conversations[id]?.record else { return nil }
         return AssignmentNotice(
             conversation: id, customer: record.customer, skill: record.skill, priority: record.priority,
             waited: now - record.openedAt, firstMessage: record.firstMessage, resumed: resumed
         )
+    }
+
+    // MARK: - The queue
+
+    /// The instant a conversation counts as having arrived for queue order: vips are boosted.
+    func effectiveArrival(_ record: ConversationRecord) -> Instant {
+        record.priority == .vip ? record.openedAt + Milliseconds(-policy.rules.vipBoost.value) : record.openedAt
+    }
+
+    mutating func enqueue(_ id: ConversationID, at now: Instant, notify: Bool) {
+        guard var open = conversations[id] else { return }
+        open.record.state = .queued
+        open.record.agent = nil
+        conversations[id] = open
+        let key = QueueKey(effectiveArrival: effectiveArrival(open.record), conversation: id)
+        queue.insert(key, skill: open.record.skill, lanes: lanes(open))
+        queueChanged.insert(open.record.skill)
+        if notify, let position = queue.position(of: id) {
+            report(id, position: position, at: now)
+        }
+    }
+
+    /// Tells a waiting customer their position and an estimate of the wait.
+    mutating func report(_ id: ConversationID, position: Int, at now: Instant) {
+        guard let open = conversations[id] else { return }
+        let (eta, offline) = estimate(position: position, skill: open.record.skill)
+        conversations[id]?.reportedPosition = position
+        conversations[id]?.reportedAt = now
+        effects.append(.deliver(
+            .customer(open.record.customer), .queued(id, position: position, etaSeconds: eta, offline: offline)
+        ))
+    }
+
+    /// Seconds until a slot is likely to free for this position: position × recent handling time ÷ slots of the
+    /// agents online who can serve the skill. `offline` when no such agent is online (the buyer leaves a message).
+    func estimate(position: Int, skill: Skill) -> (eta: Int?, offline: Bool) {
+        var slots = 0
+        for agentID in agentsBySkill[skill] ?? [] {
+            if let agent = agents[agentID], agent.isAvailable { slots += agent.profile.maxChats }
+        }
+        guard slots > 0 else { return (nil, true) }
+        let handling = handlingTime[skill] ?? Self.assumedHandlingMilliseconds
+        let seconds = (Double(position) * handling / Double(slots) / 1000).rounded(.up)
+        return (Int(seconds), false)
+    }
+
+    /// Before any chat of a skill has closed, estimates assume five minutes a chat.
+    static let assumedHandlingMilliseconds = 300_000.0
+
+    /// Arms the once-a-second queue report when positions may have changed.
+    mutating func scheduleQueueReport(at now: Instant) {
+        guard !queueChanged.isEmpty, !queueReportArmed else { return }
+        queueReportArmed = true
+        deadlines.arm(.queueReport, at: now + Milliseconds(1000))
+    }
+
+    /// Tells every waiting customer whose position changed their new one; a customer told less than a second
+    /// ago waits for the next report.
+    mutating func reportQueue(at now: Instant) {
+        queueReportArmed = false
+        let skills = queueChanged
+        queueChanged = []
+        for skill in skills.sorted() {
+            for (index, key) in queue.ordered(skill: skill).enumerated() {
+                guard let open = conversations[key.conversation], open.reportedPosition != index + 1 else { continue }
+                if let last = open.reportedAt, now - last < Milliseconds(1000) {
+                    queueChanged.insert(skill)
+                    continue
+                }
+                report(key.conversation, position: index + 1, at: now)
+            }
+        }
+        scheduleQueueReport(at: now)
+    }
+
+    /// Arms a conversation's widening steps (at `widen_after_s` and twice that from opening).
+    mutating func armWidening(_ record: ConversationRecord) {
+        guard let widen = policy.rule(for: record.skill).widenAfter else { return }
+        deadlines.arm(.widen(record.id, step: 1), at: record.openedAt + widen)
+        deadlines.arm(.widen(record.id, step: 2), at: record.openedAt + Milliseconds(widen.value * 2))
     }
 }

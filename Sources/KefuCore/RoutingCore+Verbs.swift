@@ -4,6 +4,7 @@ extension RoutingCore {
         guard case .agent(let id) = principal else { return .ok([]) }
         guard agents[id] != nil else { return .refused(.forbidden, "agent \(id) is not configured") }
         agents[id]!.sessions += 1
+        agents[id]!.disconnectedAt = nil
         // Logging in means coming to work; an agent who was away stays away across a reconnect.
         if agents[id]!.presence == .offline { agents[id]!.presence = .online }
         for conversation in agents[id]!.held.sorted() {
@@ -15,91 +16,145 @@ extension RoutingCore {
         return .ok([Field("presence", agents[id]!.presence.rawValue)])
     }
 
+    /// A dropped connection is not "offline": the agent keeps its chats for `reconnect_grace_s`.
+    mutating func disconnect(_ id: AgentID, at now: Instant) {
+        guard agents[id] != nil else { return }
+        agents[id]!.sessions = max(0, agents[id]!.sessions - 1)
+        guard agents[id]!.sessions == 0 else { return }
+        agents[id]!.disconnectedAt = now
+        deadlines.arm(.reconnectGrace(id), at: now + policy.rules.reconnectGrace)
+    }
+
     mutating func setPresence(_ id: AgentID, _ presence: Presence, at now: Instant) -> Reply {
         guard agents[id] != nil else { return .refused(.forbidden, "agent \(id) is not configured") }
         agents[id]!.presence = presence
         switch presence {
         case .online:
+            agents[id]!.recentBreaches = []
             offerCapacity(to: id, at: now)
         case .away:
             break  // keeps its chats, takes no new ones
         case .offline:
-            // An agent who leaves must not keep customers waiting on nobody: their chats go back to the queue
-            // (keeping their arrival, so they go to the front) and on to whoever can take them.
-            for conversation in agents[id]!.held.sorted() {
-                revoke(conversation, reason: "offline")
-                enqueue(conversation, notify: true)
-                persist(conversation)
-                assignment(conversation, agent: nil, at: now, reason: "offline")
-            }
-            routeWaiting(at: now)
+            // An agent who leaves must not keep customers waiting on nobody.
+            _ = requeueAll(of: id, reason: "offline", at: now)
         }
         return .ok([Field("presence", presence.rawValue)])
     }
 
-    mutating func open(
-        _ customer: CustomerID,
-        skill: Skill,
-        priority: Priority,
-        text: String,
-        at now: Instant
-    ) -> Reply {
+    struct OpenRequest {
+        var customer: CustomerID
+        var skill: Skill
+        var priority: Priority
+        var text: String
+        var store: String?
+        var language: String?
+        var gateway: String?
+    }
+
+    mutating func open(_ request: OpenRequest, at now: Instant) -> Reply {
+        let (customer, skill, text) = (request.customer, request.skill, request.text)
         guard knownSkills.contains(skill) else {
             let known = knownSkills.sorted().map(\.name).joined(separator: ",")
             return .refused(.badArgs, "unknown skill \(skill); known skills: \(known)")
         }
         guard !text.isEmpty else { return .refused(.badArgs, "OPEN needs the customer's first message") }
+        if let limit = policy.rule(for: skill).maxQueue, queue.count(of: skill) >= limit {
+            return .refused(
+                .busy,
+                "the \(skill) queue is full (\(limit) waiting); please leave a message later or try again soon"
+            )
+        }
         let id = nextConversationID
         nextConversationID = ConversationID(id.rawValue + 1)
         let record = ConversationRecord(
-            id: id, customer: customer, skill: skill, priority: priority, state: .queued, agent: nil,
-            openedAt: now, firstResponseDueAt: now + policy.firstResponse, firstRespondedAt: nil,
-            breachedAt: nil, closedAt: nil, messageCount: 1, firstMessage: text
+            id: id, customer: customer, skill: skill, priority: request.priority, store: request.store,
+            language: request.language, gateway: request.gateway, state: .queued, agent: nil, openedAt: now, firstResponseDueAt: now + policy.firstResponse,
+            firstRespondedAt: nil, breachedAt: nil, closedAt: nil, messageCount: 1, firstMessage: text
         )
-        conversations[id] = record
-        deadlines.arm(Deadline(at: record.firstResponseDueAt, conversation: id, kind: .firstResponse))
+        conversations[id] = OpenConversation(record: record)
+        deadlines.arm(.firstResponse(id), at: record.firstResponseDueAt)
+        armWidening(record)
         let first = MessageRecord(
             conversation: id, seq: 1, sender: .customer, author: customer.rawValue, at: now, text: text
         )
         effects.append(.persist(.message(first)))
-        if let agent = bestAgent(for: id, excluding: nil) {
-            assign(id, to: agent, at: now, reason: "routed")
-        } else {
-            enqueue(id, notify: true)
-            persist(id)
-        }
+        if !placeWithReturningAgent(id, at: now) { place(id, at: now, reason: "routed") }
         return .ok([Field("conv", id.description)])
+    }
+
+    /// A returning buyer (老客户) goes back to the agent who served them last, within `sticky_window_s`: at once
+    /// when that agent can take the chat, or after waiting up to `sticky_wait_s` when the agent is online but
+    /// full. Returns false when sticky routing does not apply.
+    mutating func placeWithReturningAgent(_ id: ConversationID, at now: Instant) -> Bool {
+        guard let open = conversations[id], let last = returningBuyers[open.record.customer],
+            now - last.closedAt <= policy.rules.stickyWindow, let agent = agents[last.agent]
+        else { return false }
+        let (verdict, _) = self.verdict(agent, for: open, excluding: nil, at: now)
+        let rule = "returning buyer: \(last.agent) served them last, within the sticky window"
+        if verdict == .chosen {
+            var decision = decide(id, at: now)
+            decision.agent = last.agent
+            decision.rule = rule
+            // Others who could have taken it lost to the returning buyer's agent, not to a load comparison.
+            decision.candidates = decision.candidates.map { candidate in
+                if candidate.agent == last.agent { return Candidate(agent: candidate.agent, verdict: .chosen) }
+                guard !Self.isUnavailability(candidate.verdict) else { return candidate }
+                return Candidate(agent: candidate.agent, verdict: .reservedForAnother(last.agent))
+            }
+            conversations[id]?.decision = decision
+            assign(id, to: last.agent, at: now, reason: "sticky", via: "sticky")
+            return true
+        }
+        guard case .full = verdict, policy.rules.stickyWait.value > 0 else { return false }
+        conversations[id]?.reservedFor = last.agent
+        conversations[id]?.reservedUntil = now + policy.rules.stickyWait
+        deadlines.arm(.stickyExpiry(id), at: now + policy.rules.stickyWait)
+        var decision = decide(id, at: now)
+        decision.agent = nil
+        decision.rule = "returning buyer: waits up to \(policy.rules.stickyWait.value / 1000) s for \(last.agent)"
+        conversations[id]?.decision = decision
+        enqueue(id, at: now, notify: true)
+        persist(id)
+        return true
+    }
+
+    static func isUnavailability(_ verdict: Verdict) -> Bool {
+        switch verdict {
+        case .higherLoad, .lowerLevel, .lessIdle, .laterID, .chosen: false
+        default: true
+        }
     }
 
     mutating func send(_ principal: Principal, _ id: ConversationID, text: String, at now: Instant) -> Reply {
         guard !text.isEmpty else { return .refused(.badArgs, "SEND needs a message text") }
-        guard var record = conversations[id] else { return notFound(id) }
+        guard var open = conversations[id] else { return notFound(id) }
         switch principal {
         case .customer(let customer):
-            guard record.customer == customer else { return notFound(id) }
-            record.messageCount += 1
-            conversations[id] = record
+            guard open.record.customer == customer else { return notFound(id) }
+            open.record.messageCount += 1
+            conversations[id] = open
             append(id, sender: .customer, author: customer.rawValue, text: text, at: now)
-            if let agent = record.agent {
+            if let agent = open.record.agent {
                 effects.append(.deliver(.agent(agent), .message(id, from: .customer, text: text)))
             }
         case .agent(let agent):
-            guard record.agent == agent else { return notFound(id) }
-            record.messageCount += 1
+            guard open.record.agent == agent else { return notFound(id) }
+            open.record.messageCount += 1
             // Only a human answer stops the first-response clock.
-            if record.firstRespondedAt == nil { record.firstRespondedAt = now }
-            conversations[id] = record
+            if open.record.firstRespondedAt == nil { open.record.firstRespondedAt = now }
+            conversations[id] = open
             append(id, sender: .agent, author: agent.rawValue, text: text, at: now)
-            effects.append(.deliver(.customer(record.customer), .message(id, from: .agent, text: text)))
+            effects.append(.deliver(.customer(open.record.customer), .message(id, from: .agent, text: text)))
         case .supervisor:
             return .refused(.forbidden, "supervisors do not write in conversations")
         }
         persist(id)
-        return .ok([Field("seq", "\(record.messageCount)")])
+        return .ok([Field("seq", "\(open.record.messageCount)")])
     }
 
     mutating func close(_ principal: Principal, _ id: ConversationID, at now: Instant) -> Reply {
-        guard var record = conversations[id] else { return notFound(id) }
+        guard let open = conversations[id] else { return notFound(id) }
+        var record = open.record
         let closedBy: Closer
         switch principal {
         case .customer(let customer):
@@ -112,37 +167,284 @@ extension RoutingCore {
             closedBy = .supervisor
         }
         let agent = record.agent
-        queue.remove(id)
-        if let agent { agents[agent]?.held.remove(id) }
+        if queue.contains(id) {
+            queue.remove(id)
+            queueChanged.insert(record.skill)
+        }
         record.state = .closed
         record.closedAt = now
         conversations[id] = nil
         effects.append(.persist(.conversation(record)))
         if closedBy != .customer { effects.append(.deliver(.customer(record.customer), .closed(id, by: closedBy))) }
         if let agent, closedBy != .agent { effects.append(.deliver(.agent(agent), .closed(id, by: closedBy))) }
-        if let agent { offerCapacity(to: agent, at: now) }
+        if let agent {
+            agents[agent]?.held.remove(id)
+            returningBuyers[record.customer] = ReturningBuyer(agent: agent, closedAt: now)
+            if let assignedAt = open.assignedAt {
+                // A moving average of recent handling times feeds the queue estimates.
+                let sample = Double((now - assignedAt).value)
+                handlingTime[record.skill] = handlingTime[record.skill].map { $0 * 0.8 + sample * 0.2 } ?? sample
+            }
+            if policy.rules.wrapUp.value > 0 {
+                agents[agent]?.wrapUps.append(now + policy.rules.wrapUp)
+                deadlines.arm(.wrapUpOver(agent), at: now + policy.rules.wrapUp)
+            } else {
+                offerCapacity(to: agent, at: now)
+            }
+        }
         return .ok([])
     }
 
     func history(_ principal: Principal, _ id: ConversationID) -> Reply {
-        let record = conversations[id]
+        switch access(principal, id) {
+        case .granted: .history(id, viewer: principal, verifyOwnership: false)
+        case .denied: notFound(id)
+        case .askStore: .history(id, viewer: principal, verifyOwnership: true)
+        }
+    }
+
+    enum Access {
+        case granted
+        case denied
+        /// Closed, or held by this agent earlier: only the store knows.
+        case askStore
+    }
+
+    /// Who may read a conversation: its customer, the agent holding it (or who held it), any supervisor.
+    func access(_ principal: Principal, _ id: ConversationID) -> Access {
+        let record = conversations[id]?.record
         switch principal {
         case .supervisor:
-            return .history(id, viewer: principal, verifyOwnership: false)
+            return record == nil ? .askStore : .granted
         case .customer(let customer):
-            if let record {
-                return record.customer == customer
-                    ? .history(id, viewer: principal, verifyOwnership: false) : notFound(id)
-            }
+            guard let record else { return .askStore }
+            return record.customer == customer ? .granted : .denied
         case .agent(let agent):
-            if let record, record.agent == agent { return .history(id, viewer: principal, verifyOwnership: false) }
+            if let record, record.agent == agent { return .granted }
+            return .askStore
         }
-        // Closed, or held by this agent earlier: only the store knows.
-        return .history(id, viewer: principal, verifyOwnership: true)
     }
 
     func notFound(_ id: ConversationID) -> Reply {
         // One text for "not yours", "closed" and "never existed", so the answer reveals nothing.
         .refused(.notFound, "no such conversation")
+    }
+
+    // MARK: - Transfers, notes, handover
+
+    /// `TRANSFER`: the holder passes a chat on, with a reason (the trade forbids passing customers on without
+    /// cause). To an agent: that agent must be able to take it now. To a skill: it goes to the best agent of the
+    /// skill, or waits for one. Clocks are not reset; the history records the transfer.
+    mutating func transfer(
+        _ principal: Principal, _ id: ConversationID, to target: TransferTarget, reason: String, at now: Instant
+    ) -> Reply {
+        guard case .agent(let source) = principal else { return .refused(.forbidden, "only agents transfer") }
+        guard let open = conversations[id], open.record.agent == source else { return notFound(id) }
+        guard !reason.isEmpty else { return .refused(.badArgs, "a transfer needs a reason") }
+        switch target {
+        case .agent(let destination):
+            guard destination != source else { return .refused(.conflict, "the chat is already yours") }
+            guard let agent = agents[destination] else { return .refused(.badArgs, "no agent \(destination)") }
+            let (verdict, _) = self.verdict(agent, for: open, excluding: nil, at: now)
+            guard verdict == .chosen else {
+                return .refused(.conflict, "\(destination) cannot take it now: \(verdict.text)")
+            }
+            systemMessage(id, "transferred by \(source) to \(destination): \(reason)", at: now)
+            revoke(id, reason: "transfer", at: now)
+            conversations[id]?.decision = Decision(
+                conversation: id, at: now, agent: destination, rule: "transfer by \(source): \(reason)",
+                candidates: [Candidate(agent: destination, verdict: .chosen)]
+            )
+            assign(id, to: destination, at: now, reason: "transfer", via: "transfer")
+        case .skill(let skill):
+            guard knownSkills.contains(skill) else { return .refused(.badArgs, "unknown skill \(skill)") }
+            systemMessage(id, "transferred by \(source) to skill \(skill): \(reason)", at: now)
+            revoke(id, reason: "transfer", at: now)
+            conversations[id]?.record.skill = skill
+            conversations[id]?.widenStep = 0
+            recordAssignment(id, agent: nil, at: now, reason: "transfer")
+            place(id, at: now, reason: "transfer", via: "transfer", excluding: (source, "transferring it away"))
+        }
+        offerCapacity(to: source, at: now)
+        let holder = conversations[id]?.record.agent
+        return .ok([Field("conv", id.description), Field("agent", holder?.rawValue ?? "none")])
+    }
+
+    /// Appends a system line to the history (visible in HISTORY, not sent to anyone).
+    mutating func systemMessage(_ id: ConversationID, _ text: String, at now: Instant) {
+        guard conversations[id] != nil else { return }
+        conversations[id]!.record.messageCount += 1
+        append(id, sender: .system, author: "system", text: text, at: now)
+        persist(id)
+    }
+
+    mutating func note(_ principal: Principal, _ id: ConversationID, text: String, at now: Instant) -> Reply {
+        guard !text.isEmpty else { return .refused(.badArgs, "NOTE needs a text") }
+        let author: String
+        switch principal {
+        case .customer: return .refused(.forbidden, "notes are internal: agents and supervisors only")
+        case .agent(let agent):
+            guard conversations[id]?.record.agent == agent else { return notFound(id) }
+            author = agent.rawValue
+        case .supervisor(let supervisor):
+            guard conversations[id] != nil else { return notFound(id) }
+            author = supervisor.rawValue
+        }
+        let seq = conversations[id]!.notes.count + 1
+        let note = NoteRecord(conversation: id, seq: seq, author: author, at: now, text: text)
+        conversations[id]!.notes.append(note)
+        effects.append(.persist(.note(note)))
+        return .ok([Field("seq", "\(seq)")])
+    }
+
+    func notes(_ principal: Principal, _ id: ConversationID) -> Reply {
+        if case .customer = principal { return .refused(.forbidden, "notes are internal: agents and supervisors only") }
+        switch access(principal, id) {
+        case .denied: return notFound(id)
+        case .askStore: return .fromStore(.notes, id, viewer: principal, verifyOwnership: true)
+        case .granted:
+            let notes = conversations[id]?.notes ?? []
+            return .listing(notes.map(Self.noteLine), [Field("count", "\(notes.count)")])
+        }
+    }
+
+    /// How a note is listed (`NOTES`, and the notes given with a transfer or handover).
+    public static func noteLine(_ note: NoteRecord) -> DataLine {
+        DataLine(
+            "NOTE",
+            [Field("conv", note.conversation.description), Field("seq", "\(note.seq)"), Field("author", note.author),
+             Field("at", note.at.description)],
+            text: note.text
+        )
+    }
+
+    /// `HANDOVER`: end of shift (交接). Each open chat gets the handover note and goes to whoever can take it
+    /// (`ASSIGNED ... via=handover` with the notes), or back to the queue at its original place; then the agent
+    /// is offline.
+    mutating func handover(_ principal: Principal, note: String?, at now: Instant) -> Reply {
+        guard case .agent(let id) = principal, agents[id] != nil else {
+            return .refused(.forbidden, "only agents hand over")
+        }
+        let held = agents[id]!.held.sorted()
+        for conversation in held {
+            if let note, !note.isEmpty { _ = self.note(principal, conversation, text: note, at: now) }
+            revoke(conversation, reason: "handover", at: now)
+            recordAssignment(conversation, agent: nil, at: now, reason: "handover")
+        }
+        agents[id]!.presence = .offline
+        for conversation in held {
+            place(conversation, at: now, reason: "handover", via: "handover", excluding: (id, "handing over"))
+        }
+        return .ok([Field("count", "\(held.count)"), Field("presence", "offline")])
+    }
+
+    // MARK: - Supervisors
+
+    /// `ASSIGN`: a supervisor puts a chat with an agent, even over the agent's limit (and says so).
+    mutating func forceAssign(
+        _ principal: Principal, _ id: ConversationID, to agentID: AgentID, at now: Instant
+    ) -> Reply {
+        guard case .supervisor(let supervisor) = principal else {
+            return .refused(.forbidden, "only supervisors assign")
+        }
+        guard conversations[id] != nil else { return notFound(id) }
+        guard let agent = agents[agentID] else { return .refused(.badArgs, "no agent \(agentID)") }
+        guard agent.sessions > 0 else { return .refused(.conflict, "\(agentID) is not connected") }
+        if conversations[id]!.record.agent == agentID { return .refused(.conflict, "\(agentID) already holds it") }
+        let overCapacity = !agent.hasFreeSlot
+        if let holder = conversations[id]!.record.agent {
+            revoke(id, reason: "reassigned", at: now)
+            offerCapacityLater(holder)
+        }
+        conversations[id]!.decision = Decision(
+            conversation: id, at: now, agent: agentID, rule: "forced by supervisor \(supervisor)",
+            candidates: [Candidate(agent: agentID, verdict: .chosen)]
+        )
+        assign(id, to: agentID, at: now, reason: "forced", via: "forced")
+        flushCapacityOffers(at: now)
+        var fields = [Field("conv", id.description), Field("agent", agentID.rawValue)]
+        if overCapacity { fields.append(Field("over_capacity", "1")) }
+        return .ok(fields)
+    }
+
+    /// `EXPLAIN`: the last routing decision, candidate by candidate.
+    func explain(_ principal: Principal, _ id: ConversationID) -> Reply {
+        if case .customer = principal { return .refused(.forbidden, "EXPLAIN is for agents and supervisors") }
+        switch access(principal, id) {
+        case .denied: return notFound(id)
+        case .askStore: return .fromStore(.explanation, id, viewer: principal, verifyOwnership: true)
+        case .granted:
+            guard let decision = conversations[id]?.decision else {
+                return .listing([], [Field("conv", id.description), Field("count", "0")])
+            }
+            return .listing(Self.explanationLines(decision), [Field("count", "\(decision.candidates.count)")])
+        }
+    }
+
+    static func explanationLines(_ decision: Decision) -> [DataLine] {
+        let conv = decision.conversation.description
+        var lines = [DataLine(
+            "EXPLAIN",
+            [Field("conv", conv), Field("agent", decision.agent?.rawValue ?? "none"),
+             Field("at", decision.at.description)],
+            text: decision.rule
+        )]
+        for candidate in decision.candidates {
+            lines.append(DataLine(
+                "CANDIDATE",
+                [Field("conv", conv), Field("agent", candidate.agent.rawValue), Field("verdict", candidate.verdict.code)],
+                text: candidate.verdict.text
+            ))
+        }
+        return lines
+    }
+
+    /// `QUEUE`: every waiting conversation in serving order.
+    func queueListing(_ principal: Principal, at now: Instant) -> Reply {
+        guard case .supervisor = principal else { return .refused(.forbidden, "QUEUE is for supervisors") }
+        var positions: [Skill: Int] = [:]
+        var lines: [DataLine] = []
+        for key in queue.ordered {
+            guard let open = conversations[key.conversation] else { continue }
+            let record = open.record
+            positions[record.skill, default: 0] += 1
+            var fields = [
+                Field("conv", record.id.description), Field("position", "\(positions[record.skill]!)"),
+                Field("skill", record.skill.name), Field("priority", record.priority.rawValue),
+                Field("customer", record.customer.rawValue), Field("waited_ms", (now - record.openedAt).description),
+                Field("required_level", "\(requiredLevel(open))"),
+            ]
+            if let store = record.store { fields.append(Field("store", store)) }
+            if let language = record.language { fields.append(Field("lang", language)) }
+            if let reserved = open.reservedFor { fields.append(Field("reserved", reserved.rawValue)) }
+            lines.append(DataLine("WAITING", fields))
+        }
+        return .listing(lines, [Field("count", "\(lines.count)")])
+    }
+
+    /// `AGENTS`: presence (chosen) and state (derived) of every agent.
+    func agentListing(_ principal: Principal) -> Reply {
+        guard case .supervisor = principal else { return .refused(.forbidden, "AGENTS is for supervisors") }
+        let lines = agents.keys.sorted().compactMap { id -> DataLine? in
+            guard let agent = agents[id] else { return nil }
+            let skills = agent.profile.skills.sorted { $0.key < $1.key }.map { "\($0.key.name):\($0.value)" }
+            return DataLine("AGENT", [
+                Field("agent", id.rawValue), Field("presence", agent.presence.rawValue),
+                Field("connected", agent.sessions > 0 ? "1" : "0"), Field("held", "\(agent.held.count)"),
+                Field("wrap_up", "\(agent.wrapUps.count)"), Field("max", "\(agent.profile.maxChats)"),
+                Field("skills", skills.joined(separator: ",")),
+                Field("last_assigned", agent.lastAssignedAt?.description ?? "never"),
+            ])
+        }
+        return .listing(lines, [Field("count", "\(lines.count)")])
+    }
+
+    /// A forced move frees the former holder's slot; it is offered waiting work after the move is complete.
+    mutating func offerCapacityLater(_ agent: AgentID) { pendingCapacity.append(agent) }
+
+    mutating func flushCapacityOffers(at now: Instant) {
+        let waiting = pendingCapacity
+        pendingCapacity = []
+        for agent in waiting { offerCapacity(to: agent, at: now) }
     }
 }

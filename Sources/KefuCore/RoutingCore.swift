@@ -2,17 +2,45 @@
 /// (events to deliver, records to persist, breaches to log) come out. It owns no I/O and reads no clock, so
 /// every rule is testable without sleeping and a recorded day of commands replays to the same decisions.
 public struct RoutingCore: Sendable {
-    /// An agent's live state: presence it chose, sessions it has, conversations it holds.
+    /// An agent's live state. Presence is what the agent chose; sessions, load, wrap-up and breaches are what the
+    /// daemon derives, kept apart so that neither overwrites the other.
     struct AgentState {
         var profile: AgentProfile
         var presence: Presence = .offline
         var sessions = 0
         var held: Set<ConversationID> = []
+        /// End instants of wrap-ups in progress: each keeps one slot busy.
+        var wrapUps: [Instant] = []
         var lastAssignedAt: Instant?
+        var disconnectedAt: Instant?
+        var recentBreaches: [Instant] = []
 
         /// Online and connected: may take new conversations (if it has a free slot).
         var isAvailable: Bool { presence == .online && sessions > 0 }
-        var hasFreeSlot: Bool { held.count < profile.maxChats }
+        var busySlots: Int { held.count + wrapUps.count }
+        var hasFreeSlot: Bool { busySlots < profile.maxChats }
+    }
+
+    /// An open conversation: its persisted record and what the core derives while it is open.
+    struct OpenConversation {
+        var record: ConversationRecord
+        /// 0 at first; 1 once the required level dropped to 1; 2 once fallback skills may serve.
+        var widenStep = 0
+        /// A returning buyer waiting for their former agent (until `reservedUntil`).
+        var reservedFor: AgentID?
+        var reservedUntil: Instant?
+        var assignedAt: Instant?
+        /// The last routing decision, for `EXPLAIN`.
+        var decision: Decision?
+        var notes: [NoteRecord] = []
+        var reportedPosition: Int?
+        var reportedAt: Instant?
+    }
+
+    /// The agent who last served a buyer, for sticky routing.
+    struct ReturningBuyer {
+        var agent: AgentID
+        var closedAt: Instant
     }
 
     public private(set) var policy: RoutingPolicy
@@ -21,10 +49,18 @@ public struct RoutingCore: Sendable {
     var agentsBySkill: [Skill: [AgentID]] = [:]
     var knownSkills: Set<Skill> = []
     /// Every open conversation (queued or assigned). Closed ones live only in the store.
-    var conversations: [ConversationID: ConversationRecord] = [:]
+    var conversations: [ConversationID: OpenConversation] = [:]
     var queue = WaitingQueue()
     var deadlines = DeadlineQueue()
     var nextConversationID: ConversationID
+    var returningBuyers: [CustomerID: ReturningBuyer] = [:]
+    /// Recent handling time per skill (moving average, ms), for queue estimates.
+    var handlingTime: [Skill: Double] = [:]
+    /// Skills whose waiting customers may have a new position to hear about.
+    var queueChanged: Set<Skill> = []
+    var queueReportArmed = false
+    /// Agents whose slot freed in the middle of a move, offered waiting work once the move is done.
+    var pendingCapacity: [AgentID] = []
     /// Effects of the command being handled, in order.
     var effects: [Effect] = []
 
@@ -52,7 +88,7 @@ public struct RoutingCore: Sendable {
     }
 
     /// An open conversation's current state.
-    public func conversation(_ id: ConversationID) -> ConversationRecord? { conversations[id] }
+    public func conversation(_ id: ConversationID) -> ConversationRecord? { conversations[id]?.record }
 
     /// Conversations an agent holds, by id.
     public func held(by agent: AgentID) -> [ConversationID] { agents[agent]?.held.sorted() ?? [] }
@@ -60,8 +96,16 @@ public struct RoutingCore: Sendable {
     /// Waiting conversations in serving order.
     public var waiting: [ConversationID] { queue.ordered.map(\.conversation) }
 
-    /// The presence an agent has set, nil for an unknown agent.
+    /// The presence an agent has set (or the daemon set for it), nil for an unknown agent.
     public func presence(of agent: AgentID) -> Presence? { agents[agent]?.presence }
+
+    /// Open conversations that satisfy a condition, by id (a reconnecting customer or gateway gets these back).
+    public func openConversations(where include: (ConversationRecord) -> Bool) -> [ConversationRecord] {
+        conversations.values.map(\.record).filter(include).sorted { $0.id < $1.id }
+    }
+
+    /// The last routing decision for an open conversation.
+    public func decision(for conversation: ConversationID) -> Decision? { conversations[conversation]?.decision }
 
     // MARK: - Restore
 
@@ -71,28 +115,38 @@ public struct RoutingCore: Sendable {
     public mutating func restore(
         _ records: [ConversationRecord],
         lastAssignedAt: [AgentID: Instant],
+        notes: [ConversationID: [NoteRecord]] = [:],
+        returningBuyers: [CustomerID: (agent: AgentID, closedAt: Instant)] = [:],
         at now: Instant
     ) -> Step {
         effects = []
         for (agent, instant) in lastAssignedAt where agents[agent] != nil {
             agents[agent]?.lastAssignedAt = instant
         }
+        for (customer, last) in returningBuyers {
+            self.returningBuyers[customer] = ReturningBuyer(agent: last.agent, closedAt: last.closedAt)
+        }
         for var record in records where record.state != .closed {
             if record.id >= nextConversationID { nextConversationID = ConversationID(record.id.rawValue + 1) }
+            var open = OpenConversation(record: record)
+            open.notes = notes[record.id] ?? []
             if record.state == .assigned, let agent = record.agent, agents[agent] != nil {
                 agents[agent]?.held.insert(record.id)
-                conversations[record.id] = record
+                open.assignedAt = now
+                conversations[record.id] = open
             } else {
                 let repaired = record.state != .queued
                 record.state = .queued
                 record.agent = nil
-                conversations[record.id] = record
-                enqueue(record.id, notify: false)
+                open.record = record
+                conversations[record.id] = open
+                enqueue(record.id, at: now, notify: false)
                 if repaired { persist(record.id) }
             }
             if record.firstRespondedAt == nil && record.breachedAt == nil {
-                deadlines.arm(Deadline(at: record.firstResponseDueAt, conversation: record.id, kind: .firstResponse))
+                deadlines.arm(.firstResponse(record.id), at: record.firstResponseDueAt)
             }
+            armWidening(record)
         }
         return Step(reply: .ok([]), effects: take())
     }
@@ -105,6 +159,7 @@ public struct RoutingCore: Sendable {
         effects = []
         fireDeadlines(upTo: now)
         let reply = apply(command, at: now)
+        scheduleQueueReport(at: now)
         return Step(reply: reply, effects: take())
     }
 
@@ -118,24 +173,42 @@ public struct RoutingCore: Sendable {
         case .connect(let principal):
             return connect(principal, at: now)
         case .disconnect(let principal):
-            if case .agent(let id) = principal, agents[id] != nil {
-                agents[id]!.sessions = max(0, agents[id]!.sessions - 1)
-            }
+            if case .agent(let id) = principal { disconnect(id, at: now) }
             return .ok([])
         case .setPresence(let principal, let presence):
             guard case .agent(let id) = principal else { return .refused(.forbidden, "only agents set presence") }
             return setPresence(id, presence, at: now)
-        case .open(let principal, let skill, let priority, let text):
+        case .open(let principal, let skill, let priority, let text, let store, let language, let gateway):
             guard case .customer(let customer) = principal else {
                 return .refused(.forbidden, "only customers open conversations")
             }
-            return open(customer, skill: skill, priority: priority, text: text, at: now)
+            let request = OpenRequest(
+                customer: customer, skill: skill, priority: priority, text: text, store: store, language: language,
+                gateway: gateway
+            )
+            return open(request, at: now)
         case .send(let principal, let id, let text):
             return send(principal, id, text: text, at: now)
         case .close(let principal, let id):
             return close(principal, id, at: now)
         case .history(let principal, let id):
             return history(principal, id)
+        case .transfer(let principal, let id, let target, let reason):
+            return transfer(principal, id, to: target, reason: reason, at: now)
+        case .note(let principal, let id, let text):
+            return note(principal, id, text: text, at: now)
+        case .notes(let principal, let id):
+            return notes(principal, id)
+        case .handover(let principal, let note):
+            return handover(principal, note: note, at: now)
+        case .assign(let principal, let id, let agent):
+            return forceAssign(principal, id, to: agent, at: now)
+        case .explain(let principal, let id):
+            return explain(principal, id)
+        case .queue(let principal):
+            return queueListing(principal, at: now)
+        case .agents(let principal):
+            return agentListing(principal)
         case .tick:
             return .ok([])
         }
@@ -144,17 +217,20 @@ public struct RoutingCore: Sendable {
     // MARK: - Records
 
     mutating func persist(_ id: ConversationID) {
-        if let record = conversations[id] { effects.append(.persist(.conversation(record))) }
+        if let open = conversations[id] { effects.append(.persist(.conversation(open.record))) }
     }
 
-    mutating func assignment(_ id: ConversationID, agent: AgentID?, at now: Instant, reason: String) {
-        effects.append(.persist(.assignment(AssignmentRecord(conversation: id, agent: agent, at: now, reason: reason))))
+    mutating func recordAssignment(_ id: ConversationID, agent: AgentID?, at now: Instant, reason: String) {
+        let explanation = conversations[id]?.decision?.text ?? ""
+        let record = AssignmentRecord(conversation: id, agent: agent, at: now, reason: reason, explanation: explanation)
+        effects.append(.persist(.assignment(record)))
     }
 
+    /// Appends a message to the history (the caller has already counted it in `messageCount`).
     mutating func append(
         _ id: ConversationID, sender: MessageSender, author: String, text: String, at now: Instant
     ) {
-        guard let record = conversations[id] else { return }
+        guard let record = conversations[id]?.record else { return }
         let message = MessageRecord(
             conversation: id, seq: record.messageCount, sender: sender, author: author, at: now, text: text
         )
@@ -168,9 +244,8 @@ public struct RoutingCore: Sendable {
                 agentsBySkill[skill, default: []].append(profile.id)
             }
         }
-        knownSkills = Set(agentsBySkill.keys)
+        knownSkills = Set(policy.knownSkills)
     }
-
 }
 
 /// Live counts for `STATUS=` and ops.

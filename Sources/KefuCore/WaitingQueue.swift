@@ -1,22 +1,29 @@
 import HeapModule
 
-/// Orders waiting conversations: vip before normal, then by arrival. A conversation sent back to the queue
-/// keeps its original arrival, so it goes back near the front rather than behind newer chats.
+/// Orders waiting conversations. A vip counts as having arrived `vip_boost_s` earlier (aging instead of strict
+/// priority, so a flood of vips cannot starve normal chats forever); ties go to the lower conversation id. A
+/// conversation sent back to the queue keeps its original arrival, so it goes back near the front.
 struct QueueKey: Comparable, Hashable {
-    var priority: Priority
-    var arrivedAt: Instant
+    var effectiveArrival: Instant
     var conversation: ConversationID
 
     /// "Less" means served earlier.
     static func < (lhs: QueueKey, rhs: QueueKey) -> Bool {
-        if lhs.priority != rhs.priority { return lhs.priority > rhs.priority }
-        if lhs.arrivedAt != rhs.arrivedAt { return lhs.arrivedAt < rhs.arrivedAt }
+        if lhs.effectiveArrival != rhs.effectiveArrival { return lhs.effectiveArrival < rhs.effectiveArrival }
         return lhs.conversation < rhs.conversation
     }
 }
 
-/// Waiting conversations, one heap per skill, so the best conversation an agent can serve is found by looking
-/// at the head of each of its skills. Removal is lazy: a generation number tells live heap entries from stale ones.
+/// Where a waiting conversation can be found: the skill that may serve it and the lowest level allowed.
+/// An agent of level L in a skill looks at the lanes of levels 1...L only, so seniors-only chats never sit in
+/// the way of a junior's search.
+struct QueueLane: Hashable {
+    var skill: Skill
+    var requiredLevel: Int
+}
+
+/// Waiting conversations, one heap per lane. Removal is lazy: a generation number tells live heap entries from
+/// stale ones. A conversation may stand in several lanes at once (its own skill, then fallback skills once widened).
 struct WaitingQueue {
     private struct Entry: Comparable {
         var key: QueueKey
@@ -26,12 +33,14 @@ struct WaitingQueue {
     }
 
     private struct Member {
+        /// The conversation's own skill (for positions and `max_queue`).
         var skill: Skill
         var key: QueueKey
+        var lanes: [QueueLane]
         var generation: UInt64
     }
 
-    private var heaps: [Skill: Heap<Entry>] = [:]
+    private var heaps: [QueueLane: Heap<Entry>] = [:]
     private var members: [ConversationID: Member] = [:]
     private var countBySkill: [Skill: Int] = [:]
     private var nextGeneration: UInt64 = 0
@@ -40,35 +49,53 @@ struct WaitingQueue {
 
     func contains(_ conversation: ConversationID) -> Bool { members[conversation] != nil }
 
+    /// Waiting conversations whose own skill is `skill`.
     func count(of skill: Skill) -> Int { countBySkill[skill] ?? 0 }
 
-    mutating func insert(_ key: QueueKey, skill: Skill) {
+    /// Adds (or moves) a conversation to these lanes.
+    mutating func insert(_ key: QueueKey, skill: Skill, lanes: [QueueLane]) {
+        remove(key.conversation)
         nextGeneration &+= 1
-        if members[key.conversation] != nil { remove(key.conversation) }
-        members[key.conversation] = Member(skill: skill, key: key, generation: nextGeneration)
-        heaps[skill, default: Heap()].insert(Entry(key: key, generation: nextGeneration))
+        members[key.conversation] = Member(skill: skill, key: key, lanes: lanes, generation: nextGeneration)
+        for lane in lanes {
+            heaps[lane, default: Heap()].insert(Entry(key: key, generation: nextGeneration))
+        }
         countBySkill[skill, default: 0] += 1
     }
 
     mutating func remove(_ conversation: ConversationID) {
         guard let member = members.removeValue(forKey: conversation) else { return }
         countBySkill[member.skill, default: 1] -= 1
-        // The heap entry stays until it reaches the top; `head(of:)` discards it then.
+        // Heap entries stay until they reach the top of their heap; walks discard them then.
     }
 
-    /// The best waiting conversation of a skill.
-    mutating func head(of skill: Skill) -> QueueKey? {
-        while let top = heaps[skill]?.min {
-            if let member = members[top.key.conversation], member.generation == top.generation {
-                return top.key
+    func lanes(of conversation: ConversationID) -> [QueueLane] { members[conversation]?.lanes ?? [] }
+
+    /// The best waiting conversation in `lane` that `accept` admits (an agent's store, language and reservation
+    /// checks). Walks the heap in order, so the cost is the number of entries skipped, not the queue's length.
+    mutating func best(in lane: QueueLane, where accept: (ConversationID) -> Bool) -> QueueKey? {
+        guard var heap = heaps[lane] else { return nil }
+        heaps[lane] = nil  // take the heap out so it is mutated in place, not copied
+        defer { heaps[lane] = heap }
+        var skipped: [Entry] = []
+        defer { for entry in skipped { heap.insert(entry) } }
+        while let top = heap.min {
+            guard let member = members[top.key.conversation], member.generation == top.generation else {
+                heap.removeMin()  // stale
+                continue
             }
-            heaps[skill]?.removeMin()
+            if accept(top.key.conversation) { return top.key }
+            skipped.append(heap.removeMin())
         }
         return nil
     }
 
-    /// 1-based position of a waiting conversation among those of its skill.
-    /// Linear in that skill's queue; called once per open or requeue, not per decision.
+    /// Every waiting conversation of a skill in serving order (for positions and reports).
+    func ordered(skill: Skill) -> [QueueKey] {
+        members.values.filter { $0.skill == skill }.map(\.key).sorted()
+    }
+
+    /// 1-based position of a waiting conversation among those of its own skill.
     func position(of conversation: ConversationID) -> Int? {
         guard let member = members[conversation] else { return nil }
         var ahead = 0
@@ -78,6 +105,9 @@ struct WaitingQueue {
         return ahead + 1
     }
 
-    /// Every waiting conversation in serving order (for inspection and tests).
+    /// Every waiting conversation in serving order.
     var ordered: [QueueKey] { members.values.map(\.key).sorted() }
+
+    /// Skills with at least one waiting conversation.
+    var waitingSkills: [Skill] { countBySkill.filter { $0.value > 0 }.map(\.key) }
 }

@@ -88,7 +88,7 @@ public struct ClientLine: Equatable, Sendable {
     }
 
     /// Index of the first ` :`, which starts the text part.
-    static func textMarker(in line: String) -> String.Index? {
+    public static func textMarker(in line: String) -> String.Index? {
         let utf8 = line.utf8
         var previousWasSpace = false
         for index in utf8.indices {

@@ -3,6 +3,8 @@ public enum LoginRole: String, Sendable, CaseIterable {
     case agent
     case supervisor
     case customer
+    /// A platform bridge bringing many buyers over one connection (they are named with `customer=`).
+    case gateway
 }
 
 /// Presence values of `PRESENCE`.
@@ -23,14 +25,38 @@ public enum Request: Equatable, Sendable {
     case login(role: LoginRole, id: String, token: String)
     case ping
     case quit
-    case open(skill: String, priority: PriorityValue, text: String)
-    case send(conversation: Int64, text: String)
-    case close(conversation: Int64)
+    /// `customer=` is given by gateways only: the buyer the gateway speaks for.
+    case open(
+        skill: String, priority: PriorityValue, text: String, store: String? = nil, language: String? = nil,
+        customer: String? = nil
+    )
+    case send(conversation: Int64, text: String, customer: String? = nil)
+    case close(conversation: Int64, customer: String? = nil)
     case presence(PresenceValue)
-    case history(conversation: Int64)
+    case history(conversation: Int64, customer: String? = nil)
+    case transfer(conversation: Int64, agent: String?, skill: String?, reason: String)
+    case note(conversation: Int64, text: String)
+    case notes(conversation: Int64)
+    case handover(note: String?)
+    case assign(conversation: Int64, agent: String)
+    case explain(conversation: Int64)
+    case queue
+    case agents
+    case watch
 
     /// Every verb the protocol knows, for `unknown-verb` errors.
-    public static let verbs = ["LOGIN", "PING", "QUIT", "OPEN", "SEND", "CLOSE", "PRESENCE", "HISTORY"]
+    public static let verbs = [
+        "LOGIN", "PING", "QUIT", "OPEN", "SEND", "CLOSE", "PRESENCE", "HISTORY", "TRANSFER", "NOTE", "NOTES",
+        "HANDOVER", "ASSIGN", "EXPLAIN", "QUEUE", "AGENTS", "WATCH",
+    ]
+
+    /// Store, language and skill names: 1-64 of `a-z0-9_-`, as in the configuration.
+    public static func isValidName(_ name: String) -> Bool {
+        (1...64).contains(name.utf8.count) && name.utf8.allSatisfy { byte in
+            (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte) || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte)
+                || byte == UInt8(ascii: "_") || byte == UInt8(ascii: "-")
+        }
+    }
 
     /// Ids (agents, customers, supervisors) are 1-64 of `A-Za-z0-9._:@-`: they appear as `key=value` in events.
     public static func isValidID(_ id: String) -> Bool {
@@ -65,8 +91,14 @@ public enum Request: Equatable, Sendable {
             try line.expect(words: 0, options: [], text: false, usage: "QUIT")
             self = .quit
         case "OPEN":
-            let usage = "OPEN <skill> [priority=normal|vip] :<first message>"
-            try line.expect(words: 1, options: ["priority"], text: true, usage: usage)
+            let usage = "OPEN <skill> [store=<name>] [priority=normal|vip] [lang=<code>] :<first message>"
+            try line.expect(words: 1, options: ["priority", "store", "lang", "customer"], text: true, usage: usage)
+            for key in ["store", "lang"] {
+                if let value = line.option(key), !Self.isValidName(value) {
+                    throw ProtocolError(.badArgs, "\(key) must be 1-64 of a-z0-9_-")
+                }
+            }
+            let customer = try line.customer()
             var priority = PriorityValue.normal
             if let given = line.option("priority") {
                 guard let value = PriorityValue(rawValue: given.lowercased()) else {
@@ -74,13 +106,16 @@ public enum Request: Equatable, Sendable {
                 }
                 priority = value
             }
-            self = .open(skill: line.words[0], priority: priority, text: line.text ?? "")
+            self = .open(
+                skill: line.words[0], priority: priority, text: line.text ?? "", store: line.option("store"),
+                language: line.option("lang"), customer: customer
+            )
         case "SEND":
-            try line.expect(words: 1, options: [], text: true, usage: "SEND <conv> :<text>")
-            self = .send(conversation: try line.conversation(), text: line.text ?? "")
+            try line.expect(words: 1, options: ["customer"], text: true, usage: "SEND <conv> :<text>")
+            self = .send(conversation: try line.conversation(), text: line.text ?? "", customer: try line.customer())
         case "CLOSE":
-            try line.expect(words: 1, options: [], text: false, usage: "CLOSE <conv>")
-            self = .close(conversation: try line.conversation())
+            try line.expect(words: 1, options: ["customer"], text: false, usage: "CLOSE <conv>")
+            self = .close(conversation: try line.conversation(), customer: try line.customer())
         case "PRESENCE":
             try line.expect(words: 1, options: [], text: false, usage: "PRESENCE online|away|offline")
             guard let presence = PresenceValue(rawValue: line.words[0].lowercased()) else {
@@ -88,8 +123,43 @@ public enum Request: Equatable, Sendable {
             }
             self = .presence(presence)
         case "HISTORY":
-            try line.expect(words: 1, options: [], text: false, usage: "HISTORY <conv>")
-            self = .history(conversation: try line.conversation())
+            try line.expect(words: 1, options: ["customer"], text: false, usage: "HISTORY <conv>")
+            self = .history(conversation: try line.conversation(), customer: try line.customer())
+        case "TRANSFER":
+            let usage = "TRANSFER <conv> agent=<id>|skill=<skill> :<reason>"
+            try line.expect(words: 1, options: ["agent", "skill"], text: true, usage: usage)
+            guard (line.option("agent") == nil) != (line.option("skill") == nil) else {
+                throw ProtocolError(.badArgs, "name exactly one of agent= or skill=; usage: \(usage)")
+            }
+            self = .transfer(
+                conversation: try line.conversation(), agent: line.option("agent"), skill: line.option("skill"),
+                reason: line.text ?? ""
+            )
+        case "NOTE":
+            try line.expect(words: 1, options: [], text: true, usage: "NOTE <conv> :<text>")
+            self = .note(conversation: try line.conversation(), text: line.text ?? "")
+        case "NOTES":
+            try line.expect(words: 1, options: [], text: false, usage: "NOTES <conv>")
+            self = .notes(conversation: try line.conversation())
+        case "HANDOVER":
+            guard line.arguments.isEmpty else { throw ProtocolError(.badArgs, "usage: HANDOVER [:<note>]") }
+            self = .handover(note: line.text.flatMap { $0.isEmpty ? nil : $0 })
+        case "ASSIGN":
+            try line.expect(words: 2, options: [], text: false, usage: "ASSIGN <conv> <agent>")
+            guard Self.isValidID(line.words[1]) else { throw ProtocolError(.badArgs, "invalid agent id") }
+            self = .assign(conversation: try line.conversation(), agent: line.words[1])
+        case "EXPLAIN":
+            try line.expect(words: 1, options: [], text: false, usage: "EXPLAIN <conv>")
+            self = .explain(conversation: try line.conversation())
+        case "QUEUE":
+            try line.expect(words: 0, options: [], text: false, usage: "QUEUE")
+            self = .queue
+        case "AGENTS":
+            try line.expect(words: 0, options: [], text: false, usage: "AGENTS")
+            self = .agents
+        case "WATCH":
+            try line.expect(words: 0, options: [], text: false, usage: "WATCH")
+            self = .watch
         default:
             throw ProtocolError(.unknownVerb, "unknown verb \(line.verb); verbs: \(Self.verbs.joined(separator: " "))")
         }
@@ -119,6 +189,13 @@ extension ClientLine {
         } else if self.text != nil {
             throw ProtocolError(.badArgs, "no text expected; usage: \(usage)")
         }
+    }
+
+    /// The `customer=` a gateway names, checked like any id.
+    func customer() throws(ProtocolError) -> String? {
+        guard let customer = option("customer") else { return nil }
+        guard Request.isValidID(customer) else { throw ProtocolError(.badArgs, "customer must be 1-64 of A-Za-z0-9._:@-") }
+        return customer
     }
 
     /// The conversation id in the first positional argument.

@@ -8,6 +8,7 @@ struct Authenticator: Sendable {
     private let customerHash: String
     private let agentHashes: [String: String]
     private let supervisorHashes: [String: String]
+    private let gatewayHashes: [String: String]
 
     init(_ configuration: KefuConfiguration) {
         customerHash = configuration.customers.tokenSHA256
@@ -15,24 +16,23 @@ struct Authenticator: Sendable {
         supervisorHashes = Dictionary(
             configuration.supervisors.map { ($0.id, $0.tokenSHA256) }, uniquingKeysWith: { a, _ in a }
         )
+        gatewayHashes = Dictionary(configuration.gateways.map { ($0.id, $0.tokenSHA256) }, uniquingKeysWith: { a, _ in a })
     }
 
-    /// The principal this login proves, or nil when the id is unknown or the token is wrong.
-    func authenticate(role: LoginRole, id: String, token: String) -> Principal? {
+    /// Whether the token proves this role and id. Customers share the gateway secret of `[customers]`; agents,
+    /// supervisors and gateways have their own.
+    func authenticate(role: LoginRole, id: String, token: String) -> Bool {
         let expected: String?
         switch role {
         case .customer: expected = customerHash
         case .agent: expected = agentHashes[id]
         case .supervisor: expected = supervisorHashes[id]
+        case .gateway: expected = gatewayHashes[id]
         }
         // Hash even when the id is unknown, so timing does not reveal which ids exist.
         let given = Self.sha256Hex(token)
-        guard let expected, Self.constantTimeEqual(given, expected) else { return nil }
-        switch role {
-        case .customer: return .customer(CustomerID(id))
-        case .agent: return .agent(AgentID(id))
-        case .supervisor: return .supervisor(SupervisorID(id))
-        }
+        guard let expected else { return false }
+        return Self.constantTimeEqual(given, expected)
     }
 
     /// Lowercase hex SHA-256 of a token, as `kefuctl hash-token` prints it.
@@ -56,6 +56,15 @@ struct Authenticator: Sendable {
 extension RoutingPolicy {
     /// The routing rules of a configuration.
     init(_ configuration: KefuConfiguration) {
+        let routing = configuration.routing
+        var rules = RoutingRules()
+        rules.stickyWindow = .seconds(routing.stickyWindowSeconds)
+        rules.stickyWait = .seconds(routing.stickyWaitSeconds)
+        rules.vipBoost = .seconds(routing.vipBoostSeconds)
+        rules.wrapUp = .seconds(routing.wrapUpSeconds)
+        rules.reconnectGrace = .seconds(routing.reconnectGraceSeconds)
+        rules.autoAwayBreaches = routing.autoAwayBreaches
+        rules.autoAwayWindow = .seconds(routing.autoAwayWindowSeconds)
         self.init(
             firstResponse: .seconds(configuration.sla.firstResponseSeconds),
             agents: configuration.agents.map { agent in
@@ -65,9 +74,19 @@ extension RoutingPolicy {
                     maxChats: agent.maxChats,
                     skills: Dictionary(
                         agent.skills.map { (Skill($0.skill), $0.level) }, uniquingKeysWith: { a, _ in a }
-                    )
+                    ),
+                    stores: agent.stores.map(Set.init),
+                    languages: agent.languages.map(Set.init)
                 )
-            }
+            },
+            skillRules: configuration.skills.map { skill in
+                SkillRule(
+                    skill: Skill(skill.name), minLevel: skill.minLevel,
+                    widenAfter: skill.widenAfterSeconds.map { Milliseconds.seconds($0) },
+                    fallback: skill.fallback.map { Skill($0) }, maxQueue: skill.maxQueue
+                )
+            },
+            rules: rules
         )
     }
 }

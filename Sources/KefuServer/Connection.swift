@@ -79,3 +79,20 @@ enum Connection {
         }
     }
 }
+
+/// Closes a connection that has been silent for the idle timeout (`PING` keeps a quiet client alive), after
+/// telling it why.
+final class CloseWhenIdle: ChannelInboundHandler, Sendable {
+    typealias InboundIn = NIOAny
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        guard let idle = event as? IdleStateHandler.IdleStateEvent, idle == .read else {
+            context.fireUserInboundEventTriggered(event)
+            return
+        }
+        var farewell = context.channel.allocator.buffer(string: ServerLine.event("BYE", [("reason", "idle")]))
+        farewell.writeInteger(UInt8(ascii: "\n"))
+        let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
+        context.writeAndFlush(NIOAny(farewell)).whenComplete { _ in bound.value.close(promise: nil) }
+    }
+}

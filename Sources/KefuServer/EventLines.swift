@@ -5,8 +5,11 @@ import KefuProtocol
 extension Event {
     var line: String {
         switch self {
-        case .queued(let conversation, let position):
-            return ServerLine.event("QUEUED", [("conv", conversation.description), ("position", "\(position)")])
+        case .queued(let conversation, let position, let eta, let offline):
+            var fields = [("conv", conversation.description), ("position", "\(position)")]
+            if let eta { fields.append(("eta_s", "\(eta)")) }
+            if offline { fields.append(("offline", "1")) }
+            return ServerLine.event("QUEUED", fields)
         case .joined(let conversation, let agent):
             return ServerLine.event("JOINED", [("conv", conversation.description), ("agent", agent.rawValue)])
         case .assigned(let notice):
@@ -16,6 +19,8 @@ extension Event {
                 ("waited_ms", notice.waited.description),
             ]
             if notice.resumed { fields.append(("resumed", "1")) }
+            if notice.via != "routed" { fields.append(("via", notice.via)) }
+            if notice.via == "handover" { fields.append(("handover", "1")) }
             return ServerLine.event("ASSIGNED", fields, text: notice.firstMessage)
         case .message(let conversation, let sender, let text):
             return ServerLine.event("MSG", [("conv", conversation.description), ("from", sender.rawValue)], text: text)
@@ -28,6 +33,15 @@ extension Event {
             ])
         case .closed(let conversation, let closer):
             return ServerLine.event("CLOSED", [("conv", conversation.description), ("by", closer.rawValue)])
+        case .note(let note):
+            return RoutingCore.noteLine(note).rendered
+        case .presence(let presence, let reason):
+            // `* PRESENCE away reason=unresponsive`: the presence is a positional word, as in the PRESENCE verb.
+            return ServerLine.event("PRESENCE \(presence.rawValue)", [("reason", reason)])
+        case .agentAway(let agent, let reason, let breaches):
+            return ServerLine.event(
+                "AGENT-AWAY", [("agent", agent.rawValue), ("reason", reason), ("breaches", "\(breaches)")]
+            )
         }
     }
 }
@@ -51,6 +65,7 @@ extension Refusal {
         case .forbidden: .forbidden
         case .badArgs: .badArgs
         case .conflict: .conflict
+        case .busy: .busy
         }
     }
 }

@@ -15,7 +15,7 @@ public final class KefuDaemon: Service, Sendable {
     private let stateDirectory: String
     private let clock: any WallClock
     private let notifier: any ServiceNotifier
-    private let breaches: any BreachRecorder
+    private let journal: any JournalRecorder
     private let logger: Logger
     private let readiness = Readiness()
 
@@ -24,14 +24,14 @@ public final class KefuDaemon: Service, Sendable {
         stateDirectory: String,
         clock: any WallClock = SystemWallClock(),
         notifier: any ServiceNotifier = SilentNotifier(),
-        breaches: any BreachRecorder,
+        journal: any JournalRecorder,
         logger: Logger
     ) {
         self.configuration = configuration
         self.stateDirectory = stateDirectory
         self.clock = clock
         self.notifier = notifier
-        self.breaches = breaches
+        self.journal = journal
         self.logger = logger
     }
 
@@ -65,6 +65,7 @@ public final class KefuDaemon: Service, Sendable {
         let (inputs, continuation) = AsyncStream<LoopInput>.makeStream()
         let mailbox = Mailbox(continuation: continuation)
         let maxLineBytes = configuration.server.maxLineBytes
+        let idleTimeout = configuration.server.idleTimeoutSeconds.map { TimeAmount.milliseconds(Int64($0 * 1000)) }
         let listener = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .serverChannelOption(.backlog, value: 256)
@@ -72,6 +73,11 @@ public final class KefuDaemon: Service, Sendable {
             .childChannelOption(.allowRemoteHalfClosure, value: true)
             .bind(host: configuration.server.listen.host, port: configuration.server.listen.port) { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    if let idleTimeout {
+                        // A dead laptop sends nothing, not even a FIN: silence past the limit closes the connection.
+                        try channel.pipeline.syncOperations.addHandler(IdleStateHandler(readTimeout: idleTimeout))
+                        try channel.pipeline.syncOperations.addHandler(CloseWhenIdle())
+                    }
                     try channel.pipeline.syncOperations.addHandler(
                         ByteToMessageHandler(LineFrameDecoder(maxLineBytes: maxLineBytes))
                     )
@@ -97,7 +103,7 @@ public final class KefuDaemon: Service, Sendable {
         let logger = self.logger
         let notifier = self.notifier
         let clock = self.clock
-        let breaches = self.breaches
+        let journal = self.journal
         let authenticator = Authenticator(configuration)
         let routedCore = core
         try await withThrowingDiscardingTaskGroup { group in
@@ -119,7 +125,7 @@ public final class KefuDaemon: Service, Sendable {
                 // The routing owner lives inside this one task: nothing else can touch its state.
                 let loop = RoutingLoop(
                     core: routedCore, store: store, mailbox: mailbox, clock: clock, authenticator: authenticator,
-                    notifier: notifier, breaches: breaches, logger: logger
+                    notifier: notifier, journal: journal, logger: logger
                 )
                 try await loop.run(inputs)
             }

@@ -59,8 +59,8 @@ enum LoopInput: Sendable {
     case disconnected(SessionID)
     /// A batch of records enqueued under `ticket` has committed (or failed).
     case committed(ticket: UInt64, failure: StoreError?)
-    /// A history read enqueued under `ticket` has finished; nil messages means "no such conversation for you".
-    case historyRead(ticket: UInt64, session: SessionID, tag: String, Result<[MessageRecord]?, StoreError>)
+    /// A read enqueued under `ticket` (HISTORY, NOTES or EXPLAIN of a closed chat) has produced its lines.
+    case storeRead(ticket: UInt64, StoreReadLines)
     /// The earliest deadline may be due.
     case timer
     /// Periodic: watchdog ping and `STATUS=` refresh, sent from the routing loop so a stuck loop is noticed.
@@ -74,4 +74,10 @@ struct Mailbox: Sendable {
     let continuation: AsyncStream<LoopInput>.Continuation
 
     func post(_ input: LoopInput) { continuation.yield(input) }
+}
+
+/// The lines a store read produced for one session, its completion included.
+struct StoreReadLines: Sendable {
+    let session: SessionID
+    let lines: [String]
 }

@@ -1,8 +1,11 @@
 import KefuCore
 
-/// Where SLA breaches are written (journald in the daemon; a list in tests).
-public protocol BreachRecorder: Sendable {
+/// Where the records ops rely on are written (journald in the daemon; a list in tests).
+public protocol JournalRecorder: Sendable {
+    /// One SLA breach.
     func record(_ breach: SLABreach)
+    /// An agent the daemon set away for letting chats breach.
+    func record(_ away: AgentAutoAway)
 }
 
 /// What the daemon tells its service manager (sd_notify in the daemon; nothing or a list in tests).

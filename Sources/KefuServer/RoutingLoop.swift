@@ -12,6 +12,7 @@ final class RoutingLoop {
     enum Output {
         case line(SessionID, String)
         case breach(SLABreach)
+        case autoAway(AgentAutoAway)
         case close(SessionID)
     }
 
@@ -25,32 +26,46 @@ final class RoutingLoop {
 
     struct Session {
         var outbox: Outbox
-        var principal: Principal?
+        var role: SessionRole?
         var closing = false
+        /// `WATCH`: a supervisor session that receives a copy of every event.
+        var watching = false
     }
 
-    private var core: RoutingCore
-    private let store: ConversationStore
-    private let mailbox: Mailbox
-    private let clock: any WallClock
-    private let authenticator: Authenticator
-    private let notifier: any ServiceNotifier
-    private let breaches: any BreachRecorder
-    private let logger: Logger
+    /// Who a logged-in session is: a person, or a gateway speaking for many buyers.
+    enum SessionRole: Equatable {
+        case person(Principal)
+        case gateway(String)
+    }
 
-    private var sessions: [SessionID: Session] = [:]
-    private var sessionsByPrincipal: [Principal: Set<SessionID>] = [:]
-    private var supervisorSessions: Set<SessionID> = []
+    var core: RoutingCore
+    let store: ConversationStore
+    let mailbox: Mailbox
+    let clock: any WallClock
+    let authenticator: Authenticator
+    let notifier: any ServiceNotifier
+    let journal: any JournalRecorder
+    let logger: Logger
 
-    private var pending = Deque<PendingBatch>()
+    var sessions: [SessionID: Session] = [:]
+    var sessionsByPrincipal: [Principal: Set<SessionID>] = [:]
+    var supervisorSessions: Set<SessionID> = []
+    var gatewaySessions: [String: Set<SessionID>] = [:]
+    /// Which gateway speaks for a buyer (the one that last named them), so the buyer's events reach it.
+    var customerGateway: [CustomerID: String] = [:]
+    /// Events for buyers with no connection right now, given to them when they (or their gateway) come back.
+    var undelivered: [CustomerID: [String]] = [:]
+    var watchers: Set<SessionID> = []
+
+    var pending = Deque<PendingBatch>()
     /// Store jobs handed out so far, and how many have finished (they finish in order).
-    private var issuedTicket: UInt64 = 0
-    private var finishedTicket: UInt64 = 0
+    var issuedTicket: UInt64 = 0
+    var finishedTicket: UInt64 = 0
 
     private var timer: Task<Void, Never>?
     private var timerArmedFor: Instant?
     private var lastStatus = ""
-    private var shuttingDown = false
+    var shuttingDown = false
     private var failed: StoreError?
 
     init(
@@ -60,7 +75,7 @@ final class RoutingLoop {
         clock: any WallClock,
         authenticator: Authenticator,
         notifier: any ServiceNotifier,
-        breaches: any BreachRecorder,
+        journal: any JournalRecorder,
         logger: Logger
     ) {
         self.core = core
@@ -69,8 +84,12 @@ final class RoutingLoop {
         self.clock = clock
         self.authenticator = authenticator
         self.notifier = notifier
-        self.breaches = breaches
+        self.journal = journal
         self.logger = logger
+        // Buyers of open conversations brought by a gateway are that gateway's again after a restart.
+        for record in core.openConversations(where: { $0.gateway != nil }) {
+            customerGateway[record.customer] = record.gateway
+        }
     }
 
     /// The live summary sent as `STATUS=`.
@@ -112,8 +131,8 @@ final class RoutingLoop {
                 return
             }
             finished(ticket)
-        case .historyRead(let ticket, let session, let tag, let result):
-            historyRead(ticket: ticket, session: session, tag: tag, result)
+        case .storeRead(let ticket, let read):
+            storeRead(ticket: ticket, read)
         case .timer:
             timerArmedFor = nil
             apply(core.handle(.tick, at: clock.now()), caller: nil, tag: nil)
@@ -129,102 +148,10 @@ final class RoutingLoop {
         }
     }
 
-    // MARK: - Requests
-
-    private func handleRequest(_ session: SessionID, tag: String, _ parsed: Result<Request, ProtocolError>) {
-        guard let state = sessions[session], !state.closing else { return }
-        let request: Request
-        switch parsed {
-        case .failure(let error):
-            emit(.line(session, ServerLine.error(tag, error)))
-            return
-        case .success(let parsed):
-            request = parsed
-        }
-        if shuttingDown {
-            emit(.line(session, ServerLine.error(tag, ProtocolError(.busy, "kefud is shutting down"))))
-            return
-        }
-        guard let principal = state.principal else {
-            guard request.allowedBeforeLogin else {
-                emit(.line(session, ServerLine.error(tag, ProtocolError(.notLoggedIn, "LOGIN first"))))
-                return
-            }
-            handleAnonymous(session, tag: tag, request)
-            return
-        }
-        let command: Command
-        switch request {
-        case .ping:
-            emit(.line(session, ServerLine.ok(tag)))
-            return
-        case .quit:
-            emit(.line(session, ServerLine.ok(tag)))
-            emit(.close(session))
-            sessions[session]?.closing = true
-            return
-        case .login:
-            emit(.line(session, ServerLine.error(tag, ProtocolError(.conflict, "already logged in as \(principal)"))))
-            return
-        case .open(let skill, let priority, let text):
-            command = .open(principal, skill: Skill(skill), priority: Priority(priority), text: text)
-        case .send(let conversation, let text):
-            command = .send(principal, ConversationID(conversation), text: text)
-        case .close(let conversation):
-            command = .close(principal, ConversationID(conversation))
-        case .presence(let presence):
-            command = .setPresence(principal, Presence(presence))
-        case .history(let conversation):
-            command = .history(principal, ConversationID(conversation))
-        }
-        apply(core.handle(command, at: clock.now()), caller: session, tag: tag)
-    }
-
-    private func handleAnonymous(_ session: SessionID, tag: String, _ request: Request) {
-        switch request {
-        case .ping:
-            emit(.line(session, ServerLine.ok(tag)))
-        case .quit:
-            emit(.line(session, ServerLine.ok(tag)))
-            emit(.close(session))
-            sessions[session]?.closing = true
-        case .login(let role, let id, let token):
-            guard let principal = authenticator.authenticate(role: role, id: id, token: token) else {
-                logger.notice("login refused", metadata: ["role": "\(role.rawValue)", "id": "\(id)"])
-                emit(.line(session, ServerLine.error(tag, ProtocolError(.authFailed, "unknown id or wrong token"))))
-                return
-            }
-            let step = core.handle(.connect(principal), at: clock.now())
-            if case .refused(let refusal, let message) = step.reply {
-                emit(.line(session, ServerLine.error(tag, ProtocolError(refusal.code, message))))
-                return
-            }
-            sessions[session]?.principal = principal
-            sessionsByPrincipal[principal, default: []].insert(session)
-            if case .supervisor = principal { supervisorSessions.insert(session) }
-            logger.info("logged in", metadata: ["session": "\(session)", "who": "\(principal)"])
-            var fields = [("role", role.rawValue), ("id", id)]
-            if case .ok(let extra) = step.reply { fields += extra.map { ($0.key, $0.value) } }
-            apply(step, caller: session, tag: tag, reply: ServerLine.ok(tag, fields))
-        default:
-            emit(.line(session, ServerLine.error(tag, ProtocolError(.notLoggedIn, "LOGIN first"))))
-        }
-    }
-
-    private func disconnect(_ session: SessionID) {
-        guard let state = sessions.removeValue(forKey: session) else { return }
-        supervisorSessions.remove(session)
-        guard let principal = state.principal else { return }
-        sessionsByPrincipal[principal]?.remove(session)
-        if sessionsByPrincipal[principal]?.isEmpty == true { sessionsByPrincipal[principal] = nil }
-        logger.info("disconnected", metadata: ["session": "\(session)", "who": "\(principal)"])
-        apply(core.handle(.disconnect(principal), at: clock.now()), caller: nil, tag: nil)
-    }
-
     // MARK: - Applying a step
 
     /// Persists the step's records, then queues its reply and events behind them.
-    private func apply(_ step: Step, caller: SessionID?, tag: String?, reply: String? = nil) {
+    func apply(_ step: Step, caller: SessionID?, tag: String?, reply: String? = nil) {
         let records = step.records
         if !records.isEmpty {
             issuedTicket += 1
@@ -247,88 +174,33 @@ final class RoutingLoop {
                 case .refused(let refusal, let message):
                     emit(.line(caller, ServerLine.error(tag, ProtocolError(refusal.code, message))))
                 case .history(let conversation, let viewer, let verify):
-                    readHistory(conversation, viewer: viewer, verifyOwnership: verify, session: caller, tag: tag)
+                    readFromStore(.history, conversation, viewer: viewer, verify: verify, session: caller, tag: tag)
+                case .fromStore(let query, let conversation, let viewer, let verify):
+                    readFromStore(StoreRead(query), conversation, viewer: viewer, verify: verify, session: caller, tag: tag)
+                case .listing(let lines, let fields):
+                    for line in lines { emit(.line(caller, line.rendered)) }
+                    emit(.line(caller, ServerLine.ok(tag, fields.map { ($0.key, $0.value) })))
                 }
             }
         }
         for effect in step.effects {
             switch effect {
             case .deliver(let recipient, let event):
-                let line = event.line
-                for session in sessions(for: recipient, caller: caller) { emit(.line(session, line)) }
+                deliverEvent(event.line, to: recipient, caller: caller)
             case .breach(let breach):
                 emit(.breach(breach))
+            case .autoAway(let away):
+                emit(.autoAway(away))
             case .persist:
                 break
             }
         }
     }
 
-    private func sessions(for recipient: Recipient, caller: SessionID?) -> [SessionID] {
-        switch recipient {
-        case .caller: return caller.map { [$0] } ?? []
-        case .agent(let id):
-            return sessionsByPrincipal[.agent(id)].map { $0.sorted { $0.rawValue < $1.rawValue } } ?? []
-        case .customer(let id):
-            return sessionsByPrincipal[.customer(id)].map { $0.sorted { $0.rawValue < $1.rawValue } } ?? []
-        case .supervisors: return supervisorSessions.sorted { $0.rawValue < $1.rawValue }
-        }
-    }
-
-    /// History comes from the store, read after every write enqueued before it (same FIFO), so it includes
-    /// everything already acknowledged.
-    private func readHistory(
-        _ conversation: ConversationID, viewer: Principal, verifyOwnership: Bool, session: SessionID, tag: String
-    ) {
-        issuedTicket += 1
-        let ticket = issuedTicket
-        pending.append(PendingBatch(ticket: ticket, awaitingRead: true))
-        let mailbox = self.mailbox
-        store.enqueueRead(
-            { reader -> [MessageRecord]? in
-                guard let record = try reader.conversation(conversation) else { return nil }
-                if verifyOwnership {
-                    switch viewer {
-                    case .customer(let customer):
-                        guard record.customer == customer else { return nil }
-                    case .agent(let agent):
-                        guard try reader.agentsWhoHeld(conversation).contains(agent) else { return nil }
-                    case .supervisor:
-                        break
-                    }
-                }
-                return try reader.history(of: conversation)
-            },
-            completion: { result in
-                mailbox.post(.historyRead(ticket: ticket, session: session, tag: tag, result))
-            })
-    }
-
-    private func historyRead(
-        ticket: UInt64, session: SessionID, tag: String, _ result: Result<[MessageRecord]?, StoreError>
-    ) {
-        var lines: [Output] = []
-        switch result {
-        case .success(let messages?):
-            lines = messages.map { .line(session, $0.historyLine) }
-            lines.append(.line(session, ServerLine.ok(tag, [("count", "\(messages.count)")])))
-        case .success(nil):
-            lines = [.line(session, ServerLine.error(tag, ProtocolError(.notFound, "no such conversation")))]
-        case .failure(let error):
-            logger.error("history read failed", metadata: ["error": "\(error)"])
-            lines = [.line(session, ServerLine.error(tag, ProtocolError(.internal, "history unavailable")))]
-        }
-        if let index = pending.firstIndex(where: { $0.ticket == ticket }) {
-            pending[index].outputs.insert(contentsOf: lines, at: 0)
-            pending[index].awaitingRead = false
-        }
-        finished(ticket)
-    }
-
     // MARK: - Releasing outputs
 
     /// Queues an output behind the latest store job, or sends it at once when nothing is outstanding.
-    private func emit(_ output: Output) {
+    func emit(_ output: Output) {
         if pending.isEmpty && finishedTicket == issuedTicket {
             deliver(output)
         } else if pending.last?.ticket == issuedTicket {
@@ -338,7 +210,7 @@ final class RoutingLoop {
         }
     }
 
-    private func finished(_ ticket: UInt64) {
+    func finished(_ ticket: UInt64) {
         finishedTicket = max(finishedTicket, ticket)
         while let first = pending.first, first.ticket <= finishedTicket, !first.awaitingRead {
             pending.removeFirst()
@@ -356,13 +228,15 @@ final class RoutingLoop {
                 state.outbox.close()
             }
         case .breach(let breach):
-            breaches.record(breach)
+            journal.record(breach)
+        case .autoAway(let away):
+            journal.record(away)
         case .close(let session):
             sessions[session]?.outbox.close()
         }
     }
 
-    private func closeNow(_ session: SessionID, farewell: String) {
+    func closeNow(_ session: SessionID, farewell: String) {
         guard let state = sessions[session] else { return }
         _ = state.outbox.send(farewell)
         state.outbox.close()

@@ -15,9 +15,9 @@ public struct SystemdServiceNotifier: ServiceNotifier {
     public func watchdogPing() { notifier.watchdogPing() }
 }
 
-/// Writes each SLA breach as one structured journald entry that ops can find by field
+/// Writes each SLA breach (and each agent set away) as one structured journald entry that ops can find by field
 /// (`journalctl KEFU_EVENT=sla_breach KEFU_AGENT=alice`).
-public struct JournaldBreachRecorder: BreachRecorder {
+public struct JournaldRecorder: JournalRecorder {
     private let fallback: Logger
 
     /// - Parameter fallback: where a breach goes when journald does not take it (not running, not under systemd),
@@ -27,7 +27,14 @@ public struct JournaldBreachRecorder: BreachRecorder {
     }
 
     public func record(_ breach: SLABreach) {
-        let record = Self.journalRecord(for: breach)
+        send(Self.journalRecord(for: breach))
+    }
+
+    public func record(_ away: AgentAutoAway) {
+        send(Self.journalRecord(for: away))
+    }
+
+    private func send(_ record: JournalRecord) {
         if !record.send() {
             fallback.warning("\(record.message)", metadata: Dictionary(
                 uniqueKeysWithValues: record.fields.map { ($0.name.lowercased(), .string($0.value)) }
@@ -55,6 +62,25 @@ public struct JournaldBreachRecorder: BreachRecorder {
                 JournalField("KEFU_PRIORITY", breach.priority.rawValue),
                 JournalField("KEFU_WAITED_MS", breach.waited.description),
                 JournalField("KEFU_THRESHOLD_MS", breach.threshold.description),
+            ]
+        )
+    }
+
+    /// The journald entry for an agent set away by the daemon (`KEFU_EVENT=agent_auto_away`).
+    public static func journalRecord(for away: AgentAutoAway) -> JournalRecord {
+        let moved = away.movedConversations.map(\.description).joined(separator: ",")
+        let message = "Agent \(away.agent) set away: \(away.breaches) conversations breached within "
+            + "\(seconds(away.window)); \(away.movedConversations.count) unanswered chats passed on"
+        return JournalRecord(
+            message: message,
+            messageID: SystemdMessageID.agentAutoAway,
+            priority: JournalPriority.warning,
+            fields: [
+                JournalField("KEFU_EVENT", "agent_auto_away"),
+                JournalField("KEFU_AGENT", away.agent.rawValue),
+                JournalField("KEFU_BREACHES", "\(away.breaches)"),
+                JournalField("KEFU_WINDOW_MS", away.window.description),
+                JournalField("KEFU_CONVERSATIONS", moved),
             ]
         )
     }

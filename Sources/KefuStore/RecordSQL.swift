@@ -46,6 +46,8 @@ enum RecordSQL {
     /// Writes one record with the connection's cached statements.
     static func apply(_ record: Record, on connection: Connection) throws(StoreError) {
         switch record {
+        case .note:
+            break  // TEMPORARY: schema v2 (notes) is being written separately
         case .conversation(let row):
             let statement = try connection.statement(upsertConversation, .write)
             statement.bind(1, row.id.rawValue)

@@ -75,7 +75,7 @@ struct Kefud: AsyncParsableCommand {
             configuration: configuration,
             stateDirectory: stateDirectory,
             notifier: SystemdServiceNotifier(),
-            breaches: JournaldBreachRecorder(fallback: logger),
+            journal: JournaldRecorder(fallback: logger),
             logger: logger
         )
         var groupConfiguration = ServiceGroupConfiguration(

@@ -15,7 +15,7 @@ struct Floor {
     mutating func run(_ command: Command) -> Step {
         let step = core.handle(command, at: now)
         log.append(contentsOf: step.effects)
-        expectInvariants(core)
+        expectInvariants(core, at: now)
         return step
     }
 

@@ -106,7 +106,7 @@ struct FirstResponseTests {
     }
 
     @Test func tenThousandOpenConversationsShareOneEarliestDeadline() {
-        var floor = Floor(firstResponseSeconds: 120, agents: [agent("alice", max: 1000, ["presales": 3])])
+        var floor = Floor(firstResponseSeconds: 120, agents: [agent("alice", max: 10_000, ["presales": 3])])
         floor.login("alice")
         var opened: [ConversationID] = []
         for index in 0..<10_000 {

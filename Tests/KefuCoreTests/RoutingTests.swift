@@ -105,8 +105,9 @@ struct QueueTests {
         var floor = Floor(agents: [agent("alice", ["presales": 3])])
         let first = floor.run(.open(.customer("c1"), skill: "presales", priority: .normal, text: "a"))
         let second = floor.run(.open(.customer("c2"), skill: "presales", priority: .normal, text: "b"))
-        #expect(events(first.effects, to: .customer("c1")) == [.queued(ConversationID(1), position: 1)])
-        #expect(events(second.effects, to: .customer("c2")) == [.queued(ConversationID(2), position: 2)])
+        // Nobody who could serve is online: the buyer is told it is an offline message (留言), with no estimate.
+        #expect(events(first.effects, to: .customer("c1")) == [.queued(ConversationID(1), position: 1, offline: true)])
+        #expect(events(second.effects, to: .customer("c2")) == [.queued(ConversationID(2), position: 2, offline: true)])
         #expect(floor.core.waiting == [ConversationID(1), ConversationID(2)])
     }
 
@@ -118,7 +119,7 @@ struct QueueTests {
         _ = floor.advance(seconds: 1)
         let vip = floor.open("c3", "presales", priority: .vip)
         let step = floor.run(.open(.customer("c4"), skill: "presales", priority: .vip, text: "x"))
-        #expect(events(step.effects, to: .customer("c4")) == [.queued(ConversationID(4), position: 2)])
+        #expect(events(step.effects, to: .customer("c4")) == [.queued(ConversationID(4), position: 2, offline: true)])
         #expect(floor.core.waiting == [vip, ConversationID(4), normal1, normal2])
         floor.login("alice")
         #expect(floor.holder(of: vip) == "alice")

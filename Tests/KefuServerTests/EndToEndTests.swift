@@ -96,9 +96,9 @@ struct EndToEndTests {
         let second = try await daemon.customer("b2")
         // OK first, then the queue position (the order the protocol promises).
         #expect(try await first.completion("o OPEN complaint :投诉") == "o OK conv=1")
-        #expect(try await first.next() == "* QUEUED conv=1 position=1")
+        #expect(try await first.next() == "* QUEUED conv=1 position=1 offline=1")
         #expect(try await second.completion("o OPEN complaint priority=vip :投诉!") == "o OK conv=2")
-        #expect(try await second.next() == "* QUEUED conv=2 position=1")
+        #expect(try await second.next() == "* QUEUED conv=2 position=1 offline=1")
         // carol logs in with room for three: the vip first, then the older normal chat.
         let carol = try await daemon.agent("carol", Secrets.carol)
         #expect(try await carol.expect("* ASSIGNED").hasPrefix("* ASSIGNED conv=2"))
@@ -114,7 +114,7 @@ struct EndToEndTests {
         #expect(try await alice.completion("p PRESENCE away") == "p OK presence=away")
         let buyer = try await daemon.customer("b1")
         #expect(try await buyer.completion("o OPEN logistics :到哪了") == "o OK conv=1")
-        #expect(try await buyer.next() == "* QUEUED conv=1 position=1")
+        #expect(try await buyer.next() == "* QUEUED conv=1 position=1 offline=1")
         #expect(try await alice.completion("p2 PRESENCE online") == "p2 OK presence=online")
         try await alice.expect("* ASSIGNED conv=1")
         try await daemon.stop()

@@ -60,13 +60,16 @@ func testConfiguration(
     """
 }
 
-/// Breaches the daemon reported, for assertions.
-final class BreachLog: BreachRecorder {
+/// Breaches and auto-aways the daemon reported, for assertions.
+final class BreachLog: JournalRecorder {
     private let entries = Mutex<[SLABreach]>([])
+    private let aways = Mutex<[AgentAutoAway]>([])
 
     func record(_ breach: SLABreach) { entries.withLock { $0.append(breach) } }
+    func record(_ away: AgentAutoAway) { aways.withLock { $0.append(away) } }
 
     var all: [SLABreach] { entries.withLock { $0 } }
+    var autoAways: [AgentAutoAway] { aways.withLock { $0 } }
 }
 
 /// The real server (listener, routing loop, SQLite store) running in this process on a loopback port.
@@ -87,7 +90,7 @@ struct TestDaemon {
         logger.logLevel = .warning
         let breaches = BreachLog()
         let daemon = KefuDaemon(
-            configuration: configuration, stateDirectory: directory, breaches: breaches, logger: logger
+            configuration: configuration, stateDirectory: directory, journal: breaches, logger: logger
         )
         let group = ServiceGroup(services: [daemon], logger: logger)
         let task = Task { try await group.run() }

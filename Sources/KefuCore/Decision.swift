@@ -1,0 +1,88 @@
+/// One agent's standing in a routing decision: why it could not take the conversation, or why it lost.
+public enum Verdict: Sendable, Equatable {
+    case chosen
+    case offline
+    case away
+    case disconnected
+    case notSkilled
+    case levelTooLow(level: Int, required: Int)
+    case store(String)
+    case language(String)
+    case full(held: Int, max: Int)
+    case reservedForAnother(AgentID)
+    /// Left out on purpose (the holder whose chat breached, the agent transferring it away).
+    case excluded(String)
+    /// Eligible, but more loaded than the winner.
+    case higherLoad(held: Int, max: Int)
+    /// Same load, lower proficiency than the winner.
+    case lowerLevel(Int)
+    /// Same load and level, assigned more recently than the winner.
+    case lessIdle
+    /// Everything equal; the winner's id sorts first.
+    case laterID
+
+    /// Short code for protocol lines.
+    public var code: String {
+        switch self {
+        case .chosen: "chosen"
+        case .offline: "offline"
+        case .away: "away"
+        case .disconnected: "disconnected"
+        case .notSkilled: "not-skilled"
+        case .levelTooLow: "level-too-low"
+        case .store: "store"
+        case .language: "language"
+        case .full: "full"
+        case .reservedForAnother: "reserved"
+        case .excluded: "excluded"
+        case .higherLoad: "higher-load"
+        case .lowerLevel: "lower-level"
+        case .lessIdle: "less-idle"
+        case .laterID: "tie-break"
+        }
+    }
+
+    /// A sentence an ops engineer understands.
+    public var text: String {
+        switch self {
+        case .chosen: "chosen"
+        case .offline: "offline"
+        case .away: "away"
+        case .disconnected: "not connected"
+        case .notSkilled: "does not have the skill"
+        case .levelTooLow(let level, let required): "level \(level) is below the required \(required)"
+        case .store(let store): "does not serve store \(store)"
+        case .language(let language): "does not speak \(language)"
+        case .full(let held, let max): "full (\(held)/\(max))"
+        case .reservedForAnother(let agent): "reserved for returning buyer's agent \(agent)"
+        case .excluded(let why): "excluded: \(why)"
+        case .higherLoad(let held, let max): "higher load ratio (\(held)/\(max))"
+        case .lowerLevel(let level): "same load, lower level \(level)"
+        case .lessIdle: "same load and level, assigned more recently"
+        case .laterID: "all else equal, id sorts later"
+        }
+    }
+}
+
+/// One candidate in a decision.
+public struct Candidate: Sendable, Equatable {
+    public var agent: AgentID
+    public var verdict: Verdict
+}
+
+/// Why a conversation went where it went: kept for `EXPLAIN` and in the store's assignment history.
+public struct Decision: Sendable, Equatable {
+    public var conversation: ConversationID
+    public var at: Instant
+    /// The agent chosen; nil when nobody could take it and it waits.
+    public var agent: AgentID?
+    /// The rule that decided, in words.
+    public var rule: String
+    /// Every agent considered, with its verdict.
+    public var candidates: [Candidate]
+
+    /// The decision as text, one line per candidate after the rule (stored with the assignment).
+    public var text: String {
+        ([rule] + candidates.map { "\($0.agent): \($0.verdict.text)" }).joined(separator: "\n")
+    }
+}

@@ -1,0 +1,101 @@
+import KefuCore
+import KefuProtocol
+import KefuStore
+
+/// What a reply reads from the store.
+enum StoreRead: Sendable {
+    case history
+    case notes
+    case explanation
+
+    init(_ query: StoreQuery) {
+        switch query {
+        case .notes: self = .notes
+        case .explanation: self = .explanation
+        }
+    }
+}
+
+extension RoutingLoop {
+    /// Reads run on the store's thread after every write enqueued before them (same FIFO), so they see everything
+    /// already acknowledged; their lines take their place in the session's output order.
+    func readFromStore(
+        _ read: StoreRead, _ conversation: ConversationID, viewer: Principal, verify: Bool, session: SessionID,
+        tag: String
+    ) {
+        issuedTicket += 1
+        let ticket = issuedTicket
+        pending.append(PendingBatch(ticket: ticket, awaitingRead: true))
+        let mailbox = self.mailbox
+        let logger = self.logger
+        store.enqueueRead(
+            { reader -> [String] in
+                guard let record = try reader.conversation(conversation),
+                    try Self.mayRead(record, viewer: viewer, verify: verify, reader: reader)
+                else { return [ServerLine.error(tag, ProtocolError(.notFound, "no such conversation"))] }
+                var lines: [String]
+                switch read {
+                case .history:
+                    lines = try reader.history(of: conversation).map(\.historyLine)
+                case .notes:
+                    lines = []  // TEMPORARY until the store's notes land
+                case .explanation:
+                    lines = []  // TEMPORARY until the store's latestAssignment lands
+                }
+                let count = read == .explanation ? max(0, lines.count - 1) : lines.count
+                lines.append(ServerLine.ok(tag, [("count", "\(count)")]))
+                return lines
+            },
+            completion: { result in
+                let lines: [String]
+                switch result {
+                case .success(let read): lines = read
+                case .failure(let error):
+                    logger.error("store read failed", metadata: ["error": "\(error)"])
+                    lines = [ServerLine.error(tag, ProtocolError(.internal, "the store could not be read"))]
+                }
+                mailbox.post(.storeRead(ticket: ticket, StoreReadLines(session: session, lines: lines)))
+            })
+    }
+
+    /// The store's half of "not yours is not-found": the customer of the conversation, an agent who held it.
+    static func mayRead(
+        _ record: ConversationRecord, viewer: Principal, verify: Bool, reader: StoreReader
+    ) throws -> Bool {
+        guard verify else { return true }
+        switch viewer {
+        case .customer(let customer): return record.customer == customer
+        case .agent(let agent): return try reader.agentsWhoHeld(record.id).contains(agent)
+        case .supervisor: return true
+        }
+    }
+
+    /// A stored decision: the rule on the first line, one candidate per line after it.
+    static func explanationLines(_ assignment: AssignmentRecord) -> [String] {
+        let conv = assignment.conversation.description
+        var lines = assignment.explanation.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        let rule = lines.isEmpty ? assignment.reason : lines.removeFirst()
+        return [ServerLine.event(
+            "EXPLAIN", [("conv", conv), ("agent", assignment.agent?.rawValue ?? "none"), ("at", assignment.at.description)],
+            text: rule
+        )] + lines.map { line in
+            let agent = line.prefix { $0 != ":" }
+            let verdict = line.dropFirst(agent.count + 1).drop { $0 == " " }
+            return ServerLine.event("CANDIDATE", [("conv", conv), ("agent", String(agent))], text: String(verdict))
+        }
+    }
+
+    func storeRead(ticket: UInt64, _ read: StoreReadLines) {
+        if let index = pending.firstIndex(where: { $0.ticket == ticket }) {
+            pending[index].outputs.insert(contentsOf: read.lines.map { .line(read.session, $0) }, at: 0)
+            pending[index].awaitingRead = false
+        }
+        finished(ticket)
+    }
+}
+
+extension DataLine {
+    var rendered: String {
+        ServerLine.event(name, fields.map { ($0.key, $0.value) }, text: text)
+    }
+}
