@@ -7,6 +7,28 @@ public enum Record: Sendable, Equatable {
     case message(MessageRecord)
     /// A conversation was given to an agent (or taken back: `agent == nil`), and why.
     case assignment(AssignmentRecord)
+    /// An internal note (备注) was added to a conversation.
+    case note(NoteRecord)
+}
+
+/// An internal note on a conversation (备注): never shown to the customer. Notes are only appended; an edit is a
+/// new note, so the original stays with who wrote it and when.
+public struct NoteRecord: Sendable, Equatable {
+    public var conversation: ConversationID
+    /// 1-based position among the conversation's notes.
+    public var seq: Int
+    /// Id of the agent or supervisor who wrote it.
+    public var author: String
+    public var at: Instant
+    public var text: String
+
+    public init(conversation: ConversationID, seq: Int, author: String, at: Instant, text: String) {
+        self.conversation = conversation
+        self.seq = seq
+        self.author = author
+        self.at = at
+        self.text = text
+    }
 }
 
 /// Where a conversation stands.
@@ -25,6 +47,10 @@ public struct ConversationRecord: Sendable, Equatable {
     public var customer: CustomerID
     public var skill: Skill
     public var priority: Priority
+    /// The storefront it came from (`store=` on OPEN), if named.
+    public var store: String?
+    /// The language asked for (`lang=` on OPEN), if named.
+    public var language: String?
     public var state: ConversationState
     /// The agent holding it, when `state == .assigned`.
     public var agent: AgentID?
@@ -48,6 +74,8 @@ public struct ConversationRecord: Sendable, Equatable {
         customer: CustomerID,
         skill: Skill,
         priority: Priority,
+        store: String? = nil,
+        language: String? = nil,
         state: ConversationState,
         agent: AgentID?,
         openedAt: Instant,
@@ -62,6 +90,8 @@ public struct ConversationRecord: Sendable, Equatable {
         self.customer = customer
         self.skill = skill
         self.priority = priority
+        self.store = store
+        self.language = language
         self.state = state
         self.agent = agent
         self.openedAt = openedAt
@@ -105,11 +135,14 @@ public struct AssignmentRecord: Sendable, Equatable {
     public var at: Instant
     /// Why, in the protocol's words (`routed`, `first-response`, `capacity`, ...).
     public var reason: String
+    /// The whole decision (`EXPLAIN`): the rule that chose, and each candidate's verdict, one per line.
+    public var explanation: String
 
-    public init(conversation: ConversationID, agent: AgentID?, at: Instant, reason: String) {
+    public init(conversation: ConversationID, agent: AgentID?, at: Instant, reason: String, explanation: String = "") {
         self.conversation = conversation
         self.agent = agent
         self.at = at
         self.reason = reason
+        self.explanation = explanation
     }
 }
