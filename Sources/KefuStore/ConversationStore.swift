@@ -3,7 +3,7 @@ import Foundation
 import KefuCore
 import Logging
 
-/// The durable record of conversations, messages and assignments, in `<directory>/kefu.sqlite`.
+/// The durable record of conversations, messages, assignments and notes, in `<directory>/kefu.sqlite`.
 ///
 /// One dedicated writer thread owns the only SQLite connection. Callers append jobs to a FIFO queue and return at
 /// once, so the routing loop never waits for the disk; the writer drains whatever has queued up into a single
@@ -78,7 +78,7 @@ public final class ConversationStore: Sendable {
     /// Batches commit in the order they were enqueued, possibly several in one transaction, and `onCommit` is
     /// called on the writer thread, in enqueue order, once the transaction holding these records has committed
     /// (`.success`) or failed (`.failure`, nothing of this batch was written). Within a batch, conversation rows
-    /// are written before messages and assignments, which must refer to a conversation already written.
+    /// are written before messages, assignments and notes, which must refer to a conversation already written.
     /// After `close()`, `onCommit` is called at once, on the caller's thread, with a `.closed` error.
     public func enqueue(_ records: [Record], onCommit: @escaping @Sendable (Result<Void, StoreError>) -> Void) {
         guard queue.append(.write(records, onCommit)) else {

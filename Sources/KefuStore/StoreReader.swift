@@ -75,21 +75,45 @@ public final class StoreReader {
 
     /// The conversation's changes of hands, in the order they were written.
     public func assignments(of conversation: ConversationID) throws -> [AssignmentRecord] {
-        let statement = try prepare("SELECT agent, at, reason FROM assignments WHERE conversation = ?1 ORDER BY id")
+        let statement = try prepare(
+            "SELECT \(RecordSQL.assignmentColumns) FROM assignments WHERE conversation = ?1 ORDER BY id"
+        )
         defer { statement.reset() }
         statement.bind(1, conversation.rawValue)
         var rows: [AssignmentRecord] = []
         while try statement.step(.read) {
-            rows.append(
-                AssignmentRecord(
-                    conversation: conversation,
-                    agent: statement.optionalString(0).map { AgentID($0) },
-                    at: Instant(unixMilliseconds: statement.int64(1)),
-                    reason: statement.string(2)
-                )
-            )
+            rows.append(RecordSQL.assignment(from: statement, of: conversation))
         }
         return rows
+    }
+
+    /// The conversation's last change of hands (the last one written), or nil if it never had one. Answers
+    /// `EXPLAIN` for a conversation the core no longer holds, such as a closed one.
+    public func latestAssignment(of conversation: ConversationID) throws -> AssignmentRecord? {
+        let statement = try prepare(
+            """
+            SELECT \(RecordSQL.assignmentColumns) FROM assignments WHERE conversation = ?1
+            ORDER BY id DESC LIMIT 1
+            """
+        )
+        defer { statement.reset() }
+        statement.bind(1, conversation.rawValue)
+        guard try statement.step(.read) else { return nil }
+        return RecordSQL.assignment(from: statement, of: conversation)
+    }
+
+    /// The conversation's internal notes, ordered by `seq`; empty when there are none.
+    public func notes(of conversation: ConversationID) throws -> [NoteRecord] {
+        let statement = try prepare(
+            "SELECT \(RecordSQL.noteColumns) FROM notes WHERE conversation = ?1 ORDER BY seq"
+        )
+        defer { statement.reset() }
+        statement.bind(1, conversation.rawValue)
+        var notes: [NoteRecord] = []
+        while try statement.step(.read) {
+            notes.append(RecordSQL.note(from: statement, of: conversation))
+        }
+        return notes
     }
 
     /// Everything the daemon needs to resume serving after a restart; what `ConversationStore.recover()` returns.
