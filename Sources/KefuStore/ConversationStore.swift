@@ -132,17 +132,27 @@ public final class ConversationStore: Sendable {
         return try result.get()
     }
 
-    /// Reads what the daemon needs to resume: open conversations, the next id, agents' last assignments.
+    /// Reads what the daemon needs to resume: open conversations and their notes, the next id, agents' last
+    /// assignments. `returningBuyers` is left empty; see `recover(returningBuyersSince:)`.
     ///
     /// Blocks the calling thread until the writer thread has run it (after any writes already queued). Meant for
     /// startup, before serving; async code may prefer `read { try $0.recoveredState() }`. Fails rather than
     /// deadlocks if called from a callback on the writer thread.
     public func recover() throws(StoreError) -> RecoveredState {
+        try recover(returningBuyersSince: nil)
+    }
+
+    /// `recover()`, plus, when `since` is not nil, each customer's last agent among the conversations closed at
+    /// or after `since` (`RecoveredState.returningBuyers`, see `StoreReader.lastAgents(closedSince:)`).
+    public func recover(returningBuyersSince since: Instant?) throws(StoreError) -> RecoveredState {
         guard !queue.isWriterThread else {
             throw StoreError(.read, path: path, message: "recover() called on the store's writer thread")
         }
         let latch = Latch<Result<RecoveredState, StoreError>>()
-        enqueueRead({ try $0.recoveredState() }, completion: { latch.fulfill($0) })
+        enqueueRead(
+            { try $0.recoveredState(returningBuyersSince: since) },
+            completion: { latch.fulfill($0) }
+        )
         return try latch.wait().get()
     }
 

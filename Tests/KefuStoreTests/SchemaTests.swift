@@ -150,10 +150,14 @@ private func layout(in directory: String) throws -> [String] {
                 #expect(oldLatest == assignment(3, "bob", 200))
                 #expect(try await store.read { try $0.notes(of: ConversationID(2)) }.isEmpty)
 
-                let state = try store.recover()
+                let state = try store.recover(returningBuyersSince: at(0))
                 #expect(state.openConversations == [queued, assigned])
                 #expect(state.nextConversationID == ConversationID(4))
                 #expect(state.lastAssignedAt == ["alice": at(100), "bob": at(200)])
+                #expect(state.notes.isEmpty)
+                #expect(
+                    state.returningBuyers == ["buyer-3": ReturningBuyer(agent: "bob", closedAt: at(1_700_000_001_000))]
+                )
 
                 // The new columns and table take writes, next to the old rows.
                 var tagged = assigned
@@ -196,6 +200,16 @@ private func layout(in directory: String) throws -> [String] {
             let freshLayout = try layout(in: fresh)
             #expect(!freshLayout.isEmpty)
             #expect(try layout(in: upgraded) == freshLayout)
+        }
+    }
+
+    @Test func lastAgentsIsAnsweredFromTheClosedAtIndex() async throws {
+        try await withTemporaryDirectory { directory in
+            let store = try openStore(directory)
+            let plan = try await store.read { try $0.queryPlanForTesting(StoreReader.lastAgentsSQL) }
+            #expect(plan.contains("conversations_closed_at"), "plan:\n\(plan)")
+            #expect(!plan.contains("SCAN c"), "plan:\n\(plan)")
+            await store.shutdown()
         }
     }
 }
