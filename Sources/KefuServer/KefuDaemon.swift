@@ -51,10 +51,16 @@ public final class KefuDaemon: Service, Sendable {
 
     private func serve() async throws {
         let store = try ConversationStore(directory: stateDirectory, logger: logger)
-        let recovered = try store.recover()
-        var core = RoutingCore(policy: RoutingPolicy(configuration), nextConversationID: recovered.nextConversationID)
+        let policy = RoutingPolicy(configuration)
+        let startedAt = clock.now()
+        // Returning buyers within the sticky window go back to their agent after a restart too.
+        let recovered = try store.recover(returningBuyersSince: startedAt + Milliseconds(-policy.rules.stickyWindow.value))
+        var core = RoutingCore(policy: policy, nextConversationID: recovered.nextConversationID)
         let repair = core.restore(
-            recovered.openConversations, lastAssignedAt: recovered.lastAssignedAt, at: clock.now())
+            recovered.openConversations, lastAssignedAt: recovered.lastAssignedAt, notes: recovered.notes,
+            returningBuyers: recovered.returningBuyers.mapValues { (agent: $0.agent, closedAt: $0.closedAt) },
+            at: startedAt
+        )
         if !repair.records.isEmpty { try await store.commit(repair.records) }
         logger.info(
             "store recovered",

@@ -38,9 +38,9 @@ extension RoutingLoop {
                 case .history:
                     lines = try reader.history(of: conversation).map(\.historyLine)
                 case .notes:
-                    lines = []  // TEMPORARY until the store's notes land
+                    lines = try reader.notes(of: conversation).map { RoutingCore.noteLine($0).rendered }
                 case .explanation:
-                    lines = []  // TEMPORARY until the store's latestAssignment lands
+                    lines = try reader.latestAssignment(of: conversation).map { Self.explanationLines($0) } ?? []
                 }
                 let count = read == .explanation ? max(0, lines.count - 1) : lines.count
                 lines.append(ServerLine.ok(tag, [("count", "\(count)")]))

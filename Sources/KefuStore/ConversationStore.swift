@@ -3,7 +3,7 @@ import Foundation
 import KefuCore
 import Logging
 
-/// The durable record of conversations, messages and assignments, in `<directory>/kefu.sqlite`.
+/// The durable record of conversations, messages, assignments and notes, in `<directory>/kefu.sqlite`.
 ///
 /// One dedicated writer thread owns the only SQLite connection. Callers append jobs to a FIFO queue and return at
 /// once, so the routing loop never waits for the disk; the writer drains whatever has queued up into a single
@@ -78,7 +78,7 @@ public final class ConversationStore: Sendable {
     /// Batches commit in the order they were enqueued, possibly several in one transaction, and `onCommit` is
     /// called on the writer thread, in enqueue order, once the transaction holding these records has committed
     /// (`.success`) or failed (`.failure`, nothing of this batch was written). Within a batch, conversation rows
-    /// are written before messages and assignments, which must refer to a conversation already written.
+    /// are written before messages, assignments and notes, which must refer to a conversation already written.
     /// After `close()`, `onCommit` is called at once, on the caller's thread, with a `.closed` error.
     public func enqueue(_ records: [Record], onCommit: @escaping @Sendable (Result<Void, StoreError>) -> Void) {
         guard queue.append(.write(records, onCommit)) else {
@@ -132,17 +132,27 @@ public final class ConversationStore: Sendable {
         return try result.get()
     }
 
-    /// Reads what the daemon needs to resume: open conversations, the next id, agents' last assignments.
+    /// Reads what the daemon needs to resume: open conversations and their notes, the next id, agents' last
+    /// assignments. `returningBuyers` is left empty; see `recover(returningBuyersSince:)`.
     ///
     /// Blocks the calling thread until the writer thread has run it (after any writes already queued). Meant for
     /// startup, before serving; async code may prefer `read { try $0.recoveredState() }`. Fails rather than
     /// deadlocks if called from a callback on the writer thread.
     public func recover() throws(StoreError) -> RecoveredState {
+        try recover(returningBuyersSince: nil)
+    }
+
+    /// `recover()`, plus, when `since` is not nil, each customer's last agent among the conversations closed at
+    /// or after `since` (`RecoveredState.returningBuyers`, see `StoreReader.lastAgents(closedSince:)`).
+    public func recover(returningBuyersSince since: Instant?) throws(StoreError) -> RecoveredState {
         guard !queue.isWriterThread else {
             throw StoreError(.read, path: path, message: "recover() called on the store's writer thread")
         }
         let latch = Latch<Result<RecoveredState, StoreError>>()
-        enqueueRead({ try $0.recoveredState() }, completion: { latch.fulfill($0) })
+        enqueueRead(
+            { try $0.recoveredState(returningBuyersSince: since) },
+            completion: { latch.fulfill($0) }
+        )
         return try latch.wait().get()
     }
 

@@ -6,8 +6,8 @@ import KefuCore
 enum RecordSQL {
     static let upsertConversation = """
         INSERT INTO conversations (id, customer, skill, priority, state, agent, opened_at, first_response_due_at,
-            first_responded_at, breached_at, closed_at, message_count, first_message)
-        VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
+            first_responded_at, breached_at, closed_at, message_count, first_message, store, language, gateway)
+        VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)
         ON CONFLICT(id) DO UPDATE SET
             customer = excluded.customer,
             skill = excluded.skill,
@@ -20,7 +20,10 @@ enum RecordSQL {
             breached_at = excluded.breached_at,
             closed_at = excluded.closed_at,
             message_count = excluded.message_count,
-            first_message = excluded.first_message
+            first_message = excluded.first_message,
+            store = excluded.store,
+            language = excluded.language,
+            gateway = excluded.gateway
         """
 
     // A message is a whole row keyed by (conversation, seq): re-applying it replaces it with itself.
@@ -35,19 +38,31 @@ enum RecordSQL {
         """
 
     static let insertAssignment = """
-        INSERT INTO assignments (conversation, agent, at, reason) VALUES (?1, ?2, ?3, ?4)
+        INSERT INTO assignments (conversation, agent, at, reason, explanation) VALUES (?1, ?2, ?3, ?4, ?5)
+        """
+
+    // Notes are append-only, but like messages a re-applied note (same conversation and seq) replaces itself.
+    static let upsertNote = """
+        INSERT INTO notes (conversation, seq, author, at, text)
+        VALUES (?1, ?2, ?3, ?4, ?5)
+        ON CONFLICT(conversation, seq) DO UPDATE SET
+            author = excluded.author,
+            at = excluded.at,
+            text = excluded.text
         """
 
     static let conversationColumns = """
         id, customer, skill, priority, state, agent, opened_at, first_response_due_at, first_responded_at,
-        breached_at, closed_at, message_count, first_message
+        breached_at, closed_at, message_count, first_message, store, language, gateway
         """
+
+    static let assignmentColumns = "agent, at, reason, explanation"
+
+    static let noteColumns = "seq, author, at, text"
 
     /// Writes one record with the connection's cached statements.
     static func apply(_ record: Record, on connection: Connection) throws(StoreError) {
         switch record {
-        case .note:
-            break  // TEMPORARY: schema v2 (notes) is being written separately
         case .conversation(let row):
             let statement = try connection.statement(upsertConversation, .write)
             statement.bind(1, row.id.rawValue)
@@ -63,6 +78,9 @@ enum RecordSQL {
             statement.bind(11, row.closedAt?.unixMilliseconds)
             statement.bind(12, Int64(row.messageCount))
             statement.bind(13, row.firstMessage)
+            statement.bind(14, row.store)
+            statement.bind(15, row.language)
+            statement.bind(16, row.gateway)
             try statement.run(.write)
         case .message(let row):
             let statement = try connection.statement(upsertMessage, .write)
@@ -79,6 +97,15 @@ enum RecordSQL {
             statement.bind(2, row.agent?.rawValue)
             statement.bind(3, row.at.unixMilliseconds)
             statement.bind(4, row.reason)
+            statement.bind(5, row.explanation)
+            try statement.run(.write)
+        case .note(let row):
+            let statement = try connection.statement(upsertNote, .write)
+            statement.bind(1, row.conversation.rawValue)
+            statement.bind(2, Int64(row.seq))
+            statement.bind(3, row.author)
+            statement.bind(4, row.at.unixMilliseconds)
+            statement.bind(5, row.text)
             try statement.run(.write)
         }
     }
@@ -99,6 +126,9 @@ enum RecordSQL {
             customer: CustomerID(row.string(1)),
             skill: Skill(row.string(2)),
             priority: priority,
+            store: row.optionalString(13),
+            language: row.optionalString(14),
+            gateway: row.optionalString(15),
             state: state,
             agent: row.optionalString(5).map { AgentID($0) },
             openedAt: Instant(unixMilliseconds: row.int64(6)),
@@ -108,6 +138,28 @@ enum RecordSQL {
             closedAt: row.optionalInt64(10).map(Instant.init(unixMilliseconds:)),
             messageCount: Int(row.int64(11)),
             firstMessage: row.string(12)
+        )
+    }
+
+    /// Decodes a row selected with `assignmentColumns`.
+    static func assignment(from row: Statement, of conversation: ConversationID) -> AssignmentRecord {
+        AssignmentRecord(
+            conversation: conversation,
+            agent: row.optionalString(0).map { AgentID($0) },
+            at: Instant(unixMilliseconds: row.int64(1)),
+            reason: row.string(2),
+            explanation: row.string(3)
+        )
+    }
+
+    /// Decodes a row selected with `noteColumns`.
+    static func note(from row: Statement, of conversation: ConversationID) -> NoteRecord {
+        NoteRecord(
+            conversation: conversation,
+            seq: Int(row.int64(0)),
+            author: row.string(1),
+            at: Instant(unixMilliseconds: row.int64(2)),
+            text: row.string(3)
         )
     }
 }

@@ -9,15 +9,38 @@ public struct RecoveredState: Sendable, Equatable {
     /// Each agent's most recent assignment time, from the assignment history (for least-recently-assigned
     /// routing). Agents never assigned are absent.
     public var lastAssignedAt: [AgentID: Instant]
+    /// The notes of each open conversation, ordered by `seq`. Conversations without notes are absent; closed
+    /// conversations are never included (read them with `StoreReader.notes(of:)`).
+    public var notes: [ConversationID: [NoteRecord]]
+    /// For each customer whose last conversation an agent held and which closed inside the window asked for,
+    /// that agent (see `StoreReader.lastAgents(closedSince:)`). Empty when no window was asked for.
+    public var returningBuyers: [CustomerID: ReturningBuyer]
 
     public init(
         openConversations: [ConversationRecord],
         nextConversationID: ConversationID,
-        lastAssignedAt: [AgentID: Instant]
+        lastAssignedAt: [AgentID: Instant],
+        notes: [ConversationID: [NoteRecord]] = [:],
+        returningBuyers: [CustomerID: ReturningBuyer] = [:]
     ) {
         self.openConversations = openConversations
         self.nextConversationID = nextConversationID
         self.lastAssignedAt = lastAssignedAt
+        self.notes = notes
+        self.returningBuyers = returningBuyers
+    }
+}
+
+/// Who served a returning buyer (老客户) last, so a new conversation can go back to the same agent.
+public struct ReturningBuyer: Sendable, Hashable {
+    /// The agent who held the customer's most recently closed conversation.
+    public var agent: AgentID
+    /// When that conversation was closed.
+    public var closedAt: Instant
+
+    public init(agent: AgentID, closedAt: Instant) {
+        self.agent = agent
+        self.closedAt = closedAt
     }
 }
 

@@ -3,7 +3,8 @@ import Logging
 /// The database layout, versioned with `PRAGMA user_version`.
 ///
 /// Each entry of `migrations` upgrades from version `index` to `index + 1`; a new layout is added by appending a
-/// step, never by editing an old one, since existing databases have already run it.
+/// step, never by editing an old one, since existing databases have already run it. A fresh database runs every
+/// step in order, so new and upgraded databases end up with the same layout.
 enum Schema {
     static let migrations: [String] = [
         // Version 1. Instants are INTEGER unix milliseconds; enums are TEXT raw values; optionals are NULL.
@@ -46,6 +47,26 @@ enum Schema {
         CREATE INDEX assignments_conversation ON assignments(conversation);
         -- Recovery asks for each agent's latest assignment.
         CREATE INDEX assignments_agent_at ON assignments(agent, at);
+        """,
+        // Version 2: where a conversation came from, why each assignment was made, internal notes (备注).
+        // Added columns are nullable or defaulted, so rows written by version 1 stay valid as they are.
+        """
+        ALTER TABLE conversations ADD COLUMN store TEXT;
+        ALTER TABLE conversations ADD COLUMN language TEXT;
+        ALTER TABLE conversations ADD COLUMN gateway TEXT;
+        ALTER TABLE assignments ADD COLUMN explanation TEXT NOT NULL DEFAULT '';
+
+        CREATE TABLE notes (
+            conversation INTEGER NOT NULL REFERENCES conversations(id),
+            seq INTEGER NOT NULL,
+            author TEXT NOT NULL,
+            at INTEGER NOT NULL,
+            text TEXT NOT NULL,
+            PRIMARY KEY (conversation, seq)
+        ) WITHOUT ROWID;
+
+        -- Returning buyers: the conversations closed since a given instant, a range scan instead of a full one.
+        CREATE INDEX conversations_closed_at ON conversations(closed_at);
         """,
     ]
 

@@ -75,25 +75,100 @@ public final class StoreReader {
 
     /// The conversation's changes of hands, in the order they were written.
     public func assignments(of conversation: ConversationID) throws -> [AssignmentRecord] {
-        let statement = try prepare("SELECT agent, at, reason FROM assignments WHERE conversation = ?1 ORDER BY id")
+        let statement = try prepare(
+            "SELECT \(RecordSQL.assignmentColumns) FROM assignments WHERE conversation = ?1 ORDER BY id"
+        )
         defer { statement.reset() }
         statement.bind(1, conversation.rawValue)
         var rows: [AssignmentRecord] = []
         while try statement.step(.read) {
-            rows.append(
-                AssignmentRecord(
-                    conversation: conversation,
-                    agent: statement.optionalString(0).map { AgentID($0) },
-                    at: Instant(unixMilliseconds: statement.int64(1)),
-                    reason: statement.string(2)
-                )
-            )
+            rows.append(RecordSQL.assignment(from: statement, of: conversation))
         }
         return rows
     }
 
+    /// The conversation's last change of hands (the last one written), or nil if it never had one. Answers
+    /// `EXPLAIN` for a conversation the core no longer holds, such as a closed one.
+    public func latestAssignment(of conversation: ConversationID) throws -> AssignmentRecord? {
+        let statement = try prepare(
+            """
+            SELECT \(RecordSQL.assignmentColumns) FROM assignments WHERE conversation = ?1
+            ORDER BY id DESC LIMIT 1
+            """
+        )
+        defer { statement.reset() }
+        statement.bind(1, conversation.rawValue)
+        guard try statement.step(.read) else { return nil }
+        return RecordSQL.assignment(from: statement, of: conversation)
+    }
+
+    /// The conversation's internal notes, ordered by `seq`; empty when there are none.
+    public func notes(of conversation: ConversationID) throws -> [NoteRecord] {
+        let statement = try prepare(
+            "SELECT \(RecordSQL.noteColumns) FROM notes WHERE conversation = ?1 ORDER BY seq"
+        )
+        defer { statement.reset() }
+        statement.bind(1, conversation.rawValue)
+        var notes: [NoteRecord] = []
+        while try statement.step(.read) {
+            notes.append(RecordSQL.note(from: statement, of: conversation))
+        }
+        return notes
+    }
+
+    /// For each customer, the agent who held their most recently closed conversation among those closed at or
+    /// after `since`, and when it closed: routes a returning buyer (老客户) back to the same agent after a restart.
+    ///
+    /// The holder is the conversation's `agent` as written at close (the core keeps the last holder there), or,
+    /// when that is empty (closed while back in the queue), the agent of its latest assignment that had one.
+    /// Conversations no agent ever held are skipped, so such a customer maps to the agent of their latest closed
+    /// conversation that did have one, if it is in the window. Ties on the closing instant go to the larger id.
+    public func lastAgents(closedSince since: Instant) throws -> [CustomerID: ReturningBuyer] {
+        let statement = try prepare(Self.lastAgentsSQL)
+        defer { statement.reset() }
+        statement.bind(1, since.unixMilliseconds)
+        var buyers: [CustomerID: ReturningBuyer] = [:]
+        while try statement.step(.read) {
+            buyers[CustomerID(statement.string(0))] = ReturningBuyer(
+                agent: AgentID(statement.string(1)),
+                closedAt: Instant(unixMilliseconds: statement.int64(2))
+            )
+        }
+        return buyers
+    }
+
+    // `closed_at >= ?1` is answered by the `conversations_closed_at` index. The unary `+` keeps the planner
+    // from choosing `conversations_state` for the state test instead, which would scan every closed row ever.
+    // The assignment fallback runs only for the window's rows whose `agent` is NULL, via
+    // `assignments_conversation` (whose entries are ordered by id within a conversation).
+    static let lastAgentsSQL = """
+        WITH closed AS (
+            SELECT c.id, c.customer, c.closed_at,
+                COALESCE(c.agent, (
+                    SELECT a.agent FROM assignments AS a
+                    WHERE a.conversation = c.id AND a.agent IS NOT NULL
+                    ORDER BY a.id DESC LIMIT 1
+                )) AS holder
+            FROM conversations AS c
+            WHERE c.closed_at >= ?1 AND +c.state = 'closed'
+        ),
+        ranked AS (
+            SELECT customer, holder, closed_at,
+                ROW_NUMBER() OVER (PARTITION BY customer ORDER BY closed_at DESC, id DESC) AS position
+            FROM closed
+            WHERE holder IS NOT NULL
+        )
+        SELECT customer, holder, closed_at FROM ranked WHERE position = 1
+        """
+
     /// Everything the daemon needs to resume serving after a restart; what `ConversationStore.recover()` returns.
+    /// `returningBuyers` stays empty; see `recoveredState(returningBuyersSince:)`.
     public func recoveredState() throws -> RecoveredState {
+        try recoveredState(returningBuyersSince: nil)
+    }
+
+    /// `recoveredState()`, plus `lastAgents(closedSince:)` as `returningBuyers` when `since` is not nil.
+    public func recoveredState(returningBuyersSince since: Instant?) throws -> RecoveredState {
         var open: [ConversationRecord] = []
         do {
             let statement = try prepare(
@@ -122,11 +197,43 @@ public final class StoreReader {
                 lastAssignedAt[AgentID(statement.string(0))] = Instant(unixMilliseconds: statement.int64(1))
             }
         }
+        var notes: [ConversationID: [NoteRecord]] = [:]
+        do {
+            // CROSS JOIN fixes the loop order: walk the conversations (as the query above does) and seek the notes
+            // of the open ones by primary key, instead of reading every note ever written. The note's own columns
+            // come first so `RecordSQL.note(from:of:)` decodes them at their usual indices.
+            let statement = try prepare(
+                """
+                SELECT n.seq, n.author, n.at, n.text, n.conversation
+                FROM conversations AS c CROSS JOIN notes AS n ON n.conversation = c.id
+                WHERE c.state != 'closed'
+                ORDER BY c.id, n.seq
+                """
+            )
+            defer { statement.reset() }
+            while try statement.step(.read) {
+                let conversation = ConversationID(statement.int64(4))
+                notes[conversation, default: []].append(RecordSQL.note(from: statement, of: conversation))
+            }
+        }
         return RecoveredState(
             openConversations: open,
             nextConversationID: ConversationID(nextID),
-            lastAssignedAt: lastAssignedAt
+            lastAssignedAt: lastAssignedAt,
+            notes: notes,
+            returningBuyers: try since.map { try lastAgents(closedSince: $0) } ?? [:]
         )
+    }
+
+    /// The rows of `EXPLAIN QUERY PLAN` for `sql`, joined by newlines. Tests use it to check an index is used.
+    func queryPlanForTesting(_ sql: String) throws -> String {
+        let statement = try prepare("EXPLAIN QUERY PLAN " + sql)
+        defer { statement.reset() }
+        var lines: [String] = []
+        while try statement.step(.read) {
+            lines.append(statement.string(3))
+        }
+        return lines.joined(separator: "\n")
     }
 
     /// Runs arbitrary SQL on the store's connection. Tests use it to provoke failures (e.g. a full disk).

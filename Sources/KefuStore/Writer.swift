@@ -143,9 +143,9 @@ final class Writer: @unchecked Sendable {
         try connection.statement(sql, .write).run(.write)
     }
 
-    /// Conversation rows first, keeping the relative order within each kind, so a batch that lists a message
-    /// before the conversation it belongs to still satisfies the foreign keys. Harmless otherwise: rows of
-    /// different kinds never overwrite each other.
+    /// Conversation rows first, keeping the relative order of everything else, so a batch that lists a message,
+    /// assignment or note before the conversation it belongs to still satisfies the foreign keys. Harmless
+    /// otherwise: rows of different kinds never overwrite each other.
     private static func parentsFirst(_ records: [Record]) -> [Record] {
         var sawChild = false
         for record in records {

@@ -24,9 +24,12 @@ func at(_ milliseconds: Int64) -> Instant {
     Instant(unixMilliseconds: milliseconds)
 }
 
-/// A queued conversation with every optional nil, unless overridden.
+/// A queued conversation with every optional nil, unless overridden. The customer is `buyer-<id>` by default.
 func conversation(
     _ id: Int64,
+    customer: CustomerID? = nil,
+    store: String? = nil,
+    language: String? = nil,
     state: ConversationState = .queued,
     agent: AgentID? = nil,
     priority: Priority = .normal,
@@ -38,9 +41,11 @@ func conversation(
 ) -> ConversationRecord {
     ConversationRecord(
         id: ConversationID(id),
-        customer: CustomerID("buyer-\(id)"),
+        customer: customer ?? CustomerID("buyer-\(id)"),
         skill: "presales",
         priority: priority,
+        store: store,
+        language: language,
         state: state,
         agent: agent,
         openedAt: at(1_700_000_000_000 + id),
@@ -66,10 +71,21 @@ func message(_ conversation: Int64, _ seq: Int, _ text: String = "text", sender:
     )
 }
 
-func assignment(_ conversation: Int64, _ agent: AgentID?, _ milliseconds: Int64, _ reason: String = "routed")
-    -> AssignmentRecord
-{
-    AssignmentRecord(conversation: ConversationID(conversation), agent: agent, at: at(milliseconds), reason: reason)
+func assignment(
+    _ conversation: Int64, _ agent: AgentID?, _ milliseconds: Int64, _ reason: String = "routed",
+    explanation: String = ""
+) -> AssignmentRecord {
+    AssignmentRecord(
+        conversation: ConversationID(conversation), agent: agent, at: at(milliseconds), reason: reason,
+        explanation: explanation
+    )
+}
+
+func note(_ conversation: Int64, _ seq: Int, _ text: String = "note", author: String = "alice") -> NoteRecord {
+    NoteRecord(
+        conversation: ConversationID(conversation), seq: seq, author: author, at: at(1_700_000_100_000 + Int64(seq)),
+        text: text
+    )
 }
 
 /// Outcomes of enqueued batches, by a caller-chosen key, filled in from the writer thread.

@@ -10,6 +10,9 @@ import Testing
             #expect(state.openConversations.isEmpty)
             #expect(state.nextConversationID == ConversationID(1))
             #expect(state.lastAssignedAt.isEmpty)
+            #expect(state.notes.isEmpty)
+            #expect(state.returningBuyers.isEmpty)
+            #expect(try store.recover(returningBuyersSince: at(0)) == state)
             await store.shutdown()
         }
     }
@@ -52,6 +55,55 @@ import Testing
             let state = try store.recover()
             #expect(state.openConversations.isEmpty)
             #expect(state.nextConversationID == ConversationID(42))
+            await store.shutdown()
+        }
+    }
+
+    @Test func recoverBringsBackOpenConversationsNotesAndReturningBuyers() async throws {
+        try await withTemporaryDirectory { directory in
+            let queued = conversation(1, store: "tmall", language: "zh-CN")
+            let assigned = conversation(2, customer: "buyer-x", state: .assigned, agent: "alice", priority: .vip)
+            let closedBefore = conversation(3, customer: "buyer-x", state: .closed, agent: "bob", closedAt: at(8_000))
+            let closedAgain = conversation(4, customer: "buyer-y", state: .closed, closedAt: at(9_000))
+            do {
+                let store = try openStore(directory)
+                try await store.commit([
+                    .conversation(queued), .conversation(assigned), .conversation(closedBefore),
+                    .conversation(closedAgain),
+                    .assignment(assignment(2, "alice", 1_000, explanation: "rule: vip\nalice: chosen")),
+                    .assignment(assignment(3, "bob", 500)),
+                    .assignment(assignment(4, "carol", 600)),
+                    .assignment(assignment(4, nil, 700, "first-response")),
+                ])
+                // Notes arrive out of order and on closed conversations too.
+                try await store.commit([
+                    .note(note(2, 2, "asked for a refund")), .note(note(1, 1, "repeat buyer")),
+                    .note(note(3, 1, "closed: not recovered")), .note(note(2, 1, "VIP")),
+                ])
+                await store.shutdown()
+            }
+            let store = try openStore(directory)
+            let state = try store.recover(returningBuyersSince: at(8_500))
+            #expect(state.openConversations == [queued, assigned])
+            #expect(state.nextConversationID == ConversationID(5))
+            #expect(state.lastAssignedAt == ["alice": at(1_000), "bob": at(500), "carol": at(600)])
+            #expect(
+                state.notes == [
+                    ConversationID(1): [note(1, 1, "repeat buyer")],
+                    ConversationID(2): [note(2, 1, "VIP"), note(2, 2, "asked for a refund")],
+                ]
+            )
+            // buyer-x's close at 8_000 is before the window; buyer-y's last holder came from its assignments.
+            #expect(state.returningBuyers == ["buyer-y": ReturningBuyer(agent: "carol", closedAt: at(9_000))])
+            #expect(try await store.read { try $0.recoveredState(returningBuyersSince: at(8_500)) } == state)
+
+            let wider = try store.recover(returningBuyersSince: at(0))
+            #expect(wider.returningBuyers["buyer-x"] == ReturningBuyer(agent: "bob", closedAt: at(8_000)))
+            // Without a window everything else is the same and no returning buyers are read.
+            var withoutBuyers = state
+            withoutBuyers.returningBuyers = [:]
+            #expect(try store.recover() == withoutBuyers)
+            #expect(try store.recover(returningBuyersSince: nil) == withoutBuyers)
             await store.shutdown()
         }
     }

@@ -7,37 +7,39 @@ import Testing
         try await withTemporaryDirectory { directory in
             let store = try openStore(directory)
             let row = conversation(
-                7, state: .assigned, agent: "alice", priority: .vip,
+                7, store: "京东自营", language: "zh-CN", state: .assigned, agent: "alice", priority: .vip,
                 firstRespondedAt: at(5), breachedAt: at(6), messageCount: 2
             )
-            try await store.commit([
-                .conversation(row),
-                .message(message(7, 1, "我想退货")),
-                .message(message(7, 2, "好的", sender: .agent)),
-                .assignment(assignment(7, "alice", 100)),
-                .assignment(assignment(7, nil, 200, "capacity")),
-                .assignment(assignment(7, "bob", 300, "first-response")),
-                .assignment(assignment(7, "alice", 400)),
-            ])
-            let id = ConversationID(7)
-            let stored = try await store.read { try $0.conversation(id) }
-            let history = try await store.read { try $0.history(of: id) }
-            let assignments = try await store.read { try $0.assignments(of: id) }
-            let agents = try await store.read { try $0.agentsWhoHeld(id) }
-            #expect(stored == row)
-            #expect(history == [message(7, 1, "我想退货"), message(7, 2, "好的", sender: .agent)])
-            #expect(
-                assignments == [
-                    assignment(7, "alice", 100), assignment(7, nil, 200, "capacity"),
-                    assignment(7, "bob", 300, "first-response"), assignment(7, "alice", 400),
-                ]
+            let explained = "rule: least-recently-assigned\nalice: chosen (2/5)\nbob: at capacity (5/5)\n"
+            let assignments = [
+                assignment(7, "alice", 100, explanation: explained),
+                assignment(7, nil, 200, "capacity"),
+                assignment(7, "bob", 300, "first-response", explanation: "rule: first-response\n\nbob: chosen"),
+                assignment(7, "alice", 400, explanation: "单行 ✓"),
+            ]
+            let notes = [note(7, 1, "客户要求周五前发货"), note(7, 2, "line one\nline two", author: "supervisor-1")]
+            try await store.commit(
+                [.conversation(row), .message(message(7, 1, "我想退货")), .message(message(7, 2, "好的", sender: .agent))]
+                    + assignments.map(Record.assignment) + notes.map(Record.note)
             )
-            #expect(agents == ["alice", "bob"])
+            let id = ConversationID(7)
+            #expect(try await store.read { try $0.conversation(id) } == row)
+            #expect(
+                try await store.read { try $0.history(of: id) }
+                    == [message(7, 1, "我想退货"), message(7, 2, "好的", sender: .agent)]
+            )
+            #expect(try await store.read { try $0.assignments(of: id) } == assignments)
+            #expect(try await store.read { try $0.latestAssignment(of: id) } == assignments.last)
+            #expect(try await store.read { try $0.agentsWhoHeld(id) } == ["alice", "bob"])
+            #expect(try await store.read { try $0.notes(of: id) } == notes)
 
             let unknown = ConversationID(8)
             #expect(try await store.read { try $0.conversation(unknown) } == nil)
             #expect(try await store.read { try $0.history(of: unknown) }.isEmpty)
             #expect(try await store.read { try $0.agentsWhoHeld(unknown) }.isEmpty)
+            #expect(try await store.read { try $0.assignments(of: unknown) }.isEmpty)
+            #expect(try await store.read { try $0.latestAssignment(of: unknown) } == nil)
+            #expect(try await store.read { try $0.notes(of: unknown) }.isEmpty)
             await store.shutdown()
         }
     }
@@ -45,7 +47,10 @@ import Testing
     @Test func conversationUpsertReplacesEveryColumn() async throws {
         try await withTemporaryDirectory { directory in
             let store = try openStore(directory)
-            let opened = conversation(1, state: .assigned, agent: "alice", firstRespondedAt: at(9), breachedAt: at(8))
+            let opened = conversation(
+                1, store: "tmall", language: "en", state: .assigned, agent: "alice", firstRespondedAt: at(9),
+                breachedAt: at(8)
+            )
             var closed = conversation(1, state: .closed, closedAt: at(50), messageCount: 4, firstMessage: "changed")
             closed.customer = "someone-else"
             closed.skill = "refund"
@@ -53,6 +58,11 @@ import Testing
             closed.openedAt = at(11)
             closed.firstResponseDueAt = at(12)
             try await store.commit([.conversation(opened)])
+            try await store.commit([.conversation(closed)])
+            // Including store and language going back to nil.
+            #expect(try await store.read { try $0.conversation(ConversationID(1)) } == closed)
+            closed.store = "jd"
+            closed.language = "zh-TW"
             try await store.commit([.conversation(closed)])
             #expect(try await store.read { try $0.conversation(ConversationID(1)) } == closed)
             await store.shutdown()
@@ -75,10 +85,73 @@ import Testing
         try await withTemporaryDirectory { directory in
             let store = try openStore(directory)
             try await store.commit([
-                .message(message(3, 1)), .assignment(assignment(3, "alice", 10)), .conversation(conversation(3)),
+                .note(note(3, 1)), .message(message(3, 1)), .assignment(assignment(3, "alice", 10)),
+                .conversation(conversation(3)),
             ])
             #expect(try await store.read { try $0.history(of: ConversationID(3)) }.count == 1)
             #expect(try await store.read { try $0.agentsWhoHeld(ConversationID(3)) } == ["alice"])
+            #expect(try await store.read { try $0.notes(of: ConversationID(3)) } == [note(3, 1)])
+            await store.shutdown()
+        }
+    }
+
+    @Test func notesComeBackInSeqOrderWhicheverOrderTheyWereWritten() async throws {
+        try await withTemporaryDirectory { directory in
+            let store = try openStore(directory)
+            try await store.commit([.conversation(conversation(1)), .conversation(conversation(2))])
+            try await store.commit([.note(note(1, 3, "third")), .note(note(2, 1, "other conversation"))])
+            try await store.commit([.note(note(1, 1, "first")), .note(note(1, 10, "tenth"))])
+            try await store.commit([.note(note(1, 2, "second"))])
+            #expect(
+                try await store.read { try $0.notes(of: ConversationID(1)) }
+                    == [note(1, 1, "first"), note(1, 2, "second"), note(1, 3, "third"), note(1, 10, "tenth")]
+            )
+            #expect(try await store.read { try $0.notes(of: ConversationID(2)) } == [note(2, 1, "other conversation")])
+            await store.shutdown()
+        }
+    }
+
+    @Test func duplicateNoteIsAnIdempotentReplace() async throws {
+        try await withTemporaryDirectory { directory in
+            let store = try openStore(directory)
+            try await store.commit([.conversation(conversation(1)), .note(note(1, 1, "first"))])
+            try await store.commit([.note(note(1, 1, "first"))])
+            try await store.commit([.note(note(1, 2, "second")), .note(note(1, 2, "second"))])
+            #expect(
+                try await store.read { try $0.notes(of: ConversationID(1)) }
+                    == [note(1, 1, "first"), note(1, 2, "second")]
+            )
+            // Same key, different content: the row is replaced, not duplicated, exactly like a message.
+            try await store.commit([.note(note(1, 2, "retyped", author: "bob"))])
+            #expect(
+                try await store.read { try $0.notes(of: ConversationID(1)) }
+                    == [note(1, 1, "first"), note(1, 2, "retyped", author: "bob")]
+            )
+            await store.shutdown()
+        }
+    }
+
+    @Test func aNoteForAnUnknownConversationFailsItsBatch() async throws {
+        try await withTemporaryDirectory { directory in
+            let store = try openStore(directory)
+            let outcome = await store.outcome(of: [.note(note(42, 1))])
+            #expect(outcome.failureValue?.message.contains("FOREIGN KEY") == true)
+            #expect(try await store.read { try $0.notes(of: ConversationID(42)) }.isEmpty)
+            await store.shutdown()
+        }
+    }
+
+    @Test func latestAssignmentIsTheLastOneWritten() async throws {
+        try await withTemporaryDirectory { directory in
+            let store = try openStore(directory)
+            try await store.commit([.conversation(conversation(1)), .assignment(assignment(1, "alice", 500))])
+            let first = try await store.read { try $0.latestAssignment(of: ConversationID(1)) }
+            #expect(first == assignment(1, "alice", 500))
+            // Written later with an earlier instant (a clock step): still the latest, as the order of writes is what
+            // the core decided in.
+            let back = assignment(1, nil, 400, "closed", explanation: "rule: none\nqueue: back")
+            try await store.commit([.assignment(back)])
+            #expect(try await store.read { try $0.latestAssignment(of: ConversationID(1)) } == back)
             await store.shutdown()
         }
     }
@@ -87,14 +160,26 @@ import Testing
         try await withTemporaryDirectory { directory in
             let store = try openStore(directory)
             let texts = ["", "line one\nline two\r\nline three", "emoji 👩‍💻 and 中文", "nul\u{0}inside", "' \"; --"]
-            var records: [Record] = [.conversation(conversation(1, messageCount: texts.count, firstMessage: ""))]
+            var records: [Record] = [
+                .conversation(
+                    conversation(1, store: "", language: "' \"; --", messageCount: texts.count, firstMessage: "")
+                )
+            ]
             for (index, text) in texts.enumerated() {
                 records.append(.message(message(1, index + 1, text)))
+                records.append(.note(note(1, index + 1, text)))
+                records.append(.assignment(assignment(1, "alice", Int64(index), explanation: text)))
             }
             try await store.commit(records)
             let history = try await store.read { try $0.history(of: ConversationID(1)) }
             #expect(history.map(\.text) == texts)
-            #expect(try await store.read { try $0.conversation(ConversationID(1)) }?.firstMessage == "")
+            #expect(try await store.read { try $0.notes(of: ConversationID(1)) }.map(\.text) == texts)
+            #expect(try await store.read { try $0.assignments(of: ConversationID(1)) }.map(\.explanation) == texts)
+            let stored = try await store.read { try $0.conversation(ConversationID(1)) }
+            #expect(stored?.firstMessage == "")
+            // An empty store name stays empty, not NULL.
+            #expect(stored?.store == "")
+            #expect(stored?.language == "' \"; --")
             await store.shutdown()
         }
     }
