@@ -33,9 +33,16 @@ final class RoutingLoop {
     }
 
     /// Who a logged-in session is: a person, or a gateway speaking for many buyers.
-    enum SessionRole: Equatable {
+    enum SessionRole: Equatable, CustomStringConvertible {
         case person(Principal)
         case gateway(String)
+
+        var description: String {
+            switch self {
+            case .person(let principal): principal.description
+            case .gateway(let id): "gateway \(id)"
+            }
+        }
     }
 
     var core: RoutingCore

@@ -234,7 +234,7 @@ struct ConfigurationTests {
         let error = try #require(configError(config("\n" + section)))
         #expect(error.line == 4)
         #expect(error.key == key)
-        #expect(error.message == "\(kind); expected one of: server, sla, customers, agent, supervisor")
+        #expect(error.message == "\(kind); expected one of: server, sla, customers, agent, supervisor, routing, skill, gateway")
     }
 
     @Test func slaPolicyIsUnknownForNow() throws {
