@@ -7,8 +7,13 @@ struct Floor {
     var now = Instant(unixMilliseconds: 1_700_000_000_000)
     var log: [Effect] = []
 
-    init(firstResponseSeconds: Double = 120, agents: [AgentProfile]) {
-        core = RoutingCore(policy: RoutingPolicy(firstResponse: .seconds(firstResponseSeconds), agents: agents))
+    init(
+        firstResponseSeconds: Double = 120, agents: [AgentProfile], skills: [SkillRule] = [],
+        rules: RoutingRules = RoutingRules()
+    ) {
+        core = RoutingCore(policy: RoutingPolicy(
+            firstResponse: .seconds(firstResponseSeconds), agents: agents, skillRules: skills, rules: rules
+        ))
     }
 
     @discardableResult
@@ -29,9 +34,12 @@ struct Floor {
 
     /// Opens a conversation and returns its id.
     mutating func open(
-        _ customer: CustomerID, _ skill: Skill, priority: Priority = .normal, text: String = "hello"
+        _ customer: CustomerID, _ skill: Skill, priority: Priority = .normal, text: String = "hello",
+        store: String? = nil, language: String? = nil
     ) -> ConversationID {
-        let step = run(.open(.customer(customer), skill: skill, priority: priority, text: text))
+        let step = run(.open(
+            .customer(customer), skill: skill, priority: priority, text: text, store: store, language: language
+        ))
         guard case .ok(let fields) = step.reply, let conv = fields.first(where: { $0.key == "conv" }),
             let id = Int64(conv.value)
         else { fatalError("open failed: \(step.reply)") }
@@ -41,8 +49,21 @@ struct Floor {
     func holder(of id: ConversationID) -> AgentID? { core.conversation(id)?.agent }
 }
 
-func agent(_ id: AgentID, max: Int = 5, _ skills: [Skill: Int]) -> AgentProfile {
-    AgentProfile(id: id, name: id.rawValue, maxChats: max, skills: skills)
+func agent(
+    _ id: AgentID, max: Int = 5, _ skills: [Skill: Int], stores: Set<String>? = nil, languages: Set<String>? = nil
+) -> AgentProfile {
+    AgentProfile(id: id, name: id.rawValue, maxChats: max, skills: skills, stores: stores, languages: languages)
+}
+
+func rules(_ change: (inout RoutingRules) -> Void) -> RoutingRules {
+    var rules = RoutingRules()
+    change(&rules)
+    return rules
+}
+
+/// The verdict a decision gave an agent.
+func verdict(of agent: AgentID, in decision: Decision?) -> Verdict? {
+    decision?.candidates.first { $0.agent == agent }?.verdict
 }
 
 /// Events a step delivers to one recipient.
