@@ -36,6 +36,7 @@ extension RoutingCore {
         policy: RoutingPolicy
     ) -> (verdict: Verdict, level: Int) {
         if let excluded, excluded.0 == agent.profile.id { return (.excluded(excluded.1), 0) }
+        if open.passedOnBy == agent.profile.id { return (.excluded("transferred it away"), 0) }
         switch agent.presence {
         case .offline: return (.offline, 0)
         case .away: return (.away, 0)
@@ -218,6 +219,7 @@ extension RoutingCore {
         open.assignedAt = now
         open.reservedFor = nil
         open.reservedUntil = nil
+        if open.passedOnBy != agent { open.passedOnBy = nil }
         conversations[id] = open
         agents[agent]?.held.insert(id)
         agents[agent]?.lastAssignedAt = now

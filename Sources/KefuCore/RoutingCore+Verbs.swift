@@ -262,8 +262,9 @@ extension RoutingCore {
             revoke(id, reason: "transfer", at: now)
             conversations[id]?.record.skill = skill
             conversations[id]?.widenStep = 0
+            conversations[id]?.passedOnBy = source
             recordAssignment(id, agent: nil, at: now, reason: "transfer")
-            place(id, at: now, reason: "transfer", via: "transfer", excluding: (source, "transferring it away"))
+            place(id, at: now, reason: "transfer", via: "transfer")
         }
         offerCapacity(to: source, at: now)
         let holder = conversations[id]?.record.agent

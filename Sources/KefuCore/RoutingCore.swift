@@ -30,6 +30,8 @@ public struct RoutingCore: Sendable {
         var reservedFor: AgentID?
         var reservedUntil: Instant?
         var assignedAt: Instant?
+        /// The agent who transferred it away: it does not come back to them until someone else has taken it.
+        var passedOnBy: AgentID?
         /// The last routing decision, for `EXPLAIN`.
         var decision: Decision?
         var notes: [NoteRecord] = []

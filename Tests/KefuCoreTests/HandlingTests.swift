@@ -1,0 +1,160 @@
+import KefuCore
+import Testing
+
+@Suite("Transfers, notes and handover")
+struct HandlingTests {
+    var floor = Floor(agents: [
+        agent("alice", ["presales": 3, "refund": 1]), agent("bob", ["presales": 1]),
+        agent("carol", max: 1, ["refund": 4]),
+    ])
+
+    init() {
+        floor.login("alice")
+    }
+
+    @Test mutating func transferToAnAgentCarriesTheNotesAndKeepsTheClock() {
+        let id = floor.open("c1", "presales")
+        floor.run(.note(.agent("alice"), id, text: "要M码, 送赠品"))
+        floor.login("bob")
+        let step = floor.run(.transfer(.agent("alice"), id, to: .agent("bob"), reason: "shift change"))
+        #expect(step.reply == .ok([Field("conv", "1"), Field("agent", "bob")]))
+        #expect(events(step.effects, to: .agent("alice")) == [.revoked(id, reason: "transfer")])
+        let toBob = events(step.effects, to: .agent("bob"))
+        guard case .assigned(let notice)? = toBob.first, case .note(let note)? = toBob.last else {
+            Issue.record("bob got \(toBob)")
+            return
+        }
+        #expect(notice.via == "transfer")
+        #expect(note.text == "要M码, 送赠品")
+        // The history records it, and the first-response clock still runs from OPEN.
+        let system = step.records.compactMap { if case .message(let m) = $0, m.sender == .system { m.text } else { nil } }
+        #expect(system == ["transferred by alice to bob: shift change"])
+        #expect(breaches(floor.advance(seconds: 120).effects).map(\.agent) == ["bob"])
+    }
+
+    @Test mutating func aTransferNeedsAReasonAndAnEligibleTarget() {
+        let id = floor.open("c1", "presales")
+        #expect(floor.run(.transfer(.agent("alice"), id, to: .agent("bob"), reason: "")).reply
+            == .refused(.badArgs, "a transfer needs a reason"))
+        #expect(floor.run(.transfer(.agent("alice"), id, to: .agent("bob"), reason: "busy")).reply
+            == .refused(.conflict, "bob cannot take it now: offline"))
+        #expect(floor.run(.transfer(.agent("bob"), id, to: .agent("alice"), reason: "x")).reply
+            == .refused(.notFound, "no such conversation"))
+        #expect(floor.holder(of: id) == "alice")
+    }
+
+    @Test mutating func transferToASkillGoesToItsBestAgentOrWaits() {
+        let id = floor.open("c1", "presales")
+        let step = floor.run(.transfer(.agent("alice"), id, to: .skill("refund"), reason: "wants a refund"))
+        // alice has refund too but is the one passing it on; carol is offline: it waits for refund.
+        #expect(step.reply == .ok([Field("conv", "1"), Field("agent", "none")]))
+        #expect(floor.core.conversation(id)?.skill == "refund")
+        #expect(verdict(of: "alice", in: floor.core.decision(for: id)) == .excluded("transferred it away"))
+        floor.login("carol")
+        #expect(floor.holder(of: id) == "carol")
+    }
+
+    @Test mutating func notesAreInternalAppendOnlyAndListed() {
+        let id = floor.open("c1", "presales")
+        #expect(floor.run(.note(.agent("alice"), id, text: "地址: 上海")).reply == .ok([Field("seq", "1")]))
+        #expect(floor.run(.note(.supervisor("lead"), id, text: "改地址: 北京")).reply == .ok([Field("seq", "2")]))
+        #expect(floor.run(.note(.customer("c1"), id, text: "x")).reply
+            == .refused(.forbidden, "notes are internal: agents and supervisors only"))
+        #expect(floor.run(.note(.agent("bob"), id, text: "x")).reply == .refused(.notFound, "no such conversation"))
+        guard case .listing(let lines, let fields) = floor.run(.notes(.agent("alice"), id)).reply else {
+            Issue.record("no listing")
+            return
+        }
+        #expect(fields == [Field("count", "2")])
+        #expect(lines.map(\.text) == ["地址: 上海", "改地址: 北京"])
+        #expect(lines.map { $0.fields.first { $0.key == "author" }?.value } == ["alice", "lead"])
+        #expect(floor.run(.notes(.customer("c1"), id)).reply
+            == .refused(.forbidden, "notes are internal: agents and supervisors only"))
+    }
+
+    @Test mutating func handoverPassesEveryChatOnWithTheNoteOrQueuesItAndGoesOffline() {
+        let presales = floor.open("c1", "presales")
+        let refund = floor.open("c2", "refund")
+        floor.login("bob")
+        let step = floor.run(.handover(.agent("alice"), note: "c1 等发货通知"))
+        #expect(step.reply == .ok([Field("count", "2"), Field("presence", "offline")]))
+        #expect(floor.core.presence(of: "alice") == .offline)
+        #expect(floor.holder(of: presales) == "bob")
+        #expect(floor.core.waiting == [refund])  // nobody online has refund
+        let toBob = events(step.effects, to: .agent("bob"))
+        guard case .assigned(let notice)? = toBob.first else {
+            Issue.record("bob got \(toBob)")
+            return
+        }
+        #expect(notice.via == "handover")
+        #expect(toBob.contains { if case .note(let note) = $0 { note.text == "c1 等发货通知" } else { false } })
+    }
+}
+
+@Suite("Supervisors: force, explain, queue, agents")
+struct SupervisorTests {
+    @Test func assignMayExceedCapacityAndSaysSo() {
+        var floor = Floor(agents: [agent("alice", max: 1, ["presales": 1]), agent("bob", ["presales": 1])])
+        floor.login("alice")
+        let first = floor.open("c1", "presales")
+        let second = floor.open("c2", "presales")
+        #expect(floor.run(.assign(.supervisor("lead"), second, "alice")).reply
+            == .ok([Field("conv", "2"), Field("agent", "alice"), Field("over_capacity", "1")]))
+        #expect(floor.core.held(by: "alice") == [first, second])
+        #expect(floor.core.decision(for: second)?.rule == "forced by supervisor lead")
+        #expect(floor.run(.assign(.agent("alice"), second, "bob")).reply == .refused(.forbidden, "only supervisors assign"))
+        #expect(floor.run(.assign(.supervisor("lead"), second, "bob")).reply
+            == .refused(.conflict, "bob is not connected"))
+    }
+
+    @Test func explainListsEveryCandidateAndWhyItLost() {
+        var floor = Floor(agents: [
+            agent("amy", ["presales": 3]), agent("ben", ["presales": 3]), agent("cat", ["presales": 2]),
+            agent("dan", ["presales": 5]), agent("eve", max: 1, ["presales": 5]),
+        ])
+        for id: AgentID in ["amy", "ben", "cat", "eve"] { floor.login(id) }
+        _ = floor.open("warmup", "presales")  // eve (level 5, idle) takes it and is full
+        floor.run(.setPresence(.agent("ben"), .away))
+        let id = floor.open("c1", "presales")
+        let decision = floor.core.decision(for: id)
+        #expect(decision?.agent == "amy")
+        #expect(decision?.rule == "equal load: higher proficiency")
+        #expect(verdict(of: "ben", in: decision) == .away)
+        #expect(verdict(of: "cat", in: decision) == .lowerLevel(2))
+        #expect(verdict(of: "dan", in: decision) == .offline)
+        #expect(verdict(of: "eve", in: decision) == .full(held: 1, max: 1))
+        guard case .listing(let lines, _) = floor.run(.explain(.supervisor("lead"), id)).reply else {
+            Issue.record("no listing")
+            return
+        }
+        #expect(lines.first?.name == "EXPLAIN")
+        #expect(lines.first?.text == "equal load: higher proficiency")
+        #expect(lines.dropFirst().map { $0.fields.first { $0.key == "verdict" }?.value }
+            == ["chosen", "away", "lower-level", "offline", "full"])
+        #expect(floor.run(.explain(.customer("c1"), id)).reply
+            == .refused(.forbidden, "EXPLAIN is for agents and supervisors"))
+        // An agent who never held it is sent to the store, which answers not-found.
+        #expect(floor.run(.explain(.agent("cat"), id)).reply
+            == .fromStore(.explanation, id, viewer: .agent("cat"), verifyOwnership: true))
+    }
+
+    @Test func queueAndAgentsAreForSupervisorsAndListWhatTheyNeed() {
+        var floor = Floor(agents: [agent("alice", max: 1, ["presales": 2])])
+        floor.login("alice")
+        _ = floor.open("c1", "presales")
+        _ = floor.advance(seconds: 5)
+        _ = floor.open("c2", "presales", store: "jd")
+        guard case .listing(let waiting, let count) = floor.run(.queue(.supervisor("lead"))).reply,
+            case .listing(let agents, _) = floor.run(.agents(.supervisor("lead"))).reply
+        else {
+            Issue.record("no listings")
+            return
+        }
+        #expect(count == [Field("count", "1")])
+        #expect(waiting.first?.fields.map(\.key)
+            == ["conv", "position", "skill", "priority", "customer", "waited_ms", "required_level", "store"])
+        #expect(agents.first?.fields.first { $0.key == "held" }?.value == "1")
+        #expect(agents.first?.fields.first { $0.key == "skills" }?.value == "presales:2")
+        #expect(floor.run(.queue(.agent("alice"))).reply == .refused(.forbidden, "QUEUE is for supervisors"))
+    }
+}
