@@ -30,6 +30,8 @@ name = "Alice"
 token_sha256 = "0c848abb03307b06cf70cd4e29c157dc81af5e94ab3eb1d0c59a120269572376"   # alice-secret
 max_chats = 5
 skills = { presales = 3, logistics = 2 }
+stores = ["tmall", "jd"]     # storefronts served; leave out for all
+languages = ["zh", "en"]     # leave out for any
 
 [[agent]]
 id = "bob"
@@ -50,6 +52,29 @@ skills = { refund = 4, complaint = 5, returns = 2 }
 id = "lead"
 name = "Lead"
 token_sha256 = "0a70631b84816dd3124d632f39f08a1964fee40b36210d27e8bc16e7aba7a16b"   # lead-secret
+
+# Routing rules (all optional; the defaults are shown).
+[routing]
+sticky_window_s = 259200     # a returning buyer (老客户) goes back to their agent within 72 h
+sticky_wait_s = 0            # how long to wait for that agent when they are online but full
+vip_boost_s = 600            # a vip counts as having waited 10 minutes longer (no starving normal chats)
+wrap_up_s = 0                # slot stays busy this long after a close
+reconnect_grace_s = 60       # a dropped agent keeps its chats this long
+auto_away_breaches = 2       # breaches within auto_away_window_s that set an idle agent away (严禁空挂)
+auto_away_window_s = 600
+
+# Complaints go to seniors only; after 5 minutes any level, after 10 minutes refund agents too.
+[[skill]]
+name = "complaint"
+min_level = 3
+widen_after_s = 300
+fallback = ["refund"]
+# max_queue = 50             # beyond this, OPEN answers busy
+
+# A platform bridge bringing many buyers over one connection (demo secret: tmall-bridge-secret).
+[[gateway]]
+id = "tmall-bridge"
+token_sha256 = "85a90ba1fe3987953f3dc298aea5eca43f662653e8804208cebce6e236e63e4a"
 
 """#
 }
