@@ -84,4 +84,32 @@ struct JournaldBreachTests {
         third.signal(SIGTERM)
         #expect(await third.waitForExit() == 0)
     }
+
+    @Test func anAgentSetAwayForIdleHangingIsOneJournaldEntry() async throws {
+        guard await journaldIsRunning() else { return }
+        let directory = try TemporaryDirectory(prefix: "kefud-autoaway")
+        let config = try writeConfiguration(testConfiguration(firstResponseSeconds: 1), in: directory)
+        let kefud = try KefudProcess(arguments: ["--config", config, "--state-dir", directory.path + "/var"],
+                                     workingDirectory: directory.path)
+        try await kefud.waitUntilReady()
+        let alice = try await LineClient.connect(port: kefud.port)
+        #expect(try await alice.completion("l LOGIN agent alice alice-secret").hasPrefix("l OK"))
+        let buyer = try await LineClient.connect(port: kefud.port)
+        #expect(try await buyer.completion("l LOGIN customer b-idle shop-gateway-secret").hasPrefix("l OK"))
+        #expect(try await buyer.completion("o1 OPEN presales :在吗") == "o1 OK conv=1")
+        #expect(try await buyer.completion("o2 OPEN logistics :物流呢") == "o2 OK conv=2")
+        try await alice.expect("* PRESENCE away reason=unresponsive", timeout: .seconds(10))
+
+        // Matched by this kefud's pid: entries of earlier runs cannot satisfy the test.
+        let pid = "_PID=\(kefud.process.processIdentifier)"
+        let entries = await JournaldHarness.query(["KEFU_EVENT=agent_auto_away", pid], timeout: .seconds(10))
+        try #require(entries.count == 1, "entries: \(entries); output: \(kefud.output)")
+        #expect(entries[0]["MESSAGE_ID"] == "f1fd7c8335c544049e9d855d669f9d9a")
+        #expect(entries[0]["PRIORITY"] == "4")
+        #expect(entries[0]["KEFU_AGENT"] == "alice")
+        #expect(entries[0]["KEFU_BREACHES"] == "2")
+        #expect(entries[0]["KEFU_CONVERSATIONS"] == "1,2")
+        kefud.signal(SIGTERM)
+        #expect(await kefud.waitForExit() == 0)
+    }
 }
