@@ -375,8 +375,9 @@ extension RoutingCore {
         case .denied: return notFound(id)
         case .askStore: return .fromStore(.explanation, id, viewer: principal, verifyOwnership: true)
         case .granted:
+            // After a restart the decision is only in the store (with the assignment it explains).
             guard let decision = conversations[id]?.decision else {
-                return .listing([], [Field("conv", id.description), Field("count", "0")])
+                return .fromStore(.explanation, id, viewer: principal, verifyOwnership: false)
             }
             return .listing(Self.explanationLines(decision), [Field("count", "\(decision.candidates.count)")])
         }
