@@ -17,6 +17,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.6.0"),
         .package(url: "https://github.com/apple/swift-collections.git", from: "1.1.0"),
         .package(url: "https://github.com/apple/swift-crypto.git", from: "3.0.0"),
+        .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.1"),
     ],
     targets: [
         // Pure routing + SLA state machine: commands and time in, effects out. No I/O, no clock reads.
@@ -90,7 +91,10 @@ let package = Package(
             ],
             path: "Tests/KefuTestSupport"
         ),
-        .testTarget(name: "KefuCoreTests", dependencies: ["KefuCore"]),
+        .testTarget(
+            name: "KefuCoreTests",
+            dependencies: ["KefuCore", .product(name: "PropertyBased", package: "swift-property-based")]
+        ),
         .testTarget(
             name: "KefuProtocolTests",
             dependencies: ["KefuProtocol", .product(name: "NIOTestUtils", package: "swift-nio")]

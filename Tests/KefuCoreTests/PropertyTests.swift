@@ -1,0 +1,603 @@
+import Foundation
+import KefuCore
+import PropertyBased
+import Testing
+
+// Property-based tests: random teams and random sequences of commands (CommandGenerators.swift), checked after
+// every step through the public API only. A failure shrinks to a short sequence and prints it as a transcript,
+// with the seed to replay it (`@Test(.fixedSeed("..."))`).
+
+@Suite("Routing properties over random floors")
+struct PropertyTests {
+    /// Scenarios per property, tuned so that the suite stays within a few seconds on two cores in debug builds.
+    /// `KEFU_PROPERTY_COUNT=5000 swift test --filter PropertyTests` searches harder.
+    static let count = ProcessInfo.processInfo.environment["KEFU_PROPERTY_COUNT"].flatMap { Int($0) } ?? 150
+
+    @Test func everyStepKeepsTheFloorSound() async {
+        await propertyCheck(count: Self.count, input: scenarios()) { scenario in
+            if let problem = Audit.firstProblem(in: scenario) { Issue.record("\(problem)") }
+        }
+    }
+
+    @Test func replayingTheSameCommandsGivesTheSameEffects() async {
+        await propertyCheck(count: Self.count, input: scenarios()) { scenario in
+            let first = Transcript(scenario)
+            let second = Transcript(scenario)
+            let shared = min(first.entries.count, second.entries.count)
+            if let index = (0..<shared).first(where: { first.entries[$0] != second.entries[$0] }) {
+                Issue.record(
+                    """
+                    replay diverges at step \(index): \(describe(first.entries[index].command))
+                    first:  \(first.entries[index].step)
+                    second: \(second.entries[index].step)
+                    """)
+            } else if first.entries.count != second.entries.count {
+                Issue.record("replay ran \(second.entries.count) commands, the first run \(first.entries.count)")
+            }
+        }
+    }
+
+    @Test func restoringThePersistedRecordsRebuildsTheQueueAndTheHolders() async {
+        await propertyCheck(count: Self.count, input: scenarios()) { scenario in
+            if let problem = RestoreAudit.firstProblem(in: scenario) { Issue.record("\(problem)") }
+        }
+    }
+}
+
+// MARK: - Coverage of the generator
+
+/// Guards the generator itself: over a fixed seed, the random floors must reach the cases the properties are about
+/// (breaches and their reassignments, requeues, long vip queues, full agents, every refusal, every closer...), so a
+/// change that makes them unreachable fails here instead of silently weakening every property.
+@Test func randomFloorsReachTheInterestingCases() {
+    var rng = Xoshiro(seed: (1, 2, 3, 4))
+    var seen: [String: Int] = [:]
+    for _ in 0..<200 {
+        let scenario = Scenario.random(steps: 1...300, using: &rng)
+        var driver = Driver(team: scenario.team)
+        for action in scenario.actions {
+            guard let command = driver.command(for: action) else { continue }
+            let step = driver.perform(command)
+            for name in Coverage.cases(command, step, driver) { seen[name, default: 0] += 1 }
+        }
+    }
+    for name in Coverage.expected { #expect(seen[name, default: 0] > 0, "the generator never reached \(name)") }
+}
+
+/// Names for the situations a step shows.
+enum Coverage {
+    static let expected = [
+        "breach", "breach of a queued conversation", "reassigned on breach", "requeued on offline",
+        "vip queued", "three waiting", "agent full", "resumed on reconnect", "store verifies history",
+        "closed by customer", "closed by agent", "closed by supervisor",
+        "refused not-found", "refused forbidden", "refused bad-args", "deadline fired inside a command",
+    ]
+
+    static func cases(_ command: Command, _ step: Step, _ driver: Driver) -> [String] {
+        var names: [String] = []
+        for effect in step.effects {
+            switch effect {
+            case .breach(let breach):
+                names.append(breach.agent == nil ? "breach of a queued conversation" : "breach")
+                if command != .tick { names.append("deadline fired inside a command") }
+            case .persist(.assignment(let assignment)) where assignment.reason == "first-response":
+                names.append("reassigned on breach")
+            case .persist(.assignment(let assignment)) where assignment.agent == nil && assignment.reason == "offline":
+                names.append("requeued on offline")
+            case .deliver(_, .queued(let id, _)) where driver.core.conversation(id)?.priority == .vip:
+                names.append("vip queued")
+            case .deliver(.caller, .assigned(let notice)) where notice.resumed:
+                names.append("resumed on reconnect")
+            default:
+                break
+            }
+        }
+        switch (command, step.reply) {
+        case (.close(let who, _), .ok):
+            switch who {
+            case .customer: names.append("closed by customer")
+            case .agent: names.append("closed by agent")
+            case .supervisor: names.append("closed by supervisor")
+            }
+        case (_, .refused(let code, _)):
+            names.append("refused \(code.rawValue)")
+        case (_, .history(_, _, verifyOwnership: true)):
+            names.append("store verifies history")
+        default:
+            break
+        }
+        if driver.core.waiting.count >= 3 { names.append("three waiting") }
+        if driver.team.policy.agents.contains(where: { driver.core.held(by: $0.id).count == $0.maxChats }) {
+            names.append("agent full")
+        }
+        return names
+    }
+}
+
+// MARK: - Serving order
+
+/// Whether waiting conversation `a` must be served before `b`: vip before normal, then earlier opening, then lower
+/// id. The single rule the order check uses: change it here when vip aging (`vip_boost_s`) arrives.
+func servesFirst(
+    _ a: ConversationRecord, before b: ConversationRecord, policy: RoutingPolicy, at now: Instant
+) -> Bool {
+    if a.priority != b.priority { return a.priority == .vip }
+    if a.openedAt != b.openedAt { return a.openedAt < b.openedAt }
+    return a.id < b.id
+}
+
+// MARK: - Every step, checked
+
+/// Runs a scenario and checks each step; stops at the first step with a problem so a failure reads as one story.
+enum Audit {
+    static func firstProblem(in scenario: Scenario) -> String? {
+        var driver = Driver(team: scenario.team)
+        var referee = Referee(team: scenario.team)
+        for (index, action) in scenario.actions.enumerated() {
+            guard let command = driver.command(for: action) else { continue }
+            let expected = referee.willApply(command, to: driver.core, at: driver.now)
+            let step = driver.perform(command)
+            let problems = referee.judge(command, expected: expected, step: step, core: driver.core, at: driver.now)
+            if !problems.isEmpty {
+                let clock = driver.now - Driver.start
+                return """
+                    step \(index) at t+\(clock)ms: \(describe(command)) -> \(describe(step.reply))
+                    problems:
+                      \(problems.joined(separator: "\n  "))
+                    effects of that step:
+                      \(step.effects.map { "\($0)" }.joined(separator: "\n  "))
+                    """
+            }
+        }
+        return nil
+    }
+}
+
+/// What a reply must be, decided from the state just before the command applies.
+enum ExpectedReply {
+    case exactly(Reply)
+    case refusal(Refusal)
+}
+
+/// Keeps what the steps so far imply (opened, answered, breached and closed conversations, agents' sessions) and
+/// judges each new step against it and against the core's public inspection.
+struct Referee {
+    let team: TeamSpec
+    let policy: RoutingPolicy
+    private var nextID: Int64 = 1
+    private var openedAt: [ConversationID: Instant] = [:]
+    private var open: Set<ConversationID> = []
+    private var closed: Set<ConversationID> = []
+    private var answered: Set<ConversationID> = []
+    private var breached: Set<ConversationID> = []
+    private var lastSeq: [ConversationID: Int] = [:]
+    private var sessions: [AgentID: Int] = [:]
+    /// Agents who could take work just before the current command.
+    private var availableBefore: Set<AgentID> = []
+
+    init(team: TeamSpec) {
+        self.team = team
+        self.policy = team.policy
+    }
+
+    // MARK: Replies
+
+    /// Notes who is available before `command` applies and returns the reply it must get.
+    mutating func willApply(_ command: Command, to core: RoutingCore, at now: Instant) -> ExpectedReply {
+        availableBefore = Set(policy.agents.map(\.id).filter { isAvailable($0, in: core) })
+        return expectedReply(to: command, in: core, at: now)
+    }
+
+    /// The reply `command` must get. Deadlines due by `now` fire before the command applies, so when one is due
+    /// the expectation is taken from a copy of the core that has fired them.
+    func expectedReply(to command: Command, in live: RoutingCore, at now: Instant) -> ExpectedReply {
+        var core = live
+        if let due = core.nextDeadline, due <= now { _ = core.handle(.tick, at: now) }
+        switch command {
+        case .tick, .disconnect:
+            return .exactly(.ok([]))
+        case .connect(let who):
+            guard case .agent(let id) = who else { return .exactly(.ok([])) }
+            guard let presence = core.presence(of: id) else { return .refusal(.forbidden) }
+            // Logging in means coming to work; an agent who was away stays away.
+            return .exactly(.ok([Field("presence", (presence == .offline ? .online : presence).rawValue)]))
+        case .setPresence(let who, let presence):
+            guard case .agent(let id) = who, core.presence(of: id) != nil else { return .refusal(.forbidden) }
+            return .exactly(.ok([Field("presence", presence.rawValue)]))
+        case .open(let who, let skill, _, let text):
+            guard case .customer = who else { return .refusal(.forbidden) }
+            guard policy.knownSkills.contains(skill), !text.isEmpty else { return .refusal(.badArgs) }
+            return .exactly(.ok([Field("conv", "\(nextID)")]))
+        case .send(let who, let id, let text):
+            guard !text.isEmpty else { return .refusal(.badArgs) }
+            guard let record = core.conversation(id) else { return .refusal(.notFound) }
+            if case .supervisor = who { return .refusal(.forbidden) }
+            guard Self.takesPart(who, in: record) else { return .refusal(.notFound) }
+            return .exactly(.ok([Field("seq", "\(record.messageCount + 1)")]))
+        case .close(let who, let id):
+            guard let record = core.conversation(id) else { return .refusal(.notFound) }
+            if case .supervisor = who { return .exactly(.ok([])) }
+            return Self.takesPart(who, in: record) ? .exactly(.ok([])) : .refusal(.notFound)
+        case .history(let who, let id):
+            let record = core.conversation(id)
+            switch who {
+            case .supervisor:
+                return .exactly(.history(id, viewer: who, verifyOwnership: false))
+            case .customer:
+                guard let record else { return .exactly(.history(id, viewer: who, verifyOwnership: true)) }
+                return Self.takesPart(who, in: record)
+                    ? .exactly(.history(id, viewer: who, verifyOwnership: false)) : .refusal(.notFound)
+            case .agent:
+                let known = record.map { Self.takesPart(who, in: $0) } ?? false
+                return .exactly(.history(id, viewer: who, verifyOwnership: !known))
+            }
+        }
+    }
+
+    /// The conversation's own customer, or the agent holding it.
+    static func takesPart(_ who: Principal, in record: ConversationRecord) -> Bool {
+        switch who {
+        case .customer(let customer): customer == record.customer
+        case .agent(let agent): agent == record.agent
+        case .supervisor: false
+        }
+    }
+
+    func replyProblems(_ reply: Reply, expected: ExpectedReply) -> [String] {
+        switch (expected, reply) {
+        case (.exactly(let want), _) where want == reply:
+            return Self.shapeProblems(reply)
+        case (.refusal(let code), .refused(let got, _)) where got == code:
+            return Self.shapeProblems(reply)
+        default:
+            return ["reply \(describe(reply)), expected \(expected)"]
+        }
+    }
+
+    /// A reply must render as one protocol line: keys are words, values and texts have no line breaks.
+    static func shapeProblems(_ reply: Reply) -> [String] {
+        switch reply {
+        case .ok(let fields):
+            return fields.compactMap { field in
+                let keyOK = !field.key.isEmpty && field.key.allSatisfy { $0.isLetter || $0 == "_" }
+                let valueOK = !field.value.isEmpty && !field.value.contains { $0.isWhitespace || $0 == "=" }
+                return keyOK && valueOK ? nil : "malformed field \(field.key)=\(field.value)"
+            }
+        case .refused(_, let text):
+            let malformed = text.isEmpty || text.contains(where: \.isNewline)
+            return malformed ? ["malformed refusal text \(text.debugDescription)"] : []
+        case .history:
+            return []
+        }
+    }
+
+    // MARK: Steps
+
+    /// Everything that must hold after `step`, which answered `command` at `now`.
+    mutating func judge(
+        _ command: Command, expected: ExpectedReply, step: Step, core: RoutingCore, at now: Instant
+    ) -> [String] {
+        var problems = core.invariantViolations().map { "invariantViolations: \($0)" }
+        problems += replyProblems(step.reply, expected: expected)
+        let closedBefore = closed
+        note(command, reply: step.reply, core: core, at: now)
+        problems += effectProblems(step.effects, command: command, closedBefore: closedBefore, core: core, at: now)
+        // Answered only now: a breach due at this instant fired before the answer, within the same step.
+        if case .send(.agent, let id, _) = command, case .ok = step.reply { answered.insert(id) }
+        problems += stateProblems(core, at: now)
+        return problems
+    }
+
+    /// Updates what the referee knows from the command and its reply.
+    private mutating func note(_ command: Command, reply: Reply, core: RoutingCore, at now: Instant) {
+        guard case .ok = reply else { return }
+        switch command {
+        case .open:
+            let id = ConversationID(nextID)
+            nextID += 1
+            openedAt[id] = now
+            open.insert(id)
+            lastSeq[id] = 0
+        case .connect(.agent(let id)) where core.presence(of: id) != nil:
+            sessions[id, default: 0] += 1
+        case .disconnect(.agent(let id)) where core.presence(of: id) != nil:
+            sessions[id] = max(0, sessions[id, default: 0] - 1)
+        case .close(_, let id):
+            open.remove(id)
+            closed.insert(id)
+        default:
+            break
+        }
+    }
+
+    private func isAvailable(_ agent: AgentID, in core: RoutingCore) -> Bool {
+        core.presence(of: agent) == .online && sessions[agent, default: 0] > 0
+    }
+
+    private func level(of agent: AgentID, in skill: Skill) -> Int {
+        policy.agents.first { $0.id == agent }?.level(in: skill) ?? 0
+    }
+
+    /// Checks each effect: well-formed records and events, nothing about a closed conversation, breaches due and
+    /// once only, assignments only to agents who may take them.
+    private mutating func effectProblems(
+        _ effects: [Effect], command: Command, closedBefore: Set<ConversationID>, core: RoutingCore, at now: Instant
+    ) -> [String] {
+        var problems: [String] = []
+        for effect in effects {
+            if let id = effect.conversation, closedBefore.contains(id) {
+                problems.append("closed conversation \(id) reappears: \(effect)")
+            }
+            switch effect {
+            case .persist(.conversation(let record)):
+                problems += recordProblems(record)
+            case .persist(.message(let message)):
+                let expected = lastSeq[message.conversation, default: 0] + 1
+                if message.seq != expected { problems.append("message seq \(message.seq), expected \(expected)") }
+                if message.at != now { problems.append("message stamped \(message.at) at \(now)") }
+                lastSeq[message.conversation] = message.seq
+            case .persist(.assignment(let assignment)):
+                if assignment.at != now { problems.append("assignment stamped \(assignment.at) at \(now)") }
+            case .deliver(let recipient, let event):
+                problems += eventProblems(event, to: recipient, command: command, core: core)
+            case .breach(let breach):
+                problems += breachProblems(breach, at: now)
+            }
+        }
+        return problems
+    }
+
+    private func recordProblems(_ record: ConversationRecord) -> [String] {
+        var problems: [String] = []
+        // A closed record keeps its last holder (the store checks history access against it).
+        if record.state != .closed, (record.state == .assigned) != (record.agent != nil) {
+            problems.append("record \(record.id) is \(record.state) with agent \(show(record.agent))")
+        }
+        if (record.state == .closed) != (record.closedAt != nil) {
+            problems.append("record \(record.id) is \(record.state) with closedAt \(show(record.closedAt))")
+        }
+        if record.openedAt != openedAt[record.id] {
+            problems.append("record \(record.id) openedAt \(record.openedAt), opened at \(show(openedAt[record.id]))")
+        }
+        if record.firstResponseDueAt != record.openedAt + policy.firstResponse {
+            problems.append("record \(record.id) due \(record.firstResponseDueAt), not opening + threshold")
+        }
+        if let at = record.breachedAt, at < record.firstResponseDueAt {
+            problems.append("record \(record.id) breached at \(at) before its deadline \(record.firstResponseDueAt)")
+        }
+        if record.messageCount < 1 { problems.append("record \(record.id) has \(record.messageCount) messages") }
+        return problems
+    }
+
+    private func eventProblems(
+        _ event: Event, to recipient: Recipient, command: Command, core: RoutingCore
+    ) -> [String] {
+        switch event {
+        case .queued(let id, let position) where position < 1:
+            return ["conversation \(id) queued at position \(position)"]
+        case .assigned(let notice) where notice.resumed:
+            guard case .connect = command, recipient == .caller else {
+                return ["resumed assignment of \(notice.conversation) to \(recipient) on \(describe(command))"]
+            }
+            return []
+        case .assigned(let notice):
+            guard case .agent(let agent) = recipient else { return ["assignment sent to \(recipient)"] }
+            var problems: [String] = []
+            // Deadlines fire before the command applies, so an agent the command then takes away may get work.
+            if !isAvailable(agent, in: core) && !availableBefore.contains(agent) {
+                problems.append("\(notice.conversation) assigned to unavailable \(agent)")
+            }
+            if level(of: agent, in: notice.skill) < 1 {
+                problems.append("\(notice.conversation) of \(notice.skill) assigned to \(agent) who lacks the skill")
+            }
+            if notice.waited.value < 0 { problems.append("negative wait in \(notice)") }
+            return problems
+        default:
+            return []
+        }
+    }
+
+    private mutating func breachProblems(_ breach: SLABreach, at now: Instant) -> [String] {
+        var problems: [String] = []
+        let id = breach.conversation
+        guard let opened = openedAt[id] else { return ["breach of unknown conversation \(id)"] }
+        let deadline = opened + policy.firstResponse
+        if breach.at != now { problems.append("breach of \(id) stamped \(breach.at) at \(now)") }
+        if breach.at < deadline { problems.append("breach of \(id) at \(breach.at) before its deadline \(deadline)") }
+        if breached.contains(id) { problems.append("second breach of \(id)") }
+        if answered.contains(id) { problems.append("breach of \(id), which was answered") }
+        if breach.threshold != policy.firstResponse {
+            problems.append("breach of \(id) with threshold \(breach.threshold)")
+        }
+        if breach.waited != breach.at - opened { problems.append("breach of \(id) waited \(breach.waited)") }
+        breached.insert(id)
+        return problems
+    }
+
+    /// Checks the state through the public inspection: each open conversation queued or held by exactly one agent,
+    /// nobody over capacity, no idle capacity while a matching conversation waits, serving order, SLA clocks.
+    private func stateProblems(_ core: RoutingCore, at now: Instant) -> [String] {
+        var problems: [String] = []
+        var placed: [ConversationID: String] = [:]
+        let waiting = core.waiting.compactMap { id -> ConversationRecord? in
+            if let other = placed.updateValue("queue", forKey: id) { problems.append("\(id) twice: \(other), queue") }
+            guard let record = core.conversation(id), record.state == .queued, record.agent == nil else {
+                problems.append("waiting \(id) is not an open queued record: \(show(core.conversation(id)))")
+                return nil
+            }
+            return record
+        }
+        var held = 0
+        for profile in policy.agents {
+            let holds = core.held(by: profile.id)
+            held += holds.count
+            if holds.count > profile.maxChats {
+                problems.append("\(profile.id) holds \(holds.count) > \(profile.maxChats)")
+            }
+            for id in holds {
+                if let other = placed.updateValue("\(profile.id)", forKey: id) {
+                    problems.append("\(id) held by \(profile.id) and also in \(other)")
+                }
+                let record = core.conversation(id)
+                if record?.state != .assigned || record?.agent != profile.id {
+                    problems.append("\(id) held by \(profile.id) but its record is \(show(record))")
+                }
+            }
+            if isAvailable(profile.id, in: core), holds.count < profile.maxChats,
+                let stuck = waiting.first(where: { profile.level(in: $0.skill) >= 1 })
+            {
+                problems.append("\(profile.id) has a free slot while \(stuck.id) (\(stuck.skill)) waits")
+            }
+        }
+        for id in open where placed[id] == nil { problems.append("open conversation \(id) is neither queued nor held") }
+        for id in placed.keys where !open.contains(id) { problems.append("\(id) is placed but not open") }
+        for id in closed where core.conversation(id) != nil {
+            problems.append("closed conversation \(id) is open again")
+        }
+        for (a, b) in zip(waiting, waiting.dropFirst()) where !servesFirst(a, before: b, policy: policy, at: now) {
+            problems.append(
+                "waiting order: \(a.id) (\(a.priority), \(a.openedAt)) before \(b.id) (\(b.priority), \(b.openedAt))")
+        }
+        problems += clockProblems(core, at: now)
+        let status = core.status
+        let online = policy.agents.count { isAvailable($0.id, in: core) }
+        if status.agentsOnline != online || status.queued != waiting.count || status.active != held {
+            problems.append("status \(status), expected online \(online) queued \(waiting.count) active \(held)")
+        }
+        return problems
+    }
+
+    /// First-response clocks: a passed deadline has fired; answered and breached match what the steps said; the next
+    /// armed deadline is not later than the earliest one still running.
+    private func clockProblems(_ core: RoutingCore, at now: Instant) -> [String] {
+        var problems: [String] = []
+        var earliest: Instant?
+        for id in open {
+            guard let record = core.conversation(id) else { continue }
+            if (record.firstRespondedAt != nil) != answered.contains(id) {
+                problems.append("\(id) firstRespondedAt \(show(record.firstRespondedAt)) mismatch")
+            }
+            if (record.breachedAt != nil) != breached.contains(id) {
+                problems.append("\(id) breachedAt \(show(record.breachedAt)) without a breach effect")
+            }
+            guard record.firstRespondedAt == nil, record.breachedAt == nil else { continue }
+            if record.firstResponseDueAt <= now {
+                problems.append("\(id) passed its deadline \(record.firstResponseDueAt) at \(now) without a breach")
+            }
+            earliest = min(earliest ?? record.firstResponseDueAt, record.firstResponseDueAt)
+        }
+        if let earliest, (core.nextDeadline.map { $0 > earliest } ?? true) {
+            problems.append("next deadline \(show(core.nextDeadline)) misses \(earliest)")
+        }
+        if let next = core.nextDeadline, next <= now { problems.append("deadline \(next) still armed at \(now)") }
+        return problems
+    }
+}
+
+/// An optional value for a message, `nil` spelled out.
+func show<Value>(_ value: Value?) -> String {
+    value.map { "\($0)" } ?? "nil"
+}
+
+extension Effect {
+    /// The conversation an effect is about.
+    var conversation: ConversationID? {
+        switch self {
+        case .persist(.conversation(let record)): record.id
+        case .persist(.message(let message)): message.conversation
+        case .persist(.assignment(let assignment)): assignment.conversation
+        case .breach(let breach): breach.conversation
+        case .deliver(_, let event):
+            switch event {
+            case .queued(let id, _), .joined(let id, _), .message(let id, _, _), .revoked(let id, _),
+                .escalated(let id, _, _, _), .closed(let id, _):
+                id
+            case .assigned(let notice): notice.conversation
+            }
+        }
+    }
+}
+
+// MARK: - Determinism
+
+/// Every command a scenario issued, with its instant and its outcome.
+struct Transcript {
+    struct Entry: Equatable {
+        var command: Command
+        var at: Instant
+        var step: Step
+    }
+
+    var entries: [Entry] = []
+
+    init(_ scenario: Scenario) {
+        var driver = Driver(team: scenario.team)
+        for action in scenario.actions {
+            guard let command = driver.command(for: action) else { continue }
+            entries.append(Entry(command: command, at: driver.now, step: driver.perform(command)))
+        }
+    }
+}
+
+// MARK: - Restore
+
+/// Replays a scenario while folding its persisted records as the store would (last record per conversation wins,
+/// closed ones dropped), and after each step restores a fresh core from them and compares it with the live one.
+enum RestoreAudit {
+    static func firstProblem(in scenario: Scenario) -> String? {
+        var driver = Driver(team: scenario.team)
+        var stored: [ConversationID: ConversationRecord] = [:]
+        var lastAssignedAt: [AgentID: Instant] = [:]
+        for (index, action) in scenario.actions.enumerated() {
+            guard let command = driver.command(for: action) else { continue }
+            for record in driver.perform(command).records {
+                switch record {
+                case .conversation(let conversation):
+                    stored[conversation.id] = conversation.state == .closed ? nil : conversation
+                case .assignment(let assignment):
+                    if let agent = assignment.agent { lastAssignedAt[agent] = assignment.at }
+                case .message:
+                    break
+                }
+            }
+            let records = stored.values.sorted { $0.id < $1.id }
+            let problems = compare(driver.core, restoring: records, lastAssignedAt, team: scenario.team, at: driver.now)
+            if !problems.isEmpty {
+                return "after step \(index) (\(describe(command))):\n  " + problems.joined(separator: "\n  ")
+            }
+        }
+        return nil
+    }
+
+    static func compare(
+        _ live: RoutingCore, restoring records: [ConversationRecord], _ lastAssignedAt: [AgentID: Instant],
+        team: TeamSpec, at now: Instant
+    ) -> [String] {
+        var restored = RoutingCore(policy: team.policy)
+        let step = restored.restore(records, lastAssignedAt: lastAssignedAt, at: now)
+        var problems = restored.invariantViolations().map { "restored core: \($0)" }
+        // Every agent is still configured, so nothing needs repair.
+        if step != Step(reply: .ok([]), effects: []) { problems.append("restore repaired something: \(step)") }
+        if restored.waiting != live.waiting {
+            problems.append("waiting: restored \(restored.waiting), live \(live.waiting)")
+        }
+        for profile in team.policy.agents where restored.held(by: profile.id) != live.held(by: profile.id) {
+            problems.append(
+                "\(profile.id) holds \(restored.held(by: profile.id)) restored, \(live.held(by: profile.id)) live")
+        }
+        var earliest: Instant?
+        for record in records {
+            let current = live.conversation(record.id)
+            if restored.conversation(record.id) != current {
+                problems.append("record \(record.id): stored \(record), live \(show(current))")
+            }
+            if record.firstRespondedAt == nil, record.breachedAt == nil {
+                earliest = min(earliest ?? record.firstResponseDueAt, record.firstResponseDueAt)
+            }
+        }
+        if restored.nextDeadline != earliest {
+            problems.append("restored next deadline \(show(restored.nextDeadline)), expected \(show(earliest))")
+        }
+        return problems
+    }
+}
