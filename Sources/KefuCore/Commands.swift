@@ -4,6 +4,10 @@ public enum Principal: Hashable, Sendable, CustomStringConvertible {
     case agent(AgentID)
     case supervisor(SupervisorID)
 
+    var isSupervisor: Bool {
+        if case .supervisor = self { true } else { false }
+    }
+
     public var description: String {
         switch self {
         case .customer(let id): "customer \(id)"

@@ -452,10 +452,20 @@ func describe(_ command: Command) -> String {
     case .connect(let who): "connect \(who)"
     case .disconnect(let who): "disconnect \(who)"
     case .setPresence(let who, let presence): "presence \(presence.rawValue) by \(who)"
-    case .open(let who, let skill, let priority, let text): "open \(skill) \(priority.rawValue) by \(who) :\(text)"
+    case .open(let who, let skill, let priority, let text, let store, let language, _):
+        "open \(skill) \(priority.rawValue)\(store.map { " store=\($0)" } ?? "")\(language.map { " lang=\($0)" } ?? "")"
+            + " by \(who) :\(text)"
     case .send(let who, let id, let text): "send #\(id) by \(who) :\(text)"
     case .close(let who, let id): "close #\(id) by \(who)"
     case .history(let who, let id): "history #\(id) by \(who)"
+    case .transfer(let who, let id, let target, let reason): "transfer #\(id) to \(target) by \(who) :\(reason)"
+    case .note(let who, let id, let text): "note #\(id) by \(who) :\(text)"
+    case .notes(let who, let id): "notes #\(id) by \(who)"
+    case .handover(let who, let note): "handover by \(who) :\(note ?? "")"
+    case .assign(let who, let id, let agent): "assign #\(id) to \(agent) by \(who)"
+    case .explain(let who, let id): "explain #\(id) by \(who)"
+    case .queue(let who): "queue by \(who)"
+    case .agents(let who): "agents by \(who)"
     case .tick: "tick"
     }
 }
@@ -466,5 +476,7 @@ func describe(_ reply: Reply) -> String {
     case .ok(let fields): (["OK"] + fields.map { "\($0.key)=\($0.value)" }).joined(separator: " ")
     case .refused(let code, let text): "ERR \(code.rawValue) :\(text)"
     case .history(let id, let viewer, let verify): "HISTORY #\(id) for \(viewer)\(verify ? " (store verifies)" : "")"
+    case .fromStore(let query, let id, let viewer, _): "\(query) of #\(id) from the store for \(viewer)"
+    case .listing(let lines, let fields): "\(lines.count) lines, OK " + fields.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
     }
 }

@@ -84,7 +84,7 @@ enum Coverage {
                 names.append("reassigned on breach")
             case .persist(.assignment(let assignment)) where assignment.agent == nil && assignment.reason == "offline":
                 names.append("requeued on offline")
-            case .deliver(_, .queued(let id, _)) where driver.core.conversation(id)?.priority == .vip:
+            case .deliver(_, .queued(let id, _, _, _)) where driver.core.conversation(id)?.priority == .vip:
                 names.append("vip queued")
             case .deliver(.caller, .assigned(let notice)) where notice.resumed:
                 names.append("resumed on reconnect")
@@ -116,13 +116,15 @@ enum Coverage {
 
 // MARK: - Serving order
 
-/// Whether waiting conversation `a` must be served before `b`: vip before normal, then earlier opening, then lower
-/// id. The single rule the order check uses: change it here when vip aging (`vip_boost_s`) arrives.
+/// Whether waiting conversation `a` must be served before `b`: by arrival, a vip counting as `vip_boost_s`
+/// earlier (aging, so vips go first without starving normal chats), then the lower id.
 func servesFirst(
     _ a: ConversationRecord, before b: ConversationRecord, policy: RoutingPolicy, at now: Instant
 ) -> Bool {
-    if a.priority != b.priority { return a.priority == .vip }
-    if a.openedAt != b.openedAt { return a.openedAt < b.openedAt }
+    func effective(_ record: ConversationRecord) -> Int64 {
+        record.openedAt.unixMilliseconds - (record.priority == .vip ? policy.rules.vipBoost.value : 0)
+    }
+    if effective(a) != effective(b) { return effective(a) < effective(b) }
     return a.id < b.id
 }
 
@@ -157,6 +159,8 @@ enum Audit {
 enum ExpectedReply {
     case exactly(Reply)
     case refusal(Refusal)
+    /// Commands the generator does not produce yet: only their effects are judged.
+    case unmodelled
 }
 
 /// Keeps what the steps so far imply (opened, answered, breached and closed conversations, agents' sessions) and
@@ -204,7 +208,7 @@ struct Referee {
         case .setPresence(let who, let presence):
             guard case .agent(let id) = who, core.presence(of: id) != nil else { return .refusal(.forbidden) }
             return .exactly(.ok([Field("presence", presence.rawValue)]))
-        case .open(let who, let skill, _, let text):
+        case .open(let who, let skill, _, let text, _, _, _):
             guard case .customer = who else { return .refusal(.forbidden) }
             guard policy.knownSkills.contains(skill), !text.isEmpty else { return .refusal(.badArgs) }
             return .exactly(.ok([Field("conv", "\(nextID)")]))
@@ -231,6 +235,8 @@ struct Referee {
                 let known = record.map { Self.takesPart(who, in: $0) } ?? false
                 return .exactly(.history(id, viewer: who, verifyOwnership: !known))
             }
+        case .transfer, .note, .notes, .handover, .assign, .explain, .queue, .agents:
+            return .unmodelled
         }
     }
 
@@ -266,8 +272,12 @@ struct Referee {
         case .refused(_, let text):
             let malformed = text.isEmpty || text.contains(where: \.isNewline)
             return malformed ? ["malformed refusal text \(text.debugDescription)"] : []
-        case .history:
+        case .history, .fromStore:
             return []
+        case .listing(let lines, let fields):
+            return (lines.flatMap(\.fields) + fields).compactMap { field in
+                field.value.isEmpty || field.value.contains(where: \.isWhitespace) ? "malformed field \(field.key)" : nil
+            }
         }
     }
 
@@ -277,7 +287,7 @@ struct Referee {
     mutating func judge(
         _ command: Command, expected: ExpectedReply, step: Step, core: RoutingCore, at now: Instant
     ) -> [String] {
-        var problems = core.invariantViolations().map { "invariantViolations: \($0)" }
+        var problems = core.invariantViolations(at: now).map { "invariantViolations: \($0)" }
         problems += replyProblems(step.reply, expected: expected)
         let closedBefore = closed
         note(command, reply: step.reply, core: core, at: now)
@@ -342,6 +352,8 @@ struct Referee {
                 problems += eventProblems(event, to: recipient, command: command, core: core)
             case .breach(let breach):
                 problems += breachProblems(breach, at: now)
+            case .persist(.note), .autoAway:
+                break
             }
         }
         return problems
@@ -373,7 +385,7 @@ struct Referee {
         _ event: Event, to recipient: Recipient, command: Command, core: RoutingCore
     ) -> [String] {
         switch event {
-        case .queued(let id, let position) where position < 1:
+        case .queued(let id, let position, _, _) where position < 1:
             return ["conversation \(id) queued at position \(position)"]
         case .assigned(let notice) where notice.resumed:
             guard case .connect = command, recipient == .caller else {
@@ -506,13 +518,17 @@ extension Effect {
         case .persist(.conversation(let record)): record.id
         case .persist(.message(let message)): message.conversation
         case .persist(.assignment(let assignment)): assignment.conversation
+        case .persist(.note(let note)): note.conversation
         case .breach(let breach): breach.conversation
+        case .autoAway: nil
         case .deliver(_, let event):
             switch event {
-            case .queued(let id, _), .joined(let id, _), .message(let id, _, _), .revoked(let id, _),
+            case .queued(let id, _, _, _), .joined(let id, _), .message(let id, _, _), .revoked(let id, _),
                 .escalated(let id, _, _, _), .closed(let id, _):
                 id
             case .assigned(let notice): notice.conversation
+            case .note(let note): note.conversation
+            case .presence, .agentAway: nil
             }
         }
     }
@@ -556,7 +572,7 @@ enum RestoreAudit {
                     stored[conversation.id] = conversation.state == .closed ? nil : conversation
                 case .assignment(let assignment):
                     if let agent = assignment.agent { lastAssignedAt[agent] = assignment.at }
-                case .message:
+                case .message, .note:
                     break
                 }
             }
