@@ -30,9 +30,13 @@ extension RoutingCore {
         if queue.count != conversations.values.count(where: { $0.record.state == .queued }) {
             problems.append("queue holds conversations that are not open")
         }
-        // Only a supervisor's forced assignment may put an agent over its limit.
+        // Only a supervisor's forced assignment may put an agent over its limit. (A conversation restored after a
+        // restart has no decision in memory: its assignment, forced or not, is in the store.)
         for (id, agent) in agents where agent.held.count > agent.profile.maxChats {
-            let forced = agent.held.contains { conversations[$0]?.decision?.rule.hasPrefix("forced by") == true }
+            let forced = agent.held.contains { held in
+                guard let open = conversations[held] else { return false }
+                return open.decision.map { $0.rule.hasPrefix("forced by") } ?? true
+            }
             if !forced { problems.append("agent \(id) over capacity") }
         }
         // No available agent with a free slot while a conversation it can serve waits.

@@ -343,10 +343,16 @@ extension RoutingCore {
         scheduleQueueReport(at: now)
     }
 
-    /// Arms a conversation's widening steps (at `widen_after_s` and twice that from opening).
-    mutating func armWidening(_ record: ConversationRecord) {
-        guard let widen = policy.rule(for: record.skill).widenAfter else { return }
-        deadlines.arm(.widen(record.id, step: 1), at: record.openedAt + widen)
-        deadlines.arm(.widen(record.id, step: 2), at: record.openedAt + Milliseconds(widen.value * 2))
+    /// A conversation's widening steps: at `widen_after_s` and twice that from opening.
+    func widenSteps(of record: ConversationRecord) -> [(step: Int, at: Instant)] {
+        guard let widen = policy.rule(for: record.skill).widenAfter else { return [] }
+        return [(1, record.openedAt + widen), (2, record.openedAt + Milliseconds(widen.value * 2))]
+    }
+
+    /// Arms the widening steps still ahead (all of them for a new conversation).
+    mutating func armWidening(_ record: ConversationRecord, after now: Instant? = nil) {
+        for (step, at) in widenSteps(of: record) where now.map({ at > $0 }) ?? true {
+            deadlines.arm(.widen(record.id, step: step), at: at)
+        }
     }
 }

@@ -132,6 +132,8 @@ public struct RoutingCore: Sendable {
             if record.id >= nextConversationID { nextConversationID = ConversationID(record.id.rawValue + 1) }
             var open = OpenConversation(record: record)
             open.notes = notes[record.id] ?? []
+            // Widening steps that fell due while the daemon was down apply at once; later ones are armed.
+            open.widenStep = widenSteps(of: record).filter { $0.at <= now }.map(\.step).max() ?? 0
             if record.state == .assigned, let agent = record.agent, agents[agent] != nil {
                 agents[agent]?.held.insert(record.id)
                 open.assignedAt = now
@@ -148,7 +150,7 @@ public struct RoutingCore: Sendable {
             if record.firstRespondedAt == nil && record.breachedAt == nil {
                 deadlines.arm(.firstResponse(record.id), at: record.firstResponseDueAt)
             }
-            armWidening(record)
+            armWidening(record, after: now)
         }
         return Step(reply: .ok([]), effects: take())
     }

@@ -26,12 +26,33 @@ struct TeamSpec: Sendable, Hashable, CustomStringConvertible {
                 let spec = agents[index]
                 var skills: [Skill: Int] = [:]
                 for (skill, level) in spec.levels.enumerated() where level > 0 { skills[Self.skill(skill)] = level }
+                // Every third agent serves only tmall, so store coverage is exercised without a wider spec.
                 return AgentProfile(
-                    id: Self.agentID(index), name: "agent \(index + 1)", maxChats: spec.maxChats, skills: skills
+                    id: Self.agentID(index), name: "agent \(index + 1)", maxChats: spec.maxChats, skills: skills,
+                    stores: index % 3 == 1 ? ["tmall"] : nil
                 )
-            }
+            },
+            // s1 is seniors-first and widens (to fallback s2) within the breach window; the rest take the defaults.
+            skillRules: [SkillRule(
+                skill: Self.skill(0), minLevel: 2, widenAfter: Milliseconds(firstResponseMs / 2),
+                fallback: skillCount > 1 ? [Self.skill(1)] : []
+            )],
+            rules: Self.rules
         )
     }
+
+    /// Short windows, so that sticky waits, wrap-ups, grace periods and auto-away all happen in a scenario.
+    static var rules: RoutingRules {
+        var rules = RoutingRules()
+        rules.stickyWait = Milliseconds(2_000)
+        rules.wrapUp = Milliseconds(1_000)
+        rules.reconnectGrace = Milliseconds(3_000)
+        rules.vipBoost = Milliseconds(5_000)
+        return rules
+    }
+
+    /// Stores an `OPEN` may name (index 2: none).
+    static let stores = ["tmall", "jd"]
 
     /// The agent an action's index names (indices wrap, so shrinking the team keeps actions meaningful).
     func agent(_ index: Int) -> AgentID { Self.agentID(index % agents.count) }
@@ -70,6 +91,16 @@ enum Action: Sendable, Hashable {
     case advance(ms: Int64, tick: Bool)
     /// A command the core must refuse or answer without changing routing.
     case stray(Stray, pick: Int)
+    /// The picked conversation's holder passes it on, to an agent or to a skill.
+    case transfer(pick: Int, toAgent: Int?, toSkill: Int)
+    /// The picked conversation's holder writes an internal note.
+    case note(pick: Int)
+    /// An agent ends its shift.
+    case handover(agent: Int)
+    /// A supervisor forces the picked conversation onto an agent.
+    case assign(pick: Int, agent: Int)
+    /// A customer opens naming a store (index into `TeamSpec.stores`).
+    case openInStore(customer: Int, skill: Int, store: Int)
 }
 
 /// Wrong or odd commands, to check that refusals are well formed and harmless.
@@ -86,6 +117,7 @@ enum Stray: Sendable, Hashable, CaseIterable {
 /// The kinds of action with the weight each is drawn with.
 enum ActionKind: CaseIterable {
     case open, customerSend, agentSend, close, presence, connect, disconnect, smallAdvance, largeAdvance, stray
+    case transfer, note, handover, assign, openInStore
 
     var weight: Int {
         switch self {
@@ -99,6 +131,11 @@ enum ActionKind: CaseIterable {
         case .smallAdvance: 12
         case .largeAdvance: 5
         case .stray: 6
+        case .transfer: 4
+        case .note: 2
+        case .handover: 1
+        case .assign: 2
+        case .openInStore: 5
         }
     }
 
@@ -146,6 +183,18 @@ enum ActionKind: CaseIterable {
             return .advance(ms: span, tick: Int.random(in: 0..<4, using: &rng) != 0)
         case .stray:
             return .stray(Stray.allCases.randomElement(using: &rng)!, pick: pick)
+        case .transfer:
+            let toAgent = Bool.random(using: &rng) ? agent : nil
+            return .transfer(pick: pick, toAgent: toAgent, toSkill: Int.random(in: 0..<team.skillCount, using: &rng))
+        case .note: return .note(pick: pick)
+        case .handover: return .handover(agent: agent)
+        case .assign: return .assign(pick: pick, agent: agent)
+        case .openInStore:
+            return .openInStore(
+                customer: Int.random(in: 0..<Self.customerPool, using: &rng),
+                skill: Int.random(in: 0..<team.skillCount, using: &rng),
+                store: Int.random(in: 0...TeamSpec.stores.count, using: &rng)
+            )
         }
     }
 }
@@ -298,6 +347,12 @@ extension Scenario {
         case .advance(let ms, let tick):
             return tick ? .advance(ms: ms / 2, tick: tick) : .advance(ms: ms, tick: true)
         case .stray(let stray, let pick): return .stray(stray, pick: pick / 2)
+        case .transfer(let pick, let toAgent, let toSkill):
+            return .transfer(pick: pick / 2, toAgent: toAgent.map { $0 / 2 }, toSkill: toSkill / 2)
+        case .note(let pick): return .note(pick: pick / 2)
+        case .handover(let agent): return .handover(agent: agent / 2)
+        case .assign(let pick, let agent): return .assign(pick: pick / 2, agent: agent / 2)
+        case .openInStore(let customer, let skill, _): return .open(customer: customer, skill: skill, vip: false)
         }
     }
 }
@@ -353,6 +408,24 @@ struct Driver {
             return tick ? .tick : nil
         case .stray(let stray, let pick):
             return strayCommand(stray, pick: pick)
+        case .transfer(let pick, let toAgent, let toSkill):
+            guard let record = openRecord(pick), let holder = record.agent else { return nil }
+            let target: TransferTarget = toAgent.map { .agent(team.agent($0)) }
+                ?? .skill(TeamSpec.skill(toSkill % team.skillCount))
+            return .transfer(.agent(holder), record.id, to: target, reason: nextText())
+        case .note(let pick):
+            guard let record = openRecord(pick), let holder = record.agent else { return nil }
+            return .note(.agent(holder), record.id, text: nextText())
+        case .handover(let agent):
+            return .handover(.agent(team.agent(agent)), note: nextText())
+        case .assign(let pick, let agent):
+            guard let record = openRecord(pick) else { return nil }
+            return .assign(.supervisor(TeamSpec.supervisor), record.id, team.agent(agent))
+        case .openInStore(let customer, let skill, let store):
+            return .open(
+                .customer(TeamSpec.customer(customer)), skill: TeamSpec.skill(skill % team.skillCount),
+                priority: .normal, text: nextText(), store: store < TeamSpec.stores.count ? TeamSpec.stores[store] : nil
+            )
         }
     }
 

@@ -255,6 +255,8 @@ struct Referee {
             return Self.shapeProblems(reply)
         case (.refusal(let code), .refused(let got, _)) where got == code:
             return Self.shapeProblems(reply)
+        case (.unmodelled, _):
+            return Self.shapeProblems(reply)
         default:
             return ["reply \(describe(reply)), expected \(expected)"]
         }
@@ -395,11 +397,15 @@ struct Referee {
         case .assigned(let notice):
             guard case .agent(let agent) = recipient else { return ["assignment sent to \(recipient)"] }
             var problems: [String] = []
+            // A supervisor's forced assignment may go to any connected agent, skilled or not, even over its limit.
+            if notice.via == "forced" { return notice.waited.value < 0 ? ["negative wait in \(notice)"] : [] }
             // Deadlines fire before the command applies, so an agent the command then takes away may get work.
             if !isAvailable(agent, in: core) && !availableBefore.contains(agent) {
                 problems.append("\(notice.conversation) assigned to unavailable \(agent)")
             }
-            if level(of: agent, in: notice.skill) < 1 {
+            // Once widened, agents of the skill's fallback skills may serve too.
+            let fallback = policy.rule(for: notice.skill).fallback.map { level(of: agent, in: $0) }.max() ?? 0
+            if level(of: agent, in: notice.skill) < 1 && fallback < 1 {
                 problems.append("\(notice.conversation) of \(notice.skill) assigned to \(agent) who lacks the skill")
             }
             if notice.waited.value < 0 { problems.append("negative wait in \(notice)") }
@@ -443,7 +449,9 @@ struct Referee {
         for profile in policy.agents {
             let holds = core.held(by: profile.id)
             held += holds.count
-            if holds.count > profile.maxChats {
+            // Only a supervisor's forced assignment may put an agent over its limit.
+            let forced = holds.contains { core.decision(for: $0)?.rule.hasPrefix("forced by") == true }
+            if holds.count > profile.maxChats && !forced {
                 problems.append("\(profile.id) holds \(holds.count) > \(profile.maxChats)")
             }
             for id in holds {
@@ -455,11 +463,8 @@ struct Referee {
                     problems.append("\(id) held by \(profile.id) but its record is \(show(record))")
                 }
             }
-            if isAvailable(profile.id, in: core), holds.count < profile.maxChats,
-                let stuck = waiting.first(where: { profile.level(in: $0.skill) >= 1 })
-            {
-                problems.append("\(profile.id) has a free slot while \(stuck.id) (\(stuck.skill)) waits")
-            }
+            // Whether a waiting chat could go to this agent now depends on levels, widening, stores, wrap-ups,
+            // reservations and transfers: `invariantViolations(at:)` checks it with the very verdict routing uses.
         }
         for id in open where placed[id] == nil { problems.append("open conversation \(id) is neither queued nor held") }
         for id in placed.keys where !open.contains(id) { problems.append("\(id) is placed but not open") }
@@ -609,6 +614,12 @@ enum RestoreAudit {
             }
             if record.firstRespondedAt == nil, record.breachedAt == nil {
                 earliest = min(earliest ?? record.firstResponseDueAt, record.firstResponseDueAt)
+            }
+            // Widening steps still ahead are deadlines too.
+            if let widen = team.policy.rule(for: record.skill).widenAfter {
+                for step in [record.openedAt + widen, record.openedAt + Milliseconds(widen.value * 2)] where step > now {
+                    earliest = min(earliest ?? step, step)
+                }
             }
         }
         if restored.nextDeadline != earliest {
