@@ -11,7 +11,7 @@ import Testing
 struct PropertyTests {
     /// Scenarios per property, tuned so that the suite stays within a few seconds on two cores in debug builds.
     /// `KEFU_PROPERTY_COUNT=5000 swift test --filter PropertyTests` searches harder.
-    static let count = ProcessInfo.processInfo.environment["KEFU_PROPERTY_COUNT"].flatMap { Int($0) } ?? 150
+    static let count = ProcessInfo.processInfo.environment["KEFU_PROPERTY_COUNT"].flatMap { Int($0) } ?? 100
 
     @Test func everyStepKeepsTheFloorSound() async {
         await propertyCheck(count: Self.count, input: scenarios()) { scenario in
