@@ -27,7 +27,7 @@ struct PropertyTests {
             if let index = (0..<shared).first(where: { first.entries[$0] != second.entries[$0] }) {
                 Issue.record(
                     """
-                    replay diverges at step \(index): \(describe(first.entries[index].command))
+                    replay diverges at step \(index): \(describe(first.entries[index].move))
                     first:  \(first.entries[index].step)
                     second: \(second.entries[index].step)
                     """)
@@ -56,8 +56,12 @@ struct PropertyTests {
         let scenario = Scenario.random(steps: 1...300, using: &rng)
         var driver = Driver(team: scenario.team)
         for action in scenario.actions {
-            guard let command = driver.command(for: action) else { continue }
-            let step = driver.perform(command)
+            guard let move = driver.move(for: action) else { continue }
+            let step = driver.perform(move)
+            guard case .command(let command) = move else {
+                seen["restart", default: 0] += 1
+                continue
+            }
             for name in Coverage.cases(command, step, driver) { seen[name, default: 0] += 1 }
         }
     }
@@ -70,7 +74,7 @@ enum Coverage {
         "breach", "breach of a queued conversation", "reassigned on breach", "requeued on offline",
         "vip queued", "three waiting", "agent full", "resumed on reconnect", "store verifies history",
         "closed by customer", "closed by agent", "closed by supervisor",
-        "refused not-found", "refused forbidden", "refused bad-args", "deadline fired inside a command",
+        "refused not-found", "refused forbidden", "refused bad-args", "deadline fired inside a command", "restart",
     ]
 
     static func cases(_ command: Command, _ step: Step, _ driver: Driver) -> [String] {
@@ -134,14 +138,14 @@ enum Audit {
         var driver = Driver(team: scenario.team)
         var referee = Referee(team: scenario.team)
         for (index, action) in scenario.actions.enumerated() {
-            guard let command = driver.command(for: action) else { continue }
-            let expected = referee.willApply(command, to: driver.core, at: driver.now)
-            let step = driver.perform(command)
-            let problems = referee.judge(command, expected: expected, step: step, core: driver.core, at: driver.now)
+            guard let move = driver.move(for: action) else { continue }
+            let expected = referee.willApply(move, to: driver.core, at: driver.now)
+            let step = driver.perform(move)
+            let problems = referee.judge(move, expected: expected, step: step, core: driver.core, at: driver.now)
             if !problems.isEmpty {
                 let clock = driver.now - Driver.start
                 return """
-                    step \(index) at t+\(clock)ms: \(describe(command)) -> \(describe(step.reply))
+                    step \(index) at t+\(clock)ms: \(describe(move)) -> \(describe(step.reply))
                     problems:
                       \(problems.joined(separator: "\n  "))
                     effects of that step:
@@ -182,9 +186,10 @@ struct Referee {
 
     // MARK: Replies
 
-    /// Notes who is available before `command` applies and returns the reply it must get.
-    mutating func willApply(_ command: Command, to core: RoutingCore, at now: Instant) -> ExpectedReply {
+    /// Notes who is available before `move` applies and returns the reply it must get.
+    mutating func willApply(_ move: Move, to core: RoutingCore, at now: Instant) -> ExpectedReply {
         availableBefore = Set(policy.agents.map(\.id).filter { isAvailable($0, in: core) })
+        guard case .command(let command) = move else { return .exactly(.ok([])) }
         return expectedReply(to: command, in: core, at: now)
     }
 
@@ -273,18 +278,25 @@ struct Referee {
 
     // MARK: Steps
 
-    /// Everything that must hold after `step`, which answered `command` at `now`.
+    /// Everything that must hold after `step`, which answered `move` at `now`.
     mutating func judge(
-        _ command: Command, expected: ExpectedReply, step: Step, core: RoutingCore, at now: Instant
+        _ move: Move, expected: ExpectedReply, step: Step, core: RoutingCore, at now: Instant
     ) -> [String] {
         var problems = core.invariantViolations().map { "invariantViolations: \($0)" }
         problems += replyProblems(step.reply, expected: expected)
+        guard case .command(let command) = move else {
+            // A restart loses every session; with the same agents configured nothing needs repair, and deadlines
+            // that passed while the clock moved silently fire at the next command, not in the restore.
+            sessions = [:]
+            if !step.effects.isEmpty { problems.append("restore repaired something: \(step.effects)") }
+            return problems + stateProblems(core, at: now, deadlinesMayBeDue: true)
+        }
         let closedBefore = closed
         note(command, reply: step.reply, core: core, at: now)
         problems += effectProblems(step.effects, command: command, closedBefore: closedBefore, core: core, at: now)
         // Answered only now: a breach due at this instant fired before the answer, within the same step.
         if case .send(.agent, let id, _) = command, case .ok = step.reply { answered.insert(id) }
-        problems += stateProblems(core, at: now)
+        problems += stateProblems(core, at: now, deadlinesMayBeDue: false)
         return problems
     }
 
@@ -416,7 +428,7 @@ struct Referee {
 
     /// Checks the state through the public inspection: each open conversation queued or held by exactly one agent,
     /// nobody over capacity, no idle capacity while a matching conversation waits, serving order, SLA clocks.
-    private func stateProblems(_ core: RoutingCore, at now: Instant) -> [String] {
+    private func stateProblems(_ core: RoutingCore, at now: Instant, deadlinesMayBeDue: Bool) -> [String] {
         var problems: [String] = []
         var placed: [ConversationID: String] = [:]
         let waiting = core.waiting.compactMap { id -> ConversationRecord? in
@@ -458,7 +470,7 @@ struct Referee {
             problems.append(
                 "waiting order: \(a.id) (\(a.priority), \(a.openedAt)) before \(b.id) (\(b.priority), \(b.openedAt))")
         }
-        problems += clockProblems(core, at: now)
+        problems += clockProblems(core, at: now, deadlinesMayBeDue: deadlinesMayBeDue)
         let status = core.status
         let online = policy.agents.count { isAvailable($0.id, in: core) }
         if status.agentsOnline != online || status.queued != waiting.count || status.active != held {
@@ -469,7 +481,7 @@ struct Referee {
 
     /// First-response clocks: a passed deadline has fired; answered and breached match what the steps said; the next
     /// armed deadline is not later than the earliest one still running.
-    private func clockProblems(_ core: RoutingCore, at now: Instant) -> [String] {
+    private func clockProblems(_ core: RoutingCore, at now: Instant, deadlinesMayBeDue: Bool) -> [String] {
         var problems: [String] = []
         var earliest: Instant?
         for id in open {
@@ -481,7 +493,7 @@ struct Referee {
                 problems.append("\(id) breachedAt \(show(record.breachedAt)) without a breach effect")
             }
             guard record.firstRespondedAt == nil, record.breachedAt == nil else { continue }
-            if record.firstResponseDueAt <= now {
+            if record.firstResponseDueAt <= now && !deadlinesMayBeDue {
                 problems.append("\(id) passed its deadline \(record.firstResponseDueAt) at \(now) without a breach")
             }
             earliest = min(earliest ?? record.firstResponseDueAt, record.firstResponseDueAt)
@@ -489,7 +501,7 @@ struct Referee {
         if let earliest, (core.nextDeadline.map { $0 > earliest } ?? true) {
             problems.append("next deadline \(show(core.nextDeadline)) misses \(earliest)")
         }
-        if let next = core.nextDeadline, next <= now { problems.append("deadline \(next) still armed at \(now)") }
+        if let next = core.nextDeadline, next <= now, !deadlinesMayBeDue { problems.append("deadline \(next) still armed at \(now)") }
         return problems
     }
 }
@@ -523,7 +535,7 @@ extension Effect {
 /// Every command a scenario issued, with its instant and its outcome.
 struct Transcript {
     struct Entry: Equatable {
-        var command: Command
+        var move: Move
         var at: Instant
         var step: Step
     }
@@ -533,8 +545,8 @@ struct Transcript {
     init(_ scenario: Scenario) {
         var driver = Driver(team: scenario.team)
         for action in scenario.actions {
-            guard let command = driver.command(for: action) else { continue }
-            entries.append(Entry(command: command, at: driver.now, step: driver.perform(command)))
+            guard let move = driver.move(for: action) else { continue }
+            entries.append(Entry(move: move, at: driver.now, step: driver.perform(move)))
         }
     }
 }
@@ -546,24 +558,16 @@ struct Transcript {
 enum RestoreAudit {
     static func firstProblem(in scenario: Scenario) -> String? {
         var driver = Driver(team: scenario.team)
-        var stored: [ConversationID: ConversationRecord] = [:]
-        var lastAssignedAt: [AgentID: Instant] = [:]
         for (index, action) in scenario.actions.enumerated() {
-            guard let command = driver.command(for: action) else { continue }
-            for record in driver.perform(command).records {
-                switch record {
-                case .conversation(let conversation):
-                    stored[conversation.id] = conversation.state == .closed ? nil : conversation
-                case .assignment(let assignment):
-                    if let agent = assignment.agent { lastAssignedAt[agent] = assignment.at }
-                case .message:
-                    break
-                }
-            }
-            let records = stored.values.sorted { $0.id < $1.id }
-            let problems = compare(driver.core, restoring: records, lastAssignedAt, team: scenario.team, at: driver.now)
+            guard let move = driver.move(for: action) else { continue }
+            _ = driver.perform(move)
+            // The driver folds the persisted records as the store does (see `Driver.store`).
+            let records = driver.stored.values.sorted { $0.id < $1.id }
+            let problems = compare(
+                driver.core, restoring: records, driver.lastAssignedAt, team: scenario.team, at: driver.now
+            )
             if !problems.isEmpty {
-                return "after step \(index) (\(describe(command))):\n  " + problems.joined(separator: "\n  ")
+                return "after step \(index) (\(describe(move))):\n  " + problems.joined(separator: "\n  ")
             }
         }
         return nil
