@@ -501,7 +501,9 @@ struct Referee {
         if let earliest, (core.nextDeadline.map { $0 > earliest } ?? true) {
             problems.append("next deadline \(show(core.nextDeadline)) misses \(earliest)")
         }
-        if let next = core.nextDeadline, next <= now, !deadlinesMayBeDue { problems.append("deadline \(next) still armed at \(now)") }
+        if let next = core.nextDeadline, next <= now, !deadlinesMayBeDue {
+            problems.append("deadline \(next) still armed at \(now)")
+        }
         return problems
     }
 }
