@@ -13,12 +13,19 @@ struct PropertyTests {
     /// `KEFU_PROPERTY_COUNT=5000 swift test --filter PropertyTests` searches harder.
     static let count = ProcessInfo.processInfo.environment["KEFU_PROPERTY_COUNT"].flatMap { Int($0) } ?? 100
 
+    /// After every step: `invariantViolations()` is empty; the reply is the one the state before called for and
+    /// renders as one line; records and events are well formed and never mention a closed conversation; the public
+    /// inspection agrees (each open conversation queued or held by one agent, nobody over capacity, no idle
+    /// capacity while a matching conversation waits, serving order); breaches come at or after their deadline,
+    /// once, and never late.
     @Test func everyStepKeepsTheFloorSound() async {
         await propertyCheck(count: Self.count, input: scenarios()) { scenario in
             if let problem = Audit.firstProblem(in: scenario) { Issue.record("\(problem)") }
         }
     }
 
+    /// The same actions on a fresh core give the same commands, replies and effects, in the same order: nothing
+    /// depends on hash order or on anything but the commands and their instants.
     @Test func replayingTheSameCommandsGivesTheSameEffects() async {
         await propertyCheck(count: Self.count, input: scenarios()) { scenario in
             let first = Transcript(scenario)
@@ -37,6 +44,8 @@ struct PropertyTests {
         }
     }
 
+    /// After every step, a new core restored from the persisted records (last per conversation, closed dropped)
+    /// has the live core's waiting order, holders, records and earliest running deadline, and repairs nothing.
     @Test func restoringThePersistedRecordsRebuildsTheQueueAndTheHolders() async {
         await propertyCheck(count: Self.count, input: scenarios()) { scenario in
             if let problem = RestoreAudit.firstProblem(in: scenario) { Issue.record("\(problem)") }
