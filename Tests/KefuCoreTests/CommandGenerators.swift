@@ -2,8 +2,8 @@ import KefuCore
 import PropertyBased
 
 // Random floors for the property tests: a team, then a sequence of actions. Everything that knows which commands
-// exist lives in this file (`Action`, `ActionKind`, `Driver.command(for:)`, `Scenario.simpler`), so a new command is
-// added here once and every property picks it up.
+// exist lives in this file (`Action`, `ActionKind`, `Driver.move(for:)`, `Scenario.simplified`, `describe`), so a
+// new command is added here once and every property picks it up.
 
 // MARK: - Team
 
@@ -101,6 +101,8 @@ enum Action: Sendable, Hashable {
     case assign(pick: Int, agent: Int)
     /// A customer opens naming a store (index into `TeamSpec.stores`).
     case openInStore(customer: Int, skill: Int, store: Int)
+    /// The daemon restarts: a new core restored from the records persisted so far. Sessions are gone.
+    case restart
 }
 
 /// Wrong or odd commands, to check that refusals are well formed and harmless.
@@ -118,6 +120,7 @@ enum Stray: Sendable, Hashable, CaseIterable {
 enum ActionKind: CaseIterable {
     case open, customerSend, agentSend, close, presence, connect, disconnect, smallAdvance, largeAdvance, stray
     case transfer, note, handover, assign, openInStore
+    case restart
 
     var weight: Int {
         switch self {
@@ -136,6 +139,7 @@ enum ActionKind: CaseIterable {
         case .handover: 1
         case .assign: 2
         case .openInStore: 5
+        case .restart: 1
         }
     }
 
@@ -195,6 +199,8 @@ enum ActionKind: CaseIterable {
                 skill: Int.random(in: 0..<team.skillCount, using: &rng),
                 store: Int.random(in: 0...TeamSpec.stores.count, using: &rng)
             )
+        case .restart:
+            return .restart
         }
     }
 }
@@ -231,13 +237,13 @@ struct Scenario: Sendable, Hashable, CustomStringConvertible {
         var driver = Driver(team: team)
         var lines = ["team \(team)"]
         for (index, action) in actions.enumerated() {
-            guard let command = driver.command(for: action) else {
+            guard let move = driver.move(for: action) else {
                 lines.append("  \(index): \(action) (nothing to do)")
                 continue
             }
             let clock = driver.now - Driver.start
-            let step = driver.perform(command)
-            lines.append("  \(index): t+\(clock)ms \(describe(command)) -> \(describe(step.reply))")
+            let step = driver.perform(move)
+            lines.append("  \(index): t+\(clock)ms \(describe(move)) -> \(describe(step.reply))")
         }
         return lines.joined(separator: "\n")
     }
@@ -353,14 +359,22 @@ extension Scenario {
         case .handover(let agent): return .handover(agent: agent / 2)
         case .assign(let pick, let agent): return .assign(pick: pick / 2, agent: agent / 2)
         case .openInStore(let customer, let skill, _): return .open(customer: customer, skill: skill, vip: false)
+        case .restart: return .restart
         }
     }
 }
 
 // MARK: - Driving a core
 
+/// What the driver does for an action: a command to the core, or a restart that rebuilds the core from what it
+/// persisted, as the daemon does when it starts again.
+enum Move: Equatable {
+    case command(Command)
+    case restart
+}
+
 /// Turns actions into commands against a live core and keeps what the actions refer to: the clock, the
-/// conversations open in opening order, and the last record of each closed one.
+/// conversations open in opening order, the last record of each closed one, and what the store would hold.
 struct Driver {
     static let start = Instant(unixMilliseconds: 1_700_000_000_000)
 
@@ -369,6 +383,10 @@ struct Driver {
     var now = Driver.start
     private(set) var open: [ConversationID] = []
     private(set) var closed: [ConversationID: ConversationRecord] = [:]
+    /// The store: last record of each open conversation, last assignment instant of each agent, next id.
+    private(set) var stored: [ConversationID: ConversationRecord] = [:]
+    private(set) var lastAssignedAt: [AgentID: Instant] = [:]
+    private(set) var nextID = ConversationID(1)
     private var texts = 0
 
     init(team: TeamSpec) {
@@ -376,8 +394,13 @@ struct Driver {
         self.core = RoutingCore(policy: team.policy)
     }
 
-    /// The command an action stands for now; nil when it only moves the clock or has nothing to act on.
-    mutating func command(for action: Action) -> Command? {
+    /// What an action stands for now; nil when it only moves the clock or has nothing to act on.
+    mutating func move(for action: Action) -> Move? {
+        if case .restart = action { return .restart }
+        return command(for: action).map(Move.command)
+    }
+
+    private mutating func command(for action: Action) -> Command? {
         switch action {
         case .open(let customer, let skill, let vip):
             return .open(
@@ -426,11 +449,41 @@ struct Driver {
                 .customer(TeamSpec.customer(customer)), skill: TeamSpec.skill(skill % team.skillCount),
                 priority: .normal, text: nextText(), store: store < TeamSpec.stores.count ? TeamSpec.stores[store] : nil
             )
+        case .restart:
+            return nil
         }
     }
 
-    /// Applies a command at the current instant and notes opened and closed conversations.
-    mutating func perform(_ command: Command) -> Step {
+    /// Applies a move at the current instant and notes opened and closed conversations and persisted records.
+    mutating func perform(_ move: Move) -> Step {
+        switch move {
+        case .command(let command):
+            let step = perform(command)
+            store(step.records)
+            return step
+        case .restart:
+            // As the daemon does: the next id comes from the store, so ids of closed conversations are not reused.
+            core = RoutingCore(policy: team.policy, nextConversationID: nextID)
+            return core.restore(stored.values.sorted { $0.id < $1.id }, lastAssignedAt: lastAssignedAt, at: now)
+        }
+    }
+
+    /// Folds persisted records as the store does: the last record per conversation wins, closed ones leave.
+    private mutating func store(_ records: [Record]) {
+        for record in records {
+            switch record {
+            case .conversation(let conversation):
+                stored[conversation.id] = conversation.state == .closed ? nil : conversation
+                if conversation.id >= nextID { nextID = ConversationID(conversation.id.rawValue + 1) }
+            case .assignment(let assignment):
+                if let agent = assignment.agent { lastAssignedAt[agent] = assignment.at }
+            case .message, .note:
+                break
+            }
+        }
+    }
+
+    private mutating func perform(_ command: Command) -> Step {
         var before: ConversationRecord?
         if case .close(_, let id) = command { before = core.conversation(id) }
         let step = core.handle(command, at: now)
@@ -518,6 +571,14 @@ struct Driver {
 }
 
 // MARK: - Rendering
+
+/// A move in a short, transcript-like form.
+func describe(_ move: Move) -> String {
+    switch move {
+    case .command(let command): describe(command)
+    case .restart: "restart: restore from the store"
+    }
+}
 
 /// A command in a short, transcript-like form.
 func describe(_ command: Command) -> String {

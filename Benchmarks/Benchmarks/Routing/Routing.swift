@@ -1,0 +1,80 @@
+import Benchmark
+import KefuCore
+
+// Routing and deadline costs of KefuCore at three floor sizes. See Benchmarks/README.md for what each one measures
+// and how to run them. Each benchmark builds its floor outside the measured region.
+
+/// Metrics every benchmark reports; time and mallocs are per unit of the scaling factor (one decision, one deadline).
+let metrics: [BenchmarkMetric] = [.throughput, .wallClock, .mallocCountTotal, .peakMemoryResident]
+
+let benchmarks: @Sendable () -> Void = {
+    Benchmark.defaultConfiguration = .init(
+        metrics: metrics, timeUnits: .nanoseconds, warmupIterations: 1, maxDuration: .seconds(5), maxIterations: 200
+    )
+
+    // Steady state: 1,000 decisions per iteration, alternating a close (its freed slot takes the best waiting
+    // conversation) and an open (routed, or queued when every agent of its skill is full).
+    for size in FloorSize.all {
+        Benchmark(
+            "Routing decisions: \(size.name)",
+            configuration: .init(scalingFactor: .kilo)
+        ) { benchmark, floor in
+            for _ in benchmark.scaledIterations { floor.decide() }
+        } setup: {
+            SteadyFloor(size)
+        }
+    }
+
+    // Arming by OPEN with no agent online: 1,000 opens onto a queue that already holds `queued` conversations.
+    for queued in [10_000, 100_000, 1_000_000] {
+        Benchmark(
+            "Deadlines arm: 1000 opens onto \(queued) armed",
+            configuration: .init(warmupIterations: 0, scalingFactor: .kilo, maxIterations: 10)
+        ) { benchmark, box in
+            for index in benchmark.scaledIterations {
+                let customer = Names.customers[index % Names.customers.count]
+                let open = Command.open(
+                    .customer(customer), skill: Names.skills[index % FloorSize.skills], priority: .normal,
+                    text: "hello"
+                )
+                blackHole(box.core.handle(open, at: Names.start))
+            }
+        } setup: {
+            CoreBox(ArmedFloor(count: queued).restored())
+        }
+    }
+
+    // Arming in bulk: restoring 1,000,000 queued conversations arms one deadline each (and queues them).
+    Benchmark(
+        "Deadlines arm: restore 1000000",
+        configuration: .init(warmupIterations: 0, scalingFactor: .mega, maxIterations: 5)
+    ) { benchmark, floor in
+        benchmark.startMeasurement()
+        let core = floor.restored()
+        benchmark.stopMeasurement()
+        blackHole(core)
+    } setup: {
+        ArmedFloor(count: 1_000_000)
+    }
+
+    // Firing: one clock jump past 1,000,000 first-response deadlines of queued conversations, which all breach.
+    Benchmark(
+        "Deadlines fire: 1000000 in one clock jump",
+        configuration: .init(warmupIterations: 0, scalingFactor: .mega, maxIterations: 5)
+    ) { benchmark, floor in
+        var core = floor.restored()
+        benchmark.startMeasurement()
+        let step = core.handle(.tick, at: ArmedFloor.afterAll)
+        benchmark.stopMeasurement()
+        precondition(step.effects.count == 3 * floor.records.count, "every deadline should breach")
+        blackHole(step)
+    } setup: {
+        ArmedFloor(count: 1_000_000)
+    }
+}
+
+/// A core that the measured closure mutates across iterations.
+final class CoreBox {
+    var core: RoutingCore
+    init(_ core: RoutingCore) { self.core = core }
+}
