@@ -43,6 +43,8 @@ struct WaitingQueue {
     private var heaps: [QueueLane: Heap<Entry>] = [:]
     private var members: [ConversationID: Member] = [:]
     private var countBySkill: [Skill: Int] = [:]
+    /// The greatest key ever inserted per skill: a key at or above it is last in its skill's queue.
+    private var latestKey: [Skill: QueueKey] = [:]
     private var nextGeneration: UInt64 = 0
 
     var count: Int { members.count }
@@ -61,6 +63,7 @@ struct WaitingQueue {
             heaps[lane, default: Heap()].insert(Entry(key: key, generation: nextGeneration))
         }
         countBySkill[skill, default: 0] += 1
+        if latestKey[skill].map({ $0 < key }) ?? true { latestKey[skill] = key }
     }
 
     mutating func remove(_ conversation: ConversationID) {
@@ -95,9 +98,12 @@ struct WaitingQueue {
         members.values.filter { $0.skill == skill }.map(\.key).sorted()
     }
 
-    /// 1-based position of a waiting conversation among those of its own skill.
+    /// 1-based position of a waiting conversation among those of its own skill. A conversation that has just
+    /// arrived normally is last (time only moves forward), which costs nothing; a vip or a requeued chat, which
+    /// lands in the middle, costs a scan of the waiting conversations.
     func position(of conversation: ConversationID) -> Int? {
         guard let member = members[conversation] else { return nil }
+        if latestKey[member.skill] == member.key { return countBySkill[member.skill] }
         var ahead = 0
         for other in members.values where other.skill == member.skill && other.key < member.key {
             ahead += 1
