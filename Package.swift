@@ -9,6 +9,8 @@ let package = Package(
     products: [
         .executable(name: "kefud", targets: ["kefud"]),
         .executable(name: "kefuctl", targets: ["kefuctl"]),
+        // The pure core, for the benchmarks in Benchmarks/ (and for replaying recorded traffic offline).
+        .library(name: "KefuCore", targets: ["KefuCore"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.81.0"),
