@@ -15,15 +15,17 @@ extension RoutingLoop {
         case .supervisors:
             for session in sorted(supervisorSessions) { emit(.line(session, line)) }
         case .customer(let id):
+            // A session that is closing (QUIT, end of input, outbox full) will not write anything emitted now:
+            // it does not count as reaching the buyer, or the line would be lost instead of kept.
             var reached = false
-            for session in sorted(sessionsByPrincipal[.customer(id)]) {
+            for session in sorted(sessionsByPrincipal[.customer(id)]) where isOpen(session) {
                 emit(.line(session, line))
                 reached = true
             }
             // A gateway hears its buyers' events with the buyer named at the end.
             if let gateway = customerGateway[id] {
                 let named = Self.appending(("customer", id.rawValue), to: line)
-                for session in sorted(gatewaySessions[gateway]) {
+                for session in sorted(gatewaySessions[gateway]) where isOpen(session) {
                     emit(.line(session, named))
                     reached = true
                 }
@@ -43,6 +45,9 @@ extension RoutingLoop {
         guard let lines = undelivered.removeValue(forKey: customer) else { return }
         for line in lines { deliverEvent(line, to: .customer(customer), caller: nil) }
     }
+
+    /// Whether lines emitted to the session now will still be written to it.
+    func isOpen(_ session: SessionID) -> Bool { sessions[session].map { !$0.closing } ?? false }
 
     func sorted(_ sessions: Set<SessionID>?) -> [SessionID] {
         (sessions ?? []).sorted { $0.rawValue < $1.rawValue }
