@@ -6,7 +6,9 @@ extension RoutingLoop {
     /// Most lines kept for one buyer who is away; beyond this the oldest go (their HISTORY still has them).
     static let undeliveredLimit = 1000
 
-    func deliverEvent(_ line: String, to recipient: Recipient, caller: SessionID?) {
+    /// Sends an event line to its recipient's sessions, and a copy to watching supervisors unless `watched` is
+    /// false (a kept line given later was already shown to them when it happened).
+    func deliverEvent(_ line: String, to recipient: Recipient, caller: SessionID?, watched: Bool = true) {
         switch recipient {
         case .caller:
             if let caller { emit(.line(caller, line)) }
@@ -35,15 +37,15 @@ extension RoutingLoop {
                 if undelivered[id]!.count > Self.undeliveredLimit { undelivered[id]!.removeFirst() }
             }
         }
-        guard !watchers.isEmpty else { return }
-        let watched = Self.watched(line, to: recipient, caller: caller)
-        for session in sorted(watchers) { emit(.line(session, watched)) }
+        guard watched, !watchers.isEmpty else { return }
+        let copy = Self.watched(line, to: recipient, caller: caller)
+        for session in sorted(watchers) { emit(.line(session, copy)) }
     }
 
     /// Gives a buyer (or their gateway) the events kept while nobody was there to receive them.
     func flushUndelivered(to customer: CustomerID) {
         guard let lines = undelivered.removeValue(forKey: customer) else { return }
-        for line in lines { deliverEvent(line, to: .customer(customer), caller: nil) }
+        for line in lines { deliverEvent(line, to: .customer(customer), caller: nil, watched: false) }
     }
 
     /// Whether lines emitted to the session now will still be written to it.

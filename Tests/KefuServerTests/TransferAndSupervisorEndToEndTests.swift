@@ -342,7 +342,16 @@ struct TransferAndSupervisorEndToEndTests {
         #expect(try await alice.completion("s SEND 1 :在的") == "s OK seq=2")
         #expect(try await lead.next() == "* WATCHED to=customer:b1 event=MSG conv=1 from=agent :在的")
         #expect(try await alice.completion("n NOTE 1 :watch me") == "n OK seq=1")
-        #expect(try await buyer.completion("c CLOSE 1") == "c OK")
+        // A message kept for a buyer who is away is watched when it is sent, not again when it is given later.
+        #expect(try await buyer.completion("q QUIT") == "q OK")
+        #expect(await buyer.isClosedByServer())
+        #expect(try await alice.completion("s2 SEND 1 :人呢?") == "s2 OK seq=3")
+        #expect(try await lead.next() == "* WATCHED to=customer:b1 event=MSG conv=1 from=agent :人呢?")
+        let back = try await daemon.customer("b1")
+        let replayed = try await back.pending()
+        #expect(replayed == ["* CONV conv=1 state=assigned agent=alice", "* MSG conv=1 from=agent :人呢?"])
+        try await expectNothingPending([lead])
+        #expect(try await back.completion("c CLOSE 1") == "c OK")
         #expect(try await lead.next() == "* WATCHED to=agent:alice event=CLOSED conv=1 by=customer")
         try await expectNothingPending([lead])
         // Other supervisor sessions do not watch unless they ask.
