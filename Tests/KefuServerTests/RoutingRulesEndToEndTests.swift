@@ -191,6 +191,33 @@ struct RoutingRulesEndToEndTests {
         try await daemon.stop()
     }
 
+    @Test func aVipCountsAsHavingWaitedVipBoostLongerButDoesNotStarveOlderChats() async throws {
+        let daemon = try await TestDaemon.start(testConfiguration(extra: "[routing]\nvip_boost_s = 0.5"))
+        let lead = try await daemon.supervisor()
+        let old = try await daemon.customer("old")
+        #expect(try await old.completion("o OPEN complaint :等了很久") == "o OK conv=1")
+        #expect(try await old.next() == "* QUEUED conv=1 position=1 offline=1")
+        // Time has to pass here: the normal chat waits longer than the vip boost.
+        try await Task.sleep(for: .milliseconds(800))
+        let vip = try await daemon.customer("vip")
+        #expect(try await vip.completion("o OPEN complaint priority=vip :VIP") == "o OK conv=2")
+        #expect(try await vip.next() == "* QUEUED conv=2 position=2 offline=1")
+        // A vip that arrives soon after a normal chat still goes ahead of it.
+        let recent = try await daemon.customer("recent")
+        #expect(try await recent.completion("o OPEN complaint :刚来") == "o OK conv=3")
+        #expect(try await recent.next() == "* QUEUED conv=3 position=3 offline=1")
+        let vip2 = try await daemon.customer("vip2")
+        #expect(try await vip2.completion("o OPEN complaint priority=vip :VIP2") == "o OK conv=4")
+        #expect(try await vip2.next() == "* QUEUED conv=4 position=3 offline=1")
+        let queue = try await lead.command("q QUEUE")
+        #expect(queue.dropLast().map { field("conv", in: $0) } == ["1", "2", "4", "3"])
+        #expect(try await recent.next() == "* QUEUED conv=3 position=4 offline=1")
+        // carol serves them in that order.
+        let carol = try await daemon.agent("carol", Secrets.carol)
+        for conv in ["1", "2", "4"] { #expect(field("conv", in: try await carol.next()) == conv) }
+        try await daemon.stop()
+    }
+
     @Test func aFullQueueAnswersBusyAndFreesUpWhenSomeoneLeaves() async throws {
         let toml = testConfiguration(extra: "[[skill]]\nname = \"complaint\"\nmax_queue = 2")
         let daemon = try await TestDaemon.start(toml)
