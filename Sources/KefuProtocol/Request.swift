@@ -75,10 +75,10 @@ public enum Request: Equatable, Sendable {
         switch line.verb {
         case "LOGIN":
             // Taken from the raw arguments: a token (base64 with padding, say) may contain `=`.
-            let usage = "LOGIN <agent|supervisor|customer> <id> <token>"
+            let usage = "LOGIN <agent|supervisor|customer|gateway> <id> <token>"
             guard line.arguments.count == 3, line.text == nil else { throw ProtocolError(.badArgs, "usage: \(usage)") }
             guard let role = LoginRole(rawValue: line.arguments[0].lowercased()) else {
-                throw ProtocolError(.badArgs, "role must be agent, supervisor or customer")
+                throw ProtocolError(.badArgs, "role must be agent, supervisor, customer or gateway")
             }
             guard Self.isValidID(line.arguments[1]) else {
                 throw ProtocolError(.badArgs, "id must be 1-64 of A-Za-z0-9._:@-")

@@ -14,19 +14,27 @@ enum Secrets {
     static let bob = ("bob-secret", "9f03ef1533a68d2f506f81ef463c1183a82a6bd40e45613f36e6fe1889cf1b99")
     static let carol = ("carol-secret", "9e1d0a638ff9fd18986d8057aef3c36871aa54b27a6fcc6411fb32f8325675e2")
     static let lead = ("lead-secret", "0a70631b84816dd3124d632f39f08a1964fee40b36210d27e8bc16e7aba7a16b")
+    /// The platform bridge `tmall` of the test configuration (`[[gateway]]`).
+    static let tmall = ("tmall-bridge-secret", "85a90ba1fe3987953f3dc298aea5eca43f662653e8804208cebce6e236e63e4a")
 }
 
-/// A test configuration: the demo team, on a port of the kernel's choosing.
+/// A test configuration: the demo team and the gateway `tmall`, on a port of the kernel's choosing.
+/// `server` adds keys to `[server]` (`idle_timeout_s = 1`), `agentKeys` adds keys to an agent's table
+/// (`["alice": #"stores = ["tmall"]"#]`), and `extra` is appended (`[routing]`, `[[skill]]`, more agents).
 func testConfiguration(
     firstResponseSeconds: Double = 120,
     maxLineBytes: Int = 16384,
     port: Int = 0,
-    aliceSkills: String = "{ presales = 3, logistics = 2 }"
+    aliceSkills: String = "{ presales = 3, logistics = 2 }",
+    server: String = "",
+    agentKeys: [String: String] = [:],
+    extra: String = ""
 ) -> String {
     """
     [server]
     listen = "127.0.0.1:\(port)"
     max_line_bytes = \(maxLineBytes)
+    \(server)
 
     [sla]
     first_response_s = \(firstResponseSeconds)
@@ -40,23 +48,31 @@ func testConfiguration(
     token_sha256 = "\(Secrets.alice.1)"
     max_chats = 5
     skills = \(aliceSkills)
+    \(agentKeys["alice"] ?? "")
 
     [[agent]]
     id = "bob"
     token_sha256 = "\(Secrets.bob.1)"
     max_chats = 5
     skills = { presales = 2, refund = 3, returns = 3 }
+    \(agentKeys["bob"] ?? "")
 
     [[agent]]
     id = "carol"
     token_sha256 = "\(Secrets.carol.1)"
     max_chats = 3
     skills = { refund = 4, complaint = 5, returns = 2 }
+    \(agentKeys["carol"] ?? "")
 
     [[supervisor]]
     id = "lead"
     token_sha256 = "\(Secrets.lead.1)"
 
+    [[gateway]]
+    id = "tmall"
+    token_sha256 = "\(Secrets.tmall.1)"
+
+    \(extra)
     """
 }
 
@@ -121,6 +137,7 @@ struct TestDaemon {
         try await login("agent", id, secret.0)
     }
     func supervisor() async throws -> LineClient { try await login("supervisor", "lead", Secrets.lead.0) }
+    func gateway() async throws -> LineClient { try await login("gateway", "tmall", Secrets.tmall.0) }
 }
 
 struct LoginFailed: Error {
