@@ -47,13 +47,17 @@ extension RoutingCore {
         let escalation = Event.escalated(id, reason: "first-response", agent: record.agent, waited: waited)
         effects.append(.deliver(.supervisors, escalation))
         guard let holder = record.agent else { return }
+        // Counted against the holder only if it had the chat for at least half the limit: a colleague who took it
+        // over moments before the deadline is not the one hanging idle.
+        let heldFor = now - (conversations[id]?.assignedAt ?? record.openedAt)
+        let responsible = heldFor.value * 2 >= (record.firstResponseDueAt - record.openedAt).value
         let decision = decide(id, excluding: (holder, "let the first response breach"), at: now)
         if let next = decision.agent {
             revoke(id, reason: "first-response", at: now)
             conversations[id]?.decision = decision
             assign(id, to: next, at: now, reason: "first-response")
         }
-        countBreach(of: holder, at: now)
+        if responsible { countBreach(of: holder, at: now) }
         offerCapacity(to: holder, at: now)
     }
 
@@ -79,7 +83,10 @@ extension RoutingCore {
 
     /// A waiting conversation widens: lower required level, then fallback skills. It keeps its place and clocks.
     mutating func widen(_ id: ConversationID, to step: Int, at now: Instant) {
-        guard let open = conversations[id], open.widenStep < step else { return }
+        // A step armed for a skill the chat has since been transferred away from no longer applies.
+        guard let open = conversations[id], open.widenStep < step,
+            widenSteps(of: open.record).contains(where: { $0.step == step && $0.at <= now })
+        else { return }
         conversations[id]!.widenStep = step
         guard queue.contains(id) else { return }  // held by an agent: widening only matters while waiting
         let key = QueueKey(effectiveArrival: effectiveArrival(open.record), conversation: id)

@@ -160,6 +160,7 @@ extension RoutingCore {
             assign(id, to: agent, at: now, reason: reason, via: via)
             return agent
         }
+        if via == "transfer" || via == "handover" { conversations[id]?.pendingVia = via }
         enqueue(id, at: now, notify: notify)
         persist(id)
         return nil
@@ -210,6 +211,9 @@ extension RoutingCore {
 
     mutating func assign(_ id: ConversationID, to agent: AgentID, at now: Instant, reason: String, via: String = "routed") {
         guard var open = conversations[id] else { return }
+        // A transfer or handover that had to wait is still one when it is finally taken.
+        let via = via == "routed" ? open.pendingVia ?? via : via
+        open.pendingVia = nil
         if queue.contains(id) {
             queue.remove(id)
             queueChanged.insert(open.record.skill)
@@ -219,7 +223,6 @@ extension RoutingCore {
         open.assignedAt = now
         open.reservedFor = nil
         open.reservedUntil = nil
-        if open.passedOnBy != agent { open.passedOnBy = nil }
         conversations[id] = open
         agents[agent]?.held.insert(id)
         agents[agent]?.lastAssignedAt = now

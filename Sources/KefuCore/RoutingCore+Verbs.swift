@@ -142,6 +142,7 @@ extension RoutingCore {
             open.record.messageCount += 1
             // Only a human answer stops the first-response clock.
             if open.record.firstRespondedAt == nil { open.record.firstRespondedAt = now }
+            open.passedOnBy = nil  // answered by its new agent: the one who passed it on may serve it again later
             conversations[id] = open
             append(id, sender: .agent, author: agent.rawValue, text: text, at: now)
             effects.append(.deliver(.customer(open.record.customer), .message(id, from: .agent, text: text)))
@@ -252,6 +253,7 @@ extension RoutingCore {
             }
             systemMessage(id, "transferred by \(source) to \(destination): \(reason)", at: now)
             revoke(id, reason: "transfer", at: now)
+            conversations[id]?.passedOnBy = source
             conversations[id]?.decision = Decision(
                 conversation: id, at: now, agent: destination, rule: "transfer by \(source): \(reason)",
                 candidates: [Candidate(agent: destination, verdict: .chosen)]
@@ -262,8 +264,13 @@ extension RoutingCore {
             systemMessage(id, "transferred by \(source) to skill \(skill): \(reason)", at: now)
             revoke(id, reason: "transfer", at: now)
             conversations[id]?.record.skill = skill
-            conversations[id]?.widenStep = 0
             conversations[id]?.passedOnBy = source
+            // The new skill widens on its own schedule, counted from opening like every clock of the chat.
+            if let record = conversations[id]?.record {
+                let passed = widenSteps(of: record).filter { $0.at <= now }.map(\.step).max() ?? 0
+                conversations[id]?.widenStep = passed
+                armWidening(record, after: now)
+            }
             recordAssignment(id, agent: nil, at: now, reason: "transfer")
             place(id, at: now, reason: "transfer", via: "transfer")
         }

@@ -30,8 +30,11 @@ public struct RoutingCore: Sendable {
         var reservedFor: AgentID?
         var reservedUntil: Instant?
         var assignedAt: Instant?
-        /// The agent who transferred it away: it does not come back to them until someone else has taken it.
+        /// The agent who transferred it away: it does not come back to them until another agent has answered it.
         var passedOnBy: AgentID?
+        /// How a transferred or handed-over chat that had to wait will be announced when someone takes it
+        /// (`via=transfer|handover`, with its notes).
+        var pendingVia: String?
         /// The last routing decision, for `EXPLAIN`.
         var decision: Decision?
         var notes: [NoteRecord] = []

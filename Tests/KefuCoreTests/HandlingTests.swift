@@ -158,3 +158,68 @@ struct SupervisorTests {
         #expect(floor.run(.queue(.agent("alice"))).reply == .refused(.forbidden, "QUEUE is for supervisors"))
     }
 }
+
+@Suite("Transfers that wait, and breaches right after a transfer")
+struct TransferEdgeTests {
+    @Test func aTransferThatWaitsIsStillATransferWhenTakenWithItsNotes() {
+        var floor = Floor(agents: [agent("carol", ["refund": 3]), agent("alice", ["logistics": 2])])
+        floor.login("carol")
+        let id = floor.open("c1", "refund")
+        floor.run(.note(.agent("carol"), id, text: "已退款, 等物流"))
+        #expect(floor.run(.transfer(.agent("carol"), id, to: .skill("logistics"), reason: "go")).reply
+            == .ok([Field("conv", "1"), Field("agent", "none")]))
+        let step = floor.run(.connect(.agent("alice")))
+        let toAlice = events(step.effects, to: .agent("alice"))
+        guard case .assigned(let notice)? = toAlice.first else {
+            Issue.record("alice got \(toAlice)")
+            return
+        }
+        #expect(notice.via == "transfer")
+        #expect(toAlice.contains { if case .note(let note) = $0 { note.text == "已退款, 等物流" } else { false } })
+    }
+
+    @Test func aHandoverThatWaitsIsStillAHandoverWhenTaken() {
+        var floor = Floor(agents: [agent("alice", ["presales": 3]), agent("bob", ["presales": 1])])
+        floor.login("alice")
+        _ = floor.open("c1", "presales")
+        floor.run(.handover(.agent("alice"), note: "明早回复"))
+        let step = floor.run(.connect(.agent("bob")))
+        guard case .assigned(let notice)? = events(step.effects, to: .agent("bob")).first else {
+            Issue.record("bob got nothing")
+            return
+        }
+        #expect(notice.via == "handover")
+    }
+
+    @Test func aBreachMomentsAfterATransferDoesNotCountAgainstTheNewHolderNorGoBack() {
+        var floor = Floor(
+            firstResponseSeconds: 10,
+            agents: [agent("alice", ["presales": 3]), agent("bob", ["presales": 1])],
+            rules: rules { $0.autoAwayBreaches = 1 }
+        )
+        floor.login("alice")
+        floor.login("bob")
+        let id = floor.open("c1", "presales")
+        _ = floor.advance(seconds: 9)
+        floor.run(.transfer(.agent("alice"), id, to: .agent("bob"), reason: "交给专员"))
+        let step = floor.advance(seconds: 1)
+        #expect(breaches(step.effects).map(\.agent) == ["bob"])
+        // bob had it for one second of ten: not his idle hanging; and it does not bounce back to alice.
+        #expect(floor.core.presence(of: "bob") == .online)
+        #expect(floor.holder(of: id) == "bob")
+    }
+
+    @Test func afterATransferToASkillItsOwnWideningApplies() {
+        var floor = Floor(
+            agents: [agent("alice", ["presales": 3]), agent("junior", ["complaint": 1])],
+            skills: [SkillRule(skill: "complaint", minLevel: 3, widenAfter: .seconds(60))]
+        )
+        floor.login("alice")
+        floor.login("junior")
+        let id = floor.open("c1", "presales")
+        floor.run(.transfer(.agent("alice"), id, to: .skill("complaint"), reason: "投诉"))
+        #expect(floor.holder(of: id) == nil)  // seniors only at first
+        _ = floor.advance(seconds: 60)  // 60 s after opening: the complaint rule widens to any level
+        #expect(floor.holder(of: id) == "junior")
+    }
+}
