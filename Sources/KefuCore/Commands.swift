@@ -8,6 +8,10 @@ public enum Principal: Hashable, Sendable, CustomStringConvertible {
         if case .supervisor = self { true } else { false }
     }
 
+    public var isCustomer: Bool {
+        if case .customer = self { true } else { false }
+    }
+
     public var description: String {
         switch self {
         case .customer(let id): "customer \(id)"

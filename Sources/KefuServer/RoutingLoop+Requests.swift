@@ -52,6 +52,12 @@ extension RoutingLoop {
             case .gateway(let gateway):
                 guard let customer else { throw ProtocolError(.badArgs, "a gateway names the buyer with customer=") }
                 let id = CustomerID(customer)
+                // A buyer with open chats brought by another gateway is that gateway's: no taking over its events.
+                if let owner = customerGateway[id], owner != gateway,
+                    !core.openConversations(where: { $0.customer == id && $0.gateway == owner }).isEmpty
+                {
+                    throw ProtocolError(.forbidden, "customer \(customer) is served through another gateway")
+                }
                 if customerGateway[id] != gateway {
                     customerGateway[id] = gateway
                     flushUndelivered(to: id)

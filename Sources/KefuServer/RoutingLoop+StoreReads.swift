@@ -36,7 +36,10 @@ extension RoutingLoop {
                 var lines: [String]
                 switch read {
                 case .history:
-                    lines = try reader.history(of: conversation).map(\.historyLine)
+                    // System lines (transfer reasons) are internal: a buyer sees the conversation, not its handling.
+                    let hideSystem = viewer.isCustomer
+                    lines = try reader.history(of: conversation).filter { !(hideSystem && $0.sender == .system) }
+                        .map(\.historyLine)
                 case .notes:
                     lines = try reader.notes(of: conversation).map { RoutingCore.noteLine($0).rendered }
                 case .explanation:

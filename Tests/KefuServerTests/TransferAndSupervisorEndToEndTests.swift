@@ -139,8 +139,12 @@ struct TransferAndSupervisorEndToEndTests {
         let resumed = try await alice.next()
         #expect(resumed.hasPrefix("* ASSIGNED conv=1 customer=b1 skill=logistics priority=normal waited_ms="))
         #expect(try await buyer.expect("* JOINED") == "* JOINED conv=1 agent=alice")
-        let history = try await buyer.command("h HISTORY 1")
+        // The transfers are in the history for the agents, not for the buyer (their reasons are internal).
+        let history = try await alice.command("h HISTORY 1")
         #expect(history.dropLast().filter { $0.contains(" from=system ") }.count == 2)
+        let buyersHistory = try await buyer.command("h HISTORY 1")
+        #expect(buyersHistory.dropLast().filter { $0.contains(" from=system ") }.isEmpty)
+        #expect(buyersHistory.last == "h OK count=\(buyersHistory.count - 1)")
         try await expectNothingPending([bob, carol])
         try await daemon.stop()
     }
