@@ -246,23 +246,31 @@ extension SkillSettings {
     }
 }
 
+/// A table that is only a login: `id`, optional `name`, `token_sha256` (supervisors, gateways).
+struct LoginTable {
+    let id: Located<String>
+    let name: String?
+    let token: String
+
+    init(_ reader: TableReader) throws(ConfigError) {
+        id = try reader.identifier("id")
+        name = try reader.displayName("name")
+        token = try reader.tokenHash("token_sha256")
+        try reader.finish()
+    }
+}
+
 extension GatewaySettings {
     static func decode(_ reader: TableReader) throws(ConfigError) -> (settings: GatewaySettings, idLine: Int) {
-        let id = try reader.identifier("id")
-        let name = try reader.displayName("name")
-        let token = try reader.tokenHash("token_sha256")
-        try reader.finish()
-        return (GatewaySettings(id: id.value, name: name, tokenSHA256: token), id.line)
+        let login = try LoginTable(reader)
+        return (GatewaySettings(id: login.id.value, name: login.name, tokenSHA256: login.token), login.id.line)
     }
 }
 
 extension SupervisorSettings {
     static func decode(_ reader: TableReader) throws(ConfigError) -> (settings: SupervisorSettings, idLine: Int) {
-        let id = try reader.identifier("id")
-        let name = try reader.displayName("name")
-        let token = try reader.tokenHash("token_sha256")
-        try reader.finish()
-        return (SupervisorSettings(id: id.value, name: name, tokenSHA256: token), id.line)
+        let login = try LoginTable(reader)
+        return (SupervisorSettings(id: login.id.value, name: login.name, tokenSHA256: login.token), login.id.line)
     }
 }
 
