@@ -124,10 +124,12 @@ extension ServerSettings {
             }
             settings.stateDirectory = directory.value
         }
-        settings.maxLineBytes = try reader.integer(
-            "max_line_bytes", in: minimumMaxLineBytes...maximumMaxLineBytes
-        ) ?? defaultMaxLineBytes
-        settings.shutdownGraceSeconds = try reader.seconds("shutdown_grace_s", allowZero: true)
+        settings.maxLineBytes =
+            try reader.integer(
+                "max_line_bytes", in: minimumMaxLineBytes...maximumMaxLineBytes
+            ) ?? defaultMaxLineBytes
+        settings.shutdownGraceSeconds =
+            try reader.seconds("shutdown_grace_s", allowZero: true)
             ?? defaultShutdownGraceSeconds
         if let idle = try reader.seconds("idle_timeout_s", allowZero: true) {
             settings.idleTimeoutSeconds = idle == 0 ? nil : idle
@@ -211,15 +213,18 @@ extension RoutingSettings {
     static func decode(_ reader: TableReader) throws(ConfigError) -> RoutingSettings {
         var settings = RoutingSettings()
         let defaults = settings
-        settings.stickyWindowSeconds = try reader.seconds("sticky_window_s", allowZero: true)
+        settings.stickyWindowSeconds =
+            try reader.seconds("sticky_window_s", allowZero: true)
             ?? defaults.stickyWindowSeconds
         settings.stickyWaitSeconds = try reader.seconds("sticky_wait_s", allowZero: true) ?? defaults.stickyWaitSeconds
         settings.vipBoostSeconds = try reader.seconds("vip_boost_s", allowZero: true) ?? defaults.vipBoostSeconds
         settings.wrapUpSeconds = try reader.seconds("wrap_up_s", allowZero: true) ?? defaults.wrapUpSeconds
-        settings.reconnectGraceSeconds = try reader.seconds("reconnect_grace_s", allowZero: true)
+        settings.reconnectGraceSeconds =
+            try reader.seconds("reconnect_grace_s", allowZero: true)
             ?? defaults.reconnectGraceSeconds
         settings.autoAwayBreaches = try reader.integer("auto_away_breaches", in: 0...1000) ?? defaults.autoAwayBreaches
-        settings.autoAwayWindowSeconds = try reader.seconds("auto_away_window_s", allowZero: false)
+        settings.autoAwayWindowSeconds =
+            try reader.seconds("auto_away_window_s", allowZero: false)
             ?? defaults.autoAwayWindowSeconds
         try reader.finish()
         return settings
@@ -235,7 +240,8 @@ extension SkillSettings {
             throw reader.error("name", line: name.line, "invalid skill name; use 1 to 64 of a-z 0-9 _ -")
         }
         var settings = SkillSettings(name: name.value)
-        settings.minLevel = try reader.integer("min_level", in: SkillLevel.minimumLevel...SkillLevel.maximumLevel)
+        settings.minLevel =
+            try reader.integer("min_level", in: SkillLevel.minimumLevel...SkillLevel.maximumLevel)
             ?? settings.minLevel
         settings.widenAfterSeconds = try reader.seconds("widen_after_s", allowZero: false)
         let fallback = try reader.names("fallback", kind: "skill")
@@ -506,7 +512,8 @@ final class TableReader {
     func names(_ key: String, kind: String) throws(ConfigError) -> Located<[String]>? {
         guard let entry = entry(key) else { return nil }
         guard case .array(let values) = entry.value else {
-            throw error(key, line: entry.line, "expected an array of \(kind) names, found \(Self.describe(entry.value))")
+            throw error(
+                key, line: entry.line, "expected an array of \(kind) names, found \(Self.describe(entry.value))")
         }
         var names: [String] = []
         for value in values {

@@ -209,7 +209,9 @@ extension RoutingCore {
         }
     }
 
-    mutating func assign(_ id: ConversationID, to agent: AgentID, at now: Instant, reason: String, via: String = "routed") {
+    mutating func assign(
+        _ id: ConversationID, to agent: AgentID, at now: Instant, reason: String, via: String = "routed"
+    ) {
         guard var open = conversations[id] else { return }
         // A transfer or handover that had to wait is still one when it is finally taken.
         let via = via == "routed" ? open.pendingVia ?? via : via
@@ -299,9 +301,10 @@ extension RoutingCore {
         let (eta, offline) = estimate(position: position, skill: open.record.skill)
         conversations[id]?.reportedPosition = position
         conversations[id]?.reportedAt = now
-        effects.append(.deliver(
-            .customer(open.record.customer), .queued(id, position: position, etaSeconds: eta, offline: offline)
-        ))
+        effects.append(
+            .deliver(
+                .customer(open.record.customer), .queued(id, position: position, etaSeconds: eta, offline: offline)
+            ))
     }
 
     /// Seconds until a slot is likely to free for this position: position × recent handling time ÷ slots of the

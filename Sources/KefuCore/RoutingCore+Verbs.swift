@@ -68,7 +68,8 @@ extension RoutingCore {
         nextConversationID = ConversationID(id.rawValue + 1)
         let record = ConversationRecord(
             id: id, customer: customer, skill: skill, priority: request.priority, store: request.store,
-            language: request.language, gateway: request.gateway, state: .queued, agent: nil, openedAt: now, firstResponseDueAt: now + policy.firstResponse,
+            language: request.language, gateway: request.gateway, state: .queued, agent: nil, openedAt: now,
+            firstResponseDueAt: now + policy.firstResponse,
             firstRespondedAt: nil, breachedAt: nil, closedAt: nil, messageCount: 1, firstMessage: text
         )
         conversations[id] = OpenConversation(record: record)
@@ -321,8 +322,10 @@ extension RoutingCore {
     public static func noteLine(_ note: NoteRecord) -> DataLine {
         DataLine(
             "NOTE",
-            [Field("conv", note.conversation.description), Field("seq", "\(note.seq)"), Field("author", note.author),
-             Field("at", note.at.description)],
+            [
+                Field("conv", note.conversation.description), Field("seq", "\(note.seq)"), Field("author", note.author),
+                Field("at", note.at.description),
+            ],
             text: note.text
         )
     }
@@ -393,18 +396,26 @@ extension RoutingCore {
 
     static func explanationLines(_ decision: Decision) -> [DataLine] {
         let conv = decision.conversation.description
-        var lines = [DataLine(
-            "EXPLAIN",
-            [Field("conv", conv), Field("agent", decision.agent?.rawValue ?? "none"),
-             Field("at", decision.at.description)],
-            text: decision.rule
-        )]
+        var lines = [
+            DataLine(
+                "EXPLAIN",
+                [
+                    Field("conv", conv), Field("agent", decision.agent?.rawValue ?? "none"),
+                    Field("at", decision.at.description),
+                ],
+                text: decision.rule
+            )
+        ]
         for candidate in decision.candidates {
-            lines.append(DataLine(
-                "CANDIDATE",
-                [Field("conv", conv), Field("agent", candidate.agent.rawValue), Field("verdict", candidate.verdict.code)],
-                text: candidate.verdict.text
-            ))
+            lines.append(
+                DataLine(
+                    "CANDIDATE",
+                    [
+                        Field("conv", conv), Field("agent", candidate.agent.rawValue),
+                        Field("verdict", candidate.verdict.code),
+                    ],
+                    text: candidate.verdict.text
+                ))
         }
         return lines
     }
@@ -438,13 +449,15 @@ extension RoutingCore {
         let lines = agents.keys.sorted().compactMap { id -> DataLine? in
             guard let agent = agents[id] else { return nil }
             let skills = agent.profile.skills.sorted { $0.key < $1.key }.map { "\($0.key.name):\($0.value)" }
-            return DataLine("AGENT", [
-                Field("agent", id.rawValue), Field("presence", agent.presence.rawValue),
-                Field("connected", agent.sessions > 0 ? "1" : "0"), Field("held", "\(agent.held.count)"),
-                Field("wrap_up", "\(agent.wrapUps.count)"), Field("max", "\(agent.profile.maxChats)"),
-                Field("skills", skills.joined(separator: ",")),
-                Field("last_assigned", agent.lastAssignedAt?.description ?? "never"),
-            ])
+            return DataLine(
+                "AGENT",
+                [
+                    Field("agent", id.rawValue), Field("presence", agent.presence.rawValue),
+                    Field("connected", agent.sessions > 0 ? "1" : "0"), Field("held", "\(agent.held.count)"),
+                    Field("wrap_up", "\(agent.wrapUps.count)"), Field("max", "\(agent.profile.maxChats)"),
+                    Field("skills", skills.joined(separator: ",")),
+                    Field("last_assigned", agent.lastAssignedAt?.description ?? "never"),
+                ])
         }
         return .listing(lines, [Field("count", "\(lines.count)")])
     }

@@ -52,10 +52,12 @@ public enum Request: Equatable, Sendable {
 
     /// Store, language and skill names: 1-64 of `a-z0-9_-`, as in the configuration.
     public static func isValidName(_ name: String) -> Bool {
-        (1...64).contains(name.utf8.count) && name.utf8.allSatisfy { byte in
-            (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte) || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte)
-                || byte == UInt8(ascii: "_") || byte == UInt8(ascii: "-")
-        }
+        (1...64).contains(name.utf8.count)
+            && name.utf8.allSatisfy { byte in
+                (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte)
+                    || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte)
+                    || byte == UInt8(ascii: "_") || byte == UInt8(ascii: "-")
+            }
     }
 
     /// Ids (agents, customers, supervisors) are 1-64 of `A-Za-z0-9._:@-`: they appear as `key=value` in events.
@@ -194,7 +196,9 @@ extension ClientLine {
     /// The `customer=` a gateway names, checked like any id.
     func customer() throws(ProtocolError) -> String? {
         guard let customer = option("customer") else { return nil }
-        guard Request.isValidID(customer) else { throw ProtocolError(.badArgs, "customer must be 1-64 of A-Za-z0-9._:@-") }
+        guard Request.isValidID(customer) else {
+            throw ProtocolError(.badArgs, "customer must be 1-64 of A-Za-z0-9._:@-")
+        }
         return customer
     }
 

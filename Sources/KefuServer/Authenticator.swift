@@ -16,7 +16,8 @@ struct Authenticator: Sendable {
         supervisorHashes = Dictionary(
             configuration.supervisors.map { ($0.id, $0.tokenSHA256) }, uniquingKeysWith: { a, _ in a }
         )
-        gatewayHashes = Dictionary(configuration.gateways.map { ($0.id, $0.tokenSHA256) }, uniquingKeysWith: { a, _ in a })
+        gatewayHashes = Dictionary(
+            configuration.gateways.map { ($0.id, $0.tokenSHA256) }, uniquingKeysWith: { a, _ in a })
     }
 
     /// Whether the token proves this role and id. Customers share the gateway secret of `[customers]`; agents,

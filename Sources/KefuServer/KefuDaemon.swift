@@ -54,7 +54,8 @@ public final class KefuDaemon: Service, Sendable {
         let policy = RoutingPolicy(configuration)
         let startedAt = clock.now()
         // Returning buyers within the sticky window go back to their agent after a restart too.
-        let recovered = try store.recover(returningBuyersSince: startedAt + Milliseconds(-policy.rules.stickyWindow.value))
+        let recovered = try store.recover(
+            returningBuyersSince: startedAt + Milliseconds(-policy.rules.stickyWindow.value))
         var core = RoutingCore(policy: policy, nextConversationID: recovered.nextConversationID)
         let repair = core.restore(
             recovered.openConversations, lastAssignedAt: recovered.lastAssignedAt, notes: recovered.notes,

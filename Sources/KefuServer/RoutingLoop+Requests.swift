@@ -22,7 +22,9 @@ extension RoutingLoop {
             sessions[session]?.closing = true
             return
         case .login(let role, let id, let token):
-            if let role = state.role { return refuse(session, tag, ProtocolError(.conflict, "already logged in as \(role)")) }
+            if let role = state.role {
+                return refuse(session, tag, ProtocolError(.conflict, "already logged in as \(role)"))
+            }
             return login(session, tag: tag, role: role, id: id, token: token)
         default:
             break

@@ -183,7 +183,8 @@ final class RoutingLoop {
                 case .history(let conversation, let viewer, let verify):
                     readFromStore(.history, conversation, viewer: viewer, verify: verify, session: caller, tag: tag)
                 case .fromStore(let query, let conversation, let viewer, let verify):
-                    readFromStore(StoreRead(query), conversation, viewer: viewer, verify: verify, session: caller, tag: tag)
+                    readFromStore(
+                        StoreRead(query), conversation, viewer: viewer, verify: verify, session: caller, tag: tag)
                 case .listing(let lines, let fields):
                     for line in lines { emit(.line(caller, line.rendered)) }
                     emit(.line(caller, ServerLine.ok(tag, fields.map { ($0.key, $0.value) })))

@@ -234,7 +234,9 @@ struct ConfigurationTests {
         let error = try #require(configError(config("\n" + section)))
         #expect(error.line == 4)
         #expect(error.key == key)
-        #expect(error.message == "\(kind); expected one of: server, sla, customers, agent, supervisor, routing, skill, gateway")
+        #expect(
+            error.message
+                == "\(kind); expected one of: server, sla, customers, agent, supervisor, routing, skill, gateway")
     }
 
     @Test func slaPolicyIsUnknownForNow() throws {

@@ -33,10 +33,12 @@ struct TeamSpec: Sendable, Hashable, CustomStringConvertible {
                 )
             },
             // s1 is seniors-first and widens (to fallback s2) within the breach window; the rest take the defaults.
-            skillRules: [SkillRule(
-                skill: Self.skill(0), minLevel: 2, widenAfter: Milliseconds(firstResponseMs / 2),
-                fallback: skillCount > 1 ? [Self.skill(1)] : []
-            )],
+            skillRules: [
+                SkillRule(
+                    skill: Self.skill(0), minLevel: 2, widenAfter: Milliseconds(firstResponseMs / 2),
+                    fallback: skillCount > 1 ? [Self.skill(1)] : []
+                )
+            ],
             rules: Self.rules
         )
     }
@@ -433,7 +435,8 @@ struct Driver {
             return strayCommand(stray, pick: pick)
         case .transfer(let pick, let toAgent, let toSkill):
             guard let record = openRecord(pick), let holder = record.agent else { return nil }
-            let target: TransferTarget = toAgent.map { .agent(team.agent($0)) }
+            let target: TransferTarget =
+                toAgent.map { .agent(team.agent($0)) }
                 ?? .skill(TeamSpec.skill(toSkill % team.skillCount))
             return .transfer(.agent(holder), record.id, to: target, reason: nextText())
         case .note(let pick):
@@ -611,6 +614,7 @@ func describe(_ reply: Reply) -> String {
     case .refused(let code, let text): "ERR \(code.rawValue) :\(text)"
     case .history(let id, let viewer, let verify): "HISTORY #\(id) for \(viewer)\(verify ? " (store verifies)" : "")"
     case .fromStore(let query, let id, let viewer, _): "\(query) of #\(id) from the store for \(viewer)"
-    case .listing(let lines, let fields): "\(lines.count) lines, OK " + fields.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
+    case .listing(let lines, let fields):
+        "\(lines.count) lines, OK " + fields.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
     }
 }

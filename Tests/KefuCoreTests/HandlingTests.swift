@@ -27,19 +27,24 @@ struct HandlingTests {
         #expect(notice.via == "transfer")
         #expect(note.text == "要M码, 送赠品")
         // The history records it, and the first-response clock still runs from OPEN.
-        let system = step.records.compactMap { if case .message(let m) = $0, m.sender == .system { m.text } else { nil } }
+        let system = step.records.compactMap {
+            if case .message(let m) = $0, m.sender == .system { m.text } else { nil }
+        }
         #expect(system == ["transferred by alice to bob: shift change"])
         #expect(breaches(floor.advance(seconds: 120).effects).map(\.agent) == ["bob"])
     }
 
     @Test mutating func aTransferNeedsAReasonAndAnEligibleTarget() {
         let id = floor.open("c1", "presales")
-        #expect(floor.run(.transfer(.agent("alice"), id, to: .agent("bob"), reason: "")).reply
-            == .refused(.badArgs, "a transfer needs a reason"))
-        #expect(floor.run(.transfer(.agent("alice"), id, to: .agent("bob"), reason: "busy")).reply
-            == .refused(.conflict, "bob cannot take it now: offline"))
-        #expect(floor.run(.transfer(.agent("bob"), id, to: .agent("alice"), reason: "x")).reply
-            == .refused(.notFound, "no such conversation"))
+        #expect(
+            floor.run(.transfer(.agent("alice"), id, to: .agent("bob"), reason: "")).reply
+                == .refused(.badArgs, "a transfer needs a reason"))
+        #expect(
+            floor.run(.transfer(.agent("alice"), id, to: .agent("bob"), reason: "busy")).reply
+                == .refused(.conflict, "bob cannot take it now: offline"))
+        #expect(
+            floor.run(.transfer(.agent("bob"), id, to: .agent("alice"), reason: "x")).reply
+                == .refused(.notFound, "no such conversation"))
         #expect(floor.holder(of: id) == "alice")
     }
 
@@ -58,8 +63,9 @@ struct HandlingTests {
         let id = floor.open("c1", "presales")
         #expect(floor.run(.note(.agent("alice"), id, text: "地址: 上海")).reply == .ok([Field("seq", "1")]))
         #expect(floor.run(.note(.supervisor("lead"), id, text: "改地址: 北京")).reply == .ok([Field("seq", "2")]))
-        #expect(floor.run(.note(.customer("c1"), id, text: "x")).reply
-            == .refused(.forbidden, "notes are internal: agents and supervisors only"))
+        #expect(
+            floor.run(.note(.customer("c1"), id, text: "x")).reply
+                == .refused(.forbidden, "notes are internal: agents and supervisors only"))
         #expect(floor.run(.note(.agent("bob"), id, text: "x")).reply == .refused(.notFound, "no such conversation"))
         guard case .listing(let lines, let fields) = floor.run(.notes(.agent("alice"), id)).reply else {
             Issue.record("no listing")
@@ -68,8 +74,9 @@ struct HandlingTests {
         #expect(fields == [Field("count", "2")])
         #expect(lines.map(\.text) == ["地址: 上海", "改地址: 北京"])
         #expect(lines.map { $0.fields.first { $0.key == "author" }?.value } == ["alice", "lead"])
-        #expect(floor.run(.notes(.customer("c1"), id)).reply
-            == .refused(.forbidden, "notes are internal: agents and supervisors only"))
+        #expect(
+            floor.run(.notes(.customer("c1"), id)).reply
+                == .refused(.forbidden, "notes are internal: agents and supervisors only"))
     }
 
     @Test mutating func handoverPassesEveryChatOnWithTheNoteOrQueuesItAndGoesOffline() {
@@ -98,13 +105,16 @@ struct SupervisorTests {
         floor.login("alice")
         let first = floor.open("c1", "presales")
         let second = floor.open("c2", "presales")
-        #expect(floor.run(.assign(.supervisor("lead"), second, "alice")).reply
-            == .ok([Field("conv", "2"), Field("agent", "alice"), Field("over_capacity", "1")]))
+        #expect(
+            floor.run(.assign(.supervisor("lead"), second, "alice")).reply
+                == .ok([Field("conv", "2"), Field("agent", "alice"), Field("over_capacity", "1")]))
         #expect(floor.core.held(by: "alice") == [first, second])
         #expect(floor.core.decision(for: second)?.rule == "forced by supervisor lead")
-        #expect(floor.run(.assign(.agent("alice"), second, "bob")).reply == .refused(.forbidden, "only supervisors assign"))
-        #expect(floor.run(.assign(.supervisor("lead"), second, "bob")).reply
-            == .refused(.conflict, "bob is not connected"))
+        #expect(
+            floor.run(.assign(.agent("alice"), second, "bob")).reply == .refused(.forbidden, "only supervisors assign"))
+        #expect(
+            floor.run(.assign(.supervisor("lead"), second, "bob")).reply
+                == .refused(.conflict, "bob is not connected"))
     }
 
     @Test func explainListsEveryCandidateAndWhyItLost() {
@@ -129,13 +139,16 @@ struct SupervisorTests {
         }
         #expect(lines.first?.name == "EXPLAIN")
         #expect(lines.first?.text == "equal load: higher proficiency")
-        #expect(lines.dropFirst().map { $0.fields.first { $0.key == "verdict" }?.value }
-            == ["chosen", "away", "lower-level", "offline", "full"])
-        #expect(floor.run(.explain(.customer("c1"), id)).reply
-            == .refused(.forbidden, "EXPLAIN is for agents and supervisors"))
+        #expect(
+            lines.dropFirst().map { $0.fields.first { $0.key == "verdict" }?.value }
+                == ["chosen", "away", "lower-level", "offline", "full"])
+        #expect(
+            floor.run(.explain(.customer("c1"), id)).reply
+                == .refused(.forbidden, "EXPLAIN is for agents and supervisors"))
         // An agent who never held it is sent to the store, which answers not-found.
-        #expect(floor.run(.explain(.agent("cat"), id)).reply
-            == .fromStore(.explanation, id, viewer: .agent("cat"), verifyOwnership: true))
+        #expect(
+            floor.run(.explain(.agent("cat"), id)).reply
+                == .fromStore(.explanation, id, viewer: .agent("cat"), verifyOwnership: true))
     }
 
     @Test func queueAndAgentsAreForSupervisorsAndListWhatTheyNeed() {
@@ -151,8 +164,9 @@ struct SupervisorTests {
             return
         }
         #expect(count == [Field("count", "1")])
-        #expect(waiting.first?.fields.map(\.key)
-            == ["conv", "position", "skill", "priority", "customer", "waited_ms", "required_level", "store"])
+        #expect(
+            waiting.first?.fields.map(\.key)
+                == ["conv", "position", "skill", "priority", "customer", "waited_ms", "required_level", "store"])
         #expect(agents.first?.fields.first { $0.key == "held" }?.value == "1")
         #expect(agents.first?.fields.first { $0.key == "skills" }?.value == "presales:2")
         #expect(floor.run(.queue(.agent("alice"))).reply == .refused(.forbidden, "QUEUE is for supervisors"))
@@ -166,8 +180,9 @@ struct TransferEdgeTests {
         floor.login("carol")
         let id = floor.open("c1", "refund")
         floor.run(.note(.agent("carol"), id, text: "已退款, 等物流"))
-        #expect(floor.run(.transfer(.agent("carol"), id, to: .skill("logistics"), reason: "go")).reply
-            == .ok([Field("conv", "1"), Field("agent", "none")]))
+        #expect(
+            floor.run(.transfer(.agent("carol"), id, to: .skill("logistics"), reason: "go")).reply
+                == .ok([Field("conv", "1"), Field("agent", "none")]))
         let step = floor.run(.connect(.agent("alice")))
         let toAlice = events(step.effects, to: .agent("alice"))
         guard case .assigned(let notice)? = toAlice.first else {

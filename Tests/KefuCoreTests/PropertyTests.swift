@@ -292,7 +292,8 @@ struct Referee {
             return []
         case .listing(let lines, let fields):
             return (lines.flatMap(\.fields) + fields).compactMap { field in
-                field.value.isEmpty || field.value.contains(where: \.isWhitespace) ? "malformed field \(field.key)" : nil
+                field.value.isEmpty || field.value.contains(where: \.isWhitespace)
+                    ? "malformed field \(field.key)" : nil
             }
         }
     }
@@ -525,7 +526,7 @@ struct Referee {
             }
             earliest = min(earliest ?? record.firstResponseDueAt, record.firstResponseDueAt)
         }
-        if let earliest, (core.nextDeadline.map { $0 > earliest } ?? true) {
+        if let earliest, core.nextDeadline.map({ $0 > earliest }) ?? true {
             problems.append("next deadline \(show(core.nextDeadline)) misses \(earliest)")
         }
         if let next = core.nextDeadline, next <= now, !deadlinesMayBeDue {
@@ -633,7 +634,8 @@ enum RestoreAudit {
             }
             // Widening steps still ahead are deadlines too.
             if let widen = team.policy.rule(for: record.skill).widenAfter {
-                for step in [record.openedAt + widen, record.openedAt + Milliseconds(widen.value * 2)] where step > now {
+                for step in [record.openedAt + widen, record.openedAt + Milliseconds(widen.value * 2)] where step > now
+                {
                     earliest = min(earliest ?? step, step)
                 }
             }

@@ -80,7 +80,8 @@ struct EligibilityTests {
 @Suite("Queue fairness: aging, positions, limits")
 struct QueueFairnessTests {
     @Test func vipsGoFirstButCannotStarveNormalChatsForever() {
-        var floor = Floor(agents: [agent("alice", max: 1, ["presales": 1])], rules: rules { $0.vipBoost = .seconds(60) })
+        var floor = Floor(
+            agents: [agent("alice", max: 1, ["presales": 1])], rules: rules { $0.vipBoost = .seconds(60) })
         let veryOld = floor.open("c1", "presales")
         _ = floor.advance(seconds: 90)
         let recent = floor.open("c2", "presales")
@@ -244,7 +245,8 @@ struct PresenceTests {
         let step = floor.advance(seconds: 1)  // second breaches
         #expect(floor.core.presence(of: "alice") == .away)
         #expect(events(step.effects, to: .agent("alice")).contains(.presence(.away, reason: "unresponsive")))
-        #expect(events(step.effects, to: .supervisors).contains(.agentAway("alice", reason: "unresponsive", breaches: 2)))
+        #expect(
+            events(step.effects, to: .supervisors).contains(.agentAway("alice", reason: "unresponsive", breaches: 2)))
         let away = step.effects.compactMap { if case .autoAway(let away) = $0 { away } else { nil } }
         #expect(away.map(\.movedConversations) == [[first, second]])
         // The answered chat stays with her; the unanswered ones wait for someone who answers.

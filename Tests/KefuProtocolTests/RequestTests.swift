@@ -75,7 +75,9 @@ struct RequestTests {
         #expect(failure("s SEND 0001 :x")?.code == .badArgs)
         #expect(failure("s SEND 1e3 :x")?.code == .badArgs)
         #expect(failure("s SEND 99999999999999999999 :x")?.code == .badArgs)
-        #expect(failure("o OPEN presales priority=vip priority=normal :x") == ProtocolError(.badArgs, "priority= given twice"))
+        #expect(
+            failure("o OPEN presales priority=vip priority=normal :x")
+                == ProtocolError(.badArgs, "priority= given twice"))
         #expect(try request("o OPEN presales priority=VIP :x") == .open(skill: "presales", priority: .vip, text: "x"))
     }
 
@@ -148,7 +150,8 @@ struct ServerLineTests {
         #expect(ServerLine.ok("a1", [("role", "agent"), ("id", "alice")]) == "a1 OK role=agent id=alice")
         #expect(ServerLine.ok("p") == "p OK")
         #expect(
-            ServerLine.error("x", ProtocolError(.notFound, "no such conversation")) == "x ERR not-found :no such conversation"
+            ServerLine.error("x", ProtocolError(.notFound, "no such conversation"))
+                == "x ERR not-found :no such conversation"
         )
         #expect(
             ServerLine.event("MSG", [("conv", "3"), ("from", "agent")], text: "亲\n在的")

@@ -227,16 +227,17 @@ struct GatewayConfinementTests {
     @Test func aBuyerServedThroughOneGatewayCannotBeNamedByAnother() async throws {
         let extra = """
 
-        [[gateway]]
-        id = "jd-bridge"
-        token_sha256 = "\(Secrets.gateway.1)"
-        """
+            [[gateway]]
+            id = "jd-bridge"
+            token_sha256 = "\(Secrets.gateway.1)"
+            """
         let daemon = try await TestDaemon.start(testConfiguration(extra: extra))
         let tmall = try await daemon.login("gateway", "tmall", Secrets.tmall.0)
         let jd = try await daemon.login("gateway", "jd-bridge", Secrets.gateway.0)
         #expect(try await tmall.completion("o OPEN presales customer=b-shared :hi") == "o OK conv=1")
-        #expect(try await jd.completion("s SEND 1 customer=b-shared :我是他")
-            == "s ERR forbidden :customer b-shared is served through another gateway")
+        #expect(
+            try await jd.completion("s SEND 1 customer=b-shared :我是他")
+                == "s ERR forbidden :customer b-shared is served through another gateway")
         #expect(try await jd.completion("o OPEN presales customer=b-shared :hi").hasPrefix("o ERR forbidden"))
         // The rightful gateway is unaffected.
         #expect(try await tmall.completion("s SEND 1 customer=b-shared :还在吗") == "s OK seq=2")
