@@ -86,6 +86,13 @@ struct PresenceEndToEndTests {
         #expect(try await early.completion("o OPEN presales :先来的") == "o OK conv=1")
         #expect(try await early.next() == "* JOINED conv=1 agent=alice")
         await alice.close()
+        // The server notices the closed connection on its own time: wait until it shows alice disconnected.
+        let lead = try await daemon.supervisor()
+        for _ in 0..<100 {
+            let agents = try await lead.command("a AGENTS")
+            if agents.contains(where: { $0.contains("agent=alice ") && $0.contains(" connected=0 ") }) { break }
+            try await Task.sleep(for: .milliseconds(20))
+        }
         // A newcomer waits while alice is gone (she is not connected: offline=1)...
         let late = try await daemon.customer("late")
         #expect(try await late.completion("o OPEN presales :后来的") == "o OK conv=2")
