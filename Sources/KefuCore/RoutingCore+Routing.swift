@@ -199,16 +199,6 @@ extension RoutingCore {
         return best?.conversation
     }
 
-    /// Gives every waiting conversation that some available agent can take to that agent, oldest first.
-    mutating func routeWaiting(at now: Instant) {
-        for key in queue.ordered {
-            let decision = decide(key.conversation, at: now)
-            guard let agent = decision.agent else { continue }
-            conversations[key.conversation]?.decision = decision
-            assign(key.conversation, to: agent, at: now, reason: "routed")
-        }
-    }
-
     mutating func assign(
         _ id: ConversationID, to agent: AgentID, at now: Instant, reason: String, via: String = "routed"
     ) {

@@ -364,16 +364,15 @@ extension RoutingCore {
         guard agent.sessions > 0 else { return .refused(.conflict, "\(agentID) is not connected") }
         if conversations[id]!.record.agent == agentID { return .refused(.conflict, "\(agentID) already holds it") }
         let overCapacity = !agent.hasFreeSlot
-        if let holder = conversations[id]!.record.agent {
-            revoke(id, reason: "reassigned", at: now)
-            offerCapacityLater(holder)
-        }
+        let former = conversations[id]!.record.agent
+        if former != nil { revoke(id, reason: "reassigned", at: now) }
         conversations[id]!.decision = Decision(
             conversation: id, at: now, agent: agentID, rule: "forced by supervisor \(supervisor)",
             candidates: [Candidate(agent: agentID, verdict: .chosen)]
         )
         assign(id, to: agentID, at: now, reason: "forced", via: "forced")
-        flushCapacityOffers(at: now)
+        // The former holder's freed slot is offered waiting work once the move is complete.
+        if let former { offerCapacity(to: former, at: now) }
         var fields = [Field("conv", id.description), Field("agent", agentID.rawValue)]
         if overCapacity { fields.append(Field("over_capacity", "1")) }
         return .ok(fields)
@@ -460,14 +459,5 @@ extension RoutingCore {
                 ])
         }
         return .listing(lines, [Field("count", "\(lines.count)")])
-    }
-
-    /// A forced move frees the former holder's slot; it is offered waiting work after the move is complete.
-    mutating func offerCapacityLater(_ agent: AgentID) { pendingCapacity.append(agent) }
-
-    mutating func flushCapacityOffers(at now: Instant) {
-        let waiting = pendingCapacity
-        pendingCapacity = []
-        for agent in waiting { offerCapacity(to: agent, at: now) }
     }
 }

@@ -64,8 +64,6 @@ public struct RoutingCore: Sendable {
     /// Skills whose waiting customers may have a new position to hear about.
     var queueChanged: Set<Skill> = []
     var queueReportArmed = false
-    /// Agents whose slot freed in the middle of a move, offered waiting work once the move is done.
-    var pendingCapacity: [AgentID] = []
     /// Effects of the command being handled, in order.
     var effects: [Effect] = []
 

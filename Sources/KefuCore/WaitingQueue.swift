@@ -72,8 +72,6 @@ struct WaitingQueue {
         // Heap entries stay until they reach the top of their heap; walks discard them then.
     }
 
-    func lanes(of conversation: ConversationID) -> [QueueLane] { members[conversation]?.lanes ?? [] }
-
     /// The best waiting conversation in `lane` that `accept` admits (an agent's store, language and reservation
     /// checks). Walks the heap in order, so the cost is the number of entries skipped, not the queue's length.
     mutating func best(in lane: QueueLane, where accept: (ConversationID) -> Bool) -> QueueKey? {
@@ -113,7 +111,4 @@ struct WaitingQueue {
 
     /// Every waiting conversation in serving order.
     var ordered: [QueueKey] { members.values.map(\.key).sorted() }
-
-    /// Skills with at least one waiting conversation.
-    var waitingSkills: [Skill] { countBySkill.filter { $0.value > 0 }.map(\.key) }
 }

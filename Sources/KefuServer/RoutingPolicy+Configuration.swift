@@ -1,0 +1,40 @@
+import KefuConfig
+import KefuCore
+
+extension RoutingPolicy {
+    /// The routing rules of a configuration.
+    init(_ configuration: KefuConfiguration) {
+        let routing = configuration.routing
+        var rules = RoutingRules()
+        rules.stickyWindow = .seconds(routing.stickyWindowSeconds)
+        rules.stickyWait = .seconds(routing.stickyWaitSeconds)
+        rules.vipBoost = .seconds(routing.vipBoostSeconds)
+        rules.wrapUp = .seconds(routing.wrapUpSeconds)
+        rules.reconnectGrace = .seconds(routing.reconnectGraceSeconds)
+        rules.autoAwayBreaches = routing.autoAwayBreaches
+        rules.autoAwayWindow = .seconds(routing.autoAwayWindowSeconds)
+        self.init(
+            firstResponse: .seconds(configuration.sla.firstResponseSeconds),
+            agents: configuration.agents.map { agent in
+                AgentProfile(
+                    id: AgentID(agent.id),
+                    name: agent.name,
+                    maxChats: agent.maxChats,
+                    skills: Dictionary(
+                        agent.skills.map { (Skill($0.skill), $0.level) }, uniquingKeysWith: { a, _ in a }
+                    ),
+                    stores: agent.stores.map(Set.init),
+                    languages: agent.languages.map(Set.init)
+                )
+            },
+            skillRules: configuration.skills.map { skill in
+                SkillRule(
+                    skill: Skill(skill.name), minLevel: skill.minLevel,
+                    widenAfter: skill.widenAfterSeconds.map { Milliseconds.seconds($0) },
+                    fallback: skill.fallback.map { Skill($0) }, maxQueue: skill.maxQueue
+                )
+            },
+            rules: rules
+        )
+    }
+}
