@@ -81,8 +81,9 @@ public struct Decision: Sendable, Equatable {
     /// Every agent considered, with its verdict.
     public var candidates: [Candidate]
 
-    /// The decision as text, one line per candidate after the rule (stored with the assignment).
+    /// The decision as text, stored with the assignment: the rule, then one line per candidate,
+    /// `<agent> <verdict code>: <verdict text>`, so `EXPLAIN` of a closed conversation reads the same fields back.
     public var text: String {
-        ([rule] + candidates.map { "\($0.agent): \($0.verdict.text)" }).joined(separator: "\n")
+        ([rule] + candidates.map { "\($0.agent) \($0.verdict.code): \($0.verdict.text)" }).joined(separator: "\n")
     }
 }

@@ -82,11 +82,13 @@ extension RoutingLoop {
         return [ServerLine.event(
             "EXPLAIN", [("conv", conv), ("agent", agent), ("at", assignment.at.description)], text: rule
         )] + lines.map { line in
-            let agent = line.prefix { $0 != ":" }
-            let verdict = String(line.dropFirst(agent.count + 1).drop { $0 == " " })
-            var fields = [("conv", conv), ("agent", String(agent))]
-            if let code = VerdictText.code(of: verdict) { fields.append(("verdict", code)) }
-            return ServerLine.event("CANDIDATE", fields, text: verdict)
+            // `<agent> <verdict code>: <verdict text>`, as `Decision.text` writes it.
+            let head = line.prefix { $0 != ":" }
+            let words = head.split(separator: " ", maxSplits: 1)
+            let text = String(line.dropFirst(head.count + 1).drop { $0 == " " })
+            var fields = [("conv", conv), ("agent", String(words.first ?? ""))]
+            if words.count == 2 { fields.append(("verdict", String(words[1]))) }
+            return ServerLine.event("CANDIDATE", fields, text: text)
         }
     }
 
@@ -102,47 +104,5 @@ extension RoutingLoop {
 extension DataLine {
     var rendered: String {
         ServerLine.event(name, fields.map { ($0.key, $0.value) }, text: text)
-    }
-}
-
-/// The store keeps a decision as text (`agent: <verdict text>` per candidate); `EXPLAIN` of a closed conversation
-/// gives each candidate the same `verdict=<code>` as an open one by recognising the text again. The templates come
-/// from `Verdict.text` itself, so a reworded verdict is still recognised.
-enum VerdictText {
-    /// Stands for a value inside a verdict's text.
-    private static let hole: Character = "\u{1}"
-    private static let number = 1_000_000_007
-
-    /// Each verdict's text with its values replaced by holes, and its code.
-    private static let templates: [(parts: [Substring], code: String)] = {
-        let text = String(hole)
-        let verdicts: [Verdict] = [
-            .chosen, .offline, .away, .disconnected, .notSkilled, .lessIdle, .laterID,
-            .levelTooLow(level: number, required: number), .store(text), .language(text),
-            .full(held: number, max: number), .reservedForAnother(AgentID(text)), .excluded(text),
-            .higherLoad(held: number, max: number), .lowerLevel(number),
-        ]
-        return verdicts.map { verdict in
-            let template = verdict.text.split(separator: "\(number)", omittingEmptySubsequences: false)
-                .joined(separator: text)
-            return (template.split(separator: hole, omittingEmptySubsequences: false), verdict.code)
-        }
-    }()
-
-    /// The code of a verdict given as its text, nil when no template fits.
-    static func code(of text: String) -> String? {
-        templates.first { matches(text, $0.parts) }?.code
-    }
-
-    /// Whether `text` is the literal parts in order with something non-empty in each hole between them.
-    private static func matches(_ text: String, _ parts: [Substring]) -> Bool {
-        guard parts.count > 1 else { return text == parts.first.map(String.init) }
-        guard text.hasPrefix(parts[0]), text.hasSuffix(parts[parts.count - 1]) else { return false }
-        var rest = text.dropFirst(parts[0].count).dropLast(parts[parts.count - 1].count)
-        for part in parts.dropFirst().dropLast() {
-            guard !rest.isEmpty, let found = rest.dropFirst().firstRange(of: part) else { return false }
-            rest = rest[found.upperBound...]
-        }
-        return !rest.isEmpty
     }
 }
