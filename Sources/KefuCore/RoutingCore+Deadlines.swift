@@ -11,7 +11,7 @@ extension RoutingCore {
                 guard let until = conversations[id]?.reservedUntil, until <= now else { break }
                 conversations[id]?.reservedFor = nil
                 conversations[id]?.reservedUntil = nil
-                if queue.contains(id) { routeIfPossible(id, at: now) }
+                if queue.contains(id) { route(id, at: now, reason: "routed") }
             case .wrapUpOver(let agent):
                 guard agents[agent] != nil else { break }
                 agents[agent]!.wrapUps.removeAll { $0 <= now }
@@ -91,14 +91,6 @@ extension RoutingCore {
         guard queue.contains(id) else { return }  // held by an agent: widening only matters while waiting
         let key = QueueKey(effectiveArrival: effectiveArrival(open.record), conversation: id)
         queue.insert(key, skill: open.record.skill, lanes: lanes(conversations[id]!))
-        routeIfPossible(id, at: now)
-    }
-
-    /// Gives a waiting conversation to the best agent, if one can take it now.
-    mutating func routeIfPossible(_ id: ConversationID, at now: Instant) {
-        let decision = decide(id, at: now)
-        guard let agent = decision.agent else { return }
-        conversations[id]?.decision = decision
-        assign(id, to: agent, at: now, reason: "routed")
+        route(id, at: now, reason: "routed")
     }
 }

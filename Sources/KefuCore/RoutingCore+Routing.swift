@@ -154,16 +154,27 @@ extension RoutingCore {
         _ id: ConversationID, at now: Instant, reason: String, via: String = "routed",
         excluding excluded: (AgentID, String)? = nil, notify: Bool = true
     ) -> AgentID? {
-        let decision = decide(id, excluding: excluded, at: now)
+        let decision = route(id, at: now, reason: reason, via: via, excluding: excluded)
+        if let agent = decision.agent { return agent }
         conversations[id]?.decision = decision
-        if let agent = decision.agent {
-            assign(id, to: agent, at: now, reason: reason, via: via)
-            return agent
-        }
         if via == "transfer" || via == "handover" { conversations[id]?.pendingVia = via }
         enqueue(id, at: now, notify: notify)
         persist(id)
         return nil
+    }
+
+    /// Gives a conversation to the best agent, if one can take it now, keeping the decision that chose it.
+    /// Returns the decision either way; the caller decides what a conversation nobody could take does.
+    @discardableResult
+    mutating func route(
+        _ id: ConversationID, at now: Instant, reason: String, via: String = "routed",
+        excluding excluded: (AgentID, String)? = nil
+    ) -> Decision {
+        let decision = decide(id, excluding: excluded, at: now)
+        guard let agent = decision.agent else { return decision }
+        conversations[id]?.decision = decision
+        assign(id, to: agent, at: now, reason: reason, via: via)
+        return decision
     }
 
     /// Capacity appeared on an agent: give it the best waiting conversations it can serve, at once.
