@@ -5,18 +5,8 @@ import Testing
 /// SLA breaches as ops find them: real journald, real kefud, read back with `journalctl -o json` by field.
 @Suite("Breaches in journald", .serialized)
 struct JournaldBreachTests {
-    /// journald must run as root and in CI; elsewhere the test says loudly that it skipped.
-    func journaldIsRunning() async -> Bool {
-        switch await JournaldHarness.requirement() {
-        case .run: return true
-        case .fail(let reason): Issue.record("\(reason)")
-        case .skip(let message): print(message)
-        }
-        return false
-    }
-
     @Test func aBreachIsOneJournaldEntryWithEveryField() async throws {
-        guard await journaldIsRunning() else { return }
+        guard await JournaldHarness.isRunningForTest() else { return }
         let directory = try TemporaryDirectory(prefix: "kefud-journal")
         let config = try writeConfiguration(testConfiguration(firstResponseSeconds: 1.5), in: directory)
         let kefud = try KefudProcess(
@@ -52,7 +42,7 @@ struct JournaldBreachTests {
     }
 
     @Test func aBreachDueWhileDownFiresRightAfterStartAndOnlyOnce() async throws {
-        guard await journaldIsRunning() else { return }
+        guard await JournaldHarness.isRunningForTest() else { return }
         let directory = try TemporaryDirectory(prefix: "kefud-catchup")
         let config = try writeConfiguration(testConfiguration(firstResponseSeconds: 2), in: directory)
         let arguments = ["--config", config, "--state-dir", directory.path + "/var"]
@@ -86,7 +76,7 @@ struct JournaldBreachTests {
     }
 
     @Test func anAgentSetAwayForIdleHangingIsOneJournaldEntry() async throws {
-        guard await journaldIsRunning() else { return }
+        guard await JournaldHarness.isRunningForTest() else { return }
         let directory = try TemporaryDirectory(prefix: "kefud-autoaway")
         let config = try writeConfiguration(testConfiguration(firstResponseSeconds: 1), in: directory)
         let kefud = try KefudProcess(arguments: ["--config", config, "--state-dir", directory.path + "/var"],

@@ -6,19 +6,8 @@ import Testing
 
 /// Round trips through a real journald (started by the harness when needed) and `journalctl -o json`.
 struct JournaldTests {
-    /// `true` when journald is up. As root or under CI a journald that cannot be had is a failure;
-    /// elsewhere the test is skipped, loudly.
-    private func journaldIsRunning() async -> Bool {
-        switch await JournaldHarness.requirement() {
-        case .run: return true
-        case .fail(let reason): Issue.record("\(reason)")
-        case .skip(let message): print(message)
-        }
-        return false
-    }
-
     @Test func recordRoundTrip() async throws {
-        guard await journaldIsRunning() else { return }
+        guard await JournaldHarness.isRunningForTest() else { return }
         let testID = UUID().uuidString
         let record = JournalRecord(
             message: "SLA breached for conversation 42",
@@ -46,7 +35,7 @@ struct JournaldTests {
     }
 
     @Test func multiLineMessage() async throws {
-        guard await journaldIsRunning() else { return }
+        guard await JournaldHarness.isRunningForTest() else { return }
         let testID = UUID().uuidString
         #expect(Journal.send([("MESSAGE", "line one\nline two"), ("KEFU_TEST_ID", testID)]))
         let entries = await JournaldHarness.query(["KEFU_TEST_ID=\(testID)"], timeout: .seconds(10))
@@ -54,7 +43,7 @@ struct JournaldTests {
     }
 
     @Test func logHandlerWritesStructuredFields() async throws {
-        guard await journaldIsRunning() else { return }
+        guard await JournaldHarness.isRunningForTest() else { return }
         let testID = UUID().uuidString
         var logger = Logger(label: "kefu.test.journal") { JournalLogHandler(label: $0) }
         logger[metadataKey: "test_id"] = "\(testID)"

@@ -1,4 +1,5 @@
 import Foundation
+import Testing
 
 #if canImport(Glibc)
 import Glibc
@@ -272,5 +273,18 @@ extension JournaldHarness {
             }
             return .skip("SKIPPED (journald unavailable, not root): \(reason)")
         }
+    }
+}
+
+extension JournaldHarness {
+    /// For a test that needs journald: true when it may go on. Where journald must be had (root, CI) a missing one
+    /// is recorded as a failure of the calling test; elsewhere the test is skipped, loudly.
+    public static func isRunningForTest(sourceLocation: SourceLocation = #_sourceLocation) async -> Bool {
+        switch await requirement() {
+        case .run: return true
+        case .fail(let reason): Issue.record("\(reason)", sourceLocation: sourceLocation)
+        case .skip(let message): print(message)
+        }
+        return false
     }
 }
