@@ -68,6 +68,47 @@ public enum Verdict: Sendable, Equatable {
 public struct Candidate: Sendable, Equatable {
     public var agent: AgentID
     public var verdict: Verdict
+
+    public init(agent: AgentID, verdict: Verdict) {
+        self.agent = agent
+        self.verdict = verdict
+    }
+}
+
+/// Agents of a skill a decision did not examine one by one, counted by standing (on a large team a decision looks
+/// only at the front of the free agents; see `RoutingCore.itemizedLimit`).
+public struct OtherAgents: Sendable, Equatable {
+    public enum Standing: String, Sendable, CaseIterable {
+        case offline, away, disconnected, full
+        /// Free, but below the level the conversation requires now.
+        case levelTooLow = "level-too-low"
+        /// Free, but behind the agents examined in routing order (load ratio, idle time, id).
+        case rankedLower = "ranked-lower"
+
+        /// What the protocol shows as `verdict=`.
+        public var code: String { rawValue }
+
+        public var text: String {
+            switch self {
+            case .offline: "offline"
+            case .away: "away"
+            case .disconnected: "not connected"
+            case .full: "full"
+            case .levelTooLow: "level below the required"
+            case .rankedLower: "free, ranked after the agents examined"
+            }
+        }
+    }
+
+    public var skill: Skill
+    public var standing: Standing
+    public var count: Int
+
+    public init(skill: Skill, standing: Standing, count: Int) {
+        self.skill = skill
+        self.standing = standing
+        self.count = count
+    }
 }
 
 /// Why a conversation went where it went: kept for `EXPLAIN` and in the store's assignment history.
@@ -80,10 +121,29 @@ public struct Decision: Sendable, Equatable {
     public var rule: String
     /// Every agent considered, with its verdict.
     public var candidates: [Candidate]
+    /// Agents not examined one by one (large teams only), counted per skill and standing.
+    public var others: [OtherAgents] = []
+
+    public init(
+        conversation: ConversationID, at: Instant, agent: AgentID?, rule: String, candidates: [Candidate],
+        others: [OtherAgents] = []
+    ) {
+        self.conversation = conversation
+        self.at = at
+        self.agent = agent
+        self.rule = rule
+        self.candidates = candidates
+        self.others = others
+    }
 
     /// The decision as text, stored with the assignment: the rule, then one line per candidate,
-    /// `<agent> <verdict code>: <verdict text>`, so `EXPLAIN` of a closed conversation reads the same fields back.
+    /// `<agent> <verdict code>: <verdict text>`, then one per group of other agents,
+    /// `*<skill> <standing> <count>: <text>` (no agent id starts with `*`), so `EXPLAIN` of a closed conversation
+    /// reads the same fields back (`init(storedText:...)`).
     public var text: String {
-        ([rule] + candidates.map { "\($0.agent) \($0.verdict.code): \($0.verdict.text)" }).joined(separator: "\n")
+        let lines =
+            [rule] + candidates.map { "\($0.agent) \($0.verdict.code): \($0.verdict.text)" }
+            + others.map { "*\($0.skill) \($0.standing.code) \($0.count): \($0.standing.text)" }
+        return lines.joined(separator: "\n")
     }
 }

@@ -14,7 +14,7 @@ extension RoutingCore {
                 if queue.contains(id) { route(id, at: now, reason: "routed") }
             case .wrapUpOver(let agent):
                 guard agents[agent] != nil else { break }
-                agents[agent]!.wrapUps.removeAll { $0 <= now }
+                changeAgent(agent) { $0.wrapUps.removeAll { $0 <= now } }
                 offerCapacity(to: agent, at: now)
             case .reconnectGrace(let agent):
                 guard let state = agents[agent], state.sessions == 0, let since = state.disconnectedAt,
@@ -65,14 +65,18 @@ extension RoutingCore {
     /// away, and its unanswered chats go to others.
     mutating func countBreach(of id: AgentID, at now: Instant) {
         let threshold = policy.rules.autoAwayBreaches
-        guard threshold > 0, var agent = agents[id] else { return }
-        agent.recentBreaches.append(now)
-        agent.recentBreaches.removeAll { now - $0 >= policy.rules.autoAwayWindow }
-        agents[id] = agent
-        guard agent.recentBreaches.count >= threshold, agent.presence == .online else { return }
+        guard threshold > 0, agents[id] != nil else { return }
+        let window = policy.rules.autoAwayWindow
+        changeAgent(id) { agent in
+            agent.recentBreaches.append(now)
+            agent.recentBreaches.removeAll { now - $0 >= window }
+        }
+        guard let agent = agents[id], agent.recentBreaches.count >= threshold, agent.presence == .online else { return }
         let breaches = agent.recentBreaches.count
-        agents[id]!.presence = .away
-        agents[id]!.recentBreaches = []
+        changeAgent(id) { agent in
+            agent.presence = .away
+            agent.recentBreaches = []
+        }
         effects.append(.deliver(.agent(id), .presence(.away, reason: "unresponsive")))
         effects.append(.deliver(.supervisors, .agentAway(id, reason: "unresponsive", breaches: breaches)))
         let moved = requeueAll(of: id, reason: "unresponsive", at: now, onlyUnanswered: true)

@@ -13,6 +13,9 @@ extension RoutingCore {
                 holders[conversation] = id
             }
         }
+        for (id, agent) in agents where !roster.isFiled(agent) {
+            problems.append("agent \(id) is filed in the roster under a stale state")
+        }
         for (id, open) in conversations {
             switch open.record.state {
             case .queued:

@@ -63,52 +63,169 @@ extension RoutingCore {
         return (.chosen, level)
     }
 
-    /// Decides who should take a conversation now: every agent who has its skill (or, once widened, a fallback
-    /// skill) is considered; the eligible one with the lowest load ratio wins, then the higher proficiency, then
-    /// the one idle longest, then the lower id. The decision keeps every candidate's verdict for `EXPLAIN`.
-    func decide(
+    /// Decides who should take a conversation now. The eligible agent with the lowest load ratio wins, then the
+    /// higher proficiency, then the one idle longest, then the lower id. Only free agents of the levels that may
+    /// serve are looked at, best first (`AgentRoster`), so the cost does not grow with the team. The decision keeps
+    /// every examined agent's verdict for `EXPLAIN`; on a small team every agent of the skill is listed.
+    mutating func decide(
         _ id: ConversationID, excluding excluded: (AgentID, String)? = nil, at now: Instant
     ) -> Decision {
         guard let open = conversations[id] else {
             return Decision(conversation: id, at: now, agent: nil, rule: "no such conversation", candidates: [])
         }
-        var considered: [AgentID] = agentsBySkill[open.record.skill] ?? []
-        for fallback in fallbackSkills(open) {
-            for agent in agentsBySkill[fallback] ?? [] where !considered.contains(agent) { considered.append(agent) }
-        }
-        var candidates: [Candidate] = []
-        var eligible: [(AgentState, Int)] = []
-        for agentID in considered {
-            guard let agent = agents[agentID] else { continue }
-            let (verdict, level) = self.verdict(agent, for: open, excluding: excluded, at: now)
-            candidates.append(Candidate(agent: agentID, verdict: verdict))
-            if verdict == .chosen { eligible.append((agent, level)) }
-        }
-        guard var best = eligible.first else {
-            return Decision(
-                conversation: id, at: now, agent: nil, rule: "no eligible agent: waits in the queue",
-                candidates: candidates
+        let search = searchRoster(for: open, excluding: excluded, at: now)
+        let best = search.eligible.min { Self.prefers($0, over: $1) }
+        // Every decision in debug builds (all tests) is checked against a scan of every agent of the skills.
+        assert(
+            scanChoice(open, excluding: excluded, at: now) == best?.0.profile.id,
+            "the roster chose \(best?.0.profile.id.rawValue ?? "none"), a scan of every agent differs"
+        )
+        let skills = [open.record.skill] + fallbackSkills(open).filter { $0 != open.record.skill }
+        var decision: Decision
+        if skills.reduce(0, { $0 + roster.agents(of: $1) }) <= Self.itemizedLimit {
+            decision = itemizedDecision(open, skills: skills, best: best, excluding: excluded, at: now)
+        } else {
+            var candidates = search.examined
+            for contender in search.eligible {
+                let verdict = contender.0.profile.id == best?.0.profile.id ? Verdict.chosen : Self.whyLost(contender, to: best!)
+                candidates.append(Candidate(agent: contender.0.profile.id, verdict: verdict))
+            }
+            candidates.sort { $0.agent < $1.agent }
+            decision = Decision(
+                conversation: id, at: now, agent: best?.0.profile.id, rule: "", candidates: candidates,
+                others: otherAgents(open, skills: skills, visited: search.visited)
             )
         }
-        for contender in eligible.dropFirst() where Self.prefers(contender, over: best) { best = contender }
-        var rule = "only eligible agent"
-        var closest: Verdict?
-        for index in candidates.indices where candidates[index].verdict == .chosen {
-            guard let loser = eligible.first(where: { $0.0.profile.id == candidates[index].agent }),
-                loser.0.profile.id != best.0.profile.id
-            else { continue }
-            let why = Self.whyLost(loser, to: best)
-            candidates[index].verdict = why
-            if closest == nil || Self.closeness(why) > Self.closeness(closest!) { closest = why }
+        decision.rule = Self.rule(decision.candidates, chosen: best != nil)
+        return decision
+    }
+
+    /// Teams of up to this many agents (in the skills a decision considers) are explained agent by agent; larger
+    /// ones list the agents a decision examined and count the others by standing.
+    static let itemizedLimit = 32
+
+    /// What a walk of the roster found: the eligible agents at the front of each lane (at most two per lane: the
+    /// lane's best and its runner-up), the agents met on the way who cannot take the chat, and how many entries
+    /// each lane gave.
+    struct RosterSearch {
+        var eligible: [(AgentState, Int)] = []
+        var examined: [Candidate] = []
+        var visited: [AgentRoster.Lane: Int] = [:]
+    }
+
+    /// Walks the lanes that may serve the conversation: its own skill at the levels required now and above, and
+    /// once widened, its fallback skills at every level (agents who also have the own skill are found in its
+    /// lanes). Within a lane the order is the routing order, so the first eligible agent is the lane's best.
+    mutating func searchRoster(
+        for open: OpenConversation, excluding excluded: (AgentID, String)?, at now: Instant
+    ) -> RosterSearch {
+        var search = RosterSearch()
+        let own = open.record.skill
+        let required = requiredLevel(open)
+        var lanes: [(lane: AgentRoster.Lane, fallback: Bool)] = []
+        if required <= topLevel {
+            lanes = (required...topLevel).map { (AgentRoster.Lane(skill: own, level: $0), false) }
         }
+        for skill in fallbackSkills(open) where skill != own {
+            lanes += (1...topLevel).map { (AgentRoster.Lane(skill: skill, level: $0), true) }
+        }
+        let agents = self.agents
+        let policy = self.policy
+        var seen: Set<AgentID> = []
+        for (lane, fallback) in lanes where roster.freeAgents(in: lane) > 0 {
+            var accepted = 0
+            search.visited[lane] = roster.walk(lane) { agentID in
+                guard let agent = agents[agentID], seen.insert(agentID).inserted else { return true }
+                if fallback && agent.profile.level(in: own) >= 1 { return true }
+                let (verdict, level) = Self.verdict(agent, for: open, excluding: excluded, at: now, policy: policy)
+                guard verdict == .chosen else {
+                    search.examined.append(Candidate(agent: agentID, verdict: verdict))
+                    return true
+                }
+                search.eligible.append((agent, level))
+                accepted += 1
+                return accepted < 2
+            }
+        }
+        return search
+    }
+
+    /// The best eligible agent found by scanning every agent of the skills: what the roster must agree with.
+    func scanChoice(_ open: OpenConversation, excluding excluded: (AgentID, String)?, at now: Instant) -> AgentID? {
+        var best: (AgentState, Int)?
+        for agent in agents.values {
+            let (verdict, level) = self.verdict(agent, for: open, excluding: excluded, at: now)
+            if verdict == .chosen, best.map({ Self.prefers((agent, level), over: $0) }) ?? true { best = (agent, level) }
+        }
+        return best?.0.profile.id
+    }
+
+    /// Every agent of the skills, each with its verdict: what a small team's `EXPLAIN` shows.
+    func itemizedDecision(
+        _ open: OpenConversation, skills: [Skill], best: (AgentState, Int)?, excluding excluded: (AgentID, String)?,
+        at now: Instant
+    ) -> Decision {
+        var considered: [AgentID] = []
+        var listed: Set<AgentID> = []
+        for skill in skills {
+            for agent in agentsBySkill[skill] ?? [] where listed.insert(agent).inserted { considered.append(agent) }
+        }
+        var candidates: [Candidate] = []
+        for agentID in considered {
+            guard let agent = agents[agentID] else { continue }
+            var (verdict, level) = self.verdict(agent, for: open, excluding: excluded, at: now)
+            if verdict == .chosen, let best, best.0.profile.id != agentID {
+                verdict = Self.whyLost((agent, level), to: best)
+            }
+            candidates.append(Candidate(agent: agentID, verdict: verdict))
+        }
+        return Decision(
+            conversation: open.record.id, at: now, agent: best?.0.profile.id, rule: "", candidates: candidates
+        )
+    }
+
+    /// The agents of each skill a large team's decision did not examine, counted by standing. Agents with
+    /// several of the skills are counted under each.
+    func otherAgents(
+        _ open: OpenConversation, skills: [Skill], visited: [AgentRoster.Lane: Int]
+    ) -> [OtherAgents] {
+        var others: [OtherAgents] = []
+        let required = requiredLevel(open)
+        for skill in skills {
+            var counts: [(OtherAgents.Standing, Int)] = [
+                (.offline, roster.count(of: skill, .offline)), (.away, roster.count(of: skill, .away)),
+                (.disconnected, roster.count(of: skill, .disconnected)), (.full, roster.count(of: skill, .full)),
+            ]
+            var tooLow = 0
+            var lower = 0
+            for level in 1...max(topLevel, 1) {
+                let lane = AgentRoster.Lane(skill: skill, level: level)
+                let free = roster.freeAgents(in: lane)
+                if skill == open.record.skill && level < required {
+                    tooLow += free
+                } else {
+                    lower += free - (visited[lane] ?? 0)
+                }
+            }
+            counts += [(.levelTooLow, tooLow), (.rankedLower, lower)]
+            for (standing, count) in counts where count > 0 {
+                others.append(OtherAgents(skill: skill, standing: standing, count: count))
+            }
+        }
+        return others
+    }
+
+    /// The rule that decided, named after the tie-break the closest runner-up lost on.
+    static func rule(_ candidates: [Candidate], chosen: Bool) -> String {
+        guard chosen else { return "no eligible agent: waits in the queue" }
+        let closest = candidates.map { closeness($0.verdict) }.max() ?? 0
         switch closest {
-        case .higherLoad?: rule = "lowest load ratio"
-        case .lowerLevel?: rule = "equal load: higher proficiency"
-        case .lessIdle?: rule = "equal load and proficiency: idle longest"
-        case .laterID?: rule = "all else equal: lowest id"
-        default: break
+        case 1: return "lowest load ratio"
+        case 2: return "equal load: higher proficiency"
+        case 3: return "equal load and proficiency: idle longest"
+        case 4: return "all else equal: lowest id"
+        default: return "only eligible agent"
         }
-        return Decision(conversation: id, at: now, agent: best.0.profile.id, rule: rule, candidates: candidates)
     }
 
     /// Whether `a` should win over `b` (each with the level by which it qualifies).
@@ -227,8 +344,10 @@ extension RoutingCore {
         open.reservedFor = nil
         open.reservedUntil = nil
         conversations[id] = open
-        agents[agent]?.held.insert(id)
-        agents[agent]?.lastAssignedAt = now
+        changeAgent(agent) { agent in
+            agent.held.insert(id)
+            agent.lastAssignedAt = now
+        }
         persist(id)
         recordAssignment(id, agent: agent, at: now, reason: reason)
         if var notice = assignmentNotice(id, at: now, resumed: false) {
@@ -245,7 +364,7 @@ extension RoutingCore {
     /// Takes a conversation away from its agent (the caller decides where it goes next).
     mutating func revoke(_ id: ConversationID, reason: String, at now: Instant) {
         guard var open = conversations[id], let agent = open.record.agent else { return }
-        agents[agent]?.held.remove(id)
+        changeAgent(agent) { $0.held.remove(id) }
         open.record.agent = nil
         open.record.state = .queued
         conversations[id] = open
@@ -311,10 +430,7 @@ extension RoutingCore {
     /// Seconds until a slot is likely to free for this position: position × recent handling time ÷ slots of the
     /// agents online who can serve the skill. `offline` when no such agent is online (the buyer leaves a message).
     func estimate(position: Int, skill: Skill) -> (eta: Int?, offline: Bool) {
-        var slots = 0
-        for agentID in agentsBySkill[skill] ?? [] {
-            if let agent = agents[agentID], agent.isAvailable { slots += agent.profile.maxChats }
-        }
+        let slots = roster.slotsOnline(of: skill)
         guard slots > 0 else { return (nil, true) }
         let handling = handlingTime[skill] ?? Self.assumedHandlingMilliseconds
         let seconds = (Double(position) * handling / Double(slots) / 1000).rounded(.up)

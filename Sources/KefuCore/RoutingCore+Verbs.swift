@@ -3,10 +3,12 @@ extension RoutingCore {
     mutating func connect(_ principal: Principal, at now: Instant) -> Reply {
         guard case .agent(let id) = principal else { return .ok([]) }
         guard agents[id] != nil else { return .refused(.forbidden, "agent \(id) is not configured") }
-        agents[id]!.sessions += 1
-        agents[id]!.disconnectedAt = nil
-        // Logging in means coming to work; an agent who was away stays away across a reconnect.
-        if agents[id]!.presence == .offline { agents[id]!.presence = .online }
+        changeAgent(id) { agent in
+            agent.sessions += 1
+            agent.disconnectedAt = nil
+            // Logging in means coming to work; an agent who was away stays away across a reconnect.
+            if agent.presence == .offline { agent.presence = .online }
+        }
         for conversation in agents[id]!.held.sorted() {
             if let notice = assignmentNotice(conversation, at: now, resumed: true) {
                 effects.append(.deliver(.caller, .assigned(notice)))
@@ -19,18 +21,23 @@ extension RoutingCore {
     /// A dropped connection is not "offline": the agent keeps its chats for `reconnect_grace_s`.
     mutating func disconnect(_ id: AgentID, at now: Instant) {
         guard agents[id] != nil else { return }
-        agents[id]!.sessions = max(0, agents[id]!.sessions - 1)
+        changeAgent(id) { agent in
+            agent.sessions = max(0, agent.sessions - 1)
+            if agent.sessions == 0 { agent.disconnectedAt = now }
+        }
         guard agents[id]!.sessions == 0 else { return }
-        agents[id]!.disconnectedAt = now
         deadlines.arm(.reconnectGrace(id), at: now + policy.rules.reconnectGrace)
     }
 
     mutating func setPresence(_ id: AgentID, _ presence: Presence, at now: Instant) -> Reply {
         guard agents[id] != nil else { return .refused(.forbidden, "agent \(id) is not configured") }
-        agents[id]!.presence = presence
+        changeAgent(id) { agent in
+            agent.presence = presence
+            // Coming back is a fresh start for the no-idle-hanging count.
+            if presence == .online { agent.recentBreaches = [] }
+        }
         switch presence {
         case .online:
-            agents[id]!.recentBreaches = []
             offerCapacity(to: id, at: now)
         case .away:
             break  // keeps its chats, takes no new ones
@@ -180,7 +187,7 @@ extension RoutingCore {
         if closedBy != .customer { effects.append(.deliver(.customer(record.customer), .closed(id, by: closedBy))) }
         if let agent, closedBy != .agent { effects.append(.deliver(.agent(agent), .closed(id, by: closedBy))) }
         if let agent {
-            agents[agent]?.held.remove(id)
+            changeAgent(agent) { $0.held.remove(id) }
             returningBuyers[record.customer] = ReturningBuyer(agent: agent, closedAt: now)
             if let assignedAt = open.assignedAt {
                 // A moving average of recent handling times feeds the queue estimates.
@@ -188,7 +195,8 @@ extension RoutingCore {
                 handlingTime[record.skill] = handlingTime[record.skill].map { $0 * 0.8 + sample * 0.2 } ?? sample
             }
             if policy.rules.wrapUp.value > 0 {
-                agents[agent]?.wrapUps.append(now + policy.rules.wrapUp)
+                let over = now + policy.rules.wrapUp
+                changeAgent(agent) { $0.wrapUps.append(over) }
                 deadlines.arm(.wrapUpOver(agent), at: now + policy.rules.wrapUp)
             } else {
                 offerCapacity(to: agent, at: now)
@@ -343,7 +351,7 @@ extension RoutingCore {
             revoke(conversation, reason: "handover", at: now)
             recordAssignment(conversation, agent: nil, at: now, reason: "handover")
         }
-        agents[id]!.presence = .offline
+        changeAgent(id) { $0.presence = .offline }
         for conversation in held {
             place(conversation, at: now, reason: "handover", via: "handover", excluding: (id, "handing over"))
         }
@@ -389,34 +397,67 @@ extension RoutingCore {
             guard let decision = conversations[id]?.decision else {
                 return .fromStore(.explanation, id, viewer: principal, verifyOwnership: false)
             }
-            return .listing(Self.explanationLines(decision), [Field("count", "\(decision.candidates.count)")])
+            let (lines, fields) = Self.explanation(decision)
+            return .listing(lines, fields)
         }
     }
 
-    static func explanationLines(_ decision: Decision) -> [DataLine] {
-        let conv = decision.conversation.description
-        var lines = [
-            DataLine(
-                "EXPLAIN",
-                [
-                    Field("conv", conv), Field("agent", decision.agent?.rawValue ?? "none"),
-                    Field("at", decision.at.description),
-                ],
-                text: decision.rule
-            )
-        ]
-        for candidate in decision.candidates {
-            lines.append(
-                DataLine(
-                    "CANDIDATE",
-                    [
-                        Field("conv", conv), Field("agent", candidate.agent.rawValue),
-                        Field("verdict", candidate.verdict.code),
-                    ],
-                    text: candidate.verdict.text
-                ))
+    /// `EXPLAIN`'s data lines and completion fields for a decision: `EXPLAIN`, one `CANDIDATE` per agent examined,
+    /// one `OTHERS` per group of agents counted without being examined (large teams).
+    public static func explanation(_ decision: Decision) -> (lines: [DataLine], fields: [Field]) {
+        explanation(
+            conversation: decision.conversation, agent: decision.agent, at: decision.at, rule: decision.rule,
+            candidates: decision.candidates.map { ($0.agent.rawValue, $0.verdict.code, $0.verdict.text) },
+            others: decision.others.map { ($0.skill.name, $0.standing.code, $0.count, $0.standing.text) }
+        )
+    }
+
+    /// The same for a decision read back from the store, where it is kept as `Decision.text`.
+    public static func explanation(stored assignment: AssignmentRecord) -> (lines: [DataLine], fields: [Field]) {
+        var lines = assignment.explanation.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        let rule = lines.isEmpty ? assignment.reason : lines.removeFirst()
+        var candidates: [(String, String, String)] = []
+        var others: [(String, String, Int, String)] = []
+        for line in lines {
+            // `<agent> <code>: <text>` or `*<skill> <standing> <count>: <text>`.
+            let head = line.prefix { $0 != ":" }
+            let text = String(line.dropFirst(head.count + 1).drop { $0 == " " })
+            let words = head.split(separator: " ").map(String.init)
+            if let first = words.first, first.hasPrefix("*"), words.count == 3, let count = Int(words[2]) {
+                others.append((String(first.dropFirst()), words[1], count, text))
+            } else {
+                candidates.append((words.first ?? "", words.count > 1 ? words[1] : "", text))
+            }
         }
-        return lines
+        return explanation(
+            conversation: assignment.conversation, agent: assignment.agent, at: assignment.at, rule: rule,
+            candidates: candidates, others: others
+        )
+    }
+
+    private static func explanation(
+        conversation: ConversationID, agent: AgentID?, at: Instant, rule: String,
+        candidates: [(agent: String, code: String, text: String)],
+        others: [(skill: String, code: String, count: Int, text: String)]
+    ) -> (lines: [DataLine], fields: [Field]) {
+        let conv = Field("conv", conversation.description)
+        var lines = [
+            DataLine("EXPLAIN", [conv, Field("agent", agent?.rawValue ?? "none"), Field("at", at.description)], text: rule)
+        ]
+        for candidate in candidates {
+            var fields = [conv, Field("agent", candidate.agent)]
+            if !candidate.code.isEmpty { fields.append(Field("verdict", candidate.code)) }
+            lines.append(DataLine("CANDIDATE", fields, text: candidate.text))
+        }
+        for group in others {
+            let fields = [
+                conv, Field("skill", group.skill), Field("verdict", group.code), Field("count", "\(group.count)"),
+            ]
+            lines.append(DataLine("OTHERS", fields, text: group.text))
+        }
+        var fields = [Field("count", "\(candidates.count)")]
+        if !others.isEmpty { fields.append(Field("others", "\(others.reduce(0) { $0 + $1.count })")) }
+        return (lines, fields)
     }
 
     /// `QUEUE`: every waiting conversation in serving order.

@@ -52,6 +52,10 @@ public struct RoutingCore: Sendable {
     var agents: [AgentID: AgentState] = [:]
     /// Agents by skill, sorted by id, so candidate scans touch only agents who could serve.
     var agentsBySkill: [Skill: [AgentID]] = [:]
+    /// Who can take a chat now, by skill and level, and everyone else counted by standing: what decisions read.
+    var roster = AgentRoster()
+    /// The highest proficiency any agent has (lanes above it are empty).
+    var topLevel = 1
     var knownSkills: Set<Skill> = []
     /// Every open conversation (queued or assigned). Closed ones live only in the store.
     var conversations: [ConversationID: OpenConversation] = [:]
@@ -72,6 +76,7 @@ public struct RoutingCore: Sendable {
         self.nextConversationID = nextConversationID
         for profile in policy.agents {
             agents[profile.id] = AgentState(profile: profile)
+            roster.update(agents[profile.id]!)
         }
         rebuildSkillIndex()
     }
@@ -124,7 +129,7 @@ public struct RoutingCore: Sendable {
     ) -> Step {
         effects = []
         for (agent, instant) in lastAssignedAt where agents[agent] != nil {
-            agents[agent]?.lastAssignedAt = instant
+            changeAgent(agent) { $0.lastAssignedAt = instant }
         }
         for (customer, last) in returningBuyers {
             self.returningBuyers[customer] = ReturningBuyer(agent: last.agent, closedAt: last.closedAt)
@@ -136,7 +141,7 @@ public struct RoutingCore: Sendable {
             // Widening steps that fell due while the daemon was down apply at once; later ones are armed.
             open.widenStep = widenSteps(of: record).filter { $0.at <= now }.map(\.step).max() ?? 0
             if record.state == .assigned, let agent = record.agent, agents[agent] != nil {
-                agents[agent]?.held.insert(record.id)
+                changeAgent(agent) { $0.held.insert(record.id) }
                 open.assignedAt = now
                 conversations[record.id] = open
             } else {
@@ -250,6 +255,14 @@ public struct RoutingCore: Sendable {
             }
         }
         knownSkills = Set(policy.knownSkills)
+        topLevel = policy.agents.flatMap { $0.skills.values }.max() ?? 1
+    }
+
+    /// Every change to an agent's state goes through here, so the roster decisions read never lags behind it.
+    mutating func changeAgent(_ id: AgentID, _ change: (inout AgentState) -> Void) {
+        guard agents[id] != nil else { return }
+        change(&agents[id]!)
+        roster.update(agents[id]!)
     }
 }
 

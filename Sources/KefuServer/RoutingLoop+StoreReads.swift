@@ -34,6 +34,7 @@ extension RoutingLoop {
                     try Self.mayRead(record, viewer: viewer, verify: verify, reader: reader)
                 else { return [ServerLine.error(tag, ProtocolError(.notFound, "no such conversation"))] }
                 var lines: [String]
+                var fields: [(String, String)]? = nil
                 switch read {
                 case .history:
                     // System lines (transfer reasons) are internal: a buyer sees the conversation, not its handling.
@@ -43,10 +44,15 @@ extension RoutingLoop {
                 case .notes:
                     lines = try reader.notes(of: conversation).map { RoutingCore.noteLine($0).rendered }
                 case .explanation:
-                    lines = try reader.latestAssignment(of: conversation).map { Self.explanationLines($0) } ?? []
+                    if let assignment = try reader.latestAssignment(of: conversation) {
+                        let explanation = RoutingCore.explanation(stored: assignment)
+                        lines = explanation.lines.map(\.rendered)
+                        fields = explanation.fields.map { ($0.key, $0.value) }
+                    } else {
+                        lines = []
+                    }
                 }
-                let count = read == .explanation ? max(0, lines.count - 1) : lines.count
-                lines.append(ServerLine.ok(tag, [("count", "\(count)")]))
+                lines.append(ServerLine.ok(tag, fields ?? [("count", "\(lines.count)")]))
                 return lines
             },
             completion: { result in
@@ -70,25 +76,6 @@ extension RoutingLoop {
         case .customer(let customer): return record.customer == customer
         case .agent(let agent): return try reader.agentsWhoHeld(record.id).contains(agent)
         case .supervisor: return true
-        }
-    }
-
-    /// A stored decision: the rule on the first line, one candidate per line after it.
-    static func explanationLines(_ assignment: AssignmentRecord) -> [String] {
-        let conv = assignment.conversation.description
-        var lines = assignment.explanation.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
-        let rule = lines.isEmpty ? assignment.reason : lines.removeFirst()
-        let agent = assignment.agent?.rawValue ?? "none"
-        return [ServerLine.event(
-            "EXPLAIN", [("conv", conv), ("agent", agent), ("at", assignment.at.description)], text: rule
-        )] + lines.map { line in
-            // `<agent> <verdict code>: <verdict text>`, as `Decision.text` writes it.
-            let head = line.prefix { $0 != ":" }
-            let words = head.split(separator: " ", maxSplits: 1)
-            let text = String(line.dropFirst(head.count + 1).drop { $0 == " " })
-            var fields = [("conv", conv), ("agent", String(words.first ?? ""))]
-            if words.count == 2 { fields.append(("verdict", String(words[1]))) }
-            return ServerLine.event("CANDIDATE", fields, text: text)
         }
     }
 

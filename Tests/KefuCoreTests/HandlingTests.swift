@@ -151,6 +151,63 @@ struct SupervisorTests {
                 == .fromStore(.explanation, id, viewer: .agent("cat"), verifyOwnership: true))
     }
 
+    @Test func aLargeTeamsDecisionListsTheAgentsExaminedAndCountsTheRest() {
+        // 40 agents of presales, a10...a49: 10 offline, 5 away, 10 full, 5 free juniors below the required level 3,
+        // and 10 free seniors, two of whom do not serve jd. Only free agents of the levels that may serve are examined.
+        var team: [AgentProfile] = []
+        for index in 0..<40 {
+            let level = (30..<35).contains(index) ? 1 : 3
+            let stores: Set<String>? = index == 25 || index == 26 ? ["tmall"] : nil
+            team.append(agent(AgentID("a\(index + 10)"), max: 1, ["presales": level], stores: stores))
+        }
+        var floor = Floor(agents: team, skills: [SkillRule(skill: "presales", minLevel: 3)])
+        for index in 10..<40 { floor.login(AgentID("a\(index + 10)")) }
+        for index in 10..<15 { floor.run(.setPresence(.agent(AgentID("a\(index + 10)")), .away)) }
+        // Ten chats fill the idle seniors a25...a34 (equal load, never assigned: lowest id first).
+        for index in 0..<10 { _ = floor.open(CustomerID("warm\(index)"), "presales") }
+        let id = floor.open("c1", "presales", store: "jd")
+        guard let decision = floor.core.decision(for: id) else {
+            Issue.record("no decision")
+            return
+        }
+        // a35 and a36 serve tmall only; a37 wins, a38 is its runner-up; the free juniors a40...a44 are below level 3.
+        #expect(decision.agent == "a37")
+        #expect(decision.rule == "all else equal: lowest id")
+        #expect(
+            decision.candidates == [
+                Candidate(agent: "a35", verdict: .store("jd")), Candidate(agent: "a36", verdict: .store("jd")),
+                Candidate(agent: "a37", verdict: .chosen), Candidate(agent: "a38", verdict: .laterID),
+            ])
+        #expect(
+            decision.others == [
+                OtherAgents(skill: "presales", standing: .offline, count: 10),
+                OtherAgents(skill: "presales", standing: .away, count: 5),
+                OtherAgents(skill: "presales", standing: .full, count: 10),
+                OtherAgents(skill: "presales", standing: .levelTooLow, count: 5),
+                OtherAgents(skill: "presales", standing: .rankedLower, count: 6),
+            ])
+        guard case .listing(let lines, let fields) = floor.run(.explain(.supervisor("lead"), id)).reply else {
+            Issue.record("no listing")
+            return
+        }
+        #expect(fields == [Field("count", "4"), Field("others", "36")])
+        #expect(lines.map(\.name) == ["EXPLAIN"] + Array(repeating: "CANDIDATE", count: 4) + Array(repeating: "OTHERS", count: 5))
+        #expect(
+            lines.last
+                == DataLine(
+                    "OTHERS",
+                    [Field("conv", "11"), Field("skill", "presales"), Field("verdict", "ranked-lower"), Field("count", "6")],
+                    text: "free, ranked after the agents examined"
+                ))
+        // The stored text reads back as the same lines.
+        let stored = AssignmentRecord(
+            conversation: id, agent: decision.agent, at: decision.at, reason: "routed", explanation: decision.text
+        )
+        let readBack = RoutingCore.explanation(stored: stored)
+        #expect(readBack.lines == lines)
+        #expect(readBack.fields == fields)
+    }
+
     @Test func queueAndAgentsAreForSupervisorsAndListWhatTheyNeed() {
         var floor = Floor(agents: [agent("alice", max: 1, ["presales": 2])])
         floor.login("alice")

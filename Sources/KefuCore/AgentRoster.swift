@@ -1,0 +1,180 @@
+import HeapModule
+
+/// Where a routing decision looks for agents, so that its cost does not grow with the team: the agents who could take
+/// a chat now (online, connected, a free slot) wait in one heap per (skill, level), best first; every other agent is
+/// only counted, by skill and standing. A decision walks the front of the few heaps that may serve a conversation
+/// and never touches a full or offline agent. Removal is lazy (a generation number tells live entries from stale
+/// ones), as in the waiting queue.
+struct AgentRoster {
+    /// Where an agent stands for routing, derived from its state.
+    enum Standing: Int, CaseIterable {
+        case offline, away, disconnected, full, free
+    }
+
+    /// An agent's place in a lane: lower load ratio first, then idle longest, then lower id. (The level is the
+    /// lane's.) The same order as `RoutingCore.prefers` for agents of one level.
+    struct Key: Comparable {
+        var busy: Int
+        var max: Int
+        var lastAssignedAt: Instant?
+        var agent: AgentID
+
+        static func < (a: Key, b: Key) -> Bool {
+            // Load ratios compared as fractions, without division.
+            let loadA = a.busy * b.max
+            let loadB = b.busy * a.max
+            if loadA != loadB { return loadA < loadB }
+            switch (a.lastAssignedAt, b.lastAssignedAt) {
+            case (nil, .some): return true
+            case (.some, nil): return false
+            case (.some(let x), .some(let y)) where x != y: return x < y
+            default: return a.agent < b.agent
+            }
+        }
+    }
+
+    /// Agents of one skill at one level.
+    struct Lane: Hashable {
+        var skill: Skill
+        var level: Int
+    }
+
+    private struct Entry: Comparable {
+        var key: Key
+        var generation: UInt64
+        static func < (lhs: Entry, rhs: Entry) -> Bool { lhs.key < rhs.key }
+        static func == (lhs: Entry, rhs: Entry) -> Bool { lhs.key == rhs.key && lhs.generation == rhs.generation }
+    }
+
+    private struct Indexed {
+        var standing: Standing
+        var key: Key
+        var lanes: [Lane]
+        var generation: UInt64
+    }
+
+    private var heaps: [Lane: Heap<Entry>] = [:]
+    /// Free agents per lane (the heap may also hold stale entries).
+    private var freeCount: [Lane: Int] = [:]
+    /// Agents per skill by standing (indexed by `Standing.rawValue`).
+    private var standingCount: [Skill: [Int]] = [:]
+    /// Reception slots of the agents who are online and connected, per skill (for queue estimates).
+    private var slotsOnline: [Skill: Int] = [:]
+    private var indexed: [AgentID: Indexed] = [:]
+    private var nextGeneration: UInt64 = 0
+
+    /// Files an agent under its current state (a new agent, or one whose presence, sessions, load, last assignment,
+    /// capacity or skills changed). Cheap when nothing that routing sees has changed.
+    mutating func update(_ agent: RoutingCore.AgentState) {
+        let standing = Self.standing(of: agent)
+        let key = Key(
+            busy: agent.busySlots, max: agent.profile.maxChats, lastAssignedAt: agent.lastAssignedAt,
+            agent: agent.profile.id
+        )
+        let lanes = agent.profile.skills.filter { $0.value >= 1 }.map { Lane(skill: $0.key, level: $0.value) }
+        let id = agent.profile.id
+        if let old = indexed[id] {
+            if old.standing == standing && old.key == key && old.lanes == lanes { return }
+            if old.lanes == lanes && old.standing != .free && standing != .free && old.key.max == key.max {
+                // Not routable before or after: only the counts move.
+                count(old, -1)
+                indexed[id]!.standing = standing
+                indexed[id]!.key = key
+                count(indexed[id]!, +1)
+                return
+            }
+            count(old, -1)
+        }
+        nextGeneration &+= 1
+        let entry = Indexed(standing: standing, key: key, lanes: lanes, generation: nextGeneration)
+        indexed[id] = entry
+        count(entry, +1)
+        guard standing == .free else { return }
+        for lane in lanes {
+            heaps[lane, default: Heap()].insert(Entry(key: key, generation: nextGeneration))
+            compactIfStale(lane)
+        }
+    }
+
+    /// Forgets an agent (removed from the configuration).
+    mutating func remove(_ id: AgentID) {
+        guard let old = indexed.removeValue(forKey: id) else { return }
+        count(old, -1)
+    }
+
+    static func standing(of agent: RoutingCore.AgentState) -> Standing {
+        switch agent.presence {
+        case .offline: return .offline
+        case .away: return .away
+        case .online: break
+        }
+        if agent.sessions == 0 { return .disconnected }
+        return agent.hasFreeSlot ? .free : .full
+    }
+
+    private mutating func count(_ entry: Indexed, _ delta: Int) {
+        let online = entry.standing == .full || entry.standing == .free
+        for lane in entry.lanes {
+            standingCount[lane.skill, default: Array(repeating: 0, count: Standing.allCases.count)][
+                entry.standing.rawValue] += delta
+            if online { slotsOnline[lane.skill, default: 0] += delta * entry.key.max }
+            if entry.standing == .free { freeCount[lane, default: 0] += delta }
+        }
+    }
+
+    /// Stale entries leave a heap when they reach its top; one that is mostly stale is rebuilt from its live
+    /// entries, so memory stays proportional to the free agents.
+    private mutating func compactIfStale(_ lane: Lane) {
+        guard let heap = heaps[lane], heap.count > 2 * (freeCount[lane] ?? 0) + 64 else { return }
+        heaps[lane] = Heap(heap.unordered.filter(isLive))
+    }
+
+    private func isLive(_ entry: Entry) -> Bool {
+        guard let current = indexed[entry.key.agent] else { return false }
+        return current.generation == entry.generation && current.standing == .free
+    }
+
+    // MARK: - Reading
+
+    /// Whether the roster has the agent filed under its current state (an invariant: every change goes through
+    /// `update`).
+    func isFiled(_ agent: RoutingCore.AgentState) -> Bool {
+        guard let filed = indexed[agent.profile.id] else { return false }
+        let lanes = agent.profile.skills.filter { $0.value >= 1 }.map { Lane(skill: $0.key, level: $0.value) }
+        return filed.standing == Self.standing(of: agent) && filed.key.busy == agent.busySlots
+            && filed.key.max == agent.profile.maxChats && filed.key.lastAssignedAt == agent.lastAssignedAt
+            && Set(filed.lanes) == Set(lanes)
+    }
+
+    /// Free agents in a lane.
+    func freeAgents(in lane: Lane) -> Int { freeCount[lane] ?? 0 }
+
+    /// How many of a skill's agents stand where.
+    func count(of skill: Skill, _ standing: Standing) -> Int { standingCount[skill]?[standing.rawValue] ?? 0 }
+
+    /// Every agent who has the skill.
+    func agents(of skill: Skill) -> Int { standingCount[skill]?.reduce(0, +) ?? 0 }
+
+    /// Reception slots of the skill's agents who are online and connected.
+    func slotsOnline(of skill: Skill) -> Int { slotsOnline[skill] ?? 0 }
+
+    /// Visits the free agents of a lane best first until `visit` returns false. Returns how many were visited.
+    /// Entries are taken off the heap while walking and put back after, so the cost is the number visited.
+    @discardableResult
+    mutating func walk(_ lane: Lane, _ visit: (AgentID) -> Bool) -> Int {
+        guard var heap = heaps[lane] else { return 0 }
+        heaps[lane] = nil  // take the heap out so it is mutated in place, not copied
+        var visited: [Entry] = []
+        while let top = heap.min {
+            guard isLive(top) else {
+                heap.removeMin()  // stale
+                continue
+            }
+            visited.append(heap.removeMin())
+            if !visit(top.key.agent) { break }
+        }
+        for entry in visited { heap.insert(entry) }
+        heaps[lane] = heap
+        return visited.count
+    }
+}
