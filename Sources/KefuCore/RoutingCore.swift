@@ -231,8 +231,8 @@ public struct RoutingCore: Sendable {
     }
 
     mutating func recordAssignment(_ id: ConversationID, agent: AgentID?, at now: Instant, reason: String) {
-        let explanation = conversations[id]?.decision?.text ?? ""
-        let record = AssignmentRecord(conversation: id, agent: agent, at: now, reason: reason, explanation: explanation)
+        let decision = conversations[id]?.decision
+        let record = AssignmentRecord(conversation: id, agent: agent, at: now, reason: reason, decision: decision)
         effects.append(.persist(.assignment(record)))
     }
 
