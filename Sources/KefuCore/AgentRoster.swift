@@ -53,13 +53,28 @@ struct AgentRoster {
         var generation: UInt64
     }
 
+    /// A skill's counts, kept together so an agent's change costs one lookup per skill.
+    private struct Tally {
+        /// Agents by standing (indexed by `Standing.rawValue`).
+        var standing = [Int](repeating: 0, count: Standing.allCases.count)
+        /// Free agents by level (the heaps may also hold stale entries).
+        var freeByLevel: [Int] = []
+        /// Reception slots of the agents who are online and connected (for queue estimates).
+        var slotsOnline = 0
+
+        func free(at level: Int) -> Int { level < freeByLevel.count ? freeByLevel[level] : 0 }
+
+        mutating func add(_ standing: Standing, level: Int, _ delta: Int, slots: Int) {
+            self.standing[standing.rawValue] += delta
+            slotsOnline += delta * slots
+            guard standing == .free else { return }
+            if freeByLevel.count <= level { freeByLevel += Array(repeating: 0, count: level + 1 - freeByLevel.count) }
+            freeByLevel[level] += delta
+        }
+    }
+
     private var heaps: [Lane: Heap<Entry>] = [:]
-    /// Free agents per lane (the heap may also hold stale entries).
-    private var freeCount: [Lane: Int] = [:]
-    /// Agents per skill by standing (indexed by `Standing.rawValue`).
-    private var standingCount: [Skill: [Int]] = [:]
-    /// Reception slots of the agents who are online and connected, per skill (for queue estimates).
-    private var slotsOnline: [Skill: Int] = [:]
+    private var tallies: [Skill: Tally] = [:]
     private var indexed: [AgentID: Indexed] = [:]
     private var nextGeneration: UInt64 = 0
 
@@ -71,7 +86,7 @@ struct AgentRoster {
             busy: agent.busySlots, max: agent.profile.maxChats, lastAssignedAt: agent.lastAssignedAt,
             agent: agent.profile.id
         )
-        let lanes = agent.profile.skills.filter { $0.value >= 1 }.map { Lane(skill: $0.key, level: $0.value) }
+        let lanes = agent.lanes
         let id = agent.profile.id
         if let old = indexed[id] {
             if old.standing == standing && old.key == key && old.lanes == lanes { return }
@@ -115,17 +130,15 @@ struct AgentRoster {
     private mutating func count(_ entry: Indexed, _ delta: Int) {
         let online = entry.standing == .full || entry.standing == .free
         for lane in entry.lanes {
-            standingCount[lane.skill, default: Array(repeating: 0, count: Standing.allCases.count)][
-                entry.standing.rawValue] += delta
-            if online { slotsOnline[lane.skill, default: 0] += delta * entry.key.max }
-            if entry.standing == .free { freeCount[lane, default: 0] += delta }
+            let slots = online ? entry.key.max : 0
+            tallies[lane.skill, default: Tally()].add(entry.standing, level: lane.level, delta, slots: slots)
         }
     }
 
     /// Stale entries leave a heap when they reach its top; one that is mostly stale is rebuilt from its live
     /// entries, so memory stays proportional to the free agents.
     private mutating func compactIfStale(_ lane: Lane) {
-        guard let heap = heaps[lane], heap.count > 2 * (freeCount[lane] ?? 0) + 64 else { return }
+        guard let heap = heaps[lane], heap.count > 2 * freeAgents(in: lane) + 64 else { return }
         heaps[lane] = Heap(heap.unordered.filter(isLive))
     }
 
@@ -140,23 +153,26 @@ struct AgentRoster {
     /// `update`).
     func isFiled(_ agent: RoutingCore.AgentState) -> Bool {
         guard let filed = indexed[agent.profile.id] else { return false }
-        let lanes = agent.profile.skills.filter { $0.value >= 1 }.map { Lane(skill: $0.key, level: $0.value) }
+        let lanes = RoutingCore.AgentState.lanes(of: agent.profile)
         return filed.standing == Self.standing(of: agent) && filed.key.busy == agent.busySlots
             && filed.key.max == agent.profile.maxChats && filed.key.lastAssignedAt == agent.lastAssignedAt
             && Set(filed.lanes) == Set(lanes)
     }
 
     /// Free agents in a lane.
-    func freeAgents(in lane: Lane) -> Int { freeCount[lane] ?? 0 }
+    func freeAgents(in lane: Lane) -> Int { tallies[lane.skill]?.free(at: lane.level) ?? 0 }
+
+    /// Free agents of a skill by level (index: level; may be shorter than the top level).
+    func freeByLevel(of skill: Skill) -> [Int] { tallies[skill]?.freeByLevel ?? [] }
 
     /// How many of a skill's agents stand where.
-    func count(of skill: Skill, _ standing: Standing) -> Int { standingCount[skill]?[standing.rawValue] ?? 0 }
+    func count(of skill: Skill, _ standing: Standing) -> Int { tallies[skill]?.standing[standing.rawValue] ?? 0 }
 
     /// Every agent who has the skill.
-    func agents(of skill: Skill) -> Int { standingCount[skill]?.reduce(0, +) ?? 0 }
+    func agents(of skill: Skill) -> Int { tallies[skill]?.standing.reduce(0, +) ?? 0 }
 
     /// Reception slots of the skill's agents who are online and connected.
-    func slotsOnline(of skill: Skill) -> Int { slotsOnline[skill] ?? 0 }
+    func slotsOnline(of skill: Skill) -> Int { tallies[skill]?.slotsOnline ?? 0 }
 
     /// Visits the free agents of a lane best first until `visit` returns false. Returns how many were visited.
     /// Entries are taken off the heap while walking and put back after, so the cost is the number visited.
@@ -178,3 +194,4 @@ struct AgentRoster {
         return visited.count
     }
 }
+

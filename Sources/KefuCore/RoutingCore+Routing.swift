@@ -122,17 +122,21 @@ extension RoutingCore {
         var search = RosterSearch()
         let own = open.record.skill
         let required = requiredLevel(open)
+        // Only lanes with free agents: one lookup per skill tells which.
         var lanes: [(lane: AgentRoster.Lane, fallback: Bool)] = []
-        if required <= topLevel {
-            lanes = (required...topLevel).map { (AgentRoster.Lane(skill: own, level: $0), false) }
+        for (level, free) in roster.freeByLevel(of: own).enumerated() where level >= required && free > 0 {
+            lanes.append((AgentRoster.Lane(skill: own, level: level), false))
         }
         for skill in fallbackSkills(open) where skill != own {
-            lanes += (1...topLevel).map { (AgentRoster.Lane(skill: skill, level: $0), true) }
+            for (level, free) in roster.freeByLevel(of: skill).enumerated() where level >= 1 && free > 0 {
+                lanes.append((AgentRoster.Lane(skill: skill, level: level), true))
+            }
         }
+        guard !lanes.isEmpty else { return search }
         let agents = self.agents
         let policy = self.policy
         var seen: Set<AgentID> = []
-        for (lane, fallback) in lanes where roster.freeAgents(in: lane) > 0 {
+        for (lane, fallback) in lanes {
             var accepted = 0
             search.visited[lane] = roster.walk(lane) { agentID in
                 guard let agent = agents[agentID], seen.insert(agentID).inserted else { return true }
@@ -198,9 +202,8 @@ extension RoutingCore {
             ]
             var tooLow = 0
             var lower = 0
-            for level in 1...max(topLevel, 1) {
+            for (level, free) in roster.freeByLevel(of: skill).enumerated() where level >= 1 {
                 let lane = AgentRoster.Lane(skill: skill, level: level)
-                let free = roster.freeAgents(in: lane)
                 if skill == open.record.skill && level < required {
                     tooLow += free
                 } else {

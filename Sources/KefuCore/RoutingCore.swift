@@ -5,7 +5,11 @@ public struct RoutingCore: Sendable {
     /// An agent's live state. Presence is what the agent chose; sessions, load, wrap-up and breaches are what the
     /// daemon derives, kept apart so that neither overwrites the other.
     struct AgentState {
-        var profile: AgentProfile
+        var profile: AgentProfile {
+            didSet { lanes = Self.lanes(of: profile) }
+        }
+        /// The roster lanes the agent belongs in (one per skill, at its level), kept with the profile.
+        private(set) var lanes: [AgentRoster.Lane]
         var presence: Presence = .offline
         var sessions = 0
         var held: Set<ConversationID> = []
@@ -19,6 +23,16 @@ public struct RoutingCore: Sendable {
         var isAvailable: Bool { presence == .online && sessions > 0 }
         var busySlots: Int { held.count + wrapUps.count }
         var hasFreeSlot: Bool { busySlots < profile.maxChats }
+
+        init(profile: AgentProfile) {
+            self.profile = profile
+            self.lanes = Self.lanes(of: profile)
+        }
+
+        static func lanes(of profile: AgentProfile) -> [AgentRoster.Lane] {
+            profile.skills.filter { $0.value >= 1 }.map { AgentRoster.Lane(skill: $0.key, level: $0.value) }
+                .sorted { $0.skill < $1.skill }
+        }
     }
 
     /// An open conversation: its persisted record and what the core derives while it is open.
@@ -54,8 +68,6 @@ public struct RoutingCore: Sendable {
     var agentsBySkill: [Skill: [AgentID]] = [:]
     /// Who can take a chat now, by skill and level, and everyone else counted by standing: what decisions read.
     var roster = AgentRoster()
-    /// The highest proficiency any agent has (lanes above it are empty).
-    var topLevel = 1
     var knownSkills: Set<Skill> = []
     /// Every open conversation (queued or assigned). Closed ones live only in the store.
     var conversations: [ConversationID: OpenConversation] = [:]
@@ -255,7 +267,6 @@ public struct RoutingCore: Sendable {
             }
         }
         knownSkills = Set(policy.knownSkills)
-        topLevel = policy.agents.flatMap { $0.skills.values }.max() ?? 1
     }
 
     /// Every change to an agent's state goes through here, so the roster decisions read never lags behind it.
