@@ -59,6 +59,8 @@ public enum Command: Sendable, Equatable {
     case agents(Principal)
     /// Time has passed: fire every deadline due by now.
     case tick
+    /// The configuration was reloaded: route by these rules from now on (see `RoutingCore.reconfigure`).
+    case reconfigure(RoutingPolicy)
 }
 
 /// Where a transfer goes.
@@ -218,6 +220,8 @@ public enum Effect: Sendable, Equatable {
     case breach(SLABreach)
     /// Write a journald record that an agent was set away.
     case autoAway(AgentAutoAway)
+    /// End every session of an agent who may no longer log in (removed from the configuration), telling it why.
+    case signOut(AgentID, reason: String)
 }
 
 /// The outcome of one command: the caller's reply and everything else that follows.

@@ -33,12 +33,13 @@ extension RoutingCore {
         if queue.count != conversations.values.count(where: { $0.record.state == .queued }) {
             problems.append("queue holds conversations that are not open")
         }
-        // Only a supervisor's forced assignment may put an agent over its limit. (A conversation restored after a
-        // restart has no decision in memory: its assignment, forced or not, is in the store.)
+        // Only a supervisor's forced assignment, or a reload that lowered the limit below the load, may leave an
+        // agent over its limit. (A conversation restored after a restart has no decision in memory: its
+        // assignment, forced or not, is in the store.)
         for (id, agent) in agents where agent.held.count > agent.profile.maxChats {
             let forced = agent.held.contains { held in
                 guard let open = conversations[held] else { return false }
-                return open.decision.map { $0.rule.hasPrefix("forced by") } ?? true
+                return open.keptOverLimit || (open.decision.map { $0.rule.hasPrefix("forced by") } ?? true)
             }
             if !forced { problems.append("agent \(id) over capacity") }
         }

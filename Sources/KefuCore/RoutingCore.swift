@@ -51,6 +51,9 @@ public struct RoutingCore: Sendable {
         var pendingVia: String?
         /// The last routing decision, for `EXPLAIN`.
         var decision: Decision?
+        /// Held by an agent whose limit a reload lowered below its load: it keeps the chat (a lowered limit never
+        /// takes one away), so it may be over its limit until enough of them close.
+        var keptOverLimit = false
         var notes: [NoteRecord] = []
         var reportedPosition: Int?
         var reportedAt: Instant?
@@ -62,7 +65,7 @@ public struct RoutingCore: Sendable {
         var closedAt: Instant
     }
 
-    public private(set) var policy: RoutingPolicy
+    public internal(set) var policy: RoutingPolicy
     var agents: [AgentID: AgentState] = [:]
     /// Agents by skill, sorted by id, so candidate scans touch only agents who could serve.
     var agentsBySkill: [Skill: [AgentID]] = [:]
@@ -232,6 +235,9 @@ public struct RoutingCore: Sendable {
         case .agents(let principal):
             return agentListing(principal)
         case .tick:
+            return .ok([])
+        case .reconfigure(let policy):
+            reconfigure(policy, at: now)
             return .ok([])
         }
     }

@@ -199,6 +199,12 @@ final class RoutingLoop {
                 emit(.breach(breach))
             case .autoAway(let away):
                 emit(.autoAway(away))
+            case .signOut(let agent, let reason):
+                // After the events that concern it (its chats revoked), the agent hears why and is disconnected.
+                for session in sorted(sessionsByPrincipal[.agent(agent)]) {
+                    emit(.line(session, ServerLine.event("BYE", [("reason", reason)])))
+                    emit(.close(session))
+                }
             case .persist:
                 break
             }

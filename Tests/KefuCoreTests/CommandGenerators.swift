@@ -22,7 +22,7 @@ struct TeamSpec: Sendable, Hashable, CustomStringConvertible {
     var policy: RoutingPolicy {
         RoutingPolicy(
             firstResponse: Milliseconds(firstResponseMs),
-            agents: agents.indices.map { index in
+            agents: agents.indices.filter { !agents[$0].removed }.map { index in
                 let spec = agents[index]
                 var skills: [Skill: Int] = [:]
                 for (skill, level) in spec.levels.enumerated() where level > 0 { skills[Self.skill(skill)] = level }
@@ -73,6 +73,8 @@ struct TeamSpec: Sendable, Hashable, CustomStringConvertible {
 struct AgentSpec: Sendable, Hashable {
     var maxChats: Int
     var levels: [Int]
+    /// Taken out of the configuration by a reload (kept in the spec so every other agent keeps its id).
+    var removed = false
 }
 
 // MARK: - Actions
@@ -105,6 +107,40 @@ enum Action: Sendable, Hashable {
     case openInStore(customer: Int, skill: Int, store: Int)
     /// The daemon restarts: a new core restored from the records persisted so far. Sessions are gone.
     case restart
+    /// The configuration is reloaded with one change.
+    case reload(Reload)
+}
+
+/// One change a reload brings (agent indices wrap like every other action's).
+enum Reload: Sendable, Hashable {
+    case capacity(agent: Int, maxChats: Int)
+    /// Level 0 takes the skill away.
+    case level(agent: Int, skill: Int, level: Int)
+    /// Removes a configured agent, or configures a removed one again (with its former skills).
+    case toggleAgent(agent: Int)
+    /// A new agent with one skill.
+    case addAgent(skill: Int, level: Int, maxChats: Int)
+    case firstResponse(seconds: Int64)
+
+    /// The team after the change.
+    func applied(to team: TeamSpec) -> TeamSpec {
+        var team = team
+        switch self {
+        case .capacity(let agent, let maxChats):
+            team.agents[agent % team.agents.count].maxChats = maxChats
+        case .level(let agent, let skill, let level):
+            team.agents[agent % team.agents.count].levels[skill % team.skillCount] = level
+        case .toggleAgent(let agent):
+            team.agents[agent % team.agents.count].removed.toggle()
+        case .addAgent(let skill, let level, let maxChats):
+            var levels = Array(repeating: 0, count: team.skillCount)
+            levels[skill % team.skillCount] = level
+            team.agents.append(AgentSpec(maxChats: maxChats, levels: levels))
+        case .firstResponse(let seconds):
+            team.firstResponseMs = seconds * 1000
+        }
+        return team
+    }
 }
 
 /// Wrong or odd commands, to check that refusals are well formed and harmless.
@@ -122,7 +158,7 @@ enum Stray: Sendable, Hashable, CaseIterable {
 enum ActionKind: CaseIterable {
     case open, customerSend, agentSend, close, presence, connect, disconnect, smallAdvance, largeAdvance, stray
     case transfer, note, handover, assign, openInStore
-    case restart
+    case restart, reload
 
     var weight: Int {
         switch self {
@@ -142,6 +178,7 @@ enum ActionKind: CaseIterable {
         case .assign: 2
         case .openInStore: 5
         case .restart: 1
+        case .reload: 2
         }
     }
 
@@ -203,6 +240,17 @@ enum ActionKind: CaseIterable {
             )
         case .restart:
             return .restart
+        case .reload:
+            let skill = Int.random(in: 0..<team.skillCount, using: &rng)
+            switch Int.random(in: 0..<5, using: &rng) {
+            case 0: return .reload(.capacity(agent: agent, maxChats: Int.random(in: 1...4, using: &rng)))
+            case 1: return .reload(.level(agent: agent, skill: skill, level: Int.random(in: 0...5, using: &rng)))
+            case 2: return .reload(.toggleAgent(agent: agent))
+            case 3:
+                let level = Int.random(in: 1...5, using: &rng)
+                return .reload(.addAgent(skill: skill, level: level, maxChats: Int.random(in: 1...4, using: &rng)))
+            default: return .reload(.firstResponse(seconds: Int64.random(in: 1...300, using: &rng)))
+            }
         }
     }
 }
@@ -362,6 +410,16 @@ extension Scenario {
         case .assign(let pick, let agent): return .assign(pick: pick / 2, agent: agent / 2)
         case .openInStore(let customer, let skill, _): return .open(customer: customer, skill: skill, vip: false)
         case .restart: return .restart
+        case .reload(let reload):
+            switch reload {
+            case .capacity(let agent, let maxChats): return .reload(.capacity(agent: agent / 2, maxChats: maxChats))
+            case .level(let agent, let skill, let level):
+                return .reload(.level(agent: agent / 2, skill: skill / 2, level: level))
+            case .toggleAgent(let agent): return .reload(.toggleAgent(agent: agent / 2))
+            case .addAgent(let skill, let level, let maxChats):
+                return .reload(.addAgent(skill: skill / 2, level: level, maxChats: maxChats))
+            case .firstResponse(let seconds): return .reload(.firstResponse(seconds: max(1, seconds / 2)))
+            }
         }
     }
 }
@@ -380,7 +438,8 @@ enum Move: Equatable {
 struct Driver {
     static let start = Instant(unixMilliseconds: 1_700_000_000_000)
 
-    let team: TeamSpec
+    /// The team as configured now (reloads change it).
+    private(set) var team: TeamSpec
     var core: RoutingCore
     var now = Driver.start
     private(set) var open: [ConversationID] = []
@@ -454,6 +513,9 @@ struct Driver {
             )
         case .restart:
             return nil
+        case .reload(let reload):
+            team = reload.applied(to: team)
+            return .reconfigure(team.policy)
         }
     }
 
@@ -604,6 +666,12 @@ func describe(_ command: Command) -> String {
     case .queue(let who): "queue by \(who)"
     case .agents(let who): "agents by \(who)"
     case .tick: "tick"
+    case .reconfigure(let policy):
+        "reload: first_response=\(policy.firstResponse)ms "
+            + policy.agents.map { agent in
+                let skills = agent.skills.sorted { $0.key < $1.key }.map { "\($0.key):\($0.value)" }
+                return "\(agent.id)(max \(agent.maxChats); \(skills.joined(separator: ",")))"
+            }.joined(separator: " ")
     }
 }
 

@@ -84,6 +84,7 @@ enum Coverage {
         "vip queued", "three waiting", "agent full", "resumed on reconnect", "store verifies history",
         "closed by customer", "closed by agent", "closed by supervisor",
         "refused not-found", "refused forbidden", "refused bad-args", "deadline fired inside a command", "restart",
+        "reload", "removed agent's chats moved", "breach on reload",
     ]
 
     static func cases(_ command: Command, _ step: Step, _ driver: Driver) -> [String] {
@@ -92,9 +93,12 @@ enum Coverage {
             switch effect {
             case .breach(let breach):
                 names.append(breach.agent == nil ? "breach of a queued conversation" : "breach")
+                if case .reconfigure = command { names.append("breach on reload") }
                 if command != .tick { names.append("deadline fired inside a command") }
             case .persist(.assignment(let assignment)) where assignment.reason == "first-response":
                 names.append("reassigned on breach")
+            case .persist(.assignment(let assignment)) where assignment.reason == "removed":
+                names.append("removed agent's chats moved")
             case .persist(.assignment(let assignment)) where assignment.agent == nil && assignment.reason == "offline":
                 names.append("requeued on offline")
             case .deliver(_, .queued(let id, _, _, _)) where driver.core.conversation(id)?.priority == .vip:
@@ -106,6 +110,8 @@ enum Coverage {
             }
         }
         switch (command, step.reply) {
+        case (.reconfigure, _):
+            names.append("reload")
         case (.close(let who, _), .ok):
             switch who {
             case .customer: names.append("closed by customer")
@@ -180,8 +186,18 @@ enum ExpectedReply {
 /// judges each new step against it and against the core's public inspection.
 struct Referee {
     let team: TeamSpec
-    let policy: RoutingPolicy
+    /// The rules in force (reloads replace them).
+    private(set) var policy: RoutingPolicy
     private var nextID: Int64 = 1
+    /// Each open conversation's first-response deadline: opening + the limit, re-counted by a reload while it runs.
+    private var dueAt: [ConversationID: Instant] = [:]
+    /// Deadlines as they were before the reload this step applies: records and breaches of deadlines that fell due
+    /// before the reload (they fire first) still carry them.
+    private var dueBeforeReload: [ConversationID: Instant] = [:]
+    /// The rules before the reload this step applies (assignments made by deadlines that fired first follow them).
+    private var policyBeforeReload: RoutingPolicy?
+    /// Chats an agent kept when a reload lowered its limit below its load: it may be over the limit with them.
+    private var keptOverLimit: Set<ConversationID> = []
     private var openedAt: [ConversationID: Instant] = [:]
     private var open: Set<ConversationID> = []
     private var closed: Set<ConversationID> = []
@@ -212,7 +228,7 @@ struct Referee {
         var core = live
         if let due = core.nextDeadline, due <= now { _ = core.handle(.tick, at: now) }
         switch command {
-        case .tick, .disconnect:
+        case .tick, .disconnect, .reconfigure:
             return .exactly(.ok([]))
         case .connect(let who):
             guard case .agent(let id) = who else { return .exactly(.ok([])) }
@@ -314,6 +330,8 @@ struct Referee {
             return problems + stateProblems(core, at: now, deadlinesMayBeDue: true)
         }
         let closedBefore = closed
+        dueBeforeReload = [:]
+        policyBeforeReload = nil
         note(command, reply: step.reply, core: core, at: now)
         problems += effectProblems(step.effects, command: command, closedBefore: closedBefore, core: core, at: now)
         // Answered only now: a breach due at this instant fired before the answer, within the same step.
@@ -330,8 +348,25 @@ struct Referee {
             let id = ConversationID(nextID)
             nextID += 1
             openedAt[id] = now
+            dueAt[id] = now + policy.firstResponse
             open.insert(id)
             lastSeq[id] = 0
+        case .reconfigure(let newPolicy):
+            policyBeforeReload = policy
+            policy = newPolicy
+            // A removed agent's sessions are ended by the daemon.
+            let configured = Set(newPolicy.agents.map(\.id))
+            for agent in sessions.keys where !configured.contains(agent) { sessions[agent] = nil }
+            // Running clocks count to the new limit (one already due fired before the reload applied).
+            for id in open where !answered.contains(id) && !breached.contains(id) {
+                if let opened = openedAt[id], let due = dueAt[id], due > now {
+                    dueBeforeReload[id] = due
+                    dueAt[id] = opened + newPolicy.firstResponse
+                }
+            }
+            for profile in newPolicy.agents where core.held(by: profile.id).count > profile.maxChats {
+                keptOverLimit.formUnion(core.held(by: profile.id))
+            }
         case .connect(.agent(let id)) where core.presence(of: id) != nil:
             sessions[id, default: 0] += 1
         case .disconnect(.agent(let id)) where core.presence(of: id) != nil:
@@ -349,7 +384,7 @@ struct Referee {
     }
 
     private func level(of agent: AgentID, in skill: Skill) -> Int {
-        policy.agents.first { $0.id == agent }?.level(in: skill) ?? 0
+        [policy, policyBeforeReload].compactMap { $0?.agents.first { $0.id == agent }?.level(in: skill) }.max() ?? 0
     }
 
     /// Checks each effect: well-formed records and events, nothing about a closed conversation, breaches due and
@@ -378,6 +413,11 @@ struct Referee {
                 problems += breachProblems(breach, at: now)
             case .persist(.note), .autoAway:
                 break
+            case .signOut(let agent, _):
+                guard case .reconfigure(let policy) = command, !policy.agents.contains(where: { $0.id == agent }) else {
+                    problems.append("\(agent) signed out by \(describe(command))")
+                    break
+                }
             }
         }
         return problems
@@ -395,8 +435,8 @@ struct Referee {
         if record.openedAt != openedAt[record.id] {
             problems.append("record \(record.id) openedAt \(record.openedAt), opened at \(show(openedAt[record.id]))")
         }
-        if record.firstResponseDueAt != record.openedAt + policy.firstResponse {
-            problems.append("record \(record.id) due \(record.firstResponseDueAt), not opening + threshold")
+        if record.firstResponseDueAt != dueAt[record.id] && record.firstResponseDueAt != dueBeforeReload[record.id] {
+            problems.append("record \(record.id) due \(record.firstResponseDueAt), not \(show(dueAt[record.id]))")
         }
         if let at = record.breachedAt, at < record.firstResponseDueAt {
             problems.append("record \(record.id) breached at \(at) before its deadline \(record.firstResponseDueAt)")
@@ -440,13 +480,16 @@ struct Referee {
     private mutating func breachProblems(_ breach: SLABreach, at now: Instant) -> [String] {
         var problems: [String] = []
         let id = breach.conversation
-        guard let opened = openedAt[id] else { return ["breach of unknown conversation \(id)"] }
-        let deadline = opened + policy.firstResponse
+        guard let opened = openedAt[id], var deadline = dueAt[id] else {
+            return ["breach of unknown conversation \(id)"]
+        }
+        // A deadline due before this step's reload fired first, under the limit it had then.
+        if let before = dueBeforeReload[id], breach.threshold == before - opened { deadline = before }
         if breach.at != now { problems.append("breach of \(id) stamped \(breach.at) at \(now)") }
         if breach.at < deadline { problems.append("breach of \(id) at \(breach.at) before its deadline \(deadline)") }
         if breached.contains(id) { problems.append("second breach of \(id)") }
         if answered.contains(id) { problems.append("breach of \(id), which was answered") }
-        if breach.threshold != policy.firstResponse {
+        if breach.threshold != deadline - opened {
             problems.append("breach of \(id) with threshold \(breach.threshold)")
         }
         if breach.waited != breach.at - opened { problems.append("breach of \(id) waited \(breach.waited)") }
@@ -473,7 +516,9 @@ struct Referee {
             held += holds.count
             // Only a supervisor's forced assignment may put an agent over its limit.
             // After a restart the decision is only in the store: an unknown one may have been forced.
-            let forced = holds.contains { core.decision(for: $0).map { $0.rule.hasPrefix("forced by") } ?? true }
+            let forced = holds.contains { id in
+                keptOverLimit.contains(id) || (core.decision(for: id).map { $0.rule.hasPrefix("forced by") } ?? true)
+            }
             if holds.count > profile.maxChats && !forced {
                 problems.append("\(profile.id) holds \(holds.count) > \(profile.maxChats)")
             }
@@ -550,7 +595,7 @@ extension Effect {
         case .persist(.assignment(let assignment)): assignment.conversation
         case .persist(.note(let note)): note.conversation
         case .breach(let breach): breach.conversation
-        case .autoAway: nil
+        case .autoAway, .signOut: nil
         case .deliver(_, let event):
             switch event {
             case .queued(let id, _, _, _), .joined(let id, _), .message(let id, _, _), .revoked(let id, _),
@@ -598,7 +643,7 @@ enum RestoreAudit {
             // The driver folds the persisted records as the store does (see `Driver.store`).
             let records = driver.stored.values.sorted { $0.id < $1.id }
             let problems = compare(
-                driver.core, restoring: records, driver.lastAssignedAt, team: scenario.team, at: driver.now
+                driver.core, restoring: records, driver.lastAssignedAt, team: driver.team, at: driver.now
             )
             if !problems.isEmpty {
                 return "after step \(index) (\(describe(move))):\n  " + problems.joined(separator: "\n  ")

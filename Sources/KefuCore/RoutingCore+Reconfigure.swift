@@ -1,0 +1,80 @@
+/// A reload: new rules for a running floor, without dropping anyone.
+extension RoutingCore {
+    /// Routes by `newPolicy` from now on. Agents added may log in; agents removed are signed out and their chats go
+    /// back to the front of the queue (or on to whoever can take them); capacity and skills apply to the next
+    /// decision (a lowered capacity never takes a chat away, it only stops new ones, and a raised one takes waiting
+    /// work at once); skill rules apply to waiting chats at once (widening steps already taken stay taken); a new
+    /// first-response limit applies to every clock still running, counted from the chat's opening (one that is now
+    /// past due breaches at once).
+    mutating func reconfigure(_ newPolicy: RoutingPolicy, at now: Instant) {
+        let removed = Set(policy.agents.map(\.id)).subtracting(newPolicy.agents.map(\.id))
+        policy = newPolicy
+        rebuildSkillIndex()
+
+        // Removed agents give up their chats first; the chats are placed once the new rules are in force.
+        var unheld: [ConversationID] = []
+        for id in removed.sorted() {
+            for conversation in agents[id]?.held.sorted() ?? [] {
+                revoke(conversation, reason: "removed", at: now)
+                recordAssignment(conversation, agent: nil, at: now, reason: "removed")
+                unheld.append(conversation)
+            }
+            effects.append(.signOut(id, reason: "removed"))
+            agents[id] = nil
+            roster.remove(id)
+        }
+        for profile in newPolicy.agents {
+            if agents[profile.id] == nil {
+                agents[profile.id] = AgentState(profile: profile)
+                roster.update(agents[profile.id]!)
+            } else if agents[profile.id]!.profile != profile {
+                changeAgent(profile.id) { $0.profile = profile }
+                if let agent = agents[profile.id], agent.held.count > profile.maxChats {
+                    for id in agent.held { conversations[id]?.keptOverLimit = true }
+                }
+            }
+        }
+
+        for id in conversations.keys.sorted() {
+            guard var open = conversations[id] else { continue }
+            // A reservation for an agent who is gone no longer holds anyone up.
+            if let reserved = open.reservedFor, agents[reserved] == nil {
+                open.reservedFor = nil
+                open.reservedUntil = nil
+            }
+            // Widening follows the new schedule from the chat's opening; a step already taken stays taken.
+            let passed = widenSteps(of: open.record).filter { $0.at <= now }.map(\.step).max() ?? 0
+            open.widenStep = max(open.widenStep, passed)
+            // The first-response clock runs to the new limit.
+            var changed = false
+            if open.record.firstRespondedAt == nil, open.record.breachedAt == nil {
+                let due = open.record.openedAt + policy.firstResponse
+                if due != open.record.firstResponseDueAt {
+                    open.record.firstResponseDueAt = due
+                    deadlines.arm(.firstResponse(id), at: due)
+                    changed = true
+                }
+            }
+            conversations[id] = open
+            armWidening(open.record, after: now)
+            if changed { persist(id) }
+            if queue.contains(id) {
+                // New lanes (levels and fallbacks may have changed); the place in the queue is kept.
+                queue.insert(
+                    QueueKey(effectiveArrival: effectiveArrival(open.record), conversation: id),
+                    skill: open.record.skill, lanes: lanes(open)
+                )
+                queueChanged.insert(open.record.skill)
+            }
+        }
+
+        // Chats of removed agents go to whoever can take them, or back to the front of the queue (they keep their
+        // arrival); then every agent with room takes the waiting work it may serve now, as when capacity appears.
+        for id in unheld { place(id, at: now, reason: "removed") }
+        for id in agents.keys.sorted() where agents[id].map({ $0.isAvailable && $0.hasFreeSlot }) ?? false {
+            offerCapacity(to: id, at: now)
+        }
+        // A clock the new limit puts in the past breaches now, not at the next command.
+        fireDeadlines(upTo: now)
+    }
+}
