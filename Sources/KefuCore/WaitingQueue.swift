@@ -24,6 +24,8 @@ struct QueueLane: Hashable {
 
 /// Waiting conversations, one heap per lane. Removal is lazy: a generation number tells live heap entries from
 /// stale ones. A conversation may stand in several lanes at once (its own skill, then fallback skills once widened).
+/// Its key also sits in the sorted keys of its own skill, so a position is a rank and a skill's serving order a walk,
+/// never a scan of the whole queue.
 struct WaitingQueue {
     private struct Entry: Comparable {
         var key: QueueKey
@@ -42,9 +44,8 @@ struct WaitingQueue {
 
     private var heaps: [QueueLane: Heap<Entry>] = [:]
     private var members: [ConversationID: Member] = [:]
-    private var countBySkill: [Skill: Int] = [:]
-    /// The greatest key ever inserted per skill: a key at or above it is last in its skill's queue.
-    private var latestKey: [Skill: QueueKey] = [:]
+    /// Keys of the waiting conversations by their own skill.
+    private var bySkill: [Skill: SortedKeys<QueueKey>] = [:]
     private var nextGeneration: UInt64 = 0
 
     var count: Int { members.count }
@@ -52,7 +53,7 @@ struct WaitingQueue {
     func contains(_ conversation: ConversationID) -> Bool { members[conversation] != nil }
 
     /// Waiting conversations whose own skill is `skill`.
-    func count(of skill: Skill) -> Int { countBySkill[skill] ?? 0 }
+    func count(of skill: Skill) -> Int { bySkill[skill]?.count ?? 0 }
 
     /// Adds (or moves) a conversation to these lanes.
     mutating func insert(_ key: QueueKey, skill: Skill, lanes: [QueueLane]) {
@@ -62,13 +63,12 @@ struct WaitingQueue {
         for lane in lanes {
             heaps[lane, default: Heap()].insert(Entry(key: key, generation: nextGeneration))
         }
-        countBySkill[skill, default: 0] += 1
-        if latestKey[skill].map({ $0 < key }) ?? true { latestKey[skill] = key }
+        bySkill[skill, default: SortedKeys()].insert(key)
     }
 
     mutating func remove(_ conversation: ConversationID) {
         guard let member = members.removeValue(forKey: conversation) else { return }
-        countBySkill[member.skill, default: 1] -= 1
+        bySkill[member.skill]?.remove(member.key)
         // Heap entries stay until they reach the top of their heap; walks discard them then.
     }
 
@@ -93,20 +93,14 @@ struct WaitingQueue {
 
     /// Every waiting conversation of a skill in serving order (for positions and reports).
     func ordered(skill: Skill) -> [QueueKey] {
-        members.values.filter { $0.skill == skill }.map(\.key).sorted()
+        bySkill[skill].map { Array($0) } ?? []
     }
 
-    /// 1-based position of a waiting conversation among those of its own skill. A conversation that has just
-    /// arrived normally is last (time only moves forward), which costs nothing; a vip or a requeued chat, which
-    /// lands in the middle, costs a scan of the waiting conversations.
+    /// 1-based position of a waiting conversation among those of its own skill, in O(log n) wherever it lands
+    /// (a vip or a requeued chat goes in the middle).
     func position(of conversation: ConversationID) -> Int? {
         guard let member = members[conversation] else { return nil }
-        if latestKey[member.skill] == member.key { return countBySkill[member.skill] }
-        var ahead = 0
-        for other in members.values where other.skill == member.skill && other.key < member.key {
-            ahead += 1
-        }
-        return ahead + 1
+        return bySkill[member.skill]?.rank(of: member.key)
     }
 
     /// Every waiting conversation in serving order.
