@@ -18,6 +18,8 @@ public final class KefuDaemon: Service, Sendable {
     private let journal: any JournalRecorder
     private let logger: Logger
     private let readiness = Readiness()
+    /// The routing owner's inbox while it runs, so a reload can reach it.
+    private let running = Mutex<Mailbox?>(nil)
 
     public init(
         configuration: KefuConfiguration,
@@ -33,6 +35,22 @@ public final class KefuDaemon: Service, Sendable {
         self.notifier = notifier
         self.journal = journal
         self.logger = logger
+    }
+
+    /// Applies a configuration read again (on SIGHUP): `RELOADING=1` now, `READY=1` once applied or rejected. A
+    /// configuration that could not be read leaves the one in force running; the error is logged and put in
+    /// `STATUS=`. Agents, skills, capacities, routing rules, the SLA and tokens change; `[server]` settings (the
+    /// listen address, line limit, idle timeout, state directory) apply at the next start.
+    public func reload(_ outcome: Result<KefuConfiguration, any Error>) {
+        notifier.reloading()
+        let mailbox = running.withLock { $0 }
+        guard let mailbox else {
+            // Not serving yet (or any more): nothing to apply it to; say so, and end the reload.
+            logger.warning("reload ignored: the daemon is not serving")
+            notifier.ready(status: "reload ignored: not serving")
+            return
+        }
+        mailbox.post(.reload(outcome.mapError(ConfigurationLoadError.init)))
     }
 
     /// Waits until the listener is bound and returns its port (useful when configured with port 0).
@@ -71,6 +89,8 @@ public final class KefuDaemon: Service, Sendable {
 
         let (inputs, continuation) = AsyncStream<LoopInput>.makeStream()
         let mailbox = Mailbox(continuation: continuation)
+        running.withLock { $0 = mailbox }
+        defer { running.withLock { $0 = nil } }
         let maxLineBytes = configuration.server.maxLineBytes
         let idleTimeout = configuration.server.idleTimeoutSeconds.map { TimeAmount.milliseconds(Int64($0 * 1000)) }
         let listener = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
@@ -96,6 +116,7 @@ public final class KefuDaemon: Service, Sendable {
 
         // The address goes into the first status so ops (and tests) can see where a port-0 listener landed.
         notifier.ready(status: "listening on \(configuration.server.listen.host):\(port); \(core.status.line)")
+        // From here a SIGHUP reloads (kefud installs the handler); before, it would have nothing to apply to.
         readiness.fulfil(port)
 
         let housekeepingPeriod = min(notifier.watchdogInterval ?? .seconds(1), .seconds(1))
@@ -113,6 +134,7 @@ public final class KefuDaemon: Service, Sendable {
         let journal = self.journal
         let authenticator = Authenticator(configuration)
         let routedCore = core
+        let listening = "listening on \(configuration.server.listen.host):\(port)"
         try await withThrowingDiscardingTaskGroup { group in
             group.addTask {
                 try await listener.executeThenClose { connections in
@@ -132,7 +154,7 @@ public final class KefuDaemon: Service, Sendable {
                 // The routing owner lives inside this one task: nothing else can touch its state.
                 let loop = RoutingLoop(
                     core: routedCore, store: store, mailbox: mailbox, clock: clock, authenticator: authenticator,
-                    notifier: notifier, journal: journal, logger: logger
+                    notifier: notifier, journal: journal, logger: logger, listening: listening
                 )
                 try await loop.run(inputs)
             }

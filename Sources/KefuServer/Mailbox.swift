@@ -1,3 +1,4 @@
+import KefuConfig
 import KefuCore
 import KefuProtocol
 import KefuStore
@@ -67,6 +68,14 @@ enum LoopInput: Sendable {
     case housekeeping
     /// Stop: finish what is committed, say BYE to everyone, return.
     case shutdown
+    /// The configuration was read again (SIGHUP): apply it, or keep the one in force and say why.
+    case reload(Result<KefuConfiguration, ConfigurationLoadError>)
+}
+
+/// Why a reloaded configuration could not be read (its description names file, line and key).
+public struct ConfigurationLoadError: Error, Sendable, CustomStringConvertible {
+    public var description: String
+    public init(_ error: any Error) { description = "\(error)" }
 }
 
 /// The routing owner's inbox. Sendable: sessions, store callbacks and timers all post here.

@@ -13,6 +13,8 @@ public protocol ServiceNotifier: Sendable {
     func ready(status: String)
     func status(_ text: String)
     func stopping()
+    /// `RELOADING=1` with `MONOTONIC_USEC=`: a reload has begun; `ready(status:)` ends it.
+    func reloading()
     func watchdogPing()
     /// How often the watchdog must be pinged, nil when it is not enabled.
     var watchdogInterval: Duration? { get }
@@ -24,6 +26,7 @@ public struct SilentNotifier: ServiceNotifier {
     public func ready(status: String) {}
     public func status(_ text: String) {}
     public func stopping() {}
+    public func reloading() {}
     public func watchdogPing() {}
     public var watchdogInterval: Duration? { nil }
 }

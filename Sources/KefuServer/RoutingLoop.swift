@@ -1,4 +1,5 @@
 import DequeModule
+import KefuConfig
 import KefuCore
 import KefuProtocol
 import KefuStore
@@ -49,10 +50,15 @@ final class RoutingLoop {
     let store: ConversationStore
     let mailbox: Mailbox
     let clock: any WallClock
-    let authenticator: Authenticator
+    /// Replaced by a reload: token changes apply to new logins.
+    var authenticator: Authenticator
     let notifier: any ServiceNotifier
     let journal: any JournalRecorder
     let logger: Logger
+    /// Where the listener is, for `STATUS=` after a reload.
+    let listening: String
+    /// Why the last reload was rejected, kept in `STATUS=` until a reload succeeds.
+    var rejectedReload: String?
 
     var sessions: [SessionID: Session] = [:]
     var sessionsByPrincipal: [Principal: Set<SessionID>] = [:]
@@ -83,7 +89,8 @@ final class RoutingLoop {
         authenticator: Authenticator,
         notifier: any ServiceNotifier,
         journal: any JournalRecorder,
-        logger: Logger
+        logger: Logger,
+        listening: String = ""
     ) {
         self.core = core
         self.store = store
@@ -93,14 +100,17 @@ final class RoutingLoop {
         self.notifier = notifier
         self.journal = journal
         self.logger = logger
+        self.listening = listening
         // Buyers of open conversations brought by a gateway are that gateway's again after a restart.
         for record in core.openConversations(where: { $0.gateway != nil }) {
             customerGateway[record.customer] = record.gateway
         }
     }
 
-    /// The live summary sent as `STATUS=`.
-    var statusLine: String { core.status.line }
+    /// The live summary sent as `STATUS=` (with a rejected reload's reason until one succeeds).
+    var statusLine: String {
+        (rejectedReload.map { "reload rejected, previous configuration in force: \($0); " } ?? "") + core.status.line
+    }
 
     /// Processes inputs until shutdown has flushed everything. Throws when the store failed to commit: the
     /// in-memory state is then ahead of the disk, and the honest thing is to stop and let systemd restart us.
@@ -152,7 +162,30 @@ final class RoutingLoop {
             }
         case .shutdown:
             shuttingDown = true
+        case .reload(let outcome):
+            reload(outcome)
         }
+    }
+
+    /// A configuration read again: the core routes by the new policy from this instant (agents removed are signed
+    /// out, their chats placed again), new logins check the new tokens. One that could not be read changes nothing.
+    private func reload(_ outcome: Result<KefuConfiguration, ConfigurationLoadError>) {
+        switch outcome {
+        case .success(let configuration):
+            authenticator = Authenticator(configuration)
+            apply(core.handle(.reconfigure(RoutingPolicy(configuration)), at: clock.now()), caller: nil, tag: nil)
+            rejectedReload = nil
+            logger.notice(
+                "configuration reloaded",
+                metadata: ["event": "config_reloaded", "agents": "\(configuration.agents.count)"])
+        case .failure(let error):
+            rejectedReload = error.description
+            logger.error(
+                "configuration reload rejected; the previous configuration stays in force",
+                metadata: ["event": "config_rejected", "error": "\(error.description)"])
+        }
+        lastStatus = statusLine
+        notifier.ready(status: "\(listening); \(statusLine)")
     }
 
     // MARK: - Applying a step

@@ -12,6 +12,7 @@ public struct SystemdServiceNotifier: ServiceNotifier {
     public func ready(status: String) { notifier.ready(status: status) }
     public func status(_ text: String) { notifier.status(text) }
     public func stopping() { notifier.stopping() }
+    public func reloading() { notifier.reloading() }
     public func watchdogPing() { notifier.watchdogPing() }
 }
 

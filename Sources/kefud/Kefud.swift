@@ -5,6 +5,7 @@ import KefuServer
 import KefuSystemd
 import Logging
 import ServiceLifecycle
+import UnixSignals
 
 /// The daemon's entry point: read flags and configuration, set up logging, run until SIGTERM/SIGINT.
 @main
@@ -49,17 +50,17 @@ struct Kefud: AsyncParsableCommand {
         }
         JournalLogHandler.bootstrap(logLevel: level, useJournal: useJournal)
         let logger = Logger(label: "kefud")
-        // SIGHUP would otherwise end the process. Reloading the configuration is not implemented yet, so a
-        // stray `kill -HUP` must not take the router down mid-shift.
+        // SIGHUP reloads (below); until that handler is in place it must not end the process.
         signal(SIGHUP, SIG_IGN)
 
+        let path = config
+        let load: @Sendable () throws -> KefuConfiguration = {
+            if let path { return try KefuConfiguration.load(path: path) }
+            return try KefuConfiguration.parse(DemoConfiguration.text, file: "<embedded demo config>")
+        }
         let configuration: KefuConfiguration
         do {
-            if let config {
-                configuration = try KefuConfiguration.load(path: config)
-            } else {
-                configuration = try KefuConfiguration.parse(DemoConfiguration.text, file: "<embedded demo config>")
-            }
+            configuration = try load()
         } catch {
             // The message names file, line and key; systemd must not restart into the same error (exit 78).
             FileHandle.standardError.write(Data("kefud: configuration error: \(error)\n".utf8))
@@ -92,6 +93,14 @@ struct Kefud: AsyncParsableCommand {
         logger.info("kefud starting", metadata: [
             "config": "\(config ?? "embedded demo")", "state_dir": "\(stateDirectory)",
         ])
+        // `systemctl reload` (ExecReload=kill -HUP, or Type=notify-reload): read the file again and apply it.
+        let reloads = Task {
+            for await _ in await UnixSignalsSequence(trapping: .sighup) {
+                logger.info("SIGHUP: reloading the configuration", metadata: ["config": "\(path ?? "embedded demo")"])
+                daemon.reload(Result { try load() })
+            }
+        }
+        defer { reloads.cancel() }
         try await group.run()
     }
 }

@@ -95,6 +95,44 @@ struct DaemonProcessTests {
         #expect(await second.waitForExit() == 0)
     }
 
+    @Test func sighupReloadsTheFileAndABrokenFileKeepsThePreviousConfiguration() async throws {
+        let directory = try TemporaryDirectory(prefix: "kefud-reload")
+        let config = try writeConfiguration(testConfiguration(), in: directory)
+        let kefud = try KefudProcess(
+            arguments: ["--config", config, "--state-dir", directory.path + "/var"],
+            workingDirectory: directory.path)
+        try await kefud.waitUntilReady()
+        let carol = try await LineClient.connect(port: kefud.port)
+        #expect(try await carol.completion("l LOGIN agent carol carol-secret").hasPrefix("l OK"))
+        let bob = try await LineClient.connect(port: kefud.port)
+        #expect(try await bob.completion("l LOGIN agent bob bob-secret").hasPrefix("l OK"))
+
+        // carol leaves the roster, erin joins with carol's former token.
+        let renamed = testConfiguration().replacingOccurrences(of: #"id = "carol""#, with: #"id = "erin""#)
+        _ = try writeConfiguration(renamed, in: directory)
+        kefud.signal(SIGHUP)
+        #expect(await kefud.waitForNotification("RELOADING=1"))
+        #expect(await kefud.waitForNotification("READY=1"))
+        #expect(try await carol.expect("* BYE") == "* BYE reason=removed")
+        #expect(try await bob.completion("p PING") == "p OK")
+        let erin = try await LineClient.connect(port: kefud.port)
+        #expect(try await erin.completion("l LOGIN agent erin carol-secret").hasPrefix("l OK"))
+
+        // A broken file: the reload is rejected with file, line and key; the configuration in force stays.
+        _ = try writeConfiguration(testConfiguration(aliceSkills: "{ presales = 7 }"), in: directory)
+        kefud.signal(SIGHUP)
+        #expect(await kefud.waitForNotification("RELOADING=1"))
+        #expect(await kefud.waitForNotification("READY=1"))
+        let status = kefud.notifications.last { $0.contains("READY=1") } ?? ""
+        #expect(status.contains("reload rejected, previous configuration in force: \(config):"), "\(status)")
+        #expect(status.contains("agent[0].skills.presales"), "\(status)")
+        #expect(try await erin.completion("p PING") == "p OK")
+        #expect(try await bob.completion("p PING") == "p OK")
+
+        kefud.signal(SIGTERM)
+        #expect(await kefud.waitForExit() == 0)
+    }
+
     @Test func aConfigErrorStopsStartWithFileLineAndKey() async throws {
         let directory = try TemporaryDirectory(prefix: "kefud-badconfig")
         let bad = testConfiguration(aliceSkills: "{ presales = 7 }")

@@ -92,12 +92,16 @@ final class BreachLog: JournalRecorder {
 struct TestDaemon {
     let port: Int
     let breaches: BreachLog
+    let daemon: KefuDaemon
     let stateDirectory: String
     private let ownedDirectory: TemporaryDirectory?
     private let group: ServiceGroup
     private let task: Task<Void, any Error>
 
-    static func start(_ toml: String = testConfiguration(), stateDirectory: String? = nil) async throws -> TestDaemon {
+    static func start(
+        _ toml: String = testConfiguration(), stateDirectory: String? = nil,
+        notifier: any ServiceNotifier = SilentNotifier()
+    ) async throws -> TestDaemon {
         let configuration = try KefuConfiguration.parse(toml, file: "test.toml")
         // Kept alive as long as the daemon value, removed with it; a caller's own directory is its to remove.
         let owned = try stateDirectory == nil ? TemporaryDirectory(prefix: "kefu-e2e") : nil
@@ -106,13 +110,15 @@ struct TestDaemon {
         logger.logLevel = .warning
         let breaches = BreachLog()
         let daemon = KefuDaemon(
-            configuration: configuration, stateDirectory: directory, journal: breaches, logger: logger
+            configuration: configuration, stateDirectory: directory, notifier: notifier, journal: breaches,
+            logger: logger
         )
         let group = ServiceGroup(services: [daemon], logger: logger)
         let task = Task { try await group.run() }
         let port = try await daemon.boundPort()
         return TestDaemon(
-            port: port, breaches: breaches, stateDirectory: directory, ownedDirectory: owned, group: group, task: task
+            port: port, breaches: breaches, daemon: daemon, stateDirectory: directory, ownedDirectory: owned,
+            group: group, task: task
         )
     }
 

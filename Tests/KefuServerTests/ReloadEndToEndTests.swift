@@ -1,0 +1,74 @@
+import KefuConfig
+import KefuServer
+import KefuTestSupport
+import Synchronization
+import Testing
+
+/// What the daemon told its service manager, in order.
+final class RecordingNotifier: ServiceNotifier {
+    private let log = Mutex<[String]>([])
+
+    func ready(status: String) { log.withLock { $0.append("READY \(status)") } }
+    func status(_ text: String) { log.withLock { $0.append("STATUS \(text)") } }
+    func stopping() { log.withLock { $0.append("STOPPING") } }
+    func reloading() { log.withLock { $0.append("RELOADING") } }
+    func watchdogPing() {}
+    var watchdogInterval: Duration? { nil }
+
+    var messages: [String] { log.withLock { $0 } }
+}
+
+@Suite("Reload over TCP: new rules without dropping anyone")
+struct ReloadEndToEndTests {
+    @Test func aReloadSignsOutRemovedAgentsMovesTheirChatsAndLetsNewOnesIn() async throws {
+        let notifier = RecordingNotifier()
+        let daemon = try await TestDaemon.start(notifier: notifier)
+        let alice = try await daemon.agent("alice", Secrets.alice)
+        let bob = try await daemon.agent("bob", Secrets.bob)
+        let buyer = try await daemon.customer("buyer-1")
+        #expect(try await buyer.completion("o OPEN presales :在吗") == "o OK conv=1")
+        _ = try await alice.expect("* ASSIGNED conv=1 ")  // level 3 beats bob's 2
+
+        // alice leaves the roster; dave (with alice's former token) joins.
+        let reloaded = testConfiguration().replacingOccurrences(of: #"id = "alice""#, with: #"id = "dave""#)
+        daemon.daemon.reload(.success(try KefuConfiguration.parse(reloaded, file: "reloaded.toml")))
+
+        #expect(try await alice.expect("* REVOKED conv=1") == "* REVOKED conv=1 reason=removed")
+        #expect(try await alice.next() == "* BYE reason=removed")
+        #expect(await alice.isClosedByServer())
+        _ = try await bob.expect("* ASSIGNED conv=1 ")
+        // bob's connection was never dropped; the buyer's neither.
+        #expect(try await bob.completion("p PING") == "p OK")
+        #expect(try await buyer.completion("p PING") == "p OK")
+        // Token changes apply to new logins: alice is gone, dave logs in.
+        let again = try await daemon.connect()
+        #expect(try await again.completion("l LOGIN agent alice alice-secret").hasPrefix("l ERR auth-failed"))
+        let dave = try await daemon.agent("dave", Secrets.alice)
+        #expect(try await dave.completion("p PING") == "p OK")
+        #expect(notifier.messages.contains("RELOADING"))
+        let reloading = try #require(notifier.messages.lastIndex(of: "RELOADING"))
+        #expect(notifier.messages[(reloading + 1)...].contains { $0.hasPrefix("READY listening on 127.0.0.1:") })
+        try await daemon.stop()
+    }
+
+    @Test func anUnreadableConfigurationKeepsThePreviousOneAndSaysWhy() async throws {
+        let notifier = RecordingNotifier()
+        let daemon = try await TestDaemon.start(notifier: notifier)
+        let bob = try await daemon.agent("bob", Secrets.bob)
+        let broken = Result<KefuConfiguration, any Error> {
+            try KefuConfiguration.parse("[sla]\nfirst_response_s = -1\n", file: "/etc/kefu/kefud.toml")
+        }
+        guard case .failure = broken else {
+            Issue.record("the broken configuration parsed")
+            return
+        }
+        daemon.daemon.reload(broken)
+        #expect(try await bob.completion("p PING") == "p OK")  // applied after the reload: nothing changed for bob
+        let ready = notifier.messages.last { $0.hasPrefix("READY") } ?? ""
+        #expect(ready.contains("reload rejected, previous configuration in force: /etc/kefu/kefud.toml:2:"))
+        // The old roster still logs in.
+        let carol = try await daemon.agent("carol", Secrets.carol)
+        #expect(try await carol.completion("p PING") == "p OK")
+        try await daemon.stop()
+    }
+}
