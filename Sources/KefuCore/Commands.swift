@@ -183,17 +183,23 @@ public enum Closer: String, Sendable, Equatable {
 
 /// Which response clock was breached.
 public enum SLAKind: String, Sendable, Equatable {
+    /// Round 1: from the opening message to the first human answer (`first_response_s`).
     case firstResponse = "first_response"
+    /// Every later round: from a buyer message after an answer to the next human answer (`response_s`).
+    case response
 }
 
 /// One SLA breach, to be written to journald (and already recorded in the store by the same step).
 public struct SLABreach: Sendable, Equatable {
     public var sla: SLAKind
     public var conversation: ConversationID
+    /// The response round that breached (1 for the first response).
+    public var round: Int = 1
     public var customer: CustomerID
     /// The agent holding the conversation when it breached, nil when it was still queued.
     public var agent: AgentID?
     public var skill: Skill
+    public var store: String? = nil
     public var priority: Priority
     public var waited: Milliseconds
     public var threshold: Milliseconds

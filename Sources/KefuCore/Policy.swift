@@ -2,6 +2,8 @@
 public struct RoutingPolicy: Sendable, Equatable {
     /// How long a customer may wait for the first human answer (`[sla] first_response_s`).
     public var firstResponse: Milliseconds
+    /// How long a buyer message after an answer may wait for the next human answer (`[sla] response_s`).
+    public var response: Milliseconds
     /// Every agent that may log in, with skills and reception limit.
     public var agents: [AgentProfile]
     /// Per-skill rules (`[[skill]]`); skills without an entry take `SkillRule(skill:)`'s defaults.
@@ -10,10 +12,11 @@ public struct RoutingPolicy: Sendable, Equatable {
     public var rules: RoutingRules
 
     public init(
-        firstResponse: Milliseconds, agents: [AgentProfile], skillRules: [SkillRule] = [],
-        rules: RoutingRules = RoutingRules()
+        firstResponse: Milliseconds, response: Milliseconds? = nil, agents: [AgentProfile],
+        skillRules: [SkillRule] = [], rules: RoutingRules = RoutingRules()
     ) {
         self.firstResponse = firstResponse
+        self.response = response ?? firstResponse
         self.agents = agents
         self.skillRules = Dictionary(skillRules.map { ($0.skill, $0) }, uniquingKeysWith: { first, _ in first })
         self.rules = rules
@@ -23,6 +26,9 @@ public struct RoutingPolicy: Sendable, Equatable {
     public var knownSkills: [Skill] {
         Array(Set(agents.flatMap { $0.skills.keys }).union(skillRules.keys)).sorted()
     }
+
+    /// The limit of a response round.
+    public func limit(ofRound round: Int) -> Milliseconds { round <= 1 ? firstResponse : response }
 
     /// The rule for a skill.
     public func rule(for skill: Skill) -> SkillRule { skillRules[skill] ?? SkillRule(skill: skill) }

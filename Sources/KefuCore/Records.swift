@@ -9,6 +9,8 @@ public enum Record: Sendable, Equatable {
     case assignment(AssignmentRecord)
     /// An internal note (备注) was added to a conversation.
     case note(NoteRecord)
+    /// A response round started, was answered, breached or ended with the conversation (one row per round).
+    case round(RoundRecord)
 }
 
 /// An internal note on a conversation (备注): never shown to the customer. Notes are only appended; an edit is a
@@ -66,6 +68,16 @@ public struct ConversationRecord: Sendable, Equatable {
     public var breachedAt: Instant?
     /// When it was closed.
     public var closedAt: Instant?
+    /// The current (or last) response round: 1 from the opening message; each buyer message after a human
+    /// answer starts the next.
+    public var round: Int = 1
+    /// When the round waiting for a human answer started (the buyer's first unanswered message); nil when the
+    /// last buyer message has been answered.
+    public var roundStartedAt: Instant?
+    /// Absolute deadline of that round (for round 1, `firstResponseDueAt`).
+    public var roundDueAt: Instant?
+    /// When that round breached, if it did. Set once, so a round's breach is logged once.
+    public var roundBreachedAt: Instant?
     /// Number of messages in its history (the last message's `seq`).
     public var messageCount: Int
     /// The customer's opening message, repeated to each agent it is assigned to.
@@ -102,10 +114,55 @@ public struct ConversationRecord: Sendable, Equatable {
         self.firstResponseDueAt = firstResponseDueAt
         self.firstRespondedAt = firstRespondedAt
         self.breachedAt = breachedAt
+        // Round 1 runs from the opening until the first human answer.
+        if firstRespondedAt == nil {
+            self.roundStartedAt = openedAt
+            self.roundDueAt = firstResponseDueAt
+            self.roundBreachedAt = breachedAt
+        }
         self.closedAt = closedAt
         self.messageCount = messageCount
         self.firstMessage = firstMessage
     }
+}
+
+/// One response round, as the platforms score it: from the buyer's first unanswered message to the first human
+/// reply (more buyer messages in between do not restart it). Written when it starts and whenever it changes, so the
+/// store has one row per round for reports (the share of rounds answered within the limit, per agent, skill,
+/// store and day).
+public struct RoundRecord: Sendable, Equatable {
+    public var conversation: ConversationID
+    public var round: Int
+    public var startedAt: Instant
+    public var dueAt: Instant
+    /// The first human answer, if it came.
+    public var answeredAt: Instant?
+    public var breachedAt: Instant?
+    /// The conversation closed with the round unanswered.
+    public var closedAt: Instant?
+    /// Who answered it, or held it when it breached or closed.
+    public var agent: AgentID?
+    public var skill: Skill
+    public var store: String?
+
+    public init(
+        conversation: ConversationID, round: Int, startedAt: Instant, dueAt: Instant, answeredAt: Instant? = nil,
+        breachedAt: Instant? = nil, closedAt: Instant? = nil, agent: AgentID?, skill: Skill, store: String?
+    ) {
+        self.conversation = conversation
+        self.round = round
+        self.startedAt = startedAt
+        self.dueAt = dueAt
+        self.answeredAt = answeredAt
+        self.breachedAt = breachedAt
+        self.closedAt = closedAt
+        self.agent = agent
+        self.skill = skill
+        self.store = store
+    }
+
+    /// How long the buyer waited in this round (until the answer or the close; nil while it runs).
+    public var waited: Milliseconds? { (answeredAt ?? closedAt).map { $0 - startedAt } }
 }
 
 /// One message of a conversation's history.

@@ -3,8 +3,8 @@ extension RoutingCore {
     mutating func fireDeadlines(upTo now: Instant) {
         while let deadline = deadlines.popDue(at: now) {
             switch deadline.kind {
-            case .firstResponse(let id):
-                firstResponseDue(id, due: deadline.at, at: now)
+            case .roundDue(let id, let round):
+                roundDue(id, round: round, due: deadline.at, at: now)
             case .widen(let id, let step):
                 widen(id, to: step, at: now)
             case .stickyExpiry(let id):
@@ -28,34 +28,39 @@ extension RoutingCore {
         }
     }
 
-    /// The customer has waited `first_response` with no human answer: log the breach, tell the supervisors, and
-    /// move the conversation to another agent who can answer now, if there is one. Its clock keeps running.
-    mutating func firstResponseDue(_ id: ConversationID, due: Instant, at now: Instant) {
-        guard var record = conversations[id]?.record,
-            record.firstRespondedAt == nil, record.breachedAt == nil, record.firstResponseDueAt == due
-        else { return }  // answered, closed or already handled: the deadline no longer applies
-        record.breachedAt = now
+    /// A response round reached its limit with no human answer (round 1: the first response): log the breach, tell
+    /// the supervisors, and move the conversation to another agent who can answer now, if there is one. Its clock
+    /// keeps running.
+    mutating func roundDue(_ id: ConversationID, round: Int, due: Instant, at now: Instant) {
+        guard var record = conversations[id]?.record, record.round == round, let started = record.roundStartedAt,
+            record.roundBreachedAt == nil, record.roundDueAt == due
+        else { return }  // answered, closed, re-counted or already handled: the deadline no longer applies
+        record.roundBreachedAt = now
+        if round == 1 { record.breachedAt = now }
         conversations[id]?.record = record
         persist(id)
-        let waited = now - record.openedAt
+        persistRound(of: record)
+        let waited = now - started
+        let threshold = due - started
         let breach = SLABreach(
-            sla: .firstResponse, conversation: id, customer: record.customer, agent: record.agent,
-            skill: record.skill, priority: record.priority, waited: waited,
-            threshold: record.firstResponseDueAt - record.openedAt, at: now
+            sla: round == 1 ? .firstResponse : .response, conversation: id, round: round, customer: record.customer,
+            agent: record.agent, skill: record.skill, store: record.store, priority: record.priority, waited: waited,
+            threshold: threshold, at: now
         )
         effects.append(.breach(breach))
-        let escalation = Event.escalated(id, reason: "first-response", agent: record.agent, waited: waited)
+        let reason = round == 1 ? "first-response" : "response"
+        let escalation = Event.escalated(id, reason: reason, agent: record.agent, waited: waited)
         effects.append(.deliver(.supervisors, escalation))
         guard let holder = record.agent else { return }
         // Counted against the holder only if it had the chat for at least half the limit: a colleague who took it
         // over moments before the deadline is not the one hanging idle.
-        let heldFor = now - (conversations[id]?.assignedAt ?? record.openedAt)
-        let responsible = heldFor.value * 2 >= (record.firstResponseDueAt - record.openedAt).value
-        let decision = decide(id, excluding: (holder, "let the first response breach"), at: now)
+        let heldFor = now - max(conversations[id]?.assignedAt ?? started, started)
+        let responsible = heldFor.value * 2 >= threshold.value
+        let decision = decide(id, excluding: (holder, "let the \(reason) breach"), at: now)
         if let next = decision.agent {
-            revoke(id, reason: "first-response", at: now)
+            revoke(id, reason: reason, at: now)
             conversations[id]?.decision = decision
-            assign(id, to: next, at: now, reason: "first-response")
+            assign(id, to: next, at: now, reason: reason)
         }
         if responsible { countBreach(of: holder, at: now) }
         offerCapacity(to: holder, at: now)

@@ -3,9 +3,9 @@ extension RoutingCore {
     /// Routes by `newPolicy` from now on. Agents added may log in; agents removed are signed out and their chats go
     /// back to the front of the queue (or on to whoever can take them); capacity and skills apply to the next
     /// decision (a lowered capacity never takes a chat away, it only stops new ones, and a raised one takes waiting
-    /// work at once); skill rules apply to waiting chats at once (widening steps already taken stay taken); a new
-    /// first-response limit applies to every clock still running, counted from the chat's opening (one that is now
-    /// past due breaches at once).
+    /// work at once); skill rules apply to waiting chats at once (widening steps already taken stay taken); new
+    /// first-response and response limits apply to every round still waiting, counted from the round's start (one
+    /// that is now past due breaches at once).
     mutating func reconfigure(_ newPolicy: RoutingPolicy, at now: Instant) {
         let removed = Set(policy.agents.map(\.id)).subtracting(newPolicy.agents.map(\.id))
         policy = newPolicy
@@ -45,19 +45,23 @@ extension RoutingCore {
             // Widening follows the new schedule from the chat's opening; a step already taken stays taken.
             let passed = widenSteps(of: open.record).filter { $0.at <= now }.map(\.step).max() ?? 0
             open.widenStep = max(open.widenStep, passed)
-            // The first-response clock runs to the new limit.
+            // The round waiting for an answer runs to the new limit, counted from its start.
             var changed = false
-            if open.record.firstRespondedAt == nil, open.record.breachedAt == nil {
-                let due = open.record.openedAt + policy.firstResponse
-                if due != open.record.firstResponseDueAt {
-                    open.record.firstResponseDueAt = due
-                    deadlines.arm(.firstResponse(id), at: due)
+            if let started = open.record.roundStartedAt, open.record.roundBreachedAt == nil {
+                let due = started + policy.limit(ofRound: open.record.round)
+                if due != open.record.roundDueAt {
+                    open.record.roundDueAt = due
+                    if open.record.round == 1 { open.record.firstResponseDueAt = due }
+                    deadlines.arm(.roundDue(id, round: open.record.round), at: due)
                     changed = true
                 }
             }
             conversations[id] = open
             armWidening(open.record, after: now)
-            if changed { persist(id) }
+            if changed {
+                persist(id)
+                persistRound(of: open.record)
+            }
             if queue.contains(id) {
                 // New lanes (levels and fallbacks may have changed); the place in the queue is kept.
                 queue.insert(

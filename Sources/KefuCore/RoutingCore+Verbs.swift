@@ -80,7 +80,8 @@ extension RoutingCore {
             firstRespondedAt: nil, breachedAt: nil, closedAt: nil, messageCount: 1, firstMessage: text
         )
         conversations[id] = OpenConversation(record: record)
-        deadlines.arm(.firstResponse(id), at: record.firstResponseDueAt)
+        deadlines.arm(.roundDue(id, round: 1), at: record.firstResponseDueAt)
+        persistRound(of: record)
         armWidening(record)
         let first = MessageRecord(
             conversation: id, seq: 1, sender: .customer, author: customer.rawValue, at: now, text: text
@@ -140,6 +141,16 @@ extension RoutingCore {
         case .customer(let customer):
             guard open.record.customer == customer else { return notFound(id) }
             open.record.messageCount += 1
+            // A buyer message after an answer starts the next round; while one is waiting, more messages do not
+            // restart it.
+            if open.record.roundStartedAt == nil {
+                open.record.round += 1
+                open.record.roundStartedAt = now
+                open.record.roundDueAt = now + policy.limit(ofRound: open.record.round)
+                open.record.roundBreachedAt = nil
+                deadlines.arm(.roundDue(id, round: open.record.round), at: open.record.roundDueAt!)
+                persistRound(of: open.record)
+            }
             conversations[id] = open
             append(id, sender: .customer, author: customer.rawValue, text: text, at: now)
             if let agent = open.record.agent {
@@ -148,8 +159,14 @@ extension RoutingCore {
         case .agent(let agent):
             guard open.record.agent == agent else { return notFound(id) }
             open.record.messageCount += 1
-            // Only a human answer stops the first-response clock.
+            // A human answer ends the round (the first one also stops the first-response clock).
             if open.record.firstRespondedAt == nil { open.record.firstRespondedAt = now }
+            if open.record.roundStartedAt != nil {
+                persistRound(of: open.record, answeredAt: now)
+                open.record.roundStartedAt = nil
+                open.record.roundDueAt = nil
+                open.record.roundBreachedAt = nil
+            }
             open.passedOnBy = nil  // answered by its new agent: the one who passed it on may serve it again later
             conversations[id] = open
             append(id, sender: .agent, author: agent.rawValue, text: text, at: now)
@@ -182,6 +199,8 @@ extension RoutingCore {
         }
         record.state = .closed
         record.closedAt = now
+        // A round still waiting ends with the conversation, unanswered.
+        if record.roundStartedAt != nil { persistRound(of: record, closedAt: now) }
         conversations[id] = nil
         effects.append(.persist(.conversation(record)))
         if closedBy != .customer { effects.append(.deliver(.customer(record.customer), .closed(id, by: closedBy))) }

@@ -168,8 +168,8 @@ public struct RoutingCore: Sendable {
                 enqueue(record.id, at: now, notify: false)
                 if repaired { persist(record.id) }
             }
-            if record.firstRespondedAt == nil && record.breachedAt == nil {
-                deadlines.arm(.firstResponse(record.id), at: record.firstResponseDueAt)
+            if record.roundStartedAt != nil, record.roundBreachedAt == nil, let due = record.roundDueAt {
+                deadlines.arm(.roundDue(record.id, round: record.round), at: due)
             }
             armWidening(record, after: now)
         }
@@ -252,6 +252,16 @@ public struct RoutingCore: Sendable {
         let decision = conversations[id]?.decision
         let record = AssignmentRecord(conversation: id, agent: agent, at: now, reason: reason, decision: decision)
         effects.append(.persist(.assignment(record)))
+    }
+
+    /// Records the current round (a conversation with no round waiting has nothing to record).
+    mutating func persistRound(of record: ConversationRecord, answeredAt: Instant? = nil, closedAt: Instant? = nil) {
+        guard let started = record.roundStartedAt, let due = record.roundDueAt else { return }
+        effects.append(.persist(.round(RoundRecord(
+            conversation: record.id, round: record.round, startedAt: started, dueAt: due, answeredAt: answeredAt,
+            breachedAt: record.roundBreachedAt, closedAt: closedAt, agent: record.agent, skill: record.skill,
+            store: record.store
+        ))))
     }
 
     /// Appends a message to the history (the caller has already counted it in `messageCount`).

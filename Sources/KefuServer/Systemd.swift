@@ -46,8 +46,9 @@ public struct JournaldRecorder: JournalRecorder {
     /// The journald entry for a breach. Field names are the contract in README.md and deploy/message-ids.md.
     public static func journalRecord(for breach: SLABreach) -> JournalRecord {
         let holder = breach.agent.map { "held by agent \($0)" } ?? "still queued with no agent"
+        let round = breach.round == 1 ? "" : " (round \(breach.round))"
         let message = "SLA breach: conversation \(breach.conversation) (customer \(breach.customer), "
-            + "skill \(breach.skill)) waited \(seconds(breach.waited)) for a \(phrase(breach.sla)), "
+            + "skill \(breach.skill)) waited \(seconds(breach.waited)) for a \(phrase(breach.sla))\(round), "
             + "over the \(seconds(breach.threshold)) limit; \(holder)"
         return JournalRecord(
             message: message,
@@ -56,13 +57,17 @@ public struct JournaldRecorder: JournalRecorder {
             fields: [
                 JournalField("KEFU_EVENT", "sla_breach"),
                 JournalField("KEFU_SLA", breach.sla.rawValue),
+                JournalField("KEFU_ROUND", "\(breach.round)"),
                 JournalField("KEFU_CONVERSATION", breach.conversation.description),
                 JournalField("KEFU_CUSTOMER", breach.customer.rawValue),
                 JournalField("KEFU_AGENT", breach.agent?.rawValue ?? ""),
                 JournalField("KEFU_SKILL", breach.skill.name),
+                JournalField("KEFU_STORE", breach.store ?? ""),
                 JournalField("KEFU_PRIORITY", breach.priority.rawValue),
                 JournalField("KEFU_WAITED_MS", breach.waited.description),
                 JournalField("KEFU_THRESHOLD_MS", breach.threshold.description),
+                // Clocks run around the clock until business hours are configurable: business time is wall time.
+                JournalField("KEFU_BUSINESS_MS", breach.waited.description),
             ]
         )
     }
@@ -89,6 +94,7 @@ public struct JournaldRecorder: JournalRecorder {
     private static func phrase(_ sla: SLAKind) -> String {
         switch sla {
         case .firstResponse: "first response"
+        case .response: "response"
         }
     }
 

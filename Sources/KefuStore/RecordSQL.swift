@@ -6,8 +6,9 @@ import KefuCore
 enum RecordSQL {
     static let upsertConversation = """
         INSERT INTO conversations (id, customer, skill, priority, state, agent, opened_at, first_response_due_at,
-            first_responded_at, breached_at, closed_at, message_count, first_message, store, language, gateway)
-        VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)
+            first_responded_at, breached_at, closed_at, message_count, first_message, store, language, gateway,
+            round, round_started_at, round_due_at, round_breached_at)
+        VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)
         ON CONFLICT(id) DO UPDATE SET
             customer = excluded.customer,
             skill = excluded.skill,
@@ -23,7 +24,28 @@ enum RecordSQL {
             first_message = excluded.first_message,
             store = excluded.store,
             language = excluded.language,
-            gateway = excluded.gateway
+            gateway = excluded.gateway,
+            round = excluded.round,
+            round_started_at = excluded.round_started_at,
+            round_due_at = excluded.round_due_at,
+            round_breached_at = excluded.round_breached_at
+        """
+
+    // A round is rewritten whole as it changes (started, breached, answered or closed).
+    static let upsertRound = """
+        INSERT INTO rounds (conversation, round, started_at, due_at, answered_at, breached_at, closed_at, waited_ms,
+            agent, skill, store)
+        VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+        ON CONFLICT(conversation, round) DO UPDATE SET
+            started_at = excluded.started_at,
+            due_at = excluded.due_at,
+            answered_at = excluded.answered_at,
+            breached_at = excluded.breached_at,
+            closed_at = excluded.closed_at,
+            waited_ms = excluded.waited_ms,
+            agent = excluded.agent,
+            skill = excluded.skill,
+            store = excluded.store
         """
 
     // A message is a whole row keyed by (conversation, seq): re-applying it replaces it with itself.
@@ -53,7 +75,12 @@ enum RecordSQL {
 
     static let conversationColumns = """
         id, customer, skill, priority, state, agent, opened_at, first_response_due_at, first_responded_at,
-        breached_at, closed_at, message_count, first_message, store, language, gateway
+        breached_at, closed_at, message_count, first_message, store, language, gateway, round, round_started_at,
+        round_due_at, round_breached_at
+        """
+
+    static let roundColumns = """
+        round, started_at, due_at, answered_at, breached_at, closed_at, agent, skill, store
         """
 
     static let assignmentColumns = "agent, at, reason, explanation"
@@ -81,6 +108,10 @@ enum RecordSQL {
             statement.bind(14, row.store)
             statement.bind(15, row.language)
             statement.bind(16, row.gateway)
+            statement.bind(17, Int64(row.round))
+            statement.bind(18, row.roundStartedAt?.unixMilliseconds)
+            statement.bind(19, row.roundDueAt?.unixMilliseconds)
+            statement.bind(20, row.roundBreachedAt?.unixMilliseconds)
             try statement.run(.write)
         case .message(let row):
             let statement = try connection.statement(upsertMessage, .write)
@@ -107,6 +138,20 @@ enum RecordSQL {
             statement.bind(4, row.at.unixMilliseconds)
             statement.bind(5, row.text)
             try statement.run(.write)
+        case .round(let row):
+            let statement = try connection.statement(upsertRound, .write)
+            statement.bind(1, row.conversation.rawValue)
+            statement.bind(2, Int64(row.round))
+            statement.bind(3, row.startedAt.unixMilliseconds)
+            statement.bind(4, row.dueAt.unixMilliseconds)
+            statement.bind(5, row.answeredAt?.unixMilliseconds)
+            statement.bind(6, row.breachedAt?.unixMilliseconds)
+            statement.bind(7, row.closedAt?.unixMilliseconds)
+            statement.bind(8, row.waited?.value)
+            statement.bind(9, row.agent?.rawValue)
+            statement.bind(10, row.skill.name)
+            statement.bind(11, row.store)
+            try statement.run(.write)
         }
     }
 
@@ -121,7 +166,7 @@ enum RecordSQL {
         guard let state = ConversationState(rawValue: stateText) else {
             throw StoreError(.read, path: path, message: "conversation \(id): unknown state '\(stateText)'")
         }
-        return ConversationRecord(
+        var record = ConversationRecord(
             id: ConversationID(id),
             customer: CustomerID(row.string(1)),
             skill: Skill(row.string(2)),
@@ -138,6 +183,27 @@ enum RecordSQL {
             closedAt: row.optionalInt64(10).map(Instant.init(unixMilliseconds:)),
             messageCount: Int(row.int64(11)),
             firstMessage: row.string(12)
+        )
+        record.round = Int(row.int64(16))
+        record.roundStartedAt = row.optionalInt64(17).map(Instant.init(unixMilliseconds:))
+        record.roundDueAt = row.optionalInt64(18).map(Instant.init(unixMilliseconds:))
+        record.roundBreachedAt = row.optionalInt64(19).map(Instant.init(unixMilliseconds:))
+        return record
+    }
+
+    /// Decodes a row selected with `roundColumns`.
+    static func round(from row: Statement, of conversation: ConversationID) -> RoundRecord {
+        RoundRecord(
+            conversation: conversation,
+            round: Int(row.int64(0)),
+            startedAt: Instant(unixMilliseconds: row.int64(1)),
+            dueAt: Instant(unixMilliseconds: row.int64(2)),
+            answeredAt: row.optionalInt64(3).map(Instant.init(unixMilliseconds:)),
+            breachedAt: row.optionalInt64(4).map(Instant.init(unixMilliseconds:)),
+            closedAt: row.optionalInt64(5).map(Instant.init(unixMilliseconds:)),
+            agent: row.optionalString(6).map { AgentID($0) },
+            skill: Skill(row.string(7)),
+            store: row.optionalString(8)
         )
     }
 

@@ -68,6 +68,35 @@ enum Schema {
         -- Returning buyers: the conversations closed since a given instant, a range scan instead of a full one.
         CREATE INDEX conversations_closed_at ON conversations(closed_at);
         """,
+        // Version 3: response rounds. The conversation carries its current round (restored after a restart); each
+        // round has a row for reports. Conversations written before run round 1 until their first answer.
+        """
+        ALTER TABLE conversations ADD COLUMN round INTEGER NOT NULL DEFAULT 1;
+        ALTER TABLE conversations ADD COLUMN round_started_at INTEGER;
+        ALTER TABLE conversations ADD COLUMN round_due_at INTEGER;
+        ALTER TABLE conversations ADD COLUMN round_breached_at INTEGER;
+        UPDATE conversations SET round_started_at = opened_at, round_due_at = first_response_due_at,
+            round_breached_at = breached_at
+            WHERE first_responded_at IS NULL;
+
+        CREATE TABLE rounds (
+            conversation INTEGER NOT NULL REFERENCES conversations(id),
+            round INTEGER NOT NULL,
+            started_at INTEGER NOT NULL,
+            due_at INTEGER NOT NULL,
+            answered_at INTEGER,
+            breached_at INTEGER,
+            closed_at INTEGER,
+            -- Until the answer or the close; NULL while the round runs.
+            waited_ms INTEGER,
+            agent TEXT,
+            skill TEXT NOT NULL,
+            store TEXT,
+            PRIMARY KEY (conversation, round)
+        ) WITHOUT ROWID;
+        -- Reports: rounds of a day, per agent, skill or store.
+        CREATE INDEX rounds_started_at ON rounds(started_at);
+        """,
     ]
 
     /// The version this build writes.

@@ -116,6 +116,20 @@ public final class StoreReader {
         return notes
     }
 
+    /// A conversation's response rounds, in order: when each started, was answered or breached.
+    public func rounds(of conversation: ConversationID) throws -> [RoundRecord] {
+        let statement = try prepare(
+            "SELECT \(RecordSQL.roundColumns) FROM rounds WHERE conversation = ?1 ORDER BY round"
+        )
+        defer { statement.reset() }
+        statement.bind(1, conversation.rawValue)
+        var rounds: [RoundRecord] = []
+        while try statement.step(.read) {
+            rounds.append(RecordSQL.round(from: statement, of: conversation))
+        }
+        return rounds
+    }
+
     /// For each customer, the agent who held their most recently closed conversation among those closed at or
     /// after `since`, and when it closed: routes a returning buyer (老客户) back to the same agent after a restart.
     ///

@@ -542,7 +542,7 @@ struct Driver {
                 if conversation.id >= nextID { nextID = ConversationID(conversation.id.rawValue + 1) }
             case .assignment(let assignment):
                 if let agent = assignment.agent { lastAssignedAt[agent] = assignment.at }
-            case .message, .note:
+            case .message, .note, .round:
                 break
             }
         }

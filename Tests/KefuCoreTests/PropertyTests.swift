@@ -194,6 +194,11 @@ struct Referee {
     /// Deadlines as they were before the reload this step applies: records and breaches of deadlines that fell due
     /// before the reload (they fire first) still carry them.
     private var dueBeforeReload: [ConversationID: Instant] = [:]
+    /// Each open conversation's response round as the steps imply it, and as it was before this step's reload.
+    private var rounds: [ConversationID: RoundState] = [:]
+    private var roundsBeforeReload: [ConversationID: RoundState] = [:]
+    /// Rounds that breached, `conversation/round`: each breaches at most once.
+    private var breachedRounds: Set<String> = []
     /// The rules before the reload this step applies (assignments made by deadlines that fired first follow them).
     private var policyBeforeReload: RoutingPolicy?
     /// Chats an agent kept when a reload lowered its limit below its load: it may be over the limit with them.
@@ -331,11 +336,17 @@ struct Referee {
         }
         let closedBefore = closed
         dueBeforeReload = [:]
+        roundsBeforeReload = [:]
         policyBeforeReload = nil
         note(command, reply: step.reply, core: core, at: now)
         problems += effectProblems(step.effects, command: command, closedBefore: closedBefore, core: core, at: now)
         // Answered only now: a breach due at this instant fired before the answer, within the same step.
-        if case .send(.agent, let id, _) = command, case .ok = step.reply { answered.insert(id) }
+        if case .send(.agent, let id, _) = command, case .ok = step.reply {
+            answered.insert(id)
+            rounds[id]?.start = nil
+            rounds[id]?.due = nil
+            rounds[id]?.breached = false
+        }
         problems += stateProblems(core, at: now, deadlinesMayBeDue: false)
         return problems
     }
@@ -349,6 +360,7 @@ struct Referee {
             nextID += 1
             openedAt[id] = now
             dueAt[id] = now + policy.firstResponse
+            rounds[id] = RoundState(number: 1, start: now, due: now + policy.firstResponse)
             open.insert(id)
             lastSeq[id] = 0
         case .reconfigure(let newPolicy):
@@ -358,10 +370,15 @@ struct Referee {
             let configured = Set(newPolicy.agents.map(\.id))
             for agent in sessions.keys where !configured.contains(agent) { sessions[agent] = nil }
             // Running clocks count to the new limit (one already due fired before the reload applied).
-            for id in open where !answered.contains(id) && !breached.contains(id) {
-                if let opened = openedAt[id], let due = dueAt[id], due > now {
-                    dueBeforeReload[id] = due
-                    dueAt[id] = opened + newPolicy.firstResponse
+            for id in open {
+                guard var round = rounds[id], let start = round.start, let due = round.due, !round.breached, due > now
+                else { continue }
+                roundsBeforeReload[id] = round
+                round.due = start + newPolicy.limit(ofRound: round.number)
+                rounds[id] = round
+                if round.number == 1 {
+                    dueBeforeReload[id] = dueAt[id]
+                    dueAt[id] = round.due
                 }
             }
             for profile in newPolicy.agents where core.held(by: profile.id).count > profile.maxChats {
@@ -371,6 +388,12 @@ struct Referee {
             sessions[id, default: 0] += 1
         case .disconnect(.agent(let id)) where core.presence(of: id) != nil:
             sessions[id] = max(0, sessions[id, default: 0] - 1)
+        case .send(.customer, let id, _):
+            // A buyer message after an answer starts the next round.
+            if var round = rounds[id], round.start == nil {
+                round = RoundState(number: round.number + 1, start: now, due: now + policy.response)
+                rounds[id] = round
+            }
         case .close(_, let id):
             open.remove(id)
             closed.insert(id)
@@ -413,6 +436,10 @@ struct Referee {
                 problems += breachProblems(breach, at: now)
             case .persist(.note), .autoAway:
                 break
+            case .persist(.round(let round)):
+                if round.answeredAt.map({ $0 != now }) ?? false { problems.append("round answered at \(now): \(round)") }
+                if round.closedAt.map({ $0 != now }) ?? false { problems.append("round closed at \(now): \(round)") }
+                if round.dueAt <= round.startedAt { problems.append("round due before it started: \(round)") }
             case .signOut(let agent, _):
                 guard case .reconfigure(let policy) = command, !policy.agents.contains(where: { $0.id == agent }) else {
                     problems.append("\(agent) signed out by \(describe(command))")
@@ -437,6 +464,10 @@ struct Referee {
         }
         if record.firstResponseDueAt != dueAt[record.id] && record.firstResponseDueAt != dueBeforeReload[record.id] {
             problems.append("record \(record.id) due \(record.firstResponseDueAt), not \(show(dueAt[record.id]))")
+        }
+        // (The round fields are checked against the referee's model after the step, in `clockProblems`.)
+        if let started = record.roundStartedAt, record.roundDueAt.map({ $0 <= started }) ?? true {
+            problems.append("record \(record.id) round \(record.round) from \(started) due \(show(record.roundDueAt))")
         }
         if let at = record.breachedAt, at < record.firstResponseDueAt {
             problems.append("record \(record.id) breached at \(at) before its deadline \(record.firstResponseDueAt)")
@@ -480,20 +511,29 @@ struct Referee {
     private mutating func breachProblems(_ breach: SLABreach, at now: Instant) -> [String] {
         var problems: [String] = []
         let id = breach.conversation
-        guard let opened = openedAt[id], var deadline = dueAt[id] else {
-            return ["breach of unknown conversation \(id)"]
-        }
+        guard openedAt[id] != nil, var round = rounds[id] else { return ["breach of unknown conversation \(id)"] }
         // A deadline due before this step's reload fired first, under the limit it had then.
-        if let before = dueBeforeReload[id], breach.threshold == before - opened { deadline = before }
+        if let before = roundsBeforeReload[id], let start = before.start, let due = before.due,
+            breach.threshold == due - start
+        {
+            round.due = due
+        }
+        guard let start = round.start, let deadline = round.due else {
+            return ["breach of \(id) round \(breach.round), which was answered"]
+        }
+        if breach.round != round.number { problems.append("breach of \(id) round \(breach.round), not \(round.number)") }
+        if breach.sla != (round.number == 1 ? .firstResponse : .response) {
+            problems.append("breach of \(id) round \(round.number) as \(breach.sla)")
+        }
         if breach.at != now { problems.append("breach of \(id) stamped \(breach.at) at \(now)") }
         if breach.at < deadline { problems.append("breach of \(id) at \(breach.at) before its deadline \(deadline)") }
-        if breached.contains(id) { problems.append("second breach of \(id)") }
-        if answered.contains(id) { problems.append("breach of \(id), which was answered") }
-        if breach.threshold != deadline - opened {
-            problems.append("breach of \(id) with threshold \(breach.threshold)")
+        if !breachedRounds.insert("\(id)/\(breach.round)").inserted {
+            problems.append("second breach of \(id) round \(breach.round)")
         }
-        if breach.waited != breach.at - opened { problems.append("breach of \(id) waited \(breach.waited)") }
-        breached.insert(id)
+        if breach.threshold != deadline - start { problems.append("breach of \(id) with threshold \(breach.threshold)") }
+        if breach.waited != breach.at - start { problems.append("breach of \(id) waited \(breach.waited)") }
+        rounds[id]?.breached = true
+        if breach.round == 1 { breached.insert(id) }
         return problems
     }
 
@@ -552,8 +592,9 @@ struct Referee {
         return problems
     }
 
-    /// First-response clocks: a passed deadline has fired; answered and breached match what the steps said; the next
-    /// armed deadline is not later than the earliest one still running.
+    /// Response clocks: each conversation's round is the one the steps imply; a passed deadline has fired; the first
+    /// answer and the first-response breach match what the steps said; the next armed deadline is not later than
+    /// the earliest one still running.
     private func clockProblems(_ core: RoutingCore, at now: Instant, deadlinesMayBeDue: Bool) -> [String] {
         var problems: [String] = []
         var earliest: Instant?
@@ -565,11 +606,24 @@ struct Referee {
             if (record.breachedAt != nil) != breached.contains(id) {
                 problems.append("\(id) breachedAt \(show(record.breachedAt)) without a breach effect")
             }
-            guard record.firstRespondedAt == nil, record.breachedAt == nil else { continue }
-            if record.firstResponseDueAt <= now && !deadlinesMayBeDue {
-                problems.append("\(id) passed its deadline \(record.firstResponseDueAt) at \(now) without a breach")
+            if record.firstResponseDueAt != dueAt[id] {
+                problems.append("\(id) first response due \(record.firstResponseDueAt), not \(show(dueAt[id]))")
             }
-            earliest = min(earliest ?? record.firstResponseDueAt, record.firstResponseDueAt)
+            if let round = rounds[id],
+                record.round != round.number || record.roundStartedAt != round.start || record.roundDueAt != round.due
+                    || (record.roundBreachedAt != nil) != round.breached
+            {
+                problems.append(
+                    "\(id) round \(record.round) from \(show(record.roundStartedAt)) due \(show(record.roundDueAt)) "
+                        + "breached \(show(record.roundBreachedAt)); expected \(round)")
+            }
+            guard record.roundStartedAt != nil, record.roundBreachedAt == nil, let due = record.roundDueAt else {
+                continue
+            }
+            if due <= now && !deadlinesMayBeDue {
+                problems.append("\(id) passed its round \(record.round) deadline \(due) at \(now) without a breach")
+            }
+            earliest = min(earliest ?? due, due)
         }
         if let earliest, core.nextDeadline.map({ $0 > earliest }) ?? true {
             problems.append("next deadline \(show(core.nextDeadline)) misses \(earliest)")
@@ -594,6 +648,7 @@ extension Effect {
         case .persist(.message(let message)): message.conversation
         case .persist(.assignment(let assignment)): assignment.conversation
         case .persist(.note(let note)): note.conversation
+        case .persist(.round(let round)): round.conversation
         case .breach(let breach): breach.conversation
         case .autoAway, .signOut: nil
         case .deliver(_, let event):
@@ -674,8 +729,8 @@ enum RestoreAudit {
             if restored.conversation(record.id) != current {
                 problems.append("record \(record.id): stored \(record), live \(show(current))")
             }
-            if record.firstRespondedAt == nil, record.breachedAt == nil {
-                earliest = min(earliest ?? record.firstResponseDueAt, record.firstResponseDueAt)
+            if record.roundStartedAt != nil, record.roundBreachedAt == nil, let due = record.roundDueAt {
+                earliest = min(earliest ?? due, due)
             }
             // Widening steps still ahead are deadlines too.
             if let widen = team.policy.rule(for: record.skill).widenAfter {
@@ -690,4 +745,15 @@ enum RestoreAudit {
         }
         return problems
     }
+}
+
+/// A conversation's response round as the referee expects it.
+struct RoundState: CustomStringConvertible {
+    var number: Int
+    /// When the round waiting for an answer started; nil when the last buyer message is answered.
+    var start: Instant?
+    var due: Instant?
+    var breached = false
+
+    var description: String { "round \(number) from \(show(start)) due \(show(due)) breached \(breached)" }
 }

@@ -44,6 +44,34 @@ import Testing
         }
     }
 
+    @Test func roundsAndTheCurrentRoundRoundTripAndARoundRowIsRewrittenAsItChanges() async throws {
+        try await withTemporaryDirectory { directory in
+            let store = try openStore(directory)
+            var row = conversation(9, state: .assigned, agent: "alice", firstRespondedAt: at(20), messageCount: 3)
+            row.round = 2
+            row.roundStartedAt = at(30)
+            row.roundDueAt = at(210)
+            row.roundBreachedAt = at(211)
+            let first = RoundRecord(
+                conversation: ConversationID(9), round: 1, startedAt: at(0), dueAt: at(120), answeredAt: at(20),
+                agent: "alice", skill: "presales", store: "tmall"
+            )
+            let running = RoundRecord(
+                conversation: ConversationID(9), round: 2, startedAt: at(30), dueAt: at(210), agent: "alice",
+                skill: "presales", store: nil
+            )
+            var breached = running
+            breached.breachedAt = at(211)
+            try await store.commit([.conversation(row), .round(first), .round(running)])
+            try await store.commit([.round(breached)])
+            #expect(try await store.read { try $0.conversation(ConversationID(9)) } == row)
+            #expect(try await store.read { try $0.rounds(of: ConversationID(9)) } == [first, breached])
+            #expect(first.waited == Milliseconds(20))
+            #expect(breached.waited == nil)
+            await store.shutdown()
+        }
+    }
+
     @Test func conversationUpsertReplacesEveryColumn() async throws {
         try await withTemporaryDirectory { directory in
             let store = try openStore(directory)

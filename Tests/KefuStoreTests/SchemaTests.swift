@@ -104,10 +104,11 @@ private func layout(in directory: String) throws -> [String] {
         try await withTemporaryDirectory { directory in
             let store = try openStore(directory)
             await store.shutdown()
-            #expect(Schema.currentVersion == 2)
-            #expect(try schemaVersion(in: directory) == 2)
+            #expect(Schema.currentVersion == 3)
+            #expect(try schemaVersion(in: directory) == 3)
             let names = try layout(in: directory).map { $0.prefix { $0 != ":" } }
             #expect(names.contains("table notes"))
+            #expect(names.contains("table rounds"))
             #expect(names.contains("index conversations_closed_at"))
         }
     }
@@ -177,7 +178,7 @@ private func layout(in directory: String) throws -> [String] {
                 #expect(newNotes == [note(2, 1, "VIP, handle with care")])
                 await store.shutdown()
             }
-            #expect(try schemaVersion(in: directory) == 2)
+            #expect(try schemaVersion(in: directory) == 3)
 
             // Reopening an upgraded database runs no step again and keeps what was written.
             let store = try openStore(directory)
@@ -186,7 +187,7 @@ private func layout(in directory: String) throws -> [String] {
             let explanations = try await store.read { try $0.assignments(of: ConversationID(2)) }.map(\.explanation)
             #expect(explanations == ["", "rule: capacity\ncarol: ok"])
             await store.shutdown()
-            #expect(try schemaVersion(in: directory) == 2)
+            #expect(try schemaVersion(in: directory) == 3)
         }
     }
 
