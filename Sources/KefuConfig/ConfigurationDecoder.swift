@@ -142,8 +142,9 @@ extension ServerSettings {
 extension SLASettings {
     static func decode(_ reader: TableReader) throws(ConfigError) -> SLASettings {
         let firstResponse = try reader.seconds("first_response_s", allowZero: false) ?? defaultFirstResponseSeconds
+        let response = try reader.seconds("response_s", allowZero: false)
         try reader.finish()
-        return SLASettings(firstResponseSeconds: firstResponse)
+        return SLASettings(firstResponseSeconds: firstResponse, responseSeconds: response)
     }
 }
 

@@ -129,10 +129,16 @@ public struct SLASettings: Sendable, Equatable {
 
     /// `first_response_s`: how soon an agent must first answer a new chat, in seconds (may be fractional).
     public var firstResponseSeconds: Double
+    /// `response_s`: how soon a buyer message after an answer must get the next human answer (every later round);
+    /// nil means the same as `first_response_s`.
+    public var responseSeconds: Double?
 
     /// Creates SLA settings.
-    public init(firstResponseSeconds: Double = SLASettings.defaultFirstResponseSeconds) {
+    public init(
+        firstResponseSeconds: Double = SLASettings.defaultFirstResponseSeconds, responseSeconds: Double? = nil
+    ) {
         self.firstResponseSeconds = firstResponseSeconds
+        self.responseSeconds = responseSeconds
     }
 }
 

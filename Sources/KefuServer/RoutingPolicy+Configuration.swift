@@ -15,6 +15,7 @@ extension RoutingPolicy {
         rules.autoAwayWindow = .seconds(routing.autoAwayWindowSeconds)
         self.init(
             firstResponse: .seconds(configuration.sla.firstResponseSeconds),
+            response: configuration.sla.responseSeconds.map { .seconds($0) },
             agents: configuration.agents.map { agent in
                 AgentProfile(
                     id: AgentID(agent.id),

@@ -87,6 +87,16 @@ struct ConfigurationTests {
         #expect(configuration.supervisors == [SupervisorSettings(id: "lead", name: "lead", tokenSHA256: hashD)])
     }
 
+    @Test func responseLimitDefaultsToTheFirstResponseLimitAndMayBeSet() throws {
+        let absent = try KefuConfiguration.parse(config("[sla]\nfirst_response_s = 30\n"), file: testFile)
+        #expect(absent.sla.responseSeconds == nil)
+        let set = try KefuConfiguration.parse(config("[sla]\nfirst_response_s = 30\nresponse_s = 180\n"), file: testFile)
+        #expect(set.sla.responseSeconds == 180)
+        #expect(throws: ConfigError.self) {
+            try KefuConfiguration.parse(config("[sla]\nresponse_s = 0\n"), file: testFile)
+        }
+    }
+
     @Test func integerSecondsAreAccepted() throws {
         let configuration = try KefuConfiguration.parse(
             config("[sla]\nfirst_response_s = 30\n[server]\nshutdown_grace_s = 0\n"), file: testFile

@@ -41,6 +41,45 @@ struct JournaldBreachTests {
         #expect(await kefud.waitForExit() == 0)
     }
 
+    @Test func aLaterRoundBreachNamesItsRoundStoreAndBusinessTime() async throws {
+        guard await JournaldHarness.isRunningForTest() else { return }
+        let directory = try TemporaryDirectory(prefix: "kefud-journal-round")
+        let config = try writeConfiguration(
+            testConfiguration(firstResponseSeconds: 60, responseSeconds: 1.5), in: directory)
+        let kefud = try KefudProcess(
+            arguments: ["--config", config, "--state-dir", directory.path + "/var"],
+            workingDirectory: directory.path)
+        try await kefud.waitUntilReady()
+        let customer = "jround-\(UUID().uuidString.prefix(8))"
+        let alice = try await LineClient.connect(port: kefud.port)
+        #expect(try await alice.completion("l LOGIN agent alice alice-secret").hasPrefix("l OK"))
+        let lead = try await LineClient.connect(port: kefud.port)
+        #expect(try await lead.completion("l LOGIN supervisor lead lead-secret").hasPrefix("l OK"))
+        let buyer = try await LineClient.connect(port: kefud.port)
+        #expect(try await buyer.completion("l LOGIN customer \(customer) shop-gateway-secret").hasPrefix("l OK"))
+        #expect(try await buyer.completion("o OPEN logistics store=tmall :快递到哪了") == "o OK conv=1")
+        try await alice.expect("* ASSIGNED conv=1")
+        #expect(try await alice.completion("a SEND 1 :在查了") == "a OK seq=2")
+        #expect(try await buyer.completion("s SEND 1 :还没到") == "s OK seq=3")  // round 2 starts
+
+        let escalated = try await lead.expect("* ESCALATED conv=1")
+        #expect(escalated.hasPrefix("* ESCALATED conv=1 reason=response agent=alice waited_ms="))
+        let entries = await JournaldHarness.query(
+            ["KEFU_EVENT=sla_breach", "KEFU_CUSTOMER=\(customer)"], timeout: .seconds(10)
+        )
+        try #require(entries.count == 1, "journal entries: \(entries); kefud output: \(kefud.output)")
+        let entry = entries[0]
+        #expect(entry["KEFU_SLA"] == "response")
+        #expect(entry["KEFU_ROUND"] == "2")
+        #expect(entry["KEFU_STORE"] == "tmall")
+        #expect(entry["KEFU_PRIORITY"] == "normal")
+        #expect(entry["KEFU_THRESHOLD_MS"] == "1500")
+        #expect(entry["KEFU_BUSINESS_MS"] == entry["KEFU_WAITED_MS"])
+        #expect(entry["MESSAGE"]?.contains("for a response (round 2)") == true)
+        kefud.signal(SIGTERM)
+        #expect(await kefud.waitForExit() == 0)
+    }
+
     @Test func aBreachDueWhileDownFiresRightAfterStartAndOnlyOnce() async throws {
         guard await JournaldHarness.isRunningForTest() else { return }
         let directory = try TemporaryDirectory(prefix: "kefud-catchup")

@@ -23,6 +23,7 @@ enum Secrets {
 /// (`["alice": #"stores = ["tmall"]"#]`), and `extra` is appended (`[routing]`, `[[skill]]`, more agents).
 func testConfiguration(
     firstResponseSeconds: Double = 120,
+    responseSeconds: Double? = nil,
     maxLineBytes: Int = 16384,
     port: Int = 0,
     aliceSkills: String = "{ presales = 3, logistics = 2 }",
@@ -38,6 +39,7 @@ func testConfiguration(
 
     [sla]
     first_response_s = \(firstResponseSeconds)
+    \(responseSeconds.map { "response_s = \($0)" } ?? "")
 
     [customers]
     token_sha256 = "\(Secrets.gateway.1)"

@@ -1,0 +1,88 @@
+import KefuCore
+import Testing
+
+/// Rounds as the platforms score them: from the buyer's first unanswered message to the first human answer.
+@Suite("Response rounds")
+struct ResponseRoundTests {
+    static func rounds(_ effects: [Effect]) -> [RoundRecord] {
+        effects.compactMap { if case .persist(.round(let round)) = $0 { round } else { nil } }
+    }
+
+    func floor() -> Floor {
+        var floor = Floor(agents: [agent("alice", ["presales": 3])])
+        floor.core = RoutingCore(policy: RoutingPolicy(
+            firstResponse: .seconds(30), response: .seconds(180), agents: [agent("alice", ["presales": 3])]
+        ))
+        return floor
+    }
+
+    @Test func aBuyerMessageAfterAnAnswerStartsTheNextRoundAndMoreMessagesDoNotRestartIt() {
+        var floor = floor()
+        floor.login("alice")
+        let id = floor.open("c1", "presales")
+        _ = floor.advance(seconds: 10)
+        let answer = floor.run(.send(.agent("alice"), id, text: "您好"))
+        #expect(Self.rounds(answer.effects).map(\.answeredAt) == [floor.now])
+        #expect(floor.core.conversation(id)?.roundStartedAt == nil)
+        #expect(breaches(floor.advance(seconds: 20).effects).isEmpty)  // round 1's 30 s passed: it was answered
+        let question = floor.run(.send(.customer("c1"), id, text: "什么时候发货?"))
+        let started = floor.now
+        let second = Self.rounds(question.effects)
+        #expect(second.map(\.round) == [2])
+        #expect(second.first?.startedAt == started)
+        #expect(second.first?.dueAt == started + .seconds(180))
+        _ = floor.advance(seconds: 60)
+        floor.run(.send(.customer("c1"), id, text: "在吗?"))  // same round: the clock keeps running
+        #expect(floor.core.conversation(id)?.roundStartedAt == started)
+        #expect(floor.core.conversation(id)?.round == 2)
+
+        #expect(breaches(floor.advance(seconds: 119.999).effects).isEmpty)
+        let due = floor.advance(seconds: 0.001)
+        let breach = breaches(due.effects)
+        #expect(breach.map(\.sla) == [.response])
+        #expect(breach.map(\.round) == [2])
+        #expect(breach.first?.waited == .seconds(180))
+        #expect(breach.first?.threshold == .seconds(180))
+        #expect(events(due.effects, to: .supervisors) == [
+            .escalated(id, reason: "response", agent: "alice", waited: .seconds(180))
+        ])
+        #expect(Self.rounds(due.effects).map(\.breachedAt) == [floor.now])
+        // The first-response facts of round 1 are untouched.
+        #expect(floor.core.conversation(id)?.breachedAt == nil)
+
+        _ = floor.advance(seconds: 5)
+        let late = Self.rounds(floor.run(.send(.agent("alice"), id, text: "今天发")).effects)
+        #expect(late.map(\.answeredAt) == [floor.now])
+        #expect(late.first?.waited == .seconds(185))
+        #expect(late.first?.breachedAt != nil)
+    }
+
+    @Test func aRoundStillWaitingEndsWithTheConversationUnanswered() {
+        var floor = floor()
+        let id = floor.open("c1", "presales")
+        _ = floor.advance(seconds: 12)
+        let closed = Self.rounds(floor.run(.close(.customer("c1"), id)).effects)
+        #expect(closed.map(\.round) == [1])
+        #expect(closed.first?.closedAt == floor.now)
+        #expect(closed.first?.answeredAt == nil)
+        #expect(closed.first?.waited == .seconds(12))
+    }
+
+    @Test func aRestoredConversationKeepsItsRoundAndItsDeadline() {
+        var live = floor()
+        live.login("alice")
+        let id = live.open("c1", "presales")
+        live.run(.send(.agent("alice"), id, text: "您好"))
+        _ = live.advance(seconds: 5)
+        live.run(.send(.customer("c1"), id, text: "还在吗"))
+        guard let record = live.core.conversation(id) else {
+            Issue.record("no record")
+            return
+        }
+        var restored = RoutingCore(policy: live.core.policy, nextConversationID: ConversationID(2))
+        _ = restored.restore([record], lastAssignedAt: [:], at: live.now + .seconds(200))
+        let step = restored.handle(.tick, at: live.now + .seconds(200))
+        #expect(breaches(step.effects).map(\.round) == [2])
+        #expect(breaches(step.effects).first?.threshold == .seconds(180))
+    }
+}
