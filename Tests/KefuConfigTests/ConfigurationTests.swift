@@ -253,7 +253,7 @@ struct ConfigurationTests {
         let text = config("[sla]\nfirst_response_s = 60\n\n[[sla.policy]]\nname = \"vip\"\n")
         let error = try #require(configError(text))
         #expect(
-            error.description == "test.toml:6: sla.policy: unknown array of tables; expected one of: first_response_s"
+            error.description == "test.toml:6: sla.policy: unknown array of tables; expected one of: first_response_s, response_s"
         )
     }
 
