@@ -79,7 +79,8 @@ struct AgentRoster {
     private var nextGeneration: UInt64 = 0
 
     /// Files an agent under its current state (a new agent, or one whose presence, sessions, load, last assignment,
-    /// capacity or skills changed). Cheap when nothing that routing sees has changed.
+    /// capacity or skills changed). One lookup of the agent, one per skill for the counts, and one per skill for the
+    /// heap when it becomes (or stays) free with a new key: this runs twice per routed chat.
     mutating func update(_ agent: RoutingCore.AgentState) {
         let standing = Self.standing(of: agent)
         let key = Key(
@@ -88,28 +89,51 @@ struct AgentRoster {
         )
         let lanes = agent.lanes
         let id = agent.profile.id
-        if let old = indexed[id] {
-            if old.standing == standing && old.key == key && old.lanes == lanes { return }
-            if old.lanes == lanes && old.standing != .free && standing != .free && old.key.max == key.max {
-                // Not routable before or after: only the counts move.
-                count(old, -1)
-                indexed[id]!.standing = standing
-                indexed[id]!.key = key
-                count(indexed[id]!, +1)
-                return
+        let old = indexed[id]
+        if let old, old.standing == standing, old.key == key, old.lanes == lanes { return }
+        // Counts per skill: moved in one pass when the agent keeps its skills.
+        let slots = Self.isOnline(standing) ? key.max : 0
+        var freeAfter: [Int] = []
+        if let old, old.lanes == lanes {
+            if old.standing != standing || old.key.max != key.max {
+                let oldSlots = Self.isOnline(old.standing) ? old.key.max : 0
+                for lane in lanes {
+                    tallies[lane.skill, default: Tally()].add(old.standing, level: lane.level, -1, slots: oldSlots)
+                    tallies[lane.skill]!.add(standing, level: lane.level, +1, slots: slots)
+                    if standing == .free { freeAfter.append(tallies[lane.skill]!.free(at: lane.level)) }
+                }
+            } else if standing == .free {
+                freeAfter = lanes.map { freeAgents(in: $0) }
             }
-            count(old, -1)
+        } else {
+            if let old { count(old, -1) }
+            for lane in lanes {
+                tallies[lane.skill, default: Tally()].add(standing, level: lane.level, +1, slots: slots)
+                if standing == .free { freeAfter.append(tallies[lane.skill]!.free(at: lane.level)) }
+            }
+        }
+        guard standing == .free else {
+            // Not routable: entries still in heaps are stale by standing; the generation stays.
+            indexed[id] = Indexed(standing: standing, key: key, lanes: lanes, generation: old?.generation ?? 0)
+            return
         }
         nextGeneration &+= 1
-        let entry = Indexed(standing: standing, key: key, lanes: lanes, generation: nextGeneration)
-        indexed[id] = entry
-        count(entry, +1)
-        guard standing == .free else { return }
-        for lane in lanes {
-            heaps[lane, default: Heap()].insert(Entry(key: key, generation: nextGeneration))
-            compactIfStale(lane)
+        let generation = nextGeneration
+        indexed[id] = Indexed(standing: standing, key: key, lanes: lanes, generation: generation)
+        for (index, lane) in lanes.enumerated() {
+            let size = Self.insert(Entry(key: key, generation: generation), into: &heaps[lane, default: Heap()])
+            // Stale entries leave a heap when they reach its top; one that is mostly stale is rebuilt from its live
+            // entries, so memory stays proportional to the free agents.
+            if size > 2 * freeAfter[index] + 64 { compact(lane) }
         }
     }
+
+    private static func insert(_ entry: Entry, into heap: inout Heap<Entry>) -> Int {
+        heap.insert(entry)
+        return heap.count
+    }
+
+    private static func isOnline(_ standing: Standing) -> Bool { standing == .full || standing == .free }
 
     /// Forgets an agent (removed from the configuration).
     mutating func remove(_ id: AgentID) {
@@ -128,17 +152,15 @@ struct AgentRoster {
     }
 
     private mutating func count(_ entry: Indexed, _ delta: Int) {
-        let online = entry.standing == .full || entry.standing == .free
+        let online = Self.isOnline(entry.standing)
         for lane in entry.lanes {
             let slots = online ? entry.key.max : 0
             tallies[lane.skill, default: Tally()].add(entry.standing, level: lane.level, delta, slots: slots)
         }
     }
 
-    /// Stale entries leave a heap when they reach its top; one that is mostly stale is rebuilt from its live
-    /// entries, so memory stays proportional to the free agents.
-    private mutating func compactIfStale(_ lane: Lane) {
-        guard let heap = heaps[lane], heap.count > 2 * freeAgents(in: lane) + 64 else { return }
+    private mutating func compact(_ lane: Lane) {
+        guard let heap = heaps[lane] else { return }
         heaps[lane] = Heap(heap.unordered.filter(isLive))
     }
 

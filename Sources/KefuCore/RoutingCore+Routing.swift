@@ -317,7 +317,8 @@ extension RoutingCore {
         let open = conversations
         let policy = self.policy
         for (skill, level) in agent.profile.skills where level >= 1 {
-            for required in 1...min(level, 5) {
+            let mask = queue.laneMask(of: skill)
+            for required in 1...min(level, 63) where mask & (1 << UInt64(required)) != 0 {
                 let lane = QueueLane(skill: skill, requiredLevel: required)
                 let found = queue.best(in: lane) { conversation in
                     guard let candidate = open[conversation] else { return false }

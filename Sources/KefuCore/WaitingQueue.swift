@@ -43,6 +43,8 @@ struct WaitingQueue {
     }
 
     private var heaps: [QueueLane: Heap<Entry>] = [:]
+    /// The required levels that have a lane, per skill (bit `level`), so an agent looks up only lanes that exist.
+    private var laneLevels: [Skill: UInt64] = [:]
     private var members: [ConversationID: Member] = [:]
     /// Keys of the waiting conversations by their own skill.
     private var bySkill: [Skill: SortedKeys<QueueKey>] = [:]
@@ -62,6 +64,7 @@ struct WaitingQueue {
         members[key.conversation] = Member(skill: skill, key: key, lanes: lanes, generation: nextGeneration)
         for lane in lanes {
             heaps[lane, default: Heap()].insert(Entry(key: key, generation: nextGeneration))
+            laneLevels[lane.skill, default: 0] |= 1 << UInt64(min(max(lane.requiredLevel, 0), 63))
         }
         bySkill[skill, default: SortedKeys()].insert(key)
     }
@@ -75,9 +78,14 @@ struct WaitingQueue {
     /// The best waiting conversation in `lane` that `accept` admits (an agent's store, language and reservation
     /// checks). Walks the heap in order, so the cost is the number of entries skipped, not the queue's length.
     mutating func best(in lane: QueueLane, where accept: (ConversationID) -> Bool) -> QueueKey? {
-        guard var heap = heaps[lane] else { return nil }
-        heaps[lane] = nil  // take the heap out so it is mutated in place, not copied
-        defer { heaps[lane] = heap }
+        guard heaps[lane] != nil else { return nil }
+        // Mutated in place through the dictionary (no copy of the heap); `members` is only read.
+        return Self.best(in: &heaps[lane]!, members: members, where: accept)
+    }
+
+    private static func best(
+        in heap: inout Heap<Entry>, members: [ConversationID: Member], where accept: (ConversationID) -> Bool
+    ) -> QueueKey? {
         var skipped: [Entry] = []
         defer { for entry in skipped { heap.insert(entry) } }
         while let top = heap.min {
@@ -90,6 +98,10 @@ struct WaitingQueue {
         }
         return nil
     }
+
+    /// The required levels that have a lane for a skill, as a bit mask (bit `level`): an agent of level L looks
+    /// only at the set bits up to L.
+    func laneMask(of skill: Skill) -> UInt64 { laneLevels[skill] ?? 0 }
 
     /// Every waiting conversation of a skill in serving order (for positions and reports).
     func ordered(skill: Skill) -> [QueueKey] {
