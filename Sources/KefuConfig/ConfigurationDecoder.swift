@@ -143,8 +143,9 @@ extension SLASettings {
     static func decode(_ reader: TableReader) throws(ConfigError) -> SLASettings {
         let firstResponse = try reader.seconds("first_response_s", allowZero: false) ?? defaultFirstResponseSeconds
         let response = try reader.seconds("response_s", allowZero: false)
+        let warn = try reader.seconds("warn_s", allowZero: true)
         try reader.finish()
-        return SLASettings(firstResponseSeconds: firstResponse, responseSeconds: response)
+        return SLASettings(firstResponseSeconds: firstResponse, responseSeconds: response, warnSeconds: warn)
     }
 }
 

@@ -132,13 +132,18 @@ public struct SLASettings: Sendable, Equatable {
     /// `response_s`: how soon a buyer message after an answer must get the next human answer (every later round);
     /// nil means the same as `first_response_s`.
     public var responseSeconds: Double?
+    /// `warn_s`: how long before a round's deadline its holder gets `SLA-WARN`; nil means at 100/180 of the limit
+    /// (Taobao's 100 s of a 3-minute round); 0 never.
+    public var warnSeconds: Double?
 
     /// Creates SLA settings.
     public init(
-        firstResponseSeconds: Double = SLASettings.defaultFirstResponseSeconds, responseSeconds: Double? = nil
+        firstResponseSeconds: Double = SLASettings.defaultFirstResponseSeconds, responseSeconds: Double? = nil,
+        warnSeconds: Double? = nil
     ) {
         self.firstResponseSeconds = firstResponseSeconds
         self.responseSeconds = responseSeconds
+        self.warnSeconds = warnSeconds
     }
 }
 

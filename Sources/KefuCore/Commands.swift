@@ -164,6 +164,8 @@ public enum Event: Sendable, Equatable {
     case revoked(ConversationID, reason: String)
     /// A stalled conversation is handed up to supervisors.
     case escalated(ConversationID, reason: String, agent: AgentID?, waited: Milliseconds)
+    /// To the holding agent, once per round: the round's deadline is near (`left` until it breaches).
+    case slaWarning(ConversationID, sla: SLAKind, left: Milliseconds)
     /// The other party (or a supervisor) closed the conversation.
     case closed(ConversationID, by: Closer)
     /// A note on a conversation the agent just received (transfer, handover).

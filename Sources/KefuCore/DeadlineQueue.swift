@@ -5,6 +5,8 @@ enum DeadlineKind: Hashable {
     /// The customer's first-response clock runs out.
     /// A response round's deadline (round 1 is the first response).
     case roundDue(ConversationID, round: Int)
+    /// The moment to warn the holder that a round's deadline is near.
+    case roundWarning(ConversationID, round: Int)
     /// A waiting conversation widens: step 1 lowers the required level to 1, step 2 admits fallback skills.
     case widen(ConversationID, step: Int)
     /// A returning buyer has waited `sticky_wait_s` for their agent: route normally from now on.

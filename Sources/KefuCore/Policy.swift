@@ -4,6 +4,9 @@ public struct RoutingPolicy: Sendable, Equatable {
     public var firstResponse: Milliseconds
     /// How long a buyer message after an answer may wait for the next human answer (`[sla] response_s`).
     public var response: Milliseconds
+    /// How long before a round's deadline its holder is warned (`[sla] warn_s`); nil: when 100/180 of the limit has
+    /// passed (Taobao's client warns at 100 s of a 3-minute round); zero: never.
+    public var warnBefore: Milliseconds?
     /// Every agent that may log in, with skills and reception limit.
     public var agents: [AgentProfile]
     /// Per-skill rules (`[[skill]]`); skills without an entry take `SkillRule(skill:)`'s defaults.
@@ -12,11 +15,12 @@ public struct RoutingPolicy: Sendable, Equatable {
     public var rules: RoutingRules
 
     public init(
-        firstResponse: Milliseconds, response: Milliseconds? = nil, agents: [AgentProfile],
-        skillRules: [SkillRule] = [], rules: RoutingRules = RoutingRules()
+        firstResponse: Milliseconds, response: Milliseconds? = nil, warnBefore: Milliseconds? = nil,
+        agents: [AgentProfile], skillRules: [SkillRule] = [], rules: RoutingRules = RoutingRules()
     ) {
         self.firstResponse = firstResponse
         self.response = response ?? firstResponse
+        self.warnBefore = warnBefore
         self.agents = agents
         self.skillRules = Dictionary(skillRules.map { ($0.skill, $0) }, uniquingKeysWith: { first, _ in first })
         self.rules = rules
@@ -29,6 +33,14 @@ public struct RoutingPolicy: Sendable, Equatable {
 
     /// The limit of a response round.
     public func limit(ofRound round: Int) -> Milliseconds { round <= 1 ? firstResponse : response }
+
+    /// When to warn the holder of a round that started at `start` and is due at `due`; nil: never.
+    public func warning(start: Instant, due: Instant) -> Instant? {
+        let limit = due - start
+        let before = warnBefore ?? Milliseconds(limit.value * 80 / 180)
+        guard before.value > 0 else { return nil }
+        return due + Milliseconds(-min(before.value, limit.value))
+    }
 
     /// The rule for a skill.
     public func rule(for skill: Skill) -> SkillRule { skillRules[skill] ?? SkillRule(skill: skill) }

@@ -78,6 +78,8 @@ public struct ConversationRecord: Sendable, Equatable {
     public var roundDueAt: Instant?
     /// When that round breached, if it did. Set once, so a round's breach is logged once.
     public var roundBreachedAt: Instant?
+    /// When that round's holder was warned (`SLA-WARN`), if it was: once per round, also across restarts.
+    public var roundWarnedAt: Instant?
     /// Number of messages in its history (the last message's `seq`).
     public var messageCount: Int
     /// The customer's opening message, repeated to each agent it is assigned to.

@@ -5,6 +5,8 @@ extension RoutingCore {
             switch deadline.kind {
             case .roundDue(let id, let round):
                 roundDue(id, round: round, due: deadline.at, at: now)
+            case .roundWarning(let id, let round):
+                roundWarning(id, round: round, armedFor: deadline.at, at: now)
             case .widen(let id, let step):
                 widen(id, to: step, at: now)
             case .stickyExpiry(let id):
@@ -64,6 +66,19 @@ extension RoutingCore {
         }
         if responsible { countBreach(of: holder, at: now) }
         offerCapacity(to: holder, at: now)
+    }
+
+    /// A round's deadline is near: its holder hears it once (a chat that moves on keeps its warned round).
+    mutating func roundWarning(_ id: ConversationID, round: Int, armedFor instant: Instant, at now: Instant) {
+        guard let open = conversations[id], open.record.round == round, open.record.roundWarnedAt == nil,
+            let start = open.record.roundStartedAt, open.record.roundBreachedAt == nil,
+            let due = open.record.roundDueAt, due > now, policy.warning(start: start, due: due) == instant
+        else { return }  // answered, breached, re-counted (a new warning is armed) or already warned
+        guard let holder = open.record.agent else { return }  // queued: nobody holds it to warn
+        conversations[id]?.record.roundWarnedAt = now
+        persist(id)
+        let sla: SLAKind = round == 1 ? .firstResponse : .response
+        effects.append(.deliver(.agent(holder), .slaWarning(id, sla: sla, left: due - now)))
     }
 
     /// No idle hanging (严禁空挂): an agent who lets `auto_away_breaches` chats breach within the window is set

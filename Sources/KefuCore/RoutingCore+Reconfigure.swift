@@ -52,7 +52,7 @@ extension RoutingCore {
                 if due != open.record.roundDueAt {
                     open.record.roundDueAt = due
                     if open.record.round == 1 { open.record.firstResponseDueAt = due }
-                    deadlines.arm(.roundDue(id, round: open.record.round), at: due)
+                    armRound(of: open.record, warnAfter: now)
                     changed = true
                 }
             }

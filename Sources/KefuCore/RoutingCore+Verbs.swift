@@ -80,7 +80,7 @@ extension RoutingCore {
             firstRespondedAt: nil, breachedAt: nil, closedAt: nil, messageCount: 1, firstMessage: text
         )
         conversations[id] = OpenConversation(record: record)
-        deadlines.arm(.roundDue(id, round: 1), at: record.firstResponseDueAt)
+        armRound(of: record)
         persistRound(of: record)
         armWidening(record)
         let first = MessageRecord(
@@ -148,7 +148,8 @@ extension RoutingCore {
                 open.record.roundStartedAt = now
                 open.record.roundDueAt = now + policy.limit(ofRound: open.record.round)
                 open.record.roundBreachedAt = nil
-                deadlines.arm(.roundDue(id, round: open.record.round), at: open.record.roundDueAt!)
+                open.record.roundWarnedAt = nil
+                armRound(of: open.record)
                 persistRound(of: open.record)
             }
             conversations[id] = open
@@ -166,6 +167,7 @@ extension RoutingCore {
                 open.record.roundStartedAt = nil
                 open.record.roundDueAt = nil
                 open.record.roundBreachedAt = nil
+                open.record.roundWarnedAt = nil
             }
             open.passedOnBy = nil  // answered by its new agent: the one who passed it on may serve it again later
             conversations[id] = open

@@ -168,8 +168,9 @@ public struct RoutingCore: Sendable {
                 enqueue(record.id, at: now, notify: false)
                 if repaired { persist(record.id) }
             }
-            if record.roundStartedAt != nil, record.roundBreachedAt == nil, let due = record.roundDueAt {
-                deadlines.arm(.roundDue(record.id, round: record.round), at: due)
+            if record.roundStartedAt != nil, record.roundBreachedAt == nil {
+                // A warning whose moment passed while the daemon was down is not sent late: the breach is near.
+                armRound(of: record, warnAfter: now)
             }
             armWidening(record, after: now)
         }
@@ -252,6 +253,16 @@ public struct RoutingCore: Sendable {
         let decision = conversations[id]?.decision
         let record = AssignmentRecord(conversation: id, agent: agent, at: now, reason: reason, decision: decision)
         effects.append(.persist(.assignment(record)))
+    }
+
+    /// Arms the deadline of the conversation's current round and the warning before it (a warning only if its
+    /// moment is after `warnAfter`).
+    mutating func armRound(of record: ConversationRecord, warnAfter: Instant? = nil) {
+        guard let start = record.roundStartedAt, let due = record.roundDueAt else { return }
+        deadlines.arm(.roundDue(record.id, round: record.round), at: due)
+        if let warnAt = policy.warning(start: start, due: due), warnAfter.map({ warnAt > $0 }) ?? true {
+            deadlines.arm(.roundWarning(record.id, round: record.round), at: warnAt)
+        }
     }
 
     /// Records the current round (a conversation with no round waiting has nothing to record).

@@ -31,6 +31,10 @@ extension Event {
                 ("conv", conversation.description), ("reason", reason), ("agent", agent?.rawValue ?? "none"),
                 ("waited_ms", waited.description),
             ])
+        case .slaWarning(let conversation, let sla, let left):
+            return ServerLine.event(
+                "SLA-WARN", [("conv", conversation.description), ("sla", sla.rawValue), ("left_ms", left.description)]
+            )
         case .closed(let conversation, let closer):
             return ServerLine.event("CLOSED", [("conv", conversation.description), ("by", closer.rawValue)])
         case .note(let note):

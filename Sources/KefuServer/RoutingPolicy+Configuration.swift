@@ -16,6 +16,7 @@ extension RoutingPolicy {
         self.init(
             firstResponse: .seconds(configuration.sla.firstResponseSeconds),
             response: configuration.sla.responseSeconds.map { .seconds($0) },
+            warnBefore: configuration.sla.warnSeconds.map { .seconds($0) },
             agents: configuration.agents.map { agent in
                 AgentProfile(
                     id: AgentID(agent.id),

@@ -75,6 +75,7 @@ enum Schema {
         ALTER TABLE conversations ADD COLUMN round_started_at INTEGER;
         ALTER TABLE conversations ADD COLUMN round_due_at INTEGER;
         ALTER TABLE conversations ADD COLUMN round_breached_at INTEGER;
+        ALTER TABLE conversations ADD COLUMN round_warned_at INTEGER;
         UPDATE conversations SET round_started_at = opened_at, round_due_at = first_response_due_at,
             round_breached_at = breached_at
             WHERE first_responded_at IS NULL;

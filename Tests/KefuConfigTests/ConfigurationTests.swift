@@ -92,6 +92,9 @@ struct ConfigurationTests {
         #expect(absent.sla.responseSeconds == nil)
         let set = try KefuConfiguration.parse(config("[sla]\nfirst_response_s = 30\nresponse_s = 180\n"), file: testFile)
         #expect(set.sla.responseSeconds == 180)
+        #expect(set.sla.warnSeconds == nil)
+        let warned = try KefuConfiguration.parse(config("[sla]\nwarn_s = 0\n"), file: testFile)
+        #expect(warned.sla.warnSeconds == 0)
         #expect(throws: ConfigError.self) {
             try KefuConfiguration.parse(config("[sla]\nresponse_s = 0\n"), file: testFile)
         }
@@ -253,7 +256,7 @@ struct ConfigurationTests {
         let text = config("[sla]\nfirst_response_s = 60\n\n[[sla.policy]]\nname = \"vip\"\n")
         let error = try #require(configError(text))
         #expect(
-            error.description == "test.toml:6: sla.policy: unknown array of tables; expected one of: first_response_s, response_s"
+            error.description == "test.toml:6: sla.policy: unknown array of tables; expected one of: first_response_s, response_s, warn_s"
         )
     }
 

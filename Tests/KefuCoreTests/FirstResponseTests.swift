@@ -7,7 +7,8 @@ struct FirstResponseTests {
         var floor = Floor(firstResponseSeconds: 120, agents: [agent("alice", ["presales": 3])])
         floor.login("alice")
         let id = floor.open("c1", "presales")
-        #expect(floor.core.nextDeadline == floor.now + .seconds(120))
+        // The holder's warning comes first (at 100/180 of the limit), then the breach.
+        #expect(floor.core.nextDeadline == floor.core.policy.warning(start: floor.now, due: floor.now + .seconds(120)))
         #expect(breaches(floor.advance(seconds: 119.999).effects).isEmpty)
         let step = floor.advance(seconds: 0.001)
         let breach = breaches(step.effects)
@@ -117,7 +118,9 @@ struct FirstResponseTests {
         }
         #expect(opened.last == ConversationID(10_000))
         // The server arms one timer, for the earliest deadline, whatever the number of open chats.
-        #expect(floor.core.nextDeadline == floor.now + .seconds(120))
+        // Opening the last chats (at up to 99.99 s) already gave the earlier chats' warnings (each 66.667 s after
+        // its opening); the next deadline is the first warning still ahead: the chat opened at 33.33 s.
+        #expect(floor.core.nextDeadline == floor.now + Milliseconds(33_330 + 66_667))
         floor.now = floor.now + .seconds(120 + 50)  // half of them are due
         let due = breaches(floor.run(.tick).effects)
         #expect(due.count == 5001)

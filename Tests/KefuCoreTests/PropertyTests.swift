@@ -199,6 +199,8 @@ struct Referee {
     private var roundsBeforeReload: [ConversationID: RoundState] = [:]
     /// Rounds that breached, `conversation/round`: each breaches at most once.
     private var breachedRounds: Set<String> = []
+    /// Rounds whose holder was warned, `conversation/round`: at most once each.
+    private var warnedRounds: Set<String> = []
     /// The rules before the reload this step applies (assignments made by deadlines that fired first follow them).
     private var policyBeforeReload: RoutingPolicy?
     /// Chats an agent kept when a reload lowered its limit below its load: it may be over the limit with them.
@@ -476,12 +478,24 @@ struct Referee {
         return problems
     }
 
-    private func eventProblems(
+    private mutating func eventProblems(
         _ event: Event, to recipient: Recipient, command: Command, core: RoutingCore
     ) -> [String] {
         switch event {
         case .queued(let id, let position, _, _) where position < 1:
             return ["conversation \(id) queued at position \(position)"]
+        case .slaWarning(let id, let sla, let left):
+            var problems: [String] = []
+            guard case .agent = recipient else { return ["SLA-WARN of \(id) sent to \(recipient)"] }
+            guard let round = rounds[id], round.start != nil, !round.breached else {
+                return ["SLA-WARN of \(id) with no round waiting"]
+            }
+            if sla != (round.number == 1 ? .firstResponse : .response) { problems.append("SLA-WARN of \(id) as \(sla)") }
+            if left.value <= 0 { problems.append("SLA-WARN of \(id) with \(left) left") }
+            if !warnedRounds.insert("\(id)/\(round.number)").inserted {
+                problems.append("second SLA-WARN of \(id) round \(round.number)")
+            }
+            return problems
         case .assigned(let notice) where notice.resumed:
             guard case .connect = command, recipient == .caller else {
                 return ["resumed assignment of \(notice.conversation) to \(recipient) on \(describe(command))"]
@@ -654,7 +668,7 @@ extension Effect {
         case .deliver(_, let event):
             switch event {
             case .queued(let id, _, _, _), .joined(let id, _), .message(let id, _, _), .revoked(let id, _),
-                .escalated(let id, _, _, _), .closed(let id, _):
+                .escalated(let id, _, _, _), .closed(let id, _), .slaWarning(let id, _, _):
                 id
             case .assigned(let notice): notice.conversation
             case .note(let note): note.conversation
@@ -733,6 +747,12 @@ enum RestoreAudit {
                 earliest = min(earliest ?? due, due)
             }
             // Widening steps still ahead are deadlines too.
+            // So are warnings still ahead.
+            if let start = record.roundStartedAt, let due = record.roundDueAt, record.roundBreachedAt == nil,
+                let warnAt = team.policy.warning(start: start, due: due), warnAt > now
+            {
+                earliest = min(earliest ?? warnAt, warnAt)
+            }
             if let widen = team.policy.rule(for: record.skill).widenAfter {
                 for step in [record.openedAt + widen, record.openedAt + Milliseconds(widen.value * 2)] where step > now
                 {

@@ -86,3 +86,70 @@ struct ResponseRoundTests {
         #expect(breaches(step.effects).first?.threshold == .seconds(180))
     }
 }
+
+/// `SLA-WARN`: the holder hears once per round that its deadline is near.
+@Suite("SLA warnings")
+struct SLAWarningTests {
+    func floor(warnBefore: Milliseconds? = nil, agents: [AgentProfile] = [agent("alice", ["presales": 3])]) -> Floor {
+        var floor = Floor(agents: agents)
+        floor.core = RoutingCore(policy: RoutingPolicy(
+            firstResponse: .seconds(180), response: .seconds(60), warnBefore: warnBefore, agents: agents
+        ))
+        return floor
+    }
+
+    static func warnings(_ effects: [Effect]) -> [(Recipient, Event)] {
+        effects.compactMap { effect in
+            if case .deliver(let to, let event) = effect, case .slaWarning = event { return (to, event) }
+            return nil
+        }
+    }
+
+    @Test func byDefaultTheHolderIsWarnedAt100SecondsOfA3MinuteRoundOnce() {
+        var floor = floor()
+        floor.login("alice")
+        let id = floor.open("c1", "presales")
+        #expect(Self.warnings(floor.advance(seconds: 99.999).effects).isEmpty)
+        let warned = Self.warnings(floor.advance(seconds: 0.001).effects)
+        #expect(warned.map(\.0) == [.agent("alice")])
+        #expect(warned.map(\.1) == [.slaWarning(id, sla: .firstResponse, left: .seconds(80))])
+        #expect(Self.warnings(floor.advance(seconds: 79.999).effects).isEmpty)
+        #expect(breaches(floor.advance(seconds: 0.001).effects).count == 1)
+    }
+
+    @Test func aLaterRoundIsWarnedWithItsOwnLimitAndAnAnsweredRoundNotAtAll() {
+        var floor = floor(warnBefore: .seconds(15))
+        floor.login("alice")
+        let id = floor.open("c1", "presales")
+        _ = floor.advance(seconds: 10)
+        floor.run(.send(.agent("alice"), id, text: "您好"))
+        #expect(Self.warnings(floor.advance(seconds: 200).effects).isEmpty)  // round 1 answered: no warning
+        floor.run(.send(.customer("c1"), id, text: "还在吗"))
+        let warned = Self.warnings(floor.advance(seconds: 45).effects)
+        #expect(warned.map(\.1) == [.slaWarning(id, sla: .response, left: .seconds(15))])
+    }
+
+    @Test func zeroNeverWarnsAndAQueuedChatHasNobodyToWarn() {
+        var silent = floor(warnBefore: Milliseconds(0))
+        silent.login("alice")
+        _ = silent.open("c1", "presales")
+        #expect(Self.warnings(silent.advance(seconds: 179).effects).isEmpty)
+
+        var queued = floor(warnBefore: .seconds(30))
+        _ = queued.open("c1", "presales")  // nobody online
+        #expect(Self.warnings(queued.advance(seconds: 179).effects).isEmpty)
+    }
+
+    @Test func aChatPassedOnAfterItsWarningIsNotWarnedAgainInTheSameRound() {
+        var floor = floor(
+            warnBefore: .seconds(30), agents: [agent("alice", ["presales": 3]), agent("bob", ["presales": 2])]
+        )
+        floor.login("alice")
+        let id = floor.open("c1", "presales")
+        #expect(Self.warnings(floor.advance(seconds: 150).effects).count == 1)
+        floor.login("bob")
+        floor.run(.transfer(.agent("alice"), id, to: .agent("bob"), reason: "退款找bob"))
+        #expect(floor.holder(of: id) == "bob")
+        #expect(Self.warnings(floor.advance(seconds: 29).effects).isEmpty)
+    }
+}

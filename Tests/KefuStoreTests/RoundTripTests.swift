@@ -52,6 +52,7 @@ import Testing
             row.roundStartedAt = at(30)
             row.roundDueAt = at(210)
             row.roundBreachedAt = at(211)
+            row.roundWarnedAt = at(130)
             let first = RoundRecord(
                 conversation: ConversationID(9), round: 1, startedAt: at(0), dueAt: at(120), answeredAt: at(20),
                 agent: "alice", skill: "presales", store: "tmall"
