@@ -62,11 +62,13 @@ public enum JournaldHarness {
         }
     }
 
-    /// ``query(_:timeout:)`` for async tests: sleeps between polls instead of blocking a thread.
+    /// ``query(_:timeout:)`` for async tests: sleeps between polls instead of blocking a thread, and runs
+    /// journalctl on a thread of its own (``onOwnThread(_:)``), since tests polling at once would otherwise hold
+    /// both cooperative threads of a 2-core machine and stall every in-process daemon.
     public static func query(_ matches: [String], timeout: Duration = .seconds(5)) async -> [[String: String]] {
         let deadline = ContinuousClock.now + timeout
         while true {
-            let entries = queryOnce(matches)
+            let entries = await onOwnThread { queryOnce(matches) }
             if !entries.isEmpty || ContinuousClock.now >= deadline {
                 return entries
             }
