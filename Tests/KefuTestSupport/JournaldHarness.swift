@@ -62,11 +62,13 @@ public enum JournaldHarness {
         }
     }
 
-    /// ``query(_:timeout:)`` for async tests: sleeps between polls instead of blocking a thread.
+    /// ``query(_:timeout:)`` for async tests: sleeps between polls instead of blocking a thread, and runs
+    /// journalctl on a thread of its own (``onOwnThread(_:)``), since tests polling at once would otherwise hold
+    /// both cooperative threads of a 2-core machine and stall every in-process daemon.
     public static func query(_ matches: [String], timeout: Duration = .seconds(5)) async -> [[String: String]] {
         let deadline = ContinuousClock.now + timeout
         while true {
-            let entries = queryOnce(matches)
+            let entries = await onOwnThread { queryOnce(matches) }
             if !entries.isEmpty || ContinuousClock.now >= deadline {
                 return entries
             }
@@ -198,7 +200,8 @@ public enum JournaldHarness {
 
     // MARK: - Running journalctl
 
-    private static let journalctlPath: String? = ["/usr/bin/journalctl", "/bin/journalctl"]
+    /// `journalctl`, where Debian puts it; `nil` when systemd is not installed.
+    public static let journalctlPath: String? = ["/usr/bin/journalctl", "/bin/journalctl"]
         .first { FileManager.default.isExecutableFile(atPath: $0) }
 
     private static func run(_ executable: String, _ arguments: [String]) -> (status: Int32, output: Data)? {
@@ -284,6 +287,40 @@ extension JournaldHarness {
         case .run: return true
         case .fail(let reason): Issue.record("\(reason)", sourceLocation: sourceLocation)
         case .skip(let message): print(message)
+        }
+        return false
+    }
+}
+
+extension JournaldHarness {
+    /// For a test that runs `journalctl` but needs no journald (catalog tools): its path when it may go on. Where
+    /// systemd must be had (root, CI) a missing journalctl fails the calling test; elsewhere it is skipped, loudly.
+    public static func journalctlForTest(sourceLocation: SourceLocation = #_sourceLocation) -> String? {
+        if let journalctlPath {
+            return journalctlPath
+        }
+        let reason = "journalctl is missing (apt-get install systemd)"
+        if ProcessInfo.processInfo.environment["CI"] != nil || getuid() == 0 {
+            Issue.record("\(reason); required as root and in CI", sourceLocation: sourceLocation)
+        } else {
+            print("SKIPPED: \(reason)")
+        }
+        return nil
+    }
+
+    /// For a test that must change the host's systemd files (the system catalog): true when running as root.
+    /// In CI not being root fails the calling test; elsewhere it is skipped, loudly.
+    public static func isRootForTest(
+        _ purpose: String, sourceLocation: SourceLocation = #_sourceLocation
+    ) -> Bool {
+        if getuid() == 0 {
+            return true
+        }
+        let reason = "\(purpose) needs root (uid \(getuid()))"
+        if ProcessInfo.processInfo.environment["CI"] != nil {
+            Issue.record("\(reason); CI runs the tests as root", sourceLocation: sourceLocation)
+        } else {
+            print("SKIPPED: \(reason)")
         }
         return false
     }

@@ -5,3 +5,4 @@
 // - findExecutable(named:), packageRoot: locate built products (kefud, kefuctl) for end-to-end tests.
 // - NotifySocketListener: a fake systemd notify socket that catches READY=1 / STOPPING=1 datagrams.
 // - JournaldHarness: start journald if needed (root only) and read entries back with journalctl.
+// - MessageCatalog, runCommand: read a journal message catalog as systemd does; run journalctl and friends.
