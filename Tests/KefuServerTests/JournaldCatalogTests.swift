@@ -84,7 +84,7 @@ struct JournaldCatalogTests {
         // ...and, independently of that reading of the catalog, the values this breach must show.
         #expect(text.contains("Subject: SLA breach: conversation 1 got no agent reply in time"), "\(text)")
         #expect(text.contains("Conversation 1 (customer \(customer), skill logistics,"), "\(text)")
-        #expect(text.contains("over the 1500 ms first_response limit. Holding agent: \"alice\""), "\(text)")
+        #expect(text.contains("over the 1500 ms first_response limit of round 1. Agent: \"alice\""), "\(text)")
         #expect(text.contains("journalctl KEFU_CONVERSATION=1"), "\(text)")
         #expect(!text.contains("@KEFU_"), "unsubstituted placeholder:\n\(text)")
         kefud.signal(SIGTERM)
