@@ -13,6 +13,7 @@ enum ConfigurationDecoder {
         let routing = try RoutingSettings.decode(root.section("routing"))
         let skills = try root.sectionArray("skill").map(SkillSettings.decode)
         let gateways = try root.sectionArray("gateway").map(GatewaySettings.decode)
+        let autoReplies = try AutoReplySettings.decode(root.section("auto_reply"))
         try root.finish()
         try checkUniqueIDs(agents: agents, supervisors: supervisors, file: document.file)
         try checkSkills(skills, agents: agents.map(\.settings), file: document.file)
@@ -25,7 +26,8 @@ enum ConfigurationDecoder {
             supervisors: supervisors.map(\.settings),
             routing: routing,
             skills: skills.map(\.settings),
-            gateways: gateways.map(\.settings)
+            gateways: gateways.map(\.settings),
+            autoReplies: autoReplies
         )
     }
 
@@ -208,6 +210,14 @@ extension AgentSettings {
             levels.append(SkillLevel(skill: entry.key, level: level))
         }
         return levels
+    }
+}
+
+extension AutoReplySettings {
+    static func decode(_ reader: TableReader) throws(ConfigError) -> AutoReplySettings {
+        let settings = AutoReplySettings(greeting: try reader.message("greeting"), queued: try reader.message("queued"))
+        try reader.finish()
+        return settings
     }
 }
 
@@ -489,6 +499,22 @@ final class TableReader {
     }
 
     /// An optional display name: not empty, no control characters (names end up in line-based protocol output).
+    /// A message the daemon sends a buyer: not blank; line breaks allowed (they travel escaped), no other control
+    /// characters.
+    func message(_ key: String) throws(ConfigError) -> String? {
+        guard let located = try optional(key, .string) else {
+            return nil
+        }
+        guard !located.value.allSatisfy(\.isWhitespace) else {
+            throw error(key, line: located.line, "must not be empty; leave it out to send nothing")
+        }
+        let control = located.value.unicodeScalars.contains { $0 != "\n" && $0.properties.generalCategory == .control }
+        guard !control else {
+            throw error(key, line: located.line, "must not contain control characters other than line breaks")
+        }
+        return located.value
+    }
+
     func displayName(_ key: String) throws(ConfigError) -> String? {
         guard let located = try optional(key, .string) else {
             return nil

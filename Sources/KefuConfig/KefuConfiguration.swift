@@ -21,6 +21,8 @@ public struct KefuConfiguration: Sendable, Equatable {
     public var skills: [SkillSettings]
     /// `[[gateway]]`, in file order.
     public var gateways: [GatewaySettings]
+    /// `[auto_reply]`: what the daemon says to buyers by itself.
+    public var autoReplies: AutoReplySettings
 
     /// Creates a configuration directly, without validation (for tests and embedding).
     public init(
@@ -31,8 +33,10 @@ public struct KefuConfiguration: Sendable, Equatable {
         supervisors: [SupervisorSettings] = [],
         routing: RoutingSettings = RoutingSettings(),
         skills: [SkillSettings] = [],
-        gateways: [GatewaySettings] = []
+        gateways: [GatewaySettings] = [],
+        autoReplies: AutoReplySettings = AutoReplySettings()
     ) {
+        self.autoReplies = autoReplies
         self.server = server
         self.sla = sla
         self.customers = customers
@@ -144,6 +148,20 @@ public struct SLASettings: Sendable, Equatable {
         self.firstResponseSeconds = firstResponseSeconds
         self.responseSeconds = responseSeconds
         self.warnSeconds = warnSeconds
+    }
+}
+
+/// `[auto_reply]`: messages sent to the buyer by the daemon itself (`* MSG ... from=system auto=1`). Platforms do not
+/// count them as answers, and neither does kefud: they end no response round.
+public struct AutoReplySettings: Sendable, Equatable {
+    /// `greeting`: sent when a conversation opens (欢迎语); nil sends nothing.
+    public var greeting: String?
+    /// `queued`: sent when a new conversation has to wait for an agent; nil sends nothing.
+    public var queued: String?
+
+    public init(greeting: String? = nil, queued: String? = nil) {
+        self.greeting = greeting
+        self.queued = queued
     }
 }
 

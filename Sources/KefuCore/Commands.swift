@@ -57,6 +57,9 @@ public enum Command: Sendable, Equatable {
     case queue(Principal)
     /// `AGENTS`: every agent's presence and load (supervisors).
     case agents(Principal)
+    /// `SEND <conv> auto=1`: an agent's canned reply (快捷回复). The buyer gets it, but it is no human answer: it
+    /// ends no round.
+    case autoReply(Principal, ConversationID, text: String)
     /// Time has passed: fire every deadline due by now.
     case tick
     /// The configuration was reloaded: route by these rules from now on (see `RoutingCore.reconfigure`).
@@ -164,6 +167,8 @@ public enum Event: Sendable, Equatable {
     case revoked(ConversationID, reason: String)
     /// A stalled conversation is handed up to supervisors.
     case escalated(ConversationID, reason: String, agent: AgentID?, waited: Milliseconds)
+    /// An automatic message (the daemon's greeting or queue message, or an agent's canned reply): `auto=1`.
+    case autoMessage(ConversationID, from: MessageSender, text: String)
     /// To the holding agent, once per round: the round's deadline is near (`left` until it breaches).
     case slaWarning(ConversationID, sla: SLAKind, left: Milliseconds)
     /// The other party (or a supervisor) closed the conversation.

@@ -13,11 +13,15 @@ public struct RoutingPolicy: Sendable, Equatable {
     public var skillRules: [Skill: SkillRule]
     /// Fairness, stickiness and presence (`[routing]`).
     public var rules: RoutingRules
+    /// What the daemon says by itself (`[auto_reply]`).
+    public var autoReplies = AutoReplies()
 
     public init(
         firstResponse: Milliseconds, response: Milliseconds? = nil, warnBefore: Milliseconds? = nil,
-        agents: [AgentProfile], skillRules: [SkillRule] = [], rules: RoutingRules = RoutingRules()
+        agents: [AgentProfile], skillRules: [SkillRule] = [], rules: RoutingRules = RoutingRules(),
+        autoReplies: AutoReplies = AutoReplies()
     ) {
+        self.autoReplies = autoReplies
         self.firstResponse = firstResponse
         self.response = response ?? firstResponse
         self.warnBefore = warnBefore
@@ -44,6 +48,19 @@ public struct RoutingPolicy: Sendable, Equatable {
 
     /// The rule for a skill.
     public func rule(for skill: Skill) -> SkillRule { skillRules[skill] ?? SkillRule(skill: skill) }
+}
+
+/// `[auto_reply]`: messages the daemon sends the buyer by itself, marked `auto=1` (they end no round).
+public struct AutoReplies: Sendable, Equatable {
+    /// Sent when a conversation opens (欢迎语).
+    public var greeting: String?
+    /// Sent when a new conversation has to wait in the queue.
+    public var queued: String?
+
+    public init(greeting: String? = nil, queued: String? = nil) {
+        self.greeting = greeting
+        self.queued = queued
+    }
 }
 
 /// `[[skill]]`: who may serve a skill, and how that widens while a chat waits.

@@ -177,9 +177,12 @@ public struct MessageRecord: Sendable, Equatable {
     public var author: String
     public var at: Instant
     public var text: String
+    /// An automatic message (greeting, queue message, canned reply): shown to the buyer, no human answer.
+    public var automatic: Bool
 
     public init(
-        conversation: ConversationID, seq: Int, sender: MessageSender, author: String, at: Instant, text: String
+        conversation: ConversationID, seq: Int, sender: MessageSender, author: String, at: Instant, text: String,
+        automatic: Bool = false
     ) {
         self.conversation = conversation
         self.seq = seq
@@ -187,6 +190,7 @@ public struct MessageRecord: Sendable, Equatable {
         self.author = author
         self.at = at
         self.text = text
+        self.automatic = automatic
     }
 }
 

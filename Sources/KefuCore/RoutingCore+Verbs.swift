@@ -88,6 +88,9 @@ extension RoutingCore {
         )
         effects.append(.persist(.message(first)))
         if !placeWithReturningAgent(id, at: now) { place(id, at: now, reason: "routed") }
+        // The daemon's own words come after the buyer's placement is known; they are no human answer.
+        if let greeting = policy.autoReplies.greeting { automaticMessage(id, greeting, at: now) }
+        if let queued = policy.autoReplies.queued, self.queue.contains(id) { automaticMessage(id, queued, at: now) }
         return .ok([Field("conv", id.description)])
     }
 
@@ -310,6 +313,33 @@ extension RoutingCore {
     }
 
     /// Appends a system line to the history (visible in HISTORY, not sent to anyone).
+    /// `SEND <conv> auto=1`: a canned reply from the holding agent. The buyer gets it, marked `auto=1`; the round
+    /// keeps running (the platforms do not count auto-replies as answers).
+    mutating func autoReply(_ principal: Principal, _ id: ConversationID, text: String, at now: Instant) -> Reply {
+        guard !text.isEmpty else { return .refused(.badArgs, "SEND needs a message text") }
+        guard case .agent(let agent) = principal else {
+            if case .supervisor = principal {
+                return .refused(.forbidden, "supervisors do not write in conversations")
+            }
+            return .refused(.badArgs, "auto=1 is for agents' canned replies")
+        }
+        guard let open = conversations[id], open.record.agent == agent else { return notFound(id) }
+        conversations[id]!.record.messageCount += 1
+        append(id, sender: .agent, author: agent.rawValue, text: text, at: now, automatic: true)
+        effects.append(.deliver(.customer(open.record.customer), .autoMessage(id, from: .agent, text: text)))
+        persist(id)
+        return .ok([Field("seq", "\(open.record.messageCount + 1)")])
+    }
+
+    /// A message the daemon sends the buyer by itself (`from=system auto=1`), kept in the history.
+    mutating func automaticMessage(_ id: ConversationID, _ text: String, at now: Instant) {
+        guard let record = conversations[id]?.record else { return }
+        conversations[id]!.record.messageCount += 1
+        append(id, sender: .system, author: "system", text: text, at: now, automatic: true)
+        effects.append(.deliver(.customer(record.customer), .autoMessage(id, from: .system, text: text)))
+        persist(id)
+    }
+
     mutating func systemMessage(_ id: ConversationID, _ text: String, at now: Instant) {
         guard conversations[id] != nil else { return }
         conversations[id]!.record.messageCount += 1

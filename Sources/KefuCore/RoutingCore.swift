@@ -215,6 +215,8 @@ public struct RoutingCore: Sendable {
             return open(request, at: now)
         case .send(let principal, let id, let text):
             return send(principal, id, text: text, at: now)
+        case .autoReply(let principal, let id, let text):
+            return autoReply(principal, id, text: text, at: now)
         case .close(let principal, let id):
             return close(principal, id, at: now)
         case .history(let principal, let id):
@@ -277,11 +279,13 @@ public struct RoutingCore: Sendable {
 
     /// Appends a message to the history (the caller has already counted it in `messageCount`).
     mutating func append(
-        _ id: ConversationID, sender: MessageSender, author: String, text: String, at now: Instant
+        _ id: ConversationID, sender: MessageSender, author: String, text: String, at now: Instant,
+        automatic: Bool = false
     ) {
         guard let record = conversations[id]?.record else { return }
         let message = MessageRecord(
-            conversation: id, seq: record.messageCount, sender: sender, author: author, at: now, text: text
+            conversation: id, seq: record.messageCount, sender: sender, author: author, at: now, text: text,
+            automatic: automatic
         )
         effects.append(.persist(.message(message)))
     }

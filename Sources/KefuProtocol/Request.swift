@@ -30,7 +30,8 @@ public enum Request: Equatable, Sendable {
         skill: String, priority: PriorityValue, text: String, store: String? = nil, language: String? = nil,
         customer: String? = nil
     )
-    case send(conversation: Int64, text: String, customer: String? = nil)
+    /// `automatic`: `auto=1`, a canned reply that does not count as a human answer.
+    case send(conversation: Int64, text: String, customer: String? = nil, automatic: Bool = false)
     case close(conversation: Int64, customer: String? = nil)
     case presence(PresenceValue)
     case history(conversation: Int64, customer: String? = nil)
@@ -113,8 +114,16 @@ public enum Request: Equatable, Sendable {
                 language: line.option("lang"), customer: customer
             )
         case "SEND":
-            try line.expect(words: 1, options: ["customer"], text: true, usage: "SEND <conv> :<text>")
-            self = .send(conversation: try line.conversation(), text: line.text ?? "", customer: try line.customer())
+            try line.expect(words: 1, options: ["customer", "auto"], text: true, usage: "SEND <conv> [auto=1] :<text>")
+            var automatic = false
+            if let given = line.option("auto") {
+                guard given == "1" else { throw ProtocolError(.badArgs, "auto must be 1 (a canned reply)") }
+                automatic = true
+            }
+            self = .send(
+                conversation: try line.conversation(), text: line.text ?? "", customer: try line.customer(),
+                automatic: automatic
+            )
         case "CLOSE":
             try line.expect(words: 1, options: ["customer"], text: false, usage: "CLOSE <conv>")
             self = .close(conversation: try line.conversation(), customer: try line.customer())

@@ -24,6 +24,10 @@ extension Event {
             return ServerLine.event("ASSIGNED", fields, text: notice.firstMessage)
         case .message(let conversation, let sender, let text):
             return ServerLine.event("MSG", [("conv", conversation.description), ("from", sender.rawValue)], text: text)
+        case .autoMessage(let conversation, let sender, let text):
+            return ServerLine.event(
+                "MSG", [("conv", conversation.description), ("from", sender.rawValue), ("auto", "1")], text: text
+            )
         case .revoked(let conversation, let reason):
             return ServerLine.event("REVOKED", [("conv", conversation.description), ("reason", reason)])
         case .escalated(let conversation, let reason, let agent, let waited):
@@ -53,12 +57,11 @@ extension Event {
 extension MessageRecord {
     /// `* HISTORY conv= seq= from= at= :text`
     var historyLine: String {
-        ServerLine.event(
-            "HISTORY",
-            [("conv", conversation.description), ("seq", "\(seq)"), ("from", sender.rawValue),
-             ("at", at.description)],
-            text: text
-        )
+        var fields = [
+            ("conv", conversation.description), ("seq", "\(seq)"), ("from", sender.rawValue), ("at", at.description),
+        ]
+        if automatic { fields.append(("auto", "1")) }
+        return ServerLine.event("HISTORY", fields, text: text)
     }
 }
 

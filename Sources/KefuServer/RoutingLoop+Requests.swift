@@ -83,7 +83,8 @@ extension RoutingLoop {
                 try speaker(customer), skill: Skill(skill), priority: Priority(priority), text: text, store: store,
                 language: language, gateway: gateway
             )
-        case .send(let conversation, let text, let customer):
+        case .send(let conversation, let text, let customer, let automatic):
+            if automatic { return .autoReply(try speaker(customer), ConversationID(conversation), text: text) }
             return .send(try speaker(customer), ConversationID(conversation), text: text)
         case .close(let conversation, let customer):
             return .close(try speaker(customer), ConversationID(conversation))

@@ -38,8 +38,10 @@ extension RoutingLoop {
                 switch read {
                 case .history:
                     // System lines (transfer reasons) are internal: a buyer sees the conversation, not its handling.
+                    // (The daemon's automatic messages — greeting, queue message — are the buyer's to see.)
                     let hideSystem = viewer.isCustomer
-                    lines = try reader.history(of: conversation).filter { !(hideSystem && $0.sender == .system) }
+                    lines = try reader.history(of: conversation)
+                        .filter { !(hideSystem && $0.sender == .system && !$0.automatic) }
                         .map(\.historyLine)
                 case .notes:
                     lines = try reader.notes(of: conversation).map { RoutingCore.noteLine($0).rendered }

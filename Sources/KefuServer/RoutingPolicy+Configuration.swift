@@ -36,7 +36,10 @@ extension RoutingPolicy {
                     fallback: skill.fallback.map { Skill($0) }, maxQueue: skill.maxQueue
                 )
             },
-            rules: rules
+            rules: rules,
+            autoReplies: AutoReplies(
+                greeting: configuration.autoReplies.greeting, queued: configuration.autoReplies.queued
+            )
         )
     }
 }

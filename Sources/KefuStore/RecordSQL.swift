@@ -51,13 +51,14 @@ enum RecordSQL {
 
     // A message is a whole row keyed by (conversation, seq): re-applying it replaces it with itself.
     static let upsertMessage = """
-        INSERT INTO messages (conversation, seq, sender, author, at, text)
-        VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+        INSERT INTO messages (conversation, seq, sender, author, at, text, automatic)
+        VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
         ON CONFLICT(conversation, seq) DO UPDATE SET
             sender = excluded.sender,
             author = excluded.author,
             at = excluded.at,
-            text = excluded.text
+            text = excluded.text,
+            automatic = excluded.automatic
         """
 
     static let insertAssignment = """
@@ -123,6 +124,7 @@ enum RecordSQL {
             statement.bind(4, row.author)
             statement.bind(5, row.at.unixMilliseconds)
             statement.bind(6, row.text)
+            statement.bind(7, Int64(row.automatic ? 1 : 0))
             try statement.run(.write)
         case .assignment(let row):
             let statement = try connection.statement(insertAssignment, .write)

@@ -22,7 +22,7 @@ public final class StoreReader {
     /// The messages of a conversation, ordered by `seq`; empty when there are none.
     public func history(of conversation: ConversationID) throws -> [MessageRecord] {
         let statement = try prepare(
-            "SELECT seq, sender, author, at, text FROM messages WHERE conversation = ?1 ORDER BY seq"
+            "SELECT seq, sender, author, at, text, automatic FROM messages WHERE conversation = ?1 ORDER BY seq"
         )
         defer { statement.reset() }
         statement.bind(1, conversation.rawValue)
@@ -40,7 +40,8 @@ public final class StoreReader {
                     sender: sender,
                     author: statement.string(2),
                     at: Instant(unixMilliseconds: statement.int64(3)),
-                    text: statement.string(4)
+                    text: statement.string(4),
+                    automatic: statement.int64(5) != 0
                 )
             )
         }

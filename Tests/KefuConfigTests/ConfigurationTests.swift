@@ -227,13 +227,23 @@ struct ConfigurationTests {
         #expect(error.description == "test.toml:5: server.max_line_byte: unknown key; did you mean max_line_bytes?")
     }
 
+    @Test func autoRepliesAreOptionalMessagesThatMayNotBeBlank() throws {
+        let set = try KefuConfiguration.parse(
+            config("[auto_reply]\ngreeting = \"亲,欢迎光临\"\nqueued = \"请稍候\\n马上来\"\n"), file: testFile)
+        #expect(set.autoReplies == AutoReplySettings(greeting: "亲,欢迎光临", queued: "请稍候\n马上来"))
+        #expect(try KefuConfiguration.parse(config(""), file: testFile).autoReplies == AutoReplySettings())
+        let error = try #require(configError(config("[auto_reply]\ngreeting = \"  \"\n")))
+        #expect(error.key == "auto_reply.greeting")
+        #expect(error.message == "must not be empty; leave it out to send nothing")
+    }
+
     @Test func unknownTopLevelKey() throws {
         // Top-level keys must come before the first header, or they would belong to that table.
         let error = try #require(configError("debug = true\n" + config("")))
         #expect(
             error.description
                 == "test.toml:1: debug: unknown key; expected one of: server, sla, customers, agent, supervisor, "
-                + "routing, skill, gateway"
+                + "routing, skill, gateway, auto_reply"
         )
     }
 
@@ -249,7 +259,7 @@ struct ConfigurationTests {
         #expect(error.key == key)
         #expect(
             error.message
-                == "\(kind); expected one of: server, sla, customers, agent, supervisor, routing, skill, gateway")
+                == "\(kind); expected one of: server, sla, customers, agent, supervisor, routing, skill, gateway, auto_reply")
     }
 
     @Test func slaPolicyIsUnknownForNow() throws {

@@ -39,7 +39,8 @@ struct TeamSpec: Sendable, Hashable, CustomStringConvertible {
                     fallback: skillCount > 1 ? [Self.skill(1)] : []
                 )
             ],
-            rules: Self.rules
+            rules: Self.rules,
+            autoReplies: AutoReplies(greeting: "欢迎光临", queued: "请稍候")
         )
     }
 
@@ -87,6 +88,8 @@ enum Action: Sendable, Hashable {
     case customerSend(pick: Int)
     /// The picked conversation's holder answers (a non-holder when it is still queued: refused).
     case agentSend(pick: Int)
+    /// The picked conversation's holder sends a canned reply (`auto=1`): no human answer.
+    case agentAutoReply(pick: Int)
     case close(pick: Int, by: Closer)
     case presence(agent: Int, Presence)
     case connect(agent: Int)
@@ -156,7 +159,7 @@ enum Stray: Sendable, Hashable, CaseIterable {
 
 /// The kinds of action with the weight each is drawn with.
 enum ActionKind: CaseIterable {
-    case open, customerSend, agentSend, close, presence, connect, disconnect, smallAdvance, largeAdvance, stray
+    case open, customerSend, agentSend, agentAutoReply, close, presence, connect, disconnect, smallAdvance, largeAdvance, stray
     case transfer, note, handover, assign, openInStore
     case restart, reload
 
@@ -165,6 +168,7 @@ enum ActionKind: CaseIterable {
         case .open: 20
         case .customerSend: 6
         case .agentSend: 14
+        case .agentAutoReply: 4
         case .close: 12
         case .presence: 6
         case .connect: 7
@@ -210,6 +214,7 @@ enum ActionKind: CaseIterable {
             )
         case .customerSend: return .customerSend(pick: pick)
         case .agentSend: return .agentSend(pick: pick)
+        case .agentAutoReply: return .agentAutoReply(pick: pick)
         case .close:
             let closers: [Closer] = [.customer, .customer, .agent, .agent, .supervisor]
             return .close(pick: pick, by: closers.randomElement(using: &rng)!)
@@ -395,6 +400,7 @@ extension Scenario {
             return .open(customer: customer, skill: skill / 2, vip: vip)
         case .customerSend(let pick): return .customerSend(pick: pick / 2)
         case .agentSend(let pick): return .agentSend(pick: pick / 2)
+        case .agentAutoReply(let pick): return .agentSend(pick: pick)
         case .close(let pick, let by):
             return pick > 0 ? .close(pick: pick / 2, by: by) : .close(pick: 0, by: .customer)
         case .presence(let agent, let presence): return .presence(agent: agent / 2, presence)
@@ -474,6 +480,9 @@ struct Driver {
         case .agentSend(let pick):
             guard let record = openRecord(pick) else { return nil }
             return .send(.agent(record.agent ?? team.agent(pick)), record.id, text: nextText())
+        case .agentAutoReply(let pick):
+            guard let record = openRecord(pick) else { return nil }
+            return .autoReply(.agent(record.agent ?? team.agent(pick)), record.id, text: nextText())
         case .close(let pick, let by):
             guard let record = openRecord(pick) else { return nil }
             switch by {
@@ -655,6 +664,7 @@ func describe(_ command: Command) -> String {
         "open \(skill) \(priority.rawValue)\(store.map { " store=\($0)" } ?? "")\(language.map { " lang=\($0)" } ?? "")"
             + " by \(who) :\(text)"
     case .send(let who, let id, let text): "send #\(id) by \(who) :\(text)"
+    case .autoReply(let who, let id, let text): "send #\(id) auto=1 by \(who) :\(text)"
     case .close(let who, let id): "close #\(id) by \(who)"
     case .history(let who, let id): "history #\(id) by \(who)"
     case .transfer(let who, let id, let target, let reason): "transfer #\(id) to \(target) by \(who) :\(reason)"

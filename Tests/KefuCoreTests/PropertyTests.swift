@@ -249,6 +249,19 @@ struct Referee {
             guard case .customer = who else { return .refusal(.forbidden) }
             guard policy.knownSkills.contains(skill), !text.isEmpty else { return .refusal(.badArgs) }
             return .exactly(.ok([Field("conv", "\(nextID)")]))
+        case .autoReply(let who, let id, let text):
+            guard !text.isEmpty else { return .refusal(.badArgs) }
+            guard let record = core.conversation(id) else {
+                if case .agent = who { return .refusal(.notFound) }
+                return .refusal(who.isCustomer ? .badArgs : .forbidden)
+            }
+            switch who {
+            case .customer: return .refusal(.badArgs)
+            case .supervisor: return .refusal(.forbidden)
+            case .agent:
+                guard Self.takesPart(who, in: record) else { return .refusal(.notFound) }
+                return .exactly(.ok([Field("seq", "\(record.messageCount + 1)")]))
+            }
         case .send(let who, let id, let text):
             guard !text.isEmpty else { return .refusal(.badArgs) }
             guard let record = core.conversation(id) else { return .refusal(.notFound) }
@@ -668,6 +681,7 @@ extension Effect {
         case .deliver(_, let event):
             switch event {
             case .queued(let id, _, _, _), .joined(let id, _), .message(let id, _, _), .revoked(let id, _),
+                .autoMessage(let id, _, _),
                 .escalated(let id, _, _, _), .closed(let id, _), .slaWarning(let id, _, _):
                 id
             case .assigned(let notice): notice.conversation

@@ -153,3 +153,72 @@ struct SLAWarningTests {
         #expect(Self.warnings(floor.advance(seconds: 29).effects).isEmpty)
     }
 }
+
+/// Auto-replies: the daemon's greeting and queue message, and agents' canned replies (`auto=1`). The buyer sees
+/// them; no round ends with them.
+@Suite("Auto-replies")
+struct AutoReplyTests {
+    static let replies = AutoReplies(greeting: "亲,欢迎光临", queued: "当前咨询较多,请稍候")
+
+    func floor(agents: [AgentProfile] = [agent("alice", max: 1, ["presales": 3])]) -> Floor {
+        var floor = Floor(agents: agents)
+        floor.core = RoutingCore(policy: RoutingPolicy(
+            firstResponse: .seconds(60), agents: agents, autoReplies: Self.replies
+        ))
+        return floor
+    }
+
+    @Test func theBuyerIsGreetedAndToldToWaitWhenQueuedAndTheHistoryKeepsIt() {
+        var floor = floor()
+        floor.login("alice")
+        let first = floor.open("c1", "presales")
+        let greeted = events(floor.log, to: .customer("c1"))
+        #expect(greeted.last == .autoMessage(first, from: .system, text: "亲,欢迎光临"))
+        #expect(!greeted.contains(.autoMessage(first, from: .system, text: "当前咨询较多,请稍候")))  // alice took it
+        floor.log = []
+        let second = floor.open("c2", "presales")  // alice is full: it waits
+        #expect(
+            events(floor.log, to: .customer("c2")).suffix(2) == [
+                .autoMessage(second, from: .system, text: "亲,欢迎光临"),
+                .autoMessage(second, from: .system, text: "当前咨询较多,请稍候"),
+            ])
+        let messages = floor.log.compactMap { effect -> MessageRecord? in
+            if case .persist(.message(let message)) = effect { return message }
+            return nil
+        }
+        #expect(messages.map(\.seq) == [1, 2, 3])
+        #expect(messages.map(\.automatic) == [false, true, true])
+        #expect(floor.core.conversation(second)?.messageCount == 3)
+    }
+
+    @Test func aCannedReplyReachesTheBuyerButEndsNoRound() {
+        var floor = floor()
+        floor.login("alice")
+        let id = floor.open("c1", "presales")
+        _ = floor.advance(seconds: 5)
+        let step = floor.run(.autoReply(.agent("alice"), id, text: "亲,稍等哦"))
+        #expect(step.reply == .ok([Field("seq", "3")]))
+        #expect(events(step.effects, to: .customer("c1")) == [.autoMessage(id, from: .agent, text: "亲,稍等哦")])
+        #expect(floor.core.conversation(id)?.firstRespondedAt == nil)
+        #expect(floor.core.conversation(id)?.roundStartedAt != nil)
+        #expect(breaches(floor.advance(seconds: 55).effects).map(\.conversation) == [id])  // the round still ran
+    }
+
+    @Test func onlyTheHoldingAgentSendsCannedReplies() {
+        var floor = floor(agents: [agent("alice", ["presales": 3]), agent("bob", ["presales": 1])])
+        floor.login("alice")
+        let id = floor.open("c1", "presales")
+        #expect(
+            floor.run(.autoReply(.customer("c1"), id, text: "x")).reply
+                == .refused(.badArgs, "auto=1 is for agents' canned replies"))
+        #expect(
+            floor.run(.autoReply(.supervisor("lead"), id, text: "x")).reply
+                == .refused(.forbidden, "supervisors do not write in conversations"))
+        #expect(floor.run(.autoReply(.agent("bob"), id, text: "x")).reply == .refused(.notFound, "no such conversation"))
+        #expect(floor.run(.autoReply(.agent("alice"), id, text: "")).reply.isRefusal)
+    }
+}
+
+extension Reply {
+    var isRefusal: Bool { if case .refused = self { true } else { false } }
+}

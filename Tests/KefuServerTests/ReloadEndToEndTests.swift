@@ -72,3 +72,35 @@ struct ReloadEndToEndTests {
         try await daemon.stop()
     }
 }
+
+@Suite("Auto-replies over TCP")
+struct AutoReplyEndToEndTests {
+    @Test func greetingQueueMessageAndCannedRepliesAreMarkedAutoAndKeptInTheHistory() async throws {
+        let daemon = try await TestDaemon.start(testConfiguration(extra: """
+            [auto_reply]
+            greeting = "亲,欢迎光临小店"
+            queued = "当前排队人数较多,请稍候"
+            """))
+        let alice = try await daemon.agent("alice", Secrets.alice)
+        let buyer = try await daemon.customer("buyer-auto")
+        #expect(try await buyer.completion("o OPEN presales :在吗") == "o OK conv=1")
+        #expect(try await buyer.next() == "* JOINED conv=1 agent=alice")
+        #expect(try await buyer.next() == "* MSG conv=1 from=system auto=1 :亲,欢迎光临小店")
+        _ = try await alice.expect("* ASSIGNED conv=1 ")
+        #expect(try await alice.completion("a SEND 1 auto=1 :亲,稍等哦") == "a OK seq=3")
+        #expect(try await buyer.next() == "* MSG conv=1 from=agent auto=1 :亲,稍等哦")
+        let history = try await buyer.command("h HISTORY 1")
+        #expect(history.count == 4)
+        #expect(history[1].hasPrefix("* HISTORY conv=1 seq=2 from=system at="))
+        #expect(history[1].hasSuffix(" auto=1 :亲,欢迎光临小店"))
+        #expect(history[2].hasPrefix("* HISTORY conv=1 seq=3 from=agent at="))
+        #expect(history[2].hasSuffix(" auto=1 :亲,稍等哦"))
+        // A buyer nobody can serve now hears the queue message after the greeting.
+        let other = try await daemon.customer("buyer-wait")
+        #expect(try await other.completion("o OPEN complaint :投诉") == "o OK conv=2")
+        #expect(try await other.next() == "* QUEUED conv=2 position=1 offline=1")
+        #expect(try await other.next() == "* MSG conv=2 from=system auto=1 :亲,欢迎光临小店")
+        #expect(try await other.next() == "* MSG conv=2 from=system auto=1 :当前排队人数较多,请稍候")
+        try await daemon.stop()
+    }
+}
