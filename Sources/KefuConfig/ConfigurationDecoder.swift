@@ -146,8 +146,12 @@ extension SLASettings {
         let firstResponse = try reader.seconds("first_response_s", allowZero: false) ?? defaultFirstResponseSeconds
         let response = try reader.seconds("response_s", allowZero: false)
         let warn = try reader.seconds("warn_s", allowZero: true)
+        let idle = try reader.seconds("customer_idle_close_s", allowZero: true) ?? defaultCustomerIdleCloseSeconds
         try reader.finish()
-        return SLASettings(firstResponseSeconds: firstResponse, responseSeconds: response, warnSeconds: warn)
+        return SLASettings(
+            firstResponseSeconds: firstResponse, responseSeconds: response, warnSeconds: warn,
+            customerIdleCloseSeconds: idle
+        )
     }
 }
 
@@ -215,7 +219,10 @@ extension AgentSettings {
 
 extension AutoReplySettings {
     static func decode(_ reader: TableReader) throws(ConfigError) -> AutoReplySettings {
-        let settings = AutoReplySettings(greeting: try reader.message("greeting"), queued: try reader.message("queued"))
+        let settings = AutoReplySettings(
+            greeting: try reader.message("greeting"), queued: try reader.message("queued"),
+            idleWarning: try reader.message("idle_warning"), idleClose: try reader.message("idle_close")
+        )
         try reader.finish()
         return settings
     }

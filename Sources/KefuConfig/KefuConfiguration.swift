@@ -139,15 +139,22 @@ public struct SLASettings: Sendable, Equatable {
     /// `warn_s`: how long before a round's deadline its holder gets `SLA-WARN`; nil means at 100/180 of the limit
     /// (Taobao's 100 s of a 3-minute round); 0 never.
     public var warnSeconds: Double?
+    /// `customer_idle_close_s`: a buyer silent this long after the agent's last message has the conversation closed
+    /// by the daemon (warned a minute before); 0 never.
+    public var customerIdleCloseSeconds: Double
+
+    /// The default `customer_idle_close_s`: 30 minutes.
+    public static let defaultCustomerIdleCloseSeconds = 1800.0
 
     /// Creates SLA settings.
     public init(
         firstResponseSeconds: Double = SLASettings.defaultFirstResponseSeconds, responseSeconds: Double? = nil,
-        warnSeconds: Double? = nil
+        warnSeconds: Double? = nil, customerIdleCloseSeconds: Double = SLASettings.defaultCustomerIdleCloseSeconds
     ) {
         self.firstResponseSeconds = firstResponseSeconds
         self.responseSeconds = responseSeconds
         self.warnSeconds = warnSeconds
+        self.customerIdleCloseSeconds = customerIdleCloseSeconds
     }
 }
 
@@ -158,10 +165,16 @@ public struct AutoReplySettings: Sendable, Equatable {
     public var greeting: String?
     /// `queued`: sent when a new conversation has to wait for an agent; nil sends nothing.
     public var queued: String?
+    /// `idle_warning` / `idle_close`: sent to a silent buyer a minute before the daemon closes the conversation, and
+    /// at the close; nil keeps the built-in Chinese texts.
+    public var idleWarning: String?
+    public var idleClose: String?
 
-    public init(greeting: String? = nil, queued: String? = nil) {
+    public init(greeting: String? = nil, queued: String? = nil, idleWarning: String? = nil, idleClose: String? = nil) {
         self.greeting = greeting
         self.queued = queued
+        self.idleWarning = idleWarning
+        self.idleClose = idleClose
     }
 }
 

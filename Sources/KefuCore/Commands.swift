@@ -186,6 +186,8 @@ public enum Closer: String, Sendable, Equatable {
     case customer
     case agent
     case supervisor
+    /// The daemon: the buyer stayed silent after the agent's last message (`customer_idle_close_s`).
+    case system
 }
 
 /// Which response clock was breached.

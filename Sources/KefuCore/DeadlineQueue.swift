@@ -7,6 +7,9 @@ enum DeadlineKind: Hashable {
     case roundDue(ConversationID, round: Int)
     /// The moment to warn the holder that a round's deadline is near.
     case roundWarning(ConversationID, round: Int)
+    /// The buyer has said nothing since the agent's message of that instant: warn them, then close.
+    case buyerIdleWarning(ConversationID, since: Instant)
+    case buyerIdleClose(ConversationID, since: Instant)
     /// A waiting conversation widens: step 1 lowers the required level to 1, step 2 admits fallback skills.
     case widen(ConversationID, step: Int)
     /// A returning buyer has waited `sticky_wait_s` for their agent: route normally from now on.

@@ -15,6 +15,9 @@ public struct RoutingPolicy: Sendable, Equatable {
     public var rules: RoutingRules
     /// What the daemon says by itself (`[auto_reply]`).
     public var autoReplies = AutoReplies()
+    /// A conversation whose buyer stays silent this long after the agent's last message is closed by the daemon
+    /// (`[sla] customer_idle_close_s`, default 30 min); nil never. The buyer is warned a minute before.
+    public var customerIdleClose: Milliseconds? = .seconds(1800)
 
     public init(
         firstResponse: Milliseconds, response: Milliseconds? = nil, warnBefore: Milliseconds? = nil,
@@ -56,10 +59,22 @@ public struct AutoReplies: Sendable, Equatable {
     public var greeting: String?
     /// Sent when a new conversation has to wait in the queue.
     public var queued: String?
+    /// Sent a minute before a silent buyer's conversation is closed.
+    public var idleWarning: String
+    /// Sent when a silent buyer's conversation is closed.
+    public var idleClose: String
 
-    public init(greeting: String? = nil, queued: String? = nil) {
+    public static let defaultIdleWarning = "亲,您已经有一段时间没有回复了,1分钟后本次会话将自动结束。"
+    public static let defaultIdleClose = "本次会话已自动结束,如有问题欢迎随时再来咨询。"
+
+    public init(
+        greeting: String? = nil, queued: String? = nil, idleWarning: String = AutoReplies.defaultIdleWarning,
+        idleClose: String = AutoReplies.defaultIdleClose
+    ) {
         self.greeting = greeting
         self.queued = queued
+        self.idleWarning = idleWarning
+        self.idleClose = idleClose
     }
 }
 

@@ -80,6 +80,9 @@ public struct ConversationRecord: Sendable, Equatable {
     public var roundBreachedAt: Instant?
     /// When that round's holder was warned (`SLA-WARN`), if it was: once per round, also across restarts.
     public var roundWarnedAt: Instant?
+    /// The agent's last human message when no buyer message has followed it: the buyer is silent since then, and
+    /// after `customer_idle_close_s` the daemon closes the conversation.
+    public var buyerIdleSince: Instant?
     /// Number of messages in its history (the last message's `seq`).
     public var messageCount: Int
     /// The customer's opening message, repeated to each agent it is assigned to.

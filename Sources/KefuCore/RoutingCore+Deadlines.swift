@@ -5,6 +5,18 @@ extension RoutingCore {
             switch deadline.kind {
             case .roundDue(let id, let round):
                 roundDue(id, round: round, due: deadline.at, at: now)
+            case .buyerIdleWarning(let id, let since):
+                // Still silent since that message, and the limit is the one this warning was armed for.
+                guard conversations[id]?.record.buyerIdleSince == since,
+                    buyerIdleTimes(since: since)?.warn == deadline.at
+                else { break }
+                automaticMessage(id, policy.autoReplies.idleWarning, at: now)
+            case .buyerIdleClose(let id, let since):
+                guard conversations[id]?.record.buyerIdleSince == since,
+                    buyerIdleTimes(since: since)?.close == deadline.at
+                else { break }
+                automaticMessage(id, policy.autoReplies.idleClose, at: now)
+                finish(id, by: .system, at: now)
             case .roundWarning(let id, let round):
                 roundWarning(id, round: round, armedFor: deadline.at, at: now)
             case .widen(let id, let step):

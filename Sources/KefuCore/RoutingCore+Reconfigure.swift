@@ -58,6 +58,7 @@ extension RoutingCore {
             }
             conversations[id] = open
             armWidening(open.record, after: now)
+            armBuyerIdle(open.record, after: now)
             if changed {
                 persist(id)
                 persistRound(of: open.record)

@@ -144,6 +144,7 @@ extension RoutingCore {
         case .customer(let customer):
             guard open.record.customer == customer else { return notFound(id) }
             open.record.messageCount += 1
+            open.record.buyerIdleSince = nil  // the buyer spoke: no idle close
             // A buyer message after an answer starts the next round; while one is waiting, more messages do not
             // restart it.
             if open.record.roundStartedAt == nil {
@@ -173,7 +174,10 @@ extension RoutingCore {
                 open.record.roundWarnedAt = nil
             }
             open.passedOnBy = nil  // answered by its new agent: the one who passed it on may serve it again later
+            // Now it is the buyer's turn: if they stay silent, the daemon warns them and then closes.
+            open.record.buyerIdleSince = now
             conversations[id] = open
+            armBuyerIdle(open.record)
             append(id, sender: .agent, author: agent.rawValue, text: text, at: now)
             effects.append(.deliver(.customer(open.record.customer), .message(id, from: .agent, text: text)))
         case .supervisor:
@@ -184,8 +188,7 @@ extension RoutingCore {
     }
 
     mutating func close(_ principal: Principal, _ id: ConversationID, at now: Instant) -> Reply {
-        guard let open = conversations[id] else { return notFound(id) }
-        var record = open.record
+        guard let record = conversations[id]?.record else { return notFound(id) }
         let closedBy: Closer
         switch principal {
         case .customer(let customer):
@@ -197,6 +200,15 @@ extension RoutingCore {
         case .supervisor:
             closedBy = .supervisor
         }
+        finish(id, by: closedBy, at: now)
+        return .ok([])
+    }
+
+    /// Closes an open conversation (the closer's permission already checked): the store, the other side, the
+    /// agent's slot.
+    mutating func finish(_ id: ConversationID, by closedBy: Closer, at now: Instant) {
+        guard let open = conversations[id] else { return }
+        var record = open.record
         let agent = record.agent
         if queue.contains(id) {
             queue.remove(id)
@@ -226,7 +238,21 @@ extension RoutingCore {
                 offerCapacity(to: agent, at: now)
             }
         }
-        return .ok([])
+    }
+
+    /// Arms the idle warning and close for a buyer silent since the agent's last message.
+    mutating func armBuyerIdle(_ record: ConversationRecord, after now: Instant? = nil) {
+        guard let since = record.buyerIdleSince, let (warnAt, closeAt) = buyerIdleTimes(since: since) else { return }
+        if now.map({ warnAt > $0 }) ?? true { deadlines.arm(.buyerIdleWarning(record.id, since: since), at: warnAt) }
+        deadlines.arm(.buyerIdleClose(record.id, since: since), at: closeAt)
+    }
+
+    /// When a buyer silent since `since` is warned (a minute before, or halfway for limits under two minutes) and
+    /// when the conversation closes; nil when idle buyers are never closed.
+    func buyerIdleTimes(since: Instant) -> (warn: Instant, close: Instant)? {
+        guard let limit = policy.customerIdleClose, limit.value > 0 else { return nil }
+        let closeAt = since + limit
+        return (closeAt + Milliseconds(-min(60_000, limit.value / 2)), closeAt)
     }
 
     func history(_ principal: Principal, _ id: ConversationID) -> Reply {

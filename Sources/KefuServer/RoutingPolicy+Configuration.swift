@@ -38,8 +38,12 @@ extension RoutingPolicy {
             },
             rules: rules,
             autoReplies: AutoReplies(
-                greeting: configuration.autoReplies.greeting, queued: configuration.autoReplies.queued
+                greeting: configuration.autoReplies.greeting, queued: configuration.autoReplies.queued,
+                idleWarning: configuration.autoReplies.idleWarning ?? AutoReplies.defaultIdleWarning,
+                idleClose: configuration.autoReplies.idleClose ?? AutoReplies.defaultIdleClose
             )
         )
+        let idle = configuration.sla.customerIdleCloseSeconds
+        customerIdleClose = idle > 0 ? .seconds(idle) : nil
     }
 }

@@ -7,8 +7,8 @@ enum RecordSQL {
     static let upsertConversation = """
         INSERT INTO conversations (id, customer, skill, priority, state, agent, opened_at, first_response_due_at,
             first_responded_at, breached_at, closed_at, message_count, first_message, store, language, gateway,
-            round, round_started_at, round_due_at, round_breached_at, round_warned_at)
-        VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)
+            round, round_started_at, round_due_at, round_breached_at, round_warned_at, buyer_idle_since)
+        VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22)
         ON CONFLICT(id) DO UPDATE SET
             customer = excluded.customer,
             skill = excluded.skill,
@@ -29,7 +29,8 @@ enum RecordSQL {
             round_started_at = excluded.round_started_at,
             round_due_at = excluded.round_due_at,
             round_breached_at = excluded.round_breached_at,
-            round_warned_at = excluded.round_warned_at
+            round_warned_at = excluded.round_warned_at,
+            buyer_idle_since = excluded.buyer_idle_since
         """
 
     // A round is rewritten whole as it changes (started, breached, answered or closed).
@@ -78,7 +79,7 @@ enum RecordSQL {
     static let conversationColumns = """
         id, customer, skill, priority, state, agent, opened_at, first_response_due_at, first_responded_at,
         breached_at, closed_at, message_count, first_message, store, language, gateway, round, round_started_at,
-        round_due_at, round_breached_at, round_warned_at
+        round_due_at, round_breached_at, round_warned_at, buyer_idle_since
         """
 
     static let roundColumns = """
@@ -115,6 +116,7 @@ enum RecordSQL {
             statement.bind(19, row.roundDueAt?.unixMilliseconds)
             statement.bind(20, row.roundBreachedAt?.unixMilliseconds)
             statement.bind(21, row.roundWarnedAt?.unixMilliseconds)
+            statement.bind(22, row.buyerIdleSince?.unixMilliseconds)
             try statement.run(.write)
         case .message(let row):
             let statement = try connection.statement(upsertMessage, .write)
@@ -193,6 +195,7 @@ enum RecordSQL {
         record.roundDueAt = row.optionalInt64(18).map(Instant.init(unixMilliseconds:))
         record.roundBreachedAt = row.optionalInt64(19).map(Instant.init(unixMilliseconds:))
         record.roundWarnedAt = row.optionalInt64(20).map(Instant.init(unixMilliseconds:))
+        record.buyerIdleSince = row.optionalInt64(21).map(Instant.init(unixMilliseconds:))
         return record
     }
 

@@ -76,6 +76,7 @@ enum Schema {
         ALTER TABLE conversations ADD COLUMN round_due_at INTEGER;
         ALTER TABLE conversations ADD COLUMN round_breached_at INTEGER;
         ALTER TABLE conversations ADD COLUMN round_warned_at INTEGER;
+        ALTER TABLE conversations ADD COLUMN buyer_idle_since INTEGER;
         -- Greetings, queue messages and canned replies (auto=1): shown to the buyer, no human answer.
         ALTER TABLE messages ADD COLUMN automatic INTEGER NOT NULL DEFAULT 0;
         UPDATE conversations SET round_started_at = opened_at, round_due_at = first_response_due_at,

@@ -95,6 +95,9 @@ struct ConfigurationTests {
         #expect(set.sla.warnSeconds == nil)
         let warned = try KefuConfiguration.parse(config("[sla]\nwarn_s = 0\n"), file: testFile)
         #expect(warned.sla.warnSeconds == 0)
+        #expect(absent.sla.customerIdleCloseSeconds == 1800)
+        let idle = try KefuConfiguration.parse(config("[sla]\ncustomer_idle_close_s = 0\n"), file: testFile)
+        #expect(idle.sla.customerIdleCloseSeconds == 0)
         #expect(throws: ConfigError.self) {
             try KefuConfiguration.parse(config("[sla]\nresponse_s = 0\n"), file: testFile)
         }
@@ -266,7 +269,7 @@ struct ConfigurationTests {
         let text = config("[sla]\nfirst_response_s = 60\n\n[[sla.policy]]\nname = \"vip\"\n")
         let error = try #require(configError(text))
         #expect(
-            error.description == "test.toml:6: sla.policy: unknown array of tables; expected one of: first_response_s, response_s, warn_s"
+            error.description == "test.toml:6: sla.policy: unknown array of tables; expected one of: first_response_s, response_s, warn_s, customer_idle_close_s"
         )
     }
 

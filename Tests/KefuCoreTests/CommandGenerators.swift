@@ -20,7 +20,7 @@ struct TeamSpec: Sendable, Hashable, CustomStringConvertible {
     static func customer(_ index: Int) -> CustomerID { CustomerID("c\(index + 1)") }
 
     var policy: RoutingPolicy {
-        RoutingPolicy(
+        var policy = RoutingPolicy(
             firstResponse: Milliseconds(firstResponseMs),
             agents: agents.indices.filter { !agents[$0].removed }.map { index in
                 let spec = agents[index]
@@ -42,6 +42,9 @@ struct TeamSpec: Sendable, Hashable, CustomStringConvertible {
             rules: Self.rules,
             autoReplies: AutoReplies(greeting: "欢迎光临", queued: "请稍候")
         )
+        // Silent buyers are closed within a scenario's time span, so idle closes happen too.
+        policy.customerIdleClose = .seconds(300)
+        return policy
     }
 
     /// Short windows, so that sticky waits, wrap-ups, grace periods and auto-away all happen in a scenario.
@@ -488,7 +491,7 @@ struct Driver {
             switch by {
             case .customer: return .close(.customer(record.customer), record.id)
             case .agent: return .close(.agent(record.agent ?? team.agent(pick)), record.id)
-            case .supervisor: return .close(.supervisor(TeamSpec.supervisor), record.id)
+            case .supervisor, .system: return .close(.supervisor(TeamSpec.supervisor), record.id)
             }
         case .presence(let agent, let presence):
             return .setPresence(.agent(team.agent(agent)), presence)

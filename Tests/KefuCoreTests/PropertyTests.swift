@@ -84,7 +84,8 @@ enum Coverage {
         "vip queued", "three waiting", "agent full", "resumed on reconnect", "store verifies history",
         "closed by customer", "closed by agent", "closed by supervisor",
         "refused not-found", "refused forbidden", "refused bad-args", "deadline fired inside a command", "restart",
-        "reload", "removed agent's chats moved", "breach on reload",
+        "reload", "removed agent's chats moved", "breach on reload", "silent buyer closed", "response breach",
+        "SLA warning",
     ]
 
     static func cases(_ command: Command, _ step: Step, _ driver: Driver) -> [String] {
@@ -94,11 +95,16 @@ enum Coverage {
             case .breach(let breach):
                 names.append(breach.agent == nil ? "breach of a queued conversation" : "breach")
                 if case .reconfigure = command { names.append("breach on reload") }
+                if breach.sla == .response { names.append("response breach") }
                 if command != .tick { names.append("deadline fired inside a command") }
             case .persist(.assignment(let assignment)) where assignment.reason == "first-response":
                 names.append("reassigned on breach")
             case .persist(.assignment(let assignment)) where assignment.reason == "removed":
                 names.append("removed agent's chats moved")
+            case .deliver(_, .closed(_, by: .system)):
+                names.append("silent buyer closed")
+            case .deliver(_, .slaWarning):
+                names.append("SLA warning")
             case .persist(.assignment(let assignment)) where assignment.agent == nil && assignment.reason == "offline":
                 names.append("requeued on offline")
             case .deliver(_, .queued(let id, _, _, _)) where driver.core.conversation(id)?.priority == .vip:
@@ -438,6 +444,13 @@ struct Referee {
             switch effect {
             case .persist(.conversation(let record)):
                 problems += recordProblems(record)
+                // Closed by the daemon (a silent buyer): the conversation is gone like any other closed one. (A close
+                // command that succeeded has already been noted.)
+                if record.state == .closed, open.contains(record.id) {
+                    if record.closedAt != now { problems.append("system close of \(record.id) stamped wrong") }
+                    open.remove(record.id)
+                    closed.insert(record.id)
+                }
             case .persist(.message(let message)):
                 let expected = lastSeq[message.conversation, default: 0] + 1
                 if message.seq != expected { problems.append("message seq \(message.seq), expected \(expected)") }
@@ -761,6 +774,13 @@ enum RestoreAudit {
                 earliest = min(earliest ?? due, due)
             }
             // Widening steps still ahead are deadlines too.
+            // So are a silent buyer's warning still ahead and close.
+            if let since = record.buyerIdleSince, let limit = team.policy.customerIdleClose {
+                let close = since + limit
+                let warn = close + Milliseconds(-min(60_000, limit.value / 2))
+                earliest = min(earliest ?? close, close)
+                if warn > now { earliest = min(earliest ?? warn, warn) }
+            }
             // So are warnings still ahead.
             if let start = record.roundStartedAt, let due = record.roundDueAt, record.roundBreachedAt == nil,
                 let warnAt = team.policy.warning(start: start, due: due), warnAt > now

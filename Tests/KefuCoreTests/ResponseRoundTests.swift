@@ -222,3 +222,66 @@ struct AutoReplyTests {
 extension Reply {
     var isRefusal: Bool { if case .refused = self { true } else { false } }
 }
+
+/// A buyer who stays silent after the agent's last message: warned a minute before, then closed by the daemon.
+@Suite("Silent buyers")
+struct SilentBuyerTests {
+    func floor(idle: Milliseconds? = .seconds(1800)) -> Floor {
+        var floor = Floor(agents: [agent("alice", ["presales": 3])])
+        var policy = RoutingPolicy(firstResponse: .seconds(60), agents: [agent("alice", ["presales": 3])])
+        policy.customerIdleClose = idle
+        floor.core = RoutingCore(policy: policy)
+        return floor
+    }
+
+    @Test func aBuyerSilentAfterTheAgentsAnswerIsWarnedAMinuteBeforeAndThenClosed() {
+        var floor = floor()
+        floor.login("alice")
+        let id = floor.open("c1", "presales")
+        floor.run(.send(.agent("alice"), id, text: "亲,还有什么可以帮您?"))
+        #expect(events(floor.advance(seconds: 1739).effects, to: .customer("c1")).isEmpty)
+        let warned = floor.advance(seconds: 1)
+        #expect(
+            events(warned.effects, to: .customer("c1")) == [
+                .autoMessage(id, from: .system, text: AutoReplies.defaultIdleWarning)
+            ])
+        let closed = floor.advance(seconds: 60)
+        #expect(
+            events(closed.effects, to: .customer("c1")) == [
+                .autoMessage(id, from: .system, text: AutoReplies.defaultIdleClose), .closed(id, by: .system),
+            ])
+        #expect(events(closed.effects, to: .agent("alice")) == [.closed(id, by: .system)])
+        #expect(floor.core.conversation(id) == nil)
+        #expect(floor.core.held(by: "alice").isEmpty)
+    }
+
+    @Test func aBuyerMessageStopsTheIdleClockAndTheNextAnswerRestartsIt() {
+        var floor = floor(idle: .seconds(600))
+        floor.login("alice")
+        let id = floor.open("c1", "presales")
+        floor.run(.send(.agent("alice"), id, text: "在的"))
+        _ = floor.advance(seconds: 500)
+        floor.run(.send(.customer("c1"), id, text: "我再想想"))
+        #expect(floor.core.conversation(id)?.buyerIdleSince == nil)
+        _ = floor.advance(seconds: 700)
+        #expect(floor.core.conversation(id) != nil)  // the buyer spoke last: it is the agent's turn, not closed
+        floor.run(.send(.agent("alice"), id, text: "好的"))
+        _ = floor.advance(seconds: 600)
+        #expect(floor.core.conversation(id) == nil)
+    }
+
+    @Test func anAutoReplyDoesNotStartTheIdleClockAndZeroNeverCloses() {
+        var floor = floor(idle: .seconds(600))
+        floor.login("alice")
+        let id = floor.open("c1", "presales")
+        floor.run(.autoReply(.agent("alice"), id, text: "稍等"))
+        #expect(floor.core.conversation(id)?.buyerIdleSince == nil)
+
+        var never = self.floor(idle: nil)
+        never.login("alice")
+        let kept = never.open("c1", "presales")
+        never.run(.send(.agent("alice"), kept, text: "您好"))
+        _ = never.advance(seconds: 86_400)
+        #expect(never.core.conversation(kept) != nil)
+    }
+}

@@ -53,6 +53,7 @@ import Testing
             row.roundDueAt = at(210)
             row.roundBreachedAt = at(211)
             row.roundWarnedAt = at(130)
+            row.buyerIdleSince = at(25)
             let first = RoundRecord(
                 conversation: ConversationID(9), round: 1, startedAt: at(0), dueAt: at(120), answeredAt: at(20),
                 agent: "alice", skill: "presales", store: "tmall"
