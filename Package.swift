@@ -107,7 +107,7 @@ let package = Package(
         .testTarget(name: "KefuSystemdTests", dependencies: ["KefuSystemd", "KefuTestSupport"]),
         .testTarget(
             name: "KefuServerTests",
-            dependencies: ["KefuServer", "KefuTestSupport", "KefuConfig", "KefuCore"]
+            dependencies: ["KefuServer", "KefuTestSupport", "KefuConfig", "KefuCore", "KefuSystemd"]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -14,7 +14,12 @@ enum ConfigurationDecoder {
         let skills = try root.sectionArray("skill").map(SkillSettings.decode)
         let gateways = try root.sectionArray("gateway").map(GatewaySettings.decode)
         let autoReplies = try AutoReplySettings.decode(root.section("auto_reply"))
+        let managers = try root.sectionArray("manager").map(SupervisorSettings.decode)
+        let escalation = try root.sectionArray("escalation").map(EscalationSettings.decode)
         try root.finish()
+        try checkManagers(managers, others: agents.map(\.settings.id) + supervisors.map(\.settings.id),
+            file: document.file)
+        try checkLadder(escalation, file: document.file)
         try checkUniqueIDs(agents: agents, supervisors: supervisors, file: document.file)
         try checkSkills(skills, agents: agents.map(\.settings), file: document.file)
         try checkUnique(gateways.map { ($0.settings.id, $0.idLine) }, table: "gateway", file: document.file)
@@ -27,8 +32,36 @@ enum ConfigurationDecoder {
             routing: routing,
             skills: skills.map(\.settings),
             gateways: gateways.map(\.settings),
-            autoReplies: autoReplies
+            autoReplies: autoReplies,
+            managers: managers.map(\.settings),
+            escalation: escalation.isEmpty ? nil : escalation.map(\.settings)
         )
+    }
+
+    /// Manager ids are unique and name nobody else.
+    private static func checkManagers(
+        _ managers: [(settings: SupervisorSettings, idLine: Int)], others: [String], file: String
+    ) throws(ConfigError) {
+        try checkUnique(managers.map { ($0.settings.id, $0.idLine) }, table: "manager", file: file)
+        for (index, manager) in managers.enumerated() where others.contains(manager.settings.id) {
+            throw ConfigError(
+                file: file, line: manager.idLine, key: "manager[\(index)].id",
+                message: "id \"\(manager.settings.id)\" is already used by an agent or supervisor"
+            )
+        }
+    }
+
+    /// The ladder climbs: each rung comes later than the one before.
+    private static func checkLadder(
+        _ ladder: [(settings: EscalationSettings, afterLine: Int)], file: String
+    ) throws(ConfigError) {
+        for index in ladder.indices.dropFirst()
+        where ladder[index].settings.afterSeconds <= ladder[index - 1].settings.afterSeconds {
+            throw ConfigError(
+                file: file, line: ladder[index].afterLine, key: "escalation[\(index)].after_s",
+                message: "must be later than the rung before it (escalation[\(index - 1)])"
+            )
+        }
     }
 
     /// `[[skill]]` names are unique, and every fallback names a skill that exists (an agent has it or it has its
@@ -147,11 +180,14 @@ extension SLASettings {
         let response = try reader.seconds("response_s", allowZero: false)
         let warn = try reader.seconds("warn_s", allowZero: true)
         let idle = try reader.seconds("customer_idle_close_s", allowZero: true) ?? defaultCustomerIdleCloseSeconds
+        let maxReassign = try reader.integer("max_reassign", in: 0...100) ?? 2
         try reader.finish()
-        return SLASettings(
+        var settings = SLASettings(
             firstResponseSeconds: firstResponse, responseSeconds: response, warnSeconds: warn,
             customerIdleCloseSeconds: idle
         )
+        settings.maxReassign = maxReassign
+        return settings
     }
 }
 
@@ -214,6 +250,32 @@ extension AgentSettings {
             levels.append(SkillLevel(skill: entry.key, level: level))
         }
         return levels
+    }
+}
+
+extension EscalationSettings {
+    static func decode(_ reader: TableReader) throws(ConfigError) -> (settings: EscalationSettings, afterLine: Int) {
+        let after = try reader.required("after_s", .number)
+        guard after.value.isFinite, after.value >= 0 else {
+            throw reader.error("after_s", line: after.line, "expected seconds, 0 or more")
+        }
+        guard let entry = reader.entry("actions") else { throw reader.missing("actions") }
+        guard case .array(let values) = entry.value, !values.isEmpty else {
+            throw reader.error(
+                "actions", line: entry.line,
+                "expected a non-empty array of \(EscalationSettings.knownActions.joined(separator: ", "))")
+        }
+        var actions: [String] = []
+        for value in values {
+            guard let action = value.stringValue, EscalationSettings.knownActions.contains(action) else {
+                throw reader.error(
+                    "actions", line: entry.line,
+                    "unknown action; actions are \(EscalationSettings.knownActions.joined(separator: ", "))")
+            }
+            if !actions.contains(action) { actions.append(action) }
+        }
+        try reader.finish()
+        return (EscalationSettings(afterSeconds: after.value, actions: actions), after.line)
     }
 }
 

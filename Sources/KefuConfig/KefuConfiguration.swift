@@ -23,6 +23,10 @@ public struct KefuConfiguration: Sendable, Equatable {
     public var gateways: [GatewaySettings]
     /// `[auto_reply]`: what the daemon says to buyers by itself.
     public var autoReplies: AutoReplySettings
+    /// `[[manager]]`, in file order: supervisors' powers, and the top of the escalation ladder.
+    public var managers: [SupervisorSettings]
+    /// `[[escalation]]`, in file order; nil: the trade's ladder (at the breach, 30 min and 2 h later).
+    public var escalation: [EscalationSettings]?
 
     /// Creates a configuration directly, without validation (for tests and embedding).
     public init(
@@ -34,9 +38,13 @@ public struct KefuConfiguration: Sendable, Equatable {
         routing: RoutingSettings = RoutingSettings(),
         skills: [SkillSettings] = [],
         gateways: [GatewaySettings] = [],
-        autoReplies: AutoReplySettings = AutoReplySettings()
+        autoReplies: AutoReplySettings = AutoReplySettings(),
+        managers: [SupervisorSettings] = [],
+        escalation: [EscalationSettings]? = nil
     ) {
         self.autoReplies = autoReplies
+        self.managers = managers
+        self.escalation = escalation
         self.server = server
         self.sla = sla
         self.customers = customers
@@ -142,6 +150,8 @@ public struct SLASettings: Sendable, Equatable {
     /// `customer_idle_close_s`: a buyer silent this long after the agent's last message has the conversation closed
     /// by the daemon (warned a minute before); 0 never.
     public var customerIdleCloseSeconds: Double
+    /// `max_reassign`: how often the escalation ladder may move one round to another agent (default 2).
+    public var maxReassign = 2
 
     /// The default `customer_idle_close_s`: 30 minutes.
     public static let defaultCustomerIdleCloseSeconds = 1800.0
@@ -155,6 +165,20 @@ public struct SLASettings: Sendable, Equatable {
         self.responseSeconds = responseSeconds
         self.warnSeconds = warnSeconds
         self.customerIdleCloseSeconds = customerIdleCloseSeconds
+    }
+}
+
+/// One rung of `[[escalation]]`: `after_s` past the breach, still unanswered, do `actions`.
+public struct EscalationSettings: Sendable, Equatable {
+    public var afterSeconds: Double
+    /// `reassign` (move to another eligible agent), `supervisor`, `manager`.
+    public var actions: [String]
+
+    public static let knownActions = ["reassign", "supervisor", "manager"]
+
+    public init(afterSeconds: Double, actions: [String]) {
+        self.afterSeconds = afterSeconds
+        self.actions = actions
     }
 }
 

@@ -135,6 +135,8 @@ public enum Recipient: Hashable, Sendable {
     case agent(AgentID)
     /// Every supervisor session.
     case supervisors
+    /// Every manager session (`[[manager]]`), for the top of the escalation ladder.
+    case managers
 }
 
 /// An assignment as the agent sees it.
@@ -166,7 +168,8 @@ public enum Event: Sendable, Equatable {
     /// The conversation was taken away from the agent.
     case revoked(ConversationID, reason: String)
     /// A stalled conversation is handed up to supervisors.
-    case escalated(ConversationID, reason: String, agent: AgentID?, waited: Milliseconds)
+    /// A step of the escalation ladder (`level` 1 at the breach by default).
+    case escalated(ConversationID, reason: String, agent: AgentID?, waited: Milliseconds, level: Int = 1)
     /// An automatic message (the daemon's greeting or queue message, or an agent's canned reply): `auto=1`.
     case autoMessage(ConversationID, from: MessageSender, text: String)
     /// To the holding agent, once per round: the round's deadline is near (`left` until it breaches).
@@ -213,6 +216,43 @@ public struct SLABreach: Sendable, Equatable {
     public var waited: Milliseconds
     public var threshold: Milliseconds
     public var at: Instant
+
+    public init(
+        sla: SLAKind, conversation: ConversationID, round: Int = 1, customer: CustomerID, agent: AgentID?,
+        skill: Skill, store: String? = nil, priority: Priority, waited: Milliseconds, threshold: Milliseconds,
+        at: Instant
+    ) {
+        self.sla = sla
+        self.conversation = conversation
+        self.round = round
+        self.customer = customer
+        self.agent = agent
+        self.skill = skill
+        self.store = store
+        self.priority = priority
+        self.waited = waited
+        self.threshold = threshold
+        self.at = at
+    }
+}
+
+/// One step of the escalation ladder for a breached round, to be written to journald.
+public struct SLAEscalation: Sendable, Equatable {
+    public var breach: SLABreach
+    /// 1 for the first step; the ladder climbs while the round stays unanswered.
+    public var level: Int
+    public var actions: [EscalationAction]
+    /// Whether the step moved the conversation to another agent.
+    public var reassignedTo: AgentID?
+    public var at: Instant
+
+    public init(breach: SLABreach, level: Int, actions: [EscalationAction], reassignedTo: AgentID?, at: Instant) {
+        self.breach = breach
+        self.level = level
+        self.actions = actions
+        self.reassignedTo = reassignedTo
+        self.at = at
+    }
 }
 
 /// An agent the daemon set away for letting chats breach (no idle hanging, 严禁空挂).
@@ -237,6 +277,8 @@ public enum Effect: Sendable, Equatable {
     case autoAway(AgentAutoAway)
     /// End every session of an agent who may no longer log in (removed from the configuration), telling it why.
     case signOut(AgentID, reason: String)
+    /// Write a journald record of an escalation step.
+    case escalation(SLAEscalation)
 }
 
 /// The outcome of one command: the caller's reply and everything else that follows.

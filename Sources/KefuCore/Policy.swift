@@ -15,6 +15,10 @@ public struct RoutingPolicy: Sendable, Equatable {
     public var rules: RoutingRules
     /// What the daemon says by itself (`[auto_reply]`).
     public var autoReplies = AutoReplies()
+    /// What happens while a breached round stays unanswered (`[[escalation]]`), by time since the breach.
+    public var escalation = EscalationStep.tradeDefault
+    /// How often one round may be moved to another agent by the ladder (`[sla] max_reassign`).
+    public var maxReassign = 2
     /// A conversation whose buyer stays silent this long after the agent's last message is closed by the daemon
     /// (`[sla] customer_idle_close_s`, default 30 min); nil never. The buyer is warned a minute before.
     public var customerIdleClose: Milliseconds? = .seconds(1800)
@@ -51,6 +55,35 @@ public struct RoutingPolicy: Sendable, Equatable {
 
     /// The rule for a skill.
     public func rule(for skill: Skill) -> SkillRule { skillRules[skill] ?? SkillRule(skill: skill) }
+}
+
+/// What an escalation step does.
+public enum EscalationAction: String, Sendable, Equatable, CaseIterable {
+    /// Move the conversation to another eligible agent (at most `max_reassign` times per round).
+    case reassign
+    /// Tell every supervisor online (`* ESCALATED`).
+    case supervisor
+    /// Tell every manager online (`[[manager]]`).
+    case manager
+}
+
+/// One rung of the escalation ladder (`[[escalation]]`): `after` the breach, if the round is still unanswered.
+public struct EscalationStep: Sendable, Equatable {
+    public var after: Milliseconds
+    public var actions: [EscalationAction]
+
+    public init(after: Milliseconds, actions: [EscalationAction]) {
+        self.after = after
+        self.actions = actions
+    }
+
+    /// The trade's rule: at the breach move it and tell the supervisors; 30 min later tell them again; 2 h later
+    /// tell the managers.
+    public static let tradeDefault = [
+        EscalationStep(after: Milliseconds(0), actions: [.reassign, .supervisor]),
+        EscalationStep(after: .seconds(1800), actions: [.supervisor]),
+        EscalationStep(after: .seconds(7200), actions: [.manager]),
+    ]
 }
 
 /// `[auto_reply]`: messages the daemon sends the buyer by itself, marked `auto=1` (they end no round).

@@ -80,6 +80,9 @@ public struct ConversationRecord: Sendable, Equatable {
     public var roundBreachedAt: Instant?
     /// When that round's holder was warned (`SLA-WARN`), if it was: once per round, also across restarts.
     public var roundWarnedAt: Instant?
+    /// The highest escalation level that round reached (0: none), and how often the ladder moved it.
+    public var roundEscalationLevel = 0
+    public var roundReassigns = 0
     /// The agent's last human message when no buyer message has followed it: the buyer is silent since then, and
     /// after `customer_idle_close_s` the daemon closes the conversation.
     public var buyerIdleSince: Instant?
@@ -147,6 +150,8 @@ public struct RoundRecord: Sendable, Equatable {
     public var closedAt: Instant?
     /// Who answered it, or held it when it breached or closed.
     public var agent: AgentID?
+    /// The highest escalation level it reached (0: none).
+    public var escalationLevel = 0
     public var skill: Skill
     public var store: String?
 

@@ -17,6 +17,8 @@ extension RoutingCore {
                 else { break }
                 automaticMessage(id, policy.autoReplies.idleClose, at: now)
                 finish(id, by: .system, at: now)
+            case .escalation(let id, let round, let level):
+                escalate(id, round: round, level: level, armedFor: deadline.at, at: now)
             case .roundWarning(let id, let round):
                 roundWarning(id, round: round, armedFor: deadline.at, at: now)
             case .widen(let id, let step):
@@ -62,22 +64,65 @@ extension RoutingCore {
             threshold: threshold, at: now
         )
         effects.append(.breach(breach))
-        let reason = round == 1 ? "first-response" : "response"
-        let escalation = Event.escalated(id, reason: reason, agent: record.agent, waited: waited)
-        effects.append(.deliver(.supervisors, escalation))
-        guard let holder = record.agent else { return }
+        // The ladder: rungs at the breach apply now (moving the chat, telling supervisors) — before the holder's
+        // breach is counted, since auto-away would move the chat on its own — and later ones are armed.
+        let heldFor = now - max(conversations[id]?.assignedAt ?? started, started)
+        for (index, step) in policy.escalation.enumerated() where step.after.value <= 0 {
+            escalate(id, round: round, level: index + 1, armedFor: now, at: now)
+        }
         // Counted against the holder only if it had the chat for at least half the limit: a colleague who took it
         // over moments before the deadline is not the one hanging idle.
-        let heldFor = now - max(conversations[id]?.assignedAt ?? started, started)
-        let responsible = heldFor.value * 2 >= threshold.value
-        let decision = decide(id, excluding: (holder, "let the \(reason) breach"), at: now)
-        if let next = decision.agent {
-            revoke(id, reason: reason, at: now)
-            conversations[id]?.decision = decision
-            assign(id, to: next, at: now, reason: reason)
+        if let holder = record.agent, heldFor.value * 2 >= threshold.value { countBreach(of: holder, at: now) }
+        if let current = conversations[id]?.record { armEscalation(of: current) }
+    }
+
+    /// Arms the rungs of the escalation ladder a breached, unanswered round has not reached yet.
+    mutating func armEscalation(of record: ConversationRecord) {
+        guard record.roundStartedAt != nil, let breachedAt = record.roundBreachedAt else { return }
+        for (index, step) in policy.escalation.enumerated() where index + 1 > record.roundEscalationLevel {
+            deadlines.arm(.escalation(record.id, round: record.round, level: index + 1), at: breachedAt + step.after)
         }
-        if responsible { countBreach(of: holder, at: now) }
-        offerCapacity(to: holder, at: now)
+    }
+
+    /// A rung of the ladder: the round is still unanswered `after` its breach. Each level applies once, in order.
+    mutating func escalate(_ id: ConversationID, round: Int, level: Int, armedFor instant: Instant, at now: Instant) {
+        guard var record = conversations[id]?.record, record.round == round, let started = record.roundStartedAt,
+            let breachedAt = record.roundBreachedAt, let due = record.roundDueAt,
+            level == record.roundEscalationLevel + 1, level <= policy.escalation.count,
+            breachedAt + policy.escalation[level - 1].after == instant
+        else { return }  // answered, closed, already applied, or a rung of a ladder since reloaded
+        let step = policy.escalation[level - 1]
+        record.roundEscalationLevel = level
+        conversations[id]?.record = record
+        let reason = round == 1 ? "first-response" : "response"
+        let waited = now - started
+        let holder = record.agent
+        var movedTo: AgentID?
+        if step.actions.contains(.reassign), let holder, record.roundReassigns < policy.maxReassign {
+            let decision = decide(id, excluding: (holder, "let the \(reason) breach"), at: now)
+            if let next = decision.agent {
+                revoke(id, reason: reason, at: now)
+                conversations[id]?.decision = decision
+                conversations[id]?.record.roundReassigns += 1
+                assign(id, to: next, at: now, reason: reason)
+                movedTo = next
+                offerCapacity(to: holder, at: now)
+            }
+        }
+        let event = Event.escalated(id, reason: reason, agent: holder, waited: waited, level: level)
+        if step.actions.contains(.supervisor) { effects.append(.deliver(.supervisors, event)) }
+        if step.actions.contains(.manager) { effects.append(.deliver(.managers, event)) }
+        guard let current = conversations[id]?.record else { return }
+        persist(id)
+        persistRound(of: current)
+        let breach = SLABreach(
+            sla: round == 1 ? .firstResponse : .response, conversation: id, round: round, customer: record.customer,
+            agent: holder, skill: record.skill, store: record.store, priority: record.priority, waited: waited,
+            threshold: due - started, at: now
+        )
+        effects.append(.escalation(SLAEscalation(
+            breach: breach, level: level, actions: step.actions, reassignedTo: movedTo, at: now
+        )))
     }
 
     /// A round's deadline is near: its holder hears it once (a chat that moves on keeps its warned round).

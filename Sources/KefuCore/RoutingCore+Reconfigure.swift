@@ -59,6 +59,7 @@ extension RoutingCore {
             conversations[id] = open
             armWidening(open.record, after: now)
             armBuyerIdle(open.record, after: now)
+            armEscalation(of: open.record)
             if changed {
                 persist(id)
                 persistRound(of: open.record)

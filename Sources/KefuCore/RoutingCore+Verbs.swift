@@ -153,6 +153,8 @@ extension RoutingCore {
                 open.record.roundDueAt = now + policy.limit(ofRound: open.record.round)
                 open.record.roundBreachedAt = nil
                 open.record.roundWarnedAt = nil
+                open.record.roundEscalationLevel = 0
+                open.record.roundReassigns = 0
                 armRound(of: open.record)
                 persistRound(of: open.record)
             }
@@ -172,6 +174,8 @@ extension RoutingCore {
                 open.record.roundDueAt = nil
                 open.record.roundBreachedAt = nil
                 open.record.roundWarnedAt = nil
+                open.record.roundEscalationLevel = 0
+                open.record.roundReassigns = 0
             }
             open.passedOnBy = nil  // answered by its new agent: the one who passed it on may serve it again later
             // Now it is the buyer's turn: if they stay silent, the daemon warns them and then closes.

@@ -174,6 +174,8 @@ public struct RoutingCore: Sendable {
                 // A warning whose moment passed while the daemon was down is not sent late: the breach is near.
                 armRound(of: record, warnAfter: now)
             }
+            // Rungs of the ladder still ahead of a breached round: one already due fires at once, in order, once.
+            armEscalation(of: record)
             armWidening(record, after: now)
         }
         return Step(reply: .ok([]), effects: take())
@@ -272,11 +274,13 @@ public struct RoutingCore: Sendable {
     /// Records the current round (a conversation with no round waiting has nothing to record).
     mutating func persistRound(of record: ConversationRecord, answeredAt: Instant? = nil, closedAt: Instant? = nil) {
         guard let started = record.roundStartedAt, let due = record.roundDueAt else { return }
-        effects.append(.persist(.round(RoundRecord(
+        var round = RoundRecord(
             conversation: record.id, round: record.round, startedAt: started, dueAt: due, answeredAt: answeredAt,
             breachedAt: record.roundBreachedAt, closedAt: closedAt, agent: record.agent, skill: record.skill,
             store: record.store
-        ))))
+        )
+        round.escalationLevel = record.roundEscalationLevel
+        effects.append(.persist(.round(round)))
     }
 
     /// Appends a message to the history (the caller has already counted it in `messageCount`).

@@ -5,6 +5,8 @@ public enum LoginRole: String, Sendable, CaseIterable {
     case customer
     /// A platform bridge bringing many buyers over one connection (they are named with `customer=`).
     case gateway
+    /// A supervisor's powers, and the top of the escalation ladder (`[[manager]]`).
+    case manager
 }
 
 /// Presence values of `PRESENCE`.
@@ -81,7 +83,7 @@ public enum Request: Equatable, Sendable {
             let usage = "LOGIN <agent|supervisor|customer|gateway> <id> <token>"
             guard line.arguments.count == 3, line.text == nil else { throw ProtocolError(.badArgs, "usage: \(usage)") }
             guard let role = LoginRole(rawValue: line.arguments[0].lowercased()) else {
-                throw ProtocolError(.badArgs, "role must be agent, supervisor, customer or gateway")
+                throw ProtocolError(.badArgs, "role must be agent, supervisor, manager, customer or gateway")
             }
             guard Self.isValidID(line.arguments[1]) else {
                 throw ProtocolError(.badArgs, "id must be 1-64 of A-Za-z0-9._:@-")

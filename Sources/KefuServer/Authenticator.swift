@@ -9,6 +9,7 @@ struct Authenticator: Sendable {
     private let agentHashes: [String: String]
     private let supervisorHashes: [String: String]
     private let gatewayHashes: [String: String]
+    private let managerHashes: [String: String]
 
     init(_ configuration: KefuConfiguration) {
         customerHash = configuration.customers.tokenSHA256
@@ -18,6 +19,8 @@ struct Authenticator: Sendable {
         )
         gatewayHashes = Dictionary(
             configuration.gateways.map { ($0.id, $0.tokenSHA256) }, uniquingKeysWith: { a, _ in a })
+        managerHashes = Dictionary(
+            configuration.managers.map { ($0.id, $0.tokenSHA256) }, uniquingKeysWith: { a, _ in a })
     }
 
     /// Whether the token proves this role and id. Customers share the gateway secret of `[customers]`; agents,
@@ -29,6 +32,7 @@ struct Authenticator: Sendable {
         case .agent: expected = agentHashes[id]
         case .supervisor: expected = supervisorHashes[id]
         case .gateway: expected = gatewayHashes[id]
+        case .manager: expected = managerHashes[id]
         }
         // Hash even when the id is unknown, so timing does not reveal which ids exist.
         let given = Self.sha256Hex(token)

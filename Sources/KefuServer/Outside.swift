@@ -6,6 +6,8 @@ public protocol JournalRecorder: Sendable {
     func record(_ breach: SLABreach)
     /// An agent the daemon set away for letting chats breach.
     func record(_ away: AgentAutoAway)
+    /// A step of the escalation ladder.
+    func record(_ escalation: SLAEscalation)
 }
 
 /// What the daemon tells its service manager (sd_notify in the daemon; nothing or a list in tests).

@@ -16,6 +16,8 @@ extension RoutingLoop {
             for session in sorted(sessionsByPrincipal[.agent(id)]) { emit(.line(session, line)) }
         case .supervisors:
             for session in sorted(supervisorSessions) { emit(.line(session, line)) }
+        case .managers:
+            for session in sorted(managerSessions) { emit(.line(session, line)) }
         case .customer(let id):
             // A session that is closing (QUIT, end of input, outbox full) will not write anything emitted now:
             // it does not count as reaching the buyer, or the line would be lost instead of kept.
@@ -72,6 +74,7 @@ extension RoutingLoop {
         case .agent(let id): to = "agent:\(id)"
         case .customer(let id): to = "customer:\(id)"
         case .supervisors: to = "supervisors"
+        case .managers: to = "managers"
         }
         let body = line.dropFirst(2)  // "* "
         let name = body.prefix { $0 != " " }

@@ -128,7 +128,7 @@ extension RoutingLoop {
         switch role {
         case .customer: sessionRole = .person(.customer(CustomerID(id)))
         case .agent: sessionRole = .person(.agent(AgentID(id)))
-        case .supervisor: sessionRole = .person(.supervisor(SupervisorID(id)))
+        case .supervisor, .manager: sessionRole = .person(.supervisor(SupervisorID(id)))
         case .gateway: sessionRole = .gateway(id)
         }
         var step = Step()
@@ -138,7 +138,12 @@ extension RoutingLoop {
                 return refuse(session, tag, ProtocolError(refusal.code, message))
             }
             sessionsByPrincipal[principal, default: []].insert(session)
-            if case .supervisor = principal { supervisorSessions.insert(session) }
+            // Managers act as supervisors but hear only the ladder's manager rungs, not every supervisor event.
+            if role == .manager {
+                managerSessions.insert(session)
+            } else if case .supervisor = principal {
+                supervisorSessions.insert(session)
+            }
         } else {
             gatewaySessions[id, default: []].insert(session)
         }
@@ -174,6 +179,7 @@ extension RoutingLoop {
     func disconnect(_ session: SessionID) {
         guard let state = sessions.removeValue(forKey: session) else { return }
         supervisorSessions.remove(session)
+        managerSessions.remove(session)
         watchers.remove(session)
         switch state.role {
         case .person(let principal)?:

@@ -14,6 +14,7 @@ final class RoutingLoop {
         case line(SessionID, String)
         case breach(SLABreach)
         case autoAway(AgentAutoAway)
+        case escalation(SLAEscalation)
         case close(SessionID)
     }
 
@@ -63,6 +64,8 @@ final class RoutingLoop {
     var sessions: [SessionID: Session] = [:]
     var sessionsByPrincipal: [Principal: Set<SessionID>] = [:]
     var supervisorSessions: Set<SessionID> = []
+    /// Sessions logged in as `[[manager]]`: supervisors' powers, and the top of the escalation ladder.
+    var managerSessions: Set<SessionID> = []
     var gatewaySessions: [String: Set<SessionID>] = [:]
     /// Which gateway speaks for a buyer (the one that last named them), so the buyer's events reach it.
     var customerGateway: [CustomerID: String] = [:]
@@ -232,6 +235,8 @@ final class RoutingLoop {
                 emit(.breach(breach))
             case .autoAway(let away):
                 emit(.autoAway(away))
+            case .escalation(let escalation):
+                emit(.escalation(escalation))
             case .signOut(let agent, let reason):
                 // After the events that concern it (its chats revoked), the agent hears why and is disconnected.
                 for session in sorted(sessionsByPrincipal[.agent(agent)]) {
@@ -278,6 +283,8 @@ final class RoutingLoop {
             journal.record(breach)
         case .autoAway(let away):
             journal.record(away)
+        case .escalation(let escalation):
+            journal.record(escalation)
         case .close(let session):
             sessions[session]?.outbox.close()
         }

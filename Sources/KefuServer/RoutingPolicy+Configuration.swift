@@ -45,5 +45,13 @@ extension RoutingPolicy {
         )
         let idle = configuration.sla.customerIdleCloseSeconds
         customerIdleClose = idle > 0 ? .seconds(idle) : nil
+        maxReassign = configuration.sla.maxReassign
+        if let ladder = configuration.escalation {
+            escalation = ladder.map { rung in
+                EscalationStep(
+                    after: .seconds(rung.afterSeconds), actions: rung.actions.compactMap(EscalationAction.init)
+                )
+            }
+        }
     }
 }

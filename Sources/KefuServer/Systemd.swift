@@ -35,6 +35,34 @@ public struct JournaldRecorder: JournalRecorder {
         send(Self.journalRecord(for: away))
     }
 
+    public func record(_ escalation: SLAEscalation) {
+        send(Self.journalRecord(for: escalation))
+    }
+
+    /// The journald entry for a step of the escalation ladder (`KEFU_EVENT=sla_escalation`): PRIORITY warning at
+    /// level 1, error at level 2, critical from level 3, as the ladder climbs.
+    public static func journalRecord(for escalation: SLAEscalation) -> JournalRecord {
+        var record = journalRecord(for: escalation.breach)
+        let breach = escalation.breach
+        let actions = escalation.actions.map(\.rawValue).joined(separator: ",")
+        let moved = escalation.reassignedTo.map { "; moved to \($0)" } ?? ""
+        record.message = "SLA escalation level \(escalation.level): conversation \(breach.conversation) (customer "
+            + "\(breach.customer), skill \(breach.skill)) still unanswered after \(seconds(breach.waited)) "
+            + "(\(phrase(breach.sla)), round \(breach.round)); \(actions)\(moved)"
+        record.messageID = SystemdMessageID.slaEscalation
+        record.priority =
+            escalation.level <= 1 ? JournalPriority.warning : escalation.level == 2 ? JournalPriority.error
+            : JournalPriority.critical
+        record.fields = record.fields.map { field in
+            field.name == "KEFU_EVENT" ? JournalField("KEFU_EVENT", "sla_escalation") : field
+        } + [
+            JournalField("KEFU_ESCALATION_LEVEL", "\(escalation.level)"),
+            JournalField("KEFU_ESCALATION_ACTIONS", actions),
+            JournalField("KEFU_REASSIGNED_TO", escalation.reassignedTo?.rawValue ?? ""),
+        ]
+        return record
+    }
+
     private func send(_ record: JournalRecord) {
         if !record.send() {
             fallback.warning("\(record.message)", metadata: Dictionary(

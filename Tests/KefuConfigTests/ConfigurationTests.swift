@@ -246,15 +246,13 @@ struct ConfigurationTests {
         #expect(
             error.description
                 == "test.toml:1: debug: unknown key; expected one of: server, sla, customers, agent, supervisor, "
-                + "routing, skill, gateway, auto_reply"
+                + "routing, skill, gateway, auto_reply, manager, escalation"
         )
     }
 
     /// Sections of later features are rejected until they are implemented, each at its own line.
     @Test(arguments: [
-        ("[business_hours]\nstart = \"09:00\"\n", "business_hours", "unknown table"),
-        ("[[escalation]]\nafter_s = 60\n", "escalation", "unknown array of tables"),
-        ("[[manager]]\nid = \"boss\"\n", "manager", "unknown array of tables"),
+        ("[business_hours]\nstart = \"09:00\"\n", "business_hours", "unknown table")
     ])
     func laterSectionsAreUnknownForNow(section: String, key: String, kind: String) throws {
         let error = try #require(configError(config("\n" + section)))
@@ -262,14 +260,52 @@ struct ConfigurationTests {
         #expect(error.key == key)
         #expect(
             error.message
-                == "\(kind); expected one of: server, sla, customers, agent, supervisor, routing, skill, gateway, auto_reply")
+                == "\(kind); expected one of: server, sla, customers, agent, supervisor, routing, skill, gateway, "
+                + "auto_reply, manager, escalation")
+    }
+
+    @Test func theEscalationLadderAndManagersAreRead() throws {
+        let text = config("""
+            [sla]
+            max_reassign = 1
+
+            [[escalation]]
+            after_s = 0
+            actions = ["reassign", "supervisor"]
+
+            [[escalation]]
+            after_s = 600
+            actions = ["manager"]
+
+            [[manager]]
+            id = "boss"
+            token_sha256 = "\(String(repeating: "ab", count: 32))"
+            """)
+        let configuration = try KefuConfiguration.parse(text, file: testFile)
+        #expect(configuration.sla.maxReassign == 1)
+        #expect(
+            configuration.escalation == [
+                EscalationSettings(afterSeconds: 0, actions: ["reassign", "supervisor"]),
+                EscalationSettings(afterSeconds: 600, actions: ["manager"]),
+            ])
+        #expect(configuration.managers.map(\.id) == ["boss"])
+        #expect(try KefuConfiguration.parse(config(""), file: testFile).escalation == nil)
+
+        let descending = config("[[escalation]]\nafter_s = 60\nactions = [\"supervisor\"]\n"
+            + "[[escalation]]\nafter_s = 30\nactions = [\"manager\"]\n")
+        let error = try #require(configError(descending))
+        #expect(error.key == "escalation[1].after_s")
+        let unknown = try #require(configError(config("[[escalation]]\nafter_s = 0\nactions = [\"page\"]\n")))
+        #expect(unknown.message == "unknown action; actions are reassign, supervisor, manager")
     }
 
     @Test func slaPolicyIsUnknownForNow() throws {
         let text = config("[sla]\nfirst_response_s = 60\n\n[[sla.policy]]\nname = \"vip\"\n")
         let error = try #require(configError(text))
         #expect(
-            error.description == "test.toml:6: sla.policy: unknown array of tables; expected one of: first_response_s, response_s, warn_s, customer_idle_close_s"
+            error.description
+                == "test.toml:6: sla.policy: unknown array of tables; expected one of: first_response_s, response_s, "
+                + "warn_s, customer_idle_close_s, max_reassign"
         )
     }
 

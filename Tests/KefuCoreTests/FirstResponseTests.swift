@@ -103,7 +103,8 @@ struct FirstResponseTests {
         }
         let step = floor.advance(seconds: 3600)
         #expect(breaches(step.effects).map(\.conversation) == opened)
-        #expect(floor.core.nextDeadline == nil)
+        // They all breached at the jump (when the clock was read); still ahead: the ladder's next rung, 30 min on.
+        #expect(floor.core.nextDeadline == floor.now + .seconds(1800))
     }
 
     @Test func tenThousandOpenConversationsShareOneEarliestDeadline() {

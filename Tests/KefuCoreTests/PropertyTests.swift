@@ -462,7 +462,7 @@ struct Referee {
                 problems += eventProblems(event, to: recipient, command: command, core: core)
             case .breach(let breach):
                 problems += breachProblems(breach, at: now)
-            case .persist(.note), .autoAway:
+            case .persist(.note), .autoAway, .escalation:
                 break
             case .persist(.round(let round)):
                 if round.answeredAt.map({ $0 != now }) ?? false { problems.append("round answered at \(now): \(round)") }
@@ -691,11 +691,12 @@ extension Effect {
         case .persist(.round(let round)): round.conversation
         case .breach(let breach): breach.conversation
         case .autoAway, .signOut: nil
+        case .escalation(let escalation): escalation.breach.conversation
         case .deliver(_, let event):
             switch event {
             case .queued(let id, _, _, _), .joined(let id, _), .message(let id, _, _), .revoked(let id, _),
                 .autoMessage(let id, _, _),
-                .escalated(let id, _, _, _), .closed(let id, _), .slaWarning(let id, _, _):
+                .escalated(let id, _, _, _, _), .closed(let id, _), .slaWarning(let id, _, _):
                 id
             case .assigned(let notice): notice.conversation
             case .note(let note): note.conversation
@@ -774,6 +775,12 @@ enum RestoreAudit {
                 earliest = min(earliest ?? due, due)
             }
             // Widening steps still ahead are deadlines too.
+            // So are the rungs of the escalation ladder a breached round has not reached.
+            if record.roundStartedAt != nil, let breachedAt = record.roundBreachedAt {
+                for (index, step) in team.policy.escalation.enumerated() where index + 1 > record.roundEscalationLevel {
+                    earliest = min(earliest ?? breachedAt + step.after, breachedAt + step.after)
+                }
+            }
             // So are a silent buyer's warning still ahead and close.
             if let since = record.buyerIdleSince, let limit = team.policy.customerIdleClose {
                 let close = since + limit

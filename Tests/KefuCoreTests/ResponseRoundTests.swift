@@ -46,7 +46,9 @@ struct ResponseRoundTests {
         #expect(events(due.effects, to: .supervisors) == [
             .escalated(id, reason: "response", agent: "alice", waited: .seconds(180))
         ])
-        #expect(Self.rounds(due.effects).map(\.breachedAt) == [floor.now])
+        // The round is written when it breaches, and again with the ladder's first rung applied.
+        #expect(Self.rounds(due.effects).map(\.breachedAt) == [floor.now, floor.now])
+        #expect(Self.rounds(due.effects).map(\.escalationLevel) == [0, 1])
         // The first-response facts of round 1 are untouched.
         #expect(floor.core.conversation(id)?.breachedAt == nil)
 
@@ -283,5 +285,91 @@ struct SilentBuyerTests {
         never.run(.send(.agent("alice"), kept, text: "您好"))
         _ = never.advance(seconds: 86_400)
         #expect(never.core.conversation(kept) != nil)
+    }
+}
+
+/// The escalation ladder: while a breached round stays unanswered, rungs fire at their times after the breach.
+@Suite("Escalation ladder")
+struct EscalationLadderTests {
+    static func escalations(_ effects: [Effect]) -> [SLAEscalation] {
+        effects.compactMap { if case .escalation(let escalation) = $0 { escalation } else { nil } }
+    }
+
+    func floor(ladder: [EscalationStep] = EscalationStep.tradeDefault, maxReassign: Int = 2) -> Floor {
+        let team = [agent("alice", ["presales": 3]), agent("bob", ["presales": 2]), agent("cat", ["presales": 1])]
+        var floor = Floor(agents: team)
+        var policy = RoutingPolicy(firstResponse: .seconds(60), warnBefore: Milliseconds(0), agents: team)
+        policy.escalation = ladder
+        policy.maxReassign = maxReassign
+        policy.customerIdleClose = nil
+        floor.core = RoutingCore(policy: policy)
+        return floor
+    }
+
+    @Test func theTradesLadderMovesAndTellsSupervisorsThenAgainThenManagers() {
+        var floor = floor()
+        floor.login("alice")
+        let id = floor.open("c1", "presales")
+        floor.login("bob")
+        let breach = floor.advance(seconds: 60)
+        #expect(Self.escalations(breach.effects).map(\.level) == [1])
+        #expect(Self.escalations(breach.effects).first?.reassignedTo == "bob")
+        #expect(Self.escalations(breach.effects).first?.actions == [.reassign, .supervisor])
+        #expect(events(breach.effects, to: .supervisors) == [
+            .escalated(id, reason: "first-response", agent: "alice", waited: .seconds(60), level: 1)
+        ])
+        #expect(floor.holder(of: id) == "bob")
+        #expect(Self.escalations(floor.advance(seconds: 1799).effects).isEmpty)
+        let second = floor.advance(seconds: 1)
+        #expect(Self.escalations(second.effects).map(\.level) == [2])
+        #expect(events(second.effects, to: .supervisors) == [
+            .escalated(id, reason: "first-response", agent: "bob", waited: .seconds(1860), level: 2)
+        ])
+        #expect(floor.holder(of: id) == "bob")  // rung 2 only tells
+        let third = floor.advance(seconds: 5400)
+        #expect(Self.escalations(third.effects).map(\.level) == [3])
+        #expect(events(third.effects, to: .managers).count == 1)
+        #expect(events(third.effects, to: .supervisors).isEmpty)
+        #expect(floor.core.conversation(id)?.roundEscalationLevel == 3)
+    }
+
+    @Test func anAnswerStopsTheLadder() {
+        var floor = floor()
+        floor.login("alice")
+        let id = floor.open("c1", "presales")
+        _ = floor.advance(seconds: 60)
+        floor.run(.send(.agent("alice"), id, text: "抱歉久等"))
+        #expect(Self.escalations(floor.advance(seconds: 7200).effects).isEmpty)
+    }
+
+    @Test func aRoundIsMovedAtMostMaxReassignTimes() {
+        let ladder = [0, 60, 120].map { EscalationStep(after: .seconds(Double($0)), actions: [.reassign]) }
+        var floor = floor(ladder: ladder, maxReassign: 1)
+        for id: AgentID in ["alice", "bob", "cat"] { floor.login(id) }
+        let id = floor.open("c1", "presales")  // alice (highest level)
+        _ = floor.advance(seconds: 60)
+        let moved = floor.holder(of: id)
+        #expect(moved != "alice")
+        _ = floor.advance(seconds: 60)
+        _ = floor.advance(seconds: 60)
+        #expect(floor.holder(of: id) == moved)
+        #expect(floor.core.conversation(id)?.roundReassigns == 1)
+        #expect(floor.core.conversation(id)?.roundEscalationLevel == 3)
+    }
+
+    @Test func aRestartCatchesUpOnRungsThatFellDueOnceAndInOrder() {
+        var live = floor()
+        live.login("alice")
+        let id = live.open("c1", "presales")
+        _ = live.advance(seconds: 60)  // level 1 applied
+        guard let record = live.core.conversation(id) else {
+            Issue.record("no record")
+            return
+        }
+        var restored = RoutingCore(policy: live.core.policy, nextConversationID: ConversationID(2))
+        _ = restored.restore([record], lastAssignedAt: [:], at: live.now + .seconds(8000))
+        let step = restored.handle(.tick, at: live.now + .seconds(8000))
+        #expect(Self.escalations(step.effects).map(\.level) == [2, 3])
+        #expect(Self.escalations(restored.handle(.tick, at: live.now + .seconds(9000)).effects).isEmpty)
     }
 }

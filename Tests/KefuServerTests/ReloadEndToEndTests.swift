@@ -1,5 +1,7 @@
 import KefuConfig
+import KefuCore
 import KefuServer
+import KefuSystemd
 import KefuTestSupport
 import Synchronization
 import Testing
@@ -101,6 +103,71 @@ struct AutoReplyEndToEndTests {
         #expect(try await other.next() == "* QUEUED conv=2 position=1 offline=1")
         #expect(try await other.next() == "* MSG conv=2 from=system auto=1 :亲,欢迎光临小店")
         #expect(try await other.next() == "* MSG conv=2 from=system auto=1 :当前排队人数较多,请稍候")
+        try await daemon.stop()
+    }
+}
+
+@Suite("Escalation records")
+struct EscalationRecordTests {
+    @Test func priorityClimbsWithTheLadderAndTheRecordNamesItsLevel() {
+        let breach = SLABreach(
+            sla: .response, conversation: ConversationID(7), round: 2, customer: "b1", agent: "alice", skill: "refund",
+            store: "tmall", priority: .vip, waited: .seconds(2000), threshold: .seconds(180),
+            at: Instant(unixMilliseconds: 1)
+        )
+        let priorities = [1, 2, 3, 4].map { level in
+            JournaldRecorder.journalRecord(for: SLAEscalation(
+                breach: breach, level: level, actions: [.supervisor], reassignedTo: nil, at: breach.at
+            )).priority
+        }
+        #expect(priorities == [4, 3, 2, 2])
+        let record = JournaldRecorder.journalRecord(for: SLAEscalation(
+            breach: breach, level: 1, actions: [.reassign, .supervisor], reassignedTo: "bob", at: breach.at
+        ))
+        let fields = Dictionary(uniqueKeysWithValues: record.fields.map { ($0.name, $0.value) })
+        #expect(record.messageID == SystemdMessageID.slaEscalation)
+        #expect(fields["KEFU_EVENT"] == "sla_escalation")
+        #expect(fields["KEFU_ESCALATION_LEVEL"] == "1")
+        #expect(fields["KEFU_ESCALATION_ACTIONS"] == "reassign,supervisor")
+        #expect(fields["KEFU_REASSIGNED_TO"] == "bob")
+        #expect(fields["KEFU_ROUND"] == "2")
+        #expect(fields["KEFU_SLA"] == "response")
+        #expect(record.message.hasPrefix("SLA escalation level 1: conversation 7"))
+    }
+}
+
+@Suite("Escalation ladder over TCP")
+struct EscalationEndToEndTests {
+    @Test func supervisorsHearTheFirstRungAndManagersTheirOwn() async throws {
+        let daemon = try await TestDaemon.start(testConfiguration(firstResponseSeconds: 0.5, extra: """
+            [[escalation]]
+            after_s = 0
+            actions = ["reassign", "supervisor"]
+
+            [[escalation]]
+            after_s = 0.5
+            actions = ["manager"]
+
+            [[manager]]
+            id = "boss"
+            token_sha256 = "\(Secrets.carol.1)"
+            """))
+        let lead = try await daemon.supervisor()
+        let boss = try await daemon.connect()
+        #expect(try await boss.completion("m LOGIN manager boss carol-secret") == "m OK role=manager id=boss")
+        let alice = try await daemon.agent("alice", Secrets.alice)
+        let buyer = try await daemon.customer("buyer-ladder")
+        #expect(try await buyer.completion("o OPEN presales :在吗") == "o OK conv=1")
+        _ = try await alice.expect("* ASSIGNED conv=1 ")
+        let first = try await lead.expect("* ESCALATED conv=1 ")
+        #expect(first.hasPrefix("* ESCALATED conv=1 reason=first-response agent=alice waited_ms="))
+        #expect(first.hasSuffix(" level=1"))
+        let second = try await boss.expect("* ESCALATED conv=1 ")
+        #expect(second.hasSuffix(" level=2"))
+        // Managers act as supervisors: they may list the queue and agents.
+        #expect(try await boss.completion("q QUEUE") == "q OK count=0")
+        try await expectNothingPending([lead])
+        #expect(daemon.breaches.escalations.map(\.level) == [1, 2])
         try await daemon.stop()
     }
 }

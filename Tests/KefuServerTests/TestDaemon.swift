@@ -82,9 +82,12 @@ func testConfiguration(
 final class BreachLog: JournalRecorder {
     private let entries = Mutex<[SLABreach]>([])
     private let aways = Mutex<[AgentAutoAway]>([])
+    private let ladder = Mutex<[SLAEscalation]>([])
 
     func record(_ breach: SLABreach) { entries.withLock { $0.append(breach) } }
     func record(_ away: AgentAutoAway) { aways.withLock { $0.append(away) } }
+    func record(_ escalation: SLAEscalation) { ladder.withLock { $0.append(escalation) } }
+    var escalations: [SLAEscalation] { ladder.withLock { $0 } }
 
     var all: [SLABreach] { entries.withLock { $0 } }
     var autoAways: [AgentAutoAway] { aways.withLock { $0 } }
