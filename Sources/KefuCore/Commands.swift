@@ -60,6 +60,9 @@ public enum Command: Sendable, Equatable {
     /// `SEND <conv> auto=1`: an agent's canned reply (快捷回复). The buyer gets it, but it is no human answer: it
     /// ends no round.
     case autoReply(Principal, ConversationID, text: String)
+    /// `HOLD <conv> :<reason>`: the holding agent waits on someone else (warehouse, courier): the round's clock and
+    /// the silent-buyer clock pause until the buyer writes again.
+    case hold(Principal, ConversationID, reason: String)
     /// Time has passed: fire every deadline due by now.
     case tick
     /// The configuration was reloaded: route by these rules from now on (see `RoutingCore.reconfigure`).

@@ -86,6 +86,10 @@ public struct ConversationRecord: Sendable, Equatable {
     /// The agent's last human message when no buyer message has followed it: the buyer is silent since then, and
     /// after `customer_idle_close_s` the daemon closes the conversation.
     public var buyerIdleSince: Instant?
+    /// On hold (`HOLD`) since then: the waiting round's clock is paused with `holdRemaining` left on it, and a
+    /// silent buyer is not closed. The buyer's next message ends the hold.
+    public var heldSince: Instant?
+    public var holdRemaining: Milliseconds?
     /// Number of messages in its history (the last message's `seq`).
     public var messageCount: Int
     /// The customer's opening message, repeated to each agent it is assigned to.

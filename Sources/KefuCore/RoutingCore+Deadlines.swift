@@ -7,12 +7,12 @@ extension RoutingCore {
                 roundDue(id, round: round, due: deadline.at, at: now)
             case .buyerIdleWarning(let id, let since):
                 // Still silent since that message, and the limit is the one this warning was armed for.
-                guard conversations[id]?.record.buyerIdleSince == since,
+                guard conversations[id]?.record.buyerIdleSince == since, conversations[id]?.record.heldSince == nil,
                     buyerIdleTimes(since: since)?.warn == deadline.at
                 else { break }
                 automaticMessage(id, policy.autoReplies.idleWarning, at: now)
             case .buyerIdleClose(let id, let since):
-                guard conversations[id]?.record.buyerIdleSince == since,
+                guard conversations[id]?.record.buyerIdleSince == since, conversations[id]?.record.heldSince == nil,
                     buyerIdleTimes(since: since)?.close == deadline.at
                 else { break }
                 automaticMessage(id, policy.autoReplies.idleClose, at: now)
@@ -49,8 +49,8 @@ extension RoutingCore {
     /// keeps running.
     mutating func roundDue(_ id: ConversationID, round: Int, due: Instant, at now: Instant) {
         guard var record = conversations[id]?.record, record.round == round, let started = record.roundStartedAt,
-            record.roundBreachedAt == nil, record.roundDueAt == due
-        else { return }  // answered, closed, re-counted or already handled: the deadline no longer applies
+            record.roundBreachedAt == nil, record.roundDueAt == due, record.heldSince == nil
+        else { return }  // answered, closed, re-counted, on hold or already handled: the deadline no longer applies
         record.roundBreachedAt = now
         if round == 1 { record.breachedAt = now }
         conversations[id]?.record = record
@@ -129,7 +129,8 @@ extension RoutingCore {
     mutating func roundWarning(_ id: ConversationID, round: Int, armedFor instant: Instant, at now: Instant) {
         guard let open = conversations[id], open.record.round == round, open.record.roundWarnedAt == nil,
             let start = open.record.roundStartedAt, open.record.roundBreachedAt == nil,
-            let due = open.record.roundDueAt, due > now, policy.warning(start: start, due: due) == instant
+            let due = open.record.roundDueAt, due > now, policy.warning(start: start, due: due) == instant,
+            open.record.heldSince == nil
         else { return }  // answered, breached, re-counted (a new warning is armed) or already warned
         guard let holder = open.record.agent else { return }  // queued: nobody holds it to warn
         conversations[id]?.record.roundWarnedAt = now

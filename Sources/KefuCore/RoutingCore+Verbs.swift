@@ -145,6 +145,16 @@ extension RoutingCore {
             guard open.record.customer == customer else { return notFound(id) }
             open.record.messageCount += 1
             open.record.buyerIdleSince = nil  // the buyer spoke: no idle close
+            if open.record.heldSince != nil {
+                // The buyer spoke: the hold ends, and a paused round runs on with the time it had left.
+                open.record.heldSince = nil
+                if let remaining = open.record.holdRemaining, open.record.roundStartedAt != nil {
+                    open.record.roundDueAt = now + remaining
+                    if open.record.round == 1 { open.record.firstResponseDueAt = now + remaining }
+                    armRound(of: open.record, warnAfter: now)
+                }
+                open.record.holdRemaining = nil
+            }
             // A buyer message after an answer starts the next round; while one is waiting, more messages do not
             // restart it.
             if open.record.roundStartedAt == nil {
@@ -359,6 +369,25 @@ extension RoutingCore {
         effects.append(.deliver(.customer(open.record.customer), .autoMessage(id, from: .agent, text: text)))
         persist(id)
         return .ok([Field("seq", "\(open.record.messageCount + 1)")])
+    }
+
+    /// `HOLD <conv> :<reason>`: the holding agent waits on the warehouse or the courier. The round waiting for an
+    /// answer (if it has not breached) pauses with the time it has left, and a silent buyer is not closed, until the
+    /// buyer writes again. The reason goes into the history as an internal line.
+    mutating func hold(_ principal: Principal, _ id: ConversationID, reason: String, at now: Instant) -> Reply {
+        guard case .agent(let agent) = principal else { return .refused(.forbidden, "only agents put chats on hold") }
+        guard var record = conversations[id]?.record, record.agent == agent else { return notFound(id) }
+        guard !reason.isEmpty else { return .refused(.badArgs, "a hold needs a reason (what the chat waits for)") }
+        guard record.heldSince == nil else { return .refused(.conflict, "the chat is already on hold") }
+        record.heldSince = now
+        var fields = [Field("conv", id.description)]
+        if record.roundStartedAt != nil, record.roundBreachedAt == nil, let due = record.roundDueAt {
+            record.holdRemaining = due - now
+            fields.append(Field("paused_ms", (due - now).description))
+        }
+        conversations[id]?.record = record
+        systemMessage(id, "on hold by \(agent): \(reason)", at: now)
+        return .ok(fields)
     }
 
     /// A message the daemon sends the buyer by itself (`from=system auto=1`), kept in the history.

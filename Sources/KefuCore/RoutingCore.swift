@@ -221,6 +221,8 @@ public struct RoutingCore: Sendable {
             return send(principal, id, text: text, at: now)
         case .autoReply(let principal, let id, let text):
             return autoReply(principal, id, text: text, at: now)
+        case .hold(let principal, let id, let reason):
+            return hold(principal, id, reason: reason, at: now)
         case .close(let principal, let id):
             return close(principal, id, at: now)
         case .history(let principal, let id):

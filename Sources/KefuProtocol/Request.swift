@@ -39,6 +39,8 @@ public enum Request: Equatable, Sendable {
     case history(conversation: Int64, customer: String? = nil)
     case transfer(conversation: Int64, agent: String?, skill: String?, reason: String)
     case note(conversation: Int64, text: String)
+    /// `HOLD <conv> :<reason>`: waiting on the warehouse or the courier; pauses the response clock.
+    case hold(conversation: Int64, reason: String)
     case notes(conversation: Int64)
     case handover(note: String?)
     case assign(conversation: Int64, agent: String)
@@ -50,7 +52,7 @@ public enum Request: Equatable, Sendable {
     /// Every verb the protocol knows, for `unknown-verb` errors.
     public static let verbs = [
         "LOGIN", "PING", "QUIT", "OPEN", "SEND", "CLOSE", "PRESENCE", "HISTORY", "TRANSFER", "NOTE", "NOTES",
-        "HANDOVER", "ASSIGN", "EXPLAIN", "QUEUE", "AGENTS", "WATCH",
+        "HANDOVER", "ASSIGN", "EXPLAIN", "QUEUE", "AGENTS", "WATCH", "HOLD",
     ]
 
     /// Store, language and skill names: 1-64 of `a-z0-9_-`, as in the configuration.
@@ -151,6 +153,9 @@ public enum Request: Equatable, Sendable {
         case "NOTE":
             try line.expect(words: 1, options: [], text: true, usage: "NOTE <conv> :<text>")
             self = .note(conversation: try line.conversation(), text: line.text ?? "")
+        case "HOLD":
+            try line.expect(words: 1, options: [], text: true, usage: "HOLD <conv> :<reason>")
+            self = .hold(conversation: try line.conversation(), reason: line.text ?? "")
         case "NOTES":
             try line.expect(words: 1, options: [], text: false, usage: "NOTES <conv>")
             self = .notes(conversation: try line.conversation())

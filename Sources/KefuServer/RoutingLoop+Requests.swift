@@ -97,6 +97,8 @@ extension RoutingLoop {
             return .transfer(try person, ConversationID(conversation), to: target, reason: reason)
         case .note(let conversation, let text):
             return .note(try person, ConversationID(conversation), text: text)
+        case .hold(let conversation, let reason):
+            return .hold(try person, ConversationID(conversation), reason: reason)
         case .notes(let conversation):
             return .notes(try person, ConversationID(conversation))
         case .handover(let note):

@@ -7,8 +7,10 @@ enum RecordSQL {
     static let upsertConversation = """
         INSERT INTO conversations (id, customer, skill, priority, state, agent, opened_at, first_response_due_at,
             first_responded_at, breached_at, closed_at, message_count, first_message, store, language, gateway,
-            round, round_started_at, round_due_at, round_breached_at, round_warned_at, buyer_idle_since)
-        VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22)
+            round, round_started_at, round_due_at, round_breached_at, round_warned_at, buyer_idle_since, held_since,
+            hold_remaining_ms)
+        VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22,
+            ?23, ?24)
         ON CONFLICT(id) DO UPDATE SET
             customer = excluded.customer,
             skill = excluded.skill,
@@ -30,7 +32,9 @@ enum RecordSQL {
             round_due_at = excluded.round_due_at,
             round_breached_at = excluded.round_breached_at,
             round_warned_at = excluded.round_warned_at,
-            buyer_idle_since = excluded.buyer_idle_since
+            buyer_idle_since = excluded.buyer_idle_since,
+            held_since = excluded.held_since,
+            hold_remaining_ms = excluded.hold_remaining_ms
         """
 
     // A round is rewritten whole as it changes (started, breached, answered or closed).
@@ -79,7 +83,7 @@ enum RecordSQL {
     static let conversationColumns = """
         id, customer, skill, priority, state, agent, opened_at, first_response_due_at, first_responded_at,
         breached_at, closed_at, message_count, first_message, store, language, gateway, round, round_started_at,
-        round_due_at, round_breached_at, round_warned_at, buyer_idle_since
+        round_due_at, round_breached_at, round_warned_at, buyer_idle_since, held_since, hold_remaining_ms
         """
 
     static let roundColumns = """
@@ -117,6 +121,8 @@ enum RecordSQL {
             statement.bind(20, row.roundBreachedAt?.unixMilliseconds)
             statement.bind(21, row.roundWarnedAt?.unixMilliseconds)
             statement.bind(22, row.buyerIdleSince?.unixMilliseconds)
+            statement.bind(23, row.heldSince?.unixMilliseconds)
+            statement.bind(24, row.holdRemaining?.value)
             try statement.run(.write)
         case .message(let row):
             let statement = try connection.statement(upsertMessage, .write)
@@ -196,6 +202,8 @@ enum RecordSQL {
         record.roundBreachedAt = row.optionalInt64(19).map(Instant.init(unixMilliseconds:))
         record.roundWarnedAt = row.optionalInt64(20).map(Instant.init(unixMilliseconds:))
         record.buyerIdleSince = row.optionalInt64(21).map(Instant.init(unixMilliseconds:))
+        record.heldSince = row.optionalInt64(22).map(Instant.init(unixMilliseconds:))
+        record.holdRemaining = row.optionalInt64(23).map(Milliseconds.init)
         return record
     }
 

@@ -673,6 +673,7 @@ func describe(_ command: Command) -> String {
     case .transfer(let who, let id, let target, let reason): "transfer #\(id) to \(target) by \(who) :\(reason)"
     case .note(let who, let id, let text): "note #\(id) by \(who) :\(text)"
     case .notes(let who, let id): "notes #\(id) by \(who)"
+    case .hold(let who, let id, let reason): "hold #\(id) by \(who) :\(reason)"
     case .handover(let who, let note): "handover by \(who) :\(note ?? "")"
     case .assign(let who, let id, let agent): "assign #\(id) to \(agent) by \(who)"
     case .explain(let who, let id): "explain #\(id) by \(who)"

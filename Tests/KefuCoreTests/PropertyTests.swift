@@ -291,7 +291,7 @@ struct Referee {
                 let known = record.map { Self.takesPart(who, in: $0) } ?? false
                 return .exactly(.history(id, viewer: who, verifyOwnership: !known))
             }
-        case .transfer, .note, .notes, .handover, .assign, .explain, .queue, .agents:
+        case .transfer, .note, .notes, .handover, .assign, .explain, .queue, .agents, .hold:
             return .unmodelled
         }
     }

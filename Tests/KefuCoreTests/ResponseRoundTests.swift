@@ -373,3 +373,46 @@ struct EscalationLadderTests {
         #expect(Self.escalations(restored.handle(.tick, at: live.now + .seconds(9000)).effects).isEmpty)
     }
 }
+
+/// `HOLD`: waiting on the warehouse or the courier pauses the response clock until the buyer writes again.
+@Suite("Hold")
+struct HoldTests {
+    func floor() -> Floor {
+        var floor = Floor(agents: [agent("alice", ["presales": 3])])
+        var policy = RoutingPolicy(
+            firstResponse: .seconds(60), warnBefore: Milliseconds(0), agents: [agent("alice", ["presales": 3])]
+        )
+        policy.customerIdleClose = .seconds(300)
+        floor.core = RoutingCore(policy: policy)
+        return floor
+    }
+
+    @Test func aHoldPausesTheWaitingRoundAndTheBuyersNextMessageResumesItWithTheTimeLeft() {
+        var floor = floor()
+        floor.login("alice")
+        let id = floor.open("c1", "presales")
+        _ = floor.advance(seconds: 20)
+        #expect(
+            floor.run(.hold(.agent("alice"), id, reason: "等仓库确认库存")).reply
+                == .ok([Field("conv", "1"), Field("paused_ms", "40000")]))
+        #expect(breaches(floor.advance(seconds: 3600).effects).isEmpty)  // paused: no breach, no idle close
+        floor.run(.send(.customer("c1"), id, text: "查到了吗?"))
+        #expect(floor.core.conversation(id)?.heldSince == nil)
+        #expect(breaches(floor.advance(seconds: 39.999).effects).isEmpty)
+        let breach = breaches(floor.advance(seconds: 0.001).effects)
+        #expect(breach.map(\.conversation) == [id])
+    }
+
+    @Test func aHoldKeepsASilentBuyerOpenAndNeedsAReasonAndTheHolder() {
+        var floor = floor()
+        floor.login("alice")
+        let id = floor.open("c1", "presales")
+        floor.run(.send(.agent("alice"), id, text: "我去问下快递"))
+        #expect(floor.run(.hold(.agent("alice"), id, reason: "问快递")).reply == .ok([Field("conv", "1")]))
+        _ = floor.advance(seconds: 600)
+        #expect(floor.core.conversation(id) != nil)
+        #expect(floor.run(.hold(.agent("alice"), id, reason: "again")).reply.isRefusal)
+        #expect(floor.run(.hold(.customer("c1"), id, reason: "x")).reply.isRefusal)
+        #expect(floor.run(.hold(.agent("bob"), id, reason: "x")).reply.isRefusal)
+    }
+}

@@ -35,6 +35,7 @@ struct RequestTests {
         #expect(try request("s SEND 12 :hello") == .send(conversation: 12, text: "hello"))
         #expect(try request("s SEND 12 auto=1 :亲,在的") == .send(conversation: 12, text: "亲,在的", automatic: true))
         #expect(failure("s SEND 12 auto=yes :hi") == ProtocolError(.badArgs, "auto must be 1 (a canned reply)"))
+        #expect(try request("h HOLD 12 :等仓库回复") == .hold(conversation: 12, reason: "等仓库回复"))
         #expect(try request("c CLOSE 12") == .close(conversation: 12))
         #expect(try request("pr PRESENCE away") == .presence(.away))
         #expect(try request("h HISTORY 7") == .history(conversation: 7))

@@ -54,6 +54,8 @@ import Testing
             row.roundBreachedAt = at(211)
             row.roundWarnedAt = at(130)
             row.buyerIdleSince = at(25)
+            row.heldSince = at(40)
+            row.holdRemaining = Milliseconds(170)
             let first = RoundRecord(
                 conversation: ConversationID(9), round: 1, startedAt: at(0), dueAt: at(120), answeredAt: at(20),
                 agent: "alice", skill: "presales", store: "tmall"
