@@ -181,12 +181,16 @@ extension SLASettings {
         let warn = try reader.seconds("warn_s", allowZero: true)
         let idle = try reader.seconds("customer_idle_close_s", allowZero: true) ?? defaultCustomerIdleCloseSeconds
         let maxReassign = try reader.integer("max_reassign", in: 0...100) ?? 2
+        let resolution = try reader.seconds("resolution_s", allowZero: false)
+        let policies = try reader.sectionArray("policy").map(SLAPolicySettings.decode)
         try reader.finish()
         var settings = SLASettings(
             firstResponseSeconds: firstResponse, responseSeconds: response, warnSeconds: warn,
             customerIdleCloseSeconds: idle
         )
         settings.maxReassign = maxReassign
+        settings.resolutionSeconds = resolution
+        settings.policies = policies
         return settings
     }
 }
@@ -250,6 +254,31 @@ extension AgentSettings {
             levels.append(SkillLevel(skill: entry.key, level: level))
         }
         return levels
+    }
+}
+
+extension SLAPolicySettings {
+    static func decode(_ reader: TableReader) throws(ConfigError) -> SLAPolicySettings {
+        var policy = SLAPolicySettings()
+        for key in ["skill", "store"] {
+            guard let located = try reader.optional(key, .string) else { continue }
+            guard TableReader.isName(located.value) else {
+                throw reader.error(key, line: located.line, "expected 1 to 64 of a-z 0-9 _ -")
+            }
+            if key == "skill" { policy.skill = located.value } else { policy.store = located.value }
+        }
+        if let located = try reader.optional("priority", .string) {
+            guard ["normal", "vip"].contains(located.value) else {
+                throw reader.error("priority", line: located.line, "expected normal or vip")
+            }
+            policy.priority = located.value
+        }
+        policy.firstResponseSeconds = try reader.seconds("first_response_s", allowZero: false)
+        policy.responseSeconds = try reader.seconds("response_s", allowZero: false)
+        policy.resolutionSeconds = try reader.seconds("resolution_s", allowZero: false)
+        policy.warnSeconds = try reader.seconds("warn_s", allowZero: true)
+        try reader.finish()
+        return policy
     }
 }
 

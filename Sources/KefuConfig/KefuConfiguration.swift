@@ -152,6 +152,10 @@ public struct SLASettings: Sendable, Equatable {
     public var customerIdleCloseSeconds: Double
     /// `max_reassign`: how often the escalation ladder may move one round to another agent (default 2).
     public var maxReassign = 2
+    /// `resolution_s`: how long a conversation may stay open in all; nil no limit.
+    public var resolutionSeconds: Double?
+    /// `[[sla.policy]]`, in file order: limits for the conversations they match (first match wins).
+    public var policies: [SLAPolicySettings] = []
 
     /// The default `customer_idle_close_s`: 30 minutes.
     public static let defaultCustomerIdleCloseSeconds = 1800.0
@@ -165,6 +169,31 @@ public struct SLASettings: Sendable, Equatable {
         self.responseSeconds = responseSeconds
         self.warnSeconds = warnSeconds
         self.customerIdleCloseSeconds = customerIdleCloseSeconds
+    }
+}
+
+/// One `[[sla.policy]]`: which conversations (`skill`, `store`, `priority`, each optional) and their limits (each
+/// optional, falling back to the `[sla]` keys).
+public struct SLAPolicySettings: Sendable, Equatable {
+    public var skill: String?
+    public var store: String?
+    public var priority: String?
+    public var firstResponseSeconds: Double?
+    public var responseSeconds: Double?
+    public var resolutionSeconds: Double?
+    public var warnSeconds: Double?
+
+    public init(
+        skill: String? = nil, store: String? = nil, priority: String? = nil, firstResponseSeconds: Double? = nil,
+        responseSeconds: Double? = nil, resolutionSeconds: Double? = nil, warnSeconds: Double? = nil
+    ) {
+        self.skill = skill
+        self.store = store
+        self.priority = priority
+        self.firstResponseSeconds = firstResponseSeconds
+        self.responseSeconds = responseSeconds
+        self.resolutionSeconds = resolutionSeconds
+        self.warnSeconds = warnSeconds
     }
 }
 

@@ -202,6 +202,8 @@ public enum SLAKind: String, Sendable, Equatable {
     case firstResponse = "first_response"
     /// Every later round: from a buyer message after an answer to the next human answer (`response_s`).
     case response
+    /// Open to close (`resolution_s`).
+    case resolution
 }
 
 /// One SLA breach, to be written to journald (and already recorded in the store by the same step).

@@ -10,6 +10,8 @@ enum DeadlineKind: Hashable {
     /// The buyer has said nothing since the agent's message of that instant: warn them, then close.
     case buyerIdleWarning(ConversationID, since: Instant)
     case buyerIdleClose(ConversationID, since: Instant)
+    /// The conversation has been open for its resolution limit.
+    case resolutionDue(ConversationID)
     /// A rung of the escalation ladder for a breached round.
     case escalation(ConversationID, round: Int, level: Int)
     /// A waiting conversation widens: step 1 lowers the required level to 1, step 2 admits fallback skills.

@@ -19,6 +19,29 @@ public struct RoutingPolicy: Sendable, Equatable {
     public var escalation = EscalationStep.tradeDefault
     /// How often one round may be moved to another agent by the ladder (`[sla] max_reassign`).
     public var maxReassign = 2
+    /// `[[sla.policy]]`: limits for the conversations they match (first match wins); the keys above are the default.
+    public var slaPolicies: [SLAPolicy] = []
+    /// `[sla] resolution_s`: how long a conversation may stay open in all (nil: no limit), unless a policy says.
+    public var resolution: Milliseconds?
+
+    /// The SLA policy a conversation falls under: the first `[[sla.policy]]` that matches, else the default.
+    public func sla(for record: ConversationRecord) -> SLAPolicy {
+        slaPolicies.first { $0.matches(record) }
+            ?? SLAPolicy(firstResponse: firstResponse, response: response, resolution: resolution, warnBefore: warnBefore)
+    }
+
+    /// The limit of a conversation's round under its policy.
+    public func limit(ofRound round: Int, for record: ConversationRecord) -> Milliseconds {
+        let policy = sla(for: record)
+        return round <= 1 ? policy.firstResponse : policy.response
+    }
+
+    /// When to warn the holder of a conversation's round under its policy; nil: never.
+    public func warning(start: Instant, due: Instant, for record: ConversationRecord) -> Instant? {
+        var copy = self
+        copy.warnBefore = sla(for: record).warnBefore
+        return copy.warning(start: start, due: due)
+    }
     /// A conversation whose buyer stays silent this long after the agent's last message is closed by the daemon
     /// (`[sla] customer_idle_close_s`, default 30 min); nil never. The buyer is warned a minute before.
     public var customerIdleClose: Milliseconds? = .seconds(1800)
@@ -55,6 +78,38 @@ public struct RoutingPolicy: Sendable, Equatable {
 
     /// The rule for a skill.
     public func rule(for skill: Skill) -> SkillRule { skillRules[skill] ?? SkillRule(skill: skill) }
+}
+
+/// `[[sla.policy]]`: the limits for conversations of a skill, store and priority (each matcher optional). Platforms
+/// differ: JD counts a 30-second first answer, Taobao 3-minute rounds.
+public struct SLAPolicy: Sendable, Equatable {
+    public var skill: Skill?
+    public var store: String?
+    public var priority: Priority?
+    public var firstResponse: Milliseconds
+    public var response: Milliseconds
+    /// Open to close; nil: no limit.
+    public var resolution: Milliseconds?
+    /// Before a round's deadline; nil: at 100/180 of the limit; zero: never.
+    public var warnBefore: Milliseconds?
+
+    public init(
+        skill: Skill? = nil, store: String? = nil, priority: Priority? = nil, firstResponse: Milliseconds,
+        response: Milliseconds? = nil, resolution: Milliseconds? = nil, warnBefore: Milliseconds? = nil
+    ) {
+        self.skill = skill
+        self.store = store
+        self.priority = priority
+        self.firstResponse = firstResponse
+        self.response = response ?? firstResponse
+        self.resolution = resolution
+        self.warnBefore = warnBefore
+    }
+
+    public func matches(_ record: ConversationRecord) -> Bool {
+        (skill.map { $0 == record.skill } ?? true) && (store.map { $0 == record.store } ?? true)
+            && (priority.map { $0 == record.priority } ?? true)
+    }
 }
 
 /// What an escalation step does.

@@ -90,6 +90,9 @@ public struct ConversationRecord: Sendable, Equatable {
     /// silent buyer is not closed. The buyer's next message ends the hold.
     public var heldSince: Instant?
     public var holdRemaining: Milliseconds?
+    /// Open-to-close deadline under the conversation's SLA policy (nil: none), and when it breached.
+    public var resolutionDueAt: Instant?
+    public var resolutionBreachedAt: Instant?
     /// Number of messages in its history (the last message's `seq`).
     public var messageCount: Int
     /// The customer's opening message, repeated to each agent it is assigned to.

@@ -17,6 +17,8 @@ extension RoutingCore {
                 else { break }
                 automaticMessage(id, policy.autoReplies.idleClose, at: now)
                 finish(id, by: .system, at: now)
+            case .resolutionDue(let id):
+                resolutionDue(id, armedFor: deadline.at, at: now)
             case .escalation(let id, let round, let level):
                 escalate(id, round: round, level: level, armedFor: deadline.at, at: now)
             case .roundWarning(let id, let round):
@@ -76,6 +78,24 @@ extension RoutingCore {
         if let current = conversations[id]?.record { armEscalation(of: current) }
     }
 
+    /// The conversation has been open for its `resolution_s` (HOLD does not pause this one): one breach record and
+    /// the supervisors are told; nothing moves.
+    mutating func resolutionDue(_ id: ConversationID, armedFor instant: Instant, at now: Instant) {
+        guard var record = conversations[id]?.record, record.resolutionBreachedAt == nil,
+            record.resolutionDueAt == instant
+        else { return }
+        record.resolutionBreachedAt = now
+        conversations[id]?.record = record
+        persist(id)
+        let waited = now - record.openedAt
+        effects.append(.breach(SLABreach(
+            sla: .resolution, conversation: id, round: record.round, customer: record.customer, agent: record.agent,
+            skill: record.skill, store: record.store, priority: record.priority, waited: waited,
+            threshold: instant - record.openedAt, at: now
+        )))
+        effects.append(.deliver(.supervisors, .escalated(id, reason: "resolution", agent: record.agent, waited: waited)))
+    }
+
     /// Arms the rungs of the escalation ladder a breached, unanswered round has not reached yet.
     mutating func armEscalation(of record: ConversationRecord) {
         guard record.roundStartedAt != nil, let breachedAt = record.roundBreachedAt else { return }
@@ -129,7 +149,7 @@ extension RoutingCore {
     mutating func roundWarning(_ id: ConversationID, round: Int, armedFor instant: Instant, at now: Instant) {
         guard let open = conversations[id], open.record.round == round, open.record.roundWarnedAt == nil,
             let start = open.record.roundStartedAt, open.record.roundBreachedAt == nil,
-            let due = open.record.roundDueAt, due > now, policy.warning(start: start, due: due) == instant,
+            let due = open.record.roundDueAt, due > now, policy.warning(start: start, due: due, for: open.record) == instant,
             open.record.heldSince == nil
         else { return }  // answered, breached, re-counted (a new warning is armed) or already warned
         guard let holder = open.record.agent else { return }  // queued: nobody holds it to warn

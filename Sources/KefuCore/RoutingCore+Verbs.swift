@@ -73,13 +73,19 @@ extension RoutingCore {
         }
         let id = nextConversationID
         nextConversationID = ConversationID(id.rawValue + 1)
-        let record = ConversationRecord(
+        var record = ConversationRecord(
             id: id, customer: customer, skill: skill, priority: request.priority, store: request.store,
             language: request.language, gateway: request.gateway, state: .queued, agent: nil, openedAt: now,
             firstResponseDueAt: now + policy.firstResponse,
             firstRespondedAt: nil, breachedAt: nil, closedAt: nil, messageCount: 1, firstMessage: text
         )
+        // The conversation's own SLA policy (skill, store, priority) sets its clocks.
+        let sla = policy.sla(for: record)
+        record.firstResponseDueAt = now + sla.firstResponse
+        record.roundDueAt = record.firstResponseDueAt
+        record.resolutionDueAt = sla.resolution.map { now + $0 }
         conversations[id] = OpenConversation(record: record)
+        if let due = record.resolutionDueAt { deadlines.arm(.resolutionDue(id), at: due) }
         armRound(of: record)
         persistRound(of: record)
         armWidening(record)
@@ -160,7 +166,7 @@ extension RoutingCore {
             if open.record.roundStartedAt == nil {
                 open.record.round += 1
                 open.record.roundStartedAt = now
-                open.record.roundDueAt = now + policy.limit(ofRound: open.record.round)
+                open.record.roundDueAt = now + policy.limit(ofRound: open.record.round, for: open.record)
                 open.record.roundBreachedAt = nil
                 open.record.roundWarnedAt = nil
                 open.record.roundEscalationLevel = 0

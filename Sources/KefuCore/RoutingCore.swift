@@ -176,6 +176,9 @@ public struct RoutingCore: Sendable {
             }
             // Rungs of the ladder still ahead of a breached round: one already due fires at once, in order, once.
             armEscalation(of: record)
+            if let due = record.resolutionDueAt, record.resolutionBreachedAt == nil {
+                deadlines.arm(.resolutionDue(record.id), at: due)
+            }
             armWidening(record, after: now)
         }
         return Step(reply: .ok([]), effects: take())
@@ -268,7 +271,7 @@ public struct RoutingCore: Sendable {
     mutating func armRound(of record: ConversationRecord, warnAfter: Instant? = nil) {
         guard let start = record.roundStartedAt, let due = record.roundDueAt else { return }
         deadlines.arm(.roundDue(record.id, round: record.round), at: due)
-        if let warnAt = policy.warning(start: start, due: due), warnAfter.map({ warnAt > $0 }) ?? true {
+        if let warnAt = policy.warning(start: start, due: due, for: record), warnAfter.map({ warnAt > $0 }) ?? true {
             deadlines.arm(.roundWarning(record.id, round: record.round), at: warnAt)
         }
     }

@@ -46,6 +46,19 @@ extension RoutingPolicy {
         let idle = configuration.sla.customerIdleCloseSeconds
         customerIdleClose = idle > 0 ? .seconds(idle) : nil
         maxReassign = configuration.sla.maxReassign
+        let sla = configuration.sla
+        resolution = sla.resolutionSeconds.map { .seconds($0) }
+        slaPolicies = sla.policies.map { policy in
+            let firstResponse = policy.firstResponseSeconds ?? sla.firstResponseSeconds
+            return SLAPolicy(
+                skill: policy.skill.map { Skill($0) }, store: policy.store,
+                priority: policy.priority.flatMap { Priority(rawValue: $0) },
+                firstResponse: .seconds(firstResponse),
+                response: .seconds(policy.responseSeconds ?? sla.responseSeconds ?? firstResponse),
+                resolution: (policy.resolutionSeconds ?? sla.resolutionSeconds).map { .seconds($0) },
+                warnBefore: (policy.warnSeconds ?? sla.warnSeconds).map { .seconds($0) }
+            )
+        }
         if let ladder = configuration.escalation {
             escalation = ladder.map { rung in
                 EscalationStep(

@@ -123,6 +123,7 @@ public struct JournaldRecorder: JournalRecorder {
         switch sla {
         case .firstResponse: "first response"
         case .response: "response"
+        case .resolution: "resolution"
         }
     }
 

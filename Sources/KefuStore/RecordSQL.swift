@@ -8,9 +8,9 @@ enum RecordSQL {
         INSERT INTO conversations (id, customer, skill, priority, state, agent, opened_at, first_response_due_at,
             first_responded_at, breached_at, closed_at, message_count, first_message, store, language, gateway,
             round, round_started_at, round_due_at, round_breached_at, round_warned_at, buyer_idle_since, held_since,
-            hold_remaining_ms)
+            hold_remaining_ms, resolution_due_at, resolution_breached_at)
         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22,
-            ?23, ?24)
+            ?23, ?24, ?25, ?26)
         ON CONFLICT(id) DO UPDATE SET
             customer = excluded.customer,
             skill = excluded.skill,
@@ -34,7 +34,9 @@ enum RecordSQL {
             round_warned_at = excluded.round_warned_at,
             buyer_idle_since = excluded.buyer_idle_since,
             held_since = excluded.held_since,
-            hold_remaining_ms = excluded.hold_remaining_ms
+            hold_remaining_ms = excluded.hold_remaining_ms,
+            resolution_due_at = excluded.resolution_due_at,
+            resolution_breached_at = excluded.resolution_breached_at
         """
 
     // A round is rewritten whole as it changes (started, breached, answered or closed).
@@ -83,7 +85,8 @@ enum RecordSQL {
     static let conversationColumns = """
         id, customer, skill, priority, state, agent, opened_at, first_response_due_at, first_responded_at,
         breached_at, closed_at, message_count, first_message, store, language, gateway, round, round_started_at,
-        round_due_at, round_breached_at, round_warned_at, buyer_idle_since, held_since, hold_remaining_ms
+        round_due_at, round_breached_at, round_warned_at, buyer_idle_since, held_since, hold_remaining_ms,
+        resolution_due_at, resolution_breached_at
         """
 
     static let roundColumns = """
@@ -123,6 +126,8 @@ enum RecordSQL {
             statement.bind(22, row.buyerIdleSince?.unixMilliseconds)
             statement.bind(23, row.heldSince?.unixMilliseconds)
             statement.bind(24, row.holdRemaining?.value)
+            statement.bind(25, row.resolutionDueAt?.unixMilliseconds)
+            statement.bind(26, row.resolutionBreachedAt?.unixMilliseconds)
             try statement.run(.write)
         case .message(let row):
             let statement = try connection.statement(upsertMessage, .write)
@@ -204,6 +209,8 @@ enum RecordSQL {
         record.buyerIdleSince = row.optionalInt64(21).map(Instant.init(unixMilliseconds:))
         record.heldSince = row.optionalInt64(22).map(Instant.init(unixMilliseconds:))
         record.holdRemaining = row.optionalInt64(23).map(Milliseconds.init)
+        record.resolutionDueAt = row.optionalInt64(24).map(Instant.init(unixMilliseconds:))
+        record.resolutionBreachedAt = row.optionalInt64(25).map(Instant.init(unixMilliseconds:))
         return record
     }
 

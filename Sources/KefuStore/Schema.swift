@@ -79,6 +79,8 @@ enum Schema {
         ALTER TABLE conversations ADD COLUMN buyer_idle_since INTEGER;
         ALTER TABLE conversations ADD COLUMN held_since INTEGER;
         ALTER TABLE conversations ADD COLUMN hold_remaining_ms INTEGER;
+        ALTER TABLE conversations ADD COLUMN resolution_due_at INTEGER;
+        ALTER TABLE conversations ADD COLUMN resolution_breached_at INTEGER;
         -- Greetings, queue messages and canned replies (auto=1): shown to the buyer, no human answer.
         ALTER TABLE messages ADD COLUMN automatic INTEGER NOT NULL DEFAULT 0;
         UPDATE conversations SET round_started_at = opened_at, round_due_at = first_response_due_at,

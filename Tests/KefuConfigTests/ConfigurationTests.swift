@@ -299,14 +299,32 @@ struct ConfigurationTests {
         #expect(unknown.message == "unknown action; actions are reassign, supervisor, manager")
     }
 
-    @Test func slaPolicyIsUnknownForNow() throws {
-        let text = config("[sla]\nfirst_response_s = 60\n\n[[sla.policy]]\nname = \"vip\"\n")
-        let error = try #require(configError(text))
+    @Test func slaPoliciesMatchBySkillStoreAndPriorityInFileOrder() throws {
+        let text = config("""
+            [sla]
+            first_response_s = 60
+            resolution_s = 7200
+
+            [[sla.policy]]
+            store = "jd"
+            first_response_s = 30
+
+            [[sla.policy]]
+            priority = "vip"
+            skill = "presales"
+            response_s = 90
+            warn_s = 20
+            """)
+        let configuration = try KefuConfiguration.parse(text, file: testFile)
+        #expect(configuration.sla.resolutionSeconds == 7200)
         #expect(
-            error.description
-                == "test.toml:6: sla.policy: unknown array of tables; expected one of: first_response_s, response_s, "
-                + "warn_s, customer_idle_close_s, max_reassign"
-        )
+            configuration.sla.policies == [
+                SLAPolicySettings(store: "jd", firstResponseSeconds: 30),
+                SLAPolicySettings(skill: "presales", priority: "vip", responseSeconds: 90, warnSeconds: 20),
+            ])
+        let bad = try #require(configError(config("[sla]\n\n[[sla.policy]]\npriority = \"urgent\"\n")))
+        #expect(bad.key == "sla.policy[0].priority")
+        #expect(bad.message == "expected normal or vip")
     }
 
     @Test(arguments: [0, 6, -1, 100])

@@ -416,3 +416,51 @@ struct HoldTests {
         #expect(floor.run(.hold(.agent("bob"), id, reason: "x")).reply.isRefusal)
     }
 }
+
+/// `[[sla.policy]]`: JD counts a 30-second first answer, Taobao 3-minute rounds; the first match wins.
+@Suite("SLA policies")
+struct SLAPolicyTests {
+    func floor() -> Floor {
+        let team = [agent("alice", ["presales": 3])]
+        var floor = Floor(agents: team)
+        var policy = RoutingPolicy(firstResponse: .seconds(120), warnBefore: Milliseconds(0), agents: team)
+        policy.customerIdleClose = nil
+        policy.slaPolicies = [
+            SLAPolicy(store: "jd", firstResponse: .seconds(30), resolution: .seconds(600)),
+            SLAPolicy(priority: .vip, firstResponse: .seconds(60), response: .seconds(45)),
+        ]
+        floor.core = RoutingCore(policy: policy)
+        return floor
+    }
+
+    @Test func eachConversationRunsOnThePolicyItMatches() {
+        var floor = floor()
+        let jd = floor.open("c1", "presales", store: "jd")
+        let vip = floor.open("c2", "presales", priority: .vip)
+        let plain = floor.open("c3", "presales")
+        let jdVip = floor.open("c4", "presales", priority: .vip, store: "jd")  // first match: jd
+        let due = { (id: ConversationID) in floor.core.conversation(id).map { $0.firstResponseDueAt - $0.openedAt } }
+        #expect(due(jd) == .seconds(30))
+        #expect(due(vip) == .seconds(60))
+        #expect(due(plain) == .seconds(120))
+        #expect(due(jdVip) == .seconds(30))
+        let breached = breaches(floor.advance(seconds: 30).effects)
+        #expect(breached.map(\.conversation) == [jd, jdVip])
+        #expect(breached.first?.threshold == .seconds(30))
+    }
+
+    @Test func resolutionBreachesOnceAndAHoldDoesNotPauseIt() {
+        var floor = floor()
+        floor.login("alice")
+        let id = floor.open("c1", "presales", store: "jd")
+        floor.run(.send(.agent("alice"), id, text: "您好"))
+        floor.run(.hold(.agent("alice"), id, reason: "等快递"))
+        let step = floor.advance(seconds: 600)
+        #expect(breaches(step.effects).map(\.sla) == [.resolution])
+        #expect(events(step.effects, to: .supervisors) == [
+            .escalated(id, reason: "resolution", agent: "alice", waited: .seconds(600))
+        ])
+        #expect(breaches(floor.advance(seconds: 600).effects).isEmpty)
+        #expect(floor.core.conversation(id)?.resolutionBreachedAt != nil)
+    }
+}

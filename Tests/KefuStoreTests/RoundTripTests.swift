@@ -56,6 +56,8 @@ import Testing
             row.buyerIdleSince = at(25)
             row.heldSince = at(40)
             row.holdRemaining = Milliseconds(170)
+            row.resolutionDueAt = at(3_600_000)
+            row.resolutionBreachedAt = nil
             let first = RoundRecord(
                 conversation: ConversationID(9), round: 1, startedAt: at(0), dueAt: at(120), answeredAt: at(20),
                 agent: "alice", skill: "presales", store: "tmall"
