@@ -1,3 +1,5 @@
+import Foundation
+
 /// Turns a parsed document into a validated `KefuConfiguration`.
 ///
 /// Each section is one `decode(_:)` function taking a `TableReader`; adding a section (say `[business_hours]`) means
@@ -16,6 +18,9 @@ enum ConfigurationDecoder {
         let autoReplies = try AutoReplySettings.decode(root.section("auto_reply"))
         let managers = try root.sectionArray("manager").map(SupervisorSettings.decode)
         let escalation = try root.sectionArray("escalation").map(EscalationSettings.decode)
+        let businessHours = try root.entry("business_hours").map { _ throws(ConfigError) in
+            try BusinessHoursSettings.decode(root.section("business_hours"))
+        }
         try root.finish()
         try checkManagers(managers, others: agents.map(\.settings.id) + supervisors.map(\.settings.id),
             file: document.file)
@@ -34,7 +39,8 @@ enum ConfigurationDecoder {
             gateways: gateways.map(\.settings),
             autoReplies: autoReplies,
             managers: managers.map(\.settings),
-            escalation: escalation.isEmpty ? nil : escalation.map(\.settings)
+            escalation: escalation.isEmpty ? nil : escalation.map(\.settings),
+            businessHours: businessHours
         )
     }
 
@@ -257,6 +263,77 @@ extension AgentSettings {
     }
 }
 
+extension BusinessHoursSettings {
+    static let weekdays = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+
+    static func decode(_ reader: TableReader) throws(ConfigError) -> BusinessHoursSettings {
+        var settings = BusinessHoursSettings()
+        if let zone = try reader.optional("time_zone", .string) {
+            guard let found = TimeZone(identifier: zone.value) else {
+                throw reader.error("time_zone", line: zone.line, "unknown time zone; use a name like Asia/Shanghai")
+            }
+            settings.timeZone = zone.value
+            settings.utcOffsetMinutes = found.secondsFromGMT(for: Date()) / 60
+        }
+        if let hours = try reader.optional("hours", .string) {
+            let parts = hours.value.split(separator: "-").map { minute(of: String($0)) }
+            guard parts.count == 2, let opens = parts[0], let closes = parts[1], opens < closes else {
+                throw reader.error("hours", line: hours.line, "expected \"HH:MM-HH:MM\" with the opening first")
+            }
+            settings.opens = opens
+            settings.closes = closes
+        }
+        if let entry = reader.entry("closed_days") {
+            guard case .array(let values) = entry.value else {
+                throw reader.error("closed_days", line: entry.line, "expected an array like [\"sun\"]")
+            }
+            for value in values {
+                guard let name = value.stringValue, let index = weekdays.firstIndex(of: name) else {
+                    throw reader.error("closed_days", line: entry.line, "weekdays are \(weekdays.joined(separator: ", "))")
+                }
+                settings.closedWeekdays.append(index + 1)
+            }
+        }
+        if let entry = reader.entry("holidays") {
+            guard case .array(let values) = entry.value else {
+                throw reader.error("holidays", line: entry.line, "expected an array of \"YYYY-MM-DD\" dates")
+            }
+            for value in values {
+                guard let text = value.stringValue, let day = day(of: text) else {
+                    throw reader.error("holidays", line: entry.line, "expected \"YYYY-MM-DD\" dates")
+                }
+                settings.holidays.append(day)
+            }
+        }
+        try reader.finish()
+        return settings
+    }
+
+    /// "08:00" → 480; "24:00" is the end of the day.
+    static func minute(of text: String) -> Int? {
+        let parts = text.split(separator: ":")
+        guard parts.count == 2, parts.allSatisfy({ $0.count == 2 }), let hour = Int(parts[0]), let minute = Int(parts[1]),
+            (0...24).contains(hour), (0...59).contains(minute), hour * 60 + minute <= 1440
+        else { return nil }
+        return hour * 60 + minute
+    }
+
+    /// "2026-10-01" → days since 1970-01-01 (the civil calendar, no time zone).
+    static func day(of text: String) -> Int? {
+        let parts = text.split(separator: "-")
+        guard parts.count == 3, let year = Int(parts[0]), let month = Int(parts[1]), let day = Int(parts[2]),
+            (1...12).contains(month), (1...31).contains(day)
+        else { return nil }
+        // Days from civil (Howard Hinnant's algorithm).
+        let y = month <= 2 ? year - 1 : year
+        let era = (y >= 0 ? y : y - 399) / 400
+        let yoe = y - era * 400
+        let doy = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
+        return era * 146_097 + doe - 719_468
+    }
+}
+
 extension SLAPolicySettings {
     static func decode(_ reader: TableReader) throws(ConfigError) -> SLAPolicySettings {
         var policy = SLAPolicySettings()
@@ -310,10 +387,11 @@ extension EscalationSettings {
 
 extension AutoReplySettings {
     static func decode(_ reader: TableReader) throws(ConfigError) -> AutoReplySettings {
-        let settings = AutoReplySettings(
+        var settings = AutoReplySettings(
             greeting: try reader.message("greeting"), queued: try reader.message("queued"),
             idleWarning: try reader.message("idle_warning"), idleClose: try reader.message("idle_close")
         )
+        settings.outOfHours = try reader.message("out_of_hours")
         try reader.finish()
         return settings
     }

@@ -27,6 +27,8 @@ public struct KefuConfiguration: Sendable, Equatable {
     public var managers: [SupervisorSettings]
     /// `[[escalation]]`, in file order; nil: the trade's ladder (at the breach, 30 min and 2 h later).
     public var escalation: [EscalationSettings]?
+    /// `[business_hours]`; nil (no section): SLA clocks always run.
+    public var businessHours: BusinessHoursSettings?
 
     /// Creates a configuration directly, without validation (for tests and embedding).
     public init(
@@ -40,8 +42,10 @@ public struct KefuConfiguration: Sendable, Equatable {
         gateways: [GatewaySettings] = [],
         autoReplies: AutoReplySettings = AutoReplySettings(),
         managers: [SupervisorSettings] = [],
-        escalation: [EscalationSettings]? = nil
+        escalation: [EscalationSettings]? = nil,
+        businessHours: BusinessHoursSettings? = nil
     ) {
+        self.businessHours = businessHours
         self.autoReplies = autoReplies
         self.managers = managers
         self.escalation = escalation
@@ -197,6 +201,33 @@ public struct SLAPolicySettings: Sendable, Equatable {
     }
 }
 
+/// `[business_hours]`: when SLA clocks run. Defaults: `time_zone = "Asia/Shanghai"`, `hours = "08:00-23:00"` every
+/// day, no holidays.
+public struct BusinessHoursSettings: Sendable, Equatable {
+    public var timeZone: String
+    /// The zone's offset from UTC in minutes, resolved when the configuration is read.
+    public var utcOffsetMinutes: Int
+    /// Opening and closing minute of the day.
+    public var opens: Int
+    public var closes: Int
+    /// `closed_days`: weekdays without hours, 1 = Monday ... 7 = Sunday.
+    public var closedWeekdays: [Int]
+    /// `holidays`: `YYYY-MM-DD` dates without hours, as days since 1970-01-01.
+    public var holidays: [Int]
+
+    public init(
+        timeZone: String = "Asia/Shanghai", utcOffsetMinutes: Int = 480, opens: Int = 480, closes: Int = 1380,
+        closedWeekdays: [Int] = [], holidays: [Int] = []
+    ) {
+        self.timeZone = timeZone
+        self.utcOffsetMinutes = utcOffsetMinutes
+        self.opens = opens
+        self.closes = closes
+        self.closedWeekdays = closedWeekdays
+        self.holidays = holidays
+    }
+}
+
 /// One rung of `[[escalation]]`: `after_s` past the breach, still unanswered, do `actions`.
 public struct EscalationSettings: Sendable, Equatable {
     public var afterSeconds: Double
@@ -218,6 +249,8 @@ public struct AutoReplySettings: Sendable, Equatable {
     public var greeting: String?
     /// `queued`: sent when a new conversation has to wait for an agent; nil sends nothing.
     public var queued: String?
+    /// `out_of_hours`: sent when a conversation opens outside business hours; nil sends nothing.
+    public var outOfHours: String?
     /// `idle_warning` / `idle_close`: sent to a silent buyer a minute before the daemon closes the conversation, and
     /// at the close; nil keeps the built-in Chinese texts.
     public var idleWarning: String?

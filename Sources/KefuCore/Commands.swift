@@ -219,8 +219,11 @@ public struct SLABreach: Sendable, Equatable {
     public var store: String? = nil
     public var priority: Priority
     public var waited: Milliseconds
+    /// The limit, in business time.
     public var threshold: Milliseconds
     public var at: Instant
+    /// How long it waited inside business hours (what the platforms count; `waited` without `[business_hours]`).
+    public var businessWaited: Milliseconds?
 
     public init(
         sla: SLAKind, conversation: ConversationID, round: Int = 1, customer: CustomerID, agent: AgentID?,

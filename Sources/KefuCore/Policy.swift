@@ -23,6 +23,8 @@ public struct RoutingPolicy: Sendable, Equatable {
     public var slaPolicies: [SLAPolicy] = []
     /// `[sla] resolution_s`: how long a conversation may stay open in all (nil: no limit), unless a policy says.
     public var resolution: Milliseconds?
+    /// When the clocks run (`[business_hours]`); without that section, always.
+    public var calendar = BusinessCalendar.always
 
     /// The SLA policy a conversation falls under: the first `[[sla.policy]]` that matches, else the default.
     public func sla(for record: ConversationRecord) -> SLAPolicy {
@@ -68,12 +70,13 @@ public struct RoutingPolicy: Sendable, Equatable {
     /// The limit of a response round.
     public func limit(ofRound round: Int) -> Milliseconds { round <= 1 ? firstResponse : response }
 
-    /// When to warn the holder of a round that started at `start` and is due at `due`; nil: never.
+    /// When to warn the holder of a round that started at `start` and is due at `due` (both in business time);
+    /// nil: never.
     public func warning(start: Instant, due: Instant) -> Instant? {
-        let limit = due - start
+        let limit = calendar.elapsed(from: start, to: due)
         let before = warnBefore ?? Milliseconds(limit.value * 80 / 180)
         guard before.value > 0 else { return nil }
-        return due + Milliseconds(-min(before.value, limit.value))
+        return calendar.adding(Milliseconds(limit.value - min(before.value, limit.value)), to: start)
     }
 
     /// The rule for a skill.
@@ -147,6 +150,8 @@ public struct AutoReplies: Sendable, Equatable {
     public var greeting: String?
     /// Sent when a new conversation has to wait in the queue.
     public var queued: String?
+    /// Sent when a conversation opens outside business hours (the clocks wait for the shop to open).
+    public var outOfHours: String?
     /// Sent a minute before a silent buyer's conversation is closed.
     public var idleWarning: String
     /// Sent when a silent buyer's conversation is closed.

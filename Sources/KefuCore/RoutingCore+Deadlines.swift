@@ -59,12 +59,13 @@ extension RoutingCore {
         persist(id)
         persistRound(of: record)
         let waited = now - started
-        let threshold = due - started
-        let breach = SLABreach(
+        let threshold = policy.calendar.elapsed(from: started, to: due)
+        var breach = SLABreach(
             sla: round == 1 ? .firstResponse : .response, conversation: id, round: round, customer: record.customer,
             agent: record.agent, skill: record.skill, store: record.store, priority: record.priority, waited: waited,
             threshold: threshold, at: now
         )
+        breach.businessWaited = policy.calendar.elapsed(from: started, to: now)
         effects.append(.breach(breach))
         // The ladder: rungs at the breach apply now (moving the chat, telling supervisors) — before the holder's
         // breach is counted, since auto-away would move the chat on its own — and later ones are armed.
@@ -135,11 +136,12 @@ extension RoutingCore {
         guard let current = conversations[id]?.record else { return }
         persist(id)
         persistRound(of: current)
-        let breach = SLABreach(
+        var breach = SLABreach(
             sla: round == 1 ? .firstResponse : .response, conversation: id, round: round, customer: record.customer,
             agent: holder, skill: record.skill, store: record.store, priority: record.priority, waited: waited,
-            threshold: due - started, at: now
+            threshold: policy.calendar.elapsed(from: started, to: due), at: now
         )
+        breach.businessWaited = policy.calendar.elapsed(from: started, to: now)
         effects.append(.escalation(SLAEscalation(
             breach: breach, level: level, actions: step.actions, reassignedTo: movedTo, at: now
         )))

@@ -81,9 +81,9 @@ extension RoutingCore {
         )
         // The conversation's own SLA policy (skill, store, priority) sets its clocks.
         let sla = policy.sla(for: record)
-        record.firstResponseDueAt = now + sla.firstResponse
+        record.firstResponseDueAt = policy.calendar.adding(sla.firstResponse, to: now)
         record.roundDueAt = record.firstResponseDueAt
-        record.resolutionDueAt = sla.resolution.map { now + $0 }
+        record.resolutionDueAt = sla.resolution.map { policy.calendar.adding($0, to: now) }
         conversations[id] = OpenConversation(record: record)
         if let due = record.resolutionDueAt { deadlines.arm(.resolutionDue(id), at: due) }
         armRound(of: record)
@@ -95,6 +95,9 @@ extension RoutingCore {
         effects.append(.persist(.message(first)))
         if !placeWithReturningAgent(id, at: now) { place(id, at: now, reason: "routed") }
         // The daemon's own words come after the buyer's placement is known; they are no human answer.
+        if let closed = policy.autoReplies.outOfHours, !policy.calendar.isBusinessTime(now) {
+            automaticMessage(id, closed, at: now)
+        }
         if let greeting = policy.autoReplies.greeting { automaticMessage(id, greeting, at: now) }
         if let queued = policy.autoReplies.queued, self.queue.contains(id) { automaticMessage(id, queued, at: now) }
         return .ok([Field("conv", id.description)])
@@ -155,8 +158,9 @@ extension RoutingCore {
                 // The buyer spoke: the hold ends, and a paused round runs on with the time it had left.
                 open.record.heldSince = nil
                 if let remaining = open.record.holdRemaining, open.record.roundStartedAt != nil {
-                    open.record.roundDueAt = now + remaining
-                    if open.record.round == 1 { open.record.firstResponseDueAt = now + remaining }
+                    let due = policy.calendar.adding(remaining, to: now)
+                    open.record.roundDueAt = due
+                    if open.record.round == 1 { open.record.firstResponseDueAt = due }
                     armRound(of: open.record, warnAfter: now)
                 }
                 open.record.holdRemaining = nil
@@ -166,7 +170,8 @@ extension RoutingCore {
             if open.record.roundStartedAt == nil {
                 open.record.round += 1
                 open.record.roundStartedAt = now
-                open.record.roundDueAt = now + policy.limit(ofRound: open.record.round, for: open.record)
+                open.record.roundDueAt = policy.calendar.adding(
+                    policy.limit(ofRound: open.record.round, for: open.record), to: now)
                 open.record.roundBreachedAt = nil
                 open.record.roundWarnedAt = nil
                 open.record.roundEscalationLevel = 0
@@ -388,7 +393,7 @@ extension RoutingCore {
         record.heldSince = now
         var fields = [Field("conv", id.description)]
         if record.roundStartedAt != nil, record.roundBreachedAt == nil, let due = record.roundDueAt {
-            record.holdRemaining = due - now
+            record.holdRemaining = policy.calendar.elapsed(from: now, to: due)
             fields.append(Field("paused_ms", (due - now).description))
         }
         conversations[id]?.record = record

@@ -285,6 +285,7 @@ public struct RoutingCore: Sendable {
             store: record.store
         )
         round.escalationLevel = record.roundEscalationLevel
+        round.businessWaited = (answeredAt ?? closedAt).map { policy.calendar.elapsed(from: started, to: $0) }
         effects.append(.persist(.round(round)))
     }
 

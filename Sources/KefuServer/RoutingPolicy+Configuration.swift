@@ -46,6 +46,13 @@ extension RoutingPolicy {
         let idle = configuration.sla.customerIdleCloseSeconds
         customerIdleClose = idle > 0 ? .seconds(idle) : nil
         maxReassign = configuration.sla.maxReassign
+        if let hours = configuration.businessHours {
+            calendar = BusinessCalendar(
+                utcOffsetMinutes: hours.utcOffsetMinutes, opens: hours.opens, closes: hours.closes,
+                closedWeekdays: Set(hours.closedWeekdays), holidays: Set(hours.holidays)
+            )
+        }
+        autoReplies.outOfHours = configuration.autoReplies.outOfHours
         let sla = configuration.sla
         resolution = sla.resolutionSeconds.map { .seconds($0) }
         slaPolicies = sla.policies.map { policy in

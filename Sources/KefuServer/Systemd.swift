@@ -94,8 +94,8 @@ public struct JournaldRecorder: JournalRecorder {
                 JournalField("KEFU_PRIORITY", breach.priority.rawValue),
                 JournalField("KEFU_WAITED_MS", breach.waited.description),
                 JournalField("KEFU_THRESHOLD_MS", breach.threshold.description),
-                // Clocks run around the clock until business hours are configurable: business time is wall time.
-                JournalField("KEFU_BUSINESS_MS", breach.waited.description),
+                // What the platforms count: the wait inside business hours (`[business_hours]`).
+                JournalField("KEFU_BUSINESS_MS", (breach.businessWaited ?? breach.waited).description),
             ]
         )
     }

@@ -42,8 +42,8 @@ enum RecordSQL {
     // A round is rewritten whole as it changes (started, breached, answered or closed).
     static let upsertRound = """
         INSERT INTO rounds (conversation, round, started_at, due_at, answered_at, breached_at, closed_at, waited_ms,
-            agent, skill, store)
-        VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+            agent, skill, store, escalation_level)
+        VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
         ON CONFLICT(conversation, round) DO UPDATE SET
             started_at = excluded.started_at,
             due_at = excluded.due_at,
@@ -53,7 +53,8 @@ enum RecordSQL {
             waited_ms = excluded.waited_ms,
             agent = excluded.agent,
             skill = excluded.skill,
-            store = excluded.store
+            store = excluded.store,
+            escalation_level = excluded.escalation_level
         """
 
     // A message is a whole row keyed by (conversation, seq): re-applying it replaces it with itself.
@@ -90,7 +91,7 @@ enum RecordSQL {
         """
 
     static let roundColumns = """
-        round, started_at, due_at, answered_at, breached_at, closed_at, agent, skill, store
+        round, started_at, due_at, answered_at, breached_at, closed_at, agent, skill, store, escalation_level, waited_ms
         """
 
     static let assignmentColumns = "agent, at, reason, explanation"
@@ -164,10 +165,12 @@ enum RecordSQL {
             statement.bind(5, row.answeredAt?.unixMilliseconds)
             statement.bind(6, row.breachedAt?.unixMilliseconds)
             statement.bind(7, row.closedAt?.unixMilliseconds)
-            statement.bind(8, row.waited?.value)
+            // Reports count the wait inside business hours.
+            statement.bind(8, (row.businessWaited ?? row.waited)?.value)
             statement.bind(9, row.agent?.rawValue)
             statement.bind(10, row.skill.name)
             statement.bind(11, row.store)
+            statement.bind(12, Int64(row.escalationLevel))
             try statement.run(.write)
         }
     }
@@ -216,7 +219,7 @@ enum RecordSQL {
 
     /// Decodes a row selected with `roundColumns`.
     static func round(from row: Statement, of conversation: ConversationID) -> RoundRecord {
-        RoundRecord(
+        var round = RoundRecord(
             conversation: conversation,
             round: Int(row.int64(0)),
             startedAt: Instant(unixMilliseconds: row.int64(1)),
@@ -228,6 +231,10 @@ enum RecordSQL {
             skill: Skill(row.string(7)),
             store: row.optionalString(8)
         )
+        round.escalationLevel = Int(row.int64(9))
+        // What was written as the wait: inside business hours.
+        round.businessWaited = row.optionalInt64(10).map(Milliseconds.init)
+        return round
     }
 
     /// Decodes a row selected with `assignmentColumns`.

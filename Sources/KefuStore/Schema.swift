@@ -95,8 +95,9 @@ enum Schema {
             answered_at INTEGER,
             breached_at INTEGER,
             closed_at INTEGER,
-            -- Until the answer or the close; NULL while the round runs.
+            -- Inside business hours, until the answer or the close; NULL while the round runs.
             waited_ms INTEGER,
+            escalation_level INTEGER NOT NULL DEFAULT 0,
             agent TEXT,
             skill TEXT NOT NULL,
             store TEXT,

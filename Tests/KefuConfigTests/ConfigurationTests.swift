@@ -246,22 +246,31 @@ struct ConfigurationTests {
         #expect(
             error.description
                 == "test.toml:1: debug: unknown key; expected one of: server, sla, customers, agent, supervisor, "
-                + "routing, skill, gateway, auto_reply, manager, escalation"
+                + "routing, skill, gateway, auto_reply, manager, escalation, business_hours"
         )
     }
 
-    /// Sections of later features are rejected until they are implemented, each at its own line.
-    @Test(arguments: [
-        ("[business_hours]\nstart = \"09:00\"\n", "business_hours", "unknown table")
-    ])
-    func laterSectionsAreUnknownForNow(section: String, key: String, kind: String) throws {
-        let error = try #require(configError(config("\n" + section)))
-        #expect(error.line == 4)
-        #expect(error.key == key)
-        #expect(
-            error.message
-                == "\(kind); expected one of: server, sla, customers, agent, supervisor, routing, skill, gateway, "
-                + "auto_reply, manager, escalation")
+    @Test func businessHoursAreReadWithTheirDefaults() throws {
+        let text = config("""
+            [business_hours]
+            hours = "09:00-21:30"
+            closed_days = ["sun"]
+            holidays = ["2026-10-01", "2027-02-06"]
+            """)
+        let hours = try #require(try KefuConfiguration.parse(text, file: testFile).businessHours)
+        #expect(hours.timeZone == "Asia/Shanghai")
+        #expect(hours.utcOffsetMinutes == 480)
+        #expect(hours.opens == 540)
+        #expect(hours.closes == 1290)
+        #expect(hours.closedWeekdays == [7])
+        #expect(hours.holidays == [20_727, 20_855])
+        #expect(try KefuConfiguration.parse(config(""), file: testFile).businessHours == nil)
+        let defaults = try KefuConfiguration.parse(config("[business_hours]\n"), file: testFile).businessHours
+        #expect(defaults == BusinessHoursSettings())
+        let zone = try #require(configError(config("[business_hours]\ntime_zone = \"Mars/Olympus\"\n")))
+        #expect(zone.key == "business_hours.time_zone")
+        let backwards = try #require(configError(config("[business_hours]\nhours = \"23:00-08:00\"\n")))
+        #expect(backwards.message == "expected \"HH:MM-HH:MM\" with the opening first")
     }
 
     @Test func theEscalationLadderAndManagersAreRead() throws {

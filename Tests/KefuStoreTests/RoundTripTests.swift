@@ -58,7 +58,7 @@ import Testing
             row.holdRemaining = Milliseconds(170)
             row.resolutionDueAt = at(3_600_000)
             row.resolutionBreachedAt = nil
-            let first = RoundRecord(
+            var first = RoundRecord(
                 conversation: ConversationID(9), round: 1, startedAt: at(0), dueAt: at(120), answeredAt: at(20),
                 agent: "alice", skill: "presales", store: "tmall"
             )
@@ -68,6 +68,9 @@ import Testing
             )
             var breached = running
             breached.breachedAt = at(211)
+            breached.escalationLevel = 1
+            // The store keeps the wait inside business hours; the core fills it in (here: all of it).
+            first.businessWaited = first.waited
             try await store.commit([.conversation(row), .round(first), .round(running)])
             try await store.commit([.round(breached)])
             #expect(try await store.read { try $0.conversation(ConversationID(9)) } == row)

@@ -1,0 +1,100 @@
+/// When SLA clocks run: the shop's opening hours in its time zone, minus closed weekdays and holidays. The
+/// platforms count response times only inside them (08:00–23:00 by default), so a round that starts at 22:59 and is
+/// answered at 08:01 the next day waited two minutes. Pure arithmetic on instants: the time zone is a fixed offset
+/// from UTC, resolved from its name when the configuration is read (China has no daylight saving time).
+public struct BusinessCalendar: Sendable, Equatable {
+    /// Minutes east of UTC (Asia/Shanghai: 480).
+    public var utcOffsetMinutes: Int
+    /// Opening and closing minute of the day, local time (`opens < closes`).
+    public var opens: Int
+    public var closes: Int
+    /// Weekdays without business hours, 1 = Monday ... 7 = Sunday.
+    public var closedWeekdays: Set<Int>
+    /// Days without business hours, as days since 1970-01-01 in local time.
+    public var holidays: Set<Int>
+
+    public init(
+        utcOffsetMinutes: Int = 480, opens: Int = 8 * 60, closes: Int = 23 * 60, closedWeekdays: Set<Int> = [],
+        holidays: Set<Int> = []
+    ) {
+        self.utcOffsetMinutes = utcOffsetMinutes
+        self.opens = opens
+        self.closes = closes
+        self.closedWeekdays = closedWeekdays
+        self.holidays = holidays
+    }
+
+    /// Clocks that never stop (no `[business_hours]`).
+    public static let always = BusinessCalendar(utcOffsetMinutes: 0, opens: 0, closes: 24 * 60)
+
+    private static let day: Int64 = 86_400_000
+
+    /// The local day number of an instant.
+    func localDay(of instant: Instant) -> Int64 {
+        let local = instant.unixMilliseconds + Int64(utcOffsetMinutes) * 60_000
+        return local >= 0 ? local / Self.day : (local - Self.day + 1) / Self.day
+    }
+
+    /// Whether a local day has business hours (1970-01-01 was a Thursday).
+    func isOpen(day: Int64) -> Bool {
+        let weekday = Int(((day % 7) + 7 + 3) % 7) + 1  // 1 = Monday
+        return !closedWeekdays.contains(weekday) && !holidays.contains(Int(day))
+    }
+
+    /// A local day's business interval as instants.
+    func hours(of day: Int64) -> (Instant, Instant) {
+        let midnight = day * Self.day - Int64(utcOffsetMinutes) * 60_000
+        return (
+            Instant(unixMilliseconds: midnight + Int64(opens) * 60_000),
+            Instant(unixMilliseconds: midnight + Int64(closes) * 60_000)
+        )
+    }
+
+    /// Whether clocks run at this instant.
+    public func isBusinessTime(_ instant: Instant) -> Bool {
+        let day = localDay(of: instant)
+        guard isOpen(day: day) else { return false }
+        let (start, end) = hours(of: day)
+        return instant >= start && instant < end
+    }
+
+    /// The instant at which `span` of business time has passed since `start`.
+    public func adding(_ span: Milliseconds, to start: Instant) -> Instant {
+        if self == .always { return start + span }
+        var left = span.value
+        var day = localDay(of: start)
+        // Bounded: a calendar with no open day at all would never end a clock; give up after ten years.
+        for _ in 0..<3660 {
+            if isOpen(day: day) {
+                let (open, close) = hours(of: day)
+                let from = max(open, start)
+                if from < close {
+                    let available = (close - from).value
+                    if left <= available { return from + Milliseconds(left) }
+                    left -= available
+                }
+            }
+            day += 1
+        }
+        return start + span
+    }
+
+    /// Business time between two instants.
+    public func elapsed(from start: Instant, to end: Instant) -> Milliseconds {
+        guard end > start else { return Milliseconds(0) }
+        if self == .always { return end - start }
+        var total: Int64 = 0
+        var day = localDay(of: start)
+        let last = localDay(of: end)
+        while day <= last {
+            if isOpen(day: day) {
+                let (open, close) = hours(of: day)
+                let from = max(open, start)
+                let to = min(close, end)
+                if to > from { total += (to - from).value }
+            }
+            day += 1
+        }
+        return Milliseconds(total)
+    }
+}
