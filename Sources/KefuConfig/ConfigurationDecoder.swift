@@ -143,8 +143,11 @@ extension SLASettings {
     static func decode(_ reader: TableReader) throws(ConfigError) -> SLASettings {
         let firstResponse = try reader.seconds("first_response_s", allowZero: false) ?? defaultFirstResponseSeconds
         let response = try reader.seconds("response_s", allowZero: false)
+        let records = try reader.integer("breach_records_per_s", in: 0...maximumBreachRecordsPerSecond)
+            ?? defaultBreachRecordsPerSecond
         try reader.finish()
-        return SLASettings(firstResponseSeconds: firstResponse, responseSeconds: response)
+        return SLASettings(
+            firstResponseSeconds: firstResponse, responseSeconds: response, breachRecordsPerSecond: records)
     }
 }
 
