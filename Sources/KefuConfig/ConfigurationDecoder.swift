@@ -189,6 +189,8 @@ extension SLASettings {
         let maxReassign = try reader.integer("max_reassign", in: 0...100) ?? 2
         let resolution = try reader.seconds("resolution_s", allowZero: false)
         let policies = try reader.sectionArray("policy").map(SLAPolicySettings.decode)
+        let records = try reader.integer("breach_records_per_s", in: 0...maximumBreachRecordsPerSecond)
+            ?? defaultBreachRecordsPerSecond
         try reader.finish()
         var settings = SLASettings(
             firstResponseSeconds: firstResponse, responseSeconds: response, warnSeconds: warn,
@@ -197,6 +199,7 @@ extension SLASettings {
         settings.maxReassign = maxReassign
         settings.resolutionSeconds = resolution
         settings.policies = policies
+        settings.breachRecordsPerSecond = records
         return settings
     }
 }

@@ -142,6 +142,10 @@ public struct ServerSettings: Sendable, Equatable {
 public struct SLASettings: Sendable, Equatable {
     /// The default `first_response_s`.
     public static let defaultFirstResponseSeconds = 120.0
+    /// The default `breach_records_per_s`: far inside the unit's journald rate limit (see deploy/kefud.service).
+    public static let defaultBreachRecordsPerSecond = 200
+    /// The largest `breach_records_per_s` accepted: a typo guard (0, not a huge number, turns summaries off).
+    public static let maximumBreachRecordsPerSecond = 100_000
 
     /// `first_response_s`: how soon an agent must first answer a new chat, in seconds (may be fractional).
     public var firstResponseSeconds: Double
@@ -160,6 +164,9 @@ public struct SLASettings: Sendable, Equatable {
     public var resolutionSeconds: Double?
     /// `[[sla.policy]]`, in file order: limits for the conversations they match (first match wins).
     public var policies: [SLAPolicySettings] = []
+    /// `breach_records_per_s`: how many breaches a second get a journald record each; the rest of that second are
+    /// listed in a summary record once a second, so a storm cannot make journald drop any. 0: never summarise.
+    public var breachRecordsPerSecond = SLASettings.defaultBreachRecordsPerSecond
 
     /// The default `customer_idle_close_s`: 30 minutes.
     public static let defaultCustomerIdleCloseSeconds = 1800.0

@@ -134,6 +134,7 @@ public final class KefuDaemon: Service, Sendable {
         let journal = self.journal
         let authenticator = Authenticator(configuration)
         let routedCore = core
+        let breachRecordsPerSecond = configuration.sla.breachRecordsPerSecond
         let listening = "listening on \(configuration.server.listen.host):\(port)"
         try await withThrowingDiscardingTaskGroup { group in
             group.addTask {
@@ -154,7 +155,8 @@ public final class KefuDaemon: Service, Sendable {
                 // The routing owner lives inside this one task: nothing else can touch its state.
                 let loop = RoutingLoop(
                     core: routedCore, store: store, mailbox: mailbox, clock: clock, authenticator: authenticator,
-                    notifier: notifier, journal: journal, logger: logger, listening: listening
+                    notifier: notifier, journal: journal, breachRecordsPerSecond: breachRecordsPerSecond,
+                    logger: logger, listening: listening
                 )
                 try await loop.run(inputs)
             }

@@ -4,6 +4,8 @@ import KefuCore
 public protocol JournalRecorder: Sendable {
     /// One SLA breach.
     func record(_ breach: SLABreach)
+    /// Breaches beyond `breach_records_per_s` in a second, which got no record of their own.
+    func record(_ summary: BreachSummary)
     /// An agent the daemon set away for letting chats breach.
     func record(_ away: AgentAutoAway)
     /// A step of the escalation ladder.

@@ -55,6 +55,8 @@ final class RoutingLoop {
     var authenticator: Authenticator
     let notifier: any ServiceNotifier
     let journal: any JournalRecorder
+    /// Which breaches get a journald record each and which a summary (`[sla] breach_records_per_s`).
+    var breachLimiter: BreachRateLimiter
     let logger: Logger
     /// Where the listener is, for `STATUS=` after a reload.
     let listening: String
@@ -92,6 +94,7 @@ final class RoutingLoop {
         authenticator: Authenticator,
         notifier: any ServiceNotifier,
         journal: any JournalRecorder,
+        breachRecordsPerSecond: Int,
         logger: Logger,
         listening: String = ""
     ) {
@@ -102,6 +105,7 @@ final class RoutingLoop {
         self.authenticator = authenticator
         self.notifier = notifier
         self.journal = journal
+        self.breachLimiter = BreachRateLimiter(recordsPerSecond: breachRecordsPerSecond)
         self.logger = logger
         self.listening = listening
         // Buyers of open conversations brought by a gateway are that gateway's again after a restart.
@@ -118,6 +122,8 @@ final class RoutingLoop {
     /// Processes inputs until shutdown has flushed everything. Throws when the store failed to commit: the
     /// in-memory state is then ahead of the disk, and the honest thing is to stop and let systemd restart us.
     func run(_ inputs: AsyncStream<LoopInput>) async throws {
+        // Breaches held for a summary were committed: they are written however the loop ends.
+        defer { recordHeldBreaches() }
         rearmTimer()
         for await input in inputs {
             handle(input)
@@ -158,6 +164,7 @@ final class RoutingLoop {
             apply(core.handle(.tick, at: clock.now()), caller: nil, tag: nil)
         case .housekeeping:
             notifier.watchdogPing()
+            recordHeldBreaches()
             let status = statusLine
             if status != lastStatus {
                 lastStatus = status
@@ -176,6 +183,7 @@ final class RoutingLoop {
         switch outcome {
         case .success(let configuration):
             authenticator = Authenticator(configuration)
+            breachLimiter.recordsPerSecond = configuration.sla.breachRecordsPerSecond
             apply(core.handle(.reconfigure(RoutingPolicy(configuration)), at: clock.now()), caller: nil, tag: nil)
             rejectedReload = nil
             logger.notice(
@@ -280,7 +288,7 @@ final class RoutingLoop {
                 state.outbox.close()
             }
         case .breach(let breach):
-            journal.record(breach)
+            if breachLimiter.admit(breach, at: clock.now()) { journal.record(breach) }
         case .autoAway(let away):
             journal.record(away)
         case .escalation(let escalation):
@@ -288,6 +296,11 @@ final class RoutingLoop {
         case .close(let session):
             sessions[session]?.outbox.close()
         }
+    }
+
+    /// Writes the summaries of breaches held back since the last time (once a second, and at the end).
+    private func recordHeldBreaches() {
+        for summary in breachLimiter.flush() { journal.record(summary) }
     }
 
     func closeNow(_ session: SessionID, farewell: String) {

@@ -17,7 +17,8 @@ public struct SystemdServiceNotifier: ServiceNotifier {
 }
 
 /// Writes each SLA breach (and each agent set away) as one structured journald entry that ops can find by field
-/// (`journalctl KEFU_EVENT=sla_breach KEFU_AGENT=alice`).
+/// (`journalctl KEFU_EVENT=sla_breach KEFU_AGENT=alice`), and in a storm the summaries of the breaches beyond
+/// `breach_records_per_s` (the routing loop's ``BreachRateLimiter`` decides which).
 public struct JournaldRecorder: JournalRecorder {
     private let fallback: Logger
 
@@ -29,6 +30,10 @@ public struct JournaldRecorder: JournalRecorder {
 
     public func record(_ breach: SLABreach) {
         send(Self.journalRecord(for: breach))
+    }
+
+    public func record(_ summary: BreachSummary) {
+        send(Self.journalRecord(for: summary))
     }
 
     public func record(_ away: AgentAutoAway) {
@@ -96,6 +101,33 @@ public struct JournaldRecorder: JournalRecorder {
                 JournalField("KEFU_THRESHOLD_MS", breach.threshold.description),
                 // What the platforms count: the wait inside business hours (`[business_hours]`).
                 JournalField("KEFU_BUSINESS_MS", (breach.businessWaited ?? breach.waited).description),
+            ]
+        )
+    }
+
+    /// The journald entry for breaches summarised in a storm (`KEFU_EVENT=sla_breach_summary`): every breach without
+    /// a record of its own is listed in exactly one of these, so counting both kinds accounts for all of them.
+    public static func journalRecord(for summary: BreachSummary) -> JournalRecord {
+        let part = summary.parts == 1 ? "" : " (part \(summary.part) of \(summary.parts))"
+        let counts = "\(summary.firstResponse) first response, \(summary.response) response"
+        let message = "SLA breach storm: \(summary.breaches) breaches (\(counts)) beyond "
+            + "\(summary.recordsPerSecond) records a second are summarised here\(part); their conversations are "
+            + "in KEFU_CONVERSATIONS, each breach's details in the store"
+        return JournalRecord(
+            message: message,
+            messageID: SystemdMessageID.breachSummary,
+            priority: JournalPriority.warning,
+            fields: [
+                JournalField("KEFU_EVENT", "sla_breach_summary"),
+                JournalField("KEFU_BREACHES", "\(summary.breaches)"),
+                JournalField("KEFU_CONVERSATIONS", summary.conversationList),
+                JournalField("KEFU_SLA_FIRST_RESPONSE", "\(summary.firstResponse)"),
+                JournalField("KEFU_SLA_RESPONSE", "\(summary.response)"),
+                JournalField("KEFU_RECORDS_PER_S", "\(summary.recordsPerSecond)"),
+                JournalField("KEFU_FIRST_AT_MS", summary.first.description),
+                JournalField("KEFU_LAST_AT_MS", summary.last.description),
+                JournalField("KEFU_PART", "\(summary.part)"),
+                JournalField("KEFU_PARTS", "\(summary.parts)"),
             ]
         )
     }

@@ -19,6 +19,7 @@ listen = "127.0.0.1:7390"   # host:port; write IPv6 as "[::1]:7390"
 [sla]
 first_response_s = 120      # an agent must answer a new chat within this many seconds
 response_s = 180            # and every later buyer message (a new round) within this many
+# breach_records_per_s = 200  # breaches a second journald gets one by one; the rest are listed in one summary
 
 # The gateway that brings customers in authenticates with this shared secret (demo: shop-gateway-secret).
 [customers]

@@ -103,6 +103,26 @@ struct ConfigurationTests {
         }
     }
 
+    @Test func breachRecordsPerSecondDefaultsTo200AndZeroMeansNeverSummarise() throws {
+        let absent = try KefuConfiguration.parse(config("[sla]\nfirst_response_s = 30\n"), file: testFile)
+        #expect(absent.sla.breachRecordsPerSecond == 200)
+        #expect(SLASettings().breachRecordsPerSecond == 200)
+        let set = try KefuConfiguration.parse(config("[sla]\nbreach_records_per_s = 50\n"), file: testFile)
+        #expect(set.sla.breachRecordsPerSecond == 50)
+        let never = try KefuConfiguration.parse(config("[sla]\nbreach_records_per_s = 0\n"), file: testFile)
+        #expect(never.sla.breachRecordsPerSecond == 0)
+        let negative = try #require(configError(config("[sla]\nbreach_records_per_s = -1\n")))
+        #expect(
+            negative.description
+                == "test.toml:4: sla.breach_records_per_s: must be an integer from 0 to 100000, found -1")
+        let fractional = try #require(configError(config("[sla]\n\nbreach_records_per_s = 2.5\n")))
+        #expect(fractional.description == "test.toml:5: sla.breach_records_per_s: expected an integer, found a float")
+        let typo = try #require(configError(config("[sla]\nbreach_record_per_s = 10\n")))
+        #expect(
+            typo.description
+                == "test.toml:4: sla.breach_record_per_s: unknown key; did you mean breach_records_per_s?")
+    }
+
     @Test func integerSecondsAreAccepted() throws {
         let configuration = try KefuConfiguration.parse(
             config("[sla]\nfirst_response_s = 30\n[server]\nshutdown_grace_s = 0\n"), file: testFile

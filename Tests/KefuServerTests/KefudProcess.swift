@@ -14,6 +14,7 @@ final class KefudProcess: @unchecked Sendable {  // used from one test task at a
 
     let process = Process()
     let notify: NotifySocketListener
+    private let reader: NotificationReader
     let outputPath: String
     private(set) var port = 0
     private(set) var notifications: [String] = []
@@ -23,6 +24,7 @@ final class KefudProcess: @unchecked Sendable {  // used from one test task at a
     init(arguments: [String], workingDirectory: String, extraEnvironment: [String: String] = [:]) throws {
         guard let binary = findExecutable(named: "kefud") else { throw NotBuilt() }
         notify = try NotifySocketListener()
+        reader = NotificationReader(notify)
         outputPath = workingDirectory + "/kefud-\(UUID().uuidString.prefix(8)).log"
         _ = FileManager.default.createFile(atPath: outputPath, contents: nil)
         var environment = ProcessInfo.processInfo.environment
@@ -44,8 +46,8 @@ final class KefudProcess: @unchecked Sendable {  // used from one test task at a
 
     /// Waits for READY=1 and learns the port from the status line that comes with it.
     func waitUntilReady(timeout: Duration = .seconds(30)) async throws {
-        let notify = self.notify
-        guard let received = await onOwnThread({ notify.waitFor("READY=1", timeout: timeout) }) else {
+        let reader = self.reader
+        guard let received = await onOwnThread({ reader.waitFor("READY=1", timeout: timeout) }) else {
             throw NotReady(output: output)
         }
         notifications += received
@@ -60,8 +62,8 @@ final class KefudProcess: @unchecked Sendable {  // used from one test task at a
 
     /// Waits for a notify assignment such as STOPPING=1.
     func waitForNotification(_ assignment: String, timeout: Duration = .seconds(10)) async -> Bool {
-        let notify = self.notify
-        guard let received = await onOwnThread({ notify.waitFor(assignment, timeout: timeout) }) else { return false }
+        let reader = self.reader
+        guard let received = await onOwnThread({ reader.waitFor(assignment, timeout: timeout) }) else { return false }
         notifications += received
         return true
     }
@@ -82,6 +84,66 @@ final class KefudProcess: @unchecked Sendable {  // used from one test task at a
 
     deinit {
         if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        reader.stop()
+    }
+}
+
+/// Reads kefud's notifications as they arrive, on a thread of its own, as systemd does. Left unread, the socket's
+/// queue (net.unix.max_dgram_qlen, 10 datagrams) fills within seconds of STATUS= and WATCHDOG=1, and then sd_notify
+/// blocks kefud's routing loop: a test stalled for a moment would see kefud stop answering for good.
+final class NotificationReader: @unchecked Sendable {  // the state below is guarded by `condition`
+    private let condition = NSCondition()
+    private var received: [String] = []
+    /// Datagrams already returned by (or passed over by a timed-out) ``waitFor(_:timeout:)``.
+    private var consumed = 0
+    private var stopped = false
+
+    init(_ listener: NotifySocketListener) {
+        // The thread keeps the listener (and this reader) alive until ``stop()``.
+        Thread { [self] in
+            while !isStopped {
+                guard let message = listener.receive(timeout: .milliseconds(100)) else { continue }
+                condition.lock()
+                received.append(message)
+                condition.broadcast()
+                condition.unlock()
+            }
+        }.start()
+    }
+
+    private var isStopped: Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        return stopped
+    }
+
+    func stop() {
+        condition.lock()
+        stopped = true
+        condition.unlock()
+    }
+
+    /// Like ``NotifySocketListener/waitFor(_:timeout:)``: the datagrams not yet consumed up to the first with
+    /// `assignment` as one of its lines, or nil when none comes within `timeout`. Blocks: call it on its own thread.
+    func waitFor(_ assignment: String, timeout: Duration) -> [String]? {
+        let (seconds, attoseconds) = timeout.components
+        let deadline = Date(timeIntervalSinceNow: Double(seconds) + Double(attoseconds) / 1e18)
+        condition.lock()
+        defer { condition.unlock() }
+        var timedOut = false
+        while true {
+            if let match = received[consumed...].firstIndex(where: {
+                $0.split(separator: "\n").contains { $0 == assignment }
+            }) {
+                defer { consumed = match + 1 }
+                return Array(received[consumed...match])
+            }
+            if timedOut {
+                consumed = received.count
+                return nil
+            }
+            timedOut = !condition.wait(until: deadline)
+        }
     }
 }
 

@@ -19,7 +19,7 @@ enum Secrets {
 }
 
 /// A test configuration: the demo team and the gateway `tmall`, on a port of the kernel's choosing.
-/// `server` adds keys to `[server]` (`idle_timeout_s = 1`), `agentKeys` adds keys to an agent's table
+/// `server` adds keys to `[server]` (`idle_timeout_s = 1`), `sla` to `[sla]`, `agentKeys` adds keys to an agent's table
 /// (`["alice": #"stores = ["tmall"]"#]`), and `extra` is appended (`[routing]`, `[[skill]]`, more agents).
 func testConfiguration(
     firstResponseSeconds: Double = 120,
@@ -28,6 +28,7 @@ func testConfiguration(
     port: Int = 0,
     aliceSkills: String = "{ presales = 3, logistics = 2 }",
     server: String = "",
+    sla: String = "",
     agentKeys: [String: String] = [:],
     extra: String = ""
 ) -> String {
@@ -40,6 +41,7 @@ func testConfiguration(
     [sla]
     first_response_s = \(firstResponseSeconds)
     \(responseSeconds.map { "response_s = \($0)" } ?? "")
+    \(sla)
 
     [customers]
     token_sha256 = "\(Secrets.gateway.1)"
@@ -81,15 +83,18 @@ func testConfiguration(
 /// Breaches and auto-aways the daemon reported, for assertions.
 final class BreachLog: JournalRecorder {
     private let entries = Mutex<[SLABreach]>([])
+    private let summarised = Mutex<[BreachSummary]>([])
     private let aways = Mutex<[AgentAutoAway]>([])
     private let ladder = Mutex<[SLAEscalation]>([])
 
     func record(_ breach: SLABreach) { entries.withLock { $0.append(breach) } }
+    func record(_ summary: BreachSummary) { summarised.withLock { $0.append(summary) } }
     func record(_ away: AgentAutoAway) { aways.withLock { $0.append(away) } }
     func record(_ escalation: SLAEscalation) { ladder.withLock { $0.append(escalation) } }
     var escalations: [SLAEscalation] { ladder.withLock { $0 } }
 
     var all: [SLABreach] { entries.withLock { $0 } }
+    var summaries: [BreachSummary] { summarised.withLock { $0 } }
     var autoAways: [AgentAutoAway] { aways.withLock { $0 } }
 }
 
