@@ -205,22 +205,9 @@ public enum JournaldHarness {
         .first { FileManager.default.isExecutableFile(atPath: $0) }
 
     private static func run(_ executable: String, _ arguments: [String]) -> (status: Int32, output: Data)? {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        let pipe = Pipe()
-        process.standardInput = FileHandle.nullDevice
-        process.standardOutput = pipe
-        process.standardError = FileHandle.nullDevice
-        do {
-            try process.run()
-        } catch {
-            return nil
-        }
-        // Read to EOF before waiting, or a large output would fill the pipe and deadlock.
-        let output = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, output)
+        // The one way the test support runs a program (stdout piped, stderr to a file: neither can block the other).
+        guard let result = try? runCommandBlocking(executable, arguments) else { return nil }
+        return (result.status, Data(result.output.utf8))
     }
 
     private static func stringValue(_ value: Any) -> String? {
