@@ -22,7 +22,8 @@ enum ConfigurationDecoder {
             try BusinessHoursSettings.decode(root.section("business_hours"))
         }
         try root.finish()
-        try checkManagers(managers, others: agents.map(\.settings.id) + supervisors.map(\.settings.id),
+        try checkManagers(
+            managers, others: agents.map(\.settings.id) + supervisors.map(\.settings.id),
             file: document.file)
         try checkLadder(escalation, file: document.file)
         try checkUniqueIDs(agents: agents, supervisors: supervisors, file: document.file)
@@ -189,7 +190,8 @@ extension SLASettings {
         let maxReassign = try reader.integer("max_reassign", in: 0...100) ?? 2
         let resolution = try reader.seconds("resolution_s", allowZero: false)
         let policies = try reader.sectionArray("policy").map(SLAPolicySettings.decode)
-        let records = try reader.integer("breach_records_per_s", in: 0...maximumBreachRecordsPerSecond)
+        let records =
+            try reader.integer("breach_records_per_s", in: 0...maximumBreachRecordsPerSecond)
             ?? defaultBreachRecordsPerSecond
         try reader.finish()
         var settings = SLASettings(
@@ -292,7 +294,8 @@ extension BusinessHoursSettings {
             }
             for value in values {
                 guard let name = value.stringValue, let index = weekdays.firstIndex(of: name) else {
-                    throw reader.error("closed_days", line: entry.line, "weekdays are \(weekdays.joined(separator: ", "))")
+                    throw reader.error(
+                        "closed_days", line: entry.line, "weekdays are \(weekdays.joined(separator: ", "))")
                 }
                 settings.closedWeekdays.append(index + 1)
             }
@@ -315,7 +318,8 @@ extension BusinessHoursSettings {
     /// "08:00" → 480; "24:00" is the end of the day.
     static func minute(of text: String) -> Int? {
         let parts = text.split(separator: ":")
-        guard parts.count == 2, parts.allSatisfy({ $0.count == 2 }), let hour = Int(parts[0]), let minute = Int(parts[1]),
+        guard parts.count == 2, parts.allSatisfy({ $0.count == 2 }), let hour = Int(parts[0]),
+            let minute = Int(parts[1]),
             (0...24).contains(hour), (0...59).contains(minute), hour * 60 + minute <= 1440
         else { return nil }
         return hour * 60 + minute

@@ -216,4 +216,3 @@ struct AgentRoster {
         return visited.count
     }
 }
-

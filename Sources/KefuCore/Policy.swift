@@ -29,7 +29,8 @@ public struct RoutingPolicy: Sendable, Equatable {
     /// The SLA policy a conversation falls under: the first `[[sla.policy]]` that matches, else the default.
     public func sla(for record: ConversationRecord) -> SLAPolicy {
         slaPolicies.first { $0.matches(record) }
-            ?? SLAPolicy(firstResponse: firstResponse, response: response, resolution: resolution, warnBefore: warnBefore)
+            ?? SLAPolicy(
+                firstResponse: firstResponse, response: response, resolution: resolution, warnBefore: warnBefore)
     }
 
     /// The limit of a conversation's round under its policy.

@@ -89,12 +89,16 @@ extension RoutingCore {
         conversations[id]?.record = record
         persist(id)
         let waited = now - record.openedAt
-        effects.append(.breach(SLABreach(
-            sla: .resolution, conversation: id, round: record.round, customer: record.customer, agent: record.agent,
-            skill: record.skill, store: record.store, priority: record.priority, waited: waited,
-            threshold: instant - record.openedAt, at: now
-        )))
-        effects.append(.deliver(.supervisors, .escalated(id, reason: "resolution", agent: record.agent, waited: waited)))
+        effects.append(
+            .breach(
+                SLABreach(
+                    sla: .resolution, conversation: id, round: record.round, customer: record.customer,
+                    agent: record.agent,
+                    skill: record.skill, store: record.store, priority: record.priority, waited: waited,
+                    threshold: instant - record.openedAt, at: now
+                )))
+        effects.append(
+            .deliver(.supervisors, .escalated(id, reason: "resolution", agent: record.agent, waited: waited)))
     }
 
     /// Arms the rungs of the escalation ladder a breached, unanswered round has not reached yet.
@@ -142,16 +146,19 @@ extension RoutingCore {
             threshold: policy.calendar.elapsed(from: started, to: due), at: now
         )
         breach.businessWaited = policy.calendar.elapsed(from: started, to: now)
-        effects.append(.escalation(SLAEscalation(
-            breach: breach, level: level, actions: step.actions, reassignedTo: movedTo, at: now
-        )))
+        effects.append(
+            .escalation(
+                SLAEscalation(
+                    breach: breach, level: level, actions: step.actions, reassignedTo: movedTo, at: now
+                )))
     }
 
     /// A round's deadline is near: its holder hears it once (a chat that moves on keeps its warned round).
     mutating func roundWarning(_ id: ConversationID, round: Int, armedFor instant: Instant, at now: Instant) {
         guard let open = conversations[id], open.record.round == round, open.record.roundWarnedAt == nil,
             let start = open.record.roundStartedAt, open.record.roundBreachedAt == nil,
-            let due = open.record.roundDueAt, due > now, policy.warning(start: start, due: due, for: open.record) == instant,
+            let due = open.record.roundDueAt, due > now,
+            policy.warning(start: start, due: due, for: open.record) == instant,
             open.record.heldSince == nil
         else { return }  // answered, breached, re-counted (a new warning is armed) or already warned
         guard let holder = open.record.agent else { return }  // queued: nobody holds it to warn
@@ -180,9 +187,12 @@ extension RoutingCore {
         effects.append(.deliver(.agent(id), .presence(.away, reason: "unresponsive")))
         effects.append(.deliver(.supervisors, .agentAway(id, reason: "unresponsive", breaches: breaches)))
         let moved = requeueAll(of: id, reason: "unresponsive", at: now, onlyUnanswered: true)
-        effects.append(.autoAway(AgentAutoAway(
-            agent: id, breaches: breaches, window: policy.rules.autoAwayWindow, movedConversations: moved, at: now
-        )))
+        effects.append(
+            .autoAway(
+                AgentAutoAway(
+                    agent: id, breaches: breaches, window: policy.rules.autoAwayWindow, movedConversations: moved,
+                    at: now
+                )))
     }
 
     /// A waiting conversation widens: lower required level, then fallback skills. It keeps its place and clocks.

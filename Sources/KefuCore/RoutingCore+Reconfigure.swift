@@ -48,7 +48,8 @@ extension RoutingCore {
             // The round waiting for an answer runs to the new limit, counted from its start.
             var changed = false
             if let started = open.record.roundStartedAt, open.record.roundBreachedAt == nil {
-                let due = policy.calendar.adding(policy.limit(ofRound: open.record.round, for: open.record), to: started)
+                let due = policy.calendar.adding(
+                    policy.limit(ofRound: open.record.round, for: open.record), to: started)
                 if due != open.record.roundDueAt {
                     open.record.roundDueAt = due
                     if open.record.round == 1 { open.record.firstResponseDueAt = due }

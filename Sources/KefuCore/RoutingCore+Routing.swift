@@ -87,7 +87,8 @@ extension RoutingCore {
         } else {
             var candidates = search.examined
             for contender in search.eligible {
-                let verdict = contender.0.profile.id == best?.0.profile.id ? Verdict.chosen : Self.whyLost(contender, to: best!)
+                let verdict =
+                    contender.0.profile.id == best?.0.profile.id ? Verdict.chosen : Self.whyLost(contender, to: best!)
                 candidates.append(Candidate(agent: contender.0.profile.id, verdict: verdict))
             }
             candidates.sort { $0.agent < $1.agent }
@@ -159,7 +160,9 @@ extension RoutingCore {
         var best: (AgentState, Int)?
         for agent in agents.values {
             let (verdict, level) = self.verdict(agent, for: open, excluding: excluded, at: now)
-            if verdict == .chosen, best.map({ Self.prefers((agent, level), over: $0) }) ?? true { best = (agent, level) }
+            if verdict == .chosen, best.map({ Self.prefers((agent, level), over: $0) }) ?? true {
+                best = (agent, level)
+            }
         }
         return best?.0.profile.id
     }

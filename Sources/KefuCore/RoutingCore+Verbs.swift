@@ -563,7 +563,8 @@ extension RoutingCore {
     ) -> (lines: [DataLine], fields: [Field]) {
         let conv = Field("conv", conversation.description)
         var lines = [
-            DataLine("EXPLAIN", [conv, Field("agent", agent?.rawValue ?? "none"), Field("at", at.description)], text: rule)
+            DataLine(
+                "EXPLAIN", [conv, Field("agent", agent?.rawValue ?? "none"), Field("at", at.description)], text: rule)
         ]
         for candidate in candidates {
             var fields = [conv, Field("agent", candidate.agent)]

@@ -168,7 +168,7 @@ public struct RoutingCore: Sendable {
                 enqueue(record.id, at: now, notify: false)
                 if repaired { persist(record.id) }
             }
-            // A buyer who went silent before the restart is still on the clock (a warning already due is not sent late).
+            // A buyer silent since before the restart is still on the clock (a warning already due is not sent late).
             armBuyerIdle(record, after: now)
             if record.roundStartedAt != nil, record.roundBreachedAt == nil {
                 // A warning whose moment passed while the daemon was down is not sent late: the breach is near.

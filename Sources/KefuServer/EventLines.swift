@@ -31,10 +31,12 @@ extension Event {
         case .revoked(let conversation, let reason):
             return ServerLine.event("REVOKED", [("conv", conversation.description), ("reason", reason)])
         case .escalated(let conversation, let reason, let agent, let waited, let level):
-            return ServerLine.event("ESCALATED", [
-                ("conv", conversation.description), ("reason", reason), ("agent", agent?.rawValue ?? "none"),
-                ("waited_ms", waited.description), ("level", "\(level)"),
-            ])
+            return ServerLine.event(
+                "ESCALATED",
+                [
+                    ("conv", conversation.description), ("reason", reason), ("agent", agent?.rawValue ?? "none"),
+                    ("waited_ms", waited.description), ("level", "\(level)"),
+                ])
         case .slaWarning(let conversation, let sla, let left):
             return ServerLine.event(
                 "SLA-WARN", [("conv", conversation.description), ("sla", sla.rawValue), ("left_ms", left.description)]

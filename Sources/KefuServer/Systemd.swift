@@ -51,28 +51,35 @@ public struct JournaldRecorder: JournalRecorder {
         let breach = escalation.breach
         let actions = escalation.actions.map(\.rawValue).joined(separator: ",")
         let moved = escalation.reassignedTo.map { "; moved to \($0)" } ?? ""
-        record.message = "SLA escalation level \(escalation.level): conversation \(breach.conversation) (customer "
+        record.message =
+            "SLA escalation level \(escalation.level): conversation \(breach.conversation) (customer "
             + "\(breach.customer), skill \(breach.skill)) still unanswered after \(seconds(breach.waited)) "
             + "(\(phrase(breach.sla)), round \(breach.round)); \(actions)\(moved)"
         record.messageID = SystemdMessageID.slaEscalation
         record.priority =
-            escalation.level <= 1 ? JournalPriority.warning : escalation.level == 2 ? JournalPriority.error
-            : JournalPriority.critical
-        record.fields = record.fields.map { field in
-            field.name == "KEFU_EVENT" ? JournalField("KEFU_EVENT", "sla_escalation") : field
-        } + [
-            JournalField("KEFU_ESCALATION_LEVEL", "\(escalation.level)"),
-            JournalField("KEFU_ESCALATION_ACTIONS", actions),
-            JournalField("KEFU_REASSIGNED_TO", escalation.reassignedTo?.rawValue ?? ""),
-        ]
+            escalation.level <= 1
+            ? JournalPriority.warning
+            : escalation.level == 2
+                ? JournalPriority.error
+                : JournalPriority.critical
+        record.fields =
+            record.fields.map { field in
+                field.name == "KEFU_EVENT" ? JournalField("KEFU_EVENT", "sla_escalation") : field
+            } + [
+                JournalField("KEFU_ESCALATION_LEVEL", "\(escalation.level)"),
+                JournalField("KEFU_ESCALATION_ACTIONS", actions),
+                JournalField("KEFU_REASSIGNED_TO", escalation.reassignedTo?.rawValue ?? ""),
+            ]
         return record
     }
 
     private func send(_ record: JournalRecord) {
         if !record.send() {
-            fallback.warning("\(record.message)", metadata: Dictionary(
-                uniqueKeysWithValues: record.fields.map { ($0.name.lowercased(), .string($0.value)) }
-            ))
+            fallback.warning(
+                "\(record.message)",
+                metadata: Dictionary(
+                    uniqueKeysWithValues: record.fields.map { ($0.name.lowercased(), .string($0.value)) }
+                ))
         }
     }
 
@@ -80,7 +87,8 @@ public struct JournaldRecorder: JournalRecorder {
     public static func journalRecord(for breach: SLABreach) -> JournalRecord {
         let holder = breach.agent.map { "held by agent \($0)" } ?? "still queued with no agent"
         let round = breach.round == 1 ? "" : " (round \(breach.round))"
-        let message = "SLA breach: conversation \(breach.conversation) (customer \(breach.customer), "
+        let message =
+            "SLA breach: conversation \(breach.conversation) (customer \(breach.customer), "
             + "skill \(breach.skill)) waited \(seconds(breach.waited)) for a \(phrase(breach.sla))\(round), "
             + "over the \(seconds(breach.threshold)) limit; \(holder)"
         return JournalRecord(
@@ -110,7 +118,8 @@ public struct JournaldRecorder: JournalRecorder {
     public static func journalRecord(for summary: BreachSummary) -> JournalRecord {
         let part = summary.parts == 1 ? "" : " (part \(summary.part) of \(summary.parts))"
         let counts = "\(summary.firstResponse) first response, \(summary.response) response"
-        let message = "SLA breach storm: \(summary.breaches) breaches (\(counts)) beyond "
+        let message =
+            "SLA breach storm: \(summary.breaches) breaches (\(counts)) beyond "
             + "\(summary.recordsPerSecond) records a second are summarised here\(part); their conversations are "
             + "in KEFU_CONVERSATIONS, each breach's details in the store"
         return JournalRecord(
@@ -135,7 +144,8 @@ public struct JournaldRecorder: JournalRecorder {
     /// The journald entry for an agent set away by the daemon (`KEFU_EVENT=agent_auto_away`).
     public static func journalRecord(for away: AgentAutoAway) -> JournalRecord {
         let moved = away.movedConversations.map(\.description).joined(separator: ",")
-        let message = "Agent \(away.agent) set away: \(away.breaches) conversations breached within "
+        let message =
+            "Agent \(away.agent) set away: \(away.breaches) conversations breached within "
             + "\(seconds(away.window)); \(away.movedConversations.count) unanswered chats passed on"
         return JournalRecord(
             message: message,

@@ -45,8 +45,10 @@ struct Kefud: AsyncParsableCommand {
         case .journal: useJournal = true
         case .stderr: useJournal = false
         // Under systemd stderr already goes to the journal, but native entries keep their fields and priority.
-        case .auto: useJournal = ProcessInfo.processInfo.environment["JOURNAL_STREAM"] != nil
-            && JournalLogHandler.journalIsAvailable()
+        case .auto:
+            useJournal =
+                ProcessInfo.processInfo.environment["JOURNAL_STREAM"] != nil
+                && JournalLogHandler.journalIsAvailable()
         }
         JournalLogHandler.bootstrap(logLevel: level, useJournal: useJournal)
         let logger = Logger(label: "kefud")
@@ -67,7 +69,8 @@ struct Kefud: AsyncParsableCommand {
             logger.critical("configuration error", metadata: ["error": "\(error)"])
             throw ExitCode(78)
         }
-        let stateDirectory = stateDir
+        let stateDirectory =
+            stateDir
             ?? configuration.server.stateDirectory
             ?? ProcessInfo.processInfo.environment["STATE_DIRECTORY"]?.split(separator: ":").first.map(String.init)
             ?? "./var"
@@ -90,9 +93,11 @@ struct Kefud: AsyncParsableCommand {
             Int64(configuration.server.shutdownGraceSeconds * 1000)
         )
         let group = ServiceGroup(configuration: groupConfiguration)
-        logger.info("kefud starting", metadata: [
-            "config": "\(config ?? "embedded demo")", "state_dir": "\(stateDirectory)",
-        ])
+        logger.info(
+            "kefud starting",
+            metadata: [
+                "config": "\(config ?? "embedded demo")", "state_dir": "\(stateDirectory)",
+            ])
         // `systemctl reload` (ExecReload=kill -HUP, or Type=notify-reload): read the file again and apply it.
         let reloads = Task {
             for await _ in await UnixSignalsSequence(trapping: .sighup) {

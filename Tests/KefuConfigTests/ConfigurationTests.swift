@@ -90,7 +90,8 @@ struct ConfigurationTests {
     @Test func responseLimitDefaultsToTheFirstResponseLimitAndMayBeSet() throws {
         let absent = try KefuConfiguration.parse(config("[sla]\nfirst_response_s = 30\n"), file: testFile)
         #expect(absent.sla.responseSeconds == nil)
-        let set = try KefuConfiguration.parse(config("[sla]\nfirst_response_s = 30\nresponse_s = 180\n"), file: testFile)
+        let set = try KefuConfiguration.parse(
+            config("[sla]\nfirst_response_s = 30\nresponse_s = 180\n"), file: testFile)
         #expect(set.sla.responseSeconds == 180)
         #expect(set.sla.warnSeconds == nil)
         let warned = try KefuConfiguration.parse(config("[sla]\nwarn_s = 0\n"), file: testFile)
@@ -271,7 +272,8 @@ struct ConfigurationTests {
     }
 
     @Test func businessHoursAreReadWithTheirDefaults() throws {
-        let text = config("""
+        let text = config(
+            """
             [business_hours]
             hours = "09:00-21:30"
             closed_days = ["sun"]
@@ -294,7 +296,8 @@ struct ConfigurationTests {
     }
 
     @Test func theEscalationLadderAndManagersAreRead() throws {
-        let text = config("""
+        let text = config(
+            """
             [sla]
             max_reassign = 1
 
@@ -320,8 +323,9 @@ struct ConfigurationTests {
         #expect(configuration.managers.map(\.id) == ["boss"])
         #expect(try KefuConfiguration.parse(config(""), file: testFile).escalation == nil)
 
-        let descending = config("[[escalation]]\nafter_s = 60\nactions = [\"supervisor\"]\n"
-            + "[[escalation]]\nafter_s = 30\nactions = [\"manager\"]\n")
+        let descending = config(
+            "[[escalation]]\nafter_s = 60\nactions = [\"supervisor\"]\n"
+                + "[[escalation]]\nafter_s = 30\nactions = [\"manager\"]\n")
         let error = try #require(configError(descending))
         #expect(error.key == "escalation[1].after_s")
         let unknown = try #require(configError(config("[[escalation]]\nafter_s = 0\nactions = [\"page\"]\n")))
@@ -329,7 +333,8 @@ struct ConfigurationTests {
     }
 
     @Test func slaPoliciesMatchBySkillStoreAndPriorityInFileOrder() throws {
-        let text = config("""
+        let text = config(
+            """
             [sla]
             first_response_s = 60
             resolution_s = 7200

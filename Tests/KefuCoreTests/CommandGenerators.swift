@@ -162,7 +162,8 @@ enum Stray: Sendable, Hashable, CaseIterable {
 
 /// The kinds of action with the weight each is drawn with.
 enum ActionKind: CaseIterable {
-    case open, customerSend, agentSend, agentAutoReply, close, presence, connect, disconnect, smallAdvance, largeAdvance, stray
+    case open, customerSend, agentSend, agentAutoReply, close, presence, connect, disconnect, smallAdvance,
+        largeAdvance, stray
     case transfer, note, handover, assign, openInStore
     case restart, reload
 

@@ -92,7 +92,8 @@ struct RestoreTests {
         #expect(repair.effects.isEmpty)
         #expect(after.core.held(by: "alice") == [held, waiting])
         // The warning (at 100/180 of the limit) is still ahead, so it comes first; then the breach.
-        #expect(after.core.nextDeadline == after.core.policy.warning(start: before.now, due: before.now + .seconds(120)))
+        #expect(
+            after.core.nextDeadline == after.core.policy.warning(start: before.now, due: before.now + .seconds(120)))
         // alice reconnects and gets both back, marked resumed.
         let step = after.run(.connect(.agent("alice")))
         #expect(events(step.effects, to: .caller).count == 2)

@@ -17,9 +17,10 @@ struct FirstResponseTests {
         #expect(breach.first?.agent == "alice")
         #expect(breach.first?.waited == Milliseconds(120_000))
         #expect(breach.first?.threshold == Milliseconds(120_000))
-        #expect(events(step.effects, to: .supervisors) == [
-            .escalated(id, reason: "first-response", agent: "alice", waited: Milliseconds(120_000))
-        ])
+        #expect(
+            events(step.effects, to: .supervisors) == [
+                .escalated(id, reason: "first-response", agent: "alice", waited: Milliseconds(120_000))
+            ])
     }
 
     @Test func fractionalThresholdsWork() {
@@ -88,9 +89,10 @@ struct FirstResponseTests {
         let step = floor.advance(seconds: 119)
         #expect(breaches(step.effects).map(\.conversation) == [first])
         #expect(breaches(step.effects).first?.agent == nil)
-        #expect(events(step.effects, to: .supervisors) == [
-            .escalated(first, reason: "first-response", agent: nil, waited: Milliseconds(120_000))
-        ])
+        #expect(
+            events(step.effects, to: .supervisors) == [
+                .escalated(first, reason: "first-response", agent: nil, waited: Milliseconds(120_000))
+            ])
         #expect(floor.core.waiting == [first, second])
     }
 
@@ -112,10 +114,11 @@ struct FirstResponseTests {
         floor.login("alice")
         var opened: [ConversationID] = []
         for index in 0..<10_000 {
-            opened.append(floor.core.handle(
-                .open(.customer(CustomerID("c\(index)")), skill: "presales", priority: .normal, text: "hi"),
-                at: floor.now + .seconds(Double(index) * 0.01)
-            ).reply == .ok([Field("conv", "\(index + 1)")]) ? ConversationID(Int64(index + 1)) : ConversationID(0))
+            opened.append(
+                floor.core.handle(
+                    .open(.customer(CustomerID("c\(index)")), skill: "presales", priority: .normal, text: "hi"),
+                    at: floor.now + .seconds(Double(index) * 0.01)
+                ).reply == .ok([Field("conv", "\(index + 1)")]) ? ConversationID(Int64(index + 1)) : ConversationID(0))
         }
         #expect(opened.last == ConversationID(10_000))
         // The server arms one timer, for the earliest deadline, whatever the number of open chats.

@@ -191,12 +191,17 @@ struct SupervisorTests {
             return
         }
         #expect(fields == [Field("count", "4"), Field("others", "36")])
-        #expect(lines.map(\.name) == ["EXPLAIN"] + Array(repeating: "CANDIDATE", count: 4) + Array(repeating: "OTHERS", count: 5))
+        #expect(
+            lines.map(\.name) == ["EXPLAIN"] + Array(repeating: "CANDIDATE", count: 4)
+                + Array(repeating: "OTHERS", count: 5))
         #expect(
             lines.last
                 == DataLine(
                     "OTHERS",
-                    [Field("conv", "11"), Field("skill", "presales"), Field("verdict", "ranked-lower"), Field("count", "6")],
+                    [
+                        Field("conv", "11"), Field("skill", "presales"), Field("verdict", "ranked-lower"),
+                        Field("count", "6"),
+                    ],
                     text: "free, ranked after the agents examined"
                 ))
         // The stored text reads back as the same lines.

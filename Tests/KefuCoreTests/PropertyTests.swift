@@ -465,7 +465,9 @@ struct Referee {
             case .persist(.note), .autoAway, .escalation:
                 break
             case .persist(.round(let round)):
-                if round.answeredAt.map({ $0 != now }) ?? false { problems.append("round answered at \(now): \(round)") }
+                if round.answeredAt.map({ $0 != now }) ?? false {
+                    problems.append("round answered at \(now): \(round)")
+                }
                 if round.closedAt.map({ $0 != now }) ?? false { problems.append("round closed at \(now): \(round)") }
                 if round.dueAt <= round.startedAt { problems.append("round due before it started: \(round)") }
             case .signOut(let agent, _):
@@ -516,7 +518,9 @@ struct Referee {
             guard let round = rounds[id], round.start != nil, !round.breached else {
                 return ["SLA-WARN of \(id) with no round waiting"]
             }
-            if sla != (round.number == 1 ? .firstResponse : .response) { problems.append("SLA-WARN of \(id) as \(sla)") }
+            if sla != (round.number == 1 ? .firstResponse : .response) {
+                problems.append("SLA-WARN of \(id) as \(sla)")
+            }
             if left.value <= 0 { problems.append("SLA-WARN of \(id) with \(left) left") }
             if !warnedRounds.insert("\(id)/\(round.number)").inserted {
                 problems.append("second SLA-WARN of \(id) round \(round.number)")
@@ -561,7 +565,9 @@ struct Referee {
         guard let start = round.start, let deadline = round.due else {
             return ["breach of \(id) round \(breach.round), which was answered"]
         }
-        if breach.round != round.number { problems.append("breach of \(id) round \(breach.round), not \(round.number)") }
+        if breach.round != round.number {
+            problems.append("breach of \(id) round \(breach.round), not \(round.number)")
+        }
         if breach.sla != (round.number == 1 ? .firstResponse : .response) {
             problems.append("breach of \(id) round \(round.number) as \(breach.sla)")
         }
@@ -570,7 +576,9 @@ struct Referee {
         if !breachedRounds.insert("\(id)/\(breach.round)").inserted {
             problems.append("second breach of \(id) round \(breach.round)")
         }
-        if breach.threshold != deadline - start { problems.append("breach of \(id) with threshold \(breach.threshold)") }
+        if breach.threshold != deadline - start {
+            problems.append("breach of \(id) with threshold \(breach.threshold)")
+        }
         if breach.waited != breach.at - start { problems.append("breach of \(id) waited \(breach.waited)") }
         rounds[id]?.breached = true
         if breach.round == 1 { breached.insert(id) }

@@ -10,9 +10,10 @@ struct ResponseRoundTests {
 
     func floor() -> Floor {
         var floor = Floor(agents: [agent("alice", ["presales": 3])])
-        floor.core = RoutingCore(policy: RoutingPolicy(
-            firstResponse: .seconds(30), response: .seconds(180), agents: [agent("alice", ["presales": 3])]
-        ))
+        floor.core = RoutingCore(
+            policy: RoutingPolicy(
+                firstResponse: .seconds(30), response: .seconds(180), agents: [agent("alice", ["presales": 3])]
+            ))
         return floor
     }
 
@@ -43,9 +44,10 @@ struct ResponseRoundTests {
         #expect(breach.map(\.round) == [2])
         #expect(breach.first?.waited == .seconds(180))
         #expect(breach.first?.threshold == .seconds(180))
-        #expect(events(due.effects, to: .supervisors) == [
-            .escalated(id, reason: "response", agent: "alice", waited: .seconds(180))
-        ])
+        #expect(
+            events(due.effects, to: .supervisors) == [
+                .escalated(id, reason: "response", agent: "alice", waited: .seconds(180))
+            ])
         // The round is written when it breaches, and again with the ladder's first rung applied.
         #expect(Self.rounds(due.effects).map(\.breachedAt) == [floor.now, floor.now])
         #expect(Self.rounds(due.effects).map(\.escalationLevel) == [0, 1])
@@ -94,9 +96,10 @@ struct ResponseRoundTests {
 struct SLAWarningTests {
     func floor(warnBefore: Milliseconds? = nil, agents: [AgentProfile] = [agent("alice", ["presales": 3])]) -> Floor {
         var floor = Floor(agents: agents)
-        floor.core = RoutingCore(policy: RoutingPolicy(
-            firstResponse: .seconds(180), response: .seconds(60), warnBefore: warnBefore, agents: agents
-        ))
+        floor.core = RoutingCore(
+            policy: RoutingPolicy(
+                firstResponse: .seconds(180), response: .seconds(60), warnBefore: warnBefore, agents: agents
+            ))
         return floor
     }
 
@@ -164,9 +167,10 @@ struct AutoReplyTests {
 
     func floor(agents: [AgentProfile] = [agent("alice", max: 1, ["presales": 3])]) -> Floor {
         var floor = Floor(agents: agents)
-        floor.core = RoutingCore(policy: RoutingPolicy(
-            firstResponse: .seconds(60), agents: agents, autoReplies: Self.replies
-        ))
+        floor.core = RoutingCore(
+            policy: RoutingPolicy(
+                firstResponse: .seconds(60), agents: agents, autoReplies: Self.replies
+            ))
         return floor
     }
 
@@ -216,7 +220,8 @@ struct AutoReplyTests {
         #expect(
             floor.run(.autoReply(.supervisor("lead"), id, text: "x")).reply
                 == .refused(.forbidden, "supervisors do not write in conversations"))
-        #expect(floor.run(.autoReply(.agent("bob"), id, text: "x")).reply == .refused(.notFound, "no such conversation"))
+        #expect(
+            floor.run(.autoReply(.agent("bob"), id, text: "x")).reply == .refused(.notFound, "no such conversation"))
         #expect(floor.run(.autoReply(.agent("alice"), id, text: "")).reply.isRefusal)
     }
 }
@@ -315,16 +320,18 @@ struct EscalationLadderTests {
         #expect(Self.escalations(breach.effects).map(\.level) == [1])
         #expect(Self.escalations(breach.effects).first?.reassignedTo == "bob")
         #expect(Self.escalations(breach.effects).first?.actions == [.reassign, .supervisor])
-        #expect(events(breach.effects, to: .supervisors) == [
-            .escalated(id, reason: "first-response", agent: "alice", waited: .seconds(60), level: 1)
-        ])
+        #expect(
+            events(breach.effects, to: .supervisors) == [
+                .escalated(id, reason: "first-response", agent: "alice", waited: .seconds(60), level: 1)
+            ])
         #expect(floor.holder(of: id) == "bob")
         #expect(Self.escalations(floor.advance(seconds: 1799).effects).isEmpty)
         let second = floor.advance(seconds: 1)
         #expect(Self.escalations(second.effects).map(\.level) == [2])
-        #expect(events(second.effects, to: .supervisors) == [
-            .escalated(id, reason: "first-response", agent: "bob", waited: .seconds(1860), level: 2)
-        ])
+        #expect(
+            events(second.effects, to: .supervisors) == [
+                .escalated(id, reason: "first-response", agent: "bob", waited: .seconds(1860), level: 2)
+            ])
         #expect(floor.holder(of: id) == "bob")  // rung 2 only tells
         let third = floor.advance(seconds: 5400)
         #expect(Self.escalations(third.effects).map(\.level) == [3])
@@ -457,9 +464,10 @@ struct SLAPolicyTests {
         floor.run(.hold(.agent("alice"), id, reason: "等快递"))
         let step = floor.advance(seconds: 600)
         #expect(breaches(step.effects).map(\.sla) == [.resolution])
-        #expect(events(step.effects, to: .supervisors) == [
-            .escalated(id, reason: "resolution", agent: "alice", waited: .seconds(600))
-        ])
+        #expect(
+            events(step.effects, to: .supervisors) == [
+                .escalated(id, reason: "resolution", agent: "alice", waited: .seconds(600))
+            ])
         #expect(breaches(floor.advance(seconds: 600).effects).isEmpty)
         #expect(floor.core.conversation(id)?.resolutionBreachedAt != nil)
     }

@@ -118,8 +118,9 @@ struct JournaldBreachTests {
         guard await JournaldHarness.isRunningForTest() else { return }
         let directory = try TemporaryDirectory(prefix: "kefud-autoaway")
         let config = try writeConfiguration(testConfiguration(firstResponseSeconds: 1), in: directory)
-        let kefud = try KefudProcess(arguments: ["--config", config, "--state-dir", directory.path + "/var"],
-                                     workingDirectory: directory.path)
+        let kefud = try KefudProcess(
+            arguments: ["--config", config, "--state-dir", directory.path + "/var"],
+            workingDirectory: directory.path)
         try await kefud.waitUntilReady()
         let alice = try await LineClient.connect(port: kefud.port)
         #expect(try await alice.completion("l LOGIN agent alice alice-secret").hasPrefix("l OK"))

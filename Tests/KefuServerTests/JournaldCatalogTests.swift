@@ -1,9 +1,10 @@
 import Foundation
-@testable import KefuCore
 import KefuServer
 import KefuSystemd
 import KefuTestSupport
 import Testing
+
+@testable import KefuCore
 
 /// `journalctl -x` on a real breach: the catalog text from `deploy/kefud.catalog`, with the record's fields filled in.
 @Suite("Catalog text in journalctl -x", .serialized)

@@ -78,11 +78,13 @@ struct ReloadEndToEndTests {
 @Suite("Auto-replies over TCP")
 struct AutoReplyEndToEndTests {
     @Test func greetingQueueMessageAndCannedRepliesAreMarkedAutoAndKeptInTheHistory() async throws {
-        let daemon = try await TestDaemon.start(testConfiguration(extra: """
-            [auto_reply]
-            greeting = "亲,欢迎光临小店"
-            queued = "当前排队人数较多,请稍候"
-            """))
+        let daemon = try await TestDaemon.start(
+            testConfiguration(
+                extra: """
+                    [auto_reply]
+                    greeting = "亲,欢迎光临小店"
+                    queued = "当前排队人数较多,请稍候"
+                    """))
         let alice = try await daemon.agent("alice", Secrets.alice)
         let buyer = try await daemon.customer("buyer-auto")
         #expect(try await buyer.completion("o OPEN presales :在吗") == "o OK conv=1")
@@ -116,14 +118,17 @@ struct EscalationRecordTests {
             at: Instant(unixMilliseconds: 1)
         )
         let priorities = [1, 2, 3, 4].map { level in
-            JournaldRecorder.journalRecord(for: SLAEscalation(
-                breach: breach, level: level, actions: [.supervisor], reassignedTo: nil, at: breach.at
-            )).priority
+            JournaldRecorder.journalRecord(
+                for: SLAEscalation(
+                    breach: breach, level: level, actions: [.supervisor], reassignedTo: nil, at: breach.at
+                )
+            ).priority
         }
         #expect(priorities == [4, 3, 2, 2])
-        let record = JournaldRecorder.journalRecord(for: SLAEscalation(
-            breach: breach, level: 1, actions: [.reassign, .supervisor], reassignedTo: "bob", at: breach.at
-        ))
+        let record = JournaldRecorder.journalRecord(
+            for: SLAEscalation(
+                breach: breach, level: 1, actions: [.reassign, .supervisor], reassignedTo: "bob", at: breach.at
+            ))
         let fields = Dictionary(uniqueKeysWithValues: record.fields.map { ($0.name, $0.value) })
         #expect(record.messageID == SystemdMessageID.slaEscalation)
         #expect(fields["KEFU_EVENT"] == "sla_escalation")
@@ -139,19 +144,22 @@ struct EscalationRecordTests {
 @Suite("Escalation ladder over TCP")
 struct EscalationEndToEndTests {
     @Test func supervisorsHearTheFirstRungAndManagersTheirOwn() async throws {
-        let daemon = try await TestDaemon.start(testConfiguration(firstResponseSeconds: 0.5, extra: """
-            [[escalation]]
-            after_s = 0
-            actions = ["reassign", "supervisor"]
+        let daemon = try await TestDaemon.start(
+            testConfiguration(
+                firstResponseSeconds: 0.5,
+                extra: """
+                    [[escalation]]
+                    after_s = 0
+                    actions = ["reassign", "supervisor"]
 
-            [[escalation]]
-            after_s = 0.5
-            actions = ["manager"]
+                    [[escalation]]
+                    after_s = 0.5
+                    actions = ["manager"]
 
-            [[manager]]
-            id = "boss"
-            token_sha256 = "\(Secrets.carol.1)"
-            """))
+                    [[manager]]
+                    id = "boss"
+                    token_sha256 = "\(Secrets.carol.1)"
+                    """))
         let lead = try await daemon.supervisor()
         let boss = try await daemon.connect()
         #expect(try await boss.completion("m LOGIN manager boss carol-secret") == "m OK role=manager id=boss")

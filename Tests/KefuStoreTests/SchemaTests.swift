@@ -1,6 +1,7 @@
 import Foundation
 import KefuCore
 import Testing
+
 @testable import KefuStore
 
 /// The layout the previous release (schema version 1) created, frozen here on purpose: `Schema.migrations[0]` must
