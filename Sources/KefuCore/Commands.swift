@@ -204,6 +204,18 @@ public enum SLAKind: String, Sendable, Equatable {
     case response
     /// Open to close (`resolution_s`).
     case resolution
+
+    /// The clock a response round runs on.
+    public init(round: Int) { self = round <= 1 ? .firstResponse : .response }
+
+    /// How events name it (`ESCALATED reason=`, `REVOKED reason=`).
+    public var reason: String {
+        switch self {
+        case .firstResponse: "first-response"
+        case .response: "response"
+        case .resolution: "resolution"
+        }
+    }
 }
 
 /// One SLA breach, to be written to journald (and already recorded in the store by the same step).

@@ -58,14 +58,8 @@ extension RoutingCore {
         conversations[id]?.record = record
         persist(id)
         persistRound(of: record)
-        let waited = now - started
-        let threshold = policy.calendar.elapsed(from: started, to: due)
-        var breach = SLABreach(
-            sla: round == 1 ? .firstResponse : .response, conversation: id, round: round, customer: record.customer,
-            agent: record.agent, skill: record.skill, store: record.store, priority: record.priority, waited: waited,
-            threshold: threshold, at: now
-        )
-        breach.businessWaited = policy.calendar.elapsed(from: started, to: now)
+        let breach = roundBreach(record, started: started, due: due, at: now)
+        let threshold = breach.threshold
         effects.append(.breach(breach))
         // The ladder: rungs at the breach apply now (moving the chat, telling supervisors) — before the holder's
         // breach is counted, since auto-away would move the chat on its own — and later ones are armed.
@@ -77,6 +71,18 @@ extension RoutingCore {
         // over moments before the deadline is not the one hanging idle.
         if let holder = record.agent, heldFor.value * 2 >= threshold.value { countBreach(of: holder, at: now) }
         if let current = conversations[id]?.record { armEscalation(of: current) }
+    }
+
+    /// The breach of a conversation's current round: waited on the wall clock, limit and wait in business time.
+    func roundBreach(_ record: ConversationRecord, started: Instant, due: Instant, at now: Instant) -> SLABreach {
+        var breach = SLABreach(
+            sla: SLAKind(round: record.round), conversation: record.id, round: record.round,
+            customer: record.customer, agent: record.agent, skill: record.skill, store: record.store,
+            priority: record.priority, waited: now - started,
+            threshold: policy.calendar.elapsed(from: started, to: due), at: now
+        )
+        breach.businessWaited = policy.calendar.elapsed(from: started, to: now)
+        return breach
     }
 
     /// The conversation has been open for its `resolution_s` (HOLD does not pause this one): one breach record and
@@ -119,7 +125,7 @@ extension RoutingCore {
         let step = policy.escalation[level - 1]
         record.roundEscalationLevel = level
         conversations[id]?.record = record
-        let reason = round == 1 ? "first-response" : "response"
+        let reason = SLAKind(round: round).reason
         let waited = now - started
         let holder = record.agent
         var movedTo: AgentID?
@@ -140,12 +146,8 @@ extension RoutingCore {
         guard let current = conversations[id]?.record else { return }
         persist(id)
         persistRound(of: current)
-        var breach = SLABreach(
-            sla: round == 1 ? .firstResponse : .response, conversation: id, round: round, customer: record.customer,
-            agent: holder, skill: record.skill, store: record.store, priority: record.priority, waited: waited,
-            threshold: policy.calendar.elapsed(from: started, to: due), at: now
-        )
-        breach.businessWaited = policy.calendar.elapsed(from: started, to: now)
+        // `record` is the state at this rung's start: it names the holder before any `reassign` above.
+        let breach = roundBreach(record, started: started, due: due, at: now)
         effects.append(
             .escalation(
                 SLAEscalation(
@@ -164,7 +166,7 @@ extension RoutingCore {
         guard let holder = open.record.agent else { return }  // queued: nobody holds it to warn
         conversations[id]?.record.roundWarnedAt = now
         persist(id)
-        let sla: SLAKind = round == 1 ? .firstResponse : .response
+        let sla = SLAKind(round: round)
         effects.append(.deliver(.agent(holder), .slaWarning(id, sla: sla, left: due - now)))
     }
 
