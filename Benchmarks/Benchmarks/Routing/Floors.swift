@@ -122,13 +122,16 @@ struct ArmedFloor {
     var policy: RoutingPolicy
     var records: [ConversationRecord]
 
-    init(count: Int) {
+    /// `held`: each conversation held by an agent who has its skill (over any limit: a restore does not check).
+    init(count: Int, held: Bool = false) {
         let policy = makePolicy(agents: 100, firstResponse: Self.threshold)
         self.policy = policy
         records = (0..<count).map { index in
-            record(
-                index + 1, skill: Names.skills[index % FloorSize.skills], agent: nil,
-                openedAt: Names.start + Milliseconds(Int64(index % 60_000)), policy: policy
+            let skill = Names.skills[index % FloorSize.skills]
+            let holder = held ? policy.agents.first { $0.skills[skill] != nil }?.id : nil
+            return record(
+                index + 1, skill: skill, agent: holder, openedAt: Names.start + Milliseconds(Int64(index % 60_000)),
+                policy: policy
             )
         }
     }

@@ -66,10 +66,30 @@ let benchmarks: @Sendable () -> Void = {
         benchmark.startMeasurement()
         let step = core.handle(.tick, at: ArmedFloor.afterAll)
         benchmark.stopMeasurement()
-        precondition(step.effects.count == 3 * floor.records.count, "every deadline should breach")
+        let breached = step.effects.count { if case .breach = $0 { true } else { false } }
+        precondition(breached == floor.records.count, "every deadline should breach")
         blackHole(step)
     } setup: {
         ArmedFloor(count: 1_000_000)
+    }
+
+    // Cancelling: 1,000,000 held conversations whose agent answers each one (a human answer ends the round; its
+    // deadlines stay armed and fire as no-ops), then the clock jumps past all of them: the cost of a cancel, and of
+    // a cancelled deadline when it comes up.
+    Benchmark(
+        "Deadlines cancel: 1000000 answered, then their deadlines pass",
+        configuration: .init(warmupIterations: 0, scalingFactor: .mega, maxIterations: 3)
+    ) { benchmark, floor in
+        var core = floor.restored()
+        benchmark.startMeasurement()
+        for record in floor.records {
+            blackHole(core.handle(.send(.agent(record.agent!), record.id, text: "在的"), at: Names.start))
+        }
+        let step = core.handle(.tick, at: ArmedFloor.afterAll)
+        benchmark.stopMeasurement()
+        precondition(!step.effects.contains { if case .breach = $0 { true } else { false } }, "nothing should breach")
+    } setup: {
+        ArmedFloor(count: 1_000_000, held: true)
     }
 }
 
