@@ -21,7 +21,14 @@ public struct BreachSummary: Sendable, Equatable {
     public var part: Int
     public var parts: Int
 
-    /// How many breaches this summary accounts for.
+    /// What was held back: breaches, or the escalation-ladder records that follow them (one per rung).
+    public enum Kind: Sendable, Equatable {
+        case breaches, escalations
+    }
+
+    public var kind = Kind.breaches
+
+    /// How many breaches (or escalation records) this summary accounts for.
     public var breaches: Int { conversations.count }
 
     public init(
@@ -66,6 +73,9 @@ public struct BreachRateLimiter: Sendable {
         var sla: SLAKind
         var at: Instant
     }
+
+    /// Whether this limiter holds back breaches or escalation records (its summaries say which).
+    public var kind = BreachSummary.Kind.breaches
 
     public init(recordsPerSecond: Int, maximumListBytes: Int = BreachRateLimiter.defaultMaximumListBytes) {
         self.recordsPerSecond = recordsPerSecond
@@ -116,11 +126,13 @@ public struct BreachRateLimiter: Sendable {
         return chunks.enumerated().compactMap { offset, chunk in
             guard let first = chunk.first, let last = chunk.last else { return nil }
             let firstResponse = chunk.count { $0.sla == .firstResponse }
-            return BreachSummary(
+            var summary = BreachSummary(
                 conversations: chunk.map(\.conversation), firstResponse: firstResponse,
                 response: chunk.count { $0.sla == .response }, first: first.at, last: last.at,
                 recordsPerSecond: recordsPerSecond, part: offset + 1, parts: chunks.count
             )
+            summary.kind = kind
+            return summary
         }
     }
 }

@@ -57,6 +57,8 @@ final class RoutingLoop {
     let journal: any JournalRecorder
     /// Which breaches get a journald record each and which a summary (`[sla] breach_records_per_s`).
     var breachLimiter: BreachRateLimiter
+    /// The same budget for the escalation ladder's records (a storm of breaches is a storm of first rungs too).
+    var escalationLimiter: BreachRateLimiter
     let logger: Logger
     /// Where the listener is, for `STATUS=` after a reload.
     let listening: String
@@ -106,6 +108,8 @@ final class RoutingLoop {
         self.notifier = notifier
         self.journal = journal
         self.breachLimiter = BreachRateLimiter(recordsPerSecond: breachRecordsPerSecond)
+        self.escalationLimiter = BreachRateLimiter(recordsPerSecond: breachRecordsPerSecond)
+        self.escalationLimiter.kind = .escalations
         self.logger = logger
         self.listening = listening
         // Buyers of open conversations brought by a gateway are that gateway's again after a restart.
@@ -184,6 +188,7 @@ final class RoutingLoop {
         case .success(let configuration):
             authenticator = Authenticator(configuration)
             breachLimiter.recordsPerSecond = configuration.sla.breachRecordsPerSecond
+            escalationLimiter.recordsPerSecond = configuration.sla.breachRecordsPerSecond
             apply(core.handle(.reconfigure(RoutingPolicy(configuration)), at: clock.now()), caller: nil, tag: nil)
             rejectedReload = nil
             logger.notice(
@@ -292,7 +297,7 @@ final class RoutingLoop {
         case .autoAway(let away):
             journal.record(away)
         case .escalation(let escalation):
-            journal.record(escalation)
+            if escalationLimiter.admit(escalation.breach, at: clock.now()) { journal.record(escalation) }
         case .close(let session):
             sessions[session]?.outbox.close()
         }
@@ -300,7 +305,7 @@ final class RoutingLoop {
 
     /// Writes the summaries of breaches held back since the last time (once a second, and at the end).
     private func recordHeldBreaches() {
-        for summary in breachLimiter.flush() { journal.record(summary) }
+        for summary in breachLimiter.flush() + escalationLimiter.flush() { journal.record(summary) }
     }
 
     func closeNow(_ session: SessionID, farewell: String) {

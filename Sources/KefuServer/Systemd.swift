@@ -118,16 +118,18 @@ public struct JournaldRecorder: JournalRecorder {
     public static func journalRecord(for summary: BreachSummary) -> JournalRecord {
         let part = summary.parts == 1 ? "" : " (part \(summary.part) of \(summary.parts))"
         let counts = "\(summary.firstResponse) first response, \(summary.response) response"
+        let escalations = summary.kind == .escalations
+        let what = escalations ? "escalation records" : "breaches"
         let message =
-            "SLA breach storm: \(summary.breaches) breaches (\(counts)) beyond "
+            "SLA \(escalations ? "escalation" : "breach") storm: \(summary.breaches) \(what) (\(counts)) beyond "
             + "\(summary.recordsPerSecond) records a second are summarised here\(part); their conversations are "
-            + "in KEFU_CONVERSATIONS, each breach's details in the store"
+            + "in KEFU_CONVERSATIONS, each \(escalations ? "one's" : "breach's") details in the store"
         return JournalRecord(
             message: message,
-            messageID: SystemdMessageID.breachSummary,
+            messageID: escalations ? SystemdMessageID.slaEscalation : SystemdMessageID.breachSummary,
             priority: JournalPriority.warning,
             fields: [
-                JournalField("KEFU_EVENT", "sla_breach_summary"),
+                JournalField("KEFU_EVENT", escalations ? "sla_escalation_summary" : "sla_breach_summary"),
                 JournalField("KEFU_BREACHES", "\(summary.breaches)"),
                 JournalField("KEFU_CONVERSATIONS", summary.conversationList),
                 JournalField("KEFU_SLA_FIRST_RESPONSE", "\(summary.firstResponse)"),

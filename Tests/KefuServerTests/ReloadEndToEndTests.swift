@@ -179,3 +179,26 @@ struct EscalationEndToEndTests {
         try await daemon.stop()
     }
 }
+
+@Suite("Escalation storm")
+struct EscalationStormTests {
+    @Test func escalationRecordsBeyondTheBudgetAreSummarisedAsEscalations() {
+        var limiter = BreachRateLimiter(recordsPerSecond: 2)
+        limiter.kind = .escalations
+        let at = Instant(unixMilliseconds: 1_700_000_000_000)
+        let admitted = (1...5).map { id in
+            limiter.admit(
+                SLABreach(
+                    sla: .firstResponse, conversation: ConversationID(Int64(id)), customer: "b", agent: nil,
+                    skill: "presales", priority: .normal, waited: .seconds(120), threshold: .seconds(120), at: at),
+                at: at)
+        }
+        #expect(admitted == [true, true, false, false, false])
+        let summaries = limiter.flush()
+        #expect(summaries.map(\.conversations) == [[3, 4, 5].map { ConversationID($0) }])
+        let record = JournaldRecorder.journalRecord(for: summaries[0])
+        #expect(record.messageID == SystemdMessageID.slaEscalation)
+        #expect(record.fields.contains(JournalField("KEFU_EVENT", "sla_escalation_summary")))
+        #expect(record.message.hasPrefix("SLA escalation storm: 3 escalation records"))
+    }
+}
