@@ -5,7 +5,7 @@ CONFIG ?=
 PREFIX ?= /usr/local
 DESTDIR ?=
 
-.PHONY: deps build run test clean
+.PHONY: deps build run test clean install uninstall
 
 # Debian packages the build links against (libsystemd for sd_notify/journald, SQLite for the store) and
 # the systemd package whose journald the integration tests start.
@@ -37,6 +37,44 @@ test: deps
 
 clean:
 	rm -rf .build var
+
+# Where `make install` puts things (with DESTDIR for staging): the binaries, the unit (in a directory systemd reads,
+# ExecStart pointing at BINDIR), the journal message catalog, the message-id list and an example configuration.
+# /etc/kefu/kefud.toml (ConfigurationDirectory=kefu) is written only when absent: an edited configuration is kept.
+# Binaries come from a release build, or from KEFU_BUILD_DIR when it names a build already made.
+BINDIR := $(PREFIX)/bin
+UNITDIR := $(PREFIX)/lib/systemd/system
+CATALOGDIR := $(PREFIX)/lib/systemd/catalog
+DOCDIR := $(PREFIX)/share/doc/kefu
+CONFDIR := /etc/kefu
+
+install:
+	@bin="$(KEFU_BUILD_DIR)"; \
+	if [ -z "$$bin" ]; then $(SWIFT) build -c release && bin=$$($(SWIFT) build -c release --show-bin-path); fi; \
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(CATALOGDIR) $(DESTDIR)$(DOCDIR) $(DESTDIR)$(CONFDIR); \
+	install -m 755 "$$bin/kefud" "$$bin/kefuctl" $(DESTDIR)$(BINDIR)/; \
+	sed 's|/usr/local/bin/kefud|$(BINDIR)/kefud|' deploy/kefud.service > $(DESTDIR)$(UNITDIR)/kefud.service; \
+	chmod 644 $(DESTDIR)$(UNITDIR)/kefud.service; \
+	install -m 644 deploy/kefud.catalog $(DESTDIR)$(CATALOGDIR)/kefud.catalog; \
+	install -m 644 deploy/kefud.toml $(DESTDIR)$(DOCDIR)/kefud.toml.example; \
+	install -m 644 deploy/message-ids.md $(DESTDIR)$(DOCDIR)/message-ids.md; \
+	[ -e $(DESTDIR)$(CONFDIR)/kefud.toml ] || install -m 640 deploy/kefud.toml $(DESTDIR)$(CONFDIR)/kefud.toml; \
+	if [ -z "$(DESTDIR)" ]; then \
+		command -v journalctl >/dev/null && journalctl --update-catalog || true; \
+		command -v systemctl >/dev/null && systemctl daemon-reload 2>/dev/null || true; \
+	fi
+
+# Removes what `make install` put; /etc/kefu/kefud.toml only when it is still the shipped example.
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/kefud $(DESTDIR)$(BINDIR)/kefuctl $(DESTDIR)$(UNITDIR)/kefud.service \
+		$(DESTDIR)$(CATALOGDIR)/kefud.catalog $(DESTDIR)$(DOCDIR)/kefud.toml.example $(DESTDIR)$(DOCDIR)/message-ids.md
+	-rmdir $(DESTDIR)$(DOCDIR) 2>/dev/null
+	cmp -s deploy/kefud.toml $(DESTDIR)$(CONFDIR)/kefud.toml && rm -f $(DESTDIR)$(CONFDIR)/kefud.toml || true
+	-rmdir $(DESTDIR)$(CONFDIR) 2>/dev/null
+	if [ -z "$(DESTDIR)" ]; then \
+		command -v journalctl >/dev/null && journalctl --update-catalog || true; \
+		command -v systemctl >/dev/null && systemctl daemon-reload 2>/dev/null || true; \
+	fi
 
 # Regenerates the demo configuration embedded in kefud from deploy/kefud.toml.
 demo-config:
