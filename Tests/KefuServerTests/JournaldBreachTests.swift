@@ -7,19 +7,7 @@ import Testing
 struct JournaldBreachTests {
     @Test func aBreachIsOneJournaldEntryWithEveryField() async throws {
         guard await JournaldHarness.isRunningForTest() else { return }
-        let directory = try TemporaryDirectory(prefix: "kefud-journal")
-        let config = try writeConfiguration(testConfiguration(firstResponseSeconds: 1.5), in: directory)
-        let kefud = try KefudProcess(
-            arguments: ["--config", config, "--state-dir", directory.path + "/var"],
-            workingDirectory: directory.path)
-        try await kefud.waitUntilReady()
-        let customer = "jbuyer-\(UUID().uuidString.prefix(8))"
-        let alice = try await LineClient.connect(port: kefud.port)
-        #expect(try await alice.completion("l LOGIN agent alice alice-secret").hasPrefix("l OK"))
-        let buyer = try await LineClient.connect(port: kefud.port)
-        #expect(try await buyer.completion("l LOGIN customer \(customer) shop-gateway-secret").hasPrefix("l OK"))
-        #expect(try await buyer.completion("o OPEN logistics :快递到哪了") == "o OK conv=1")
-        try await alice.expect("* ASSIGNED conv=1")
+        let (kefud, customer) = try await BreachingKefud.start(prefix: "jbuyer")
 
         let entries = await JournaldHarness.query(
             ["KEFU_EVENT=sla_breach", "KEFU_CUSTOMER=\(customer)"], timeout: .seconds(10)
@@ -141,5 +129,26 @@ struct JournaldBreachTests {
         #expect(entries[0]["KEFU_CONVERSATIONS"] == "1,2")
         kefud.signal(SIGTERM)
         #expect(await kefud.waitForExit() == 0)
+    }
+}
+
+/// A real kefud (first response 1.5 s) in which alice holds conversation 1 of a buyer with a unique id: it breaches
+/// about 1.5 s after this returns, and the buyer's id finds its records in the journal.
+enum BreachingKefud {
+    static func start(prefix: String) async throws -> (KefudProcess, customer: String) {
+        let directory = try TemporaryDirectory(prefix: "kefud-\(prefix)")
+        let config = try writeConfiguration(testConfiguration(firstResponseSeconds: 1.5), in: directory)
+        let kefud = try KefudProcess(
+            arguments: ["--config", config, "--state-dir", directory.path + "/var"],
+            workingDirectory: directory.path)
+        try await kefud.waitUntilReady()
+        let customer = "\(prefix)-\(UUID().uuidString.prefix(8))"
+        let alice = try await LineClient.connect(port: kefud.port)
+        #expect(try await alice.completion("l LOGIN agent alice alice-secret").hasPrefix("l OK"))
+        let buyer = try await LineClient.connect(port: kefud.port)
+        #expect(try await buyer.completion("l LOGIN customer \(customer) shop-gateway-secret").hasPrefix("l OK"))
+        #expect(try await buyer.completion("o OPEN logistics :快递到哪了") == "o OK conv=1")
+        try await alice.expect("* ASSIGNED conv=1")
+        return (kefud, customer)
     }
 }

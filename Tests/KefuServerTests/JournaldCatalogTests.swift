@@ -54,19 +54,7 @@ struct JournaldCatalogTests {
         let update = try await runCommand(journalctl, ["--update-catalog"])
         try #require(update.status == 0, "journalctl --update-catalog: \(update.errorOutput)")
 
-        let directory = try TemporaryDirectory(prefix: "kefud-catalog")
-        let config = try writeConfiguration(testConfiguration(firstResponseSeconds: 1.5), in: directory)
-        let kefud = try KefudProcess(
-            arguments: ["--config", config, "--state-dir", directory.path + "/var"],
-            workingDirectory: directory.path)
-        try await kefud.waitUntilReady()
-        let customer = "jcatalog-\(UUID().uuidString.prefix(8))"
-        let alice = try await LineClient.connect(port: kefud.port)
-        #expect(try await alice.completion("l LOGIN agent alice alice-secret").hasPrefix("l OK"))
-        let buyer = try await LineClient.connect(port: kefud.port)
-        #expect(try await buyer.completion("l LOGIN customer \(customer) shop-gateway-secret").hasPrefix("l OK"))
-        #expect(try await buyer.completion("o OPEN logistics :快递到哪了") == "o OK conv=1")
-        try await alice.expect("* ASSIGNED conv=1")
+        let (kefud, customer) = try await BreachingKefud.start(prefix: "jcatalog")
 
         // The unique customer id narrows both queries to this test's one record.
         let matches = ["MESSAGE_ID=\(SystemdMessageID.slaBreach)", "KEFU_CUSTOMER=\(customer)"]
