@@ -18,6 +18,7 @@ public final class KefuDaemon: Service, Sendable {
     private let journal: any JournalRecorder
     private let logger: Logger
     private let readiness = Readiness()
+    private let invariantCheck: InvariantCheck
     /// The routing owner's inbox while it runs, so a reload can reach it.
     private let running = Mutex<Mailbox?>(nil)
 
@@ -27,8 +28,10 @@ public final class KefuDaemon: Service, Sendable {
         clock: any WallClock = SystemWallClock(),
         notifier: any ServiceNotifier = SilentNotifier(),
         journal: any JournalRecorder,
-        logger: Logger
+        logger: Logger,
+        invariantCheck: InvariantCheck = InvariantCheck()
     ) {
+        self.invariantCheck = invariantCheck
         self.configuration = configuration
         self.stateDirectory = stateDirectory
         self.clock = clock
@@ -132,6 +135,7 @@ public final class KefuDaemon: Service, Sendable {
         let notifier = self.notifier
         let clock = self.clock
         let journal = self.journal
+        let invariantCheck = self.invariantCheck
         let authenticator = Authenticator(configuration)
         let routedCore = core
         let breachRecordsPerSecond = configuration.sla.breachRecordsPerSecond
@@ -158,6 +162,7 @@ public final class KefuDaemon: Service, Sendable {
                     notifier: notifier, journal: journal, breachRecordsPerSecond: breachRecordsPerSecond,
                     logger: logger, listening: listening
                 )
+                loop.invariantCheck = invariantCheck
                 try await loop.run(inputs)
             }
             group.addTask {

@@ -20,8 +20,24 @@ public protocol ServiceNotifier: Sendable {
     /// `RELOADING=1` with `MONOTONIC_USEC=`: a reload has begun; `ready(status:)` ends it.
     func reloading()
     func watchdogPing()
+    /// `WATCHDOG=trigger`: the routing state broke an invariant; systemd restarts the service from the store.
+    func watchdogTrigger()
     /// How often the watchdog must be pinged, nil when it is not enabled.
     var watchdogInterval: Duration? { get }
+}
+
+/// How often the routing loop checks the core's invariants (every `everyTicks` housekeeping ticks, about a second
+/// each), and with what: a failed check triggers systemd's watchdog rather than routing on in a bad state.
+public struct InvariantCheck: Sendable {
+    public var everyTicks: Int
+    public var check: @Sendable (RoutingCore) -> [String]
+
+    public init(
+        everyTicks: Int = 60, check: @escaping @Sendable (RoutingCore) -> [String] = { $0.invariantViolations() }
+    ) {
+        self.everyTicks = everyTicks
+        self.check = check
+    }
 }
 
 /// A notifier that tells nobody, for running outside systemd and in tests.
@@ -32,5 +48,6 @@ public struct SilentNotifier: ServiceNotifier {
     public func stopping() {}
     public func reloading() {}
     public func watchdogPing() {}
+    public func watchdogTrigger() {}
     public var watchdogInterval: Duration? { nil }
 }

@@ -64,6 +64,9 @@ final class RoutingLoop {
     let listening: String
     /// Why the last reload was rejected, kept in `STATUS=` until a reload succeeds.
     var rejectedReload: String?
+    var invariantCheck = InvariantCheck()
+    private var ticksSinceCheck = 0
+    private var watchdogTriggered = false
 
     var sessions: [SessionID: Session] = [:]
     var sessionsByPrincipal: [Principal: Set<SessionID>] = [:]
@@ -167,7 +170,21 @@ final class RoutingLoop {
             timerArmedFor = nil
             apply(core.handle(.tick, at: clock.now()), caller: nil, tag: nil)
         case .housekeeping:
-            notifier.watchdogPing()
+            ticksSinceCheck += 1
+            if ticksSinceCheck >= invariantCheck.everyTicks {
+                ticksSinceCheck = 0
+                let violations = invariantCheck.check(core)
+                if !violations.isEmpty && !watchdogTriggered {
+                    // Routing on in a bad state would misroute every chat after it: restart from the store instead.
+                    logger.critical(
+                        "routing invariants broken; asking systemd to restart kefud",
+                        metadata: ["violations": "\(violations.prefix(10))", "count": "\(violations.count)"])
+                    watchdogTriggered = true
+                    notifier.watchdogTrigger()
+                }
+            }
+            // Once triggered, no more pings: without WatchdogSec's trigger support the silence restarts it too.
+            if !watchdogTriggered { notifier.watchdogPing() }
             recordHeldBreaches()
             let status = statusLine
             if status != lastStatus {

@@ -14,6 +14,7 @@ public struct SystemdServiceNotifier: ServiceNotifier {
     public func stopping() { notifier.stopping() }
     public func reloading() { notifier.reloading() }
     public func watchdogPing() { notifier.watchdogPing() }
+    public func watchdogTrigger() { notifier.watchdogTrigger() }
 }
 
 /// Writes each SLA breach (and each agent set away) as one structured journald entry that ops can find by field

@@ -14,7 +14,8 @@ final class RecordingNotifier: ServiceNotifier {
     func status(_ text: String) { log.withLock { $0.append("STATUS \(text)") } }
     func stopping() { log.withLock { $0.append("STOPPING") } }
     func reloading() { log.withLock { $0.append("RELOADING") } }
-    func watchdogPing() {}
+    func watchdogPing() { log.withLock { $0.append("WATCHDOG=1") } }
+    func watchdogTrigger() { log.withLock { $0.append("WATCHDOG=trigger") } }
     var watchdogInterval: Duration? { nil }
 
     var messages: [String] { log.withLock { $0 } }
@@ -200,5 +201,34 @@ struct EscalationStormTests {
         #expect(record.messageID == SystemdMessageID.slaEscalation)
         #expect(record.fields.contains(JournalField("KEFU_EVENT", "sla_escalation_summary")))
         #expect(record.message.hasPrefix("SLA escalation storm: 3 escalation records"))
+    }
+}
+
+@Suite("Watchdog")
+struct WatchdogTriggerTests {
+    @Test func aBrokenInvariantTriggersTheWatchdogOnceAndStopsThePings() async throws {
+        let notifier = RecordingNotifier()
+        // The check runs every housekeeping tick here, and reports a violation from the second check on.
+        let checks = Mutex(0)
+        let check = InvariantCheck(everyTicks: 1) { core in
+            let count = checks.withLock { value in
+                value += 1
+                return value
+            }
+            return count >= 2 ? ["a conversation held by two agents"] : core.invariantViolations()
+        }
+        let daemon = try await TestDaemon.start(notifier: notifier, invariantCheck: check)
+        let deadline = ContinuousClock.now + .seconds(10)
+        while !notifier.messages.contains("WATCHDOG=trigger"), ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        let messages = notifier.messages
+        let trigger = try #require(messages.firstIndex(of: "WATCHDOG=trigger"))
+        #expect(messages[..<trigger].contains("WATCHDOG=1"))  // healthy ticks pinged
+        try await Task.sleep(for: .seconds(2.5))
+        let after = notifier.messages[(trigger + 1)...]
+        #expect(!after.contains("WATCHDOG=1"))
+        #expect(!after.contains("WATCHDOG=trigger"))
+        try await daemon.stop()
     }
 }

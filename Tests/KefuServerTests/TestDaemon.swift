@@ -110,7 +110,7 @@ struct TestDaemon {
 
     static func start(
         _ toml: String = testConfiguration(), stateDirectory: String? = nil,
-        notifier: any ServiceNotifier = SilentNotifier()
+        notifier: any ServiceNotifier = SilentNotifier(), invariantCheck: InvariantCheck = InvariantCheck()
     ) async throws -> TestDaemon {
         let configuration = try KefuConfiguration.parse(toml, file: "test.toml")
         // Kept alive as long as the daemon value, removed with it; a caller's own directory is its to remove.
@@ -121,7 +121,7 @@ struct TestDaemon {
         let breaches = BreachLog()
         let daemon = KefuDaemon(
             configuration: configuration, stateDirectory: directory, notifier: notifier, journal: breaches,
-            logger: logger
+            logger: logger, invariantCheck: invariantCheck
         )
         let group = ServiceGroup(services: [daemon], logger: logger)
         let task = Task { try await group.run() }
