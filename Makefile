@@ -55,6 +55,7 @@ install:
 	install -m 755 "$$bin/kefud" "$$bin/kefuctl" $(DESTDIR)$(BINDIR)/; \
 	sed 's|/usr/local/bin/kefud|$(BINDIR)/kefud|' deploy/kefud.service > $(DESTDIR)$(UNITDIR)/kefud.service; \
 	chmod 644 $(DESTDIR)$(UNITDIR)/kefud.service; \
+	install -m 644 deploy/kefud.socket $(DESTDIR)$(UNITDIR)/kefud.socket; \
 	install -m 644 deploy/kefud.catalog $(DESTDIR)$(CATALOGDIR)/kefud.catalog; \
 	install -m 644 deploy/kefud.toml $(DESTDIR)$(DOCDIR)/kefud.toml.example; \
 	install -m 644 deploy/message-ids.md $(DESTDIR)$(DOCDIR)/message-ids.md; \
@@ -67,6 +68,7 @@ install:
 # Removes what `make install` put; /etc/kefu/kefud.toml only when it is still the shipped example.
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/kefud $(DESTDIR)$(BINDIR)/kefuctl $(DESTDIR)$(UNITDIR)/kefud.service \
+		$(DESTDIR)$(UNITDIR)/kefud.socket \
 		$(DESTDIR)$(CATALOGDIR)/kefud.catalog $(DESTDIR)$(DOCDIR)/kefud.toml.example $(DESTDIR)$(DOCDIR)/message-ids.md
 	-rmdir $(DESTDIR)$(DOCDIR) 2>/dev/null
 	cmp -s deploy/kefud.toml $(DESTDIR)$(CONFDIR)/kefud.toml && rm -f $(DESTDIR)$(CONFDIR)/kefud.toml || true

@@ -2,6 +2,7 @@ import KefuConfig
 import KefuCore
 import KefuProtocol
 import KefuStore
+import KefuSystemd
 import Logging
 import NIOCore
 import NIOPosix
@@ -19,6 +20,8 @@ public final class KefuDaemon: Service, Sendable {
     private let logger: Logger
     private let readiness = Readiness()
     private let invariantCheck: InvariantCheck
+    /// The listening socket systemd passed, if socket-activated (the one named `kefud`, else the first).
+    private let activatedListener: @Sendable () -> (fd: Int32, name: String)?
     /// The routing owner's inbox while it runs, so a reload can reach it.
     private let running = Mutex<Mailbox?>(nil)
 
@@ -29,9 +32,14 @@ public final class KefuDaemon: Service, Sendable {
         notifier: any ServiceNotifier = SilentNotifier(),
         journal: any JournalRecorder,
         logger: Logger,
-        invariantCheck: InvariantCheck = InvariantCheck()
+        invariantCheck: InvariantCheck = InvariantCheck(),
+        activatedListener: @escaping @Sendable () -> (fd: Int32, name: String)? = {
+            let listeners = SocketActivation.listeners()
+            return listeners.first { $0.name == "kefud" } ?? listeners.first
+        }
     ) {
         self.invariantCheck = invariantCheck
+        self.activatedListener = activatedListener
         self.configuration = configuration
         self.stateDirectory = stateDirectory
         self.clock = clock
@@ -96,29 +104,42 @@ public final class KefuDaemon: Service, Sendable {
         defer { running.withLock { $0 = nil } }
         let maxLineBytes = configuration.server.maxLineBytes
         let idleTimeout = configuration.server.idleTimeoutSeconds.map { TimeAmount.milliseconds(Int64($0 * 1000)) }
-        let listener = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+        let initializer: @Sendable (Channel) -> EventLoopFuture<NIOAsyncChannel<InboundLine, ByteBuffer>> = { channel in
+            channel.eventLoop.makeCompletedFuture {
+                if let idleTimeout {
+                    // A dead laptop sends nothing, not even a FIN: silence past the limit closes the connection.
+                    try channel.pipeline.syncOperations.addHandler(IdleStateHandler(readTimeout: idleTimeout))
+                    try channel.pipeline.syncOperations.addHandler(CloseWhenIdle())
+                }
+                try channel.pipeline.syncOperations.addHandler(
+                    ByteToMessageHandler(LineFrameDecoder(maxLineBytes: maxLineBytes))
+                )
+                return try NIOAsyncChannel<InboundLine, ByteBuffer>(wrappingChannelSynchronously: channel)
+            }
+        }
+        let bootstrap = ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .serverChannelOption(.backlog, value: 256)
             // A client that half-closes after its last command must still read the replies.
             .childChannelOption(.allowRemoteHalfClosure, value: true)
-            .bind(host: configuration.server.listen.host, port: configuration.server.listen.port) { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    if let idleTimeout {
-                        // A dead laptop sends nothing, not even a FIN: silence past the limit closes the connection.
-                        try channel.pipeline.syncOperations.addHandler(IdleStateHandler(readTimeout: idleTimeout))
-                        try channel.pipeline.syncOperations.addHandler(CloseWhenIdle())
-                    }
-                    try channel.pipeline.syncOperations.addHandler(
-                        ByteToMessageHandler(LineFrameDecoder(maxLineBytes: maxLineBytes))
-                    )
-                    return try NIOAsyncChannel<InboundLine, ByteBuffer>(wrappingChannelSynchronously: channel)
-                }
+        // Socket activation (`kefud.socket`): systemd's listening socket, so connections made while kefud starts
+        // wait in the kernel's backlog; otherwise `[server] listen`.
+        let activated = activatedListener()
+        let listener =
+            if let activated {
+                try await bootstrap.bind(activated.fd, childChannelInitializer: initializer)
+            } else {
+                try await bootstrap.bind(
+                    host: configuration.server.listen.host, port: configuration.server.listen.port,
+                    childChannelInitializer: initializer)
             }
         let port = listener.channel.localAddress?.port ?? configuration.server.listen.port
-        logger.info("listening", metadata: ["address": "\(configuration.server.listen.host):\(port)"])
+        let host = activated == nil ? configuration.server.listen.host : listener.channel.localAddress?.ipAddress ?? "?"
+        let origin = activated.map { " (socket activation: \($0.name))" } ?? ""
+        logger.info("listening", metadata: ["address": "\(host):\(port)\(origin)"])
 
         // The address goes into the first status so ops (and tests) can see where a port-0 listener landed.
-        notifier.ready(status: "listening on \(configuration.server.listen.host):\(port); \(core.status.line)")
+        notifier.ready(status: "listening on \(host):\(port)\(origin); \(core.status.line)")
         // From here a SIGHUP reloads (kefud installs the handler); before, it would have nothing to apply to.
         readiness.fulfil(port)
 
@@ -139,7 +160,7 @@ public final class KefuDaemon: Service, Sendable {
         let authenticator = Authenticator(configuration)
         let routedCore = core
         let breachRecordsPerSecond = configuration.sla.breachRecordsPerSecond
-        let listening = "listening on \(configuration.server.listen.host):\(port)"
+        let listening = "listening on \(host):\(port)\(origin)"
         try await withThrowingDiscardingTaskGroup { group in
             group.addTask {
                 try await listener.executeThenClose { connections in

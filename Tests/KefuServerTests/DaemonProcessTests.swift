@@ -133,6 +133,39 @@ struct DaemonProcessTests {
         #expect(await kefud.waitForExit() == 0)
     }
 
+    @Test func socketActivationTakesSystemdsListenerWhileTheFirstConnectionWaitsInTheBacklog() async throws {
+        let candidates = ["/usr/bin/systemd-socket-activate", "/bin/systemd-socket-activate"]
+        guard let activate = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
+            if getuid() == 0 || ProcessInfo.processInfo.environment["CI"] != nil {
+                Issue.record("systemd-socket-activate is missing: `make deps` installs systemd")
+            } else {
+                print("SKIPPED (systemd-socket-activate unavailable): socket activation was not tested")
+            }
+            return
+        }
+        let directory = try TemporaryDirectory(prefix: "kefud-activation")
+        let config = try writeConfiguration(testConfiguration(), in: directory)
+        let port = try freeLoopbackPort()
+        // As systemd does with kefud.socket: it listens, and starts kefud with the socket on the first connection.
+        let kefud = try KefudProcess(
+            arguments: ["--config", config, "--state-dir", directory.path + "/var"],
+            workingDirectory: directory.path,
+            launcher: [activate, "--listen=127.0.0.1:\(port)", "--fdname=kefud", "--setenv=NOTIFY_SOCKET"])
+        // The launcher needs a moment to listen; after that, connections wait in its backlog until kefud accepts.
+        var connected: LineClient?
+        for _ in 0..<100 where connected == nil {
+            connected = try? await LineClient.connect(port: port)
+            if connected == nil { try await Task.sleep(for: .milliseconds(50)) }
+        }
+        let client = try #require(connected, "systemd-socket-activate never listened on \(port)")
+        #expect(try await client.completion("p PING", timeout: .seconds(30)) == "p OK")
+        try await kefud.waitUntilReady()
+        #expect(kefud.port == port)
+        #expect(kefud.notifications.contains { $0.contains("(socket activation: kefud)") })
+        kefud.signal(SIGTERM)
+        #expect(await kefud.waitForExit() == 0)
+    }
+
     @Test func aConfigErrorStopsStartWithFileLineAndKey() async throws {
         let directory = try TemporaryDirectory(prefix: "kefud-badconfig")
         let bad = testConfiguration(aliceSkills: "{ presales = 7 }")
@@ -166,4 +199,24 @@ struct DaemonProcessTests {
         #expect(process.terminationStatus == 0)
         #expect(String(decoding: printed, as: UTF8.self) == Secrets.alice.1 + "\n")
     }
+}
+
+/// A loopback port nobody listens on right now (the kernel's choice for port 0, released at once).
+func freeLoopbackPort() throws -> Int {
+    let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard socket >= 0 else { throw POSIXError(.EMFILE) }
+    defer { close(socket) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    address.sin_port = 0
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    let bound = withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(socket, $0, length) }
+    }
+    guard bound == 0 else { throw POSIXError(.EADDRINUSE) }
+    _ = withUnsafeMutablePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(socket, $0, &length) }
+    }
+    return Int(UInt16(bigEndian: address.sin_port))
 }

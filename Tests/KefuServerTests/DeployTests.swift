@@ -31,7 +31,8 @@ struct DeployTests {
         try #require(installed.status == 0, "\(installed.output)\(installed.errorOutput)")
         let expected = [
             "etc/kefu/kefud.toml", "usr/bin/kefuctl", "usr/bin/kefud", "usr/lib/systemd/catalog/kefud.catalog",
-            "usr/lib/systemd/system/kefud.service", "usr/share/doc/kefu/kefud.toml.example",
+            "usr/lib/systemd/system/kefud.service", "usr/lib/systemd/system/kefud.socket",
+            "usr/share/doc/kefu/kefud.toml.example",
             "usr/share/doc/kefu/message-ids.md",
         ]
         #expect(Self.files(under: stage.path) == expected)
@@ -59,7 +60,10 @@ struct DeployTests {
         let unit = directory.path + "/kefud.service"
         try shipped.replacingOccurrences(of: "/usr/local/bin/kefud", with: kefud)
             .write(toFile: unit, atomically: true, encoding: .utf8)
-        let verified = try await runCommand(analyze, ["verify", unit])
+        let socket = directory.path + "/kefud.socket"
+        try FileManager.default.copyItem(
+            atPath: packageRoot.appendingPathComponent("deploy/kefud.socket").path, toPath: socket)
+        let verified = try await runCommand(analyze, ["verify", unit, socket])
         #expect(verified.status == 0)
         #expect(verified.output.isEmpty && verified.errorOutput.isEmpty, "\(verified.output)\(verified.errorOutput)")
 

@@ -21,7 +21,11 @@ final class KefudProcess: @unchecked Sendable {  // used from one test task at a
 
     /// Starts `kefud` with these arguments. Its environment is explicit: the test process's own notify or
     /// watchdog variables must never leak into the child.
-    init(arguments: [String], workingDirectory: String, extraEnvironment: [String: String] = [:]) throws {
+    /// `launcher`: a program that starts kefud itself (`systemd-socket-activate ...`), kefud's path appended.
+    init(
+        arguments: [String], workingDirectory: String, extraEnvironment: [String: String] = [:],
+        launcher: [String] = []
+    ) throws {
         guard let binary = findExecutable(named: "kefud") else { throw NotBuilt() }
         notify = try NotifySocketListener()
         reader = NotificationReader(notify)
@@ -33,8 +37,10 @@ final class KefudProcess: @unchecked Sendable {  // used from one test task at a
         }
         environment["NOTIFY_SOCKET"] = notify.path
         environment.merge(extraEnvironment) { _, new in new }
-        process.executableURL = URL(fileURLWithPath: binary)
-        process.arguments = arguments + ["--log-target", "stderr"]
+        process.executableURL = URL(fileURLWithPath: launcher.first ?? binary)
+        process.arguments =
+            Array(launcher.dropFirst()) + (launcher.isEmpty ? [] : [binary]) + arguments
+            + ["--log-target", "stderr"]
         process.environment = environment
         process.currentDirectoryURL = URL(fileURLWithPath: workingDirectory)
         let output = FileHandle(forWritingAtPath: outputPath)
