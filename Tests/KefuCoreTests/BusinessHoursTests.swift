@@ -37,12 +37,11 @@ struct BusinessHoursTests {
 
     @Test func aChatOpenedAtNightBreachesOnlyAfterTheShopOpensAndReportsItsBusinessWait() {
         let team = [agent("alice", ["presales": 3])]
-        var floor = Floor(agents: team)
         var policy = RoutingPolicy(firstResponse: .seconds(180), warnBefore: Milliseconds(0), agents: team)
         policy.calendar = calendar
         policy.customerIdleClose = nil
         policy.autoReplies.outOfHours = "小店营业时间 08:00-23:00,上班后第一时间回复您"
-        floor.core = RoutingCore(policy: policy)
+        var floor = Floor(policy: policy)
         floor.now = Self.shanghai(22, 59)
         let id = floor.open("c1", "presales")
         let notice = "小店营业时间 08:00-23:00,上班后第一时间回复您"

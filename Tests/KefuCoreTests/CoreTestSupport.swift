@@ -11,9 +11,14 @@ struct Floor {
         firstResponseSeconds: Double = 120, agents: [AgentProfile], skills: [SkillRule] = [],
         rules: RoutingRules = RoutingRules()
     ) {
-        core = RoutingCore(policy: RoutingPolicy(
+        self.init(policy: RoutingPolicy(
             firstResponse: .seconds(firstResponseSeconds), agents: agents, skillRules: skills, rules: rules
         ))
+    }
+
+    /// A floor on a policy built by the test (SLA policies, ladders, business hours...).
+    init(policy: RoutingPolicy) {
+        core = RoutingCore(policy: policy)
     }
 
     @discardableResult

@@ -9,12 +9,10 @@ struct ResponseRoundTests {
     }
 
     func floor() -> Floor {
-        var floor = Floor(agents: [agent("alice", ["presales": 3])])
-        floor.core = RoutingCore(
+        Floor(
             policy: RoutingPolicy(
                 firstResponse: .seconds(30), response: .seconds(180), agents: [agent("alice", ["presales": 3])]
             ))
-        return floor
     }
 
     @Test func aBuyerMessageAfterAnAnswerStartsTheNextRoundAndMoreMessagesDoNotRestartIt() {
@@ -95,12 +93,10 @@ struct ResponseRoundTests {
 @Suite("SLA warnings")
 struct SLAWarningTests {
     func floor(warnBefore: Milliseconds? = nil, agents: [AgentProfile] = [agent("alice", ["presales": 3])]) -> Floor {
-        var floor = Floor(agents: agents)
-        floor.core = RoutingCore(
+        Floor(
             policy: RoutingPolicy(
                 firstResponse: .seconds(180), response: .seconds(60), warnBefore: warnBefore, agents: agents
             ))
-        return floor
     }
 
     static func warnings(_ effects: [Effect]) -> [(Recipient, Event)] {
@@ -166,12 +162,10 @@ struct AutoReplyTests {
     static let replies = AutoReplies(greeting: "亲,欢迎光临", queued: "当前咨询较多,请稍候")
 
     func floor(agents: [AgentProfile] = [agent("alice", max: 1, ["presales": 3])]) -> Floor {
-        var floor = Floor(agents: agents)
-        floor.core = RoutingCore(
+        Floor(
             policy: RoutingPolicy(
                 firstResponse: .seconds(60), agents: agents, autoReplies: Self.replies
             ))
-        return floor
     }
 
     @Test func theBuyerIsGreetedAndToldToWaitWhenQueuedAndTheHistoryKeepsIt() {
@@ -234,11 +228,9 @@ extension Reply {
 @Suite("Silent buyers")
 struct SilentBuyerTests {
     func floor(idle: Milliseconds? = .seconds(1800)) -> Floor {
-        var floor = Floor(agents: [agent("alice", ["presales": 3])])
         var policy = RoutingPolicy(firstResponse: .seconds(60), agents: [agent("alice", ["presales": 3])])
         policy.customerIdleClose = idle
-        floor.core = RoutingCore(policy: policy)
-        return floor
+        return Floor(policy: policy)
     }
 
     @Test func aBuyerSilentAfterTheAgentsAnswerIsWarnedAMinuteBeforeAndThenClosed() {
@@ -302,13 +294,11 @@ struct EscalationLadderTests {
 
     func floor(ladder: [EscalationStep] = EscalationStep.tradeDefault, maxReassign: Int = 2) -> Floor {
         let team = [agent("alice", ["presales": 3]), agent("bob", ["presales": 2]), agent("cat", ["presales": 1])]
-        var floor = Floor(agents: team)
         var policy = RoutingPolicy(firstResponse: .seconds(60), warnBefore: Milliseconds(0), agents: team)
         policy.escalation = ladder
         policy.maxReassign = maxReassign
         policy.customerIdleClose = nil
-        floor.core = RoutingCore(policy: policy)
-        return floor
+        return Floor(policy: policy)
     }
 
     @Test func theTradesLadderMovesAndTellsSupervisorsThenAgainThenManagers() {
@@ -385,13 +375,11 @@ struct EscalationLadderTests {
 @Suite("Hold")
 struct HoldTests {
     func floor() -> Floor {
-        var floor = Floor(agents: [agent("alice", ["presales": 3])])
         var policy = RoutingPolicy(
             firstResponse: .seconds(60), warnBefore: Milliseconds(0), agents: [agent("alice", ["presales": 3])]
         )
         policy.customerIdleClose = .seconds(300)
-        floor.core = RoutingCore(policy: policy)
-        return floor
+        return Floor(policy: policy)
     }
 
     @Test func aHoldPausesTheWaitingRoundAndTheBuyersNextMessageResumesItWithTheTimeLeft() {
@@ -429,15 +417,13 @@ struct HoldTests {
 struct SLAPolicyTests {
     func floor() -> Floor {
         let team = [agent("alice", ["presales": 3])]
-        var floor = Floor(agents: team)
         var policy = RoutingPolicy(firstResponse: .seconds(120), warnBefore: Milliseconds(0), agents: team)
         policy.customerIdleClose = nil
         policy.slaPolicies = [
             SLAPolicy(store: "jd", firstResponse: .seconds(30), resolution: .seconds(600)),
             SLAPolicy(priority: .vip, firstResponse: .seconds(60), response: .seconds(45)),
         ]
-        floor.core = RoutingCore(policy: policy)
-        return floor
+        return Floor(policy: policy)
     }
 
     @Test func eachConversationRunsOnThePolicyItMatches() {
