@@ -41,10 +41,9 @@ public struct RoutingPolicy: Sendable, Equatable {
 
     /// When to warn the holder of a conversation's round under its policy; nil: never.
     public func warning(start: Instant, due: Instant, for record: ConversationRecord) -> Instant? {
-        var copy = self
-        copy.warnBefore = sla(for: record).warnBefore
-        return copy.warning(start: start, due: due)
+        warning(start: start, due: due, before: sla(for: record).warnBefore)
     }
+
     /// A conversation whose buyer stays silent this long after the agent's last message is closed by the daemon
     /// (`[sla] customer_idle_close_s`, default 30 min); nil never. The buyer is warned a minute before.
     public var customerIdleClose: Milliseconds? = .seconds(1800)
@@ -74,6 +73,11 @@ public struct RoutingPolicy: Sendable, Equatable {
     /// When to warn the holder of a round that started at `start` and is due at `due` (both in business time);
     /// nil: never.
     public func warning(start: Instant, due: Instant) -> Instant? {
+        warning(start: start, due: due, before: warnBefore)
+    }
+
+    /// The warning instant for a round whose warning comes `before` its deadline (nil: at 100/180 of the limit).
+    private func warning(start: Instant, due: Instant, before warnBefore: Milliseconds?) -> Instant? {
         let limit = calendar.elapsed(from: start, to: due)
         let before = warnBefore ?? Milliseconds(limit.value * 80 / 180)
         guard before.value > 0 else { return nil }

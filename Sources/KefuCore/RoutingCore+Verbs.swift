@@ -375,10 +375,7 @@ extension RoutingCore {
             return .refused(.badArgs, "auto=1 is for agents' canned replies")
         }
         guard let open = conversations[id], open.record.agent == agent else { return notFound(id) }
-        conversations[id]!.record.messageCount += 1
-        append(id, sender: .agent, author: agent.rawValue, text: text, at: now, automatic: true)
-        effects.append(.deliver(.customer(open.record.customer), .autoMessage(id, from: .agent, text: text)))
-        persist(id)
+        automaticMessage(id, text, from: .agent, author: agent.rawValue, at: now)
         return .ok([Field("seq", "\(open.record.messageCount + 1)")])
     }
 
@@ -401,12 +398,16 @@ extension RoutingCore {
         return .ok(fields)
     }
 
-    /// A message the daemon sends the buyer by itself (`from=system auto=1`), kept in the history.
-    mutating func automaticMessage(_ id: ConversationID, _ text: String, at now: Instant) {
+    /// An automatic message to the buyer (`auto=1`), kept in the history: the daemon's own (`from=system`) or an
+    /// agent's canned reply.
+    mutating func automaticMessage(
+        _ id: ConversationID, _ text: String, from sender: MessageSender = .system, author: String = "system",
+        at now: Instant
+    ) {
         guard let record = conversations[id]?.record else { return }
         conversations[id]!.record.messageCount += 1
-        append(id, sender: .system, author: "system", text: text, at: now, automatic: true)
-        effects.append(.deliver(.customer(record.customer), .autoMessage(id, from: .system, text: text)))
+        append(id, sender: sender, author: author, text: text, at: now, automatic: true)
+        effects.append(.deliver(.customer(record.customer), .autoMessage(id, from: sender, text: text)))
         persist(id)
     }
 
