@@ -390,8 +390,9 @@ extension RoutingCore {
         record.heldSince = now
         var fields = [Field("conv", id.description)]
         if record.roundStartedAt != nil, record.roundBreachedAt == nil, let due = record.roundDueAt {
-            record.holdRemaining = policy.calendar.elapsed(from: now, to: due)
-            fields.append(Field("paused_ms", (due - now).description))
+            let remaining = policy.calendar.elapsed(from: now, to: due)
+            record.holdRemaining = remaining
+            fields.append(Field("paused_ms", remaining.description))
         }
         conversations[id]?.record = record
         systemMessage(id, "on hold by \(agent): \(reason)", at: now)

@@ -61,3 +61,22 @@ struct BusinessHoursTests {
         #expect(events(floor.log, to: .customer("c2")).contains(.autoMessage(late, from: .system, text: notice)))
     }
 }
+
+@Suite("Hold in business time")
+struct HoldInBusinessTimeTests {
+    @Test func theTimeAHoldPausesIsBusinessTime() {
+        let team = [agent("alice", ["presales": 3])]
+        var policy = RoutingPolicy(firstResponse: .seconds(180), warnBefore: Milliseconds(0), agents: team)
+        policy.calendar = BusinessCalendar()
+        policy.customerIdleClose = nil
+        var floor = Floor(policy: policy)
+        floor.login("alice")
+        floor.now = BusinessHoursTests.shanghai(22, 59)
+        let id = floor.open("c1", "presales")  // due at 08:02 the next day: 3 minutes of business time
+        floor.now = BusinessHoursTests.shanghai(23, 30)
+        // Still 2 minutes of business time left, though 8.5 hours of wall time remain.
+        #expect(
+            floor.run(.hold(.agent("alice"), id, reason: "等仓库")).reply
+                == .ok([Field("conv", "1"), Field("paused_ms", "120000")]))
+    }
+}
