@@ -18,6 +18,8 @@ struct AgentRoster {
         var max: Int
         var lastAssignedAt: Instant?
         var agent: AgentID
+        /// The agent's handle in the core's table (not part of the order: ids are unique).
+        var handle: Int
 
         static func < (a: Key, b: Key) -> Bool {
             // Load ratios compared as fractions, without division.
@@ -33,9 +35,9 @@ struct AgentRoster {
         }
     }
 
-    /// Agents of one skill at one level.
+    /// Agents of one skill (by its number, `SkillNumbers`) at one level.
     struct Lane: Hashable {
-        var skill: Skill
+        var skill: Int
         var level: Int
     }
 
@@ -73,10 +75,38 @@ struct AgentRoster {
         }
     }
 
-    private var heaps: [Lane: Heap<Entry>] = [:]
-    private var tallies: [Skill: Tally] = [:]
-    private var indexed: [AgentID: Indexed] = [:]
+    /// Heaps by skill number, then level.
+    private var heaps: [[Heap<Entry>]] = []
+    /// Counts by skill number.
+    private var tallies: [Tally] = []
+    /// Where each agent is filed, by handle.
+    private var indexed: [Indexed?] = []
     private var nextGeneration: UInt64 = 0
+
+    private func tally(_ skill: Int) -> Tally? { skill < tallies.count ? tallies[skill] : nil }
+
+    /// The tally of a skill, made on first use.
+    private mutating func withTally(_ skill: Int, _ change: (inout Tally) -> Void) {
+        if tallies.count <= skill { tallies += Array(repeating: Tally(), count: skill + 1 - tallies.count) }
+        change(&tallies[skill])
+    }
+
+    private mutating func withHeap<R>(_ lane: Lane, _ body: (inout Heap<Entry>) -> R) -> R {
+        if heaps.count <= lane.skill { heaps += Array(repeating: [], count: lane.skill + 1 - heaps.count) }
+        if heaps[lane.skill].count <= lane.level {
+            heaps[lane.skill] += Array(repeating: Heap(), count: lane.level + 1 - heaps[lane.skill].count)
+        }
+        return body(&heaps[lane.skill][lane.level])
+    }
+
+    private func hasHeap(_ lane: Lane) -> Bool { lane.skill < heaps.count && lane.level < heaps[lane.skill].count }
+
+    private func filed(_ handle: Int) -> Indexed? { handle < indexed.count ? indexed[handle] : nil }
+
+    private mutating func file(_ entry: Indexed?, at handle: Int) {
+        if indexed.count <= handle { indexed += Array(repeating: nil, count: handle + 1 - indexed.count) }
+        indexed[handle] = entry
+    }
 
     /// Files an agent under its current state (a new agent, or one whose presence, sessions, load, last assignment,
     /// capacity or skills changed). One lookup of the agent, one per skill for the counts, and one per skill for the
@@ -85,46 +115,45 @@ struct AgentRoster {
         let standing = Self.standing(of: agent)
         let key = Key(
             busy: agent.busySlots, max: agent.profile.maxChats, lastAssignedAt: agent.lastAssignedAt,
-            agent: agent.profile.id
+            agent: agent.profile.id, handle: agent.handle
         )
         let lanes = agent.lanes
-        let id = agent.profile.id
-        let old = indexed[id]
+        let handle = agent.handle
+        let old = filed(handle)
         if let old, old.standing == standing, old.key == key, old.lanes == lanes { return }
         // Counts per skill: moved in one pass when the agent keeps its skills.
         let slots = Self.isOnline(standing) ? key.max : 0
-        var freeAfter: [Int] = []
         if let old, old.lanes == lanes {
             if old.standing != standing || old.key.max != key.max {
                 let oldSlots = Self.isOnline(old.standing) ? old.key.max : 0
                 for lane in lanes {
-                    tallies[lane.skill, default: Tally()].add(old.standing, level: lane.level, -1, slots: oldSlots)
-                    tallies[lane.skill]!.add(standing, level: lane.level, +1, slots: slots)
-                    if standing == .free { freeAfter.append(tallies[lane.skill]!.free(at: lane.level)) }
+                    withTally(lane.skill) { tally in
+                        tally.add(old.standing, level: lane.level, -1, slots: oldSlots)
+                        tally.add(standing, level: lane.level, +1, slots: slots)
+                    }
                 }
-            } else if standing == .free {
-                freeAfter = lanes.map { freeAgents(in: $0) }
             }
         } else {
             if let old { count(old, -1) }
             for lane in lanes {
-                tallies[lane.skill, default: Tally()].add(standing, level: lane.level, +1, slots: slots)
-                if standing == .free { freeAfter.append(tallies[lane.skill]!.free(at: lane.level)) }
+                withTally(lane.skill) { tally in
+                    tally.add(standing, level: lane.level, +1, slots: slots)
+                }
             }
         }
         guard standing == .free else {
             // Not routable: entries still in heaps are stale by standing; the generation stays.
-            indexed[id] = Indexed(standing: standing, key: key, lanes: lanes, generation: old?.generation ?? 0)
+            file(Indexed(standing: standing, key: key, lanes: lanes, generation: old?.generation ?? 0), at: handle)
             return
         }
         nextGeneration &+= 1
         let generation = nextGeneration
-        indexed[id] = Indexed(standing: standing, key: key, lanes: lanes, generation: generation)
-        for (index, lane) in lanes.enumerated() {
-            let size = Self.insert(Entry(key: key, generation: generation), into: &heaps[lane, default: Heap()])
+        file(Indexed(standing: standing, key: key, lanes: lanes, generation: generation), at: handle)
+        for lane in lanes {
+            let size = withHeap(lane) { Self.insert(Entry(key: key, generation: generation), into: &$0) }
             // Stale entries leave a heap when they reach its top; one that is mostly stale is rebuilt from its live
             // entries, so memory stays proportional to the free agents.
-            if size > 2 * freeAfter[index] + 64 { compact(lane) }
+            if size > 2 * freeAgents(in: lane) + 64 { compact(lane) }
         }
     }
 
@@ -136,8 +165,9 @@ struct AgentRoster {
     private static func isOnline(_ standing: Standing) -> Bool { standing == .full || standing == .free }
 
     /// Forgets an agent (removed from the configuration).
-    mutating func remove(_ id: AgentID) {
-        guard let old = indexed.removeValue(forKey: id) else { return }
+    mutating func remove(_ handle: Int) {
+        guard let old = filed(handle) else { return }
+        file(nil, at: handle)
         count(old, -1)
     }
 
@@ -155,17 +185,18 @@ struct AgentRoster {
         let online = Self.isOnline(entry.standing)
         for lane in entry.lanes {
             let slots = online ? entry.key.max : 0
-            tallies[lane.skill, default: Tally()].add(entry.standing, level: lane.level, delta, slots: slots)
+            withTally(lane.skill) { $0.add(entry.standing, level: lane.level, delta, slots: slots) }
         }
     }
 
     private mutating func compact(_ lane: Lane) {
-        guard let heap = heaps[lane] else { return }
-        heaps[lane] = Heap(heap.unordered.filter(isLive))
+        guard hasHeap(lane) else { return }
+        let live = heaps[lane.skill][lane.level].unordered.filter(isLive)
+        heaps[lane.skill][lane.level] = Heap(live)
     }
 
     private func isLive(_ entry: Entry) -> Bool {
-        guard let current = indexed[entry.key.agent] else { return false }
+        guard let current = filed(entry.key.handle) else { return false }
         return current.generation == entry.generation && current.standing == .free
     }
 
@@ -174,34 +205,36 @@ struct AgentRoster {
     /// Whether the roster has the agent filed under its current state (an invariant: every change goes through
     /// `update`).
     func isFiled(_ agent: RoutingCore.AgentState) -> Bool {
-        guard let filed = indexed[agent.profile.id] else { return false }
-        let lanes = RoutingCore.AgentState.lanes(of: agent.profile)
+        guard let filed = filed(agent.handle) else { return false }
+        let lanes = agent.lanes
         return filed.standing == Self.standing(of: agent) && filed.key.busy == agent.busySlots
             && filed.key.max == agent.profile.maxChats && filed.key.lastAssignedAt == agent.lastAssignedAt
             && Set(filed.lanes) == Set(lanes)
     }
 
     /// Free agents in a lane.
-    func freeAgents(in lane: Lane) -> Int { tallies[lane.skill]?.free(at: lane.level) ?? 0 }
+    func freeAgents(in lane: Lane) -> Int { tally(lane.skill)?.free(at: lane.level) ?? 0 }
 
     /// Free agents of a skill by level (index: level; may be shorter than the top level).
-    func freeByLevel(of skill: Skill) -> [Int] { tallies[skill]?.freeByLevel ?? [] }
+    func freeByLevel(of skill: Int) -> [Int] { tally(skill)?.freeByLevel ?? [] }
 
     /// How many of a skill's agents stand where.
-    func count(of skill: Skill, _ standing: Standing) -> Int { tallies[skill]?.standing[standing.rawValue] ?? 0 }
+    func count(of skill: Int, _ standing: Standing) -> Int { tally(skill)?.standing[standing.rawValue] ?? 0 }
 
     /// Every agent who has the skill.
-    func agents(of skill: Skill) -> Int { tallies[skill]?.standing.reduce(0, +) ?? 0 }
+    func agents(of skill: Int) -> Int { tally(skill)?.standing.reduce(0, +) ?? 0 }
 
     /// Reception slots of the skill's agents who are online and connected.
-    func slotsOnline(of skill: Skill) -> Int { tallies[skill]?.slotsOnline ?? 0 }
+    func slotsOnline(of skill: Int) -> Int { tally(skill)?.slotsOnline ?? 0 }
 
-    /// Visits the free agents of a lane best first until `visit` returns false. Returns how many were visited.
-    /// Entries are taken off the heap while walking and put back after, so the cost is the number visited.
+    /// Visits the free agents of a lane (by handle) best first until `visit` returns false. Returns how many were
+    /// visited. Entries are taken off the heap while walking and put back after, so the cost is the number visited.
     @discardableResult
-    mutating func walk(_ lane: Lane, _ visit: (AgentID) -> Bool) -> Int {
-        guard var heap = heaps[lane] else { return 0 }
-        heaps[lane] = nil  // take the heap out so it is mutated in place, not copied
+    mutating func walk(_ lane: Lane, _ visit: (Int) -> Bool) -> Int {
+        guard hasHeap(lane) else { return 0 }
+        // Take the heap out so it is mutated in place, not copied.
+        var heap = heaps[lane.skill][lane.level]
+        heaps[lane.skill][lane.level] = Heap()
         var visited: [Entry] = []
         while let top = heap.min {
             guard isLive(top) else {
@@ -209,10 +242,10 @@ struct AgentRoster {
                 continue
             }
             visited.append(heap.removeMin())
-            if !visit(top.key.agent) { break }
+            if !visit(top.key.handle) { break }
         }
         for entry in visited { heap.insert(entry) }
-        heaps[lane] = heap
+        heaps[lane.skill][lane.level] = heap
         return visited.count
     }
 }

@@ -206,7 +206,7 @@ extension RoutingCore {
         conversations[id]!.widenStep = step
         guard queue.contains(id) else { return }  // held by an agent: widening only matters while waiting
         let key = QueueKey(effectiveArrival: effectiveArrival(open.record), conversation: id)
-        queue.insert(key, skill: open.record.skill, lanes: lanes(conversations[id]!))
+        queue.insert(key, skill: open.skill, lanes: lanes(conversations[id]!))
         route(id, at: now, reason: "routed")
     }
 }

@@ -4,6 +4,9 @@ extension RoutingCore {
     /// property tests and by the daemon's watchdog.
     public func invariantViolations(at now: Instant? = nil) -> [String] {
         var problems: [String] = []
+        if !agents.sentinelIsEmpty || !conversations.sentinelIsEmpty {
+            problems.append("a write through an unknown id landed in a table's empty slot 0")
+        }
         var holders: [ConversationID: AgentID] = [:]
         for (id, agent) in agents {
             for conversation in agent.held {

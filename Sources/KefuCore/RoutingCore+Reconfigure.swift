@@ -20,15 +20,17 @@ extension RoutingCore {
                 unheld.append(conversation)
             }
             effects.append(.signOut(id, reason: "removed"))
-            agents[id] = nil
-            roster.remove(id)
+            if let handle = agents.handle(of: id) { roster.remove(handle) }
+            agents.remove(id)
         }
         for profile in newPolicy.agents {
             if agents[profile.id] == nil {
-                agents[profile.id] = AgentState(profile: profile)
+                agents.add(AgentState(profile: profile, skills: &skillNumbers))
                 roster.update(agents[profile.id]!)
             } else if agents[profile.id]!.profile != profile {
-                changeAgent(profile.id) { $0.profile = profile }
+                var skills = skillNumbers
+                changeAgent(profile.id) { $0.setProfile(profile, skills: &skills) }
+                skillNumbers = skills
                 if let agent = agents[profile.id], agent.held.count > profile.maxChats {
                     for id in agent.held { conversations[id]?.keptOverLimit = true }
                 }
@@ -69,9 +71,9 @@ extension RoutingCore {
                 // New lanes (levels and fallbacks may have changed); the place in the queue is kept.
                 queue.insert(
                     QueueKey(effectiveArrival: effectiveArrival(open.record), conversation: id),
-                    skill: open.record.skill, lanes: lanes(open)
+                    skill: open.skill, lanes: lanes(open)
                 )
-                queueChanged.insert(open.record.skill)
+                queueChanged.insert(open.skill)
             }
         }
 

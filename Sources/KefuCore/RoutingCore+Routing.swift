@@ -3,23 +3,25 @@ extension RoutingCore {
     // MARK: - Who may serve
 
     /// The lowest level the conversation's own skill requires now (widening lowers it to 1).
-    func requiredLevel(_ open: OpenConversation) -> Int { Self.requiredLevel(open, policy) }
+    func requiredLevel(_ open: OpenConversation) -> Int { Self.requiredLevel(open, policy.skillRules) }
 
-    static func requiredLevel(_ open: OpenConversation, _ policy: RoutingPolicy) -> Int {
-        open.widenStep >= 1 ? 1 : policy.rule(for: open.record.skill).minLevel
+    static func requiredLevel(_ open: OpenConversation, _ rules: [Skill: SkillRule]) -> Int {
+        open.widenStep >= 1 ? 1 : rules[open.record.skill]?.minLevel ?? SkillRule(skill: open.record.skill).minLevel
     }
 
     /// Skills (other than its own) whose agents may serve the conversation now.
-    func fallbackSkills(_ open: OpenConversation) -> [Skill] { Self.fallbackSkills(open, policy) }
+    func fallbackSkills(_ open: OpenConversation) -> [Skill] { Self.fallbackSkills(open, policy.skillRules) }
 
-    static func fallbackSkills(_ open: OpenConversation, _ policy: RoutingPolicy) -> [Skill] {
-        open.widenStep >= 2 ? policy.rule(for: open.record.skill).fallback : []
+    static func fallbackSkills(_ open: OpenConversation, _ rules: [Skill: SkillRule]) -> [Skill] {
+        open.widenStep >= 2 ? rules[open.record.skill]?.fallback ?? [] : []
     }
 
     /// Where the conversation waits: its own skill at the level required now, and fallback skills once widened.
     func lanes(_ open: OpenConversation) -> [QueueLane] {
-        [QueueLane(skill: open.record.skill, requiredLevel: requiredLevel(open))]
-            + fallbackSkills(open).map { QueueLane(skill: $0, requiredLevel: 1) }
+        [QueueLane(skill: open.skill, requiredLevel: requiredLevel(open))]
+            + fallbackSkills(open).compactMap { skillNumbers.number(of: $0) }.map {
+                QueueLane(skill: $0, requiredLevel: 1)
+            }
     }
 
     /// Whether an agent could take the conversation now, and if not, why. `eligible` carries the level by which
@@ -27,13 +29,13 @@ extension RoutingCore {
     func verdict(
         _ agent: AgentState, for open: OpenConversation, excluding excluded: (AgentID, String)?, at now: Instant
     ) -> (verdict: Verdict, level: Int) {
-        Self.verdict(agent, for: open, excluding: excluded, at: now, policy: policy)
+        Self.verdict(agent, for: open, excluding: excluded, at: now, rules: policy.skillRules)
     }
 
     /// The verdict as a function of its inputs only, so it can run inside a walk of the queue.
     static func verdict(
         _ agent: AgentState, for open: OpenConversation, excluding excluded: (AgentID, String)?, at now: Instant,
-        policy: RoutingPolicy
+        rules: [Skill: SkillRule]
     ) -> (verdict: Verdict, level: Int) {
         if let excluded, excluded.0 == agent.profile.id { return (.excluded(excluded.1), 0) }
         if open.passedOnBy == agent.profile.id { return (.excluded("transferred it away"), 0) }
@@ -43,11 +45,11 @@ extension RoutingCore {
         case .online: break
         }
         if agent.sessions == 0 { return (.disconnected, 0) }
-        let own = agent.profile.level(in: open.record.skill)
-        let required = requiredLevel(open, policy)
+        let own = agent.level(inSkill: open.skill)
+        let required = requiredLevel(open, rules)
         var level = own >= required ? own : 0
         if level == 0 {
-            level = fallbackSkills(open, policy).map { agent.profile.level(in: $0) }.max() ?? 0
+            level = fallbackSkills(open, rules).map { agent.profile.level(in: $0) }.max() ?? 0
         }
         if level == 0 {
             return (own >= 1 ? .levelTooLow(level: own, required: required) : .notSkilled, 0)
@@ -82,7 +84,8 @@ extension RoutingCore {
         )
         let skills = [open.record.skill] + fallbackSkills(open).filter { $0 != open.record.skill }
         var decision: Decision
-        if skills.reduce(0, { $0 + roster.agents(of: $1) }) <= Self.itemizedLimit {
+        let team = skills.reduce(0) { $0 + (skillNumbers.number(of: $1).map { roster.agents(of: $0) } ?? 0) }
+        if team <= Self.itemizedLimit {
             decision = itemizedDecision(open, skills: skills, best: best, excluding: excluded, at: now)
         } else {
             var candidates = search.examined
@@ -121,30 +124,31 @@ extension RoutingCore {
         for open: OpenConversation, excluding excluded: (AgentID, String)?, at now: Instant
     ) -> RosterSearch {
         var search = RosterSearch()
-        let own = open.record.skill
+        let own = open.skill
         let required = requiredLevel(open)
-        // Only lanes with free agents: one lookup per skill tells which.
+        // Only lanes with free agents: one look at each skill's counts tells which.
         var lanes: [(lane: AgentRoster.Lane, fallback: Bool)] = []
         for (level, free) in roster.freeByLevel(of: own).enumerated() where level >= required && free > 0 {
             lanes.append((AgentRoster.Lane(skill: own, level: level), false))
         }
-        for skill in fallbackSkills(open) where skill != own {
+        for name in fallbackSkills(open) where name != open.record.skill {
+            guard let skill = skillNumbers.number(of: name) else { continue }
             for (level, free) in roster.freeByLevel(of: skill).enumerated() where level >= 1 && free > 0 {
                 lanes.append((AgentRoster.Lane(skill: skill, level: level), true))
             }
         }
         guard !lanes.isEmpty else { return search }
         let agents = self.agents
-        let policy = self.policy
-        var seen: Set<AgentID> = []
+        let rules = policy.skillRules
+        var seen: Set<Int> = []
         for (lane, fallback) in lanes {
             var accepted = 0
-            search.visited[lane] = roster.walk(lane) { agentID in
-                guard let agent = agents[agentID], seen.insert(agentID).inserted else { return true }
-                if fallback && agent.profile.level(in: own) >= 1 { return true }
-                let (verdict, level) = Self.verdict(agent, for: open, excluding: excluded, at: now, policy: policy)
+            search.visited[lane] = roster.walk(lane) { handle in
+                guard let agent = agents[handle: handle], seen.insert(handle).inserted else { return true }
+                if fallback && agent.level(inSkill: own) >= 1 { return true }
+                let (verdict, level) = Self.verdict(agent, for: open, excluding: excluded, at: now, rules: rules)
                 guard verdict == .chosen else {
-                    search.examined.append(Candidate(agent: agentID, verdict: verdict))
+                    search.examined.append(Candidate(agent: agent.profile.id, verdict: verdict))
                     return true
                 }
                 search.eligible.append((agent, level))
@@ -198,7 +202,8 @@ extension RoutingCore {
     ) -> [OtherAgents] {
         var others: [OtherAgents] = []
         let required = requiredLevel(open)
-        for skill in skills {
+        for name in skills {
+            guard let skill = skillNumbers.number(of: name) else { continue }
             var counts: [(OtherAgents.Standing, Int)] = [
                 (.offline, roster.count(of: skill, .offline)), (.away, roster.count(of: skill, .away)),
                 (.disconnected, roster.count(of: skill, .disconnected)), (.full, roster.count(of: skill, .full)),
@@ -207,7 +212,7 @@ extension RoutingCore {
             var lower = 0
             for (level, free) in roster.freeByLevel(of: skill).enumerated() where level >= 1 {
                 let lane = AgentRoster.Lane(skill: skill, level: level)
-                if skill == open.record.skill && level < required {
+                if skill == open.skill && level < required {
                     tooLow += free
                 } else {
                     lower += free - (visited[lane] ?? 0)
@@ -215,7 +220,7 @@ extension RoutingCore {
             }
             counts += [(.levelTooLow, tooLow), (.rankedLower, lower)]
             for (standing, count) in counts where count > 0 {
-                others.append(OtherAgents(skill: skill, standing: standing, count: count))
+                others.append(OtherAgents(skill: name, standing: standing, count: count))
             }
         }
         return others
@@ -302,7 +307,10 @@ extension RoutingCore {
 
     /// Capacity appeared on an agent: give it the best waiting conversations it can serve, at once.
     mutating func offerCapacity(to id: AgentID, at now: Instant) {
-        while let agent = agents[id], agent.isAvailable, agent.hasFreeSlot, let next = work(for: agent, at: now) {
+        guard let handle = agents.handle(of: id) else { return }
+        while agents[handle: handle].map({ $0.isAvailable && $0.hasFreeSlot }) ?? false,
+            let next = work(forAgent: handle, at: now)
+        {
             conversations[next]?.decision = Decision(
                 conversation: next, at: now, agent: id,
                 rule: "capacity appeared: the longest-waiting chat \(id) can serve",
@@ -315,18 +323,26 @@ extension RoutingCore {
     /// The longest-waiting conversation this agent can serve: the heads of its lanes, skipping chats it cannot
     /// take (store, language, reservation). A function of its own so the read-only view of the conversations it
     /// captures is gone before anything is mutated (no copy of the dictionary).
-    mutating func work(for agent: AgentState, at now: Instant) -> ConversationID? {
+    mutating func work(forAgent handle: Int, at now: Instant) -> ConversationID? {
+        let agents = self.agents
+        guard agents[handle: handle] != nil else { return nil }
+        // The agent is read where it lies (no copy): the queue is the only thing changed.
+        return Self.work(for: agents[handle: handle]!, in: &queue, conversations, policy.skillRules, at: now)
+    }
+
+    static func work(
+        for agent: AgentState, in queue: inout WaitingQueue, _ open: ConversationTable, _ rules: [Skill: SkillRule],
+        at now: Instant
+    ) -> ConversationID? {
         var best: QueueKey?
-        let open = conversations
-        let policy = self.policy
-        for (skill, level) in agent.profile.skills where level >= 1 {
-            let mask = queue.laneMask(of: skill)
-            for required in 1...min(level, 63) where mask & (1 << UInt64(required)) != 0 {
-                let lane = QueueLane(skill: skill, requiredLevel: required)
+        for agentLane in agent.lanes {
+            let mask = queue.laneMask(of: agentLane.skill)
+            for required in 1...min(agentLane.level, 63) where mask & (1 << UInt64(required)) != 0 {
+                let lane = QueueLane(skill: agentLane.skill, requiredLevel: required)
                 let found = queue.best(in: lane) { conversation in
-                    guard let candidate = open[conversation] else { return false }
-                    return Self.verdict(agent, for: candidate, excluding: nil, at: now, policy: policy).verdict
-                        == .chosen
+                    open.read(conversation) { candidate in
+                        Self.verdict(agent, for: candidate, excluding: nil, at: now, rules: rules).verdict == .chosen
+                    } ?? false
                 }
                 if let found, best.map({ found < $0 }) ?? true { best = found }
             }
@@ -337,20 +353,24 @@ extension RoutingCore {
     mutating func assign(
         _ id: ConversationID, to agent: AgentID, at now: Instant, reason: String, via: String = "routed"
     ) {
-        guard var open = conversations[id] else { return }
+        guard
+            let (pendingVia, skill, customer) = conversations.read(
+                id, { ($0.pendingVia, $0.skill, $0.record.customer) })
+        else { return }
         // A transfer or handover that had to wait is still one when it is finally taken.
-        let via = via == "routed" ? open.pendingVia ?? via : via
-        open.pendingVia = nil
+        let via = via == "routed" ? pendingVia ?? via : via
         if queue.contains(id) {
             queue.remove(id)
-            queueChanged.insert(open.record.skill)
+            queueChanged.insert(skill)
         }
-        open.record.state = .assigned
-        open.record.agent = agent
-        open.assignedAt = now
-        open.reservedFor = nil
-        open.reservedUntil = nil
-        conversations[id] = open
+        conversations.modify(id) { open in
+            open.pendingVia = nil
+            open.record.state = .assigned
+            open.record.agent = agent
+            open.assignedAt = now
+            open.reservedFor = nil
+            open.reservedUntil = nil
+        }
         changeAgent(agent) { agent in
             agent.held.insert(id)
             agent.lastAssignedAt = now
@@ -363,9 +383,9 @@ extension RoutingCore {
         }
         // Whoever receives a chat from a colleague gets its notes with it.
         if via == "transfer" || via == "handover" {
-            for note in open.notes { effects.append(.deliver(.agent(agent), .note(note))) }
+            for note in conversations[id]?.notes ?? [] { effects.append(.deliver(.agent(agent), .note(note))) }
         }
-        effects.append(.deliver(.customer(open.record.customer), .joined(id, agent: agent)))
+        effects.append(.deliver(.customer(customer), .joined(id, agent: agent)))
     }
 
     /// Takes a conversation away from its agent (the caller decides where it goes next).
@@ -395,11 +415,13 @@ extension RoutingCore {
     }
 
     func assignmentNotice(_ id: ConversationID, at now: Instant, resumed: Bool) -> AssignmentNotice? {
-        guard let record = conversations[id]?.record else { return nil }
-        return AssignmentNotice(
-            conversation: id, customer: record.customer, skill: record.skill, priority: record.priority,
-            waited: now - record.openedAt, firstMessage: record.firstMessage, resumed: resumed
-        )
+        conversations.read(id) { open in
+            AssignmentNotice(
+                conversation: id, customer: open.record.customer, skill: open.record.skill,
+                priority: open.record.priority, waited: now - open.record.openedAt,
+                firstMessage: open.record.firstMessage, resumed: resumed
+            )
+        }
     }
 
     // MARK: - The queue
@@ -410,13 +432,25 @@ extension RoutingCore {
     }
 
     mutating func enqueue(_ id: ConversationID, at now: Instant, notify: Bool) {
-        guard var open = conversations[id] else { return }
-        open.record.state = .queued
-        open.record.agent = nil
-        conversations[id] = open
-        let key = QueueKey(effectiveArrival: effectiveArrival(open.record), conversation: id)
-        queue.insert(key, skill: open.record.skill, lanes: lanes(open))
-        queueChanged.insert(open.record.skill)
+        guard
+            conversations.modify(
+                id,
+                { (open: inout OpenConversation) -> Bool in
+                    open.record.state = .queued
+                    open.record.agent = nil
+                    return true
+                }) != nil,
+            let (key, skill, lanes) = conversations.read(
+                id,
+                { open in
+                    (
+                        QueueKey(effectiveArrival: effectiveArrival(open.record), conversation: id), open.skill,
+                        lanes(open)
+                    )
+                })
+        else { return }
+        queue.insert(key, skill: skill, lanes: lanes)
+        queueChanged.insert(skill)
         if notify, let position = queue.position(of: id) {
             report(id, position: position, at: now)
         }
@@ -424,19 +458,23 @@ extension RoutingCore {
 
     /// Tells a waiting customer their position and an estimate of the wait.
     mutating func report(_ id: ConversationID, position: Int, at now: Instant) {
-        guard let open = conversations[id] else { return }
-        let (eta, offline) = estimate(position: position, skill: open.record.skill)
-        conversations[id]?.reportedPosition = position
-        conversations[id]?.reportedAt = now
+        guard
+            let (skill, customer) = conversations.modify(
+                id,
+                { open in
+                    open.reportedPosition = position
+                    open.reportedAt = now
+                    return (open.skill, open.record.customer)
+                })
+        else { return }
+        let (eta, offline) = estimate(position: position, skill: skill)
         effects.append(
-            .deliver(
-                .customer(open.record.customer), .queued(id, position: position, etaSeconds: eta, offline: offline)
-            ))
+            .deliver(.customer(customer), .queued(id, position: position, etaSeconds: eta, offline: offline)))
     }
 
     /// Seconds until a slot is likely to free for this position: position × recent handling time ÷ slots of the
     /// agents online who can serve the skill. `offline` when no such agent is online (the buyer leaves a message).
-    func estimate(position: Int, skill: Skill) -> (eta: Int?, offline: Bool) {
+    func estimate(position: Int, skill: Int) -> (eta: Int?, offline: Bool) {
         let slots = roster.slotsOnline(of: skill)
         guard slots > 0 else { return (nil, true) }
         let handling = handlingTime[skill] ?? Self.assumedHandlingMilliseconds
@@ -460,7 +498,7 @@ extension RoutingCore {
         queueReportArmed = false
         let skills = queueChanged
         queueChanged = []
-        for skill in skills.sorted() {
+        for skill in skills.sorted(by: { skillNumbers[$0] < skillNumbers[$1] }) {
             for (index, key) in queue.ordered(skill: skill).enumerated() {
                 guard let open = conversations[key.conversation], open.reportedPosition != index + 1 else { continue }
                 if let last = open.reportedAt, now - last < Milliseconds(1000) {

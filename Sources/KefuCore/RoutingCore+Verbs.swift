@@ -65,7 +65,7 @@ extension RoutingCore {
             return .refused(.badArgs, "unknown skill \(skill); known skills: \(known)")
         }
         guard !text.isEmpty else { return .refused(.badArgs, "OPEN needs the customer's first message") }
-        if let limit = policy.rule(for: skill).maxQueue, queue.count(of: skill) >= limit {
+        if let limit = policy.rule(for: skill).maxQueue, queue.count(of: skillNumbers.intern(skill)) >= limit {
             return .refused(
                 .busy,
                 "the \(skill) queue is full (\(limit) waiting); please leave a message later or try again soon"
@@ -84,7 +84,7 @@ extension RoutingCore {
         record.firstResponseDueAt = policy.calendar.adding(sla.firstResponse, to: now)
         record.roundDueAt = record.firstResponseDueAt
         record.resolutionDueAt = sla.resolution.map { policy.calendar.adding($0, to: now) }
-        conversations[id] = OpenConversation(record: record)
+        conversations.add(OpenConversation(record: record, skill: skillNumbers.intern(skill)))
         if let due = record.resolutionDueAt { deadlines.arm(.resolutionDue(id), at: due) }
         armRound(of: record)
         persistRound(of: record)
@@ -107,8 +107,9 @@ extension RoutingCore {
     /// when that agent can take the chat, or after waiting up to `sticky_wait_s` when the agent is online but
     /// full. Returns false when sticky routing does not apply.
     mutating func placeWithReturningAgent(_ id: ConversationID, at now: Instant) -> Bool {
-        guard let open = conversations[id], let last = returningBuyers[open.record.customer],
-            now - last.closedAt <= policy.rules.stickyWindow, let agent = agents[last.agent]
+        guard let customer = conversations.read(id, \.record.customer), let last = returningBuyers[customer],
+            now - last.closedAt <= policy.rules.stickyWindow, let agent = agents[last.agent],
+            let open = conversations[id]
         else { return false }
         let (verdict, _) = self.verdict(agent, for: open, excluding: nil, at: now)
         let rule = "returning buyer: \(last.agent) served them last, within the sticky window"
@@ -213,14 +214,16 @@ extension RoutingCore {
     }
 
     mutating func close(_ principal: Principal, _ id: ConversationID, at now: Instant) -> Reply {
-        guard let record = conversations[id]?.record else { return notFound(id) }
+        guard let (customer, holder) = conversations.read(id, { ($0.record.customer, $0.record.agent) }) else {
+            return notFound(id)
+        }
         let closedBy: Closer
         switch principal {
-        case .customer(let customer):
-            guard record.customer == customer else { return notFound(id) }
+        case .customer(let caller):
+            guard customer == caller else { return notFound(id) }
             closedBy = .customer
         case .agent(let agent):
-            guard record.agent == agent else { return notFound(id) }
+            guard holder == agent else { return notFound(id) }
             closedBy = .agent
         case .supervisor:
             closedBy = .supervisor
@@ -232,18 +235,17 @@ extension RoutingCore {
     /// Closes an open conversation (the closer's permission already checked): the store, the other side, the
     /// agent's slot.
     mutating func finish(_ id: ConversationID, by closedBy: Closer, at now: Instant) {
-        guard let open = conversations[id] else { return }
-        var record = open.record
-        let agent = record.agent
+        guard var open = conversations.take(id) else { return }
+        let agent = open.record.agent
         if queue.contains(id) {
             queue.remove(id)
-            queueChanged.insert(record.skill)
+            queueChanged.insert(open.skill)
         }
-        record.state = .closed
-        record.closedAt = now
+        open.record.state = .closed
+        open.record.closedAt = now
+        let record = open.record
         // A round still waiting ends with the conversation, unanswered.
         if record.roundStartedAt != nil { persistRound(of: record, closedAt: now) }
-        conversations[id] = nil
         effects.append(.persist(.conversation(record)))
         if closedBy != .customer { effects.append(.deliver(.customer(record.customer), .closed(id, by: closedBy))) }
         if let agent, closedBy != .agent { effects.append(.deliver(.agent(agent), .closed(id, by: closedBy))) }
@@ -253,7 +255,7 @@ extension RoutingCore {
             if let assignedAt = open.assignedAt {
                 // A moving average of recent handling times feeds the queue estimates.
                 let sample = Double((now - assignedAt).value)
-                handlingTime[record.skill] = handlingTime[record.skill].map { $0 * 0.8 + sample * 0.2 } ?? sample
+                handlingTime[open.skill] = handlingTime[open.skill].map { $0 * 0.8 + sample * 0.2 } ?? sample
             }
             if policy.rules.wrapUp.value > 0 {
                 let over = now + policy.rules.wrapUp
@@ -348,6 +350,7 @@ extension RoutingCore {
             systemMessage(id, "transferred by \(source) to skill \(skill): \(reason)", at: now)
             revoke(id, reason: "transfer", at: now)
             conversations[id]?.record.skill = skill
+            conversations[id]?.skill = skillNumbers.intern(skill)
             conversations[id]?.passedOnBy = source
             // The new skill widens on its own schedule, counted from opening like every clock of the chat.
             if let record = conversations[id]?.record {

@@ -5,11 +5,12 @@ public struct RoutingCore: Sendable {
     /// An agent's live state. Presence is what the agent chose; sessions, load, wrap-up and breaches are what the
     /// daemon derives, kept apart so that neither overwrites the other.
     struct AgentState {
-        var profile: AgentProfile {
-            didSet { lanes = Self.lanes(of: profile) }
-        }
-        /// The roster lanes the agent belongs in (one per skill, at its level), kept with the profile.
+        private(set) var profile: AgentProfile
+        /// The roster lanes the agent belongs in (one per skill, at its level, by skill number), kept with the
+        /// profile.
         private(set) var lanes: [AgentRoster.Lane]
+        /// Its index in the core's `AgentTable` (set by the table).
+        var handle = -1
         var presence: Presence = .offline
         var sessions = 0
         var held: Set<ConversationID> = []
@@ -24,20 +25,33 @@ public struct RoutingCore: Sendable {
         var busySlots: Int { held.count + wrapUps.count }
         var hasFreeSlot: Bool { busySlots < profile.maxChats }
 
-        init(profile: AgentProfile) {
+        init(profile: AgentProfile, skills: inout SkillNumbers) {
             self.profile = profile
-            self.lanes = Self.lanes(of: profile)
+            self.lanes = Self.lanes(of: profile, skills: &skills)
         }
 
-        static func lanes(of profile: AgentProfile) -> [AgentRoster.Lane] {
-            profile.skills.filter { $0.value >= 1 }.map { AgentRoster.Lane(skill: $0.key, level: $0.value) }
-                .sorted { $0.skill < $1.skill }
+        mutating func setProfile(_ profile: AgentProfile, skills: inout SkillNumbers) {
+            self.profile = profile
+            lanes = Self.lanes(of: profile, skills: &skills)
+        }
+
+        static func lanes(of profile: AgentProfile, skills: inout SkillNumbers) -> [AgentRoster.Lane] {
+            profile.skills.filter { $0.value >= 1 }.sorted { $0.key < $1.key }
+                .map { AgentRoster.Lane(skill: skills.intern($0.key), level: $0.value) }
+        }
+
+        /// The agent's level in a skill, by number (0: it does not have it). A walk of its few lanes.
+        func level(inSkill skill: Int) -> Int {
+            for lane in lanes where lane.skill == skill { return lane.level }
+            return 0
         }
     }
 
     /// An open conversation: its persisted record and what the core derives while it is open.
     struct OpenConversation {
         var record: ConversationRecord
+        /// The number of `record.skill`.
+        var skill: Int
         /// 0 at first; 1 once the required level dropped to 1; 2 once fallback skills may serve.
         var widenStep = 0
         /// A returning buyer waiting for their former agent (until `reservedUntil`).
@@ -66,22 +80,24 @@ public struct RoutingCore: Sendable {
     }
 
     public internal(set) var policy: RoutingPolicy
-    var agents: [AgentID: AgentState] = [:]
+    var agents = AgentTable()
+    /// Skill names to the dense numbers the roster and the queue use.
+    var skillNumbers = SkillNumbers()
     /// Agents by skill, sorted by id, so candidate scans touch only agents who could serve.
     var agentsBySkill: [Skill: [AgentID]] = [:]
     /// Who can take a chat now, by skill and level, and everyone else counted by standing: what decisions read.
     var roster = AgentRoster()
     var knownSkills: Set<Skill> = []
     /// Every open conversation (queued or assigned). Closed ones live only in the store.
-    var conversations: [ConversationID: OpenConversation] = [:]
+    var conversations = ConversationTable()
     var queue = WaitingQueue()
     var deadlines = DeadlineQueue()
     var nextConversationID: ConversationID
     var returningBuyers: [CustomerID: ReturningBuyer] = [:]
     /// Recent handling time per skill (moving average, ms), for queue estimates.
-    var handlingTime: [Skill: Double] = [:]
-    /// Skills whose waiting customers may have a new position to hear about.
-    var queueChanged: Set<Skill> = []
+    var handlingTime: [Int: Double] = [:]
+    /// Skills (by number) whose waiting customers may have a new position to hear about.
+    var queueChanged: Set<Int> = []
     var queueReportArmed = false
     /// Effects of the command being handled, in order.
     var effects: [Effect] = []
@@ -89,11 +105,11 @@ public struct RoutingCore: Sendable {
     public init(policy: RoutingPolicy, nextConversationID: ConversationID = ConversationID(1)) {
         self.policy = policy
         self.nextConversationID = nextConversationID
+        rebuildSkillIndex()
         for profile in policy.agents {
-            agents[profile.id] = AgentState(profile: profile)
+            agents.add(AgentState(profile: profile, skills: &skillNumbers))
             roster.update(agents[profile.id]!)
         }
-        rebuildSkillIndex()
     }
 
     // MARK: - Inspection
@@ -151,20 +167,20 @@ public struct RoutingCore: Sendable {
         }
         for var record in records where record.state != .closed {
             if record.id >= nextConversationID { nextConversationID = ConversationID(record.id.rawValue + 1) }
-            var open = OpenConversation(record: record)
+            var open = OpenConversation(record: record, skill: skillNumbers.intern(record.skill))
             open.notes = notes[record.id] ?? []
             // Widening steps that fell due while the daemon was down apply at once; later ones are armed.
             open.widenStep = widenSteps(of: record).filter { $0.at <= now }.map(\.step).max() ?? 0
             if record.state == .assigned, let agent = record.agent, agents[agent] != nil {
                 changeAgent(agent) { $0.held.insert(record.id) }
                 open.assignedAt = now
-                conversations[record.id] = open
+                conversations.add(open)
             } else {
                 let repaired = record.state != .queued
                 record.state = .queued
                 record.agent = nil
                 open.record = record
-                conversations[record.id] = open
+                conversations.add(open)
                 enqueue(record.id, at: now, notify: false)
                 if repaired { persist(record.id) }
             }
@@ -257,11 +273,11 @@ public struct RoutingCore: Sendable {
     // MARK: - Records
 
     mutating func persist(_ id: ConversationID) {
-        if let open = conversations[id] { effects.append(.persist(.conversation(open.record))) }
+        if let record = conversations.read(id, \.record) { effects.append(.persist(.conversation(record))) }
     }
 
     mutating func recordAssignment(_ id: ConversationID, agent: AgentID?, at now: Instant, reason: String) {
-        let decision = conversations[id]?.decision
+        let decision = conversations.read(id, \.decision) ?? nil
         let record = AssignmentRecord(conversation: id, agent: agent, at: now, reason: reason, decision: decision)
         effects.append(.persist(.assignment(record)))
     }
@@ -310,13 +326,22 @@ public struct RoutingCore: Sendable {
             }
         }
         knownSkills = Set(policy.knownSkills)
+        for skill in policy.knownSkills { _ = skillNumbers.intern(skill) }
+        for rule in policy.skillRules.values.sorted(by: { $0.skill < $1.skill }) {
+            for skill in rule.fallback { _ = skillNumbers.intern(skill) }
+        }
     }
 
     /// Every change to an agent's state goes through here, so the roster decisions read never lags behind it.
     mutating func changeAgent(_ id: AgentID, _ change: (inout AgentState) -> Void) {
-        guard agents[id] != nil else { return }
-        change(&agents[id]!)
-        roster.update(agents[id]!)
+        guard let handle = agents.handle(of: id) else { return }
+        changeAgent(handle: handle, change)
+    }
+
+    mutating func changeAgent(handle: Int, _ change: (inout AgentState) -> Void) {
+        guard agents[handle: handle] != nil else { return }
+        change(&agents[handle: handle]!)
+        roster.update(agents[handle: handle]!)
     }
 }
 

@@ -18,7 +18,8 @@ struct QueueKey: Comparable, Hashable {
 /// An agent of level L in a skill looks at the lanes of levels 1...L only, so seniors-only chats never sit in
 /// the way of a junior's search.
 struct QueueLane: Hashable {
-    var skill: Skill
+    /// The skill's number (`SkillNumbers`).
+    var skill: Int
     var requiredLevel: Int
 }
 
@@ -35,19 +36,21 @@ struct WaitingQueue {
     }
 
     private struct Member {
-        /// The conversation's own skill (for positions and `max_queue`).
-        var skill: Skill
+        /// The conversation's own skill, by number (for positions and `max_queue`).
+        var skill: Int
         var key: QueueKey
         var lanes: [QueueLane]
         var generation: UInt64
     }
 
-    private var heaps: [QueueLane: Heap<Entry>] = [:]
-    /// The required levels that have a lane, per skill (bit `level`), so an agent looks up only lanes that exist.
-    private var laneLevels: [Skill: UInt64] = [:]
+    /// Heaps by skill number, then required level (levels are small: 1 to 5 in practice).
+    private var heaps: [[Heap<Entry>]] = []
+    /// The required levels that have a lane, per skill number (bit `level`), so an agent looks up only lanes that
+    /// exist.
+    private var laneLevels: [UInt64] = []
     private var members: [ConversationID: Member] = [:]
-    /// Keys of the waiting conversations by their own skill.
-    private var bySkill: [Skill: SortedKeys<QueueKey>] = [:]
+    /// Keys of the waiting conversations by the number of their own skill.
+    private var bySkill: [SortedKeys<QueueKey>] = []
     private var nextGeneration: UInt64 = 0
 
     var count: Int { members.count }
@@ -55,32 +58,48 @@ struct WaitingQueue {
     func contains(_ conversation: ConversationID) -> Bool { members[conversation] != nil }
 
     /// Waiting conversations whose own skill is `skill`.
-    func count(of skill: Skill) -> Int { bySkill[skill]?.count ?? 0 }
+    func count(of skill: Int) -> Int { skill < bySkill.count ? bySkill[skill].count : 0 }
 
     /// Adds (or moves) a conversation to these lanes.
-    mutating func insert(_ key: QueueKey, skill: Skill, lanes: [QueueLane]) {
+    mutating func insert(_ key: QueueKey, skill: Int, lanes: [QueueLane]) {
         remove(key.conversation)
         nextGeneration &+= 1
         members[key.conversation] = Member(skill: skill, key: key, lanes: lanes, generation: nextGeneration)
         for lane in lanes {
-            heaps[lane, default: Heap()].insert(Entry(key: key, generation: nextGeneration))
-            laneLevels[lane.skill, default: 0] |= 1 << UInt64(min(max(lane.requiredLevel, 0), 63))
+            let level = min(max(lane.requiredLevel, 0), 63)
+            grow(toSkill: lane.skill)
+            if heaps[lane.skill].count <= level {
+                heaps[lane.skill] += Array(repeating: Heap(), count: level + 1 - heaps[lane.skill].count)
+            }
+            heaps[lane.skill][level].insert(Entry(key: key, generation: nextGeneration))
+            laneLevels[lane.skill] |= 1 << UInt64(level)
         }
-        bySkill[skill, default: SortedKeys()].insert(key)
+        grow(toSkill: skill)
+        bySkill[skill].insert(key)
+    }
+
+    private mutating func grow(toSkill skill: Int) {
+        guard heaps.count <= skill else { return }
+        let more = skill + 1 - heaps.count
+        heaps += Array(repeating: [], count: more)
+        laneLevels += Array(repeating: 0, count: more)
+        bySkill += Array(repeating: SortedKeys(), count: more)
     }
 
     mutating func remove(_ conversation: ConversationID) {
         guard let member = members.removeValue(forKey: conversation) else { return }
-        bySkill[member.skill]?.remove(member.key)
+        bySkill[member.skill].remove(member.key)
         // Heap entries stay until they reach the top of their heap; walks discard them then.
     }
 
     /// The best waiting conversation in `lane` that `accept` admits (an agent's store, language and reservation
     /// checks). Walks the heap in order, so the cost is the number of entries skipped, not the queue's length.
     mutating func best(in lane: QueueLane, where accept: (ConversationID) -> Bool) -> QueueKey? {
-        guard heaps[lane] != nil else { return nil }
-        // Mutated in place through the dictionary (no copy of the heap); `members` is only read.
-        return Self.best(in: &heaps[lane]!, members: members, where: accept)
+        guard lane.skill < heaps.count, lane.requiredLevel >= 0, lane.requiredLevel < heaps[lane.skill].count else {
+            return nil
+        }
+        // Mutated in place (no copy of the heap); `members` is only read.
+        return Self.best(in: &heaps[lane.skill][lane.requiredLevel], members: members, where: accept)
     }
 
     private static func best(
@@ -101,18 +120,18 @@ struct WaitingQueue {
 
     /// The required levels that have a lane for a skill, as a bit mask (bit `level`): an agent of level L looks
     /// only at the set bits up to L.
-    func laneMask(of skill: Skill) -> UInt64 { laneLevels[skill] ?? 0 }
+    func laneMask(of skill: Int) -> UInt64 { skill < laneLevels.count ? laneLevels[skill] : 0 }
 
     /// Every waiting conversation of a skill in serving order (for positions and reports).
-    func ordered(skill: Skill) -> [QueueKey] {
-        bySkill[skill].map { Array($0) } ?? []
+    func ordered(skill: Int) -> [QueueKey] {
+        skill < bySkill.count ? Array(bySkill[skill]) : []
     }
 
     /// 1-based position of a waiting conversation among those of its own skill, in O(log n) wherever it lands
     /// (a vip or a requeued chat goes in the middle).
     func position(of conversation: ConversationID) -> Int? {
         guard let member = members[conversation] else { return nil }
-        return bySkill[member.skill]?.rank(of: member.key)
+        return bySkill[member.skill].rank(of: member.key)
     }
 
     /// Every waiting conversation in serving order.

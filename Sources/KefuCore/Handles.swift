@@ -1,0 +1,217 @@
+/// Dense numbers for the skills the core has met, so that the roster and the queue index arrays instead of hashing
+/// skill names several times per decision. A number is handed out on first sight and never reused or changed (a
+/// skill a reload drops keeps its number), so every structure holding one stays valid across reloads.
+struct SkillNumbers {
+    private(set) var names: [Skill] = []
+    private var numbers: [Skill: Int] = [:]
+
+    var count: Int { names.count }
+
+    func number(of skill: Skill) -> Int? { numbers[skill] }
+
+    /// The skill's number, handing out the next one to a skill not met before.
+    mutating func intern(_ skill: Skill) -> Int {
+        if let number = numbers[skill] { return number }
+        names.append(skill)
+        numbers[skill] = names.count - 1
+        return names.count - 1
+    }
+
+    subscript(number: Int) -> Skill { names[number] }
+}
+
+/// Slots for values found by a dense index, in memory this class owns, so the tables below can lend a slot by
+/// address (`unsafeAddress`): a read borrows the value in place and a change is made in place, without the copy an
+/// array's getter makes or the frame a coroutine accessor allocates when it is not inlined. Copy on write: a table
+/// copies its storage before a change when the storage is shared (as `Array` does with its buffer).
+final class SlotStorage<Element>: @unchecked Sendable {
+    // @unchecked: the slots are only written through a table that holds the sole reference (checked with
+    // `isKnownUniquelyReferenced` before every change), so a storage shared between copies is never mutated.
+    private(set) var base: UnsafeMutablePointer<Element?>
+    private(set) var count: Int
+    private var capacity: Int
+
+    init(capacity: Int = 16) {
+        self.capacity = capacity
+        base = .allocate(capacity: capacity)
+        count = 0
+    }
+
+    deinit {
+        base.deinitialize(count: count)
+        base.deallocate()
+    }
+
+    /// Adds an empty slot, returning its index. The only operation that may move the slots.
+    func appendEmpty() -> Int {
+        if count == capacity {
+            let larger = UnsafeMutablePointer<Element?>.allocate(capacity: capacity * 2)
+            larger.moveInitialize(from: base, count: count)
+            base.deallocate()
+            base = larger
+            capacity *= 2
+        }
+        (base + count).initialize(to: nil)
+        count += 1
+        return count - 1
+    }
+
+    func copy() -> SlotStorage {
+        let copy = SlotStorage(capacity: capacity)
+        copy.base.initialize(from: base, count: count)
+        copy.count = count
+        return copy
+    }
+}
+
+/// The configured agents' live states, each under a dense handle (its index), found by id once per command and by
+/// handle on the routing paths (roster walks, capacity offers). A removed agent leaves an empty slot and gets the
+/// same handle back if a later reload adds it again, so handles held by the roster never point at another agent.
+/// Slot 0 is always empty: an unknown id reads as nil there. Agents are added and removed with `add` and `remove`,
+/// never by assigning through the subscript.
+struct AgentTable: Sequence {
+    private var handles: [AgentID: Int] = [:]
+    private var storage = SlotStorage<RoutingCore.AgentState>()
+    private(set) var count = 0
+
+    init() { _ = storage.appendEmpty() }
+
+    func handle(of id: AgentID) -> Int? { handles[id] }
+
+    /// The agent under a handle (nil once removed).
+    subscript(handle handle: Int) -> RoutingCore.AgentState? {
+        unsafeAddress { UnsafePointer(storage.base + handle) }
+        unsafeMutableAddress {
+            makeUnique()
+            return storage.base + handle
+        }
+    }
+
+    subscript(id: AgentID) -> RoutingCore.AgentState? {
+        unsafeAddress { UnsafePointer(storage.base + (handles[id] ?? 0)) }
+        unsafeMutableAddress {
+            makeUnique()
+            return storage.base + (handles[id] ?? 0)
+        }
+    }
+
+    /// Adds (or re-adds under its old handle) an agent.
+    mutating func add(_ state: RoutingCore.AgentState) {
+        makeUnique()
+        let handle = handles[state.profile.id] ?? storage.appendEmpty()
+        handles[state.profile.id] = handle
+        if storage.base[handle] == nil { count += 1 }
+        storage.base[handle] = state
+        storage.base[handle]!.handle = handle
+    }
+
+    /// Removes an agent; its handle stays reserved for it.
+    mutating func remove(_ id: AgentID) {
+        guard let handle = handles[id], storage.base[handle] != nil else { return }
+        makeUnique()
+        storage.base[handle] = nil
+        count -= 1
+    }
+
+    private mutating func makeUnique() {
+        if !isKnownUniquelyReferenced(&storage) { storage = storage.copy() }
+    }
+
+    /// Slot 0 stays empty (a write through the subscript for an unknown id would land there): an invariant.
+    var sentinelIsEmpty: Bool { storage.base[0] == nil }
+
+    var keys: [AgentID] { compactMap { $0.key } }
+    var values: [RoutingCore.AgentState] { compactMap { $0.value } }
+
+    func makeIterator() -> AnyIterator<(key: AgentID, value: RoutingCore.AgentState)> {
+        let storage = self.storage
+        var next = 1
+        return AnyIterator {
+            while next < storage.count {
+                defer { next += 1 }
+                if let state = storage.base[next] { return (state.profile.id, state) }
+            }
+            return nil
+        }
+    }
+}
+
+/// The open conversations, each in a slot found by id through a small index. Reading a field borrows the slot and a
+/// change is made in place: a conversation is several hundred bytes with a dozen strings, and copying it out of a
+/// dictionary and back on every step was much of a decision's cost. A closed conversation's slot is reused by a
+/// later one. As in `AgentTable`, slot 0 is always empty, and conversations are added and removed with `add` and
+/// `remove`.
+struct ConversationTable: Sequence {
+    private var storage = SlotStorage<RoutingCore.OpenConversation>()
+    private var index: [ConversationID: Int] = [:]
+    private var freeSlots: [Int] = []
+
+    init() { _ = storage.appendEmpty() }
+
+    var count: Int { index.count }
+
+    subscript(id: ConversationID) -> RoutingCore.OpenConversation? {
+        unsafeAddress { UnsafePointer(storage.base + (index[id] ?? 0)) }
+        unsafeMutableAddress {
+            makeUnique()
+            return storage.base + (index[id] ?? 0)
+        }
+    }
+
+    /// Adds a conversation (or replaces the one with its id).
+    mutating func add(_ open: RoutingCore.OpenConversation) {
+        makeUnique()
+        let id = open.record.id
+        let slot = index[id] ?? freeSlots.popLast() ?? storage.appendEmpty()
+        index[id] = slot
+        storage.base[slot] = open
+    }
+
+    mutating func remove(_ id: ConversationID) { _ = take(id) }
+
+    /// Removes a conversation and hands it over (moved out of its slot, not copied).
+    mutating func take(_ id: ConversationID) -> RoutingCore.OpenConversation? {
+        guard let slot = index.removeValue(forKey: id) else { return nil }
+        makeUnique()
+        let open = (storage.base + slot).move()
+        (storage.base + slot).initialize(to: nil)
+        freeSlots.append(slot)
+        return open
+    }
+
+    /// Changes a conversation in place; nil when there is none.
+    @discardableResult
+    mutating func modify<R>(_ id: ConversationID, _ change: (inout RoutingCore.OpenConversation) -> R) -> R? {
+        guard let slot = index[id] else { return nil }
+        makeUnique()
+        return change(&storage.base[slot]!)
+    }
+
+    /// Reads a conversation where it lies; nil when there is none.
+    func read<R>(_ id: ConversationID, _ body: (RoutingCore.OpenConversation) -> R) -> R? {
+        guard let slot = index[id] else { return nil }
+        return body(storage.base[slot]!)
+    }
+
+    private mutating func makeUnique() {
+        if !isKnownUniquelyReferenced(&storage) { storage = storage.copy() }
+    }
+
+    /// Slot 0 stays empty (a write through the subscript for an unknown id would land there): an invariant.
+    var sentinelIsEmpty: Bool { storage.base[0] == nil }
+
+    var keys: [ConversationID] { Array(index.keys) }
+    var values: [RoutingCore.OpenConversation] { compactMap { $0.value } }
+
+    func makeIterator() -> AnyIterator<(key: ConversationID, value: RoutingCore.OpenConversation)> {
+        let storage = self.storage
+        var next = 1
+        return AnyIterator {
+            while next < storage.count {
+                defer { next += 1 }
+                if let open = storage.base[next] { return (open.record.id, open) }
+            }
+            return nil
+        }
+    }
+}
