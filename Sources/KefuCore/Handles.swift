@@ -179,18 +179,14 @@ struct ConversationTable: Sequence {
         return open
     }
 
-    /// Changes a conversation in place; nil when there is none.
+    /// Changes a conversation in place (and reads several of its fields in one lookup); nil when there is none.
+    /// A single field is read in place through the subscript (`conversations[id]?.record.customer`); binding the
+    /// whole conversation (`if let open = conversations[id]`) copies it.
     @discardableResult
     mutating func modify<R>(_ id: ConversationID, _ change: (inout RoutingCore.OpenConversation) -> R) -> R? {
         guard let slot = index[id] else { return nil }
         makeUnique()
         return change(&storage.base[slot]!)
-    }
-
-    /// Reads a conversation where it lies; nil when there is none.
-    func read<R>(_ id: ConversationID, _ body: (RoutingCore.OpenConversation) -> R) -> R? {
-        guard let slot = index[id] else { return nil }
-        return body(storage.base[slot]!)
     }
 
     private mutating func makeUnique() {

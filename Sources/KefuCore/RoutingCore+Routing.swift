@@ -3,25 +3,29 @@ extension RoutingCore {
     // MARK: - Who may serve
 
     /// The lowest level the conversation's own skill requires now (widening lowers it to 1).
-    func requiredLevel(_ open: OpenConversation) -> Int { Self.requiredLevel(open, policy.skillRules) }
+    func requiredLevel(_ open: OpenConversation) -> Int { Self.requiredLevel(open.demand, policy.skillRules) }
+    func requiredLevel(_ demand: Demand) -> Int { Self.requiredLevel(demand, policy.skillRules) }
 
-    static func requiredLevel(_ open: OpenConversation, _ rules: [Skill: SkillRule]) -> Int {
-        open.widenStep >= 1 ? 1 : rules[open.record.skill]?.minLevel ?? SkillRule(skill: open.record.skill).minLevel
+    static func requiredLevel(_ demand: Demand, _ rules: [Skill: SkillRule]) -> Int {
+        demand.widenStep >= 1 ? 1 : rules[demand.skillName]?.minLevel ?? SkillRule(skill: demand.skillName).minLevel
     }
 
     /// Skills (other than its own) whose agents may serve the conversation now.
-    func fallbackSkills(_ open: OpenConversation) -> [Skill] { Self.fallbackSkills(open, policy.skillRules) }
+    func fallbackSkills(_ open: OpenConversation) -> [Skill] { Self.fallbackSkills(open.demand, policy.skillRules) }
+    func fallbackSkills(_ demand: Demand) -> [Skill] { Self.fallbackSkills(demand, policy.skillRules) }
 
-    static func fallbackSkills(_ open: OpenConversation, _ rules: [Skill: SkillRule]) -> [Skill] {
-        open.widenStep >= 2 ? rules[open.record.skill]?.fallback ?? [] : []
+    static func fallbackSkills(_ demand: Demand, _ rules: [Skill: SkillRule]) -> [Skill] {
+        demand.widenStep >= 2 ? rules[demand.skillName]?.fallback ?? [] : []
     }
 
     /// Where the conversation waits: its own skill at the level required now, and fallback skills once widened.
-    func lanes(_ open: OpenConversation) -> [QueueLane] {
-        [QueueLane(skill: open.skill, requiredLevel: requiredLevel(open))]
-            + fallbackSkills(open).compactMap { skillNumbers.number(of: $0) }.map {
-                QueueLane(skill: $0, requiredLevel: 1)
-            }
+    func lanes(_ open: OpenConversation) -> [QueueLane] { Self.lanes(open.demand, policy.skillRules, skillNumbers) }
+
+    static func lanes(_ demand: Demand, _ rules: [Skill: SkillRule], _ numbers: SkillNumbers) -> [QueueLane] {
+        let own = QueueLane(skill: demand.skill, requiredLevel: requiredLevel(demand, rules))
+        let fallback = fallbackSkills(demand, rules)
+        guard !fallback.isEmpty else { return [own] }
+        return [own] + fallback.compactMap { numbers.number(of: $0) }.map { QueueLane(skill: $0, requiredLevel: 1) }
     }
 
     /// Whether an agent could take the conversation now, and if not, why. `eligible` carries the level by which
@@ -29,12 +33,18 @@ extension RoutingCore {
     func verdict(
         _ agent: AgentState, for open: OpenConversation, excluding excluded: (AgentID, String)?, at now: Instant
     ) -> (verdict: Verdict, level: Int) {
-        Self.verdict(agent, for: open, excluding: excluded, at: now, rules: policy.skillRules)
+        Self.verdict(agent, for: open.demand, excluding: excluded, at: now, rules: policy.skillRules)
+    }
+
+    func verdict(
+        _ agent: AgentState, for demand: Demand, excluding excluded: (AgentID, String)?, at now: Instant
+    ) -> (verdict: Verdict, level: Int) {
+        Self.verdict(agent, for: demand, excluding: excluded, at: now, rules: policy.skillRules)
     }
 
     /// The verdict as a function of its inputs only, so it can run inside a walk of the queue.
     static func verdict(
-        _ agent: AgentState, for open: OpenConversation, excluding excluded: (AgentID, String)?, at now: Instant,
+        _ agent: AgentState, for open: Demand, excluding excluded: (AgentID, String)?, at now: Instant,
         rules: [Skill: SkillRule]
     ) -> (verdict: Verdict, level: Int) {
         if let excluded, excluded.0 == agent.profile.id { return (.excluded(excluded.1), 0) }
@@ -54,8 +64,8 @@ extension RoutingCore {
         if level == 0 {
             return (own >= 1 ? .levelTooLow(level: own, required: required) : .notSkilled, 0)
         }
-        if let store = open.record.store, !agent.profile.serves(store: store) { return (.store(store), 0) }
-        if let language = open.record.language, !agent.profile.speaks(language: language) {
+        if let store = open.store, !agent.profile.serves(store: store) { return (.store(store), 0) }
+        if let language = open.language, !agent.profile.speaks(language: language) {
             return (.language(language), 0)
         }
         if let reserved = open.reservedFor, reserved != agent.profile.id, let until = open.reservedUntil, until > now {
@@ -72,7 +82,8 @@ extension RoutingCore {
     mutating func decide(
         _ id: ConversationID, excluding excluded: (AgentID, String)? = nil, at now: Instant
     ) -> Decision {
-        guard let open = conversations[id] else {
+        // What the conversation asks, read in place: the decision needs nothing else of it.
+        guard let open = conversations[id]?.demand else {
             return Decision(conversation: id, at: now, agent: nil, rule: "no such conversation", candidates: [])
         }
         let search = searchRoster(for: open, excluding: excluded, at: now)
@@ -82,11 +93,11 @@ extension RoutingCore {
             scanChoice(open, excluding: excluded, at: now) == best?.0.profile.id,
             "the roster chose \(best?.0.profile.id.rawValue ?? "none"), a scan of every agent differs"
         )
-        let skills = [open.record.skill] + fallbackSkills(open).filter { $0 != open.record.skill }
+        let skills = [open.skillName] + fallbackSkills(open).filter { $0 != open.skillName }
         var decision: Decision
         let team = skills.reduce(0) { $0 + (skillNumbers.number(of: $1).map { roster.agents(of: $0) } ?? 0) }
         if team <= Self.itemizedLimit {
-            decision = itemizedDecision(open, skills: skills, best: best, excluding: excluded, at: now)
+            decision = itemizedDecision(id, open, skills: skills, best: best, excluding: excluded, at: now)
         } else {
             var candidates = search.examined
             for contender in search.eligible {
@@ -121,7 +132,7 @@ extension RoutingCore {
     /// once widened, its fallback skills at every level (agents who also have the own skill are found in its
     /// lanes). Within a lane the order is the routing order, so the first eligible agent is the lane's best.
     mutating func searchRoster(
-        for open: OpenConversation, excluding excluded: (AgentID, String)?, at now: Instant
+        for open: Demand, excluding excluded: (AgentID, String)?, at now: Instant
     ) -> RosterSearch {
         var search = RosterSearch()
         let own = open.skill
@@ -131,7 +142,7 @@ extension RoutingCore {
         for (level, free) in roster.freeByLevel(of: own).enumerated() where level >= required && free > 0 {
             lanes.append((AgentRoster.Lane(skill: own, level: level), false))
         }
-        for name in fallbackSkills(open) where name != open.record.skill {
+        for name in fallbackSkills(open) where name != open.skillName {
             guard let skill = skillNumbers.number(of: name) else { continue }
             for (level, free) in roster.freeByLevel(of: skill).enumerated() where level >= 1 && free > 0 {
                 lanes.append((AgentRoster.Lane(skill: skill, level: level), true))
@@ -160,7 +171,7 @@ extension RoutingCore {
     }
 
     /// The best eligible agent found by scanning every agent of the skills: what the roster must agree with.
-    func scanChoice(_ open: OpenConversation, excluding excluded: (AgentID, String)?, at now: Instant) -> AgentID? {
+    func scanChoice(_ open: Demand, excluding excluded: (AgentID, String)?, at now: Instant) -> AgentID? {
         var best: (AgentState, Int)?
         for agent in agents.values {
             let (verdict, level) = self.verdict(agent, for: open, excluding: excluded, at: now)
@@ -173,7 +184,8 @@ extension RoutingCore {
 
     /// Every agent of the skills, each with its verdict: what a small team's `EXPLAIN` shows.
     func itemizedDecision(
-        _ open: OpenConversation, skills: [Skill], best: (AgentState, Int)?, excluding excluded: (AgentID, String)?,
+        _ id: ConversationID, _ open: Demand, skills: [Skill], best: (AgentState, Int)?,
+        excluding excluded: (AgentID, String)?,
         at now: Instant
     ) -> Decision {
         var considered: [AgentID] = []
@@ -191,14 +203,14 @@ extension RoutingCore {
             candidates.append(Candidate(agent: agentID, verdict: verdict))
         }
         return Decision(
-            conversation: open.record.id, at: now, agent: best?.0.profile.id, rule: "", candidates: candidates
+            conversation: id, at: now, agent: best?.0.profile.id, rule: "", candidates: candidates
         )
     }
 
     /// The agents of each skill a large team's decision did not examine, counted by standing. Agents with
     /// several of the skills are counted under each.
     func otherAgents(
-        _ open: OpenConversation, skills: [Skill], visited: [AgentRoster.Lane: Int]
+        _ open: Demand, skills: [Skill], visited: [AgentRoster.Lane: Int]
     ) -> [OtherAgents] {
         var others: [OtherAgents] = []
         let required = requiredLevel(open)
@@ -340,9 +352,9 @@ extension RoutingCore {
             for required in 1...min(agentLane.level, 63) where mask & (1 << UInt64(required)) != 0 {
                 let lane = QueueLane(skill: agentLane.skill, requiredLevel: required)
                 let found = queue.best(in: lane) { conversation in
-                    open.read(conversation) { candidate in
-                        Self.verdict(agent, for: candidate, excluding: nil, at: now, rules: rules).verdict == .chosen
-                    } ?? false
+                    // Only what the verdict needs is read from the conversation, in place.
+                    guard let demand = open[conversation]?.demand else { return false }
+                    return Self.verdict(agent, for: demand, excluding: nil, at: now, rules: rules).verdict == .chosen
                 }
                 if let found, best.map({ found < $0 }) ?? true { best = found }
             }
@@ -354,22 +366,25 @@ extension RoutingCore {
         _ id: ConversationID, to agent: AgentID, at now: Instant, reason: String, via: String = "routed"
     ) {
         guard
-            let (pendingVia, skill, customer) = conversations.read(
-                id, { ($0.pendingVia, $0.skill, $0.record.customer) })
+            let (pendingVia, skill, customer) = conversations.modify(
+                id,
+                { open in
+                    defer {
+                        open.pendingVia = nil
+                        open.record.state = .assigned
+                        open.record.agent = agent
+                        open.assignedAt = now
+                        open.reservedFor = nil
+                        open.reservedUntil = nil
+                    }
+                    return (open.pendingVia, open.skill, open.record.customer)
+                })
         else { return }
         // A transfer or handover that had to wait is still one when it is finally taken.
         let via = via == "routed" ? pendingVia ?? via : via
         if queue.contains(id) {
             queue.remove(id)
             queueChanged.insert(skill)
-        }
-        conversations.modify(id) { open in
-            open.pendingVia = nil
-            open.record.state = .assigned
-            open.record.agent = agent
-            open.assignedAt = now
-            open.reservedFor = nil
-            open.reservedUntil = nil
         }
         changeAgent(agent) { agent in
             agent.held.insert(id)
@@ -415,37 +430,40 @@ extension RoutingCore {
     }
 
     func assignmentNotice(_ id: ConversationID, at now: Instant, resumed: Bool) -> AssignmentNotice? {
-        conversations.read(id) { open in
-            AssignmentNotice(
-                conversation: id, customer: open.record.customer, skill: open.record.skill,
-                priority: open.record.priority, waited: now - open.record.openedAt,
-                firstMessage: open.record.firstMessage, resumed: resumed
-            )
-        }
+        // Field by field, in place (the conversation is large).
+        guard let customer = conversations[id]?.record.customer, let skill = conversations[id]?.record.skill,
+            let priority = conversations[id]?.record.priority, let openedAt = conversations[id]?.record.openedAt,
+            let firstMessage = conversations[id]?.record.firstMessage
+        else { return nil }
+        return AssignmentNotice(
+            conversation: id, customer: customer, skill: skill, priority: priority, waited: now - openedAt,
+            firstMessage: firstMessage, resumed: resumed
+        )
     }
 
     // MARK: - The queue
 
     /// The instant a conversation counts as having arrived for queue order: vips are boosted.
     func effectiveArrival(_ record: ConversationRecord) -> Instant {
-        record.priority == .vip ? record.openedAt + Milliseconds(-policy.rules.vipBoost.value) : record.openedAt
+        Self.effectiveArrival(record, vipBoost: policy.rules.vipBoost)
+    }
+
+    static func effectiveArrival(_ record: ConversationRecord, vipBoost: Milliseconds) -> Instant {
+        record.priority == .vip ? record.openedAt + Milliseconds(-vipBoost.value) : record.openedAt
     }
 
     mutating func enqueue(_ id: ConversationID, at now: Instant, notify: Bool) {
+        let (rules, numbers, boost) = (policy.skillRules, skillNumbers, policy.rules.vipBoost)
         guard
-            conversations.modify(
-                id,
-                { (open: inout OpenConversation) -> Bool in
-                    open.record.state = .queued
-                    open.record.agent = nil
-                    return true
-                }) != nil,
-            let (key, skill, lanes) = conversations.read(
+            let (key, skill, lanes) = conversations.modify(
                 id,
                 { open in
-                    (
-                        QueueKey(effectiveArrival: effectiveArrival(open.record), conversation: id), open.skill,
-                        lanes(open)
+                    open.record.state = .queued
+                    open.record.agent = nil
+                    let arrival = Self.effectiveArrival(open.record, vipBoost: boost)
+                    return (
+                        QueueKey(effectiveArrival: arrival, conversation: id), open.skill,
+                        Self.lanes(open.demand, rules, numbers)
                     )
                 })
         else { return }

@@ -107,7 +107,7 @@ extension RoutingCore {
     /// when that agent can take the chat, or after waiting up to `sticky_wait_s` when the agent is online but
     /// full. Returns false when sticky routing does not apply.
     mutating func placeWithReturningAgent(_ id: ConversationID, at now: Instant) -> Bool {
-        guard let customer = conversations.read(id, \.record.customer), let last = returningBuyers[customer],
+        guard let customer = conversations[id]?.record.customer, let last = returningBuyers[customer],
             now - last.closedAt <= policy.rules.stickyWindow, let agent = agents[last.agent],
             let open = conversations[id]
         else { return false }
@@ -214,9 +214,8 @@ extension RoutingCore {
     }
 
     mutating func close(_ principal: Principal, _ id: ConversationID, at now: Instant) -> Reply {
-        guard let (customer, holder) = conversations.read(id, { ($0.record.customer, $0.record.agent) }) else {
-            return notFound(id)
-        }
+        guard let customer = conversations[id]?.record.customer else { return notFound(id) }
+        let holder = conversations[id]?.record.agent
         let closedBy: Closer
         switch principal {
         case .customer(let caller):

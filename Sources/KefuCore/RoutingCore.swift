@@ -71,6 +71,28 @@ public struct RoutingCore: Sendable {
         var notes: [NoteRecord] = []
         var reportedPosition: Int?
         var reportedAt: Instant?
+
+        /// What the conversation asks of an agent now.
+        var demand: Demand {
+            Demand(
+                skill: skill, skillName: record.skill, widenStep: widenStep, store: record.store,
+                language: record.language, reservedFor: reservedFor, reservedUntil: reservedUntil,
+                passedOnBy: passedOnBy
+            )
+        }
+    }
+
+    /// What a conversation asks of an agent: the facts a verdict reads, small enough to take out of the
+    /// conversation for each agent or queue entry a decision looks at.
+    struct Demand {
+        var skill: Int
+        var skillName: Skill
+        var widenStep: Int
+        var store: String?
+        var language: String?
+        var reservedFor: AgentID?
+        var reservedUntil: Instant?
+        var passedOnBy: AgentID?
     }
 
     /// The agent who last served a buyer, for sticky routing.
@@ -273,11 +295,11 @@ public struct RoutingCore: Sendable {
     // MARK: - Records
 
     mutating func persist(_ id: ConversationID) {
-        if let record = conversations.read(id, \.record) { effects.append(.persist(.conversation(record))) }
+        if let record = conversations[id]?.record { effects.append(.persist(.conversation(record))) }
     }
 
     mutating func recordAssignment(_ id: ConversationID, agent: AgentID?, at now: Instant, reason: String) {
-        let decision = conversations.read(id, \.decision) ?? nil
+        let decision = conversations[id]?.decision
         let record = AssignmentRecord(conversation: id, agent: agent, at: now, reason: reason, decision: decision)
         effects.append(.persist(.assignment(record)))
     }
