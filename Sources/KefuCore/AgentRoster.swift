@@ -111,14 +111,19 @@ struct AgentRoster {
     /// Files an agent under its current state (a new agent, or one whose presence, sessions, load, last assignment,
     /// capacity or skills changed). One lookup of the agent, one per skill for the counts, and one per skill for the
     /// heap when it becomes (or stays) free with a new key: this runs twice per routed chat.
-    mutating func update(_ agent: RoutingCore.AgentState) {
-        let standing = Self.standing(of: agent)
-        let key = Key(
-            busy: agent.busySlots, max: agent.profile.maxChats, lastAssignedAt: agent.lastAssignedAt,
-            agent: agent.profile.id, handle: agent.handle
-        )
-        let lanes = agent.lanes
-        let handle = agent.handle
+    mutating func update(_ agent: RoutingCore.AgentState) { update(agent.filing) }
+
+    /// What the roster files an agent under: its standing, its place in a lane, and its lanes. Taken from an agent
+    /// where it lies (`agents[handle: h]?.filing`), so filing does not copy the agent.
+    struct Filing {
+        var standing: Standing
+        var key: Key
+        var lanes: [Lane]
+    }
+
+    mutating func update(_ filing: Filing) {
+        let (standing, key, lanes) = (filing.standing, filing.key, filing.lanes)
+        let handle = key.handle
         let old = filed(handle)
         if let old, old.standing == standing, old.key == key, old.lanes == lanes { return }
         // Counts per skill: moved in one pass when the agent keeps its skills.

@@ -78,6 +78,12 @@ struct AgentTable: Sequence {
 
     func handle(of id: AgentID) -> Int? { handles[id] }
 
+    /// Whether an agent is under the handle (without copying it out).
+    func contains(handle: Int) -> Bool {
+        if case .some = storage.base[handle] { return true }
+        return false
+    }
+
     /// The agent under a handle (nil once removed).
     subscript(handle handle: Int) -> RoutingCore.AgentState? {
         unsafeAddress { UnsafePointer(storage.base + handle) }

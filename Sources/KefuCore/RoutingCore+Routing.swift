@@ -320,7 +320,7 @@ extension RoutingCore {
     /// Capacity appeared on an agent: give it the best waiting conversations it can serve, at once.
     mutating func offerCapacity(to id: AgentID, at now: Instant) {
         guard let handle = agents.handle(of: id) else { return }
-        while agents[handle: handle].map({ $0.isAvailable && $0.hasFreeSlot }) ?? false,
+        while agents[handle: handle]?.canTakeMore == true,
             let next = work(forAgent: handle, at: now)
         {
             conversations[next]?.decision = Decision(
@@ -337,7 +337,7 @@ extension RoutingCore {
     /// captures is gone before anything is mutated (no copy of the dictionary).
     mutating func work(forAgent handle: Int, at now: Instant) -> ConversationID? {
         let agents = self.agents
-        guard agents[handle: handle] != nil else { return nil }
+        guard agents.contains(handle: handle) else { return nil }
         // The agent is read where it lies (no copy): the queue is the only thing changed.
         return Self.work(for: agents[handle: handle]!, in: &queue, conversations, policy.skillRules, at: now)
     }

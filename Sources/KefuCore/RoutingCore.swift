@@ -20,6 +20,20 @@ public struct RoutingCore: Sendable {
         var disconnectedAt: Instant?
         var recentBreaches: [Instant] = []
 
+        /// Where the roster files the agent now.
+        var filing: AgentRoster.Filing {
+            AgentRoster.Filing(
+                standing: AgentRoster.standing(of: self),
+                key: AgentRoster.Key(
+                    busy: busySlots, max: profile.maxChats, lastAssignedAt: lastAssignedAt, agent: profile.id,
+                    handle: handle),
+                lanes: lanes
+            )
+        }
+
+        /// Online, connected and with a free slot: may take a new conversation now.
+        var canTakeMore: Bool { isAvailable && hasFreeSlot }
+
         /// Online and connected: may take new conversations (if it has a free slot).
         var isAvailable: Bool { presence == .online && sessions > 0 }
         var busySlots: Int { held.count + wrapUps.count }
@@ -361,9 +375,9 @@ public struct RoutingCore: Sendable {
     }
 
     mutating func changeAgent(handle: Int, _ change: (inout AgentState) -> Void) {
-        guard agents[handle: handle] != nil else { return }
+        guard agents.contains(handle: handle) else { return }
         change(&agents[handle: handle]!)
-        roster.update(agents[handle: handle]!)
+        if let filing = agents[handle: handle]?.filing { roster.update(filing) }
     }
 }
 
