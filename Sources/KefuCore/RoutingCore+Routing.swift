@@ -47,6 +47,19 @@ extension RoutingCore {
         _ agent: AgentState, for open: Demand, excluding excluded: (AgentID, String)?, at now: Instant,
         rules: [Skill: SkillRule]
     ) -> (verdict: Verdict, level: Int) {
+        agent.verdict(for: open, excluding: excluded, at: now, rules: rules)
+    }
+}
+
+extension RoutingCore.AgentState {
+    typealias Demand = RoutingCore.Demand
+
+    /// The verdict as a method of the agent, so that it can be asked of an agent where it lies in the table
+    /// (`agents[handle: h]?.verdict(...)`) without copying the agent out.
+    func verdict(
+        for open: Demand, excluding excluded: (AgentID, String)? = nil, at now: Instant, rules: [Skill: SkillRule]
+    ) -> (verdict: Verdict, level: Int) {
+        let agent = self
         if let excluded, excluded.0 == agent.profile.id { return (.excluded(excluded.1), 0) }
         if open.passedOnBy == agent.profile.id { return (.excluded("transferred it away"), 0) }
         switch agent.presence {
@@ -56,10 +69,10 @@ extension RoutingCore {
         }
         if agent.sessions == 0 { return (.disconnected, 0) }
         let own = agent.level(inSkill: open.skill)
-        let required = requiredLevel(open, rules)
+        let required = RoutingCore.requiredLevel(open, rules)
         var level = own >= required ? own : 0
         if level == 0 {
-            level = fallbackSkills(open, rules).map { agent.profile.level(in: $0) }.max() ?? 0
+            level = RoutingCore.fallbackSkills(open, rules).map { agent.profile.level(in: $0) }.max() ?? 0
         }
         if level == 0 {
             return (own >= 1 ? .levelTooLow(level: own, required: required) : .notSkilled, 0)
@@ -74,6 +87,9 @@ extension RoutingCore {
         if !agent.hasFreeSlot { return (.full(held: agent.busySlots, max: agent.profile.maxChats), 0) }
         return (.chosen, level)
     }
+}
+
+extension RoutingCore {
 
     /// Decides who should take a conversation now. The eligible agent with the lowest load ratio wins, then the
     /// higher proficiency, then the one idle longest, then the lower id. Only free agents of the levels that may
@@ -90,8 +106,8 @@ extension RoutingCore {
         let best = search.eligible.min { Self.prefers($0, over: $1) }
         // Every decision in debug builds (all tests) is checked against a scan of every agent of the skills.
         assert(
-            scanChoice(open, excluding: excluded, at: now) == best?.0.profile.id,
-            "the roster chose \(best?.0.profile.id.rawValue ?? "none"), a scan of every agent differs"
+            scanChoice(open, excluding: excluded, at: now) == best?.key.agent,
+            "the roster chose \(best?.key.agent.rawValue ?? "none"), a scan of every agent differs"
         )
         let skills = [open.skillName] + fallbackSkills(open).filter { $0 != open.skillName }
         var decision: Decision
@@ -102,12 +118,12 @@ extension RoutingCore {
             var candidates = search.examined
             for contender in search.eligible {
                 let verdict =
-                    contender.0.profile.id == best?.0.profile.id ? Verdict.chosen : Self.whyLost(contender, to: best!)
-                candidates.append(Candidate(agent: contender.0.profile.id, verdict: verdict))
+                    contender.key.agent == best?.key.agent ? Verdict.chosen : Self.whyLost(contender, to: best!)
+                candidates.append(Candidate(agent: contender.key.agent, verdict: verdict))
             }
             candidates.sort { $0.agent < $1.agent }
             decision = Decision(
-                conversation: id, at: now, agent: best?.0.profile.id, rule: "", candidates: candidates,
+                conversation: id, at: now, agent: best?.key.agent, rule: "", candidates: candidates,
                 others: otherAgents(open, skills: skills, visited: search.visited)
             )
         }
@@ -123,7 +139,7 @@ extension RoutingCore {
     /// lane's best and its runner-up), the agents met on the way who cannot take the chat, and how many entries
     /// each lane gave.
     struct RosterSearch {
-        var eligible: [(AgentState, Int)] = []
+        var eligible: [Contender] = []
         var examined: [Candidate] = []
         var visited: [AgentRoster.Lane: Int] = [:]
     }
@@ -155,14 +171,18 @@ extension RoutingCore {
         for (lane, fallback) in lanes {
             var accepted = 0
             search.visited[lane] = roster.walk(lane) { handle in
-                guard let agent = agents[handle: handle], seen.insert(handle).inserted else { return true }
-                if fallback && agent.level(inSkill: own) >= 1 { return true }
-                let (verdict, level) = Self.verdict(agent, for: open, excluding: excluded, at: now, rules: rules)
+                // The agent is read where it lies, field by field (no copy of it).
+                guard seen.insert(handle).inserted, let key = agents[handle: handle]?.rosterKey else { return true }
+                if fallback && (agents[handle: handle]?.level(inSkill: own) ?? 0) >= 1 { return true }
+                guard
+                    let (verdict, level) = agents[handle: handle]?.verdict(
+                        for: open, excluding: excluded, at: now, rules: rules)
+                else { return true }
                 guard verdict == .chosen else {
-                    search.examined.append(Candidate(agent: agent.profile.id, verdict: verdict))
+                    search.examined.append(Candidate(agent: key.agent, verdict: verdict))
                     return true
                 }
-                search.eligible.append((agent, level))
+                search.eligible.append((key, level))
                 accepted += 1
                 return accepted < 2
             }
@@ -172,19 +192,19 @@ extension RoutingCore {
 
     /// The best eligible agent found by scanning every agent of the skills: what the roster must agree with.
     func scanChoice(_ open: Demand, excluding excluded: (AgentID, String)?, at now: Instant) -> AgentID? {
-        var best: (AgentState, Int)?
+        var best: Contender?
         for agent in agents.values {
             let (verdict, level) = self.verdict(agent, for: open, excluding: excluded, at: now)
-            if verdict == .chosen, best.map({ Self.prefers((agent, level), over: $0) }) ?? true {
-                best = (agent, level)
+            if verdict == .chosen, best.map({ Self.prefers((agent.rosterKey, level), over: $0) }) ?? true {
+                best = (agent.rosterKey, level)
             }
         }
-        return best?.0.profile.id
+        return best?.key.agent
     }
 
     /// Every agent of the skills, each with its verdict: what a small team's `EXPLAIN` shows.
     func itemizedDecision(
-        _ id: ConversationID, _ open: Demand, skills: [Skill], best: (AgentState, Int)?,
+        _ id: ConversationID, _ open: Demand, skills: [Skill], best: Contender?,
         excluding excluded: (AgentID, String)?,
         at now: Instant
     ) -> Decision {
@@ -197,13 +217,13 @@ extension RoutingCore {
         for agentID in considered {
             guard let agent = agents[agentID] else { continue }
             var (verdict, level) = self.verdict(agent, for: open, excluding: excluded, at: now)
-            if verdict == .chosen, let best, best.0.profile.id != agentID {
-                verdict = Self.whyLost((agent, level), to: best)
+            if verdict == .chosen, let best, best.key.agent != agentID {
+                verdict = Self.whyLost((agent.rosterKey, level), to: best)
             }
             candidates.append(Candidate(agent: agentID, verdict: verdict))
         }
         return Decision(
-            conversation: id, at: now, agent: best?.0.profile.id, rule: "", candidates: candidates
+            conversation: id, at: now, agent: best?.key.agent, rule: "", candidates: candidates
         )
     }
 
@@ -252,26 +272,30 @@ extension RoutingCore {
     }
 
     /// Whether `a` should win over `b` (each with the level by which it qualifies).
-    static func prefers(_ a: (AgentState, Int), over b: (AgentState, Int)) -> Bool {
+    /// An agent who could take a chat, by its standing in the roster (load, idle time, id) and the level by which
+    /// it qualifies.
+    typealias Contender = (key: AgentRoster.Key, level: Int)
+
+    static func prefers(_ a: Contender, over b: Contender) -> Bool {
         // Compare busy/max as fractions without division.
-        let loadA = a.0.busySlots * b.0.profile.maxChats
-        let loadB = b.0.busySlots * a.0.profile.maxChats
+        let loadA = a.key.busy * b.key.max
+        let loadB = b.key.busy * a.key.max
         if loadA != loadB { return loadA < loadB }
-        if a.1 != b.1 { return a.1 > b.1 }
-        switch (a.0.lastAssignedAt, b.0.lastAssignedAt) {
+        if a.level != b.level { return a.level > b.level }
+        switch (a.key.lastAssignedAt, b.key.lastAssignedAt) {
         case (nil, .some): return true
         case (.some, nil): return false
         case (.some(let x), .some(let y)) where x != y: return x < y
-        default: return a.0.profile.id < b.0.profile.id
+        default: return a.key.agent < b.key.agent
         }
     }
 
-    static func whyLost(_ loser: (AgentState, Int), to winner: (AgentState, Int)) -> Verdict {
-        let loadLoser = loser.0.busySlots * winner.0.profile.maxChats
-        let loadWinner = winner.0.busySlots * loser.0.profile.maxChats
-        if loadLoser != loadWinner { return .higherLoad(held: loser.0.busySlots, max: loser.0.profile.maxChats) }
-        if loser.1 != winner.1 { return .lowerLevel(loser.1) }
-        if loser.0.lastAssignedAt != winner.0.lastAssignedAt { return .lessIdle }
+    static func whyLost(_ loser: Contender, to winner: Contender) -> Verdict {
+        let loadLoser = loser.key.busy * winner.key.max
+        let loadWinner = winner.key.busy * loser.key.max
+        if loadLoser != loadWinner { return .higherLoad(held: loser.key.busy, max: loser.key.max) }
+        if loser.level != winner.level { return .lowerLevel(loser.level) }
+        if loser.key.lastAssignedAt != winner.key.lastAssignedAt { return .lessIdle }
         return .laterID
     }
 
@@ -336,25 +360,25 @@ extension RoutingCore {
     /// take (store, language, reservation). A function of its own so the read-only view of the conversations it
     /// captures is gone before anything is mutated (no copy of the dictionary).
     mutating func work(forAgent handle: Int, at now: Instant) -> ConversationID? {
+        // The agent and the conversations are read where they lie (no copies): the queue is the only thing changed.
         let agents = self.agents
-        guard agents.contains(handle: handle) else { return nil }
-        // The agent is read where it lies (no copy): the queue is the only thing changed.
-        return Self.work(for: agents[handle: handle]!, in: &queue, conversations, policy.skillRules, at: now)
+        guard let lanes = agents[handle: handle]?.lanes else { return nil }
+        return Self.work(for: handle, lanes: lanes, agents, in: &queue, conversations, policy.skillRules, at: now)
     }
 
     static func work(
-        for agent: AgentState, in queue: inout WaitingQueue, _ open: ConversationTable, _ rules: [Skill: SkillRule],
-        at now: Instant
+        for handle: Int, lanes: [AgentRoster.Lane], _ agents: AgentTable, in queue: inout WaitingQueue,
+        _ open: ConversationTable, _ rules: [Skill: SkillRule], at now: Instant
     ) -> ConversationID? {
         var best: QueueKey?
-        for agentLane in agent.lanes {
+        for agentLane in lanes {
             let mask = queue.laneMask(of: agentLane.skill)
             for required in 1...min(agentLane.level, 63) where mask & (1 << UInt64(required)) != 0 {
                 let lane = QueueLane(skill: agentLane.skill, requiredLevel: required)
                 let found = queue.best(in: lane) { conversation in
                     // Only what the verdict needs is read from the conversation, in place.
                     guard let demand = open[conversation]?.demand else { return false }
-                    return Self.verdict(agent, for: demand, excluding: nil, at: now, rules: rules).verdict == .chosen
+                    return agents[handle: handle]?.verdict(for: demand, at: now, rules: rules).verdict == .chosen
                 }
                 if let found, best.map({ found < $0 }) ?? true { best = found }
             }

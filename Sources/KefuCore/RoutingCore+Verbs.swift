@@ -108,15 +108,13 @@ extension RoutingCore {
     /// full. Returns false when sticky routing does not apply.
     mutating func placeWithReturningAgent(_ id: ConversationID, at now: Instant) -> Bool {
         guard let customer = conversations[id]?.record.customer, let last = returningBuyers[customer],
-            now - last.closedAt <= policy.rules.stickyWindow, let agent = agents[last.agent],
-            let open = conversations[id]
+            now - last.closedAt <= policy.rules.stickyWindow, let demand = conversations[id]?.demand,
+            let (verdict, _) = agents[last.agent]?.verdict(for: demand, at: now, rules: policy.skillRules)
         else { return false }
-        let (verdict, _) = self.verdict(agent, for: open, excluding: nil, at: now)
-        let rule = "returning buyer: \(last.agent) served them last, within the sticky window"
         if verdict == .chosen {
             var decision = decide(id, at: now)
             decision.agent = last.agent
-            decision.rule = rule
+            decision.rule = "returning buyer: \(last.agent) served them last, within the sticky window"
             // Others who could have taken it lost to the returning buyer's agent, not to a load comparison.
             decision.candidates = decision.candidates.map { candidate in
                 if candidate.agent == last.agent { return Candidate(agent: candidate.agent, verdict: .chosen) }

@@ -22,13 +22,14 @@ public struct RoutingCore: Sendable {
 
         /// Where the roster files the agent now.
         var filing: AgentRoster.Filing {
-            AgentRoster.Filing(
-                standing: AgentRoster.standing(of: self),
-                key: AgentRoster.Key(
-                    busy: busySlots, max: profile.maxChats, lastAssignedAt: lastAssignedAt, agent: profile.id,
-                    handle: handle),
-                lanes: lanes
-            )
+            AgentRoster.Filing(standing: AgentRoster.standing(of: self), key: rosterKey, lanes: lanes)
+        }
+
+        /// The agent's place in its roster lanes (and what routing compares agents by).
+        var rosterKey: AgentRoster.Key {
+            AgentRoster.Key(
+                busy: busySlots, max: profile.maxChats, lastAssignedAt: lastAssignedAt, agent: profile.id,
+                handle: handle)
         }
 
         /// Online, connected and with a free slot: may take a new conversation now.
