@@ -78,6 +78,18 @@ struct AgentTable: Sequence {
 
     func handle(of id: AgentID) -> Int? { handles[id] }
 
+    /// Reads an agent where it lies. The closure gets it `inout` only so that it is not copied first (a getter or
+    /// method called on a value read through a pointer copies the whole value): it must not change the agent.
+    func inspect<R>(handle: Int, _ read: (inout RoutingCore.AgentState) -> R) -> R? {
+        guard case .some = storage.base[handle] else { return nil }
+        return read(&storage.base[handle]!)
+    }
+
+    func inspect<R>(_ id: AgentID, _ read: (inout RoutingCore.AgentState) -> R) -> R? {
+        guard let handle = handles[id] else { return nil }
+        return inspect(handle: handle, read)
+    }
+
     /// Whether an agent is under the handle (without copying it out).
     func contains(handle: Int) -> Bool {
         if case .some = storage.base[handle] { return true }
@@ -183,6 +195,13 @@ struct ConversationTable: Sequence {
         (storage.base + slot).initialize(to: nil)
         freeSlots.append(slot)
         return open
+    }
+
+    /// Reads a conversation where it lies. As with `AgentTable.inspect`, the closure gets it `inout` only so that it
+    /// is not copied first: it must not change it.
+    func inspect<R>(_ id: ConversationID, _ read: (inout RoutingCore.OpenConversation) -> R) -> R? {
+        guard let slot = index[id] else { return nil }
+        return read(&storage.base[slot]!)
     }
 
     /// Changes a conversation in place (and reads several of its fields in one lookup); nil when there is none.

@@ -99,7 +99,7 @@ extension RoutingCore {
         _ id: ConversationID, excluding excluded: (AgentID, String)? = nil, at now: Instant
     ) -> Decision {
         // What the conversation asks, read in place: the decision needs nothing else of it.
-        guard let open = conversations[id]?.demand else {
+        guard let open = conversations.inspect(id, { $0.demand }) else {
             return Decision(conversation: id, at: now, agent: nil, rule: "no such conversation", candidates: [])
         }
         let search = searchRoster(for: open, excluding: excluded, at: now)
@@ -172,11 +172,15 @@ extension RoutingCore {
             var accepted = 0
             search.visited[lane] = roster.walk(lane) { handle in
                 // The agent is read where it lies, field by field (no copy of it).
-                guard seen.insert(handle).inserted, let key = agents[handle: handle]?.rosterKey else { return true }
-                if fallback && (agents[handle: handle]?.level(inSkill: own) ?? 0) >= 1 { return true }
-                guard
-                    let (verdict, level) = agents[handle: handle]?.verdict(
-                        for: open, excluding: excluded, at: now, rules: rules)
+                guard seen.insert(handle).inserted,
+                    let (key, verdict, level) = agents.inspect(
+                        handle: handle,
+                        { agent -> (AgentRoster.Key, Verdict, Int)? in
+                            // Met in a fallback lane but also in the own skill's lanes: judged there.
+                            if fallback && agent.level(inSkill: own) >= 1 { return nil }
+                            let (verdict, level) = agent.verdict(for: open, excluding: excluded, at: now, rules: rules)
+                            return (agent.rosterKey, verdict, level)
+                        }) ?? nil
                 else { return true }
                 guard verdict == .chosen else {
                     search.examined.append(Candidate(agent: key.agent, verdict: verdict))
@@ -344,7 +348,7 @@ extension RoutingCore {
     /// Capacity appeared on an agent: give it the best waiting conversations it can serve, at once.
     mutating func offerCapacity(to id: AgentID, at now: Instant) {
         guard let handle = agents.handle(of: id) else { return }
-        while agents[handle: handle]?.canTakeMore == true,
+        while agents.inspect(handle: handle, { $0.canTakeMore }) == true,
             let next = work(forAgent: handle, at: now)
         {
             conversations[next]?.decision = Decision(
@@ -362,7 +366,7 @@ extension RoutingCore {
     mutating func work(forAgent handle: Int, at now: Instant) -> ConversationID? {
         // The agent and the conversations are read where they lie (no copies): the queue is the only thing changed.
         let agents = self.agents
-        guard let lanes = agents[handle: handle]?.lanes else { return nil }
+        guard let lanes = agents.inspect(handle: handle, { $0.lanes }) else { return nil }
         return Self.work(for: handle, lanes: lanes, agents, in: &queue, conversations, policy.skillRules, at: now)
     }
 
@@ -377,8 +381,9 @@ extension RoutingCore {
                 let lane = QueueLane(skill: agentLane.skill, requiredLevel: required)
                 let found = queue.best(in: lane) { conversation in
                     // Only what the verdict needs is read from the conversation, in place.
-                    guard let demand = open[conversation]?.demand else { return false }
-                    return agents[handle: handle]?.verdict(for: demand, at: now, rules: rules).verdict == .chosen
+                    guard let demand = open.inspect(conversation, { $0.demand }) else { return false }
+                    return agents.inspect(handle: handle, { $0.verdict(for: demand, at: now, rules: rules).verdict })
+                        == .chosen
                 }
                 if let found, best.map({ found < $0 }) ?? true { best = found }
             }

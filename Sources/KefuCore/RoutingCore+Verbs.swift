@@ -108,8 +108,12 @@ extension RoutingCore {
     /// full. Returns false when sticky routing does not apply.
     mutating func placeWithReturningAgent(_ id: ConversationID, at now: Instant) -> Bool {
         guard let customer = conversations[id]?.record.customer, let last = returningBuyers[customer],
-            now - last.closedAt <= policy.rules.stickyWindow, let demand = conversations[id]?.demand,
-            let (verdict, _) = agents[last.agent]?.verdict(for: demand, at: now, rules: policy.skillRules)
+            now - last.closedAt <= policy.rules.stickyWindow, let demand = conversations.inspect(id, { $0.demand }),
+            let (verdict, _) = agents.inspect(
+                last.agent,
+                { [rules = policy.skillRules] in
+                    $0.verdict(for: demand, at: now, rules: rules)
+                })
         else { return false }
         if verdict == .chosen {
             var decision = decide(id, at: now)

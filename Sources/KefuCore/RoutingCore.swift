@@ -378,7 +378,7 @@ public struct RoutingCore: Sendable {
     mutating func changeAgent(handle: Int, _ change: (inout AgentState) -> Void) {
         guard agents.contains(handle: handle) else { return }
         change(&agents[handle: handle]!)
-        if let filing = agents[handle: handle]?.filing { roster.update(filing) }
+        if let filing = agents.inspect(handle: handle, { $0.filing }) { roster.update(filing) }
     }
 }
 
