@@ -23,10 +23,7 @@ let package = Package(
     ],
     targets: [
         // Pure routing + SLA state machine: commands and time in, effects out. No I/O, no clock reads.
-        .target(
-            name: "KefuCore",
-            dependencies: [.product(name: "HeapModule", package: "swift-collections")]
-        ),
+        .target(name: "KefuCore"),
         // Line protocol: framing, parsing and rendering. No sockets.
         .target(
             name: "KefuProtocol",

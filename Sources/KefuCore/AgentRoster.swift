@@ -1,5 +1,3 @@
-import HeapModule
-
 /// Where a routing decision looks for agents, so that its cost does not grow with the team: the agents who could take
 /// a chat now (online, connected, a free slot) wait in one heap per (skill, level), best first; every other agent is
 /// only counted, by skill and standing. A decision walks the front of the few heaps that may serve a conversation
@@ -76,7 +74,7 @@ struct AgentRoster {
     }
 
     /// Heaps by skill number, then level.
-    private var heaps: [[Heap<Entry>]] = []
+    private var heaps: [[BinaryHeap<Entry>]] = []
     /// Counts by skill number.
     private var tallies: [Tally] = []
     /// Where each agent is filed, by handle.
@@ -91,10 +89,10 @@ struct AgentRoster {
         change(&tallies[skill])
     }
 
-    private mutating func withHeap<R>(_ lane: Lane, _ body: (inout Heap<Entry>) -> R) -> R {
+    private mutating func withHeap<R>(_ lane: Lane, _ body: (inout BinaryHeap<Entry>) -> R) -> R {
         if heaps.count <= lane.skill { heaps += Array(repeating: [], count: lane.skill + 1 - heaps.count) }
         if heaps[lane.skill].count <= lane.level {
-            heaps[lane.skill] += Array(repeating: Heap(), count: lane.level + 1 - heaps[lane.skill].count)
+            heaps[lane.skill] += Array(repeating: BinaryHeap(), count: lane.level + 1 - heaps[lane.skill].count)
         }
         return body(&heaps[lane.skill][lane.level])
     }
@@ -162,7 +160,7 @@ struct AgentRoster {
         }
     }
 
-    private static func insert(_ entry: Entry, into heap: inout Heap<Entry>) -> Int {
+    private static func insert(_ entry: Entry, into heap: inout BinaryHeap<Entry>) -> Int {
         heap.insert(entry)
         return heap.count
     }
@@ -197,7 +195,7 @@ struct AgentRoster {
     private mutating func compact(_ lane: Lane) {
         guard hasHeap(lane) else { return }
         let live = heaps[lane.skill][lane.level].unordered.filter(isLive)
-        heaps[lane.skill][lane.level] = Heap(live)
+        heaps[lane.skill][lane.level] = BinaryHeap(live)
     }
 
     private func isLive(_ entry: Entry) -> Bool {
@@ -239,7 +237,7 @@ struct AgentRoster {
         guard hasHeap(lane) else { return 0 }
         // Take the heap out so it is mutated in place, not copied.
         var heap = heaps[lane.skill][lane.level]
-        heaps[lane.skill][lane.level] = Heap()
+        heaps[lane.skill][lane.level] = BinaryHeap()
         var visited: [Entry] = []
         while let top = heap.min {
             guard isLive(top) else {

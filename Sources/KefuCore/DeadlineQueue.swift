@@ -1,5 +1,3 @@
-import HeapModule
-
 /// What a deadline is for.
 enum DeadlineKind: Hashable {
     /// The customer's first-response clock runs out.
@@ -44,7 +42,7 @@ struct Deadline: Comparable {
 /// Every armed deadline in one heap, so the server needs a single timer for the earliest one however many
 /// conversations are open. Cancelling is lazy: the core checks, when a deadline comes due, whether it still applies.
 struct DeadlineQueue {
-    private var heap = Heap<Deadline>()
+    private var heap = BinaryHeap<Deadline>()
     private var sequence: UInt64 = 0
 
     var count: Int { heap.count }

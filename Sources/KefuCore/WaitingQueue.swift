@@ -1,5 +1,3 @@
-import HeapModule
-
 /// Orders waiting conversations. A vip counts as having arrived `vip_boost_s` earlier (aging instead of strict
 /// priority, so a flood of vips cannot starve normal chats forever); ties go to the lower conversation id. A
 /// conversation sent back to the queue keeps its original arrival, so it goes back near the front.
@@ -44,7 +42,7 @@ struct WaitingQueue {
     }
 
     /// Heaps by skill number, then required level (levels are small: 1 to 5 in practice).
-    private var heaps: [[Heap<Entry>]] = []
+    private var heaps: [[BinaryHeap<Entry>]] = []
     /// The required levels that have a lane, per skill number (bit `level`), so an agent looks up only lanes that
     /// exist.
     private var laneLevels: [UInt64] = []
@@ -69,7 +67,7 @@ struct WaitingQueue {
             let level = min(max(lane.requiredLevel, 0), 63)
             grow(toSkill: lane.skill)
             if heaps[lane.skill].count <= level {
-                heaps[lane.skill] += Array(repeating: Heap(), count: level + 1 - heaps[lane.skill].count)
+                heaps[lane.skill] += Array(repeating: BinaryHeap(), count: level + 1 - heaps[lane.skill].count)
             }
             heaps[lane.skill][level].insert(Entry(key: key, generation: nextGeneration))
             laneLevels[lane.skill] |= 1 << UInt64(level)
@@ -103,7 +101,7 @@ struct WaitingQueue {
     }
 
     private static func best(
-        in heap: inout Heap<Entry>, members: [ConversationID: Member], where accept: (ConversationID) -> Bool
+        in heap: inout BinaryHeap<Entry>, members: [ConversationID: Member], where accept: (ConversationID) -> Bool
     ) -> QueueKey? {
         var skipped: [Entry] = []
         defer { for entry in skipped { heap.insert(entry) } }
