@@ -524,7 +524,7 @@ extension RoutingCore {
     func estimate(position: Int, skill: Int) -> (eta: Int?, offline: Bool) {
         let slots = roster.slotsOnline(of: skill)
         guard slots > 0 else { return (nil, true) }
-        let handling = handlingTime[skill] ?? Self.assumedHandlingMilliseconds
+        let handling = (skill < handlingTime.count ? handlingTime[skill] : nil) ?? Self.assumedHandlingMilliseconds
         let seconds = (Double(position) * handling / Double(slots) / 1000).rounded(.up)
         return (Int(seconds), false)
     }

@@ -60,12 +60,15 @@ extension RoutingCore {
 
     mutating func open(_ request: OpenRequest, at now: Instant) -> Reply {
         let (customer, skill, text) = (request.customer, request.skill, request.text)
-        guard knownSkills.contains(skill) else {
+        // One lookup of the name: the number says whether the skill is known now (a reload may have dropped it).
+        guard let number = skillNumbers.number(of: skill), number < knownSkillNumbers.count,
+            knownSkillNumbers[number]
+        else {
             let known = knownSkills.sorted().map(\.name).joined(separator: ",")
             return .refused(.badArgs, "unknown skill \(skill); known skills: \(known)")
         }
         guard !text.isEmpty else { return .refused(.badArgs, "OPEN needs the customer's first message") }
-        if let limit = policy.rule(for: skill).maxQueue, queue.count(of: skillNumbers.intern(skill)) >= limit {
+        if let limit = policy.skillRules[skill]?.maxQueue, queue.count(of: number) >= limit {
             return .refused(
                 .busy,
                 "the \(skill) queue is full (\(limit) waiting); please leave a message later or try again soon"
@@ -84,7 +87,7 @@ extension RoutingCore {
         record.firstResponseDueAt = policy.calendar.adding(sla.firstResponse, to: now)
         record.roundDueAt = record.firstResponseDueAt
         record.resolutionDueAt = sla.resolution.map { policy.calendar.adding($0, to: now) }
-        conversations.add(OpenConversation(record: record, skill: skillNumbers.intern(skill)))
+        conversations.add(OpenConversation(record: record, skill: number))
         if let due = record.resolutionDueAt { deadlines.arm(.resolutionDue(id), at: due) }
         armRound(of: record)
         persistRound(of: record)
@@ -256,6 +259,9 @@ extension RoutingCore {
             if let assignedAt = open.assignedAt {
                 // A moving average of recent handling times feeds the queue estimates.
                 let sample = Double((now - assignedAt).value)
+                if handlingTime.count <= open.skill {
+                    handlingTime += Array(repeating: nil, count: open.skill + 1 - handlingTime.count)
+                }
                 handlingTime[open.skill] = handlingTime[open.skill].map { $0 * 0.8 + sample * 0.2 } ?? sample
             }
             if policy.rules.wrapUp.value > 0 {

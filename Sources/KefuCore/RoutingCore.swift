@@ -125,6 +125,8 @@ public struct RoutingCore: Sendable {
     /// Who can take a chat now, by skill and level, and everyone else counted by standing: what decisions read.
     var roster = AgentRoster()
     var knownSkills: Set<Skill> = []
+    /// `knownSkills` by skill number.
+    var knownSkillNumbers: [Bool] = []
     /// Every open conversation (queued or assigned). Closed ones live only in the store.
     var conversations = ConversationTable()
     var queue = WaitingQueue()
@@ -132,7 +134,7 @@ public struct RoutingCore: Sendable {
     var nextConversationID: ConversationID
     var returningBuyers: [CustomerID: ReturningBuyer] = [:]
     /// Recent handling time per skill (moving average, ms), for queue estimates.
-    var handlingTime: [Int: Double] = [:]
+    var handlingTime: [Double?] = []
     /// Skills (by number) whose waiting customers may have a new position to hear about.
     var queueChanged: Set<Int> = []
     var queueReportArmed = false
@@ -367,6 +369,7 @@ public struct RoutingCore: Sendable {
         for rule in policy.skillRules.values.sorted(by: { $0.skill < $1.skill }) {
             for skill in rule.fallback { _ = skillNumbers.intern(skill) }
         }
+        knownSkillNumbers = skillNumbers.names.map { knownSkills.contains($0) }
     }
 
     /// Every change to an agent's state goes through here, so the roster decisions read never lags behind it.
