@@ -543,12 +543,12 @@ struct ConfigurationTests {
     @Test func loadReadsAFile() throws {
         let path = FileManager.default.temporaryDirectory
             .appendingPathComponent("kefu-config-\(UUID().uuidString).toml").path
-        try config(agentText()).write(toFile: path, atomically: true, encoding: .utf8)
+        try config(agentText()).write(toFile: path, atomically: false, encoding: .utf8)
         defer { try? FileManager.default.removeItem(atPath: path) }
         let configuration = try KefuConfiguration.load(path: path)
         #expect(configuration.agents.map(\.id) == ["alice"])
 
-        try config("[server]\nmax_line_bytes = 1\n").write(toFile: path, atomically: true, encoding: .utf8)
+        try config("[server]\nmax_line_bytes = 1\n").write(toFile: path, atomically: false, encoding: .utf8)
         let error = try #require(throws: ConfigError.self) { try KefuConfiguration.load(path: path) }
         #expect(error.file == path)
         #expect(error.line == 4)

@@ -41,7 +41,7 @@ struct DeployTests {
         #expect(FileManager.default.isExecutableFile(atPath: stage.path + "/usr/bin/kefud"))
 
         // An edited configuration survives both a second install and the uninstall.
-        try "# edited by ops\n".write(toFile: stage.path + "/etc/kefu/kefud.toml", atomically: true, encoding: .utf8)
+        try "# edited by ops\n".write(toFile: stage.path + "/etc/kefu/kefud.toml", atomically: false, encoding: .utf8)
         #expect(try await runCommand("/usr/bin/make", make + ["install"]).status == 0)
         let uninstalled = try await runCommand("/usr/bin/make", make + ["uninstall"])
         try #require(uninstalled.status == 0, "\(uninstalled.output)\(uninstalled.errorOutput)")
@@ -59,7 +59,7 @@ struct DeployTests {
             contentsOf: packageRoot.appendingPathComponent("deploy/kefud.service"), encoding: .utf8)
         let unit = directory.path + "/kefud.service"
         try shipped.replacingOccurrences(of: "/usr/local/bin/kefud", with: kefud)
-            .write(toFile: unit, atomically: true, encoding: .utf8)
+            .write(toFile: unit, atomically: false, encoding: .utf8)
         let socket = directory.path + "/kefud.socket"
         try FileManager.default.copyItem(
             atPath: packageRoot.appendingPathComponent("deploy/kefud.socket").path, toPath: socket)

@@ -157,6 +157,8 @@ final class NotificationReader: @unchecked Sendable {  // the state below is gua
 func writeConfiguration(_ text: String, in directory: TemporaryDirectory, name: String = "kefud.toml") throws -> String
 {
     let path = directory.url(for: name).path
-    try text.write(toFile: path, atomically: true, encoding: .utf8)
+    // Not `atomically`: on Linux, Foundation's atomic write leaves a `TemporaryDirectory.*` folder in /tmp each time
+    // (the tests write files into their own temporary directories, where nothing reads them half-written).
+    try text.write(toFile: path, atomically: false, encoding: .utf8)
     return path
 }

@@ -67,7 +67,7 @@ import Testing
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
             let path = directory + "/kefu.sqlite"
             let garbage = String(repeating: "this is not a SQLite database\n", count: 200)
-            try garbage.write(toFile: path, atomically: true, encoding: .utf8)
+            try garbage.write(toFile: path, atomically: false, encoding: .utf8)
             let error = #expect(throws: StoreError.self) {
                 _ = try openStore(directory)
             }
@@ -82,7 +82,7 @@ import Testing
             // A regular file where the directory should be.
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
             let blocker = directory + "/file"
-            try "x".write(toFile: blocker, atomically: true, encoding: .utf8)
+            try "x".write(toFile: blocker, atomically: false, encoding: .utf8)
             let error = #expect(throws: StoreError.self) {
                 _ = try openStore(blocker + "/store")
             }

@@ -88,7 +88,7 @@ struct MessageCatalogTests {
         let root = try TemporaryDirectory(prefix: "kefu-catalog-bad")
         let source = root.url(for: "bad.catalog")
         let text = "Subject: an entry without its -- <id> line\n\nSome text.\n"
-        try text.write(to: source, atomically: true, encoding: .utf8)
+        try text.write(to: source, atomically: false, encoding: .utf8)
         try install(source, into: root)
         #expect(throws: MessageCatalog.ParseError.self) { try MessageCatalog(parsing: text) }
 
