@@ -22,6 +22,13 @@ let package = Package(
             path: "Benchmarks/Routing",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
         ),
+        // The running daemon: starts the root package's release kefud and measures how late breaches fire.
+        .executableTarget(
+            name: "BreachLateness",
+            dependencies: [.product(name: "Benchmark", package: "benchmark")],
+            path: "Benchmarks/BreachLateness",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

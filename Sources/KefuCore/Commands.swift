@@ -299,6 +299,31 @@ public enum Effect: Sendable, Equatable {
     case signOut(AgentID, reason: String)
     /// Write a journald record of an escalation step.
     case escalation(SLAEscalation)
+    /// Write a debug-level journald record of an SLA fact that is no breach: a warning, or a round met.
+    case slaNotice(SLANotice)
+}
+
+/// What journald keeps at debug level about rounds that did not breach: the warning sent to the holder before a
+/// round's deadline, and a round answered by a human in time. (Breaches and escalations are warning level and up.)
+public struct SLANotice: Sendable, Equatable {
+    public enum Kind: String, Sendable, Equatable {
+        /// `SLA-WARN` was sent to the holder.
+        case warning
+        /// A human answered the round before its deadline.
+        case met
+    }
+
+    public var kind: Kind
+    /// The round as a breach record describes one: `waited` until the warning or the answer, `threshold` its limit.
+    public var facts: SLABreach
+    /// Time left before the deadline (a warning); nil for a round met.
+    public var left: Milliseconds?
+
+    public init(kind: Kind, facts: SLABreach, left: Milliseconds? = nil) {
+        self.kind = kind
+        self.facts = facts
+        self.left = left
+    }
 }
 
 /// The outcome of one command: the caller's reply and everything else that follows.

@@ -168,6 +168,8 @@ extension RoutingCore {
         persist(id)
         let sla = SLAKind(round: round)
         effects.append(.deliver(.agent(holder), .slaWarning(id, sla: sla, left: due - now)))
+        let facts = roundBreach(open.record, started: start, due: due, at: now)
+        effects.append(.slaNotice(SLANotice(kind: .warning, facts: facts, left: due - now)))
     }
 
     /// No idle hanging (严禁空挂): an agent who lets `auto_away_breaches` chats breach within the window is set

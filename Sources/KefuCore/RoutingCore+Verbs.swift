@@ -195,8 +195,12 @@ extension RoutingCore {
             open.record.messageCount += 1
             // A human answer ends the round (the first one also stops the first-response clock).
             if open.record.firstRespondedAt == nil { open.record.firstRespondedAt = now }
-            if open.record.roundStartedAt != nil {
+            if let started = open.record.roundStartedAt {
                 persistRound(of: open.record, answeredAt: now)
+                if open.record.roundBreachedAt == nil, let due = open.record.roundDueAt {
+                    let facts = roundBreach(open.record, started: started, due: due, at: now)
+                    effects.append(.slaNotice(SLANotice(kind: .met, facts: facts)))
+                }
                 open.record.roundStartedAt = nil
                 open.record.roundDueAt = nil
                 open.record.roundBreachedAt = nil

@@ -21,9 +21,10 @@ public struct BreachSummary: Sendable, Equatable {
     public var part: Int
     public var parts: Int
 
-    /// What was held back: breaches, or the escalation-ladder records that follow them (one per rung).
+    /// What was held back: breaches, the escalation-ladder records that follow them (one per rung), or the
+    /// debug-level notices of warnings and rounds met.
     public enum Kind: Sendable, Equatable {
-        case breaches, escalations
+        case breaches, escalations, notices
     }
 
     public var kind = Kind.breaches

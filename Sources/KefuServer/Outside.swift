@@ -10,6 +10,13 @@ public protocol JournalRecorder: Sendable {
     func record(_ away: AgentAutoAway)
     /// A step of the escalation ladder.
     func record(_ escalation: SLAEscalation)
+    /// A warning sent, or a round met (debug level).
+    func record(_ notice: SLANotice)
+}
+
+extension JournalRecorder {
+    /// Recorders that keep only what ops alert on (the tests' lists) ignore the debug-level notices.
+    public func record(_ notice: SLANotice) {}
 }
 
 /// What the daemon tells its service manager (sd_notify in the daemon; nothing or a list in tests).

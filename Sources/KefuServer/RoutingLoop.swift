@@ -15,6 +15,7 @@ final class RoutingLoop {
         case breach(SLABreach)
         case autoAway(AgentAutoAway)
         case escalation(SLAEscalation)
+        case notice(SLANotice)
         case close(SessionID)
     }
 
@@ -59,6 +60,9 @@ final class RoutingLoop {
     var breachLimiter: BreachRateLimiter
     /// The same budget for the escalation ladder's records (a storm of breaches is a storm of first rungs too).
     var escalationLimiter: BreachRateLimiter
+    /// Debug-level notices (warnings, rounds met) have a budget of their own, so that they can never crowd breach
+    /// records out of journald's rate limit; beyond it they are counted in summaries.
+    var noticeLimiter: BreachRateLimiter
     let logger: Logger
     /// Where the listener is, for `STATUS=` after a reload.
     let listening: String
@@ -113,6 +117,8 @@ final class RoutingLoop {
         self.breachLimiter = BreachRateLimiter(recordsPerSecond: breachRecordsPerSecond)
         self.escalationLimiter = BreachRateLimiter(recordsPerSecond: breachRecordsPerSecond)
         self.escalationLimiter.kind = .escalations
+        self.noticeLimiter = BreachRateLimiter(recordsPerSecond: breachRecordsPerSecond)
+        self.noticeLimiter.kind = .notices
         self.logger = logger
         self.listening = listening
         // Buyers of open conversations brought by a gateway are that gateway's again after a restart.
@@ -206,6 +212,7 @@ final class RoutingLoop {
             authenticator = Authenticator(configuration)
             breachLimiter.recordsPerSecond = configuration.sla.breachRecordsPerSecond
             escalationLimiter.recordsPerSecond = configuration.sla.breachRecordsPerSecond
+            noticeLimiter.recordsPerSecond = configuration.sla.breachRecordsPerSecond
             apply(core.handle(.reconfigure(RoutingPolicy(configuration)), at: clock.now()), caller: nil, tag: nil)
             rejectedReload = nil
             logger.notice(
@@ -267,6 +274,8 @@ final class RoutingLoop {
                 emit(.autoAway(away))
             case .escalation(let escalation):
                 emit(.escalation(escalation))
+            case .slaNotice(let notice):
+                emit(.notice(notice))
             case .signOut(let agent, let reason):
                 // After the events that concern it (its chats revoked), the agent hears why and is disconnected.
                 for session in sorted(sessionsByPrincipal[.agent(agent)]) {
@@ -315,6 +324,8 @@ final class RoutingLoop {
             journal.record(away)
         case .escalation(let escalation):
             if escalationLimiter.admit(escalation.breach, at: clock.now()) { journal.record(escalation) }
+        case .notice(let notice):
+            if noticeLimiter.admit(notice.facts, at: clock.now()) { journal.record(notice) }
         case .close(let session):
             sessions[session]?.outbox.close()
         }
@@ -322,7 +333,9 @@ final class RoutingLoop {
 
     /// Writes the summaries of breaches held back since the last time (once a second, and at the end).
     private func recordHeldBreaches() {
-        for summary in breachLimiter.flush() + escalationLimiter.flush() { journal.record(summary) }
+        for summary in breachLimiter.flush() + escalationLimiter.flush() + noticeLimiter.flush() {
+            journal.record(summary)
+        }
     }
 
     func closeNow(_ session: SessionID, farewell: String) {

@@ -45,6 +45,42 @@ public struct JournaldRecorder: JournalRecorder {
         send(Self.journalRecord(for: escalation))
     }
 
+    public func record(_ notice: SLANotice) {
+        // Debug level: journald stores it (MaxLevelStore= is debug by default); nothing is logged elsewhere when
+        // journald does not take it.
+        _ = Self.journalRecord(for: notice).send()
+    }
+
+    /// The debug-level journald entry for a warning sent (`KEFU_EVENT=sla_warning`, with `KEFU_LEFT_MS`) or a round
+    /// met (`KEFU_EVENT=sla_met`): the same fields as a breach, so the 3-minute rate per agent, skill and store can be
+    /// read from journald as well as from the store.
+    public static func journalRecord(for notice: SLANotice) -> JournalRecord {
+        var record = journalRecord(for: notice.facts)
+        let facts = notice.facts
+        let round = facts.round == 1 ? "" : " (round \(facts.round))"
+        switch notice.kind {
+        case .warning:
+            record.message =
+                "SLA warning: conversation \(facts.conversation) (customer \(facts.customer), skill \(facts.skill)) "
+                + "has \(seconds(notice.left ?? Milliseconds(0))) left of its \(seconds(facts.threshold)) "
+                + "\(phrase(facts.sla))\(round); agent \(facts.agent?.rawValue ?? "none") warned"
+            record.messageID = SystemdMessageID.slaWarning
+        case .met:
+            record.message =
+                "SLA met: conversation \(facts.conversation) (customer \(facts.customer), skill \(facts.skill)) "
+                + "answered in \(seconds(facts.waited)), within the \(seconds(facts.threshold)) "
+                + "\(phrase(facts.sla))\(round)"
+            record.messageID = SystemdMessageID.slaRoundMet
+        }
+        record.priority = JournalPriority.debug
+        record.fields =
+            record.fields.map { field in
+                field.name == "KEFU_EVENT"
+                    ? JournalField("KEFU_EVENT", "sla_\(notice.kind == .met ? "met" : "warning")") : field
+            } + (notice.left.map { [JournalField("KEFU_LEFT_MS", $0.description)] } ?? [])
+        return record
+    }
+
     /// The journald entry for a step of the escalation ladder (`KEFU_EVENT=sla_escalation`): PRIORITY warning at
     /// level 1, error at level 2, critical from level 3, as the ladder climbs.
     public static func journalRecord(for escalation: SLAEscalation) -> JournalRecord {
@@ -119,6 +155,7 @@ public struct JournaldRecorder: JournalRecorder {
     public static func journalRecord(for summary: BreachSummary) -> JournalRecord {
         let part = summary.parts == 1 ? "" : " (part \(summary.part) of \(summary.parts))"
         let counts = "\(summary.firstResponse) first response, \(summary.response) response"
+        if summary.kind == .notices { return noticeSummary(summary) }
         let escalations = summary.kind == .escalations
         let what = escalations ? "escalation records" : "breaches"
         let message =
@@ -135,6 +172,29 @@ public struct JournaldRecorder: JournalRecorder {
                 JournalField("KEFU_CONVERSATIONS", summary.conversationList),
                 JournalField("KEFU_SLA_FIRST_RESPONSE", "\(summary.firstResponse)"),
                 JournalField("KEFU_SLA_RESPONSE", "\(summary.response)"),
+                JournalField("KEFU_RECORDS_PER_S", "\(summary.recordsPerSecond)"),
+                JournalField("KEFU_FIRST_AT_MS", summary.first.description),
+                JournalField("KEFU_LAST_AT_MS", summary.last.description),
+                JournalField("KEFU_PART", "\(summary.part)"),
+                JournalField("KEFU_PARTS", "\(summary.parts)"),
+            ]
+        )
+    }
+
+    /// The debug-level entry for warnings and rounds met beyond `breach_records_per_s` in a second
+    /// (`KEFU_EVENT=sla_notice_summary`): counted and listed, not written one by one.
+    static func noticeSummary(_ summary: BreachSummary) -> JournalRecord {
+        let part = summary.parts == 1 ? "" : " (part \(summary.part) of \(summary.parts))"
+        return JournalRecord(
+            message:
+                "SLA notices: \(summary.breaches) warnings and rounds met beyond \(summary.recordsPerSecond) records "
+                + "a second are counted here\(part); their conversations are in KEFU_CONVERSATIONS",
+            messageID: SystemdMessageID.slaNoticeSummary,
+            priority: JournalPriority.debug,
+            fields: [
+                JournalField("KEFU_EVENT", "sla_notice_summary"),
+                JournalField("KEFU_NOTICES", "\(summary.breaches)"),
+                JournalField("KEFU_CONVERSATIONS", summary.conversationList),
                 JournalField("KEFU_RECORDS_PER_S", "\(summary.recordsPerSecond)"),
                 JournalField("KEFU_FIRST_AT_MS", summary.first.description),
                 JournalField("KEFU_LAST_AT_MS", summary.last.description),

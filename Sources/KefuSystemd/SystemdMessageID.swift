@@ -9,6 +9,10 @@ public enum SystemdMessageID {
     public static let slaEscalation = "2256e7c29f6d400e9406609f87fb970a"
     /// A conversation is close to its SLA deadline.
     public static let slaWarning = "24ba9b8e1d0149ceb3aa7be6bfc7310e"
+    /// A round was answered by a human before its deadline (debug level).
+    public static let slaRoundMet = "0f95dc0853544954b984f4a5cd46f93c"
+    /// Periodic summary of SLA warnings and rounds met that got no debug record of their own.
+    public static let slaNoticeSummary = "f59281caed494b14adf056e4d35a13e5"
     /// An agent was set away automatically (missed offers or idle too long).
     public static let agentAutoAway = "f1fd7c8335c544049e9d855d669f9d9a"
     /// Periodic summary of breaches, emitted instead of one entry per breach during a storm.
@@ -27,6 +31,8 @@ public enum SystemdMessageID {
         ("slaBreach", slaBreach),
         ("slaEscalation", slaEscalation),
         ("slaWarning", slaWarning),
+        ("slaRoundMet", slaRoundMet),
+        ("slaNoticeSummary", slaNoticeSummary),
         ("agentAutoAway", agentAutoAway),
         ("breachSummary", breachSummary),
         ("daemonStarted", daemonStarted),

@@ -464,6 +464,18 @@ struct Referee {
                 problems += breachProblems(breach, at: now)
             case .persist(.note), .autoAway, .escalation:
                 break
+            case .slaNotice(let notice):
+                // A round met was answered within its limit (in business time); a warning comes before the deadline.
+                let facts = notice.facts
+                if facts.at != now { problems.append("SLA notice stamped \(facts.at) at \(now)") }
+                switch notice.kind {
+                case .met:
+                    if (facts.businessWaited ?? facts.waited) > facts.threshold || notice.left != nil {
+                        problems.append("round met late: \(notice)")
+                    }
+                case .warning:
+                    if (notice.left?.value ?? 0) <= 0 { problems.append("warning with no time left: \(notice)") }
+                }
             case .persist(.round(let round)):
                 if round.answeredAt.map({ $0 != now }) ?? false {
                     problems.append("round answered at \(now): \(round)")
@@ -700,6 +712,7 @@ extension Effect {
         case .breach(let breach): breach.conversation
         case .autoAway, .signOut: nil
         case .escalation(let escalation): escalation.breach.conversation
+        case .slaNotice(let notice): notice.facts.conversation
         case .deliver(_, let event):
             switch event {
             case .queued(let id, _, _, _), .joined(let id, _), .message(let id, _, _), .revoked(let id, _),

@@ -141,6 +141,45 @@ struct SLAWarningTests {
         #expect(Self.warnings(queued.advance(seconds: 179).effects).isEmpty)
     }
 
+    static func notices(_ effects: [Effect]) -> [SLANotice] {
+        effects.compactMap { if case .slaNotice(let notice) = $0 { notice } else { nil } }
+    }
+
+    /// journald keeps warnings and rounds met at debug level: the core hands each out with the round's facts.
+    @Test func aWarningAndARoundMetAreNoticesWithTheRoundsFacts() {
+        var floor = floor(warnBefore: .seconds(30))
+        floor.login("alice")
+        let id = floor.open("c1", "presales")
+        let warned = Self.notices(floor.advance(seconds: 150).effects)
+        #expect(warned.map(\.kind) == [.warning])
+        #expect(warned.first?.left == .seconds(30))
+        #expect(warned.first?.facts.waited == .seconds(150))
+        #expect(warned.first?.facts.threshold == .seconds(180))
+        #expect(warned.first?.facts.agent == "alice")
+        #expect(warned.first?.facts.conversation == id)
+
+        _ = floor.advance(seconds: 20)
+        let met = Self.notices(floor.run(.send(.agent("alice"), id, text: "您好")).effects)
+        #expect(met.map(\.kind) == [.met])
+        #expect(met.first?.left == nil)
+        #expect(met.first?.facts.sla == .firstResponse)
+        #expect(met.first?.facts.round == 1)
+        #expect(met.first?.facts.waited == .seconds(170))
+        #expect(met.first?.facts.threshold == .seconds(180))
+        // Answering again within the same round (no buyer message since) meets nothing new.
+        #expect(Self.notices(floor.run(.send(.agent("alice"), id, text: "在的")).effects).isEmpty)
+    }
+
+    @Test func aRoundAnsweredAfterItsBreachIsNotMet() {
+        var floor = floor()
+        floor.login("alice")
+        let id = floor.open("c1", "presales")
+        #expect(breaches(floor.advance(seconds: 181).effects).count == 1)
+        let answered = floor.run(.send(.agent("alice"), id, text: "抱歉久等"))
+        #expect(Self.notices(answered.effects).isEmpty)
+        #expect(answered.records.contains { if case .round(let round) = $0 { round.answeredAt != nil } else { false } })
+    }
+
     @Test func aChatPassedOnAfterItsWarningIsNotWarnedAgainInTheSameRound() {
         var floor = floor(
             warnBefore: .seconds(30), agents: [agent("alice", ["presales": 3]), agent("bob", ["presales": 2])]

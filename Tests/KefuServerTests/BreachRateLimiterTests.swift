@@ -154,6 +154,21 @@ struct BreachRateLimiterTests {
         #expect(long.summaries.map(\.conversationList) == ["12345", "678"])
     }
 
+    @Test func noticesBeyondTheBudgetAreCountedInADebugSummary() {
+        var summary = BreachSummary(
+            conversations: [ConversationID(3), ConversationID(4)], firstResponse: 1, response: 1, first: Self.start,
+            last: Self.start + Milliseconds(10), recordsPerSecond: 200)
+        summary.kind = .notices
+        let record = JournaldRecorder.journalRecord(for: summary)
+        #expect(record.messageID == SystemdMessageID.slaNoticeSummary)
+        #expect(record.priority == JournalPriority.debug)
+        let fields = Dictionary(uniqueKeysWithValues: record.fields.map { ($0.name, $0.value) })
+        #expect(fields["KEFU_EVENT"] == "sla_notice_summary")
+        #expect(fields["KEFU_NOTICES"] == "2")
+        #expect(fields["KEFU_CONVERSATIONS"] == "3,4")
+        #expect(record.fields.allSatisfy { Journal.isValidFieldName($0.name) })
+    }
+
     @Test func aSummaryIsOneJournaldRecordWithItsCountsAndIds() {
         let summary = BreachSummary(
             conversations: [ConversationID(7), ConversationID(9), ConversationID(7)], firstResponse: 2, response: 1,

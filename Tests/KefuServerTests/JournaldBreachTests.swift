@@ -68,6 +68,50 @@ struct JournaldBreachTests {
         #expect(await kefud.waitForExit() == 0)
     }
 
+    /// Warnings and rounds met are kept at debug level (PRIORITY 7) with the breach's fields.
+    @Test func aWarningAndARoundMetAreDebugEntriesWithTheRoundsFields() async throws {
+        guard await JournaldHarness.isRunningForTest() else { return }
+        let directory = try TemporaryDirectory(prefix: "kefud-journal-met")
+        let config = try writeConfiguration(
+            testConfiguration(firstResponseSeconds: 60, sla: "warn_s = 59.5"), in: directory)
+        let kefud = try KefudProcess(
+            arguments: ["--config", config, "--state-dir", directory.path + "/var"],
+            workingDirectory: directory.path)
+        try await kefud.waitUntilReady()
+        let customer = "jmet-\(UUID().uuidString.prefix(8))"
+        let alice = try await LineClient.connect(port: kefud.port)
+        #expect(try await alice.completion("l LOGIN agent alice alice-secret").hasPrefix("l OK"))
+        let buyer = try await LineClient.connect(port: kefud.port)
+        #expect(try await buyer.completion("l LOGIN customer \(customer) shop-gateway-secret").hasPrefix("l OK"))
+        #expect(try await buyer.completion("o OPEN logistics store=tmall :快递到哪了") == "o OK conv=1")
+        try await alice.expect("* ASSIGNED conv=1")
+        try await alice.expect("* SLA-WARN conv=1 sla=first_response")  // half a second in: 59.5 s before
+        #expect(try await alice.completion("a SEND 1 :在查了") == "a OK seq=2")
+
+        let warnings = await JournaldHarness.query(
+            ["KEFU_EVENT=sla_warning", "KEFU_CUSTOMER=\(customer)"], timeout: .seconds(10))
+        try #require(warnings.count == 1, "journal entries: \(warnings); kefud output: \(kefud.output)")
+        #expect(warnings[0]["PRIORITY"] == "7")
+        #expect(warnings[0]["MESSAGE_ID"] == "24ba9b8e1d0149ceb3aa7be6bfc7310e")
+        #expect(warnings[0]["KEFU_AGENT"] == "alice")
+        #expect(warnings[0]["KEFU_THRESHOLD_MS"] == "60000")
+        #expect(Int(warnings[0]["KEFU_LEFT_MS"] ?? "") ?? 0 > 0)
+
+        let met = await JournaldHarness.query(
+            ["KEFU_EVENT=sla_met", "KEFU_CUSTOMER=\(customer)"], timeout: .seconds(10))
+        try #require(met.count == 1, "journal entries: \(met); kefud output: \(kefud.output)")
+        #expect(met[0]["PRIORITY"] == "7")
+        #expect(met[0]["MESSAGE_ID"] == "0f95dc0853544954b984f4a5cd46f93c")
+        #expect(met[0]["KEFU_SLA"] == "first_response")
+        #expect(met[0]["KEFU_ROUND"] == "1")
+        #expect(met[0]["KEFU_STORE"] == "tmall")
+        #expect(met[0]["KEFU_AGENT"] == "alice")
+        #expect(Int(met[0]["KEFU_WAITED_MS"] ?? "") ?? 60_000 < 60_000)
+        #expect(met[0]["MESSAGE"]?.hasPrefix("SLA met: conversation 1 (customer \(customer)") == true)
+        kefud.signal(SIGTERM)
+        #expect(await kefud.waitForExit() == 0)
+    }
+
     @Test func aBreachDueWhileDownFiresRightAfterStartAndOnlyOnce() async throws {
         guard await JournaldHarness.isRunningForTest() else { return }
         let directory = try TemporaryDirectory(prefix: "kefud-catchup")

@@ -25,8 +25,16 @@ struct JournaldCatalogTests {
         let away = AgentAutoAway(
             agent: "alice", breaches: 2, window: Milliseconds(600_000),
             movedConversations: [ConversationID(7)], at: Instant(unixMilliseconds: 0))
+        let notices = BreachSummary(
+            conversations: [ConversationID(7)], firstResponse: 1, response: 0, first: Instant(unixMilliseconds: 0),
+            last: Instant(unixMilliseconds: 0), recordsPerSecond: 200)
+        var noticeSummary = notices
+        noticeSummary.kind = .notices
         let records = [
             JournaldRecorder.journalRecord(for: breach), JournaldRecorder.journalRecord(for: away),
+            JournaldRecorder.journalRecord(for: SLANotice(kind: .warning, facts: breach, left: Milliseconds(30_000))),
+            JournaldRecorder.journalRecord(for: SLANotice(kind: .met, facts: breach)),
+            JournaldRecorder.journalRecord(for: noticeSummary),
         ]
         for record in records {
             let id = try #require(record.messageID)
