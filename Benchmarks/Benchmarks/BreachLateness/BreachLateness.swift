@@ -26,12 +26,14 @@ let limitSeconds = 12
 
 let firedLate = BenchmarkMetric.custom("breach fired late (ms)", polarity: .prefersSmaller, useScalingFactor: false)
 let seenLate = BenchmarkMetric.custom("breach seen late (us)", polarity: .prefersSmaller, useScalingFactor: false)
+let daemonMemory = BenchmarkMetric.custom(
+    "kefud peak resident (MB)", polarity: .prefersSmaller, useScalingFactor: false)
 
 let benchmarks: @Sendable () -> Void = {
     Benchmark(
         "Breach lateness: 100000 open conversations, 10000 breaches/s",
         configuration: .init(
-            metrics: [firedLate, seenLate, .peakMemoryResident], warmupIterations: 0, maxDuration: .seconds(120),
+            metrics: [firedLate, seenLate, daemonMemory], warmupIterations: 0, maxDuration: .seconds(120),
             maxIterations: 1
         )
     ) { benchmark in
@@ -41,6 +43,7 @@ let benchmarks: @Sendable () -> Void = {
             benchmark.measurement(firedLate, sample.firedLateMilliseconds)
             benchmark.measurement(seenLate, sample.seenLateMicroseconds)
         }
+        if let peak = run.daemonPeakResidentMegabytes() { benchmark.measurement(daemonMemory, peak) }
     }
 }
 
@@ -80,6 +83,15 @@ final class LatenessRun {
         daemon.standardOutput = FileHandle.nullDevice
         daemon.standardError = FileHandle.nullDevice
         try daemon.run()
+    }
+
+    /// kefud's peak resident memory so far (`VmHWM`), with its 100,000 conversations open.
+    func daemonPeakResidentMegabytes() -> Int? {
+        guard let status = try? String(contentsOfFile: "/proc/\(daemon.processIdentifier)/status", encoding: .utf8),
+            let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+            let kilobytes = line.split(separator: " ").compactMap({ Int($0) }).first
+        else { return nil }
+        return kilobytes / 1024
     }
 
     func stop() {
@@ -140,9 +152,11 @@ final class LatenessRun {
                 let waited = Self.field("waited_ms", in: line).flatMap({ Int($0) })
             else { continue }
             let due = sentAt[conv - 1] + Int64(limitSeconds) * 1_000_000
+            // The daemon's clock counts whole milliseconds, so a breach can arrive up to a millisecond before the
+            // client's microsecond deadline: that is on time (0), not early.
             samples.append(
                 LatenessSample(
-                    firedLateMilliseconds: waited - limitSeconds * 1000, seenLateMicroseconds: Int(seen - due)))
+                    firedLateMilliseconds: waited - limitSeconds * 1000, seenLateMicroseconds: max(0, Int(seen - due))))
         }
         if let wrong = misnumbered.withLock({ $0.first }) {
             throw BenchmarkFailure(description: "OPEN replies out of order (a store that was not fresh?): \(wrong)")
