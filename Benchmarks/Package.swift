@@ -1,8 +1,8 @@
 // swift-tools-version:6.1
 import PackageDescription
 
-// Benchmarks of KefuCore, kept out of the root package so that `make test` and CI never build them.
-// Run with `swift package benchmark` from this directory (see README.md). They use only the core's public API.
+// Benchmarks of KefuCore (through its public API only) and of the running kefud, kept out of the root package so that
+// `make test` and CI never build them. Run with `swift package benchmark` from this directory (see README.md).
 let package = Package(
     name: "KefuBenchmarks",
     platforms: [.macOS(.v15)],
