@@ -1,5 +1,5 @@
-/// What a deadline is for.
-enum DeadlineKind: Hashable {
+/// What a deadline is for. (SPI `Benchmarks`: the benchmarks measure the deadline queue on its own.)
+@_spi(Benchmarks) public enum DeadlineKind: Hashable, Sendable {
     /// The customer's first-response clock runs out.
     /// A response round's deadline (round 1 is the first response).
     case roundDue(ConversationID, round: Int)
@@ -26,37 +26,39 @@ enum DeadlineKind: Hashable {
 
 /// One armed deadline. `sequence` makes the order of deadlines due at the same instant the order of arming, so
 /// replays are deterministic.
-struct Deadline: Comparable {
-    var at: Instant
-    var sequence: UInt64
-    var kind: DeadlineKind
+@_spi(Benchmarks) public struct Deadline: Comparable, Sendable {
+    public var at: Instant
+    public var sequence: UInt64
+    public var kind: DeadlineKind
 
-    static func < (lhs: Deadline, rhs: Deadline) -> Bool {
+    public static func < (lhs: Deadline, rhs: Deadline) -> Bool {
         if lhs.at != rhs.at { return lhs.at < rhs.at }
         return lhs.sequence < rhs.sequence
     }
 
-    static func == (lhs: Deadline, rhs: Deadline) -> Bool { lhs.at == rhs.at && lhs.sequence == rhs.sequence }
+    public static func == (lhs: Deadline, rhs: Deadline) -> Bool { lhs.at == rhs.at && lhs.sequence == rhs.sequence }
 }
 
 /// Every armed deadline in one heap, so the server needs a single timer for the earliest one however many
 /// conversations are open. Cancelling is lazy: the core checks, when a deadline comes due, whether it still applies.
-struct DeadlineQueue {
+@_spi(Benchmarks) public struct DeadlineQueue: Sendable {
     private var heap = BinaryHeap<Deadline>()
     private var sequence: UInt64 = 0
 
-    var count: Int { heap.count }
+    public init() {}
+
+    public var count: Int { heap.count }
 
     /// The earliest armed deadline.
-    var next: Instant? { heap.min?.at }
+    public var next: Instant? { heap.min?.at }
 
-    mutating func arm(_ kind: DeadlineKind, at instant: Instant) {
+    public mutating func arm(_ kind: DeadlineKind, at instant: Instant) {
         sequence &+= 1
         heap.insert(Deadline(at: instant, sequence: sequence, kind: kind))
     }
 
     /// Removes and returns the earliest deadline if it is due at `now`.
-    mutating func popDue(at now: Instant) -> Deadline? {
+    public mutating func popDue(at now: Instant) -> Deadline? {
         guard let top = heap.min, top.at <= now else { return nil }
         return heap.removeMin()
     }

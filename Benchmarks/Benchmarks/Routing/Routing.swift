@@ -1,5 +1,9 @@
 import Benchmark
-import KefuCore
+@_spi(Benchmarks) import KefuCore
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 // Routing and deadline costs of KefuCore at three floor sizes. See Benchmarks/README.md for what each one measures
 // and how to run them. Each benchmark builds its floor outside the measured region.
@@ -11,6 +15,7 @@ let benchmarks: @Sendable () -> Void = {
     Benchmark.defaultConfiguration = .init(
         metrics: metrics, timeUnits: .nanoseconds, warmupIterations: 1, maxDuration: .seconds(5), maxIterations: 200
     )
+    deadlineQueueBenchmarks()
 
     // Steady state: 1,000 decisions per iteration, alternating a close (its freed slot takes the best waiting
     // conversation) and an open (routed, or queued when every agent of its skill is full).
@@ -91,6 +96,57 @@ let benchmarks: @Sendable () -> Void = {
     } setup: {
         ArmedFloor(count: 1_000_000, held: true)
     }
+}
+
+/// The deadline queue on its own (SPI `Benchmarks`): 1,000,000 round deadlines armed, in arming order a minute
+/// apart per conversation as a day of traffic arms them, then all popped. Memory per deadline is measured, not
+/// computed: the growth of this process's resident memory while they are armed, divided by their number.
+let deadlineBytes = BenchmarkMetric.custom("bytes per deadline", polarity: .prefersSmaller, useScalingFactor: false)
+
+let deadlineQueueBenchmarks: @Sendable () -> Void = {
+    Benchmark(
+        "Deadline queue: arm 1000000",
+        configuration: .init(
+            metrics: [.wallClock, .mallocCountTotal, deadlineBytes], warmupIterations: 0, scalingFactor: .mega,
+            maxIterations: 5)
+    ) { benchmark in
+        let before = residentBytes()
+        var queue = DeadlineQueue()
+        benchmark.startMeasurement()
+        for index in 0..<1_000_000 {
+            let at = Names.start + Milliseconds(Int64(index / 60))
+            queue.arm(.roundDue(ConversationID(Int64(index + 1)), round: 1), at: at)
+        }
+        benchmark.stopMeasurement()
+        benchmark.measurement(deadlineBytes, (residentBytes() - before) / 1_000_000)
+        blackHole(queue)
+    }
+
+    Benchmark(
+        "Deadline queue: pop 1000000",
+        configuration: .init(
+            metrics: [.wallClock, .mallocCountTotal], warmupIterations: 0, scalingFactor: .mega, maxIterations: 5)
+    ) { benchmark in
+        var queue = DeadlineQueue()
+        for index in 0..<1_000_000 {
+            let at = Names.start + Milliseconds(Int64(index / 60))
+            queue.arm(.roundDue(ConversationID(Int64(index + 1)), round: 1), at: at)
+        }
+        benchmark.startMeasurement()
+        var popped = 0
+        while queue.popDue(at: Names.start + Milliseconds(1_000_000)) != nil { popped += 1 }
+        benchmark.stopMeasurement()
+        precondition(popped == 1_000_000, "every deadline should be due")
+    }
+}
+
+/// This process's resident memory now (`VmRSS`), in bytes.
+func residentBytes() -> Int {
+    guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+        let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),
+        let kilobytes = line.split(separator: " ").compactMap({ Int($0) }).first
+    else { return 0 }
+    return kilobytes * 1024
 }
 
 /// A core that the measured closure mutates across iterations.
