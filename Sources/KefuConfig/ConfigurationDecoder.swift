@@ -278,7 +278,19 @@ extension BusinessHoursSettings {
                 throw reader.error("time_zone", line: zone.line, "unknown time zone; use a name like Asia/Shanghai")
             }
             settings.timeZone = zone.value
-            settings.utcOffsetMinutes = found.secondsFromGMT(for: Date()) / 60
+            // The offset from a year back, and every switch from then to twenty years on: clocks keep the zone's
+            // daylight saving time without a reload (and restored rounds from last year count right).
+            let from = Date().addingTimeInterval(-366 * 86_400)
+            let until = from.addingTimeInterval(21 * 366 * 86_400)
+            settings.utcOffsetMinutes = found.secondsFromGMT(for: from) / 60
+            var cursor = from
+            while let next = found.nextDaylightSavingTimeTransition(after: cursor), next < until {
+                settings.offsetChanges.append(
+                    UTCOffsetChange(
+                        unixMilliseconds: Int64((next.timeIntervalSince1970 * 1000).rounded()),
+                        minutes: found.secondsFromGMT(for: next) / 60))
+                cursor = next
+            }
         }
         if let hours = try reader.optional("hours", .string) {
             let parts = hours.value.split(separator: "-").map { minute(of: String($0)) }

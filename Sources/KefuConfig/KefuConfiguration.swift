@@ -212,8 +212,12 @@ public struct SLAPolicySettings: Sendable, Equatable {
 /// day, no holidays.
 public struct BusinessHoursSettings: Sendable, Equatable {
     public var timeZone: String
-    /// The zone's offset from UTC in minutes, resolved when the configuration is read.
+    /// The zone's offset from UTC in minutes, resolved when the configuration is read: the offset a year before
+    /// that, from which `offsetChanges` go on.
     public var utcOffsetMinutes: Int
+    /// The zone's daylight saving time switches from a year before the configuration was read to twenty years
+    /// after: from `unixMilliseconds` on, the offset is `minutes`. Empty for Asia/Shanghai.
+    public var offsetChanges: [UTCOffsetChange] = []
     /// Opening and closing minute of the day.
     public var opens: Int
     public var closes: Int
@@ -232,6 +236,17 @@ public struct BusinessHoursSettings: Sendable, Equatable {
         self.closes = closes
         self.closedWeekdays = closedWeekdays
         self.holidays = holidays
+    }
+}
+
+/// A time zone's switch of offset (daylight saving time).
+public struct UTCOffsetChange: Sendable, Equatable {
+    public var unixMilliseconds: Int64
+    public var minutes: Int
+
+    public init(unixMilliseconds: Int64, minutes: Int) {
+        self.unixMilliseconds = unixMilliseconds
+        self.minutes = minutes
     }
 }
 

@@ -1,10 +1,23 @@
 /// When SLA clocks run: the shop's opening hours in its time zone, minus closed weekdays and holidays. The
 /// platforms count response times only inside them (08:00–23:00 by default), so a round that starts at 22:59 and is
-/// answered at 08:01 the next day waited two minutes. Pure arithmetic on instants: the time zone is a fixed offset
-/// from UTC, resolved from its name when the configuration is read (China has no daylight saving time).
+/// answered at 08:01 the next day waited two minutes. Pure arithmetic on instants: the time zone is an offset from
+/// UTC and the instants at which it changes (daylight saving time), resolved from its name when the configuration is
+/// read (China has no daylight saving time: no changes).
 public struct BusinessCalendar: Sendable, Equatable {
-    /// Minutes east of UTC (Asia/Shanghai: 480).
+    /// Minutes east of UTC (Asia/Shanghai: 480), before the first of `offsetChanges`.
     public var utcOffsetMinutes: Int
+    /// From `at` on, the offset is `minutes` (in order of `at`): a zone's daylight saving time switches.
+    public var offsetChanges: [OffsetChange]
+
+    public struct OffsetChange: Sendable, Equatable {
+        public var at: Instant
+        public var minutes: Int
+
+        public init(at: Instant, minutes: Int) {
+            self.at = at
+            self.minutes = minutes
+        }
+    }
     /// Opening and closing minute of the day, local time (`opens < closes`).
     public var opens: Int
     public var closes: Int
@@ -14,10 +27,11 @@ public struct BusinessCalendar: Sendable, Equatable {
     public var holidays: Set<Int>
 
     public init(
-        utcOffsetMinutes: Int = 480, opens: Int = 8 * 60, closes: Int = 23 * 60, closedWeekdays: Set<Int> = [],
-        holidays: Set<Int> = []
+        utcOffsetMinutes: Int = 480, offsetChanges: [OffsetChange] = [], opens: Int = 8 * 60, closes: Int = 23 * 60,
+        closedWeekdays: Set<Int> = [], holidays: Set<Int> = []
     ) {
         self.utcOffsetMinutes = utcOffsetMinutes
+        self.offsetChanges = offsetChanges.sorted { $0.at < $1.at }
         self.opens = opens
         self.closes = closes
         self.closedWeekdays = closedWeekdays
@@ -29,9 +43,31 @@ public struct BusinessCalendar: Sendable, Equatable {
 
     private static let day: Int64 = 86_400_000
 
+    /// The zone's offset from UTC at an instant, in milliseconds.
+    func offset(at instant: Instant) -> Int64 {
+        guard !offsetChanges.isEmpty, instant >= offsetChanges[0].at else { return Int64(utcOffsetMinutes) * 60_000 }
+        // The last change at or before the instant.
+        var low = 0
+        var high = offsetChanges.count - 1
+        while low < high {
+            let middle = (low + high + 1) / 2
+            if offsetChanges[middle].at <= instant { low = middle } else { high = middle - 1 }
+        }
+        return Int64(offsetChanges[low].minutes) * 60_000
+    }
+
+    /// The instant a local wall-clock time (milliseconds since 1970-01-01 00:00 local) falls at. A local time the
+    /// spring-forward switch skips falls an hour later; one the fall-back switch repeats falls at its first passing
+    /// or its second, whichever the offsets give (business hours do not start between 01:00 and 03:00 in practice).
+    func instant(ofLocal local: Int64) -> Instant {
+        let first = offset(at: Instant(unixMilliseconds: local - Int64(utcOffsetMinutes) * 60_000))
+        let second = offset(at: Instant(unixMilliseconds: local - first))
+        return Instant(unixMilliseconds: local - second)
+    }
+
     /// The local day number of an instant.
     func localDay(of instant: Instant) -> Int64 {
-        let local = instant.unixMilliseconds + Int64(utcOffsetMinutes) * 60_000
+        let local = instant.unixMilliseconds + offset(at: instant)
         return local >= 0 ? local / Self.day : (local - Self.day + 1) / Self.day
     }
 
@@ -43,11 +79,8 @@ public struct BusinessCalendar: Sendable, Equatable {
 
     /// A local day's business interval as instants.
     func hours(of day: Int64) -> (Instant, Instant) {
-        let midnight = day * Self.day - Int64(utcOffsetMinutes) * 60_000
-        return (
-            Instant(unixMilliseconds: midnight + Int64(opens) * 60_000),
-            Instant(unixMilliseconds: midnight + Int64(closes) * 60_000)
-        )
+        let midnight = day * Self.day
+        return (instant(ofLocal: midnight + Int64(opens) * 60_000), instant(ofLocal: midnight + Int64(closes) * 60_000))
     }
 
     /// Whether clocks run at this instant.

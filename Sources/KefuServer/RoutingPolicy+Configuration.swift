@@ -48,7 +48,12 @@ extension RoutingPolicy {
         maxReassign = configuration.sla.maxReassign
         if let hours = configuration.businessHours {
             calendar = BusinessCalendar(
-                utcOffsetMinutes: hours.utcOffsetMinutes, opens: hours.opens, closes: hours.closes,
+                utcOffsetMinutes: hours.utcOffsetMinutes,
+                offsetChanges: hours.offsetChanges.map {
+                    BusinessCalendar.OffsetChange(
+                        at: Instant(unixMilliseconds: $0.unixMilliseconds), minutes: $0.minutes)
+                },
+                opens: hours.opens, closes: hours.closes,
                 closedWeekdays: Set(hours.closedWeekdays), holidays: Set(hours.holidays)
             )
         }

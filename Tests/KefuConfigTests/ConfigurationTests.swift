@@ -286,7 +286,15 @@ struct ConfigurationTests {
         #expect(hours.closes == 1290)
         #expect(hours.closedWeekdays == [7])
         #expect(hours.holidays == [20_727, 20_855])
+        #expect(hours.offsetChanges.isEmpty)  // China keeps one offset all year
         #expect(try KefuConfiguration.parse(config(""), file: testFile).businessHours == nil)
+        // A zone with daylight saving time: its switches are read with the zone (2026's among them).
+        let newYork = try #require(
+            try KefuConfiguration.parse(config("[business_hours]\ntime_zone = \"America/New_York\"\n"), file: testFile)
+                .businessHours)
+        #expect(newYork.offsetChanges.contains(UTCOffsetChange(unixMilliseconds: 1_772_953_200_000, minutes: -240)))
+        #expect(newYork.offsetChanges.contains(UTCOffsetChange(unixMilliseconds: 1_793_512_800_000, minutes: -300)))
+        #expect(newYork.offsetChanges.count >= 38)  // two a year for twenty years and more
         let defaults = try KefuConfiguration.parse(config("[business_hours]\n"), file: testFile).businessHours
         #expect(defaults == BusinessHoursSettings())
         let zone = try #require(configError(config("[business_hours]\ntime_zone = \"Mars/Olympus\"\n")))

@@ -23,6 +23,33 @@ struct BusinessHoursTests {
         #expect(calendar.isBusinessTime(Self.shanghai(8, 0)))
     }
 
+    /// A shop in New York: 2026-03-08 02:00 EST the clocks spring forward to EDT (07:00 UTC), and on 2026-11-01
+    /// 02:00 EDT they fall back (06:00 UTC). Opening hours follow the local clock across both.
+    @Test func hoursFollowTheZonesDaylightSavingTime() {
+        let newYork = BusinessCalendar(
+            utcOffsetMinutes: -300,
+            offsetChanges: [
+                .init(at: Instant(unixMilliseconds: 1_772_953_200_000), minutes: -240),  // 2026-03-08 07:00 UTC
+                .init(at: Instant(unixMilliseconds: 1_793_512_800_000), minutes: -300),  // 2026-11-01 06:00 UTC
+            ])
+        func utc(_ day: Int, _ hour: Int, _ minute: Int) -> Instant {  // day since 1970-01-01, UTC time
+            Instant(unixMilliseconds: (Int64(day) * 86_400 + Int64(hour * 3600 + minute * 60)) * 1000)
+        }
+        // Saturday 2026-03-07 (day 20_519) 22:59 EST = 03:59 UTC on the 8th; Sunday 08:01 EDT = 12:01 UTC.
+        let saturdayNight = utc(20_520, 3, 59)
+        let sundayMorning = utc(20_520, 12, 1)
+        #expect(newYork.elapsed(from: saturdayNight, to: sundayMorning) == .seconds(120))
+        #expect(newYork.adding(.seconds(120), to: saturdayNight) == sundayMorning)
+        #expect(newYork.isBusinessTime(utc(20_520, 12, 0)))  // 08:00 EDT
+        #expect(!newYork.isBusinessTime(utc(20_520, 11, 59)))  // 07:59 EDT (12:59 would be 07:59 EST)
+        // Back to EST: Sunday 2026-11-01 (day 20_758) opens at 08:00 EST = 13:00 UTC.
+        #expect(!newYork.isBusinessTime(utc(20_758, 12, 30)))
+        #expect(newYork.isBusinessTime(utc(20_758, 13, 0)))
+        // Before the first switch: EST, 08:00 = 13:00 UTC on 2026-01-05 (day 20_458).
+        #expect(newYork.isBusinessTime(utc(20_458, 13, 0)))
+        #expect(!newYork.isBusinessTime(utc(20_458, 12, 59)))
+    }
+
     @Test func weekendsAndHolidaysHaveNoHours() {
         // Closed on Sunday (7) and on Wednesday 2026-11-25 (day 20_782).
         let shop = BusinessCalendar(closedWeekdays: [7], holidays: [20_782])
