@@ -271,7 +271,10 @@ extension AgentSettings {
 extension BusinessHoursSettings {
     static let weekdays = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 
-    static func decode(_ reader: TableReader) throws(ConfigError) -> BusinessHoursSettings {
+    /// The keys of a calendar, in `[business_hours]` or in an `[[sla.policy]]` entry.
+    static let keys = ["time_zone", "hours", "closed_days", "holidays"]
+
+    static func decode(_ reader: TableReader, finish: Bool = true) throws(ConfigError) -> BusinessHoursSettings {
         var settings = BusinessHoursSettings()
         if let zone = try reader.optional("time_zone", .string) {
             guard let found = TimeZone(identifier: zone.value) else {
@@ -323,7 +326,7 @@ extension BusinessHoursSettings {
                 settings.holidays.append(day)
             }
         }
-        try reader.finish()
+        if finish { try reader.finish() }
         return settings
     }
 
@@ -373,6 +376,9 @@ extension SLAPolicySettings {
         policy.responseSeconds = try reader.seconds("response_s", allowZero: false)
         policy.resolutionSeconds = try reader.seconds("resolution_s", allowZero: false)
         policy.warnSeconds = try reader.seconds("warn_s", allowZero: true)
+        if BusinessHoursSettings.keys.contains(where: { reader.entry($0) != nil }) {
+            policy.businessHours = try BusinessHoursSettings.decode(reader, finish: false)
+        }
         try reader.finish()
         return policy
     }

@@ -193,6 +193,9 @@ public struct SLAPolicySettings: Sendable, Equatable {
     public var responseSeconds: Double?
     public var resolutionSeconds: Double?
     public var warnSeconds: Double?
+    /// The hours the policy's clocks count in (`time_zone`, `hours`, `closed_days`, `holidays` in the entry; keys
+    /// not given take `[business_hours]`'s defaults); nil: the floor's `[business_hours]`.
+    public var businessHours: BusinessHoursSettings?
 
     public init(
         skill: String? = nil, store: String? = nil, priority: String? = nil, firstResponseSeconds: Double? = nil,

@@ -41,7 +41,13 @@ public struct RoutingPolicy: Sendable, Equatable {
 
     /// When to warn the holder of a conversation's round under its policy; nil: never.
     public func warning(start: Instant, due: Instant, for record: ConversationRecord) -> Instant? {
-        warning(start: start, due: due, before: sla(for: record).warnBefore)
+        let sla = sla(for: record)
+        return warning(start: start, due: due, before: sla.warnBefore, calendar: sla.calendar ?? calendar)
+    }
+
+    /// The hours a conversation's clocks count in: its SLA policy's, or the floor's.
+    public func calendar(for record: ConversationRecord) -> BusinessCalendar {
+        slaPolicies.first { $0.matches(record) }?.calendar ?? calendar
     }
 
     /// A conversation whose buyer stays silent this long after the agent's last message is closed by the daemon
@@ -73,11 +79,13 @@ public struct RoutingPolicy: Sendable, Equatable {
     /// When to warn the holder of a round that started at `start` and is due at `due` (both in business time);
     /// nil: never.
     public func warning(start: Instant, due: Instant) -> Instant? {
-        warning(start: start, due: due, before: warnBefore)
+        warning(start: start, due: due, before: warnBefore, calendar: calendar)
     }
 
     /// The warning instant for a round whose warning comes `before` its deadline (nil: at 100/180 of the limit).
-    private func warning(start: Instant, due: Instant, before warnBefore: Milliseconds?) -> Instant? {
+    private func warning(
+        start: Instant, due: Instant, before warnBefore: Milliseconds?, calendar: BusinessCalendar
+    ) -> Instant? {
         let limit = calendar.elapsed(from: start, to: due)
         let before = warnBefore ?? Milliseconds(limit.value * 80 / 180)
         guard before.value > 0 else { return nil }
@@ -100,11 +108,15 @@ public struct SLAPolicy: Sendable, Equatable {
     public var resolution: Milliseconds?
     /// Before a round's deadline; nil: at 100/180 of the limit; zero: never.
     public var warnBefore: Milliseconds?
+    /// The hours this policy's clocks count in; nil: the floor's (`[business_hours]`).
+    public var calendar: BusinessCalendar?
 
     public init(
         skill: Skill? = nil, store: String? = nil, priority: Priority? = nil, firstResponse: Milliseconds,
-        response: Milliseconds? = nil, resolution: Milliseconds? = nil, warnBefore: Milliseconds? = nil
+        response: Milliseconds? = nil, resolution: Milliseconds? = nil, warnBefore: Milliseconds? = nil,
+        calendar: BusinessCalendar? = nil
     ) {
+        self.calendar = calendar
         self.skill = skill
         self.store = store
         self.priority = priority

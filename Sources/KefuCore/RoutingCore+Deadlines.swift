@@ -79,9 +79,9 @@ extension RoutingCore {
             sla: SLAKind(round: record.round), conversation: record.id, round: record.round,
             customer: record.customer, agent: record.agent, skill: record.skill, store: record.store,
             priority: record.priority, waited: now - started,
-            threshold: policy.calendar.elapsed(from: started, to: due), at: now
+            threshold: policy.calendar(for: record).elapsed(from: started, to: due), at: now
         )
-        breach.businessWaited = policy.calendar.elapsed(from: started, to: now)
+        breach.businessWaited = policy.calendar(for: record).elapsed(from: started, to: now)
         return breach
     }
 

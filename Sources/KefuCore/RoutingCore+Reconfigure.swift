@@ -50,7 +50,7 @@ extension RoutingCore {
             // The round waiting for an answer runs to the new limit, counted from its start.
             var changed = false
             if let started = open.record.roundStartedAt, open.record.roundBreachedAt == nil {
-                let due = policy.calendar.adding(
+                let due = policy.calendar(for: open.record).adding(
                     policy.limit(ofRound: open.record.round, for: open.record), to: started)
                 if due != open.record.roundDueAt {
                     open.record.roundDueAt = due

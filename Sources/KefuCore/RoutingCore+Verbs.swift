@@ -84,9 +84,10 @@ extension RoutingCore {
         )
         // The conversation's own SLA policy (skill, store, priority) sets its clocks.
         let sla = policy.sla(for: record)
-        record.firstResponseDueAt = policy.calendar.adding(sla.firstResponse, to: now)
+        let calendar = sla.calendar ?? policy.calendar
+        record.firstResponseDueAt = calendar.adding(sla.firstResponse, to: now)
         record.roundDueAt = record.firstResponseDueAt
-        record.resolutionDueAt = sla.resolution.map { policy.calendar.adding($0, to: now) }
+        record.resolutionDueAt = sla.resolution.map { calendar.adding($0, to: now) }
         conversations.add(OpenConversation(record: record, skill: number))
         if let due = record.resolutionDueAt { deadlines.arm(.resolutionDue(id), at: due) }
         armRound(of: record)
@@ -98,7 +99,7 @@ extension RoutingCore {
         effects.append(.persist(.message(first)))
         if !placeWithReturningAgent(id, at: now) { place(id, at: now, reason: "routed") }
         // The daemon's own words come after the buyer's placement is known; they are no human answer.
-        if let closed = policy.autoReplies.outOfHours, !policy.calendar.isBusinessTime(now) {
+        if let closed = policy.autoReplies.outOfHours, !calendar.isBusinessTime(now) {
             automaticMessage(id, closed, at: now)
         }
         if let greeting = policy.autoReplies.greeting { automaticMessage(id, greeting, at: now) }
@@ -164,7 +165,7 @@ extension RoutingCore {
                 // The buyer spoke: the hold ends, and a paused round runs on with the time it had left.
                 open.record.heldSince = nil
                 if let remaining = open.record.holdRemaining, open.record.roundStartedAt != nil {
-                    let due = policy.calendar.adding(remaining, to: now)
+                    let due = policy.calendar(for: open.record).adding(remaining, to: now)
                     open.record.roundDueAt = due
                     if open.record.round == 1 { open.record.firstResponseDueAt = due }
                     armRound(of: open.record, warnAfter: now)
@@ -176,7 +177,7 @@ extension RoutingCore {
             if open.record.roundStartedAt == nil {
                 open.record.round += 1
                 open.record.roundStartedAt = now
-                open.record.roundDueAt = policy.calendar.adding(
+                open.record.roundDueAt = policy.calendar(for: open.record).adding(
                     policy.limit(ofRound: open.record.round, for: open.record), to: now)
                 open.record.roundBreachedAt = nil
                 open.record.roundWarnedAt = nil
@@ -404,7 +405,7 @@ extension RoutingCore {
         record.heldSince = now
         var fields = [Field("conv", id.description)]
         if record.roundStartedAt != nil, record.roundBreachedAt == nil, let due = record.roundDueAt {
-            let remaining = policy.calendar.elapsed(from: now, to: due)
+            let remaining = policy.calendar(for: record).elapsed(from: now, to: due)
             record.holdRemaining = remaining
             fields.append(Field("paused_ms", remaining.description))
         }

@@ -340,7 +340,9 @@ public struct RoutingCore: Sendable {
             store: record.store
         )
         round.escalationLevel = record.roundEscalationLevel
-        round.businessWaited = (answeredAt ?? closedAt).map { policy.calendar.elapsed(from: started, to: $0) }
+        round.businessWaited = (answeredAt ?? closedAt).map {
+            policy.calendar(for: record).elapsed(from: started, to: $0)
+        }
         effects.append(.persist(.round(round)))
     }
 

@@ -46,17 +46,7 @@ extension RoutingPolicy {
         let idle = configuration.sla.customerIdleCloseSeconds
         customerIdleClose = idle > 0 ? .seconds(idle) : nil
         maxReassign = configuration.sla.maxReassign
-        if let hours = configuration.businessHours {
-            calendar = BusinessCalendar(
-                utcOffsetMinutes: hours.utcOffsetMinutes,
-                offsetChanges: hours.offsetChanges.map {
-                    BusinessCalendar.OffsetChange(
-                        at: Instant(unixMilliseconds: $0.unixMilliseconds), minutes: $0.minutes)
-                },
-                opens: hours.opens, closes: hours.closes,
-                closedWeekdays: Set(hours.closedWeekdays), holidays: Set(hours.holidays)
-            )
-        }
+        if let hours = configuration.businessHours { calendar = BusinessCalendar(hours) }
         autoReplies.outOfHours = configuration.autoReplies.outOfHours
         let sla = configuration.sla
         resolution = sla.resolutionSeconds.map { .seconds($0) }
@@ -68,7 +58,8 @@ extension RoutingPolicy {
                 firstResponse: .seconds(firstResponse),
                 response: .seconds(policy.responseSeconds ?? sla.responseSeconds ?? firstResponse),
                 resolution: (policy.resolutionSeconds ?? sla.resolutionSeconds).map { .seconds($0) },
-                warnBefore: (policy.warnSeconds ?? sla.warnSeconds).map { .seconds($0) }
+                warnBefore: (policy.warnSeconds ?? sla.warnSeconds).map { .seconds($0) },
+                calendar: policy.businessHours.map(BusinessCalendar.init)
             )
         }
         if let ladder = configuration.escalation {
@@ -78,5 +69,19 @@ extension RoutingPolicy {
                 )
             }
         }
+    }
+}
+
+extension BusinessCalendar {
+    /// The calendar of `[business_hours]` (or of an `[[sla.policy]]` entry's hours).
+    init(_ hours: BusinessHoursSettings) {
+        self.init(
+            utcOffsetMinutes: hours.utcOffsetMinutes,
+            offsetChanges: hours.offsetChanges.map {
+                OffsetChange(at: Instant(unixMilliseconds: $0.unixMilliseconds), minutes: $0.minutes)
+            },
+            opens: hours.opens, closes: hours.closes, closedWeekdays: Set(hours.closedWeekdays),
+            holidays: Set(hours.holidays)
+        )
     }
 }

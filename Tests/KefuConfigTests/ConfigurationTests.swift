@@ -367,6 +367,14 @@ struct ConfigurationTests {
         let bad = try #require(configError(config("[sla]\n\n[[sla.policy]]\npriority = \"urgent\"\n")))
         #expect(bad.key == "sla.policy[0].priority")
         #expect(bad.message == "expected normal or vip")
+        // A policy's own hours: the calendar keys in its entry; keys not given take [business_hours]'s defaults.
+        let jd = try KefuConfiguration.parse(
+            config("[sla]\n\n[[sla.policy]]\nstore = \"jd\"\nhours = \"00:00-24:00\"\nclosed_days = []\n"),
+            file: testFile)
+        #expect(jd.sla.policies.first?.businessHours == BusinessHoursSettings(opens: 0, closes: 1440))
+        let badHours = try #require(
+            configError(config("[sla]\n\n[[sla.policy]]\nstore = \"jd\"\nhours = \"night\"\n")))
+        #expect(badHours.key == "sla.policy[0].hours")
     }
 
     @Test(arguments: [0, 6, -1, 100])

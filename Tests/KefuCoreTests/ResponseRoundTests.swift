@@ -481,6 +481,28 @@ struct SLAPolicyTests {
         #expect(breached.first?.threshold == .seconds(30))
     }
 
+    /// "and the hours they count in": JD's clock runs around the clock while the shop's other chats count only in
+    /// its hours (08:00–23:00 in Shanghai).
+    @Test func aPolicyCountsInItsOwnHours() {
+        let team = [agent("alice", ["presales": 3])]
+        var policy = RoutingPolicy(firstResponse: .seconds(120), warnBefore: Milliseconds(0), agents: team)
+        policy.customerIdleClose = nil
+        policy.calendar = BusinessCalendar()
+        policy.slaPolicies = [
+            SLAPolicy(store: "jd", firstResponse: .seconds(30), calendar: BusinessCalendar(opens: 0, closes: 24 * 60))
+        ]
+        var floor = Floor(policy: policy)
+        // 23:30 in Shanghai (15:30 UTC) on 2026-11-24.
+        floor.now = Instant(unixMilliseconds: (20_781 * 86_400 + 15 * 3600 + 30 * 60) * 1000)
+        let jd = floor.open("c1", "presales", store: "jd")
+        let tmall = floor.open("c2", "presales", store: "tmall")
+        #expect(floor.core.conversation(jd).map { $0.firstResponseDueAt - $0.openedAt } == .seconds(30))
+        // The shop is closed: tmall's two minutes start at 08:00, eight and a half hours on.
+        #expect(floor.core.conversation(tmall).map { $0.firstResponseDueAt - $0.openedAt } == .seconds(30_720))
+        #expect(breaches(floor.advance(seconds: 30).effects).map(\.conversation) == [jd])
+        #expect(breaches(floor.advance(seconds: 30_690).effects).map(\.conversation) == [tmall])
+    }
+
     @Test func resolutionBreachesOnceAndAHoldDoesNotPauseIt() {
         var floor = floor()
         floor.login("alice")
