@@ -27,7 +27,8 @@ build: deps
 run: build
 	$(SWIFT) run kefud $(if $(CONFIG),--config $(CONFIG))
 
-# Every test: unit, codec, store, end to end over loopback, sd_notify, journald (root), restart.
+# Every test: unit, codec, store, end to end over loopback, sd_notify, journald (root), restart, and kefud's units
+# under a real systemd booted in a private namespace (root).
 # The CPU-heavy property tests run on their own after the rest, so that on a small machine they cannot starve the
 # daemons the end-to-end tests start (whose clients wait a few seconds at most for each line).
 test: deps

@@ -194,6 +194,25 @@ public final class StoreReader {
                 open.append(try RecordSQL.conversation(from: statement, path: path))
             }
         }
+        do {
+            // The rung of the escalation ladder the current round reached lives in its round row: without it every
+            // restart would climb the ladder again from the first rung (a record, a reassignment, each time).
+            let statement = try prepare(
+                """
+                SELECT c.id, r.escalation_level
+                FROM conversations AS c CROSS JOIN rounds AS r ON r.conversation = c.id AND r.round = c.round
+                WHERE c.state != 'closed' AND r.escalation_level > 0
+                """
+            )
+            defer { statement.reset() }
+            var levels: [ConversationID: Int] = [:]
+            while try statement.step(.read) {
+                levels[ConversationID(statement.int64(0))] = Int(statement.int64(1))
+            }
+            for index in open.indices {
+                open[index].roundEscalationLevel = levels[open[index].id] ?? 0
+            }
+        }
         var nextID: Int64 = 1
         do {
             let statement = try prepare("SELECT COALESCE(MAX(id), 0) + 1 FROM conversations")

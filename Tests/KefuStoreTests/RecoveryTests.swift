@@ -107,4 +107,37 @@ import Testing
             await store.shutdown()
         }
     }
+
+    @Test func anOpenConversationKeepsTheEscalationLevelItsCurrentRoundReached() async throws {
+        try await withTemporaryDirectory { directory in
+            // Round 2 of conversation 3 breached and climbed two rungs of the ladder; its round 1 climbed one.
+            var climbed = conversation(3, state: .assigned, agent: "alice", firstRespondedAt: at(20), messageCount: 3)
+            climbed.round = 2
+            climbed.roundStartedAt = at(30)
+            climbed.roundDueAt = at(210)
+            climbed.roundBreachedAt = at(211)
+            var first = RoundRecord(
+                conversation: ConversationID(3), round: 1, startedAt: at(0), dueAt: at(10), answeredAt: at(20),
+                breachedAt: at(11), agent: "alice", skill: "presales", store: nil)
+            first.escalationLevel = 1
+            var second = RoundRecord(
+                conversation: ConversationID(3), round: 2, startedAt: at(30), dueAt: at(210), breachedAt: at(211),
+                agent: "alice", skill: "presales", store: nil)
+            second.escalationLevel = 2
+            let untouched = conversation(4)
+            do {
+                let store = try openStore(directory)
+                try await store.commit([
+                    .conversation(climbed), .round(first), .round(second), .conversation(untouched),
+                ])
+                store.close()
+            }
+            let store = try openStore(directory)
+            var expected = climbed
+            expected.roundEscalationLevel = 2
+            // Without it, every restart would climb the ladder again from the first rung (a record, a reassignment).
+            #expect(try store.recover().openConversations == [expected, untouched])
+            await store.shutdown()
+        }
+    }
 }

@@ -1,0 +1,281 @@
+import Foundation
+import KefuTestSupport
+import Testing
+
+/// kefud under a real systemd (issue #5, "Proof under a real systemd"): the shipped `deploy/kefud.service` and
+/// `deploy/kefud.socket`, hardening and all, run by Debian's systemd as PID 1 of a namespace of its own
+/// (``NamespacedSystemd``), with journald. Each test boots its own namespace (a fraction of a second). Root only: as
+/// root and in CI a systemd that cannot boot fails the test, elsewhere the test says it skipped.
+@Suite("kefud under a real systemd", .serialized)
+struct SystemdIntegrationTests {
+    @Test func theSocketStartsKefudOnTheFirstConnectionAndSystemdShowsItsStatus() async throws {
+        guard let kefud = try await SystemdKefud.boot() else { return }
+        defer { kefud.shutdown() }
+        try await kefud.systemd.systemctl(["start", "kefud.socket"])
+        let socket = try await kefud.systemd.show("kefud.socket", ["ActiveState", "SubState", "Listen"])
+        #expect(socket["ActiveState"] == "active" && socket["SubState"] == "listening", "\(socket)")
+        #expect(socket["Listen"] == "127.0.0.1:\(kefud.port) (Stream)", "\(socket)")
+        #expect(
+            try await kefud.service(["ActiveState"])["ActiveState"] == "inactive", "kefud started before anyone came")
+
+        // The first connection starts kefud, and waits in the socket's backlog until kefud accepts it.
+        let alice = try await LineClient.connect(port: kefud.port)
+        #expect(try await alice.completion("l LOGIN agent alice alice-secret", timeout: .seconds(30)).hasPrefix("l OK"))
+        // Active only after READY=1; STATUS= then follows the floor (kefud's READY status, "listening on ...", is
+        // replaced by the first summary within a second, too soon to catch reliably here).
+        let (running, properties) = try await kefud.waitForService {
+            $0["ActiveState"] == "active" && $0["SubState"] == "running"
+                && $0["StatusText"] == "1 agents online, 0 queued, 0 active"
+        }
+        await kefud.expect(running, "not running with its status: \(properties)")
+        #expect(properties["MainPID"] != "0" && properties["NRestarts"] == "0", "\(properties)")
+        // It took systemd's listener rather than binding its own.
+        let listening = try await kefud.systemd.journalEntries(["-u", "kefud.service", "MESSAGE=listening"])
+        #expect(
+            listening.map { $0["KEFU_ADDRESS"] } == ["127.0.0.1:\(kefud.port) (socket activation: kefud)"],
+            "\(listening)")
+        await alice.close()
+    }
+
+    @Test func reloadAppliesAChangedRosterWithTheAgentsStillConnected() async throws {
+        guard let kefud = try await SystemdKefud.boot() else { return }
+        defer { kefud.shutdown() }
+        try await kefud.systemd.systemctl(["start", "kefud.socket"])
+        let carol = try await LineClient.connect(port: kefud.port)
+        #expect(try await carol.completion("l LOGIN agent carol carol-secret", timeout: .seconds(30)).hasPrefix("l OK"))
+        let bob = try await LineClient.connect(port: kefud.port)
+        #expect(try await bob.completion("l LOGIN agent bob bob-secret").hasPrefix("l OK"))
+        let before = try await kefud.waitForService { $0["SubState"] == "running" }.properties
+
+        // carol leaves the roster, erin joins with carol's former token.
+        try kefud.writeConfiguration(
+            kefud.configuration.replacingOccurrences(of: #"id = "carol""#, with: #"id = "erin""#))
+        try await kefud.systemd.systemctl(["reload", "kefud.service"])
+        #expect(try await carol.expect("* BYE") == "* BYE reason=removed")
+        #expect(try await bob.completion("p PING") == "p OK", "bob's connection did not survive the reload")
+        let erin = try await LineClient.connect(port: kefud.port)
+        #expect(try await erin.completion("l LOGIN agent erin carol-secret").hasPrefix("l OK role=agent id=erin"))
+        let (settled, after) = try await kefud.waitForService {
+            $0["StatusText"] == "2 agents online, 0 queued, 0 active"
+        }
+        #expect(settled, "\(after)")
+        // The same process, never restarted: a reload, not a restart.
+        #expect(after["MainPID"] == before["MainPID"] && after["NRestarts"] == "0", "\(before) -> \(after)")
+        #expect(after["ActiveState"] == "active" && after["SubState"] == "running", "\(after)")
+        let reloaded = try await kefud.systemd.journalEntries(["-u", "kefud.service", "KEFU_EVENT=config_reloaded"])
+        await kefud.expect(reloaded.count == 1, "config_reloaded entries: \(reloaded)")
+        for client in [carol, bob, erin] { await client.close() }
+    }
+
+    @Test func anInvalidConfigurationOnReloadKeepsTheServiceRunningOnTheOldOne() async throws {
+        guard let kefud = try await SystemdKefud.boot() else { return }
+        defer { kefud.shutdown() }
+        try await kefud.systemd.systemctl(["start", "kefud.socket"])
+        let alice = try await LineClient.connect(port: kefud.port)
+        #expect(try await alice.completion("l LOGIN agent alice alice-secret", timeout: .seconds(30)).hasPrefix("l OK"))
+        let before = try await kefud.waitForService { $0["SubState"] == "running" }.properties
+
+        // Broken (a skill level of 7), and with carol renamed: had any of it been applied, carol could not log in.
+        let broken = testConfiguration(port: kefud.port, aliceSkills: "{ presales = 7 }")
+            .replacingOccurrences(of: #"id = "carol""#, with: #"id = "erin""#)
+        try kefud.writeConfiguration(broken)
+        try await kefud.systemd.systemctl(["reload", "kefud.service"])
+        let (rejected, after) = try await kefud.waitForService {
+            $0["StatusText"]?.contains("reload rejected, previous configuration in force: /etc/kefu/kefud.toml:")
+                == true
+        }
+        await kefud.expect(rejected, "no rejection in STATUS=: \(after)")
+        #expect(after["StatusText"]?.contains("agent[0].skills.presales") == true, "\(after)")
+        #expect(after["ActiveState"] == "active" && after["SubState"] == "running", "\(after)")
+        #expect(after["MainPID"] == before["MainPID"] && after["NRestarts"] == "0", "\(before) -> \(after)")
+        #expect(try await alice.completion("p PING") == "p OK")
+        let carol = try await LineClient.connect(port: kefud.port)
+        #expect(try await carol.completion("l LOGIN agent carol carol-secret").hasPrefix("l OK role=agent id=carol"))
+        let erin = try await LineClient.connect(port: kefud.port)
+        #expect(try await erin.completion("l LOGIN agent erin carol-secret").hasPrefix("l ERR"))
+        // Logged at error level, with file, line and key, for `journalctl -u kefud -p err`.
+        let logged = try await kefud.systemd.journalEntries(["-u", "kefud.service", "KEFU_EVENT=config_rejected"])
+        #expect(logged.count == 1 && logged.first?["PRIORITY"] == "3", "\(logged)")
+        #expect(logged.first?["KEFU_ERROR"]?.contains("/etc/kefu/kefud.toml:") == true, "\(logged)")
+        for client in [alice, carol, erin] { await client.close() }
+    }
+
+    @Test func aFrozenKefudIsRestartedBySystemdsWatchdogWithEveryChatKept() async throws {
+        // The shipped WatchdogSec=30 is too long to wait for in a test; nothing else changes.
+        guard let kefud = try await SystemdKefud.boot(serviceDropIn: "[Service]\nWatchdogSec=3\n") else { return }
+        defer { kefud.shutdown() }
+        try await kefud.systemd.systemctl(["start", "kefud.socket"])
+        let alice = try await LineClient.connect(port: kefud.port)
+        #expect(try await alice.completion("l LOGIN agent alice alice-secret", timeout: .seconds(30)).hasPrefix("l OK"))
+        let buyer = try await LineClient.connect(port: kefud.port)
+        #expect(try await buyer.completion("l LOGIN customer b-frozen shop-gateway-secret").hasPrefix("l OK"))
+        #expect(try await buyer.completion("o OPEN presales :有S码吗") == "o OK conv=1")
+        try await alice.expect("* ASSIGNED conv=1")
+        #expect(try await alice.completion("s SEND 1 :有的亲") == "s OK seq=2")
+        #expect(try await buyer.completion("o2 OPEN refund :退款") == "o2 OK conv=2")  // queued: nobody has refund
+        let before = try await kefud.service(["MainPID", "NRestarts", "WatchdogUSec"])
+        #expect(before["WatchdogUSec"] == "3s" && before["NRestarts"] == "0", "\(before)")
+        let mainPID = try #require(before["MainPID"])
+
+        let frozen = try await kefud.systemd.run(["kill", "-STOP", mainPID])
+        try #require(frozen.status == 0, "\(frozen.errorOutput)")
+        let (restarted, after) = try await kefud.waitForService(timeout: .seconds(30)) {
+            Int($0["NRestarts"] ?? "") ?? 0 >= 1 && $0["SubState"] == "running"
+        }
+        guard await kefud.expect(restarted, "not restarted: \(after)") else { return }
+        #expect(after["MainPID"] != mainPID && after["ActiveState"] == "active", "\(after)")
+        let log = await kefud.log()
+        #expect(log.contains("kefud.service: Watchdog timeout (limit 3s)!"), "\(log)")
+        // SIGABRT, systemd's watchdog signal, ends it at once (the Swift runtime does not swallow it).
+        #expect(log.contains("Main process exited, code=killed, status=6/ABRT"), "\(log)")
+
+        // Both chats are back from the store: alice gets hers again, the queued one still waits.
+        let back = try await LineClient.connect(port: kefud.port)
+        #expect(
+            try await back.completion("l LOGIN agent alice alice-secret") == "l OK role=agent id=alice presence=online")
+        #expect(try await back.expect("* ASSIGNED conv=1").hasSuffix(" resumed=1 :有S码吗"))
+        let history = try await back.command("h HISTORY 1")
+        #expect(history.last == "h OK count=2", "\(history)")
+        let buyerBack = try await LineClient.connect(port: kefud.port)
+        #expect(try await buyerBack.completion("l LOGIN customer b-frozen shop-gateway-secret").hasPrefix("l OK"))
+        let status = try await kefud.waitForService { $0["StatusText"] == "1 agents online, 1 queued, 1 active" }
+        #expect(status.held, "\(status.properties)")
+        #expect(try await buyerBack.completion("s SEND 1 :那我下单了") == "s OK seq=3")
+        try await back.expect("* MSG conv=1 from=customer :那我下单了")
+        for client in [alice, buyer, back, buyerBack] { await client.close() }
+    }
+
+    @Test func stopSaysByeAndEndsWithSuccessAndExitStatus0() async throws {
+        guard let kefud = try await SystemdKefud.boot() else { return }
+        defer { kefud.shutdown() }
+        try await kefud.systemd.systemctl(["start", "kefud.socket"])
+        let alice = try await LineClient.connect(port: kefud.port)
+        #expect(try await alice.completion("l LOGIN agent alice alice-secret", timeout: .seconds(30)).hasPrefix("l OK"))
+        _ = try await kefud.waitForService { $0["SubState"] == "running" }
+
+        try await kefud.systemd.systemctl(["stop", "kefud.service"])
+        try await alice.expect("* BYE")
+        #expect(await alice.isClosedByServer())
+        let stopped = try await kefud.service(["ActiveState", "Result", "ExecMainCode", "ExecMainStatus"])
+        #expect(stopped["ActiveState"] == "inactive", "\(stopped)")
+        await kefud.expect(stopped["Result"] == "success", "\(stopped)")
+        // ExecMainCode=1 is CLD_EXITED: it exited by itself, with status 0, before systemd had to kill anything.
+        #expect(stopped["ExecMainCode"] == "1" && stopped["ExecMainStatus"] == "0", "\(stopped)")
+    }
+
+    @Test func breachRecordsAreFoundWithJournalctlDashUKefud() async throws {
+        guard let kefud = try await SystemdKefud.boot(firstResponseSeconds: 1) else { return }
+        defer { kefud.shutdown() }
+        try await kefud.systemd.systemctl(["start", "kefud.socket"])
+        // Nobody answers: no agent is online.
+        let buyer = try await LineClient.connect(port: kefud.port)
+        #expect(
+            try await buyer.completion("l LOGIN customer b-journal shop-gateway-secret", timeout: .seconds(30))
+                .hasPrefix("l OK"))
+        #expect(try await buyer.completion("o OPEN refund :退款") == "o OK conv=1")
+
+        let entries = try await kefud.systemd.journalEntries(["-u", "kefud", "KEFU_EVENT=sla_breach"])
+        guard await kefud.expect(entries.count == 1, "breach entries: \(entries)") else { return }
+        let entry = entries[0]
+        #expect(entry["_SYSTEMD_UNIT"] == "kefud.service")
+        #expect(entry["MESSAGE_ID"] == "2b625ba6808041c28aec6c92bc372662")
+        #expect(entry["PRIORITY"] == "4")
+        #expect(entry["SYSLOG_IDENTIFIER"] == "kefud")
+        #expect(entry["KEFU_CUSTOMER"] == "b-journal" && entry["KEFU_CONVERSATION"] == "1")
+        #expect(entry["KEFU_SLA"] == "first_response" && entry["KEFU_THRESHOLD_MS"] == "1000")
+        #expect(entry["KEFU_AGENT"] == "")
+        // Written by the service's dynamic user, not root.
+        #expect(entry["_UID"] != "0" && entry["_UID"] != nil, "\(entry)")
+        await buyer.close()
+    }
+}
+
+/// kefud as ops install it, in a systemd of its own: `deploy/kefud.service` and `deploy/kefud.socket` linked
+/// unchanged, the built kefud bind-mounted at `/usr/local/bin/kefud` (the unit's ExecStart) and the configuration
+/// directory at `/etc/kefu`. Only the socket's port changes (a drop-in), and what `serviceDropIn` says.
+final class SystemdKefud: Sendable {
+    let systemd: NamespacedSystemd
+    let port: Int
+    let configuration: String
+    /// Bound to `/etc/kefu` inside the namespace: kefud.toml is written here.
+    let configurationDirectory: TemporaryDirectory
+
+    private init(
+        systemd: NamespacedSystemd, port: Int, configuration: String, configurationDirectory: TemporaryDirectory
+    ) {
+        self.systemd = systemd
+        self.port = port
+        self.configuration = configuration
+        self.configurationDirectory = configurationDirectory
+    }
+
+    /// Boots systemd with kefud's units, the socket not started yet. Nil (with the reason recorded or printed) when
+    /// systemd cannot boot in a namespace here.
+    static func boot(
+        firstResponseSeconds: Double = 120, serviceDropIn: String? = nil,
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) async throws -> SystemdKefud? {
+        guard let binary = findExecutable(named: "kefud") else { throw KefudProcess.NotBuilt() }
+        let port = try freeLoopbackPort()
+        let directory = try TemporaryDirectory(prefix: "kefu-etc")
+        let configuration = testConfiguration(firstResponseSeconds: firstResponseSeconds, port: port)
+        let deploy = packageRoot.appendingPathComponent("deploy")
+        var units = [
+            // ListenStream= empties the list, then the test's port: the shipped 7390 may be in use here.
+            "kefud.socket.d/test.conf": "[Socket]\nListenStream=\nListenStream=127.0.0.1:\(port)\n"
+        ]
+        units["kefud.service.d/test.conf"] = serviceDropIn
+        let setup = NamespacedSystemd.Configuration(
+            units: units,
+            links: [
+                "kefud.service": deploy.appendingPathComponent("kefud.service").path,
+                "kefud.socket": deploy.appendingPathComponent("kefud.socket").path,
+            ],
+            binds: [(binary, "/usr/local/bin/kefud"), (directory.path, "/etc/kefu")])
+        guard let systemd = try await NamespacedSystemd.bootForTest(setup, sourceLocation: sourceLocation) else {
+            return nil
+        }
+        let kefud = SystemdKefud(
+            systemd: systemd, port: port, configuration: configuration, configurationDirectory: directory)
+        try kefud.writeConfiguration(configuration)
+        return kefud
+    }
+
+    /// Replaces `/etc/kefu/kefud.toml` (readable by the service's dynamic user).
+    func writeConfiguration(_ text: String) throws {
+        let path = configurationDirectory.url(for: "kefud.toml").path
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: path)
+    }
+
+    static let serviceProperties = ["ActiveState", "SubState", "StatusText", "MainPID", "NRestarts", "Result"]
+
+    func service(_ properties: [String] = serviceProperties) async throws -> [String: String] {
+        try await systemd.show("kefud.service", properties)
+    }
+
+    func waitForService(
+        timeout: Duration = .seconds(20), _ condition: @escaping @Sendable ([String: String]) -> Bool
+    ) async throws -> (held: Bool, properties: [String: String]) {
+        try await systemd.waitFor("kefud.service", Self.serviceProperties, timeout: timeout, condition)
+    }
+
+    /// What systemd and kefud logged about kefud.service, for failure messages.
+    func log() async -> String {
+        let log = try? await systemd.journalctl(["-u", "kefud.service", "-o", "short-precise"]).output
+        return log ?? "(journalctl failed) \(systemd.diagnostics)"
+    }
+
+    /// `#expect` with what systemd and kefud logged attached when it fails.
+    @discardableResult
+    func expect(
+        _ condition: Bool, _ message: @autoclosure () -> String, sourceLocation: SourceLocation = #_sourceLocation
+    ) async -> Bool {
+        if !condition { Issue.record("\(message())\n\(await log())", sourceLocation: sourceLocation) }
+        return condition
+    }
+
+    func shutdown() {
+        systemd.shutdown()
+    }
+}
