@@ -137,6 +137,8 @@ final class RoutingLoop {
     func run(_ inputs: AsyncStream<LoopInput>) async throws {
         // Breaches held for a summary were committed: they are written however the loop ends.
         defer { recordHeldBreaches() }
+        // READY=1 went out with this summary (after "listening on ..."): keep that status until the floor changes.
+        lastStatus = statusLine
         rearmTimer()
         for await input in inputs {
             handle(input)

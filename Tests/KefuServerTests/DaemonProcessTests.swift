@@ -41,6 +41,9 @@ struct DaemonProcessTests {
         for _ in 0..<4 { #expect(await kefud.waitForNotification("WATCHDOG=1", timeout: .seconds(2))) }
         // Four pings at 0.5 s take about 2 s; far slower would mean the pings do not follow the interval.
         #expect(started.duration(to: .now) < .seconds(4))
+        // Housekeeping ticks ran meanwhile; with nothing changed, the status READY=1 set still stands.
+        let statuses = kefud.notifications.filter { $0.contains("STATUS=") }
+        #expect(statuses.last?.contains("STATUS=listening on 127.0.0.1:") == true, "\(statuses)")
 
         let alice = try await LineClient.connect(port: kefud.port)
         #expect(try await alice.completion("l LOGIN agent alice alice-secret").hasPrefix("l OK"))
