@@ -16,6 +16,8 @@ public final class KefuDaemon: Service, Sendable {
     private let stateDirectory: String
     private let clock: any WallClock
     private let notifier: any ServiceNotifier
+    /// How long recovery and the final flush may run before systemd hears `EXTEND_TIMEOUT_USEC=`.
+    private let timeoutExtension: TimeoutExtension
     private let journal: any JournalRecorder
     private let logger: Logger
     private let readiness = Readiness()
@@ -33,12 +35,14 @@ public final class KefuDaemon: Service, Sendable {
         journal: any JournalRecorder,
         logger: Logger,
         invariantCheck: InvariantCheck = InvariantCheck(),
+        timeoutExtension: TimeoutExtension = TimeoutExtension(),
         activatedListener: @escaping @Sendable () -> (fd: Int32, name: String)? = {
             let listeners = SocketActivation.listeners()
             return listeners.first { $0.name == "kefud" } ?? listeners.first
         }
     ) {
         self.invariantCheck = invariantCheck
+        self.timeoutExtension = timeoutExtension
         self.activatedListener = activatedListener
         self.configuration = configuration
         self.stateDirectory = stateDirectory
@@ -79,19 +83,23 @@ public final class KefuDaemon: Service, Sendable {
     }
 
     private func serve() async throws {
-        let store = try ConversationStore(directory: stateDirectory, logger: logger)
         let policy = RoutingPolicy(configuration)
         let startedAt = clock.now()
-        // Returning buyers within the sticky window go back to their agent after a restart too.
-        let recovered = try store.recover(
-            returningBuyersSince: startedAt + Milliseconds(-policy.rules.stickyWindow.value))
-        var core = RoutingCore(policy: policy, nextConversationID: recovered.nextConversationID)
-        let repair = core.restore(
-            recovered.openConversations, lastAssignedAt: recovered.lastAssignedAt, notes: recovered.notes,
-            returningBuyers: recovered.returningBuyers.mapValues { (agent: $0.agent, closedAt: $0.closedAt) },
-            at: startedAt
-        )
-        if !repair.records.isEmpty { try await store.commit(repair.records) }
+        // A large store takes a while to open and recover: systemd hears that kefud is still at it.
+        let (store, recovered, core) = try await timeoutExtension.during(notifier) {
+            let store = try ConversationStore(directory: self.stateDirectory, logger: self.logger)
+            // Returning buyers within the sticky window go back to their agent after a restart too.
+            let recovered = try store.recover(
+                returningBuyersSince: startedAt + Milliseconds(-policy.rules.stickyWindow.value))
+            var core = RoutingCore(policy: policy, nextConversationID: recovered.nextConversationID)
+            let repair = core.restore(
+                recovered.openConversations, lastAssignedAt: recovered.lastAssignedAt, notes: recovered.notes,
+                returningBuyers: recovered.returningBuyers.mapValues { (agent: $0.agent, closedAt: $0.closedAt) },
+                at: startedAt
+            )
+            if !repair.records.isEmpty { try await store.commit(repair.records) }
+            return (store, recovered, core)
+        }
         logger.info(
             "store recovered",
             metadata: [
@@ -195,7 +203,8 @@ public final class KefuDaemon: Service, Sendable {
                 mailbox.post(.shutdown)
             }
         }
-        await store.shutdown()
+        // Flushing what the last moments wrote can take a while on a loaded disk: the same for TimeoutStopSec=.
+        await timeoutExtension.during(notifier) { await store.shutdown() }
         logger.info("stopped")
     }
 }

@@ -31,6 +31,45 @@ public protocol ServiceNotifier: Sendable {
     func watchdogTrigger()
     /// How often the watchdog must be pinged, nil when it is not enabled.
     var watchdogInterval: Duration? { get }
+    /// `EXTEND_TIMEOUT_USEC=`: the phase under way (start, stop) needs this much more time from now.
+    func extendTimeout(by duration: Duration)
+}
+
+extension ServiceNotifier {
+    public func extendTimeout(by duration: Duration) {}
+}
+
+/// While long start-up or shutdown work runs (recovering a large store, flushing it), asks systemd every `interval`
+/// for three more intervals (`EXTEND_TIMEOUT_USEC=`), so that `TimeoutStartSec=`/`TimeoutStopSec=` do not kill a
+/// kefud that is making progress; a hung one still times out, three intervals after its last sign of life. Work that
+/// ends within the first interval sends nothing.
+public struct TimeoutExtension: Sendable {
+    public var interval: Duration
+    /// How the extension waits an interval (injected by tests).
+    public var sleep: @Sendable (Duration) async throws -> Void
+
+    public init(
+        interval: Duration = .seconds(5),
+        sleep: @escaping @Sendable (Duration) async throws -> Void = { try await Task.sleep(for: $0) }
+    ) {
+        self.interval = interval
+        self.sleep = sleep
+    }
+
+    public func during<T>(
+        _ notifier: any ServiceNotifier, _ work: () async throws -> T
+    ) async rethrows -> T {
+        let (interval, sleep) = (self.interval, self.sleep)
+        let extender = Task {
+            while !Task.isCancelled {
+                do { try await sleep(interval) } catch { return }
+                if Task.isCancelled { return }
+                notifier.extendTimeout(by: interval * 3)
+            }
+        }
+        defer { extender.cancel() }
+        return try await work()
+    }
 }
 
 /// How often the routing loop checks the core's invariants (every `everyTicks` housekeeping ticks, about a second

@@ -15,6 +15,11 @@ public struct SystemdServiceNotifier: ServiceNotifier {
     public func reloading() { notifier.reloading() }
     public func watchdogPing() { notifier.watchdogPing() }
     public func watchdogTrigger() { notifier.watchdogTrigger() }
+    public func extendTimeout(by duration: Duration) {
+        let (seconds, attoseconds) = duration.components
+        notifier.extendTimeout(
+            microseconds: UInt64(max(0, seconds)) * 1_000_000 + UInt64(attoseconds / 1_000_000_000_000))
+    }
 }
 
 /// Writes each SLA breach (and each agent set away) as one structured journald entry that ops can find by field

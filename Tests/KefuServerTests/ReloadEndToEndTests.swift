@@ -16,6 +16,7 @@ final class RecordingNotifier: ServiceNotifier {
     func reloading() { log.withLock { $0.append("RELOADING") } }
     func watchdogPing() { log.withLock { $0.append("WATCHDOG=1") } }
     func watchdogTrigger() { log.withLock { $0.append("WATCHDOG=trigger") } }
+    func extendTimeout(by duration: Duration) { log.withLock { $0.append("EXTEND \(duration)") } }
     var watchdogInterval: Duration? { nil }
 
     var messages: [String] { log.withLock { $0 } }

@@ -1,0 +1,74 @@
+import KefuServer
+import Synchronization
+import Testing
+
+/// Sleeps that end when the test says so: the extension's intervals, without waiting on a clock.
+final class Gate: Sendable {
+    private let waiting = Mutex<[CheckedContinuation<Void, any Error>]>([])
+
+    func sleep() async throws {
+        try await withCheckedThrowingContinuation { continuation in waiting.withLock { $0.append(continuation) } }
+    }
+
+    var sleepers: Int { waiting.withLock { $0.count } }
+
+    /// Ends every sleep under way.
+    func open() {
+        let sleepers = waiting.withLock { waiting in
+            defer { waiting = [] }
+            return waiting
+        }
+        sleepers.forEach { $0.resume() }
+    }
+
+    /// Waits (yielding, bounded) until someone sleeps here.
+    func awaitSleeper() async {
+        for _ in 0..<100_000 where sleepers == 0 { await Task.yield() }
+    }
+}
+
+@Suite("EXTEND_TIMEOUT_USEC while recovering or flushing")
+struct TimeoutExtensionTests {
+    static func extensions(_ notifier: RecordingNotifier) -> [String] {
+        notifier.messages.filter { $0.hasPrefix("EXTEND") }
+    }
+
+    @Test func longWorkAsksForThreeIntervalsEveryIntervalAndNothingOnceDone() async throws {
+        let notifier = RecordingNotifier()
+        let interval = Gate()
+        let work = Gate()
+        let extending = TimeoutExtension(interval: .seconds(5), sleep: { _ in try await interval.sleep() })
+        let running = Task {
+            try await extending.during(notifier) {
+                try await work.sleep()
+                return 42
+            }
+        }
+
+        for expected in 1...2 {
+            await interval.awaitSleeper()
+            interval.open()  // an interval passes with the work still under way
+            for _ in 0..<100_000 where Self.extensions(notifier).count < expected { await Task.yield() }
+            #expect(Self.extensions(notifier) == Array(repeating: "EXTEND 15.0 seconds", count: expected))
+        }
+        await work.awaitSleeper()
+        work.open()
+        #expect(try await running.value == 42)
+        // The extender may still be asleep: when its interval ends, it says nothing more.
+        await interval.awaitSleeper()
+        interval.open()
+        for _ in 0..<1000 { await Task.yield() }
+        #expect(Self.extensions(notifier).count == 2)
+    }
+
+    @Test func workShorterThanAnIntervalSendsNothing() async throws {
+        let notifier = RecordingNotifier()
+        let interval = Gate()
+        let extending = TimeoutExtension(interval: .seconds(5), sleep: { _ in try await interval.sleep() })
+        #expect(await extending.during(notifier) { "done" } == "done")
+        await interval.awaitSleeper()
+        interval.open()
+        for _ in 0..<1000 { await Task.yield() }
+        #expect(Self.extensions(notifier).isEmpty)
+    }
+}
