@@ -41,28 +41,34 @@ extension ServiceNotifier {
 
 /// While long start-up or shutdown work runs (recovering a large store, flushing it), asks systemd every `interval`
 /// for three more intervals (`EXTEND_TIMEOUT_USEC=`), so that `TimeoutStartSec=`/`TimeoutStopSec=` do not kill a
-/// kefud that is making progress; a hung one still times out, three intervals after its last sign of life. Work that
-/// ends within the first interval sends nothing.
+/// kefud that is still at it. The extensions say the process is busy, not that the work progresses, so they stop
+/// after `limit`: a recovery stuck in I/O still times out then. Work that ends within the first interval sends
+/// nothing.
 public struct TimeoutExtension: Sendable {
     public var interval: Duration
+    /// How long extensions are asked for at most, in all.
+    public var limit: Duration
     /// How the extension waits an interval (injected by tests).
     public var sleep: @Sendable (Duration) async throws -> Void
 
     public init(
-        interval: Duration = .seconds(5),
+        interval: Duration = .seconds(5), limit: Duration = .seconds(30 * 60),
         sleep: @escaping @Sendable (Duration) async throws -> Void = { try await Task.sleep(for: $0) }
     ) {
         self.interval = interval
+        self.limit = limit
         self.sleep = sleep
     }
 
     public func during<T>(
         _ notifier: any ServiceNotifier, _ work: () async throws -> T
     ) async rethrows -> T {
-        let (interval, sleep) = (self.interval, self.sleep)
+        let (interval, sleep, limit) = (self.interval, self.sleep, self.limit)
         let extender = Task {
-            while !Task.isCancelled {
+            var waited = Duration.zero
+            while !Task.isCancelled, waited < limit {
                 do { try await sleep(interval) } catch { return }
+                waited += interval
                 if Task.isCancelled { return }
                 notifier.extendTimeout(by: interval * 3)
             }

@@ -61,6 +61,26 @@ struct TimeoutExtensionTests {
         #expect(Self.extensions(notifier).count == 2)
     }
 
+    @Test func extensionsStopAtTheLimitSoThatAStuckRecoveryStillTimesOut() async throws {
+        let notifier = RecordingNotifier()
+        let interval = Gate()
+        let work = Gate()
+        let extending = TimeoutExtension(
+            interval: .seconds(5), limit: .seconds(10), sleep: { _ in try await interval.sleep() })
+        let running = Task { try await extending.during(notifier) { try await work.sleep() } }
+        for _ in 1...2 {
+            await interval.awaitSleeper()
+            interval.open()
+        }
+        for _ in 0..<100_000 where Self.extensions(notifier).count < 2 { await Task.yield() }
+        for _ in 0..<1000 { await Task.yield() }
+        #expect(interval.sleepers == 0)  // done extending, though the work goes on
+        #expect(Self.extensions(notifier).count == 2)
+        await work.awaitSleeper()
+        work.open()
+        try await running.value
+    }
+
     @Test func workShorterThanAnIntervalSendsNothing() async throws {
         let notifier = RecordingNotifier()
         let interval = Gate()
