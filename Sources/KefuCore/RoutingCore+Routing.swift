@@ -348,15 +348,19 @@ extension RoutingCore {
     /// Capacity appeared on an agent: give it the best waiting conversations it can serve, at once.
     mutating func offerCapacity(to id: AgentID, at now: Instant) {
         guard let handle = agents.handle(of: id) else { return }
+        offerCapacity(toHandle: handle, id, at: now)
+    }
+
+    mutating func offerCapacity(toHandle handle: Int, _ id: AgentID, at now: Instant) {
+        guard let (rule, candidates) = agents.inspect(handle: handle, { ($0.capacityRule, $0.capacityCandidates) })
+        else { return }
         while agents.inspect(handle: handle, { $0.canTakeMore }) == true,
             let next = work(forAgent: handle, at: now)
         {
+            // The agent's own rule text and candidate list, made once: this runs on every freed slot.
             conversations[next]?.decision = Decision(
-                conversation: next, at: now, agent: id,
-                rule: "capacity appeared: the longest-waiting chat \(id) can serve",
-                candidates: [Candidate(agent: id, verdict: .chosen)]
-            )
-            assign(next, to: id, at: now, reason: "routed")
+                conversation: next, at: now, agent: id, rule: rule, candidates: candidates)
+            assign(next, to: id, at: now, reason: "routed", handle: handle)
         }
     }
 
@@ -392,7 +396,8 @@ extension RoutingCore {
     }
 
     mutating func assign(
-        _ id: ConversationID, to agent: AgentID, at now: Instant, reason: String, via: String = "routed"
+        _ id: ConversationID, to agent: AgentID, at now: Instant, reason: String, via: String = "routed",
+        handle known: Int? = nil
     ) {
         guard
             let (pendingVia, skill, customer) = conversations.modify(
@@ -415,7 +420,7 @@ extension RoutingCore {
             queue.remove(id)
             queueChanged.insert(skill)
         }
-        changeAgent(agent) { agent in
+        changeAgent(handle: known ?? agents.handle(of: agent) ?? 0) { agent in
             agent.held.insert(id)
             agent.lastAssignedAt = now
         }

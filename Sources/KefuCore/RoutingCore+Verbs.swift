@@ -259,7 +259,8 @@ extension RoutingCore {
         if closedBy != .customer { effects.append(.deliver(.customer(record.customer), .closed(id, by: closedBy))) }
         if let agent, closedBy != .agent { effects.append(.deliver(.agent(agent), .closed(id, by: closedBy))) }
         if let agent {
-            changeAgent(agent) { $0.held.remove(id) }
+            let handle = agents.handle(of: agent) ?? 0
+            changeAgent(handle: handle) { $0.held.remove(id) }
             returningBuyers[record.customer] = ReturningBuyer(agent: agent, closedAt: now)
             if let assignedAt = open.assignedAt {
                 // A moving average of recent handling times feeds the queue estimates.
@@ -274,7 +275,7 @@ extension RoutingCore {
                 changeAgent(agent) { $0.wrapUps.append(over) }
                 deadlines.arm(.wrapUpOver(agent), at: now + policy.rules.wrapUp)
             } else {
-                offerCapacity(to: agent, at: now)
+                offerCapacity(toHandle: handle, agent, at: now)
             }
         }
     }

@@ -11,6 +11,9 @@ public struct RoutingCore: Sendable {
         private(set) var lanes: [AgentRoster.Lane]
         /// Its index in the core's `AgentTable` (set by the table).
         var handle = -1
+        /// How a decision made when the agent gained room reads (`EXPLAIN`), made once per agent.
+        private(set) var capacityRule: String
+        private(set) var capacityCandidates: [Candidate]
         var presence: Presence = .offline
         var sessions = 0
         var held: Set<ConversationID> = []
@@ -43,6 +46,8 @@ public struct RoutingCore: Sendable {
         init(profile: AgentProfile, skills: inout SkillNumbers) {
             self.profile = profile
             self.lanes = Self.lanes(of: profile, skills: &skills)
+            capacityRule = "capacity appeared: the longest-waiting chat \(profile.id) can serve"
+            capacityCandidates = [Candidate(agent: profile.id, verdict: .chosen)]
         }
 
         mutating func setProfile(_ profile: AgentProfile, skills: inout SkillNumbers) {

@@ -146,7 +146,11 @@ struct SortedKeys<Key: Comparable> {
 
     /// Rebuilds the tree in O(chunks) after chunks were added or removed.
     private mutating func rebuildSizes() {
-        sizes = chunks.map(\.count)
+        // In place, and without a key path (`map(\.count)` instantiated one on every call).
+        if sizes.count > chunks.count { sizes.removeLast(sizes.count - chunks.count) }
+        for index in chunks.indices {
+            if index < sizes.count { sizes[index] = chunks[index].count } else { sizes.append(chunks[index].count) }
+        }
         for index in sizes.indices {
             let parent = index | (index + 1)
             if parent < sizes.count { sizes[parent] += sizes[index] }
