@@ -249,7 +249,9 @@ public struct RoutingCore: Sendable {
     /// Applies one command at `now`. Deadlines due by `now` fire first, so replaying the same commands at the
     /// same instants always yields the same decisions.
     public mutating func handle(_ command: Command, at now: Instant) -> Step {
+        // Room for what a close or an open usually produces, allocated once instead of grown 1, 2, 4, 8.
         effects = []
+        effects.reserveCapacity(8)
         fireDeadlines(upTo: now)
         let reply = apply(command, at: now)
         scheduleQueueReport(at: now)
