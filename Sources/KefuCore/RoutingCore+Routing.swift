@@ -109,10 +109,13 @@ extension RoutingCore {
             scanChoice(open, excluding: excluded, at: now) == best?.key.agent,
             "the roster chose \(best?.key.agent.rawValue ?? "none"), a scan of every agent differs"
         )
-        let skills = [open.skillName] + fallbackSkills(open).filter { $0 != open.skillName }
+        // The skills considered: its own, and once widened its fallbacks (by number, looked up only then).
+        let fallback = fallbackSkills(open).filter { $0 != open.skillName }
+        let numbers = [open.skill] + fallback.compactMap { skillNumbers.number(of: $0) }
         var decision: Decision
-        let team = skills.reduce(0) { $0 + (skillNumbers.number(of: $1).map { roster.agents(of: $0) } ?? 0) }
+        let team = numbers.reduce(0) { $0 + roster.agents(of: $1) }
         if team <= Self.itemizedLimit {
+            let skills = [open.skillName] + fallback
             decision = itemizedDecision(id, open, skills: skills, best: best, excluding: excluded, at: now)
         } else {
             var candidates = search.examined
@@ -124,7 +127,7 @@ extension RoutingCore {
             candidates.sort { $0.agent < $1.agent }
             decision = Decision(
                 conversation: id, at: now, agent: best?.key.agent, rule: "", candidates: candidates,
-                others: otherAgents(open, skills: skills, visited: search.visited)
+                others: otherAgents(open, skills: numbers, visited: search.visited)
             )
         }
         decision.rule = Self.rule(decision.candidates, chosen: best != nil)
@@ -234,16 +237,19 @@ extension RoutingCore {
     /// The agents of each skill a large team's decision did not examine, counted by standing. Agents with
     /// several of the skills are counted under each.
     func otherAgents(
-        _ open: Demand, skills: [Skill], visited: [AgentRoster.Lane: Int]
+        _ open: Demand, skills: [Int], visited: [AgentRoster.Lane: Int]
     ) -> [OtherAgents] {
         var others: [OtherAgents] = []
         let required = requiredLevel(open)
-        for name in skills {
-            guard let skill = skillNumbers.number(of: name) else { continue }
-            var counts: [(OtherAgents.Standing, Int)] = [
-                (.offline, roster.count(of: skill, .offline)), (.away, roster.count(of: skill, .away)),
-                (.disconnected, roster.count(of: skill, .disconnected)), (.full, roster.count(of: skill, .full)),
-            ]
+        for skill in skills {
+            let name = skillNumbers[skill]
+            func add(_ standing: OtherAgents.Standing, _ count: Int) {
+                if count > 0 { others.append(OtherAgents(skill: name, standing: standing, count: count)) }
+            }
+            add(.offline, roster.count(of: skill, .offline))
+            add(.away, roster.count(of: skill, .away))
+            add(.disconnected, roster.count(of: skill, .disconnected))
+            add(.full, roster.count(of: skill, .full))
             var tooLow = 0
             var lower = 0
             for (level, free) in roster.freeByLevel(of: skill).enumerated() where level >= 1 {
@@ -254,10 +260,8 @@ extension RoutingCore {
                     lower += free - (visited[lane] ?? 0)
                 }
             }
-            counts += [(.levelTooLow, tooLow), (.rankedLower, lower)]
-            for (standing, count) in counts where count > 0 {
-                others.append(OtherAgents(skill: name, standing: standing, count: count))
-            }
+            add(.levelTooLow, tooLow)
+            add(.rankedLower, lower)
         }
         return others
     }
