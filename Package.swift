@@ -77,6 +77,8 @@ let package = Package(
         .executableTarget(
             name: "kefuctl",
             dependencies: [
+                "KefuCore",
+                "KefuStore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ]

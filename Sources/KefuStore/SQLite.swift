@@ -17,11 +17,12 @@ final class Connection {
 
     /// Opens (creating if needed) the database file. Does not touch the file's contents yet, so a file that is
     /// not a database is only detected by the first statement.
-    init(path: String) throws(StoreError) {
+    init(path: String, readOnly: Bool = false) throws(StoreError) {
         self.path = path
         var db: OpaquePointer?
         // NOMUTEX: the connection is confined to one thread at a time, so SQLite's own mutexes are redundant.
-        let flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX
+        let flags =
+            (readOnly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) | SQLITE_OPEN_NOMUTEX
         let rc = sqlite3_open_v2(path, &db, flags, nil)
         guard rc == SQLITE_OK, let db else {
             let message = db.map { String(cString: sqlite3_errmsg($0)) } ?? String(cString: sqlite3_errstr(rc))
@@ -180,6 +181,10 @@ final class Statement {
 
     func int64(_ column: Int32) -> Int64 {
         sqlite3_column_int64(handle, column)
+    }
+
+    func double(_ column: Int32) -> Double {
+        sqlite3_column_double(handle, column)
     }
 
     func optionalInt64(_ column: Int32) -> Int64? {

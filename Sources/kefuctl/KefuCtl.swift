@@ -1,5 +1,8 @@
 import ArgumentParser
 import Crypto
+import Foundation
+import KefuCore
+import KefuStore
 
 /// Ops command line for kefud.
 @main
@@ -7,7 +10,7 @@ struct KefuCtl: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "kefuctl",
         abstract: "Operate a kefud chat router.",
-        subcommands: [HashToken.self]
+        subcommands: [HashToken.self, Report.self]
     )
 }
 
@@ -30,9 +33,83 @@ struct HashToken: ParsableCommand {
             secret = line
         }
         guard !secret.isEmpty else { throw ValidationError("the token is empty") }
-        print(SHA256.hash(data: Array(secret.utf8)).map { byte in
-            let hex = String(byte, radix: 16)
-            return byte < 16 ? "0" + hex : hex
-        }.joined())
+        print(
+            SHA256.hash(data: Array(secret.utf8)).map { byte in
+                let hex = String(byte, radix: 16)
+                return byte < 16 ? "0" + hex : hex
+            }.joined())
+    }
+}
+
+/// The response score the platforms keep, from kefud's store: per agent, skill, store or day, the rounds answered by
+/// a human in time (met), those whose deadline passed (breached), the rate, and the mean answer time in business
+/// hours. Reads the store read-only, so it runs beside a serving kefud.
+struct Report: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "report",
+        abstract: "Print the share of response rounds answered in time, by agent, skill, store or day."
+    )
+
+    @Option(help: "kefud's state directory (the one holding kefu.sqlite).")
+    var stateDir = "./var"
+
+    @Option(help: "Group by agent, skill, store or day.")
+    var by = "day"
+
+    @Option(help: "Only rounds that started on or after this day (YYYY-MM-DD, local).")
+    var since: String?
+
+    @Option(help: "Only rounds that started before this day (YYYY-MM-DD, local).")
+    var until: String?
+
+    @Option(help: "The time zone days are counted in.")
+    var timeZone = "Asia/Shanghai"
+
+    func run() throws {
+        guard let grouping = ResponseReport.Grouping(rawValue: by) else {
+            throw ValidationError(
+                "--by is one of \(ResponseReport.Grouping.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        guard let zone = TimeZone(identifier: timeZone) else { throw ValidationError("unknown time zone \(timeZone)") }
+        let offset = zone.secondsFromGMT(for: Date()) / 60
+        let rows = try ResponseReport.read(
+            directory: stateDir, by: grouping, from: try since.map { try Self.instant(of: $0, offset: offset) },
+            until: try until.map { try Self.instant(of: $0, offset: offset) }, utcOffsetMinutes: offset)
+        print(Self.render(rows, by: grouping))
+    }
+
+    /// Midnight of a local day.
+    static func instant(of date: String, offset: Int) throws -> Instant {
+        let parts = date.split(separator: "-").compactMap { Int($0) }
+        guard parts.count == 3, (1...12).contains(parts[1]), (1...31).contains(parts[2]) else {
+            throw ValidationError("expected a date like 2026-11-24, got \(date)")
+        }
+        var components = DateComponents()
+        (components.year, components.month, components.day) = (parts[0], parts[1], parts[2])
+        components.timeZone = TimeZone(secondsFromGMT: offset * 60)
+        guard let day = Calendar(identifier: .gregorian).date(from: components) else {
+            throw ValidationError("no such day: \(date)")
+        }
+        return Instant(unixMilliseconds: Int64((day.timeIntervalSince1970 * 1000).rounded()))
+    }
+
+    /// Columns: the group, met, breached, closed unanswered, rate, mean answer time.
+    static func render(_ rows: [ResponseReport.Row], by grouping: ResponseReport.Grouping) -> String {
+        let header = [grouping.rawValue, "met", "breached", "closed", "rate", "mean_answer_s"]
+        let lines = rows.map { row in
+            [
+                row.group, "\(row.met)", "\(row.breached)", "\(row.closedUnanswered)",
+                row.rate.map { String(format: "%.1f%%", $0 * 100) } ?? "-",
+                row.meanAnsweredWait.map { String(format: "%.1f", Double($0.value) / 1000) } ?? "-",
+            ]
+        }
+        let table = [header] + lines
+        let widths = header.indices.map { column in table.map { $0[column].count }.max() ?? 0 }
+        return table.map { cells in
+            cells.enumerated().map { column, cell in
+                let pad = String(repeating: " ", count: widths[column] - cell.count)
+                return column == 0 ? cell + pad : pad + cell
+            }.joined(separator: "  ")
+        }.joined(separator: "\n")
     }
 }

@@ -202,6 +202,53 @@ struct DaemonProcessTests {
         #expect(process.terminationStatus == 0)
         #expect(String(decoding: printed, as: UTF8.self) == Secrets.alice.1 + "\n")
     }
+
+    /// The response rate the platforms score, read from the store beside a running kefud: alice answers one
+    /// round in time; a second chat breaches while queued.
+    @Test func kefuctlReportShowsTheRoundsAnsweredInTimeFromTheStore() async throws {
+        guard let kefuctl = findExecutable(named: "kefuctl") else { throw KefudProcess.NotBuilt() }
+        let directory = try TemporaryDirectory(prefix: "kefud-report")
+        let config = try writeConfiguration(testConfiguration(firstResponseSeconds: 1), in: directory)
+        let kefud = try KefudProcess(
+            arguments: ["--config", config, "--state-dir", directory.path + "/var"], workingDirectory: directory.path)
+        try await kefud.waitUntilReady()
+        let alice = try await LineClient.connect(port: kefud.port)
+        #expect(try await alice.completion("l LOGIN agent alice alice-secret").hasPrefix("l OK"))
+        let buyer = try await LineClient.connect(port: kefud.port)
+        #expect(try await buyer.completion("l LOGIN customer b-report shop-gateway-secret").hasPrefix("l OK"))
+        #expect(try await buyer.completion("o OPEN presales store=tmall :在吗") == "o OK conv=1")
+        try await alice.expect("* ASSIGNED conv=1")
+        #expect(try await alice.completion("a SEND 1 :在的") == "a OK seq=2")
+        #expect(try await buyer.completion("q OPEN complaint :投诉") == "q OK conv=2")  // nobody serves it
+        let lead = try await LineClient.connect(port: kefud.port)
+        #expect(try await lead.completion("l LOGIN supervisor lead lead-secret").hasPrefix("l OK"))
+        try await lead.expect("* ESCALATED conv=2")
+
+        func report(_ arguments: [String]) async throws -> String {
+            let process = Process()
+            let output = Pipe()
+            process.executableURL = URL(fileURLWithPath: kefuctl)
+            process.arguments = ["report", "--state-dir", directory.path + "/var"] + arguments
+            process.standardOutput = output
+            try process.run()
+            let printed = await onOwnThread { output.fileHandleForReading.readDataToEndOfFile() }
+            while process.isRunning { try await Task.sleep(for: .milliseconds(20)) }
+            #expect(process.terminationStatus == 0)
+            return String(decoding: printed, as: UTF8.self)
+        }
+        let byAgent = try await report(["--by", "agent"]).split(separator: "\n").map { $0.split(separator: " ") }
+        #expect(byAgent.first == ["agent", "met", "breached", "closed", "rate", "mean_answer_s"])
+        #expect(
+            byAgent.dropFirst().map { Array($0.prefix(5)) } == [
+                ["(queued)", "0", "1", "0", "0.0%"], ["alice", "1", "0", "0", "100.0%"],
+            ])
+        let byStore = try await report(["--by", "store"]).split(separator: "\n").map { $0.split(separator: " ") }
+        #expect(byStore.dropFirst().map { Array($0.prefix(3)) } == [["(none)", "0", "1"], ["tmall", "1", "0"]])
+        // A day before today has no rounds.
+        #expect(try await report(["--until", "2020-01-01"]).split(separator: "\n").count == 1)
+        kefud.signal(SIGTERM)
+        #expect(await kefud.waitForExit() == 0)
+    }
 }
 
 /// A loopback port nobody listens on right now (the kernel's choice for port 0, released at once).
