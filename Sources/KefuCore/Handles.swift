@@ -56,6 +56,18 @@ final class SlotStorage<Element>: @unchecked Sendable {
         return count - 1
     }
 
+    /// The elements present, in slot order, skipping slot 0 (the tables' permanently empty one).
+    func present() -> AnyIterator<Element> {
+        var next = 1
+        return AnyIterator {
+            while next < self.count {
+                defer { next += 1 }
+                if let element = self.base[next] { return element }
+            }
+            return nil
+        }
+    }
+
     func copy() -> SlotStorage {
         let copy = SlotStorage(capacity: capacity)
         copy.base.initialize(from: base, count: count)
@@ -142,15 +154,8 @@ struct AgentTable: Sequence {
     var values: [RoutingCore.AgentState] { compactMap { $0.value } }
 
     func makeIterator() -> AnyIterator<(key: AgentID, value: RoutingCore.AgentState)> {
-        let storage = self.storage
-        var next = 1
-        return AnyIterator {
-            while next < storage.count {
-                defer { next += 1 }
-                if let state = storage.base[next] { return (state.profile.id, state) }
-            }
-            return nil
-        }
+        let present = storage.present()
+        return AnyIterator { present.next().map { ($0.profile.id, $0) } }
     }
 }
 
@@ -225,14 +230,7 @@ struct ConversationTable: Sequence {
     var values: [RoutingCore.OpenConversation] { compactMap { $0.value } }
 
     func makeIterator() -> AnyIterator<(key: ConversationID, value: RoutingCore.OpenConversation)> {
-        let storage = self.storage
-        var next = 1
-        return AnyIterator {
-            while next < storage.count {
-                defer { next += 1 }
-                if let open = storage.base[next] { return (open.record.id, open) }
-            }
-            return nil
-        }
+        let present = storage.present()
+        return AnyIterator { present.next().map { ($0.record.id, $0) } }
     }
 }
