@@ -228,10 +228,18 @@ struct SystemdIntegrationTests {
         try await alice.expect("* ASSIGNED conv=1")
         #expect(try await alice.completion("s SEND 1 :有的亲") == "s OK seq=2")
         try await buyer.expect("* MSG conv=1 from=agent")
+        // A gateway speaking for a buyer, and a supervisor watching everything.
+        let tmall = try await LineClient.connect(port: kefud.port)
+        #expect(try await tmall.completion("l LOGIN gateway tmall tmall-bridge-secret").hasPrefix("l OK"))
+        #expect(try await tmall.completion("o OPEN presales customer=tmall:b1 :在吗") == "o OK conv=2")
+        try await alice.expect("* ASSIGNED conv=2")
+        let lead = try await LineClient.connect(port: kefud.port)
+        #expect(try await lead.completion("l LOGIN supervisor lead lead-secret").hasPrefix("l OK"))
+        #expect(try await lead.completion("w WATCH") == "w OK")
         // Not logged in yet when kefud restarts: it logs in afterwards, on the same connection.
         let bob = try await LineClient.connect(port: kefud.port)
         #expect(try await bob.completion("p PING") == "p OK")
-        let (_, before) = try await kefud.waitForService { $0["StatusText"] == "1 agents online, 0 queued, 1 active" }
+        let (_, before) = try await kefud.waitForService { $0["StatusText"] == "1 agents online, 0 queued, 2 active" }
         let mainPID = try #require(before["MainPID"])
 
         let restart = Task { _ = try await kefud.systemd.systemctl(["restart", "kefud.service"]) }
@@ -254,10 +262,16 @@ struct SystemdIntegrationTests {
         #expect(try await buyer.completion("p PING") == "p OK", "the buyer's connection did not survive the restart")
         #expect(try await alice.completion("s2 SEND 1 :好的") == "s2 OK seq=4")
         try await buyer.expect("* MSG conv=1 from=agent :好的")
+        #expect(try await tmall.completion("s3 SEND 2 customer=tmall:b1 :还在吗") == "s3 OK seq=2")
+        try await alice.expect("* MSG conv=2 from=customer :还在吗")
+        #expect(try await alice.completion("s4 SEND 2 :在的") == "s4 OK seq=3")
+        #expect(try await tmall.expect("* MSG conv=2") == "* MSG conv=2 from=agent customer=tmall:b1 :在的")
+        // Still watching, without a new WATCH.
+        try await lead.expect("* WATCHED to=customer:tmall:b1 event=MSG conv=2 from=agent")
         #expect(try await bob.completion("l LOGIN agent bob bob-secret").hasPrefix("l OK role=agent id=bob"))
         // Still assigned to alice, who is still connected: the restart requeued nothing, announced nothing again.
         let (settled, status) = try await kefud.waitForService {
-            $0["StatusText"] == "2 agents online, 0 queued, 1 active"
+            $0["StatusText"] == "2 agents online, 0 queued, 2 active"
         }
         await kefud.expect(settled, "\(status)")
         let aliceUnread = await alice.unread()
@@ -266,8 +280,8 @@ struct SystemdIntegrationTests {
         #expect(!buyerUnread.contains { $0.hasPrefix("* BYE") }, "\(buyerUnread)")
         let handedOver = try await kefud.systemd.journalEntries(
             ["-u", "kefud.service", "KEFU_EVENT=connections_handed_over"])
-        #expect(handedOver.map { $0["KEFU_COUNT"] } == ["3"], "\(handedOver)")
-        for client in [alice, buyer, bob] { await client.close() }
+        #expect(handedOver.map { $0["KEFU_COUNT"] } == ["5"], "\(handedOver)")
+        for client in [alice, buyer, tmall, lead, bob] { await client.close() }
     }
 
     @Test func breachRecordsAreFoundWithJournalctlDashUKefud() async throws {
