@@ -236,16 +236,26 @@ struct SystemdIntegrationTests {
         let lead = try await LineClient.connect(port: kefud.port)
         #expect(try await lead.completion("l LOGIN supervisor lead lead-secret").hasPrefix("l OK"))
         #expect(try await lead.completion("w WATCH") == "w OK")
+        // An agent who stepped away stays away (a fresh connect would make it online).
+        let carol = try await LineClient.connect(port: kefud.port)
+        #expect(try await carol.completion("l LOGIN agent carol carol-secret").hasPrefix("l OK"))
+        #expect(try await carol.completion("a PRESENCE away") == "a OK presence=away")
         // Not logged in yet when kefud restarts: it logs in afterwards, on the same connection.
         let bob = try await LineClient.connect(port: kefud.port)
         #expect(try await bob.completion("p PING") == "p OK")
-        let (_, before) = try await kefud.waitForService { $0["StatusText"] == "1 agents online, 0 queued, 2 active" }
+        // carol, away, is not counted online.
+        let (ready, before) = try await kefud.waitForService {
+            $0["StatusText"] == "1 agents online, 0 queued, 2 active"
+        }
+        await kefud.expect(ready, "\(before)")
         let mainPID = try #require(before["MainPID"])
 
-        let restart = Task { _ = try await kefud.systemd.systemctl(["restart", "kefud.service"]) }
-        // Sent while systemd restarts kefud: answered by whichever process reads it, never lost. Half a line first.
+        // Half a line before the restart (the old process holds it, unfinished), the rest while systemd restarts
+        // kefud: the next process reads the line whole, and answers it.
         try await buyer.sendRaw(Array("s1 SEND 1 :那我下".utf8))
-        try await Task.sleep(for: .milliseconds(100))
+        try await Task.sleep(for: .milliseconds(50))
+        let restart = Task { _ = try await kefud.systemd.systemctl(["restart", "kefud.service"]) }
+        try await Task.sleep(for: .milliseconds(50))
         try await buyer.sendRaw(Array("单了\n".utf8))
         try await restart.value
         let (restarted, after) = try await kefud.waitForService {
@@ -269,6 +279,10 @@ struct SystemdIntegrationTests {
         // Still watching, without a new WATCH.
         try await lead.expect("* WATCHED to=customer:tmall:b1 event=MSG conv=2 from=agent")
         #expect(try await bob.completion("l LOGIN agent bob bob-secret").hasPrefix("l OK role=agent id=bob"))
+        let agents = try await lead.command("a AGENTS")
+        #expect(
+            agents.contains { $0.hasPrefix("* AGENT agent=alice presence=online connected=1 held=2 ") }, "\(agents)")
+        #expect(agents.contains { $0.hasPrefix("* AGENT agent=carol presence=away connected=1 held=0 ") }, "\(agents)")
         // Still assigned to alice, who is still connected: the restart requeued nothing, announced nothing again.
         let (settled, status) = try await kefud.waitForService {
             $0["StatusText"] == "2 agents online, 0 queued, 2 active"
@@ -280,8 +294,8 @@ struct SystemdIntegrationTests {
         #expect(!buyerUnread.contains { $0.hasPrefix("* BYE") }, "\(buyerUnread)")
         let handedOver = try await kefud.systemd.journalEntries(
             ["-u", "kefud.service", "KEFU_EVENT=connections_handed_over"])
-        #expect(handedOver.map { $0["KEFU_COUNT"] } == ["5"], "\(handedOver)")
-        for client in [alice, buyer, tmall, lead, bob] { await client.close() }
+        #expect(handedOver.map { $0["KEFU_COUNT"] } == ["6"], "\(handedOver)")
+        for client in [alice, buyer, tmall, lead, carol, bob] { await client.close() }
     }
 
     @Test func breachRecordsAreFoundWithJournalctlDashUKefud() async throws {
