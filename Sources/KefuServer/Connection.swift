@@ -53,8 +53,9 @@ enum Connection {
                             case .close:
                                 return .writer
                             case .handOver:
-                                let flushed = await Self.flushed(lastWrite, on: raw.eventLoop)
-                                guard flushed, let handedOver else {
+                                // Only sent when kefud hands over (the daemon then passes a collector).
+                                guard let handedOver else { return .writer }
+                                guard await Self.flushed(lastWrite, on: raw.eventLoop) else {
                                     logger.warning(
                                         "connection not handed over: its earlier lines were not written in time",
                                         metadata: ["session": "\(id)"])

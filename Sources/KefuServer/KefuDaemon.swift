@@ -16,8 +16,9 @@ import Synchronization
     import Musl
 #endif
 
-/// The daemon as a service: recover the store, bind the listener, report ready, route until asked to stop,
-/// then say BYE to every client and flush the store.
+/// The daemon as a service: recover the store, bind the listener (or take it, and the connections the previous
+/// process handed over, from systemd), report ready, route until asked to stop, then say BYE to every client and
+/// flush the store, or, with systemd's file descriptor store, flush the store and hand every connection over.
 public final class KefuDaemon: Service, Sendable {
     private let configuration: KefuConfiguration
     private let stateDirectory: String
@@ -156,12 +157,20 @@ public final class KefuDaemon: Service, Sendable {
         logger.info("listening", metadata: ["address": "\(host):\(port)\(origin)"])
 
         // The connections the previous process handed over, taken back before READY=1.
-        let takenOver = try? HandoverFile.take(from: stateDirectory)
+        var takenOver: HandoverFile?
+        do {
+            takenOver = try HandoverFile.take(from: stateDirectory)
+        } catch {
+            logger.error(
+                "hand-over records unreadable; connections handed over are closed", metadata: ["error": "\(error)"])
+        }
+        let records = Dictionary(
+            (takenOver?.connections ?? []).map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
         var adopted: [(NIOAsyncChannel<ConnectionInput, ByteBuffer>, HandedOverSession)] = []
         for (name, fd) in passed.connections.sorted(by: { $0.key < $1.key }) {
             // Out of the store now: a later restart must not find a connection that has ended since.
             FileDescriptorStore().remove(name: name)
-            guard let record = takenOver?.connections.first(where: { $0.name == name }) else {
+            guard let record = records[name] else {
                 logger.warning("connection without a session record closed", metadata: ["fd_name": "\(name)"])
                 close(fd)
                 continue
@@ -176,9 +185,9 @@ public final class KefuDaemon: Service, Sendable {
                     }
                 adopted.append((channel, record.session))
             } catch {
+                // Not closed here: NIO may own the descriptor already, and closing it twice could close another one.
                 logger.warning(
                     "connection could not be taken over", metadata: ["fd_name": "\(name)", "error": "\(error)"])
-                close(fd)
             }
         }
         if let takenOver, passed.connections.isEmpty {
@@ -229,6 +238,7 @@ public final class KefuDaemon: Service, Sendable {
         let handover = Shared<HandoverState?>(nil)
         let storedListener = Shared<Int32?>(nil)
         let adoptedChannels = adopted
+        let takenOverFile = takenOver
         try await withThrowingDiscardingTaskGroup { group in
             group.addTask {
                 try await listener.executeThenClose { connections in
@@ -262,7 +272,7 @@ public final class KefuDaemon: Service, Sendable {
                 let loop = RoutingLoop(
                     core: routedCore, store: store, mailbox: mailbox, clock: clock, authenticator: authenticator,
                     notifier: notifier, journal: journal, breachRecordsPerSecond: breachRecordsPerSecond,
-                    logger: logger, listening: listening, takenOver: takenOver
+                    logger: logger, listening: listening, takenOver: takenOverFile
                 )
                 loop.invariantCheck = invariantCheck
                 let state = try await loop.run(inputs)
