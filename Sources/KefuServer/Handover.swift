@@ -55,8 +55,11 @@ struct HandoverFile: Codable, Sendable {
     func write(to stateDirectory: String) throws {
         let data = try JSONEncoder().encode(self)
         let path = Self.path(in: stateDirectory)
+        // Whole or not at all: the next process must never read half a file.
         try data.write(to: URL(fileURLWithPath: path + ".tmp"))
-        _ = rename(path + ".tmp", path)
+        guard rename(path + ".tmp", path) == 0 else {
+            throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: path])
+        }
     }
 
     /// Reads and removes the file: it describes the descriptors passed to this process only.
