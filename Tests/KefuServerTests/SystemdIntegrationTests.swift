@@ -217,9 +217,26 @@ struct SystemdIntegrationTests {
             ], "\(listening)")
     }
 
-    /// An agent and a buyer in a conversation; `systemctl restart kefud`; the same TCP connections (the clients never
-    /// reconnect) go on: nothing sent before, during or after the restart is lost, nobody logs in again.
-    private func restartKeepsConversationGoing(_ kefud: SystemdKefud) async throws {
+    @Test func anUpgradeOfTheBinaryKeepsTheConnections() async throws {
+        // The "new" kefud is a copy at another path: a different executable file takes the connections over.
+        guard let binary = findExecutable(named: "kefud") else { throw KefudProcess.NotBuilt() }
+        let next = try TemporaryDirectory(prefix: "kefu-next")
+        try FileManager.default.copyItem(atPath: binary, toPath: next.url(for: "kefud").path)
+        guard
+            let kefud = try await SystemdKefud.boot(binds: [(next.url(for: "kefud").path, "/usr/local/bin/kefud-next")])
+        else { return }
+        defer { kefud.shutdown() }
+        try await kefud.systemd.systemctl(["start", "kefud.socket"])
+        try await restartKeepsConversationGoing(kefud, upgradingTo: "/usr/local/bin/kefud-next")
+        let takenOver = try await kefud.systemd.journalEntries(
+            ["-u", "kefud.service", "MESSAGE=connections taken over from the previous process"])
+        #expect(takenOver.map { $0["_EXE"] } == ["/usr/local/bin/kefud-next"], "\(takenOver)")
+    }
+
+    /// An agent and a buyer in a conversation; `systemctl restart kefud` (with `upgradingTo`, after pointing
+    /// `ExecStart=` at another binary); the same TCP connections (the clients never reconnect) go on: nothing sent
+    /// before, during or after the restart is lost, nobody logs in again.
+    private func restartKeepsConversationGoing(_ kefud: SystemdKefud, upgradingTo binary: String? = nil) async throws {
         let alice = try await LineClient.connect(port: kefud.port)
         #expect(try await alice.completion("l LOGIN agent alice alice-secret", timeout: .seconds(30)).hasPrefix("l OK"))
         let buyer = try await LineClient.connect(port: kefud.port)
@@ -250,6 +267,14 @@ struct SystemdIntegrationTests {
         await kefud.expect(ready, "\(before)")
         let mainPID = try #require(before["MainPID"])
 
+        if let binary {
+            let dropIn = kefud.systemd.unitDirectory.appendingPathComponent("kefud.service.d/upgrade.conf")
+            try FileManager.default.createDirectory(
+                at: dropIn.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try "[Service]\nExecStart=\nExecStart=\(binary) --config /etc/kefu/kefud.toml\n".write(
+                to: dropIn, atomically: true, encoding: .utf8)
+            try await kefud.systemd.systemctl(["daemon-reload"])
+        }
         // Half a line before the restart (the old process holds it, unfinished), the rest while systemd restarts
         // kefud: the next process reads the line whole, and answers it.
         try await buyer.sendRaw(Array("s1 SEND 1 :那我下".utf8))
@@ -348,7 +373,7 @@ final class SystemdKefud: Sendable {
     /// systemd cannot boot in a namespace here.
     static func boot(
         firstResponseSeconds: Double = 120, serviceDropIn: String? = nil,
-        sourceLocation: SourceLocation = #_sourceLocation
+        binds: [(source: String, target: String)] = [], sourceLocation: SourceLocation = #_sourceLocation
     ) async throws -> SystemdKefud? {
         guard let binary = findExecutable(named: "kefud") else { throw KefudProcess.NotBuilt() }
         let port = try freeLoopbackPort()
@@ -366,7 +391,7 @@ final class SystemdKefud: Sendable {
                 "kefud.service": deploy.appendingPathComponent("kefud.service").path,
                 "kefud.socket": deploy.appendingPathComponent("kefud.socket").path,
             ],
-            binds: [(binary, "/usr/local/bin/kefud"), (directory.path, "/etc/kefu")])
+            binds: [(binary, "/usr/local/bin/kefud"), (directory.path, "/etc/kefu")] + binds)
         guard let systemd = try await NamespacedSystemd.bootForTest(setup, sourceLocation: sourceLocation) else {
             return nil
         }
