@@ -140,20 +140,37 @@ public final class KefuDaemon: Service, Sendable {
         // Socket activation (`kefud.socket`): systemd's listening socket, so connections made while kefud starts
         // wait in the kernel's backlog; else the one the previous process left in the file descriptor store; else
         // `[server] listen`.
-        let activated = passed.activated ?? passed.stored
-        let listener =
+        let configured = configuration.server.listen
+        var activated = passed.activated ?? passed.stored
+        var bound =
             if let activated {
                 try await bootstrap.bind(activated.fd, childChannelInitializer: initializer)
             } else {
                 try await bootstrap.bind(
-                    host: configuration.server.listen.host, port: configuration.server.listen.port,
-                    childChannelInitializer: initializer)
+                    host: configured.host, port: configured.port, childChannelInitializer: initializer)
             }
+        if let stored = passed.stored, passed.activated == nil,
+            let address = bound.channel.localAddress,
+            address.ipAddress != configured.host || (configured.port != 0 && address.port != configured.port)
+        {
+            // `[server] listen` changed (or names the host otherwise) since the listener was stored: the setting wins.
+            logger.notice(
+                "the listener kept by systemd is not [server] listen any more; binding that",
+                metadata: ["kept": "\(address)", "listen": "\(configured)"])
+            try? await bound.channel.close()
+            FileDescriptorStore().remove(name: stored.name)
+            FileDescriptorStore().barrier()
+            activated = nil
+            bound = try await bootstrap.bind(
+                host: configured.host, port: configured.port, childChannelInitializer: initializer)
+        }
+        let listener = bound
+        let fromStore = activated != nil && passed.activated == nil
         let port = listener.channel.localAddress?.port ?? configuration.server.listen.port
         let host = activated == nil ? configuration.server.listen.host : listener.channel.localAddress?.ipAddress ?? "?"
         let origin =
             passed.activated.map { " (socket activation: \($0.name))" }
-            ?? passed.stored.map { " (file descriptor store: \($0.name))" } ?? ""
+            ?? (fromStore ? " (file descriptor store: \(HandoverFile.listenerName))" : "")
         logger.info("listening", metadata: ["address": "\(host):\(port)\(origin)"])
 
         // The connections the previous process handed over, taken back before READY=1.

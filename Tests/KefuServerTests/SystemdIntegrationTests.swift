@@ -217,6 +217,28 @@ struct SystemdIntegrationTests {
             ], "\(listening)")
     }
 
+    @Test func aRestartAfterTheListenAddressChangedListensThereAndKeepsTheConnections() async throws {
+        guard let kefud = try await SystemdKefud.boot() else { return }
+        defer { kefud.shutdown() }
+        try await kefud.systemd.systemctl(["start", "kefud.service"])
+        let alice = try await LineClient.connect(port: kefud.port)
+        #expect(try await alice.completion("l LOGIN agent alice alice-secret", timeout: .seconds(30)).hasPrefix("l OK"))
+
+        // [server] settings apply at the next start: the stored listener gives way to the new address.
+        let moved = try freeLoopbackPort()
+        try kefud.writeConfiguration(
+            kefud.configuration.replacingOccurrences(of: "127.0.0.1:\(kefud.port)", with: "127.0.0.1:\(moved)"))
+        try await kefud.systemd.systemctl(["restart", "kefud.service"])
+        #expect(try await alice.completion("p PING", timeout: .seconds(30)) == "p OK")
+        let bob = try await LineClient.connect(port: moved)
+        #expect(try await bob.completion("l LOGIN agent bob bob-secret").hasPrefix("l OK"))
+        await #expect(throws: (any Error).self) { try await LineClient.connect(port: kefud.port) }
+        let listening = try await kefud.systemd.journalEntries(["-u", "kefud.service", "MESSAGE=listening"])
+        #expect(
+            listening.map { $0["KEFU_ADDRESS"] } == ["127.0.0.1:\(kefud.port)", "127.0.0.1:\(moved)"], "\(listening)")
+        for client in [alice, bob] { await client.close() }
+    }
+
     @Test func anUpgradeOfTheBinaryKeepsTheConnections() async throws {
         // The "new" kefud is a copy at another path: a different executable file takes the connections over.
         guard let binary = findExecutable(named: "kefud") else { throw KefudProcess.NotBuilt() }
