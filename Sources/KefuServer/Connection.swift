@@ -11,14 +11,12 @@ enum Connection {
         case writer
     }
 
-    static func serve(
-        _ channel: NIOAsyncChannel<ConnectionInput, ByteBuffer>,
-        id: SessionID,
-        mailbox: Mailbox,
-        logger: Logger,
-        adopting session: HandedOverSession? = nil,
-        handedOver: HandoverCollector? = nil
-    ) async {
+    /// Announces a new connection to the routing owner, at once: whoever accepts connections knows, once it stops,
+    /// that the routing owner has heard of every one it accepted. Then ``serve(_:id:outbox:outgoing:mailbox:logger:handedOver:)``.
+    static func announce(
+        _ channel: NIOAsyncChannel<ConnectionInput, ByteBuffer>, id: SessionID, mailbox: Mailbox,
+        adopting session: HandedOverSession? = nil
+    ) -> (Outbox, AsyncStream<OutboxItem>) {
         let (made, outgoing) = Outbox.make()
         var outbox = made
         let raw = channel.channel
@@ -30,6 +28,19 @@ enum Connection {
         } else {
             mailbox.post(.connected(id, outbox))
         }
+        return (outbox, outgoing)
+    }
+
+    static func serve(
+        _ channel: NIOAsyncChannel<ConnectionInput, ByteBuffer>,
+        id: SessionID,
+        outbox: Outbox,
+        outgoing: AsyncStream<OutboxItem>,
+        mailbox: Mailbox,
+        logger: Logger,
+        handedOver: HandoverCollector? = nil
+    ) async {
+        let raw = channel.channel
         let detached = DetachedFlag()
         do {
             try await channel.executeThenClose { inbound, _ in

@@ -254,6 +254,7 @@ public final class KefuDaemon: Service, Sendable {
         let collector = HandoverCollector()
         let handover = Shared<HandoverState?>(nil)
         let storedListener = Shared<Int32?>(nil)
+        let handOverRequested = Shared(false)
         let adoptedChannels = adopted
         let takenOverFile = takenOver
         try await withThrowingDiscardingTaskGroup { group in
@@ -264,21 +265,27 @@ public final class KefuDaemon: Service, Sendable {
                         for (channel, record) in adoptedChannels {
                             next += 1
                             let id = SessionID(rawValue: next)
+                            let (outbox, outgoing) = Connection.announce(
+                                channel, id: id, mailbox: mailbox, adopting: record)
                             sessions.addTask {
                                 await Connection.serve(
-                                    channel, id: id, mailbox: mailbox, logger: logger, adopting: record,
-                                    handedOver: handingOver ? collector : nil)
+                                    channel, id: id, outbox: outbox, outgoing: outgoing, mailbox: mailbox,
+                                    logger: logger, handedOver: handingOver ? collector : nil)
                             }
                         }
                         for try await connection in connections {
                             next += 1
                             let id = SessionID(rawValue: next)
+                            let (outbox, outgoing) = Connection.announce(connection, id: id, mailbox: mailbox)
                             sessions.addTask {
                                 await Connection.serve(
-                                    connection, id: id, mailbox: mailbox, logger: logger,
-                                    handedOver: handingOver ? collector : nil)
+                                    connection, id: id, outbox: outbox, outgoing: outgoing, mailbox: mailbox,
+                                    logger: logger, handedOver: handingOver ? collector : nil)
                             }
                         }
+                        // The listener is closed and every connection it accepted announced: the routing owner may
+                        // hand them over now, none can come after.
+                        if handOverRequested.value.withLock({ $0 }) { mailbox.post(.handOver) }
                     }
                 }
                 // Every connection has ended or been handed over: the routing owner has nothing more to wait for.
@@ -317,8 +324,9 @@ public final class KefuDaemon: Service, Sendable {
                     }.get()
                     storedListener.value.withLock { $0 = fd.flatMap { $0 } }
                 }
+                // The listener task posts the hand-over once it has stopped accepting.
+                handOverRequested.value.withLock { $0 = true }
                 try? await listener.channel.close()
-                mailbox.post(.handOver)
             }
         }
         await store.shutdown()

@@ -155,8 +155,8 @@ final class RoutingLoop {
         rearmTimer()
         for await input in inputs {
             if handover != nil {
-                // Handed over: a connection accepted just before the listener closed is closed (its client
-                // reconnects); nothing else changes any more.
+                // Handed over: nothing changes any more. (Every accepted connection was announced before the
+                // hand-over began; should one come after all the same, it is closed and its client reconnects.)
                 switch input {
                 case .connected(_, let outbox), .adopted(_, let outbox, _): outbox.close()
                 default: break

@@ -304,6 +304,9 @@ struct SystemdIntegrationTests {
         let restart = Task { _ = try await kefud.systemd.systemctl(["restart", "kefud.service"]) }
         try await Task.sleep(for: .milliseconds(50))
         try await buyer.sendRaw(Array("单了\n".utf8))
+        // A connection made while kefud restarts waits in the listening socket's backlog, whichever process takes it.
+        let late = try await LineClient.connect(port: kefud.port)
+        try await late.send("l LOGIN customer b-late shop-gateway-secret")
         try await restart.value
         let (restarted, after) = try await kefud.waitForService {
             $0["MainPID"] != mainPID && $0["SubState"] == "running"
@@ -315,6 +318,7 @@ struct SystemdIntegrationTests {
         let answered = try? await buyer.expect("s1 ", timeout: .seconds(30))
         await kefud.expect(answered == "s1 OK seq=3", "the SEND made during the restart: \(answered ?? "no answer")")
         try await alice.expect("* MSG conv=1 from=customer :那我下单了", timeout: .seconds(30))
+        #expect(try await late.expect("l ", timeout: .seconds(30)).hasPrefix("l OK role=customer id=b-late"))
         #expect(try await alice.completion("p PING") == "p OK", "alice's connection did not survive the restart")
         #expect(try await buyer.completion("p PING") == "p OK", "the buyer's connection did not survive the restart")
         #expect(try await alice.completion("s2 SEND 1 :好的") == "s2 OK seq=4")
@@ -342,7 +346,7 @@ struct SystemdIntegrationTests {
         let handedOver = try await kefud.systemd.journalEntries(
             ["-u", "kefud.service", "KEFU_EVENT=connections_handed_over"])
         #expect(handedOver.map { $0["KEFU_COUNT"] } == ["6"], "\(handedOver)")
-        for client in [alice, buyer, tmall, lead, carol, bob] { await client.close() }
+        for client in [alice, buyer, tmall, lead, carol, bob, late] { await client.close() }
     }
 
     @Test func breachRecordsAreFoundWithJournalctlDashUKefud() async throws {
