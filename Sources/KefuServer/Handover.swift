@@ -43,7 +43,7 @@ struct HandoverFile: Codable, Sendable {
     static let listenerName = "kefud-listener"
     static let connectionPrefix = "conn-"
 
-    var version = 1
+    var version = HandoverFile.currentVersion
     /// The process that wrote it, for the log.
     var pid: Int32
     var connections: [Connection]
@@ -67,7 +67,17 @@ struct HandoverFile: Codable, Sendable {
         let path = Self.path(in: stateDirectory)
         guard FileManager.default.fileExists(atPath: path) else { return nil }
         defer { unlink(path) }
-        return try JSONDecoder().decode(HandoverFile.self, from: Data(contentsOf: URL(fileURLWithPath: path)))
+        let file = try JSONDecoder().decode(HandoverFile.self, from: Data(contentsOf: URL(fileURLWithPath: path)))
+        // Written by a kefud that records sessions otherwise: guessing could put a client in someone else's session.
+        guard file.version == Self.currentVersion else { throw UnknownVersion(version: file.version) }
+        return file
+    }
+
+    static let currentVersion = 1
+
+    struct UnknownVersion: Error, CustomStringConvertible {
+        var version: Int
+        var description: String { "hand-over records of version \(version), this kefud reads \(currentVersion)" }
     }
 }
 
