@@ -23,9 +23,15 @@ public struct LineFrameDecoder: ByteToMessageDecoder {
     /// True while skipping the rest of an overlong line.
     private var discarding = false
 
-    public init(maxLineBytes: Int) {
+    /// - Parameter discarding: start inside an overlong line, skipping to its LF (a connection taken over from the
+    ///   previous kefud process in the middle of one).
+    public init(maxLineBytes: Int, discarding: Bool = false) {
         self.maxLineBytes = maxLineBytes
+        self.discarding = discarding
     }
+
+    /// Whether the decoder is skipping the rest of an overlong line.
+    public var isDiscarding: Bool { discarding }
 
     public mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
         guard let line = nextLine(&buffer) else { return .needMoreData }
@@ -64,7 +70,8 @@ public struct LineFrameDecoder: ByteToMessageDecoder {
             guard let newline else {
                 // No LF yet: if what we already hold exceeds the limit, the line is too long whatever follows
                 // (a trailing CR does not count yet: it may be the CR of a CRLF whose LF is in the next segment).
-                let pendingCR = buffer.readableBytes > 0
+                let pendingCR =
+                    buffer.readableBytes > 0
                     && buffer.getInteger(at: buffer.writerIndex - 1, as: UInt8.self) == UInt8(ascii: "\r")
                 if buffer.readableBytes - (pendingCR ? 1 : 0) > maxLineBytes {
                     let kept = min(buffer.readableBytes, Self.prefixBytes)

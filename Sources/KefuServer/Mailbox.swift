@@ -14,6 +14,8 @@ enum OutboxItem: Sendable {
     case line(String)
     /// Write everything before this, then close the connection.
     case close
+    /// Write everything before this, then give the connection to systemd's file descriptor store (a restart).
+    case handOver
 }
 
 /// A session's bounded outbox. The routing owner never awaits a client: when a client reads so slowly that its
@@ -22,6 +24,9 @@ struct Outbox: Sendable {
     static let capacity = 10_000
 
     let continuation: AsyncStream<OutboxItem>.Continuation
+    /// Stops reading the connection (handing over): its reader then posts ``LoopInput/inputFrozen(_:)`` after the
+    /// last line read.
+    var freeze: @Sendable () -> Void = {}
 
     static func make() -> (Outbox, AsyncStream<OutboxItem>) {
         let (stream, continuation) = AsyncStream<OutboxItem>.makeStream(bufferingPolicy: .bufferingOldest(capacity))
@@ -49,11 +54,20 @@ struct Outbox: Sendable {
         continuation.yield(.close)
         continuation.finish()
     }
+
+    func handOver() {
+        continuation.yield(.handOver)
+        continuation.finish()
+    }
 }
 
 /// Everything that reaches the routing owner, one at a time, in order.
 enum LoopInput: Sendable {
     case connected(SessionID, Outbox)
+    /// A connection the previous kefud process handed over through systemd, with its session as it was there.
+    case adopted(SessionID, Outbox, HandedOverSession)
+    /// The session's reader stopped (handing over): every line it read before has been posted.
+    case inputFrozen(SessionID)
     case request(SessionID, tag: String, Result<Request, ProtocolError>)
     /// The client will send nothing more (EOF or half-close); it still gets its replies, then the close.
     case inputEnded(SessionID)
@@ -68,6 +82,9 @@ enum LoopInput: Sendable {
     case housekeeping
     /// Stop: finish what is committed, say BYE to everyone, return.
     case shutdown
+    /// Stop for a restart: finish what is read and committed, then give every connection to systemd's file
+    /// descriptor store with its session instead of saying BYE.
+    case handOver
     /// The configuration was read again (SIGHUP): apply it, or keep the one in force and say why.
     case reload(Result<KefuConfiguration, ConfigurationLoadError>)
 }
@@ -83,6 +100,9 @@ struct Mailbox: Sendable {
     let continuation: AsyncStream<LoopInput>.Continuation
 
     func post(_ input: LoopInput) { continuation.yield(input) }
+
+    /// Ends the routing owner's input (after a hand-over, once every connection has left).
+    func finish() { continuation.finish() }
 }
 
 /// The lines a store read produced for one session, its completion included.

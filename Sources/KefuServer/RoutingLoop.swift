@@ -33,6 +33,8 @@ final class RoutingLoop {
         var closing = false
         /// `WATCH`: a supervisor session that receives a copy of every event.
         var watching = false
+        /// Handing over: its reader has stopped, every line it read has been handled.
+        var frozen = false
     }
 
     /// Who a logged-in session is: a person, or a gateway speaking for many buyers.
@@ -93,6 +95,10 @@ final class RoutingLoop {
     private var timerArmedFor: Instant?
     private var lastStatus = ""
     var shuttingDown = false
+    /// Stopping for a restart (``LoopInput/handOver``): connections go to systemd's store, nobody hears BYE.
+    var handingOver = false
+    /// Set once every session is frozen and everything is committed and released to the outboxes.
+    var handover: HandoverState?
     private var failed: StoreError?
 
     init(
@@ -105,7 +111,8 @@ final class RoutingLoop {
         journal: any JournalRecorder,
         breachRecordsPerSecond: Int,
         logger: Logger,
-        listening: String = ""
+        listening: String = "",
+        takenOver: HandoverFile? = nil
     ) {
         self.core = core
         self.store = store
@@ -125,6 +132,13 @@ final class RoutingLoop {
         for record in core.openConversations(where: { $0.gateway != nil }) {
             customerGateway[record.customer] = record.gateway
         }
+        // A restart that kept the connections keeps what buyers who were away have not been given yet, too.
+        if let takenOver {
+            for (customer, gateway) in takenOver.customerGateways where customerGateway[CustomerID(customer)] == nil {
+                customerGateway[CustomerID(customer)] = gateway
+            }
+            for (customer, lines) in takenOver.undelivered { undelivered[CustomerID(customer)] = lines }
+        }
     }
 
     /// The live summary sent as `STATUS=` (with a rejected reload's reason until one succeeds).
@@ -134,22 +148,40 @@ final class RoutingLoop {
 
     /// Processes inputs until shutdown has flushed everything. Throws when the store failed to commit: the
     /// in-memory state is then ahead of the disk, and the honest thing is to stop and let systemd restart us.
-    func run(_ inputs: AsyncStream<LoopInput>) async throws {
+    /// Returns the sessions handed over when stopping for a restart, after the mailbox has ended.
+    func run(_ inputs: AsyncStream<LoopInput>) async throws -> HandoverState? {
         // Breaches held for a summary were committed: they are written however the loop ends.
         defer { recordHeldBreaches() }
         // READY=1 went out with this summary (after "listening on ..."): keep that status until the floor changes.
         lastStatus = statusLine
         rearmTimer()
         for await input in inputs {
+            if handover != nil {
+                // Handed over: nothing changes any more. (Every accepted connection was announced before the
+                // hand-over began; should one come after all the same, it is closed and its client reconnects.)
+                switch input {
+                case .connected(_, let outbox), .adopted(_, let outbox, _): outbox.close()
+                default: break
+                }
+                continue
+            }
             handle(input)
             if let failed { throw failed }
             if shuttingDown && finishedTicket == issuedTicket && pending.isEmpty {
                 sayGoodbye()
                 break
             }
+            if handingOver && finishedTicket == issuedTicket && pending.isEmpty
+                && sessions.values.allSatisfy({ $0.frozen || $0.closing })
+            {
+                handOverSessions()
+                timer?.cancel()
+                continue
+            }
             rearmTimer()
         }
         timer?.cancel()
+        return handover
     }
 
     private func handle(_ input: LoopInput) {
@@ -157,6 +189,12 @@ final class RoutingLoop {
         case .connected(let session, let outbox):
             sessions[session] = Session(outbox: outbox)
             if shuttingDown { closeNow(session, farewell: ServerLine.event("BYE")) }
+            if handingOver { outbox.freeze() }
+        case .adopted(let session, let outbox, let handedOver):
+            adopt(session, outbox: outbox, handedOver)
+            if handingOver { outbox.freeze() }
+        case .inputFrozen(let session):
+            sessions[session]?.frozen = true
         case .request(let session, let tag, let request):
             handleRequest(session, tag: tag, request)
         case .inputEnded(let session):
@@ -201,6 +239,10 @@ final class RoutingLoop {
             }
         case .shutdown:
             shuttingDown = true
+        case .handOver:
+            handingOver = true
+            // Every line read so far is handled first; the readers say when they have posted their last one.
+            for state in sessions.values { state.outbox.freeze() }
         case .reload(let outcome):
             reload(outcome)
         }

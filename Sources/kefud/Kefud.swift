@@ -80,7 +80,12 @@ struct Kefud: AsyncParsableCommand {
             stateDirectory: stateDirectory,
             notifier: SystemdServiceNotifier(),
             journal: JournaldRecorder(fallback: logger),
-            logger: logger
+            logger: logger,
+            // A restart keeps the connections when systemd keeps descriptors for kefud (FileDescriptorStoreMax=,
+            // announced in $FDSTORE); otherwise a stop says BYE to every client.
+            fileDescriptorStore: FileDescriptorStore.limit(environment: ProcessInfo.processInfo.environment).map {
+                _ in FileDescriptorStore()
+            }
         )
         var groupConfiguration = ServiceGroupConfiguration(
             services: [.init(service: daemon)],

@@ -28,6 +28,55 @@ struct DaemonProcessTests {
         #expect(await kefud.waitForExit() == 0)
     }
 
+    @Test func withTheFileDescriptorStoreSigtermHandsTheConnectionsOverInsteadOfSayingBye() async throws {
+        let directory = try TemporaryDirectory(prefix: "kefud-fdstore")
+        let config = try writeConfiguration(testConfiguration(), in: directory)
+        let arguments = ["--config", config, "--state-dir", directory.path + "/var"]
+        // $FDSTORE as systemd 254+ sets it (and deploy/kefud.service for 252): the store is there.
+        let kefud = try KefudProcess(
+            arguments: arguments, workingDirectory: directory.path, extraEnvironment: ["FDSTORE": "16"])
+        try await kefud.waitUntilReady()
+        let alice = try await LineClient.connect(port: kefud.port)
+        #expect(try await alice.completion("l LOGIN agent alice alice-secret").hasPrefix("l OK"))
+        let buyer = try await LineClient.connect(port: kefud.port)
+        #expect(try await buyer.completion("l LOGIN customer b-fd shop-gateway-secret").hasPrefix("l OK"))
+        // Half a line in the same write as a PING: once the PING is answered, kefud has read the half line too.
+        try await buyer.sendRaw(Array("p PING\ns SEND 1 :unfini".utf8))
+        #expect(try await buyer.expect("p ") == "p OK")
+
+        kefud.signal(SIGTERM)
+        #expect(await kefud.waitForNotification("STOPPING=1"))
+        // Its own listener, then each connection by name; then it waits for the manager to have them.
+        #expect(await kefud.waitForNotification("FDNAME=kefud-listener"))
+        #expect(await kefud.waitForNotification("FDNAME=conn-1"))
+        #expect(await kefud.waitForNotification("FDNAME=conn-2"))
+        #expect(await kefud.waitForNotification("BARRIER=1"))
+        #expect(await kefud.waitForExit() == 0)
+        // This stand-in for systemd keeps no descriptor: the clients see the end, and no BYE.
+        #expect(await alice.isClosedByServer())
+        let unread = await alice.unread()
+        #expect(!unread.contains { $0.hasPrefix("* BYE") }, "\(unread)")
+
+        // Who was on each connection, for the next process; the unfinished line too.
+        let records =
+            try JSONSerialization.jsonObject(
+                with: Data(contentsOf: URL(fileURLWithPath: directory.path + "/var/handover.json"))) as? [String: Any]
+        let connections = records?["connections"] as? [[String: Any]] ?? []
+        let sessions = connections.map { ($0["name"] as? String, ($0["session"] as? [String: Any])?["id"] as? String) }
+        #expect(
+            sessions.map(\.0) == ["conn-1", "conn-2"] && sessions.map(\.1) == ["alice", "b-fd"], "\(records ?? [:])")
+        #expect(
+            connections.last?["leftover"] as? String == Data("s SEND 1 :unfini".utf8).base64EncodedString(),
+            "\(connections)")
+
+        // A start that gets no connection back (a stop, not a restart) discards the records.
+        let next = try KefudProcess(arguments: arguments, workingDirectory: directory.path)
+        try await next.waitUntilReady()
+        #expect(!FileManager.default.fileExists(atPath: directory.path + "/var/handover.json"))
+        next.signal(SIGTERM)
+        #expect(await next.waitForExit() == 0)
+    }
+
     @Test func watchdogPingsAtHalfTheIntervalAndStatusFollowsTheFloor() async throws {
         let directory = try TemporaryDirectory(prefix: "kefud-watchdog")
         let config = try writeConfiguration(testConfiguration(), in: directory)

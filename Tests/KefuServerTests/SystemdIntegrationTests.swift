@@ -145,8 +145,38 @@ struct SystemdIntegrationTests {
         for client in [alice, buyer, back, buyerBack] { await client.close() }
     }
 
-    @Test func stopSaysByeAndEndsWithSuccessAndExitStatus0() async throws {
+    @Test func stopEndsWithSuccessAndExitStatus0AndSystemdClosesTheConnectionsItWasHanded() async throws {
         guard let kefud = try await SystemdKefud.boot() else { return }
+        defer { kefud.shutdown() }
+        try await kefud.systemd.systemctl(["start", "kefud.socket"])
+        let alice = try await LineClient.connect(port: kefud.port)
+        #expect(try await alice.completion("l LOGIN agent alice alice-secret", timeout: .seconds(30)).hasPrefix("l OK"))
+        _ = try await kefud.waitForService { $0["SubState"] == "running" }
+
+        // The shipped unit keeps connections for a restart: kefud hands them over, and a stop for good has systemd
+        // close them. The client sees its connection end, without `* BYE`.
+        try await kefud.systemd.systemctl(["stop", "kefud.service"])
+        #expect(await alice.isClosedByServer())
+        let unread = await alice.unread()
+        #expect(!unread.contains { $0.hasPrefix("* BYE") }, "\(unread)")
+        let stopped = try await kefud.service(["ActiveState", "Result", "ExecMainCode", "ExecMainStatus"])
+        #expect(stopped["ActiveState"] == "inactive", "\(stopped)")
+        await kefud.expect(stopped["Result"] == "success", "\(stopped)")
+        // ExecMainCode=1 is CLD_EXITED: it exited by itself, with status 0, before systemd had to kill anything.
+        #expect(stopped["ExecMainCode"] == "1" && stopped["ExecMainStatus"] == "0", "\(stopped)")
+        // Nothing is left for a later start: it comes up with no connection to take over.
+        try await kefud.systemd.systemctl(["start", "kefud.service"])
+        let again = try await LineClient.connect(port: kefud.port)
+        #expect(try await again.completion("p PING", timeout: .seconds(30)) == "p OK")
+        let takenOver = try await kefud.systemd.journalEntries(
+            ["-u", "kefud.service", "MESSAGE=connections taken over from the previous process"], timeout: .seconds(1))
+        #expect(takenOver.isEmpty, "\(takenOver)")
+        await again.close()
+    }
+
+    @Test func stopSaysByeWhenTheFileDescriptorStoreIsOff() async throws {
+        let off = "[Service]\nFileDescriptorStoreMax=0\nEnvironment=FDSTORE=0\n"
+        guard let kefud = try await SystemdKefud.boot(serviceDropIn: off) else { return }
         defer { kefud.shutdown() }
         try await kefud.systemd.systemctl(["start", "kefud.socket"])
         let alice = try await LineClient.connect(port: kefud.port)
@@ -157,10 +187,166 @@ struct SystemdIntegrationTests {
         try await alice.expect("* BYE")
         #expect(await alice.isClosedByServer())
         let stopped = try await kefud.service(["ActiveState", "Result", "ExecMainCode", "ExecMainStatus"])
-        #expect(stopped["ActiveState"] == "inactive", "\(stopped)")
         await kefud.expect(stopped["Result"] == "success", "\(stopped)")
-        // ExecMainCode=1 is CLD_EXITED: it exited by itself, with status 0, before systemd had to kill anything.
         #expect(stopped["ExecMainCode"] == "1" && stopped["ExecMainStatus"] == "0", "\(stopped)")
+    }
+
+    @Test func restartKeepsTheSameConnectionsWorkingAndLosesNoMessage() async throws {
+        guard let kefud = try await SystemdKefud.boot() else { return }
+        defer { kefud.shutdown() }
+        try await kefud.systemd.systemctl(["start", "kefud.socket"])
+        try await restartKeepsConversationGoing(kefud)
+        // The listener stayed with kefud.socket: nothing else was stored for it.
+        let listening = try await kefud.systemd.journalEntries(["-u", "kefud.service", "MESSAGE=listening"])
+        #expect(
+            listening.map { $0["KEFU_ADDRESS"] }
+                == Array(
+                    repeating: "127.0.0.1:\(kefud.port) (socket activation: kefud)", count: 2), "\(listening)")
+    }
+
+    @Test func restartWithoutSocketActivationKeepsTheListenerToo() async throws {
+        guard let kefud = try await SystemdKefud.boot() else { return }
+        defer { kefud.shutdown() }
+        // kefud binds [server] listen itself; the restart hands that socket over as well.
+        try await kefud.systemd.systemctl(["start", "kefud.service"])
+        try await restartKeepsConversationGoing(kefud)
+        let listening = try await kefud.systemd.journalEntries(["-u", "kefud.service", "MESSAGE=listening"])
+        #expect(
+            listening.map { $0["KEFU_ADDRESS"] } == [
+                "127.0.0.1:\(kefud.port)", "127.0.0.1:\(kefud.port) (file descriptor store: kefud-listener)",
+            ], "\(listening)")
+    }
+
+    @Test func aRestartAfterTheListenAddressChangedListensThereAndKeepsTheConnections() async throws {
+        guard let kefud = try await SystemdKefud.boot() else { return }
+        defer { kefud.shutdown() }
+        try await kefud.systemd.systemctl(["start", "kefud.service"])
+        let alice = try await LineClient.connect(port: kefud.port)
+        #expect(try await alice.completion("l LOGIN agent alice alice-secret", timeout: .seconds(30)).hasPrefix("l OK"))
+
+        // [server] settings apply at the next start: the stored listener gives way to the new address.
+        let moved = try freeLoopbackPort()
+        try kefud.writeConfiguration(
+            kefud.configuration.replacingOccurrences(of: "127.0.0.1:\(kefud.port)", with: "127.0.0.1:\(moved)"))
+        try await kefud.systemd.systemctl(["restart", "kefud.service"])
+        #expect(try await alice.completion("p PING", timeout: .seconds(30)) == "p OK")
+        let bob = try await LineClient.connect(port: moved)
+        #expect(try await bob.completion("l LOGIN agent bob bob-secret").hasPrefix("l OK"))
+        await #expect(throws: (any Error).self) { try await LineClient.connect(port: kefud.port) }
+        let listening = try await kefud.systemd.journalEntries(["-u", "kefud.service", "MESSAGE=listening"])
+        #expect(
+            listening.map { $0["KEFU_ADDRESS"] } == ["127.0.0.1:\(kefud.port)", "127.0.0.1:\(moved)"], "\(listening)")
+        for client in [alice, bob] { await client.close() }
+    }
+
+    @Test func anUpgradeOfTheBinaryKeepsTheConnections() async throws {
+        // The "new" kefud is a copy at another path: a different executable file takes the connections over.
+        guard let binary = findExecutable(named: "kefud") else { throw KefudProcess.NotBuilt() }
+        let next = try TemporaryDirectory(prefix: "kefu-next")
+        try FileManager.default.copyItem(atPath: binary, toPath: next.url(for: "kefud").path)
+        guard
+            let kefud = try await SystemdKefud.boot(binds: [(next.url(for: "kefud").path, "/usr/local/bin/kefud-next")])
+        else { return }
+        defer { kefud.shutdown() }
+        try await kefud.systemd.systemctl(["start", "kefud.socket"])
+        try await restartKeepsConversationGoing(kefud, upgradingTo: "/usr/local/bin/kefud-next")
+        let takenOver = try await kefud.systemd.journalEntries(
+            ["-u", "kefud.service", "MESSAGE=connections taken over from the previous process"])
+        #expect(takenOver.map { $0["_EXE"] } == ["/usr/local/bin/kefud-next"], "\(takenOver)")
+    }
+
+    /// An agent and a buyer in a conversation; `systemctl restart kefud` (with `upgradingTo`, after pointing
+    /// `ExecStart=` at another binary); the same TCP connections (the clients never reconnect) go on: nothing sent
+    /// before, during or after the restart is lost, nobody logs in again.
+    private func restartKeepsConversationGoing(_ kefud: SystemdKefud, upgradingTo binary: String? = nil) async throws {
+        let alice = try await LineClient.connect(port: kefud.port)
+        #expect(try await alice.completion("l LOGIN agent alice alice-secret", timeout: .seconds(30)).hasPrefix("l OK"))
+        let buyer = try await LineClient.connect(port: kefud.port)
+        #expect(try await buyer.completion("l LOGIN customer b-restart shop-gateway-secret").hasPrefix("l OK"))
+        #expect(try await buyer.completion("o OPEN presales :有S码吗") == "o OK conv=1")
+        try await alice.expect("* ASSIGNED conv=1")
+        #expect(try await alice.completion("s SEND 1 :有的亲") == "s OK seq=2")
+        try await buyer.expect("* MSG conv=1 from=agent")
+        // A gateway speaking for a buyer, and a supervisor watching everything.
+        let tmall = try await LineClient.connect(port: kefud.port)
+        #expect(try await tmall.completion("l LOGIN gateway tmall tmall-bridge-secret").hasPrefix("l OK"))
+        #expect(try await tmall.completion("o OPEN presales customer=tmall:b1 :在吗") == "o OK conv=2")
+        try await alice.expect("* ASSIGNED conv=2")
+        let lead = try await LineClient.connect(port: kefud.port)
+        #expect(try await lead.completion("l LOGIN supervisor lead lead-secret").hasPrefix("l OK"))
+        #expect(try await lead.completion("w WATCH") == "w OK")
+        // An agent who stepped away stays away (a fresh connect would make it online).
+        let carol = try await LineClient.connect(port: kefud.port)
+        #expect(try await carol.completion("l LOGIN agent carol carol-secret").hasPrefix("l OK"))
+        #expect(try await carol.completion("a PRESENCE away") == "a OK presence=away")
+        // Not logged in yet when kefud restarts: it logs in afterwards, on the same connection.
+        let bob = try await LineClient.connect(port: kefud.port)
+        #expect(try await bob.completion("p PING") == "p OK")
+        // carol, away, is not counted online.
+        let (ready, before) = try await kefud.waitForService {
+            $0["StatusText"] == "1 agents online, 0 queued, 2 active"
+        }
+        await kefud.expect(ready, "\(before)")
+        let mainPID = try #require(before["MainPID"])
+
+        if let binary {
+            let dropIn = kefud.systemd.unitDirectory.appendingPathComponent("kefud.service.d/upgrade.conf")
+            try FileManager.default.createDirectory(
+                at: dropIn.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try "[Service]\nExecStart=\nExecStart=\(binary) --config /etc/kefu/kefud.toml\n".write(
+                to: dropIn, atomically: true, encoding: .utf8)
+            try await kefud.systemd.systemctl(["daemon-reload"])
+        }
+        // Half a line before the restart (the old process holds it, unfinished), the rest while systemd restarts
+        // kefud: the next process reads the line whole, and answers it.
+        try await buyer.sendRaw(Array("s1 SEND 1 :那我下".utf8))
+        try await Task.sleep(for: .milliseconds(50))
+        let restart = Task { _ = try await kefud.systemd.systemctl(["restart", "kefud.service"]) }
+        try await Task.sleep(for: .milliseconds(50))
+        try await buyer.sendRaw(Array("单了\n".utf8))
+        // A connection made while kefud restarts waits in the listening socket's backlog, whichever process takes it.
+        let late = try await LineClient.connect(port: kefud.port)
+        try await late.send("l LOGIN customer b-late shop-gateway-secret")
+        try await restart.value
+        let (restarted, after) = try await kefud.waitForService {
+            $0["MainPID"] != mainPID && $0["SubState"] == "running"
+        }
+        await kefud.expect(restarted, "not restarted: \(before) -> \(after)")
+        // An explicit restart is not one by Restart= policy: NRestarts counts only those.
+        #expect(after["NRestarts"] == "0" && after["ActiveState"] == "active", "\(after)")
+
+        let answered = try? await buyer.expect("s1 ", timeout: .seconds(30))
+        await kefud.expect(answered == "s1 OK seq=3", "the SEND made during the restart: \(answered ?? "no answer")")
+        try await alice.expect("* MSG conv=1 from=customer :那我下单了", timeout: .seconds(30))
+        #expect(try await late.expect("l ", timeout: .seconds(30)).hasPrefix("l OK role=customer id=b-late"))
+        #expect(try await alice.completion("p PING") == "p OK", "alice's connection did not survive the restart")
+        #expect(try await buyer.completion("p PING") == "p OK", "the buyer's connection did not survive the restart")
+        #expect(try await alice.completion("s2 SEND 1 :好的") == "s2 OK seq=4")
+        try await buyer.expect("* MSG conv=1 from=agent :好的")
+        #expect(try await tmall.completion("s3 SEND 2 customer=tmall:b1 :还在吗") == "s3 OK seq=2")
+        try await alice.expect("* MSG conv=2 from=customer :还在吗")
+        #expect(try await alice.completion("s4 SEND 2 :在的") == "s4 OK seq=3")
+        #expect(try await tmall.expect("* MSG conv=2") == "* MSG conv=2 from=agent customer=tmall:b1 :在的")
+        // Still watching, without a new WATCH.
+        try await lead.expect("* WATCHED to=customer:tmall:b1 event=MSG conv=2 from=agent")
+        #expect(try await bob.completion("l LOGIN agent bob bob-secret").hasPrefix("l OK role=agent id=bob"))
+        let agents = try await lead.command("a AGENTS")
+        #expect(
+            agents.contains { $0.hasPrefix("* AGENT agent=alice presence=online connected=1 held=2 ") }, "\(agents)")
+        #expect(agents.contains { $0.hasPrefix("* AGENT agent=carol presence=away connected=1 held=0 ") }, "\(agents)")
+        // Still assigned to alice, who is still connected: the restart requeued nothing, announced nothing again.
+        let (settled, status) = try await kefud.waitForService {
+            $0["StatusText"] == "2 agents online, 0 queued, 2 active"
+        }
+        await kefud.expect(settled, "\(status)")
+        let aliceUnread = await alice.unread()
+        #expect(!aliceUnread.contains { $0.hasPrefix("* ASSIGNED") || $0.hasPrefix("* BYE") }, "\(aliceUnread)")
+        let buyerUnread = await buyer.unread()
+        #expect(!buyerUnread.contains { $0.hasPrefix("* BYE") }, "\(buyerUnread)")
+        let handedOver = try await kefud.systemd.journalEntries(
+            ["-u", "kefud.service", "KEFU_EVENT=connections_handed_over"])
+        #expect(handedOver.map { $0["KEFU_COUNT"] } == ["6"], "\(handedOver)")
+        for client in [alice, buyer, tmall, lead, carol, bob, late] { await client.close() }
     }
 
     @Test func breachRecordsAreFoundWithJournalctlDashUKefud() async throws {
@@ -213,7 +399,7 @@ final class SystemdKefud: Sendable {
     /// systemd cannot boot in a namespace here.
     static func boot(
         firstResponseSeconds: Double = 120, serviceDropIn: String? = nil,
-        sourceLocation: SourceLocation = #_sourceLocation
+        binds: [(source: String, target: String)] = [], sourceLocation: SourceLocation = #_sourceLocation
     ) async throws -> SystemdKefud? {
         guard let binary = findExecutable(named: "kefud") else { throw KefudProcess.NotBuilt() }
         let port = try freeLoopbackPort()
@@ -231,7 +417,7 @@ final class SystemdKefud: Sendable {
                 "kefud.service": deploy.appendingPathComponent("kefud.service").path,
                 "kefud.socket": deploy.appendingPathComponent("kefud.socket").path,
             ],
-            binds: [(binary, "/usr/local/bin/kefud"), (directory.path, "/etc/kefu")])
+            binds: [(binary, "/usr/local/bin/kefud"), (directory.path, "/etc/kefu")] + binds)
         guard let systemd = try await NamespacedSystemd.bootForTest(setup, sourceLocation: sourceLocation) else {
             return nil
         }
