@@ -36,6 +36,9 @@ public final class KefuDaemon: Service, Sendable {
     /// systemd's file descriptor store when it is enabled for kefud (`FileDescriptorStoreMax=`, `FDSTORE=`): a stop
     /// then hands the listener and every connection over instead of saying BYE, for the next process to take back.
     private let fileDescriptorStore: FileDescriptorStore?
+    /// Set by ``stopForRestart()``: the stop under way is a restart, so the connections go to the file descriptor
+    /// store instead of hearing BYE.
+    private let restarting = Shared(false)
     /// The routing owner's inbox while it runs, so a reload can reach it.
     private let running = Mutex<Mailbox?>(nil)
 
@@ -77,6 +80,13 @@ public final class KefuDaemon: Service, Sendable {
             return
         }
         mailbox.post(.reload(outcome.mapError(ConfigurationLoadError.init)))
+    }
+
+    /// The stop that follows is a restart (systemd's `RestartKillSignal=SIGUSR2`, see kefud): with the file
+    /// descriptor store enabled, the listener and every connection are handed over to the next process. A stop
+    /// without this (SIGTERM: `systemctl stop`) says BYE to every client and closes.
+    public func stopForRestart() {
+        restarting.value.withLock { $0 = true }
     }
 
     /// Waits until the listener is bound and returns its port (useful when configured with port 0).
@@ -257,7 +267,9 @@ public final class KefuDaemon: Service, Sendable {
         let routedCore = core
         let breachRecordsPerSecond = configuration.sla.breachRecordsPerSecond
         let listening = "listening on \(host):\(port)\(origin)"
+        // Connections can be handed over when systemd keeps descriptors for kefud; they are when the stop is a restart.
         let handingOver = fileDescriptorStore != nil
+        let restarting = self.restarting
         let socketActivated = passed.activated != nil
         let collector = HandoverCollector()
         let handover = Shared<HandoverState?>(nil)
@@ -297,7 +309,7 @@ public final class KefuDaemon: Service, Sendable {
                     }
                 }
                 // Every connection has ended or been handed over: the routing owner has nothing more to wait for.
-                if handingOver { mailbox.finish() }
+                if handOverRequested.value.withLock({ $0 }) { mailbox.finish() }
             }
             group.addTask {
                 // The routing owner lives inside this one task: nothing else can touch its state.
@@ -313,7 +325,7 @@ public final class KefuDaemon: Service, Sendable {
             group.addTask {
                 try? await gracefulShutdown()
                 notifier.stopping()
-                guard handingOver else {
+                guard handingOver, restarting.value.withLock({ $0 }) else {
                     // Graceful shutdown: stop accepting, then let the routing loop flush and say BYE.
                     logger.info("stopping")
                     try? await listener.channel.close()

@@ -103,6 +103,16 @@ struct Kefud: AsyncParsableCommand {
             metadata: [
                 "config": "\(config ?? "embedded demo")", "state_dir": "\(stateDirectory)",
             ])
+        // `systemctl restart`: systemd stops a restarting kefud with RestartKillSignal=SIGUSR2 (a plain stop is
+        // SIGTERM), so kefud can tell the two apart and keep the connections only through a restart.
+        let restarts = Task {
+            for await _ in await UnixSignalsSequence(trapping: .sigusr2) {
+                logger.info("SIGUSR2: stopping for a restart")
+                daemon.stopForRestart()
+                await group.triggerGracefulShutdown()
+            }
+        }
+        defer { restarts.cancel() }
         // `systemctl reload` (ExecReload=kill -HUP, or Type=notify-reload): read the file again and apply it.
         let reloads = Task {
             for await _ in await UnixSignalsSequence(trapping: .sighup) {

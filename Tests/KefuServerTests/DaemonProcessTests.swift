@@ -28,7 +28,7 @@ struct DaemonProcessTests {
         #expect(await kefud.waitForExit() == 0)
     }
 
-    @Test func withTheFileDescriptorStoreSigtermHandsTheConnectionsOverInsteadOfSayingBye() async throws {
+    @Test func withTheFileDescriptorStoreARestartSignalHandsTheConnectionsOverInsteadOfSayingBye() async throws {
         let directory = try TemporaryDirectory(prefix: "kefud-fdstore")
         let config = try writeConfiguration(testConfiguration(), in: directory)
         let arguments = ["--config", config, "--state-dir", directory.path + "/var"]
@@ -44,7 +44,8 @@ struct DaemonProcessTests {
         try await buyer.sendRaw(Array("p PING\ns SEND 1 :unfini".utf8))
         #expect(try await buyer.expect("p ") == "p OK")
 
-        kefud.signal(SIGTERM)
+        // What systemd sends a restarting kefud (RestartKillSignal=SIGUSR2 in deploy/kefud.service).
+        kefud.signal(SIGUSR2)
         #expect(await kefud.waitForNotification("STOPPING=1"))
         // Its own listener, then each connection by name; then it waits for the manager to have them.
         #expect(await kefud.waitForNotification("FDNAME=kefud-listener"))
@@ -75,6 +76,24 @@ struct DaemonProcessTests {
         #expect(!FileManager.default.fileExists(atPath: directory.path + "/var/handover.json"))
         next.signal(SIGTERM)
         #expect(await next.waitForExit() == 0)
+    }
+
+    /// A plain stop (SIGTERM: `systemctl stop`) says BYE even with the store there: only a restart keeps connections.
+    @Test func withTheFileDescriptorStoreSigtermStillSaysByeAndHandsNothingOver() async throws {
+        let directory = try TemporaryDirectory(prefix: "kefud-fdstore-stop")
+        let config = try writeConfiguration(testConfiguration(), in: directory)
+        let kefud = try KefudProcess(
+            arguments: ["--config", config, "--state-dir", directory.path + "/var"], workingDirectory: directory.path,
+            extraEnvironment: ["FDSTORE": "16"])
+        try await kefud.waitUntilReady()
+        let alice = try await LineClient.connect(port: kefud.port)
+        #expect(try await alice.completion("l LOGIN agent alice alice-secret").hasPrefix("l OK"))
+        kefud.signal(SIGTERM)
+        try await alice.expect("* BYE")
+        #expect(await alice.isClosedByServer())
+        #expect(await kefud.waitForExit() == 0)
+        #expect(!kefud.notifications.contains { $0.contains("FDSTORE=1") || $0.contains("FDNAME=") }, "\(kefud.notifications)")
+        #expect(!FileManager.default.fileExists(atPath: directory.path + "/var/handover.json"))
     }
 
     @Test func watchdogPingsAtHalfTheIntervalAndStatusFollowsTheFloor() async throws {
