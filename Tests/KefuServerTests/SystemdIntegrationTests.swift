@@ -376,7 +376,7 @@ struct SystemdIntegrationTests {
     }
 }
 
-/// kefud as ops install it, in a systemd of its own: `deploy/kefud.service` and `deploy/kefud.socket` linked
+/// kefud as ops install it, in a systemd of its own: `deploy/kefud.service` and `deploy/kefud.socket` copied
 /// unchanged, the built kefud bind-mounted at `/usr/local/bin/kefud` (the unit's ExecStart) and the configuration
 /// directory at `/etc/kefu`. Only the socket's port changes (a drop-in), and what `serviceDropIn` says.
 final class SystemdKefud: Sendable {

@@ -33,7 +33,8 @@ public final class NamespacedSystemd: @unchecked Sendable {  // mutable state on
     public struct Configuration: Sendable {
         /// Unit files to write into the unit directory: name (or `name.d/drop-in.conf`) to text.
         public var units: [String: String]
-        /// Unit files to link into the unit directory: name to an existing file (`deploy/kefud.service`).
+        /// Unit files to put in the unit directory: name to an existing file (`deploy/kefud.service`), linked when it
+        /// is a system unit, copied otherwise.
         public var links: [String: String]
         /// Units `default.target` wants, besides journald.
         public var wants: [String]
@@ -202,8 +203,14 @@ public final class NamespacedSystemd: @unchecked Sendable {  // mutable state on
         ]
         links.merge(configuration.links) { _, given in given }
         for (name, target) in links {
-            try manager.createSymbolicLink(
-                atPath: directory.appendingPathComponent(name).path, withDestinationPath: target)
+            let file = directory.appendingPathComponent(name).path
+            if target.hasPrefix("/lib/") || target.hasPrefix("/usr/lib/") || target == "/dev/null" {
+                try manager.createSymbolicLink(atPath: file, withDestinationPath: target)
+            } else {
+                // A copy, not a link: the checkout may live under /tmp (a CI clone), which the namespace covers
+                // with a tmpfs of its own, and a link into it would dangle there.
+                try manager.copyItem(atPath: target, toPath: file)
+            }
         }
     }
 
