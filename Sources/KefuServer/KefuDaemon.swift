@@ -79,7 +79,27 @@ public final class KefuDaemon: Service, Sendable {
             notifier.ready(status: "reload ignored: not serving")
             return
         }
+        if case .success(let reloaded) = outcome {
+            let changed = Self.serverKeysChanged(from: configuration.server, to: reloaded.server)
+            if !changed.isEmpty {
+                // Ops edited something a reload cannot apply: say so, rather than let them think it took effect.
+                logger.warning(
+                    "[server] settings changed; they apply at the next start (systemctl restart kefud)",
+                    metadata: ["keys": "\(changed.joined(separator: ","))"])
+            }
+        }
         mailbox.post(.reload(outcome.mapError(ConfigurationLoadError.init)))
+    }
+
+    /// The `[server]` keys whose values differ (they need a restart; the rest of a reload applies at once).
+    static func serverKeysChanged(from old: ServerSettings, to new: ServerSettings) -> [String] {
+        var keys: [String] = []
+        if old.listen != new.listen { keys.append("listen") }
+        if old.stateDirectory != new.stateDirectory { keys.append("state_dir") }
+        if old.maxLineBytes != new.maxLineBytes { keys.append("max_line_bytes") }
+        if old.shutdownGraceSeconds != new.shutdownGraceSeconds { keys.append("shutdown_grace_s") }
+        if old.idleTimeoutSeconds != new.idleTimeoutSeconds { keys.append("idle_timeout_s") }
+        return keys
     }
 
     /// The stop that follows is a restart (systemd's `RestartKillSignal=SIGUSR2`, see kefud): with the file

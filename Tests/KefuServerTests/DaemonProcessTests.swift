@@ -92,7 +92,9 @@ struct DaemonProcessTests {
         try await alice.expect("* BYE")
         #expect(await alice.isClosedByServer())
         #expect(await kefud.waitForExit() == 0)
-        #expect(!kefud.notifications.contains { $0.contains("FDSTORE=1") || $0.contains("FDNAME=") }, "\(kefud.notifications)")
+        #expect(
+            !kefud.notifications.contains { $0.contains("FDSTORE=1") || $0.contains("FDNAME=") },
+            "\(kefud.notifications)")
         #expect(!FileManager.default.fileExists(atPath: directory.path + "/var/handover.json"))
     }
 
@@ -199,6 +201,16 @@ struct DaemonProcessTests {
         #expect(status.contains("agent[0].skills.presales"), "\(status)")
         #expect(try await erin.completion("p PING") == "p OK")
         #expect(try await bob.completion("p PING") == "p OK")
+
+        // A [server] change cannot apply until a restart: the reload says so instead of pretending.
+        let biggerLines = renamed.replacingOccurrences(of: "max_line_bytes = 16384", with: "max_line_bytes = 32768")
+        #expect(biggerLines != renamed)
+        _ = try writeConfiguration(biggerLines, in: directory)
+        kefud.signal(SIGHUP)
+        #expect(await kefud.waitForNotification("RELOADING=1"))
+        #expect(await kefud.waitForNotification("READY=1"))
+        #expect(kefud.output.contains("[server] settings changed; they apply at the next start"), "\(kefud.output)")
+        #expect(kefud.output.contains("max_line_bytes"), "\(kefud.output)")
 
         kefud.signal(SIGTERM)
         #expect(await kefud.waitForExit() == 0)
