@@ -80,6 +80,9 @@ struct AgentRoster {
     /// Where each agent is filed, by handle.
     private var indexed: [Indexed?] = []
     private var nextGeneration: UInt64 = 0
+    /// Free agents not yet in their heaps (see `update`), in the order they changed; `pendingFlags` by handle.
+    private var pending: [Int] = []
+    private var pendingFlags: [Bool] = []
 
     private func tally(_ skill: Int) -> Tally? { skill < tallies.count ? tallies[skill] : nil }
 
@@ -150,14 +153,34 @@ struct AgentRoster {
             return
         }
         nextGeneration &+= 1
-        let generation = nextGeneration
-        file(Indexed(standing: standing, key: key, lanes: lanes, generation: generation), at: handle)
-        for lane in lanes {
-            let size = withHeap(lane) { Self.insert(Entry(key: key, generation: generation), into: &$0) }
-            // Stale entries leave a heap when they reach its top; one that is mostly stale is rebuilt from its live
-            // entries, so memory stays proportional to the free agents.
-            if size > 2 * freeAgents(in: lane) + 64 { compact(lane) }
+        file(Indexed(standing: standing, key: key, lanes: lanes, generation: nextGeneration), at: handle)
+        // Into the heaps when a decision next walks them: an agent a close freed is often full again before then
+        // (the freed slot takes the next waiting chat at once), and its entries would only have gone stale.
+        if pendingFlags.count <= handle {
+            pendingFlags += Array(repeating: false, count: handle + 1 - pendingFlags.count)
         }
+        if !pendingFlags[handle] {
+            pendingFlags[handle] = true
+            pending.append(handle)
+        }
+    }
+
+    /// Files the agents that became (or stayed) free since the last walk into their lanes' heaps, as they stand now.
+    private mutating func flushPending() {
+        guard !pending.isEmpty else { return }
+        for handle in pending {
+            pendingFlags[handle] = false
+            guard let entry = filed(handle), entry.standing == .free else { continue }
+            for lane in entry.lanes {
+                let size = withHeap(lane) {
+                    Self.insert(Entry(key: entry.key, generation: entry.generation), into: &$0)
+                }
+                // Stale entries leave a heap when they reach its top; one that is mostly stale is rebuilt from its
+                // live entries, so memory stays proportional to the free agents.
+                if size > 2 * freeAgents(in: lane) + 64 { compact(lane) }
+            }
+        }
+        pending.removeAll(keepingCapacity: true)
     }
 
     private static func insert(_ entry: Entry, into heap: inout BinaryHeap<Entry>) -> Int {
@@ -234,6 +257,7 @@ struct AgentRoster {
     /// visited. Entries are taken off the heap while walking and put back after, so the cost is the number visited.
     @discardableResult
     mutating func walk(_ lane: Lane, _ visit: (Int) -> Bool) -> Int {
+        flushPending()
         guard hasHeap(lane) else { return 0 }
         // Take the heap out so it is mutated in place, not copied.
         var heap = heaps[lane.skill][lane.level]
