@@ -5,8 +5,6 @@ struct SkillNumbers {
     private(set) var names: [Skill] = []
     private var numbers: [Skill: Int] = [:]
 
-    var count: Int { names.count }
-
     func number(of skill: Skill) -> Int? { numbers[skill] }
 
     /// The skill's number, handing out the next one to a skill not met before.
