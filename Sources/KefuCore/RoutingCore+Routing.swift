@@ -468,15 +468,14 @@ extension RoutingCore {
     }
 
     func assignmentNotice(_ id: ConversationID, at now: Instant, resumed: Bool) -> AssignmentNotice? {
-        // Field by field, in place (the conversation is large).
-        guard let customer = conversations[id]?.record.customer, let skill = conversations[id]?.record.skill,
-            let priority = conversations[id]?.record.priority, let openedAt = conversations[id]?.record.openedAt,
-            let firstMessage = conversations[id]?.record.firstMessage
-        else { return nil }
-        return AssignmentNotice(
-            conversation: id, customer: customer, skill: skill, priority: priority, waited: now - openedAt,
-            firstMessage: firstMessage, resumed: resumed
-        )
+        // Read in place, in one lookup (the conversation is large).
+        conversations.inspect(id) { open in
+            AssignmentNotice(
+                conversation: id, customer: open.record.customer, skill: open.record.skill,
+                priority: open.record.priority, waited: now - open.record.openedAt,
+                firstMessage: open.record.firstMessage, resumed: resumed
+            )
+        }
     }
 
     // MARK: - The queue

@@ -224,8 +224,9 @@ extension RoutingCore {
     }
 
     mutating func close(_ principal: Principal, _ id: ConversationID, at now: Instant) -> Reply {
-        guard let customer = conversations[id]?.record.customer else { return notFound(id) }
-        let holder = conversations[id]?.record.agent
+        guard let (customer, holder) = conversations.inspect(id, { ($0.record.customer, $0.record.agent) }) else {
+            return notFound(id)
+        }
         let closedBy: Closer
         switch principal {
         case .customer(let caller):
