@@ -420,10 +420,7 @@ extension RoutingCore {
         else { return }
         // A transfer or handover that had to wait is still one when it is finally taken.
         let via = via == "routed" ? pendingVia ?? via : via
-        if queue.contains(id) {
-            queue.remove(id)
-            queueChanged.insert(skill)
-        }
+        if queue.remove(id) { queueChanged.insert(skill) }
         changeAgent(handle: known ?? agents.handle(of: agent) ?? 0) { agent in
             agent.held.insert(id)
             agent.lastAssignedAt = now

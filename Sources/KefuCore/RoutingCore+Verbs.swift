@@ -114,7 +114,7 @@ extension RoutingCore {
         guard let customer = conversations[id]?.record.customer, let last = returningBuyers[customer],
             now - last.closedAt <= policy.rules.stickyWindow, let demand = conversations.inspect(id, { $0.demand }),
             let (verdict, _) = agents.inspect(
-                last.agent,
+                handle: last.handle,
                 { [rules = policy.skillRules] in
                     $0.verdict(for: demand, at: now, rules: rules)
                 })
@@ -247,10 +247,7 @@ extension RoutingCore {
     mutating func finish(_ id: ConversationID, by closedBy: Closer, at now: Instant) {
         guard var open = conversations.take(id) else { return }
         let agent = open.record.agent
-        if queue.contains(id) {
-            queue.remove(id)
-            queueChanged.insert(open.skill)
-        }
+        if queue.remove(id) { queueChanged.insert(open.skill) }
         open.record.state = .closed
         open.record.closedAt = now
         let record = open.record
@@ -262,7 +259,7 @@ extension RoutingCore {
         if let agent {
             let handle = agents.handle(of: agent) ?? 0
             changeAgent(handle: handle) { $0.held.remove(id) }
-            returningBuyers[record.customer] = ReturningBuyer(agent: agent, closedAt: now)
+            returningBuyers[record.customer] = ReturningBuyer(agent: agent, handle: handle, closedAt: now)
             if let assignedAt = open.assignedAt {
                 // A moving average of recent handling times feeds the queue estimates.
                 let sample = Double((now - assignedAt).value)

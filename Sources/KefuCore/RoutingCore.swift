@@ -118,6 +118,8 @@ public struct RoutingCore: Sendable {
     /// The agent who last served a buyer, for sticky routing.
     struct ReturningBuyer {
         var agent: AgentID
+        /// The agent's handle (0, the empty slot, for an agent the configuration no longer has).
+        var handle: Int
         var closedAt: Instant
     }
 
@@ -207,7 +209,8 @@ public struct RoutingCore: Sendable {
             changeAgent(agent) { $0.lastAssignedAt = instant }
         }
         for (customer, last) in returningBuyers {
-            self.returningBuyers[customer] = ReturningBuyer(agent: last.agent, closedAt: last.closedAt)
+            self.returningBuyers[customer] = ReturningBuyer(
+                agent: last.agent, handle: agents.handle(of: last.agent) ?? 0, closedAt: last.closedAt)
         }
         for var record in records where record.state != .closed {
             if record.id >= nextConversationID { nextConversationID = ConversationID(record.id.rawValue + 1) }

@@ -84,10 +84,13 @@ struct WaitingQueue {
         bySkill += Array(repeating: SortedKeys(), count: more)
     }
 
-    mutating func remove(_ conversation: ConversationID) {
-        guard let member = members.removeValue(forKey: conversation) else { return }
+    /// Takes a conversation out of the queue; false when it was not waiting.
+    @discardableResult
+    mutating func remove(_ conversation: ConversationID) -> Bool {
+        guard let member = members.removeValue(forKey: conversation) else { return false }
         bySkill[member.skill].remove(member.key)
         // Heap entries stay until they reach the top of their heap; walks discard them then.
+        return true
     }
 
     /// The best waiting conversation in `lane` that `accept` admits (an agent's store, language and reservation
