@@ -403,19 +403,19 @@ extension RoutingCore {
         _ id: ConversationID, to agent: AgentID, at now: Instant, reason: String, via: String = "routed",
         handle known: Int? = nil
     ) {
+        // One lookup: the conversation changes in place and hands back what the records and notices need.
         guard
-            let (pendingVia, skill, customer) = conversations.modify(
+            let (pendingVia, skill, record, decision) = conversations.modify(
                 id,
                 { open in
-                    defer {
-                        open.pendingVia = nil
-                        open.record.state = .assigned
-                        open.record.agent = agent
-                        open.assignedAt = now
-                        open.reservedFor = nil
-                        open.reservedUntil = nil
-                    }
-                    return (open.pendingVia, open.skill, open.record.customer)
+                    let pendingVia = open.pendingVia
+                    open.pendingVia = nil
+                    open.record.state = .assigned
+                    open.record.agent = agent
+                    open.assignedAt = now
+                    open.reservedFor = nil
+                    open.reservedUntil = nil
+                    return (pendingVia, open.skill, open.record, open.decision)
                 })
         else { return }
         // A transfer or handover that had to wait is still one when it is finally taken.
@@ -425,17 +425,21 @@ extension RoutingCore {
             agent.held.insert(id)
             agent.lastAssignedAt = now
         }
-        persist(id)
-        recordAssignment(id, agent: agent, at: now, reason: reason)
-        if var notice = assignmentNotice(id, at: now, resumed: false) {
-            notice.via = via
-            effects.append(.deliver(.agent(agent), .assigned(notice)))
-        }
+        effects.append(.persist(.conversation(record)))
+        effects.append(
+            .persist(
+                .assignment(
+                    AssignmentRecord(conversation: id, agent: agent, at: now, reason: reason, decision: decision))))
+        var notice = AssignmentNotice(
+            conversation: id, customer: record.customer, skill: record.skill, priority: record.priority,
+            waited: now - record.openedAt, firstMessage: record.firstMessage, resumed: false)
+        notice.via = via
+        effects.append(.deliver(.agent(agent), .assigned(notice)))
         // Whoever receives a chat from a colleague gets its notes with it.
         if via == "transfer" || via == "handover" {
             for note in conversations[id]?.notes ?? [] { effects.append(.deliver(.agent(agent), .note(note))) }
         }
-        effects.append(.deliver(.customer(customer), .joined(id, agent: agent)))
+        effects.append(.deliver(.customer(record.customer), .joined(id, agent: agent)))
     }
 
     /// Takes a conversation away from its agent (the caller decides where it goes next).
