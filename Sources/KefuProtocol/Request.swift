@@ -1,5 +1,5 @@
 /// The roles a session can log in as.
-public enum LoginRole: String, Sendable, CaseIterable {
+public enum LoginRole: String, Sendable, CaseIterable, Codable {
     case agent
     case supervisor
     case customer

@@ -1,16 +1,13 @@
 import Foundation
 import KefuCore
+import KefuProtocol
 import Synchronization
 
 /// A session as the routing owner knew it when kefud handed its connection to systemd for a restart: who is logged in
 /// on it, so that the next process takes it back logged in, without a new LOGIN.
 struct HandedOverSession: Codable, Sendable, Equatable {
-    enum Role: String, Codable, Sendable {
-        case customer, agent, supervisor, manager, gateway
-    }
-
     /// Nil: connected, not logged in yet.
-    var role: Role?
+    var role: LoginRole?
     var id: String?
     /// An agent's presence (`away` and `offline` are kept; a reconnect would otherwise make the agent online).
     var presence: String?

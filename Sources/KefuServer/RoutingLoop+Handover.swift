@@ -45,13 +45,7 @@ extension RoutingLoop {
     func adopt(_ session: SessionID, outbox: Outbox, _ record: HandedOverSession) {
         sessions[session] = Session(outbox: outbox)
         guard let role = record.role, let id = record.id else { return }
-        let sessionRole: SessionRole
-        switch role {
-        case .customer: sessionRole = .person(.customer(CustomerID(id)))
-        case .agent: sessionRole = .person(.agent(AgentID(id)))
-        case .supervisor, .manager: sessionRole = .person(.supervisor(SupervisorID(id)))
-        case .gateway: sessionRole = .gateway(id)
-        }
+        let sessionRole = SessionRole(role, id: id)
         let now = clock.now()
         if case .person(let principal) = sessionRole {
             let presence = record.presence.flatMap(Presence.init(rawValue:))

@@ -126,13 +126,7 @@ extension RoutingLoop {
             logger.notice("login refused", metadata: ["role": "\(role.rawValue)", "id": "\(id)"])
             return refuse(session, tag, ProtocolError(.authFailed, "unknown id or wrong token"))
         }
-        let sessionRole: SessionRole
-        switch role {
-        case .customer: sessionRole = .person(.customer(CustomerID(id)))
-        case .agent: sessionRole = .person(.agent(AgentID(id)))
-        case .supervisor, .manager: sessionRole = .person(.supervisor(SupervisorID(id)))
-        case .gateway: sessionRole = .gateway(id)
-        }
+        let sessionRole = SessionRole(role, id: id)
         var step = Step()
         if case .person(let principal) = sessionRole {
             step = core.handle(.connect(principal), at: clock.now())

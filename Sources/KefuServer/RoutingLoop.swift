@@ -42,6 +42,16 @@ final class RoutingLoop {
         case person(Principal)
         case gateway(String)
 
+        /// Who a session is once logged in as `role` with `id` (a manager is a supervisor with more rungs).
+        init(_ role: LoginRole, id: String) {
+            switch role {
+            case .customer: self = .person(.customer(CustomerID(id)))
+            case .agent: self = .person(.agent(AgentID(id)))
+            case .supervisor, .manager: self = .person(.supervisor(SupervisorID(id)))
+            case .gateway: self = .gateway(id)
+            }
+        }
+
         var description: String {
             switch self {
             case .person(let principal): principal.description
