@@ -33,29 +33,21 @@ extension RoutingCore {
     func verdict(
         _ agent: AgentState, for open: OpenConversation, excluding excluded: (AgentID, String)?, at now: Instant
     ) -> (verdict: Verdict, level: Int) {
-        Self.verdict(agent, for: open.demand, excluding: excluded, at: now, rules: policy.skillRules)
+        agent.verdict(for: open.demand, excluding: excluded, at: now, rules: policy.skillRules)
     }
 
     func verdict(
         _ agent: AgentState, for demand: Demand, excluding excluded: (AgentID, String)?, at now: Instant
     ) -> (verdict: Verdict, level: Int) {
-        Self.verdict(agent, for: demand, excluding: excluded, at: now, rules: policy.skillRules)
-    }
-
-    /// The verdict as a function of its inputs only, so it can run inside a walk of the queue.
-    static func verdict(
-        _ agent: AgentState, for open: Demand, excluding excluded: (AgentID, String)?, at now: Instant,
-        rules: [Skill: SkillRule]
-    ) -> (verdict: Verdict, level: Int) {
-        agent.verdict(for: open, excluding: excluded, at: now, rules: rules)
+        agent.verdict(for: demand, excluding: excluded, at: now, rules: policy.skillRules)
     }
 }
 
 extension RoutingCore.AgentState {
     typealias Demand = RoutingCore.Demand
 
-    /// The verdict as a method of the agent, so that it can be asked of an agent where it lies in the table
-    /// (`agents[handle: h]?.verdict(...)`) without copying the agent out.
+    /// The verdict as a method of the agent and a function of its inputs only, so that it can be asked of an agent
+    /// where it lies in the table (`agents.inspect(handle:)`) inside a walk of the queue, without copying the agent.
     func verdict(
         for open: Demand, excluding excluded: (AgentID, String)? = nil, at now: Instant, rules: [Skill: SkillRule]
     ) -> (verdict: Verdict, level: Int) {
@@ -430,9 +422,7 @@ extension RoutingCore {
             .persist(
                 .assignment(
                     AssignmentRecord(conversation: id, agent: agent, at: now, reason: reason, decision: decision))))
-        var notice = AssignmentNotice(
-            conversation: id, customer: record.customer, skill: record.skill, priority: record.priority,
-            waited: now - record.openedAt, firstMessage: record.firstMessage, resumed: false)
+        var notice = Self.notice(of: record, at: now, resumed: false)
         notice.via = via
         effects.append(.deliver(.agent(agent), .assigned(notice)))
         // Whoever receives a chat from a colleague gets its notes with it.
@@ -470,13 +460,14 @@ extension RoutingCore {
 
     func assignmentNotice(_ id: ConversationID, at now: Instant, resumed: Bool) -> AssignmentNotice? {
         // Read in place, in one lookup (the conversation is large).
-        conversations.inspect(id) { open in
-            AssignmentNotice(
-                conversation: id, customer: open.record.customer, skill: open.record.skill,
-                priority: open.record.priority, waited: now - open.record.openedAt,
-                firstMessage: open.record.firstMessage, resumed: resumed
-            )
-        }
+        conversations.inspect(id) { Self.notice(of: $0.record, at: now, resumed: resumed) }
+    }
+
+    /// What the agent is told of a conversation it is given (or holds again after a reconnect).
+    static func notice(of record: ConversationRecord, at now: Instant, resumed: Bool) -> AssignmentNotice {
+        AssignmentNotice(
+            conversation: record.id, customer: record.customer, skill: record.skill, priority: record.priority,
+            waited: now - record.openedAt, firstMessage: record.firstMessage, resumed: resumed)
     }
 
     // MARK: - The queue
