@@ -113,10 +113,7 @@ let deadlineQueueBenchmarks: @Sendable () -> Void = {
         let before = residentBytes()
         var queue = DeadlineQueue()
         benchmark.startMeasurement()
-        for index in 0..<1_000_000 {
-            let at = Names.start + Milliseconds(Int64(index / 60))
-            queue.arm(.roundDue(ConversationID(Int64(index + 1)), round: 1), at: at)
-        }
+        armRounds(&queue)
         benchmark.stopMeasurement()
         benchmark.measurement(deadlineBytes, (residentBytes() - before) / 1_000_000)
         blackHole(queue)
@@ -128,15 +125,20 @@ let deadlineQueueBenchmarks: @Sendable () -> Void = {
             metrics: [.wallClock, .mallocCountTotal], warmupIterations: 0, scalingFactor: .mega, maxIterations: 5)
     ) { benchmark in
         var queue = DeadlineQueue()
-        for index in 0..<1_000_000 {
-            let at = Names.start + Milliseconds(Int64(index / 60))
-            queue.arm(.roundDue(ConversationID(Int64(index + 1)), round: 1), at: at)
-        }
+        armRounds(&queue)
         benchmark.startMeasurement()
         var popped = 0
         while queue.popDue(at: Names.start + Milliseconds(1_000_000)) != nil { popped += 1 }
         benchmark.stopMeasurement()
         precondition(popped == 1_000_000, "every deadline should be due")
+    }
+}
+
+/// Arms 1,000,000 round deadlines, sixty a millisecond, as a day of traffic arms them.
+func armRounds(_ queue: inout DeadlineQueue) {
+    for index in 0..<1_000_000 {
+        let at = Names.start + Milliseconds(Int64(index / 60))
+        queue.arm(.roundDue(ConversationID(Int64(index + 1)), round: 1), at: at)
     }
 }
 
