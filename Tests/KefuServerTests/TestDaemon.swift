@@ -110,7 +110,8 @@ struct TestDaemon {
 
     static func start(
         _ toml: String = testConfiguration(), stateDirectory: String? = nil,
-        notifier: any ServiceNotifier = SilentNotifier(), invariantCheck: InvariantCheck = InvariantCheck()
+        notifier: any ServiceNotifier = SilentNotifier(), invariantCheck: InvariantCheck = InvariantCheck(),
+        timeoutExtension: TimeoutExtension = TimeoutExtension()
     ) async throws -> TestDaemon {
         let configuration = try KefuConfiguration.parse(toml, file: "test.toml")
         // Kept alive as long as the daemon value, removed with it; a caller's own directory is its to remove.
@@ -121,7 +122,7 @@ struct TestDaemon {
         let breaches = BreachLog()
         let daemon = KefuDaemon(
             configuration: configuration, stateDirectory: directory, notifier: notifier, journal: breaches,
-            logger: logger, invariantCheck: invariantCheck
+            logger: logger, invariantCheck: invariantCheck, timeoutExtension: timeoutExtension
         )
         let group = ServiceGroup(services: [daemon], logger: logger)
         let task = Task { try await group.run() }

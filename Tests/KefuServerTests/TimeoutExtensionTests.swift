@@ -1,4 +1,5 @@
 import KefuServer
+import KefuTestSupport
 import Synchronization
 import Testing
 
@@ -79,6 +80,29 @@ struct TimeoutExtensionTests {
         await work.awaitSleeper()
         work.open()
         try await running.value
+    }
+
+    /// The daemon asks for more time while it recovers its store: a store of 3,000 open conversations, and an
+    /// interval of a millisecond, so that recovering takes several intervals.
+    @Test func kefudExtendsTheStartTimeoutWhileRecoveringItsStore() async throws {
+        let directory = try TemporaryDirectory(prefix: "kefu-extend")
+        let first = try await TestDaemon.start(stateDirectory: directory.path)
+        let buyer = try await first.customer("b-extend")
+        for index in 1...3000 {
+            #expect(try await buyer.completion("o\(index) OPEN refund :退款") == "o\(index) OK conv=\(index)")
+        }
+        try await first.stop()
+
+        let notifier = RecordingNotifier()
+        let second = try await TestDaemon.start(
+            stateDirectory: directory.path, notifier: notifier,
+            timeoutExtension: TimeoutExtension(interval: .milliseconds(1)))
+        let messages = notifier.messages
+        let firstExtension = try #require(messages.firstIndex { $0.hasPrefix("EXTEND") }, "\(messages.prefix(5))")
+        let ready = try #require(messages.firstIndex { $0.hasPrefix("READY") })
+        #expect(firstExtension < ready)
+        #expect(messages[firstExtension] == "EXTEND 0.003 seconds")
+        try await second.stop()
     }
 
     @Test func workShorterThanAnIntervalSendsNothing() async throws {
