@@ -45,58 +45,191 @@ public enum ConversationState: String, Sendable {
 
 /// The persisted state of one conversation: everything needed to rebuild it after a restart.
 public struct ConversationRecord: Sendable, Equatable {
-    public var id: ConversationID
-    public var customer: CustomerID
-    public var skill: Skill
-    public var priority: Priority
+    /// The fields live in one shared box, copied only when a shared record is changed: a record travels in every
+    /// step that changes a conversation (persisted, delivered, kept in the core), and passing a box costs a
+    /// reference count where copying ~380 bytes with a dozen strings cost a memmove and a retain per string.
+    final class Storage: @unchecked Sendable {
+        // Unchecked: changed only through `change(_:)`, which copies a box that is not uniquely referenced.
+        var fields: Fields
+        init(_ fields: Fields) { self.fields = fields }
+    }
+
+    struct Fields: Equatable {
+        var id: ConversationID
+        var customer: CustomerID
+        var skill: Skill
+        var priority: Priority
+        var store: String? = nil
+        var language: String? = nil
+        var gateway: String? = nil
+        var state: ConversationState
+        var agent: AgentID? = nil
+        var openedAt: Instant
+        var firstResponseDueAt: Instant
+        var firstRespondedAt: Instant? = nil
+        var breachedAt: Instant? = nil
+        var closedAt: Instant? = nil
+        var round: Int = 1
+        var roundStartedAt: Instant? = nil
+        var roundDueAt: Instant? = nil
+        var roundBreachedAt: Instant? = nil
+        var roundWarnedAt: Instant? = nil
+        var roundEscalationLevel: Int = 0
+        var roundReassigns: Int = 0
+        var buyerIdleSince: Instant? = nil
+        var heldSince: Instant? = nil
+        var holdRemaining: Milliseconds? = nil
+        var resolutionDueAt: Instant? = nil
+        var resolutionBreachedAt: Instant? = nil
+        var messageCount: Int
+        var firstMessage: String
+    }
+
+    private var storage: Storage
+
+    /// Changes the fields in place when this record is the box's only owner, else in a copy of its own.
+    @inline(__always)
+    private mutating func change(_ body: (inout Fields) -> Void) {
+        if !isKnownUniquelyReferenced(&storage) { storage = Storage(storage.fields) }
+        body(&storage.fields)
+    }
+
+    public var id: ConversationID {
+        get { storage.fields.id }
+        set { change { $0.id = newValue } }
+    }
+    public var customer: CustomerID {
+        get { storage.fields.customer }
+        set { change { $0.customer = newValue } }
+    }
+    public var skill: Skill {
+        get { storage.fields.skill }
+        set { change { $0.skill = newValue } }
+    }
+    public var priority: Priority {
+        get { storage.fields.priority }
+        set { change { $0.priority = newValue } }
+    }
     /// The storefront it came from (`store=` on OPEN), if named.
-    public var store: String?
+    public var store: String? {
+        get { storage.fields.store }
+        set { change { $0.store = newValue } }
+    }
     /// The language asked for (`lang=` on OPEN), if named.
-    public var language: String?
+    public var language: String? {
+        get { storage.fields.language }
+        set { change { $0.language = newValue } }
+    }
     /// The gateway that brought the buyer in, if any: its reconnect gets the conversation back.
-    public var gateway: String?
-    public var state: ConversationState
+    public var gateway: String? {
+        get { storage.fields.gateway }
+        set { change { $0.gateway = newValue } }
+    }
+    public var state: ConversationState {
+        get { storage.fields.state }
+        set { change { $0.state = newValue } }
+    }
     /// The agent holding it, when `state == .assigned`.
-    public var agent: AgentID?
+    public var agent: AgentID? {
+        get { storage.fields.agent }
+        set { change { $0.agent = newValue } }
+    }
     /// When the customer opened it; the first-response clock starts here.
-    public var openedAt: Instant
+    public var openedAt: Instant {
+        get { storage.fields.openedAt }
+        set { change { $0.openedAt = newValue } }
+    }
     /// Absolute first-response deadline (opening time plus the threshold in force when it opened).
-    public var firstResponseDueAt: Instant
+    public var firstResponseDueAt: Instant {
+        get { storage.fields.firstResponseDueAt }
+        set { change { $0.firstResponseDueAt = newValue } }
+    }
     /// When the first human answer was sent, if any.
-    public var firstRespondedAt: Instant?
+    public var firstRespondedAt: Instant? {
+        get { storage.fields.firstRespondedAt }
+        set { change { $0.firstRespondedAt = newValue } }
+    }
     /// When the first-response breach was recorded, if it was. Set once, so a breach is logged once.
-    public var breachedAt: Instant?
+    public var breachedAt: Instant? {
+        get { storage.fields.breachedAt }
+        set { change { $0.breachedAt = newValue } }
+    }
     /// When it was closed.
-    public var closedAt: Instant?
+    public var closedAt: Instant? {
+        get { storage.fields.closedAt }
+        set { change { $0.closedAt = newValue } }
+    }
     /// The current (or last) response round: 1 from the opening message; each buyer message after a human
     /// answer starts the next.
-    public var round: Int = 1
+    public var round: Int {
+        get { storage.fields.round }
+        set { change { $0.round = newValue } }
+    }
     /// When the round waiting for a human answer started (the buyer's first unanswered message); nil when the
     /// last buyer message has been answered.
-    public var roundStartedAt: Instant?
+    public var roundStartedAt: Instant? {
+        get { storage.fields.roundStartedAt }
+        set { change { $0.roundStartedAt = newValue } }
+    }
     /// Absolute deadline of that round (for round 1, `firstResponseDueAt`).
-    public var roundDueAt: Instant?
+    public var roundDueAt: Instant? {
+        get { storage.fields.roundDueAt }
+        set { change { $0.roundDueAt = newValue } }
+    }
     /// When that round breached, if it did. Set once, so a round's breach is logged once.
-    public var roundBreachedAt: Instant?
+    public var roundBreachedAt: Instant? {
+        get { storage.fields.roundBreachedAt }
+        set { change { $0.roundBreachedAt = newValue } }
+    }
     /// When that round's holder was warned (`SLA-WARN`), if it was: once per round, also across restarts.
-    public var roundWarnedAt: Instant?
+    public var roundWarnedAt: Instant? {
+        get { storage.fields.roundWarnedAt }
+        set { change { $0.roundWarnedAt = newValue } }
+    }
     /// The highest escalation level that round reached (0: none), and how often the ladder moved it.
-    public var roundEscalationLevel = 0
-    public var roundReassigns = 0
+    public var roundEscalationLevel: Int {
+        get { storage.fields.roundEscalationLevel }
+        set { change { $0.roundEscalationLevel = newValue } }
+    }
+    public var roundReassigns: Int {
+        get { storage.fields.roundReassigns }
+        set { change { $0.roundReassigns = newValue } }
+    }
     /// The agent's last human message when no buyer message has followed it: the buyer is silent since then, and
     /// after `customer_idle_close_s` the daemon closes the conversation.
-    public var buyerIdleSince: Instant?
+    public var buyerIdleSince: Instant? {
+        get { storage.fields.buyerIdleSince }
+        set { change { $0.buyerIdleSince = newValue } }
+    }
     /// On hold (`HOLD`) since then: the waiting round's clock is paused with `holdRemaining` left on it, and a
     /// silent buyer is not closed. The buyer's next message ends the hold.
-    public var heldSince: Instant?
-    public var holdRemaining: Milliseconds?
+    public var heldSince: Instant? {
+        get { storage.fields.heldSince }
+        set { change { $0.heldSince = newValue } }
+    }
+    public var holdRemaining: Milliseconds? {
+        get { storage.fields.holdRemaining }
+        set { change { $0.holdRemaining = newValue } }
+    }
     /// Open-to-close deadline under the conversation's SLA policy (nil: none), and when it breached.
-    public var resolutionDueAt: Instant?
-    public var resolutionBreachedAt: Instant?
+    public var resolutionDueAt: Instant? {
+        get { storage.fields.resolutionDueAt }
+        set { change { $0.resolutionDueAt = newValue } }
+    }
+    public var resolutionBreachedAt: Instant? {
+        get { storage.fields.resolutionBreachedAt }
+        set { change { $0.resolutionBreachedAt = newValue } }
+    }
     /// Number of messages in its history (the last message's `seq`).
-    public var messageCount: Int
+    public var messageCount: Int {
+        get { storage.fields.messageCount }
+        set { change { $0.messageCount = newValue } }
+    }
     /// The customer's opening message, repeated to each agent it is assigned to.
-    public var firstMessage: String
+    public var firstMessage: String {
+        get { storage.fields.firstMessage }
+        set { change { $0.firstMessage = newValue } }
+    }
 
     public init(
         id: ConversationID,
@@ -116,28 +249,30 @@ public struct ConversationRecord: Sendable, Equatable {
         messageCount: Int,
         firstMessage: String
     ) {
-        self.id = id
-        self.customer = customer
-        self.skill = skill
-        self.priority = priority
-        self.store = store
-        self.language = language
-        self.gateway = gateway
-        self.state = state
-        self.agent = agent
-        self.openedAt = openedAt
-        self.firstResponseDueAt = firstResponseDueAt
-        self.firstRespondedAt = firstRespondedAt
-        self.breachedAt = breachedAt
+        var fields = Fields(
+            id: id, customer: customer, skill: skill, priority: priority, store: store, language: language,
+            gateway: gateway, state: state, agent: agent, openedAt: openedAt, firstResponseDueAt: firstResponseDueAt,
+            firstRespondedAt: firstRespondedAt, breachedAt: breachedAt, closedAt: closedAt,
+            messageCount: messageCount, firstMessage: firstMessage
+        )
         // Round 1 runs from the opening until the first human answer.
         if firstRespondedAt == nil {
-            self.roundStartedAt = openedAt
-            self.roundDueAt = firstResponseDueAt
-            self.roundBreachedAt = breachedAt
+            fields.roundStartedAt = openedAt
+            fields.roundDueAt = firstResponseDueAt
+            fields.roundBreachedAt = breachedAt
         }
-        self.closedAt = closedAt
-        self.messageCount = messageCount
-        self.firstMessage = firstMessage
+        storage = Storage(fields)
+    }
+
+    public static func == (a: ConversationRecord, b: ConversationRecord) -> Bool {
+        a.storage === b.storage || a.storage.fields == b.storage.fields
+    }
+}
+
+extension ConversationRecord: CustomStringConvertible {
+    /// The fields, as a plain struct would print them (test failures show records).
+    public var description: String {
+        "ConversationRecord" + String(describing: storage.fields).drop { $0 != "(" }
     }
 }
 
