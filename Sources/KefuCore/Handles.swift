@@ -18,6 +18,38 @@ struct SkillNumbers {
     subscript(number: Int) -> Skill { names[number] }
 }
 
+/// The `[[skill]]` rules by skill number, derived from the policy at every (re)configuration, so that a decision
+/// reads a skill's required level and fallbacks by index instead of hashing its name for every agent and queue
+/// entry it looks at. Skills without rules of their own read the defaults.
+struct SkillTable {
+    struct Entry {
+        var minLevel = 1
+        /// Numbers of the skills whose agents may serve once widened.
+        var fallback: [Int] = []
+        var widenAfter: Milliseconds?
+        var maxQueue: Int?
+    }
+
+    private var entries: [Entry] = []
+
+    init() {}
+
+    init(_ rules: [Skill: SkillRule], numbers: inout SkillNumbers) {
+        for rule in rules.values.sorted(by: { $0.skill < $1.skill }) {
+            let number = numbers.intern(rule.skill)
+            if entries.count <= number { entries += Array(repeating: Entry(), count: number + 1 - entries.count) }
+            entries[number] = Entry(
+                minLevel: rule.minLevel, fallback: rule.fallback.map { numbers.intern($0) },
+                widenAfter: rule.widenAfter, maxQueue: rule.maxQueue)
+        }
+    }
+
+    func minLevel(of skill: Int) -> Int { skill < entries.count ? entries[skill].minLevel : 1 }
+    func fallback(of skill: Int) -> [Int] { skill < entries.count ? entries[skill].fallback : [] }
+    func widenAfter(of skill: Int) -> Milliseconds? { skill < entries.count ? entries[skill].widenAfter : nil }
+    func maxQueue(of skill: Int) -> Int? { skill < entries.count ? entries[skill].maxQueue : nil }
+}
+
 /// Slots for values found by a dense index, in memory this class owns, so the tables below can lend a slot by
 /// address (`unsafeAddress`): a read borrows the value in place and a change is made in place, without the copy an
 /// array's getter makes or the frame a coroutine accessor allocates when it is not inlined. Copy on write: a table

@@ -203,7 +203,7 @@ extension RoutingCore {
     mutating func widen(_ id: ConversationID, to step: Int, at now: Instant) {
         // A step armed for a skill the chat has since been transferred away from no longer applies.
         guard let open = conversations[id], open.widenStep < step,
-            widenSteps(of: open.record).contains(where: { $0.step == step && $0.at <= now })
+            widenSteps(of: open.record, skill: open.skill).contains(where: { $0.step == step && $0.at <= now })
         else { return }
         conversations[id]!.widenStep = step
         guard queue.contains(id) else { return }  // held by an agent: widening only matters while waiting

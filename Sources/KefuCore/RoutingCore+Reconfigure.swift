@@ -45,7 +45,7 @@ extension RoutingCore {
                 open.reservedUntil = nil
             }
             // Widening follows the new schedule from the chat's opening; a step already taken stays taken.
-            let passed = widenSteps(of: open.record).filter { $0.at <= now }.map(\.step).max() ?? 0
+            let passed = widenSteps(of: open.record, skill: open.skill).filter { $0.at <= now }.map(\.step).max() ?? 0
             open.widenStep = max(open.widenStep, passed)
             // The round waiting for an answer runs to the new limit, counted from its start.
             var changed = false
@@ -60,7 +60,7 @@ extension RoutingCore {
                 }
             }
             conversations[id] = open
-            armWidening(open.record, after: now)
+            armWidening(open.record, skill: open.skill, after: now)
             armBuyerIdle(open.record, after: now)
             armEscalation(of: open.record)
             if changed {

@@ -3,29 +3,26 @@ extension RoutingCore {
     // MARK: - Who may serve
 
     /// The lowest level the conversation's own skill requires now (widening lowers it to 1).
-    func requiredLevel(_ open: OpenConversation) -> Int { Self.requiredLevel(open.demand, policy.skillRules) }
-    func requiredLevel(_ demand: Demand) -> Int { Self.requiredLevel(demand, policy.skillRules) }
+    func requiredLevel(_ demand: Demand) -> Int { Self.requiredLevel(demand, skillTable) }
 
-    static func requiredLevel(_ demand: Demand, _ rules: [Skill: SkillRule]) -> Int {
-        demand.widenStep >= 1 ? 1 : rules[demand.skillName]?.minLevel ?? SkillRule(skill: demand.skillName).minLevel
+    static func requiredLevel(_ demand: Demand, _ rules: SkillTable) -> Int {
+        demand.widenStep >= 1 ? 1 : rules.minLevel(of: demand.skill)
     }
 
-    /// Skills (other than its own) whose agents may serve the conversation now.
-    func fallbackSkills(_ open: OpenConversation) -> [Skill] { Self.fallbackSkills(open.demand, policy.skillRules) }
-    func fallbackSkills(_ demand: Demand) -> [Skill] { Self.fallbackSkills(demand, policy.skillRules) }
+    /// Skills (other than its own), by number, whose agents may serve the conversation now.
+    func fallbackSkills(_ demand: Demand) -> [Int] { Self.fallbackSkills(demand, skillTable) }
 
-    static func fallbackSkills(_ demand: Demand, _ rules: [Skill: SkillRule]) -> [Skill] {
-        demand.widenStep >= 2 ? rules[demand.skillName]?.fallback ?? [] : []
+    static func fallbackSkills(_ demand: Demand, _ rules: SkillTable) -> [Int] {
+        demand.widenStep >= 2 ? rules.fallback(of: demand.skill).filter { $0 != demand.skill } : []
     }
 
     /// Where the conversation waits: its own skill at the level required now, and fallback skills once widened.
-    func lanes(_ open: OpenConversation) -> [QueueLane] { Self.lanes(open.demand, policy.skillRules, skillNumbers) }
+    func lanes(_ open: OpenConversation) -> QueueLanes { Self.lanes(open.demand, skillTable) }
 
-    static func lanes(_ demand: Demand, _ rules: [Skill: SkillRule], _ numbers: SkillNumbers) -> [QueueLane] {
-        let own = QueueLane(skill: demand.skill, requiredLevel: requiredLevel(demand, rules))
-        let fallback = fallbackSkills(demand, rules)
-        guard !fallback.isEmpty else { return [own] }
-        return [own] + fallback.compactMap { numbers.number(of: $0) }.map { QueueLane(skill: $0, requiredLevel: 1) }
+    static func lanes(_ demand: Demand, _ rules: SkillTable) -> QueueLanes {
+        QueueLanes(
+            own: QueueLane(skill: demand.skill, requiredLevel: requiredLevel(demand, rules)),
+            fallback: fallbackSkills(demand, rules))
     }
 
     /// Whether an agent could take the conversation now, and if not, why. `eligible` carries the level by which
@@ -33,13 +30,13 @@ extension RoutingCore {
     func verdict(
         _ agent: AgentState, for open: OpenConversation, excluding excluded: (AgentID, String)?, at now: Instant
     ) -> (verdict: Verdict, level: Int) {
-        agent.verdict(for: open.demand, excluding: excluded, at: now, rules: policy.skillRules)
+        agent.verdict(for: open.demand, excluding: excluded, at: now, rules: skillTable)
     }
 
     func verdict(
         _ agent: AgentState, for demand: Demand, excluding excluded: (AgentID, String)?, at now: Instant
     ) -> (verdict: Verdict, level: Int) {
-        agent.verdict(for: demand, excluding: excluded, at: now, rules: policy.skillRules)
+        agent.verdict(for: demand, excluding: excluded, at: now, rules: skillTable)
     }
 }
 
@@ -49,7 +46,7 @@ extension RoutingCore.AgentState {
     /// The verdict as a method of the agent and a function of its inputs only, so that it can be asked of an agent
     /// where it lies in the table (`agents.inspect(handle:)`) inside a walk of the queue, without copying the agent.
     func verdict(
-        for open: Demand, excluding excluded: (AgentID, String)? = nil, at now: Instant, rules: [Skill: SkillRule]
+        for open: Demand, excluding excluded: (AgentID, String)? = nil, at now: Instant, rules: SkillTable
     ) -> (verdict: Verdict, level: Int) {
         let agent = self
         if let excluded, excluded.0 == agent.profile.id { return (.excluded(excluded.1), 0) }
@@ -64,7 +61,7 @@ extension RoutingCore.AgentState {
         let required = RoutingCore.requiredLevel(open, rules)
         var level = own >= required ? own : 0
         if level == 0 {
-            level = RoutingCore.fallbackSkills(open, rules).map { agent.profile.level(in: $0) }.max() ?? 0
+            level = RoutingCore.fallbackSkills(open, rules).map { agent.level(inSkill: $0) }.max() ?? 0
         }
         if level == 0 {
             return (own >= 1 ? .levelTooLow(level: own, required: required) : .notSkilled, 0)
@@ -102,12 +99,11 @@ extension RoutingCore {
             "the roster chose \(best?.key.agent.rawValue ?? "none"), a scan of every agent differs"
         )
         // The skills considered: its own, and once widened its fallbacks (by number, looked up only then).
-        let fallback = fallbackSkills(open).filter { $0 != open.skillName }
-        let numbers = [open.skill] + fallback.compactMap { skillNumbers.number(of: $0) }
+        let fallback = fallbackSkills(open)
         var decision: Decision
-        let team = numbers.reduce(0) { $0 + roster.agents(of: $1) }
+        let team = fallback.reduce(roster.agents(of: open.skill)) { $0 + roster.agents(of: $1) }
         if team <= Self.itemizedLimit {
-            let skills = [open.skillName] + fallback
+            let skills = ([open.skill] + fallback).map { skillNumbers[$0] }
             decision = itemizedDecision(id, open, skills: skills, best: best, excluding: excluded, at: now)
         } else {
             var candidates = search.examined
@@ -119,7 +115,7 @@ extension RoutingCore {
             candidates.sort { $0.agent < $1.agent }
             decision = Decision(
                 conversation: id, at: now, agent: best?.key.agent, rule: "", candidates: candidates,
-                others: otherAgents(open, skills: numbers, visited: search.visited)
+                others: otherAgents(open, skills: [open.skill] + fallback, visited: search.visited)
             )
         }
         decision.rule = Self.rule(decision.candidates, chosen: best != nil)
@@ -153,15 +149,14 @@ extension RoutingCore {
         for (level, free) in roster.freeByLevel(of: own).enumerated() where level >= required && free > 0 {
             lanes.append((AgentRoster.Lane(skill: own, level: level), false))
         }
-        for name in fallbackSkills(open) where name != open.skillName {
-            guard let skill = skillNumbers.number(of: name) else { continue }
+        for skill in fallbackSkills(open) {
             for (level, free) in roster.freeByLevel(of: skill).enumerated() where level >= 1 && free > 0 {
                 lanes.append((AgentRoster.Lane(skill: skill, level: level), true))
             }
         }
         guard !lanes.isEmpty else { return search }
         let agents = self.agents
-        let rules = policy.skillRules
+        let rules = skillTable
         var seen: Set<Int> = []
         for (lane, fallback) in lanes {
             var accepted = 0
@@ -367,12 +362,12 @@ extension RoutingCore {
         // The agent and the conversations are read where they lie (no copies): the queue is the only thing changed.
         let agents = self.agents
         guard let lanes = agents.inspect(handle: handle, { $0.lanes }) else { return nil }
-        return Self.work(for: handle, lanes: lanes, agents, in: &queue, conversations, policy.skillRules, at: now)
+        return Self.work(for: handle, lanes: lanes, agents, in: &queue, conversations, skillTable, at: now)
     }
 
     static func work(
         for handle: Int, lanes: [AgentRoster.Lane], _ agents: AgentTable, in queue: inout WaitingQueue,
-        _ open: ConversationTable, _ rules: [Skill: SkillRule], at now: Instant
+        _ open: ConversationTable, _ rules: SkillTable, at now: Instant
     ) -> ConversationID? {
         var best: QueueKey?
         for agentLane in lanes {
@@ -482,7 +477,7 @@ extension RoutingCore {
     }
 
     mutating func enqueue(_ id: ConversationID, at now: Instant, notify: Bool) {
-        let (rules, numbers, boost) = (policy.skillRules, skillNumbers, policy.rules.vipBoost)
+        let (rules, boost) = (skillTable, policy.rules.vipBoost)
         guard
             let (key, skill, lanes) = conversations.modify(
                 id,
@@ -492,7 +487,7 @@ extension RoutingCore {
                     let arrival = Self.effectiveArrival(open.record, vipBoost: boost)
                     return (
                         QueueKey(effectiveArrival: arrival, conversation: id), open.skill,
-                        Self.lanes(open.demand, rules, numbers)
+                        Self.lanes(open.demand, rules)
                     )
                 })
         else { return }
@@ -559,14 +554,14 @@ extension RoutingCore {
     }
 
     /// A conversation's widening steps: at `widen_after_s` and twice that from opening.
-    func widenSteps(of record: ConversationRecord) -> [(step: Int, at: Instant)] {
-        guard let widen = policy.rule(for: record.skill).widenAfter else { return [] }
+    func widenSteps(of record: ConversationRecord, skill: Int) -> [(step: Int, at: Instant)] {
+        guard let widen = skillTable.widenAfter(of: skill) else { return [] }
         return [(1, record.openedAt + widen), (2, record.openedAt + Milliseconds(widen.value * 2))]
     }
 
     /// Arms the widening steps still ahead (all of them for a new conversation).
-    mutating func armWidening(_ record: ConversationRecord, after now: Instant? = nil) {
-        for (step, at) in widenSteps(of: record) where now.map({ at > $0 }) ?? true {
+    mutating func armWidening(_ record: ConversationRecord, skill: Int, after now: Instant? = nil) {
+        for (step, at) in widenSteps(of: record, skill: skill) where now.map({ at > $0 }) ?? true {
             deadlines.arm(.widen(record.id, step: step), at: at)
         }
     }

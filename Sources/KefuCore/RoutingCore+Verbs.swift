@@ -68,7 +68,7 @@ extension RoutingCore {
             return .refused(.badArgs, "unknown skill \(skill); known skills: \(known)")
         }
         guard !text.isEmpty else { return .refused(.badArgs, "OPEN needs the customer's first message") }
-        if let limit = policy.skillRules[skill]?.maxQueue, queue.count(of: number) >= limit {
+        if let limit = skillTable.maxQueue(of: number), queue.count(of: number) >= limit {
             return .refused(
                 .busy,
                 "the \(skill) queue is full (\(limit) waiting); please leave a message later or try again soon"
@@ -92,7 +92,7 @@ extension RoutingCore {
         if let due = record.resolutionDueAt { deadlines.arm(.resolutionDue(id), at: due) }
         armRound(of: record)
         persistRound(of: record)
-        armWidening(record)
+        armWidening(record, skill: number)
         let first = MessageRecord(
             conversation: id, seq: 1, sender: .customer, author: customer.rawValue, at: now, text: text
         )
@@ -115,7 +115,7 @@ extension RoutingCore {
             now - last.closedAt <= policy.rules.stickyWindow, let demand = conversations.inspect(id, { $0.demand }),
             let (verdict, _) = agents.inspect(
                 handle: last.handle,
-                { [rules = policy.skillRules] in
+                { [rules = skillTable] in
                     $0.verdict(for: demand, at: now, rules: rules)
                 })
         else { return false }
@@ -360,14 +360,15 @@ extension RoutingCore {
             guard knownSkills.contains(skill) else { return .refused(.badArgs, "unknown skill \(skill)") }
             systemMessage(id, "transferred by \(source) to skill \(skill): \(reason)", at: now)
             revoke(id, reason: "transfer", at: now)
+            let number = skillNumbers.intern(skill)
             conversations[id]?.record.skill = skill
-            conversations[id]?.skill = skillNumbers.intern(skill)
+            conversations[id]?.skill = number
             conversations[id]?.passedOnBy = source
             // The new skill widens on its own schedule, counted from opening like every clock of the chat.
             if let record = conversations[id]?.record {
-                let passed = widenSteps(of: record).filter { $0.at <= now }.map(\.step).max() ?? 0
+                let passed = widenSteps(of: record, skill: number).filter { $0.at <= now }.map(\.step).max() ?? 0
                 conversations[id]?.widenStep = passed
-                armWidening(record, after: now)
+                armWidening(record, skill: number, after: now)
             }
             recordAssignment(id, agent: nil, at: now, reason: "transfer")
             place(id, at: now, reason: "transfer", via: "transfer")
@@ -611,7 +612,7 @@ extension RoutingCore {
                 Field("conv", record.id.description), Field("position", "\(positions[record.skill]!)"),
                 Field("skill", record.skill.name), Field("priority", record.priority.rawValue),
                 Field("customer", record.customer.rawValue), Field("waited_ms", (now - record.openedAt).description),
-                Field("required_level", "\(requiredLevel(open))"),
+                Field("required_level", "\(requiredLevel(open.demand))"),
             ]
             if let store = record.store { fields.append(Field("store", store)) }
             if let language = record.language { fields.append(Field("lang", language)) }

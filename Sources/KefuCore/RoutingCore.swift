@@ -95,7 +95,7 @@ public struct RoutingCore: Sendable {
         /// What the conversation asks of an agent now.
         var demand: Demand {
             Demand(
-                skill: skill, skillName: record.skill, widenStep: widenStep, store: record.store,
+                skill: skill, widenStep: widenStep, store: record.store,
                 language: record.language, reservedFor: reservedFor, reservedUntil: reservedUntil,
                 passedOnBy: passedOnBy
             )
@@ -106,7 +106,6 @@ public struct RoutingCore: Sendable {
     /// conversation for each agent or queue entry a decision looks at.
     struct Demand {
         var skill: Int
-        var skillName: Skill
         var widenStep: Int
         var store: String?
         var language: String?
@@ -127,6 +126,8 @@ public struct RoutingCore: Sendable {
     var agents = AgentTable()
     /// Skill names to the dense numbers the roster and the queue use.
     var skillNumbers = SkillNumbers()
+    /// The policy's `[[skill]]` rules by skill number.
+    var skillTable = SkillTable()
     /// Agents by skill, sorted by id, so candidate scans touch only agents who could serve.
     var agentsBySkill: [Skill: [AgentID]] = [:]
     /// Who can take a chat now, by skill and level, and everyone else counted by standing: what decisions read.
@@ -217,7 +218,7 @@ public struct RoutingCore: Sendable {
             var open = OpenConversation(record: record, skill: skillNumbers.intern(record.skill))
             open.notes = notes[record.id] ?? []
             // Widening steps that fell due while the daemon was down apply at once; later ones are armed.
-            open.widenStep = widenSteps(of: record).filter { $0.at <= now }.map(\.step).max() ?? 0
+            open.widenStep = widenSteps(of: record, skill: open.skill).filter { $0.at <= now }.map(\.step).max() ?? 0
             if record.state == .assigned, let agent = record.agent, agents[agent] != nil {
                 changeAgent(agent) { $0.held.insert(record.id) }
                 open.assignedAt = now
@@ -242,7 +243,7 @@ public struct RoutingCore: Sendable {
             if let due = record.resolutionDueAt, record.resolutionBreachedAt == nil {
                 deadlines.arm(.resolutionDue(record.id), at: due)
             }
-            armWidening(record, after: now)
+            armWidening(record, skill: skillNumbers.intern(record.skill), after: now)
         }
         return Step(reply: .ok([]), effects: take())
     }
@@ -378,9 +379,7 @@ public struct RoutingCore: Sendable {
         }
         knownSkills = Set(policy.knownSkills)
         for skill in policy.knownSkills { _ = skillNumbers.intern(skill) }
-        for rule in policy.skillRules.values.sorted(by: { $0.skill < $1.skill }) {
-            for skill in rule.fallback { _ = skillNumbers.intern(skill) }
-        }
+        skillTable = SkillTable(policy.skillRules, numbers: &skillNumbers)
         knownSkillNumbers = skillNumbers.names.map { knownSkills.contains($0) }
     }
 

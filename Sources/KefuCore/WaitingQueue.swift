@@ -21,6 +21,21 @@ struct QueueLane: Hashable {
     var requiredLevel: Int
 }
 
+/// The lanes a conversation waits in: its own skill's at the level required now, and once widened its fallback
+/// skills' at level 1. The own lane is held inline: most conversations never widen, and queueing them allocates
+/// nothing for their lanes.
+struct QueueLanes {
+    var own: QueueLane
+    /// Fallback skills by number (empty until the second widening step).
+    var fallback: [Int] = []
+
+    /// Every lane, the own one first.
+    func forEach(_ body: (QueueLane) -> Void) {
+        body(own)
+        for skill in fallback { body(QueueLane(skill: skill, requiredLevel: 1)) }
+    }
+}
+
 /// Waiting conversations, one heap per lane. Removal is lazy: a generation number tells live heap entries from
 /// stale ones. A conversation may stand in several lanes at once (its own skill, then fallback skills once widened).
 /// Its key also sits in the sorted keys of its own skill, so a position is a rank and a skill's serving order a walk,
@@ -37,7 +52,6 @@ struct WaitingQueue {
         /// The conversation's own skill, by number (for positions and `max_queue`).
         var skill: Int
         var key: QueueKey
-        var lanes: [QueueLane]
         var generation: UInt64
     }
 
@@ -59,11 +73,11 @@ struct WaitingQueue {
     func count(of skill: Int) -> Int { skill < bySkill.count ? bySkill[skill].count : 0 }
 
     /// Adds (or moves) a conversation to these lanes.
-    mutating func insert(_ key: QueueKey, skill: Int, lanes: [QueueLane]) {
+    mutating func insert(_ key: QueueKey, skill: Int, lanes: QueueLanes) {
         remove(key.conversation)
         nextGeneration &+= 1
-        members[key.conversation] = Member(skill: skill, key: key, lanes: lanes, generation: nextGeneration)
-        for lane in lanes {
+        members[key.conversation] = Member(skill: skill, key: key, generation: nextGeneration)
+        lanes.forEach { lane in
             let level = min(max(lane.requiredLevel, 0), 63)
             grow(toSkill: lane.skill)
             if heaps[lane.skill].count <= level {

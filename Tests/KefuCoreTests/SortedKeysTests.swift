@@ -161,7 +161,7 @@ struct SortedKeysTests {
         for _ in 0..<3000 {
             now += Int64.random(in: 0...50, using: &rng)
             let skill = skills.randomElement(using: &rng)!
-            let lanes = [QueueLane(skill: skill, requiredLevel: 1)]
+            let lanes = QueueLanes(own: QueueLane(skill: skill, requiredLevel: 1))
             switch Int.random(in: 0..<10, using: &rng) {
             case 0..<4:  // a new chat, a vip one time in four
                 let boost: Int64 = Int.random(in: 0..<4, using: &rng) == 0 ? 30_000 : 0
