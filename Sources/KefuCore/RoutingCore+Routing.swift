@@ -369,21 +369,27 @@ extension RoutingCore {
         for handle: Int, lanes: [AgentRoster.Lane], _ agents: AgentTable, in queue: inout WaitingQueue,
         _ open: ConversationTable, _ rules: SkillTable, at now: Instant
     ) -> ConversationID? {
-        var best: QueueKey?
-        for agentLane in lanes {
-            let mask = queue.laneMask(of: agentLane.skill)
-            for required in 1...min(agentLane.level, 63) where mask & (1 << UInt64(required)) != 0 {
-                let lane = QueueLane(skill: agentLane.skill, requiredLevel: required)
-                let found = queue.best(in: lane) { conversation in
-                    // Only what the verdict needs is read from the conversation, in place.
-                    guard let demand = open.inspect(conversation, { $0.demand }) else { return false }
-                    return agents.inspect(handle: handle, { $0.verdict(for: demand, at: now, rules: rules).verdict })
-                        == .chosen
+        // The queue lanes the agent may serve: each of its skills at the levels up to its own that have waiting
+        // chats (a handful; kept on the stack).
+        let most = lanes.reduce(0) { $0 + min(max($1.level, 0), 63) }
+        return withUnsafeTemporaryAllocation(of: QueueLane.self, capacity: most) { buffer in
+            var count = 0
+            for agentLane in lanes where agentLane.level >= 1 {
+                let mask = queue.laneMask(of: agentLane.skill)
+                for required in 1...min(agentLane.level, 63) where mask & (1 << UInt64(required)) != 0 {
+                    buffer.initializeElement(
+                        at: count, to: QueueLane(skill: agentLane.skill, requiredLevel: required))
+                    count += 1
                 }
-                if let found, best.map({ found < $0 }) ?? true { best = found }
             }
+            let found = queue.best(among: UnsafeBufferPointer(rebasing: buffer[..<count])) { conversation in
+                // Only what the verdict needs is read from the conversation, in place.
+                guard let demand = open.inspect(conversation, { $0.demand }) else { return false }
+                return agents.inspect(handle: handle, { $0.verdict(for: demand, at: now, rules: rules).verdict })
+                    == .chosen
+            }
+            return found?.conversation
         }
-        return best?.conversation
     }
 
     mutating func assign(

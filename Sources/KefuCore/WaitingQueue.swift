@@ -107,30 +107,34 @@ struct WaitingQueue {
         return true
     }
 
-    /// The best waiting conversation in `lane` that `accept` admits (an agent's store, language and reservation
-    /// checks). Walks the heap in order, so the cost is the number of entries skipped, not the queue's length.
-    mutating func best(in lane: QueueLane, where accept: (ConversationID) -> Bool) -> QueueKey? {
-        guard lane.skill < heaps.count, lane.requiredLevel >= 0, lane.requiredLevel < heaps[lane.skill].count else {
-            return nil
-        }
-        // Mutated in place (no copy of the heap); `members` is only read.
-        return Self.best(in: &heaps[lane.skill][lane.requiredLevel], members: members, where: accept)
-    }
-
-    private static func best(
-        in heap: inout BinaryHeap<Entry>, members: [ConversationID: Member], where accept: (ConversationID) -> Bool
-    ) -> QueueKey? {
-        var skipped: [Entry] = []
-        defer { for entry in skipped { heap.insert(entry) } }
-        while let top = heap.min {
+    /// The best waiting conversation in any of `lanes` that `accept` admits (an agent's store, language and
+    /// reservation checks). The lanes' heads are merged in serving order, so only the best head is judged (the one
+    /// place a conversation is read) unless it is stale or refused: the cost is the entries judged, not the number of
+    /// lanes or the queue's length. A conversation standing in two of the lanes is judged once.
+    mutating func best(among lanes: UnsafeBufferPointer<QueueLane>, where accept: (ConversationID) -> Bool)
+        -> QueueKey?
+    {
+        var skipped: [(lane: QueueLane, entry: Entry)] = []
+        defer { for (lane, entry) in skipped { heaps[lane.skill][lane.requiredLevel].insert(entry) } }
+        while true {
+            var best: (lane: QueueLane, entry: Entry)?
+            for lane in lanes where hasHeap(lane) {
+                if let top = heaps[lane.skill][lane.requiredLevel].min, best.map({ top < $0.entry }) ?? true {
+                    best = (lane, top)
+                }
+            }
+            guard let (lane, top) = best else { return nil }
             guard let member = members[top.key.conversation], member.generation == top.generation else {
-                heap.removeMin()  // stale
+                heaps[lane.skill][lane.requiredLevel].removeMin()  // stale
                 continue
             }
             if accept(top.key.conversation) { return top.key }
-            skipped.append(heap.removeMin())
+            skipped.append((lane, heaps[lane.skill][lane.requiredLevel].removeMin()))
         }
-        return nil
+    }
+
+    private func hasHeap(_ lane: QueueLane) -> Bool {
+        lane.skill < heaps.count && lane.requiredLevel >= 0 && lane.requiredLevel < heaps[lane.skill].count
     }
 
     /// The required levels that have a lane for a skill, as a bit mask (bit `level`): an agent of level L looks

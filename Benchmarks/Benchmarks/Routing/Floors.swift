@@ -108,8 +108,11 @@ final class SteadyFloor {
         }
         // A refused command would make this a benchmark of refusals: stop rather than report it.
         if case .refused(let code, let text) = step.reply { fatalError("decision refused: \(code) \(text)") }
-        for case .persist(.assignment(let assignment)) in step.effects {
-            if let agent = assignment.agent { held.append((assignment.conversation, agent)) }
+        // By index: `for case` would copy each effect out of the array first.
+        for index in step.effects.indices {
+            if case .persist(.assignment(let assignment)) = step.effects[index], let agent = assignment.agent {
+                held.append((assignment.conversation, agent))
+            }
         }
     }
 }
