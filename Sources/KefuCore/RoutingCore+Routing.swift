@@ -488,8 +488,12 @@ extension RoutingCore {
             let (key, skill, lanes) = conversations.modify(
                 id,
                 { open in
-                    open.record.state = .queued
-                    open.record.agent = nil
+                    // Only a record that changes is written: a new conversation's record is still shared with the
+                    // step that opened it, and a write would copy it.
+                    if open.record.state != .queued || open.record.agent != nil {
+                        open.record.state = .queued
+                        open.record.agent = nil
+                    }
                     let arrival = Self.effectiveArrival(open.record, vipBoost: boost)
                     return (
                         QueueKey(effectiveArrival: arrival, conversation: id), open.skill,
