@@ -7,6 +7,7 @@ extension RoutingCore {
     /// first-response and response limits apply to every round still waiting, counted from the round's start (one
     /// that is now past due breaches at once).
     mutating func reconfigure(_ newPolicy: RoutingPolicy, at now: Instant) {
+        fileChangedAgents()
         let removed = Set(policy.agents.map(\.id)).subtracting(newPolicy.agents.map(\.id))
         policy = newPolicy
         rebuildSkillIndex()

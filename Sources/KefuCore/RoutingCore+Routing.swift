@@ -87,6 +87,7 @@ extension RoutingCore {
     mutating func decide(
         _ id: ConversationID, excluding excluded: (AgentID, String)? = nil, at now: Instant
     ) -> Decision {
+        fileChangedAgents()
         // What the conversation asks, read in place: the decision needs nothing else of it.
         guard let open = conversations.inspect(id, { $0.demand }) else {
             return Decision(conversation: id, at: now, agent: nil, rule: "no such conversation", candidates: [])
@@ -519,6 +520,7 @@ extension RoutingCore {
                     return (open.skill, open.record.customer)
                 })
         else { return }
+        fileChangedAgents()
         let (eta, offline) = estimate(position: position, skill: skill)
         effects.append(
             .deliver(.customer(customer), .queued(id, position: position, etaSeconds: eta, offline: offline)))

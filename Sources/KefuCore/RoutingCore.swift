@@ -131,7 +131,11 @@ public struct RoutingCore: Sendable {
     /// Agents by skill, sorted by id, so candidate scans touch only agents who could serve.
     var agentsBySkill: [Skill: [AgentID]] = [:]
     /// Who can take a chat now, by skill and level, and everyone else counted by standing: what decisions read.
+    /// Filed lazily: agents changed since the roster was last read wait in `unfiled` (see `changeAgent`).
     var roster = AgentRoster()
+    /// Handles of agents changed since their last filing, in order, and a flag per handle.
+    var unfiled: [Int] = []
+    var unfiledFlags: [Bool] = []
     var knownSkills: Set<Skill> = []
     /// `knownSkills` by skill number.
     var knownSkillNumbers: [Bool] = []
@@ -245,6 +249,7 @@ public struct RoutingCore: Sendable {
             }
             armWidening(record, skill: skillNumbers.intern(record.skill), after: now)
         }
+        fileChangedAgents()
         return Step(reply: .ok([]), effects: take())
     }
 
@@ -259,6 +264,7 @@ public struct RoutingCore: Sendable {
         fireDeadlines(upTo: now)
         let reply = apply(command, at: now)
         scheduleQueueReport(at: now)
+        fileChangedAgents()
         return Step(reply: reply, effects: take())
     }
 
@@ -389,10 +395,29 @@ public struct RoutingCore: Sendable {
         changeAgent(handle: handle, change)
     }
 
+    /// The agent is filed again in the roster before the roster is next read (`fileChangedAgents`), not at once: a
+    /// close frees a slot that the next waiting chat takes in the same step, and the agent, full again, is filed once
+    /// instead of twice.
     mutating func changeAgent(handle: Int, _ change: (inout AgentState) -> Void) {
         guard agents.contains(handle: handle) else { return }
         change(&agents[handle: handle]!)
-        if let filing = agents.inspect(handle: handle, { $0.filing }) { roster.update(filing) }
+        if unfiledFlags.count <= handle { unfiledFlags += Array(repeating: false, count: handle + 1 - unfiledFlags.count) }
+        if !unfiledFlags[handle] {
+            unfiledFlags[handle] = true
+            unfiled.append(handle)
+        }
+    }
+
+    /// Files the agents changed since the roster was last read. Called before every read of the roster (a decision,
+    /// a queue estimate) and at the end of every step, so that the roster never lags behind what it is asked.
+    mutating func fileChangedAgents() {
+        guard !unfiled.isEmpty else { return }
+        for handle in unfiled {
+            unfiledFlags[handle] = false
+            // An agent removed meanwhile is no longer in the table (the reload took it off the roster).
+            if let filing = agents.inspect(handle: handle, { $0.filing }) { roster.update(filing) }
+        }
+        unfiled.removeAll(keepingCapacity: true)
     }
 }
 
