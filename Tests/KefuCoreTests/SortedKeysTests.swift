@@ -10,7 +10,7 @@ import Testing
 struct SortedKeysTests {
     /// Random inserts and removes over a small key space (so removes often hit and inserts often collide), growing
     /// then shrinking to empty; after every step the answers, the order, every rank and the chunk shapes agree.
-    @Test(arguments: [4, 5, 8, 16, 512])
+    @Test(arguments: [4, 5, 8, 16, 64, 512])
     func randomInsertsAndRemovesMatchASortedArray(chunkCapacity: Int) {
         var rng = SeededGenerator(seed: 0x6B65_6675 &+ UInt64(chunkCapacity))
         var keys = SortedKeys<Int>(chunkCapacity: chunkCapacity)
