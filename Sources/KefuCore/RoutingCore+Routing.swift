@@ -357,7 +357,8 @@ extension RoutingCore {
     }
 
     /// The longest-waiting conversation this agent can serve: the heads of its lanes, skipping chats it cannot
-    /// take (store, language, reservation). A function of its own so the read-only view of the conversations it
+    /// take (store, language, reservation). The one returned must be assigned (it is taken off its lane's heap,
+    /// `WaitingQueue.takeBest`). A function of its own so the read-only view of the conversations it
     /// captures is gone before anything is mutated (no copy of the dictionary).
     mutating func work(forAgent handle: Int, at now: Instant) -> ConversationID? {
         // The agent and the conversations are read where they lie (no copies): the queue is the only thing changed.
@@ -383,7 +384,7 @@ extension RoutingCore {
                     count += 1
                 }
             }
-            let found = queue.best(among: UnsafeBufferPointer(rebasing: buffer[..<count])) { conversation in
+            let found = queue.takeBest(among: UnsafeBufferPointer(rebasing: buffer[..<count])) { conversation in
                 // Only what the verdict needs is read from the conversation, in place.
                 guard let demand = open.inspect(conversation, { $0.demand }) else { return false }
                 return agents.inspect(handle: handle, { $0.verdict(for: demand, at: now, rules: rules).verdict })

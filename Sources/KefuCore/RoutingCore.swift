@@ -401,7 +401,9 @@ public struct RoutingCore: Sendable {
     mutating func changeAgent(handle: Int, _ change: (inout AgentState) -> Void) {
         guard agents.contains(handle: handle) else { return }
         change(&agents[handle: handle]!)
-        if unfiledFlags.count <= handle { unfiledFlags += Array(repeating: false, count: handle + 1 - unfiledFlags.count) }
+        if unfiledFlags.count <= handle {
+            unfiledFlags += Array(repeating: false, count: handle + 1 - unfiledFlags.count)
+        }
         if !unfiledFlags[handle] {
             unfiledFlags[handle] = true
             unfiled.append(handle)

@@ -111,7 +111,10 @@ struct WaitingQueue {
     /// reservation checks). The lanes' heads are merged in serving order, so only the best head is judged (the one
     /// place a conversation is read) unless it is stale or refused: the cost is the entries judged, not the number of
     /// lanes or the queue's length. A conversation standing in two of the lanes is judged once.
-    mutating func best(among lanes: UnsafeBufferPointer<QueueLane>, where accept: (ConversationID) -> Bool)
+    ///
+    /// The one found is taken: its entry leaves that lane's heap now, while it is at hand, instead of being found
+    /// stale later. The caller must take it out of the queue (`remove`): it is being assigned.
+    mutating func takeBest(among lanes: UnsafeBufferPointer<QueueLane>, where accept: (ConversationID) -> Bool)
         -> QueueKey?
     {
         var skipped: [(lane: QueueLane, entry: Entry)] = []
@@ -128,7 +131,10 @@ struct WaitingQueue {
                 heaps[lane.skill][lane.requiredLevel].removeMin()  // stale
                 continue
             }
-            if accept(top.key.conversation) { return top.key }
+            if accept(top.key.conversation) {
+                heaps[lane.skill][lane.requiredLevel].removeMin()
+                return top.key
+            }
             skipped.append((lane, heaps[lane.skill][lane.requiredLevel].removeMin()))
         }
     }
