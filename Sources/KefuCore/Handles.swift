@@ -211,13 +211,14 @@ struct ConversationTable: Sequence {
         }
     }
 
-    /// Adds a conversation (or replaces the one with its id).
-    mutating func add(_ open: RoutingCore.OpenConversation) {
+    /// Adds a conversation (or replaces the one with its id). It is moved into its slot, not copied.
+    mutating func add(_ open: consuming RoutingCore.OpenConversation) {
         makeUnique()
         let id = open.record.id
         let slot = index[id] ?? freeSlots.popLast() ?? storage.appendEmpty()
         index[id] = slot
-        storage.base[slot] = open
+        (storage.base + slot).deinitialize(count: 1)
+        (storage.base + slot).initialize(to: open)
     }
 
     mutating func remove(_ id: ConversationID) { _ = take(id) }

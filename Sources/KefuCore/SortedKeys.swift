@@ -50,9 +50,10 @@ struct SortedKeys<Key: Comparable> {
             rebuildSizes()
             return true
         }
-        // Above every key: goes at the end of the last chunk.
-        let chunk = Swift.min(chunkIndex(for: key), chunks.count - 1)
-        let slot = Self.lowerBound(of: key, in: chunks[chunk])
+        // Above every key (a new arrival, the common case): goes at the end of the last chunk, without a search.
+        let above = key > lasts[lasts.count - 1]
+        let chunk = above ? chunks.count - 1 : Swift.min(chunkIndex(for: key), chunks.count - 1)
+        let slot = above ? chunks[chunk].count : Self.lowerBound(of: key, in: chunks[chunk])
         if slot < chunks[chunk].count, chunks[chunk][slot] == key { return false }
         chunks[chunk].insert(key, at: slot)
         if slot == chunks[chunk].count - 1 { lasts[chunk] = key }
