@@ -157,12 +157,15 @@ extension RoutingCore {
 
     /// A round's deadline is near: its holder hears it once (a chat that moves on keeps its warned round).
     mutating func roundWarning(_ id: ConversationID, round: Int, armedFor instant: Instant, at now: Instant) {
-        guard let open = conversations[id], open.record.round == round, open.record.roundWarnedAt == nil,
-            let start = open.record.roundStartedAt, open.record.roundBreachedAt == nil,
-            let due = open.record.roundDueAt, due > now,
-            policy.warning(start: start, due: due, for: open.record) == instant,
-            open.record.heldSince == nil
-        else { return }  // answered, breached, re-counted (a new warning is armed) or already warned
+        guard let open = conversations[id], open.record.round == round, let start = open.record.roundStartedAt,
+            open.record.roundBreachedAt == nil, let due = open.record.roundDueAt,
+            policy.warning(start: start, due: due, for: open.record) == instant
+        else { return }  // answered, breached or re-counted (its clock is armed anew): nothing of this round is due
+        // The round's deadline is armed now that its warning came up (see `armRound`): whether or not anyone is
+        // warned. A round on hold is armed again when the hold ends.
+        guard open.record.heldSince == nil else { return }
+        deadlines.arm(.roundDue(id, round: round), at: due)
+        guard open.record.roundWarnedAt == nil, due > now else { return }  // warned already, or too late to warn
         guard let holder = open.record.agent else { return }  // queued: nobody holds it to warn
         conversations[id]?.record.roundWarnedAt = now
         persist(id)

@@ -116,7 +116,7 @@ extension RoutingCore {
             candidates.sort { $0.agent < $1.agent }
             decision = Decision(
                 conversation: id, at: now, agent: best?.key.agent, rule: "", candidates: candidates,
-                others: otherAgents(open, skills: [open.skill] + fallback, visited: search.visited)
+                others: otherAgents(open, fallback: fallback, visited: search.visited)
             )
         }
         decision.rule = Self.rule(decision.candidates, chosen: best != nil)
@@ -225,11 +225,12 @@ extension RoutingCore {
     /// The agents of each skill a large team's decision did not examine, counted by standing. Agents with
     /// several of the skills are counted under each.
     func otherAgents(
-        _ open: Demand, skills: [Int], visited: [AgentRoster.Lane: Int]
+        _ open: Demand, fallback: [Int], visited: [AgentRoster.Lane: Int]
     ) -> [OtherAgents] {
         var others: [OtherAgents] = []
         let required = requiredLevel(open)
-        for skill in skills {
+        // The own skill, then the fallbacks (no array made for the common case of none).
+        func count(_ skill: Int) {
             let name = skillNumbers[skill]
             func add(_ standing: OtherAgents.Standing, _ count: Int) {
                 if count > 0 { others.append(OtherAgents(skill: name, standing: standing, count: count)) }
@@ -251,6 +252,8 @@ extension RoutingCore {
             add(.levelTooLow, tooLow)
             add(.rankedLower, lower)
         }
+        count(open.skill)
+        for skill in fallback { count(skill) }
         return others
     }
 

@@ -338,13 +338,16 @@ public struct RoutingCore: Sendable {
         effects.append(.persist(.assignment(record)))
     }
 
-    /// Arms the deadline of the conversation's current round and the warning before it (a warning only if its
-    /// moment is after `warnAfter`).
+    /// Arms the clock of the conversation's current round: its warning when there is one still ahead (after
+    /// `warnAfter`), which arms the deadline itself when it comes up (`roundWarning`); else the deadline. One entry
+    /// in the deadline queue per round instead of two: most rounds are answered before either, and every open
+    /// conversation arms one.
     mutating func armRound(of record: ConversationRecord, warnAfter: Instant? = nil) {
         guard let start = record.roundStartedAt, let due = record.roundDueAt else { return }
-        deadlines.arm(.roundDue(record.id, round: record.round), at: due)
         if let warnAt = policy.warning(start: start, due: due, for: record), warnAfter.map({ warnAt > $0 }) ?? true {
             deadlines.arm(.roundWarning(record.id, round: record.round), at: warnAt)
+        } else {
+            deadlines.arm(.roundDue(record.id, round: record.round), at: due)
         }
     }
 
