@@ -41,6 +41,10 @@ public struct BusinessCalendar: Sendable, Equatable {
     /// Clocks that never stop (no `[business_hours]`).
     public static let always = BusinessCalendar(utcOffsetMinutes: 0, opens: 0, closes: 24 * 60)
 
+    /// Every day is open all day (whatever the zone): business time is wall-clock time. Checked field by field, not
+    /// by comparing with `.always` (a global's lazy initialization and two set comparisons on every clock armed).
+    var runsAlways: Bool { opens == 0 && closes == 24 * 60 && closedWeekdays.isEmpty && holidays.isEmpty }
+
     private static let day: Int64 = 86_400_000
 
     /// The zone's offset from UTC at an instant, in milliseconds.
@@ -93,7 +97,7 @@ public struct BusinessCalendar: Sendable, Equatable {
 
     /// The instant at which `span` of business time has passed since `start`.
     public func adding(_ span: Milliseconds, to start: Instant) -> Instant {
-        if self == .always { return start + span }
+        if runsAlways { return start + span }
         var left = span.value
         var day = localDay(of: start)
         // Bounded: a calendar with no open day at all would never end a clock; give up after ten years.
@@ -115,7 +119,7 @@ public struct BusinessCalendar: Sendable, Equatable {
     /// Business time between two instants.
     public func elapsed(from start: Instant, to end: Instant) -> Milliseconds {
         guard end > start else { return Milliseconds(0) }
-        if self == .always { return end - start }
+        if runsAlways { return end - start }
         var total: Int64 = 0
         var day = localDay(of: start)
         let last = localDay(of: end)

@@ -401,6 +401,7 @@ extension RoutingCore {
         _ id: ConversationID, to agent: AgentID, at now: Instant, reason: String, via: String = "routed",
         handle known: Int? = nil
     ) {
+        let handle = known ?? agents.handle(of: agent) ?? 0
         // One lookup: the conversation changes in place and hands back what the records and notices need.
         guard
             let (pendingVia, skill, record, decision) = conversations.modify(
@@ -410,6 +411,7 @@ extension RoutingCore {
                     open.pendingVia = nil
                     open.record.state = .assigned
                     open.record.agent = agent
+                    open.holderHandle = handle
                     open.assignedAt = now
                     open.reservedFor = nil
                     open.reservedUntil = nil
@@ -419,7 +421,7 @@ extension RoutingCore {
         // A transfer or handover that had to wait is still one when it is finally taken.
         let via = via == "routed" ? pendingVia ?? via : via
         if queue.remove(id) { queueChanged.insert(skill) }
-        changeAgent(handle: known ?? agents.handle(of: agent) ?? 0) { agent in
+        changeAgent(handle: handle) { agent in
             agent.held.insert(id)
             agent.lastAssignedAt = now
         }

@@ -257,7 +257,11 @@ extension RoutingCore {
         if closedBy != .customer { effects.append(.deliver(.customer(record.customer), .closed(id, by: closedBy))) }
         if let agent, closedBy != .agent { effects.append(.deliver(.agent(agent), .closed(id, by: closedBy))) }
         if let agent {
-            let handle = agents.handle(of: agent) ?? 0
+            // The handle the assignment found, if it is still this agent's (else one lookup by id).
+            let known = open.holderHandle
+            let handle =
+                agents.inspect(handle: known, { $0.profile.id == agent }) == true
+                ? known : agents.handle(of: agent) ?? 0
             changeAgent(handle: handle) { $0.held.remove(id) }
             returningBuyers[record.customer] = ReturningBuyer(agent: agent, handle: handle, closedAt: now)
             if let assignedAt = open.assignedAt {

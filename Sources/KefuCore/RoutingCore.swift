@@ -91,6 +91,9 @@ public struct RoutingCore: Sendable {
         var notes: [NoteRecord] = []
         var reportedPosition: Int?
         var reportedAt: Instant?
+        /// The holder's handle in the agent table as the assignment found it (0: unknown); checked against the
+        /// holder's id before use, so a stale one only costs the lookup it would have saved.
+        var holderHandle = 0
 
         /// What the conversation asks of an agent now.
         var demand: Demand {
