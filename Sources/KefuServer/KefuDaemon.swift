@@ -129,9 +129,10 @@ public final class KefuDaemon: Service, Sendable {
         // A large store takes a while to open and recover: systemd hears that kefud is still at it.
         let (store, recovered, core) = try await timeoutExtension.during(notifier) {
             let store = try ConversationStore(directory: self.stateDirectory, logger: self.logger)
-            // Returning buyers within the sticky window go back to their agent after a restart too.
-            let recovered = try store.recover(
-                returningBuyersSince: startedAt + Milliseconds(-policy.rules.stickyWindow.value))
+            // Returning buyers within the sticky window go back to their agent after a restart too. Read on the
+            // store's thread without blocking this one: the extender above needs a thread to say "still at it".
+            let since = startedAt + Milliseconds(-policy.rules.stickyWindow.value)
+            let recovered = try await store.read { try $0.recoveredState(returningBuyersSince: since) }
             var core = RoutingCore(policy: policy, nextConversationID: recovered.nextConversationID)
             let repair = core.restore(
                 recovered.openConversations, lastAssignedAt: recovered.lastAssignedAt, notes: recovered.notes,
