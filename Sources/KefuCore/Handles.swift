@@ -196,7 +196,7 @@ struct AgentTable: Sequence {
 /// `remove`.
 struct ConversationTable: Sequence {
     private var storage = SlotStorage<RoutingCore.OpenConversation>()
-    private var index: [ConversationID: Int] = [:]
+    private var index = ConversationIndex<Int32>()
     private var freeSlots: [Int] = []
 
     init() { _ = storage.appendEmpty() }
@@ -204,10 +204,10 @@ struct ConversationTable: Sequence {
     var count: Int { index.count }
 
     subscript(id: ConversationID) -> RoutingCore.OpenConversation? {
-        unsafeAddress { UnsafePointer(storage.base + (index[id] ?? 0)) }
+        unsafeAddress { UnsafePointer(storage.base + Int(index[id] ?? 0)) }
         unsafeMutableAddress {
             makeUnique()
-            return storage.base + (index[id] ?? 0)
+            return storage.base + Int(index[id] ?? 0)
         }
     }
 
@@ -215,8 +215,9 @@ struct ConversationTable: Sequence {
     mutating func add(_ open: consuming RoutingCore.OpenConversation) {
         makeUnique()
         let id = open.record.id
-        let slot = index[id] ?? freeSlots.popLast() ?? storage.appendEmpty()
-        index[id] = slot
+        let slot = index[id].map(Int.init) ?? freeSlots.popLast() ?? storage.appendEmpty()
+        precondition(slot <= Int(Int32.max), "more open conversations than slots")
+        index.insert(id, Int32(slot))
         (storage.base + slot).deinitialize(count: 1)
         (storage.base + slot).initialize(to: open)
     }
@@ -225,7 +226,7 @@ struct ConversationTable: Sequence {
 
     /// Removes a conversation and hands it over (moved out of its slot, not copied).
     mutating func take(_ id: ConversationID) -> RoutingCore.OpenConversation? {
-        guard let slot = index.removeValue(forKey: id) else { return nil }
+        guard let slot = index.remove(id).map(Int.init) else { return nil }
         makeUnique()
         let open = (storage.base + slot).move()
         (storage.base + slot).initialize(to: nil)
@@ -236,7 +237,7 @@ struct ConversationTable: Sequence {
     /// Reads a conversation where it lies. As with `AgentTable.inspect`, the closure gets it `inout` only so that it
     /// is not copied first: it must not change it.
     func inspect<R>(_ id: ConversationID, _ read: (inout RoutingCore.OpenConversation) -> R) -> R? {
-        guard let slot = index[id] else { return nil }
+        guard let slot = index[id].map(Int.init) else { return nil }
         return read(&storage.base[slot]!)
     }
 
@@ -245,7 +246,7 @@ struct ConversationTable: Sequence {
     /// whole conversation (`if let open = conversations[id]`) copies it.
     @discardableResult
     mutating func modify<R>(_ id: ConversationID, _ change: (inout RoutingCore.OpenConversation) -> R) -> R? {
-        guard let slot = index[id] else { return nil }
+        guard let slot = index[id].map(Int.init) else { return nil }
         makeUnique()
         return change(&storage.base[slot]!)
     }
@@ -257,7 +258,7 @@ struct ConversationTable: Sequence {
     /// Slot 0 stays empty (a write through the subscript for an unknown id would land there): an invariant.
     var sentinelIsEmpty: Bool { storage.base[0] == nil }
 
-    var keys: [ConversationID] { Array(index.keys) }
+    var keys: [ConversationID] { map(\.key) }
     var values: [RoutingCore.OpenConversation] { compactMap { $0.value } }
 
     func makeIterator() -> AnyIterator<(key: ConversationID, value: RoutingCore.OpenConversation)> {
@@ -265,3 +266,108 @@ struct ConversationTable: Sequence {
         return AnyIterator { present.next().map { ($0.record.id, $0) } }
     }
 }
+
+/// Values by conversation id (a conversation's table slot, a waiting conversation's queue entry). The core hands
+/// ids out in order and most conversations close within hours, so the open ones are mostly a run of recent ids:
+/// those are read from a window by their offset (no hashing, one cache line). A conversation left open long after
+/// the ones around it closed would keep the window wide; it moves to a dictionary instead, so the window never
+/// spans more than a few times the number of ids in it.
+struct ConversationIndex<Value>: Sequence {
+    /// Values of the ids from `firstID` on, starting at `window[head]`.
+    private var window: [Value?] = []
+    private var head = 0
+    private var firstID: Int64 = 0
+    /// Values present in the window.
+    private var inWindow = 0
+    /// Ids behind the window (or far ahead of it when they came, as a restore after a long gap may bring).
+    private var outside: [ConversationID: Value] = [:]
+
+    var count: Int { inWindow + outside.count }
+    /// Ids the window spans, held or not (tests check its bound).
+    var windowSpan: Int { window.count - head }
+
+    /// How far the window may span beyond the ids it holds before its oldest entries move out.
+    private var spanLimit: Int { 4 * inWindow + 4096 }
+
+    subscript(id: ConversationID) -> Value? {
+        let offset = id.rawValue &- firstID
+        if offset >= 0, offset < window.count &- head, let value = window[head &+ Int(offset)] { return value }
+        // An id put outside when it was far ahead may lie inside the window since, as a nil.
+        return outside.isEmpty ? nil : outside[id]
+    }
+
+    mutating func insert(_ id: ConversationID, _ value: Value) {
+        if !outside.isEmpty, outside[id] != nil {
+            outside[id] = value
+            return
+        }
+        if inWindow == 0 {
+            window.removeAll(keepingCapacity: true)
+            head = 0
+            firstID = id.rawValue
+        }
+        let offset = id.rawValue &- firstID
+        let span = window.count &- head
+        guard offset >= 0, offset - Int64(span) <= Int64(spanLimit) else {
+            outside[id] = value
+            return
+        }
+        if offset < span {
+            if window[head &+ Int(offset)] == nil { inWindow += 1 }
+            window[head &+ Int(offset)] = value
+            return
+        }
+        if offset > span { window.append(contentsOf: repeatElement(nil, count: Int(offset) - span)) }
+        window.append(value)
+        inWindow += 1
+    }
+
+    /// Removes an id, handing back its value.
+    @discardableResult
+    mutating func remove(_ id: ConversationID) -> Value? {
+        let offset = id.rawValue &- firstID
+        guard offset >= 0, offset < window.count &- head, let value = window[head &+ Int(offset)] else {
+            return outside.isEmpty ? nil : outside.removeValue(forKey: id)
+        }
+        window[head &+ Int(offset)] = nil
+        inWindow -= 1
+        trim()
+        return value
+    }
+
+    /// Drops the empty front of the window, and moves its oldest entries out when it spans too far.
+    private mutating func trim() {
+        // Fixed before moving any out: moving lowers the limit, which must not make it move them all.
+        let limit = spanLimit
+        while head < window.count, window[head] == nil || window.count - head > limit {
+            if let value = window[head] {
+                outside[ConversationID(firstID)] = value
+                window[head] = nil
+                inWindow -= 1
+            }
+            head += 1
+            firstID += 1
+        }
+        // Amortized: the dropped front is removed once it is at least half the array.
+        if head > 1024, head * 2 > window.count {
+            window.removeFirst(head)
+            head = 0
+        }
+    }
+
+    /// Every id and value: the window's in id order, then those outside.
+    func makeIterator() -> AnyIterator<(key: ConversationID, value: Value)> {
+        var position = head
+        var rest = outside.makeIterator()
+        let (window, head, firstID) = (window, head, firstID)
+        return AnyIterator {
+            while position < window.count {
+                defer { position += 1 }
+                if let value = window[position] { return (ConversationID(firstID + Int64(position - head)), value) }
+            }
+            return rest.next()
+        }
+    }
+}
+
+extension ConversationIndex: Sendable where Value: Sendable {}

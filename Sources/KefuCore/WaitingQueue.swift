@@ -60,7 +60,7 @@ struct WaitingQueue {
     /// The required levels that have a lane, per skill number (bit `level`), so an agent looks up only lanes that
     /// exist.
     private var laneLevels: [UInt64] = []
-    private var members: [ConversationID: Member] = [:]
+    private var members = ConversationIndex<Member>()
     /// Keys of the waiting conversations by the number of their own skill.
     private var bySkill: [SortedKeys<QueueKey>] = []
     private var nextGeneration: UInt64 = 0
@@ -76,7 +76,7 @@ struct WaitingQueue {
     mutating func insert(_ key: QueueKey, skill: Int, lanes: QueueLanes) {
         remove(key.conversation)
         nextGeneration &+= 1
-        members[key.conversation] = Member(skill: skill, key: key, generation: nextGeneration)
+        members.insert(key.conversation, Member(skill: skill, key: key, generation: nextGeneration))
         lanes.forEach { lane in
             let level = min(max(lane.requiredLevel, 0), 63)
             grow(toSkill: lane.skill)
@@ -101,7 +101,7 @@ struct WaitingQueue {
     /// Takes a conversation out of the queue; false when it was not waiting.
     @discardableResult
     mutating func remove(_ conversation: ConversationID) -> Bool {
-        guard let member = members.removeValue(forKey: conversation) else { return false }
+        guard let member = members.remove(conversation) else { return false }
         bySkill[member.skill].remove(member.key)
         // Heap entries stay until they reach the top of their heap; walks discard them then.
         return true
@@ -160,5 +160,5 @@ struct WaitingQueue {
     }
 
     /// Every waiting conversation in serving order.
-    var ordered: [QueueKey] { members.values.map(\.key).sorted() }
+    var ordered: [QueueKey] { members.map(\.value.key).sorted() }
 }

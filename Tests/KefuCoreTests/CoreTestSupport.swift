@@ -11,9 +11,10 @@ struct Floor {
         firstResponseSeconds: Double = 120, agents: [AgentProfile], skills: [SkillRule] = [],
         rules: RoutingRules = RoutingRules()
     ) {
-        self.init(policy: RoutingPolicy(
-            firstResponse: .seconds(firstResponseSeconds), agents: agents, skillRules: skills, rules: rules
-        ))
+        self.init(
+            policy: RoutingPolicy(
+                firstResponse: .seconds(firstResponseSeconds), agents: agents, skillRules: skills, rules: rules
+            ))
     }
 
     /// A floor on a policy built by the test (SLA policies, ladders, business hours...).
@@ -42,9 +43,10 @@ struct Floor {
         _ customer: CustomerID, _ skill: Skill, priority: Priority = .normal, text: String = "hello",
         store: String? = nil, language: String? = nil
     ) -> ConversationID {
-        let step = run(.open(
-            .customer(customer), skill: skill, priority: priority, text: text, store: store, language: language
-        ))
+        let step = run(
+            .open(
+                .customer(customer), skill: skill, priority: priority, text: text, store: store, language: language
+            ))
         guard case .ok(let fields) = step.reply, let conv = fields.first(where: { $0.key == "conv" }),
             let id = Int64(conv.value)
         else { fatalError("open failed: \(step.reply)") }
@@ -81,4 +83,19 @@ func events(_ effects: [Effect], to recipient: Recipient) -> [Event] {
 
 func breaches(_ effects: [Effect]) -> [SLABreach] {
     effects.compactMap { if case .breach(let breach) = $0 { breach } else { nil } }
+}
+
+/// SplitMix64: a fixed seed gives the same sequence on every run and platform.
+struct SeededGenerator: RandomNumberGenerator {
+    var state: UInt64
+
+    init(seed: UInt64) { state = seed }
+
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var mixed = state
+        mixed = (mixed ^ (mixed >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        mixed = (mixed ^ (mixed >> 27)) &* 0x94D0_49BB_1331_11EB
+        return mixed ^ (mixed >> 31)
+    }
 }
