@@ -1,21 +1,34 @@
-/// Dense numbers for the skills the core has met, so that the roster and the queue index arrays instead of hashing
-/// skill names several times per decision. A number is handed out on first sight and never reused or changed (a
-/// skill a reload drops keeps its number), so every structure holding one stays valid across reloads.
-struct SkillNumbers {
-    private(set) var names: [Skill] = []
-    private var numbers: [Skill: Int] = [:]
+/// Dense numbers for the skills (and stores) the core has met, so that the roster and the queue index arrays instead
+/// of hashing names several times per decision. A number is handed out on first sight and never reused or changed
+/// (a skill a reload drops keeps its number), so every structure holding one stays valid across reloads.
+struct NameNumbers<Name: Hashable & Sendable>: Sendable {
+    private(set) var names: [Name] = []
+    private var numbers: [Name: Int] = [:]
 
-    func number(of skill: Skill) -> Int? { numbers[skill] }
+    func number(of name: Name) -> Int? { numbers[name] }
 
-    /// The skill's number, handing out the next one to a skill not met before.
-    mutating func intern(_ skill: Skill) -> Int {
-        if let number = numbers[skill] { return number }
-        names.append(skill)
-        numbers[skill] = names.count - 1
+    /// The name's number, handing out the next one to a name not met before.
+    mutating func intern(_ name: Name) -> Int {
+        if let number = numbers[name] { return number }
+        names.append(name)
+        numbers[name] = names.count - 1
         return names.count - 1
     }
 
-    subscript(number: Int) -> Skill { names[number] }
+    subscript(number: Int) -> Name { names[number] }
+}
+
+typealias SkillNumbers = NameNumbers<Skill>
+
+/// Stores by the number of their queue lane: 0 for a conversation that names no store (any agent may serve it),
+/// the store's `NameNumbers` number + 1 otherwise.
+struct StoreLanes: Sendable {
+    private var numbers = NameNumbers<String>()
+
+    mutating func lane(of store: String?) -> Int { store.map { numbers.intern($0) + 1 } ?? 0 }
+
+    /// The lanes of the stores an agent serves (nil: every store), sorted.
+    mutating func lanes(of stores: Set<String>?) -> [Int]? { stores.map { $0.map { lane(of: $0) }.sorted() } }
 }
 
 /// The `[[skill]]` rules by skill number, derived from the policy at every (re)configuration, so that a decision

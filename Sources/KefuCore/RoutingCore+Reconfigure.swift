@@ -26,12 +26,12 @@ extension RoutingCore {
         }
         for profile in newPolicy.agents {
             if agents[profile.id] == nil {
-                agents.add(AgentState(profile: profile, skills: &skillNumbers))
+                agents.add(AgentState(profile: profile, skills: &skillNumbers, stores: &storeLanes))
                 roster.update(agents[profile.id]!)
             } else if agents[profile.id]!.profile != profile {
-                var skills = skillNumbers
-                changeAgent(profile.id) { $0.setProfile(profile, skills: &skills) }
-                skillNumbers = skills
+                var (skills, stores) = (skillNumbers, storeLanes)
+                changeAgent(profile.id) { $0.setProfile(profile, skills: &skills, stores: &stores) }
+                (skillNumbers, storeLanes) = (skills, stores)
                 if let agent = agents[profile.id], agent.held.count > profile.maxChats {
                     for id in agent.held { conversations[id]?.keptOverLimit = true }
                 }

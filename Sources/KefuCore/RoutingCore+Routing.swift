@@ -17,12 +17,14 @@ extension RoutingCore {
     }
 
     /// Where the conversation waits: its own skill at the level required now, and fallback skills once widened.
-    func lanes(_ open: OpenConversation) -> QueueLanes { Self.lanes(open.demand, skillTable) }
+    func lanes(_ open: OpenConversation) -> QueueLanes { Self.lanes(open, skillTable) }
 
-    static func lanes(_ demand: Demand, _ rules: SkillTable) -> QueueLanes {
-        QueueLanes(
-            own: QueueLane(skill: demand.skill, requiredLevel: requiredLevel(demand, rules)),
-            fallback: fallbackSkills(demand, rules))
+    static func lanes(_ open: OpenConversation, _ rules: SkillTable) -> QueueLanes {
+        let demand = open.demand
+        return QueueLanes(
+            own: QueueLane(skill: demand.skill, requiredLevel: requiredLevel(demand, rules), store: open.storeLane),
+            fallback: fallbackSkills(demand, rules),
+            plain: demand.language == nil && demand.reservedFor == nil && demand.passedOnBy == nil)
     }
 
     /// Whether an agent could take the conversation now, and if not, why. `eligible` carries the level by which
@@ -366,28 +368,43 @@ extension RoutingCore {
     mutating func work(forAgent handle: Int, at now: Instant) -> ConversationID? {
         // The agent and the conversations are read where they lie (no copies): the queue is the only thing changed.
         let agents = self.agents
-        guard let lanes = agents.inspect(handle: handle, { $0.lanes }) else { return nil }
-        return Self.work(for: handle, lanes: lanes, agents, in: &queue, conversations, skillTable, at: now)
+        guard let (lanes, stores) = agents.inspect(handle: handle, { ($0.lanes, $0.storeLanes) }) else { return nil }
+        return Self.work(
+            for: handle, lanes: lanes, stores: stores, agents, in: &queue, conversations, skillTable, at: now)
     }
 
     static func work(
-        for handle: Int, lanes: [AgentRoster.Lane], _ agents: AgentTable, in queue: inout WaitingQueue,
-        _ open: ConversationTable, _ rules: SkillTable, at now: Instant
+        for handle: Int, lanes: [AgentRoster.Lane], stores: [Int]?, _ agents: AgentTable,
+        in queue: inout WaitingQueue, _ open: ConversationTable, _ rules: SkillTable, at now: Instant
     ) -> ConversationID? {
         // The queue lanes the agent may serve: each of its skills at the levels up to its own that have waiting
-        // chats (a handful; kept on the stack).
-        let most = lanes.reduce(0) { $0 + min(max($1.level, 0), 63) }
+        // chats, in the stores it serves and for chats that name none (a handful or a few dozen; on the stack).
+        let storeCount = stores.map { $0.count + 1 } ?? queue.storeLanes
+        let most = lanes.reduce(0) { $0 + min(max($1.level, 0), 63) } * storeCount
         return withUnsafeTemporaryAllocation(of: QueueLane.self, capacity: most) { buffer in
             var count = 0
+            func add(_ lane: QueueLane) {
+                buffer.initializeElement(at: count, to: lane)
+                count += 1
+            }
             for agentLane in lanes where agentLane.level >= 1 {
                 let mask = queue.laneMask(of: agentLane.skill)
                 for required in 1...min(agentLane.level, 63) where mask & (1 << UInt64(required)) != 0 {
-                    buffer.initializeElement(
-                        at: count, to: QueueLane(skill: agentLane.skill, requiredLevel: required))
-                    count += 1
+                    if let stores {
+                        add(QueueLane(skill: agentLane.skill, requiredLevel: required, store: 0))
+                        for store in stores {
+                            add(QueueLane(skill: agentLane.skill, requiredLevel: required, store: store))
+                        }
+                    } else {
+                        for store in 0..<storeCount {
+                            add(QueueLane(skill: agentLane.skill, requiredLevel: required, store: store))
+                        }
+                    }
                 }
             }
-            let found = queue.takeBest(among: UnsafeBufferPointer(rebasing: buffer[..<count])) { conversation in
+            let found = queue.takeBest(among: UnsafeBufferPointer(rebasing: buffer[..<count])) { conversation, plain in
+                // The lane stands for skill, level and store: a plain chat asks nothing else of the agent.
+                if plain { return agents.inspect(handle: handle, { $0.canTakeMore }) == true }
                 // Only what the verdict needs is read from the conversation, in place.
                 guard let demand = open.inspect(conversation, { $0.demand }) else { return false }
                 return agents.inspect(handle: handle, { $0.verdict(for: demand, at: now, rules: rules).verdict })
@@ -504,7 +521,7 @@ extension RoutingCore {
                     let arrival = Self.effectiveArrival(open.record, vipBoost: boost)
                     return (
                         QueueKey(effectiveArrival: arrival, conversation: id), open.skill,
-                        Self.lanes(open.demand, rules)
+                        Self.lanes(open, rules)
                     )
                 })
         else { return }

@@ -88,7 +88,8 @@ extension RoutingCore {
         record.firstResponseDueAt = calendar.adding(sla.firstResponse, to: now)
         record.roundDueAt = record.firstResponseDueAt
         record.resolutionDueAt = sla.resolution.map { calendar.adding($0, to: now) }
-        conversations.add(OpenConversation(record: record, skill: number))
+        conversations.add(
+            OpenConversation(record: record, skill: number, storeLane: storeLanes.lane(of: record.store)))
         if let due = record.resolutionDueAt { deadlines.arm(.resolutionDue(id), at: due) }
         armRound(of: record)
         persistRound(of: record)

@@ -9,6 +9,8 @@ public struct RoutingCore: Sendable {
         /// The roster lanes the agent belongs in (one per skill, at its level, by skill number), kept with the
         /// profile.
         private(set) var lanes: [AgentRoster.Lane]
+        /// The queue lanes of the stores it serves (nil: every store), kept with the profile.
+        private(set) var storeLanes: [Int]?
         /// Its index in the core's `AgentTable` (set by the table).
         var handle = -1
         /// How a decision made when the agent gained room reads (`EXPLAIN`), made once per agent.
@@ -43,16 +45,18 @@ public struct RoutingCore: Sendable {
         var busySlots: Int { held.count + wrapUps.count }
         var hasFreeSlot: Bool { busySlots < profile.maxChats }
 
-        init(profile: AgentProfile, skills: inout SkillNumbers) {
+        init(profile: AgentProfile, skills: inout SkillNumbers, stores: inout StoreLanes) {
             self.profile = profile
             self.lanes = Self.lanes(of: profile, skills: &skills)
+            self.storeLanes = stores.lanes(of: profile.stores)
             capacityRule = "capacity appeared: the longest-waiting chat \(profile.id) can serve"
             capacityCandidates = [Candidate(agent: profile.id, verdict: .chosen)]
         }
 
-        mutating func setProfile(_ profile: AgentProfile, skills: inout SkillNumbers) {
+        mutating func setProfile(_ profile: AgentProfile, skills: inout SkillNumbers, stores: inout StoreLanes) {
             self.profile = profile
             lanes = Self.lanes(of: profile, skills: &skills)
+            storeLanes = stores.lanes(of: profile.stores)
         }
 
         static func lanes(of profile: AgentProfile, skills: inout SkillNumbers) -> [AgentRoster.Lane] {
@@ -72,6 +76,8 @@ public struct RoutingCore: Sendable {
         var record: ConversationRecord
         /// The number of `record.skill`.
         var skill: Int
+        /// The queue lane of `record.store` (`StoreLanes`).
+        var storeLane: Int
         /// 0 at first; 1 once the required level dropped to 1; 2 once fallback skills may serve.
         var widenStep = 0
         /// A returning buyer waiting for their former agent (until `reservedUntil`).
@@ -129,6 +135,8 @@ public struct RoutingCore: Sendable {
     var agents = AgentTable()
     /// Skill names to the dense numbers the roster and the queue use.
     var skillNumbers = SkillNumbers()
+    /// Store names to the numbers of their queue lanes.
+    var storeLanes = StoreLanes()
     /// The policy's `[[skill]]` rules by skill number.
     var skillTable = SkillTable()
     /// Agents by skill, sorted by id, so candidate scans touch only agents who could serve.
@@ -161,7 +169,7 @@ public struct RoutingCore: Sendable {
         self.nextConversationID = nextConversationID
         rebuildSkillIndex()
         for profile in policy.agents {
-            agents.add(AgentState(profile: profile, skills: &skillNumbers))
+            agents.add(AgentState(profile: profile, skills: &skillNumbers, stores: &storeLanes))
             roster.update(agents[profile.id]!)
         }
     }
@@ -222,7 +230,8 @@ public struct RoutingCore: Sendable {
         }
         for var record in records where record.state != .closed {
             if record.id >= nextConversationID { nextConversationID = ConversationID(record.id.rawValue + 1) }
-            var open = OpenConversation(record: record, skill: skillNumbers.intern(record.skill))
+            var open = OpenConversation(
+                record: record, skill: skillNumbers.intern(record.skill), storeLane: storeLanes.lane(of: record.store))
             open.notes = notes[record.id] ?? []
             // Widening steps that fell due while the daemon was down apply at once; later ones are armed.
             open.widenStep = widenSteps(of: record, skill: open.skill).filter { $0.at <= now }.map(\.step).max() ?? 0

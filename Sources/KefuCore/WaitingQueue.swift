@@ -12,13 +12,15 @@ struct QueueKey: Comparable, Hashable {
     }
 }
 
-/// Where a waiting conversation can be found: the skill that may serve it and the lowest level allowed.
-/// An agent of level L in a skill looks at the lanes of levels 1...L only, so seniors-only chats never sit in
-/// the way of a junior's search.
+/// Where a waiting conversation can be found: the skill that may serve it, the lowest level allowed and the store it
+/// names. An agent of level L in a skill looks at the lanes of levels 1...L only, and at the stores it serves only,
+/// so seniors-only chats and other stores' chats never sit in the way of its search.
 struct QueueLane: Hashable {
     /// The skill's number (`SkillNumbers`).
     var skill: Int
     var requiredLevel: Int
+    /// The store's lane number (`RoutingCore.storeLane(of:)`; 0: the conversation names no store).
+    var store = 0
 }
 
 /// The lanes a conversation waits in: its own skill's at the level required now, and once widened its fallback
@@ -28,11 +30,15 @@ struct QueueLanes {
     var own: QueueLane
     /// Fallback skills by number (empty until the second widening step).
     var fallback: [Int] = []
+    /// Nothing but its lanes limits who may take it (no language, no reservation, not passed on by an agent): an
+    /// available agent of one of its lanes may take it without reading the conversation. Set when it is queued;
+    /// those limits are only set before a conversation is queued, and lifting one only lets more agents take it.
+    var plain = false
 
     /// Every lane, the own one first.
     func forEach(_ body: (QueueLane) -> Void) {
         body(own)
-        for skill in fallback { body(QueueLane(skill: skill, requiredLevel: 1)) }
+        for skill in fallback { body(QueueLane(skill: skill, requiredLevel: 1, store: own.store)) }
     }
 }
 
@@ -53,10 +59,12 @@ struct WaitingQueue {
         var skill: Int
         var key: QueueKey
         var generation: UInt64
+        /// `QueueLanes.plain`.
+        var plain: Bool
     }
 
-    /// Heaps by skill number, then required level (levels are small: 1 to 5 in practice).
-    private var heaps: [[BinaryHeap<Entry>]] = []
+    /// Heaps by skill number, then required level (levels are small: 1 to 5 in practice), then store lane.
+    private var heaps: [[[BinaryHeap<Entry>]]] = []
     /// The required levels that have a lane, per skill number (bit `level`), so an agent looks up only lanes that
     /// exist.
     private var laneLevels: [UInt64] = []
@@ -76,14 +84,21 @@ struct WaitingQueue {
     mutating func insert(_ key: QueueKey, skill: Int, lanes: QueueLanes) {
         remove(key.conversation)
         nextGeneration &+= 1
-        members.insert(key.conversation, Member(skill: skill, key: key, generation: nextGeneration))
+        members.insert(
+            key.conversation, Member(skill: skill, key: key, generation: nextGeneration, plain: lanes.plain))
         lanes.forEach { lane in
             let level = min(max(lane.requiredLevel, 0), 63)
             grow(toSkill: lane.skill)
+            let store = max(lane.store, 0)
             if heaps[lane.skill].count <= level {
-                heaps[lane.skill] += Array(repeating: BinaryHeap(), count: level + 1 - heaps[lane.skill].count)
+                heaps[lane.skill] += Array(repeating: [], count: level + 1 - heaps[lane.skill].count)
             }
-            heaps[lane.skill][level].insert(Entry(key: key, generation: nextGeneration))
+            if heaps[lane.skill][level].count <= store {
+                heaps[lane.skill][level] += Array(
+                    repeating: BinaryHeap(), count: store + 1 - heaps[lane.skill][level].count)
+                storeLanes = max(storeLanes, store + 1)
+            }
+            heaps[lane.skill][level][store].insert(Entry(key: key, generation: nextGeneration))
             laneLevels[lane.skill] |= 1 << UInt64(level)
         }
         grow(toSkill: skill)
@@ -107,41 +122,51 @@ struct WaitingQueue {
         return true
     }
 
-    /// The best waiting conversation in any of `lanes` that `accept` admits (an agent's store, language and
-    /// reservation checks). The lanes' heads are merged in serving order, so only the best head is judged (the one
+    /// The best waiting conversation in any of `lanes` that `accept` admits (an agent's language, reservation and
+    /// availability checks; it is told whether the conversation is `QueueLanes.plain`). The lanes' heads are merged in serving order, so only the best head is judged (the one
     /// place a conversation is read) unless it is stale or refused: the cost is the entries judged, not the number of
     /// lanes or the queue's length. A conversation standing in two of the lanes is judged once.
     ///
     /// The one found is taken: its entry leaves that lane's heap now, while it is at hand, instead of being found
     /// stale later. The caller must take it out of the queue (`remove`): it is being assigned.
-    mutating func takeBest(among lanes: UnsafeBufferPointer<QueueLane>, where accept: (ConversationID) -> Bool)
+    mutating func takeBest(
+        among lanes: UnsafeBufferPointer<QueueLane>,
+        where accept: (_ conversation: ConversationID, _ plain: Bool) -> Bool
+    )
         -> QueueKey?
     {
         var skipped: [(lane: QueueLane, entry: Entry)] = []
-        defer { for (lane, entry) in skipped { heaps[lane.skill][lane.requiredLevel].insert(entry) } }
+        defer { for (lane, entry) in skipped { heaps[lane.skill][lane.requiredLevel][lane.store].insert(entry) } }
         while true {
             var best: (lane: QueueLane, entry: Entry)?
             for lane in lanes where hasHeap(lane) {
-                if let top = heaps[lane.skill][lane.requiredLevel].min, best.map({ top < $0.entry }) ?? true {
+                if let top = heaps[lane.skill][lane.requiredLevel][lane.store].min,
+                    best.map({ top < $0.entry }) ?? true
+                {
                     best = (lane, top)
                 }
             }
             guard let (lane, top) = best else { return nil }
             guard let member = members[top.key.conversation], member.generation == top.generation else {
-                heaps[lane.skill][lane.requiredLevel].removeMin()  // stale
+                heaps[lane.skill][lane.requiredLevel][lane.store].removeMin()  // stale
                 continue
             }
-            if accept(top.key.conversation) {
-                heaps[lane.skill][lane.requiredLevel].removeMin()
+            if accept(top.key.conversation, member.plain) {
+                heaps[lane.skill][lane.requiredLevel][lane.store].removeMin()
                 return top.key
             }
-            skipped.append((lane, heaps[lane.skill][lane.requiredLevel].removeMin()))
+            skipped.append((lane, heaps[lane.skill][lane.requiredLevel][lane.store].removeMin()))
         }
     }
 
     private func hasHeap(_ lane: QueueLane) -> Bool {
         lane.skill < heaps.count && lane.requiredLevel >= 0 && lane.requiredLevel < heaps[lane.skill].count
+            && lane.store >= 0 && lane.store < heaps[lane.skill][lane.requiredLevel].count
     }
+
+    /// One more than the highest store lane any conversation has waited in: an agent serving every store looks at
+    /// lanes 0..<storeLanes.
+    private(set) var storeLanes = 1
 
     /// The required levels that have a lane for a skill, as a bit mask (bit `level`): an agent of level L looks
     /// only at the set bits up to L.

@@ -458,6 +458,21 @@ struct Referee {
                 lastSeq[message.conversation] = message.seq
             case .persist(.assignment(let assignment)):
                 if assignment.at != now { problems.append("assignment stamped \(assignment.at) at \(now)") }
+                // Only a supervisor's force gives a chat to an agent who does not serve its store or language
+                // (under the rules before or after this step's reload).
+                if let agent = assignment.agent, assignment.reason != "forced",
+                    let record = core.conversation(assignment.conversation)
+                {
+                    let profiles = [policy, policyBeforeReload].compactMap { $0?.agents.first { $0.id == agent } }
+                    let serves = profiles.contains {
+                        $0.serves(store: record.store) && record.language.map($0.speaks(language:)) ?? true
+                    }
+                    if !serves {
+                        problems.append(
+                            "\(agent) was given \(record.id) (store \(show(record.store)), language "
+                                + "\(show(record.language))) by \(assignment.reason)")
+                    }
+                }
             case .deliver(let recipient, let event):
                 problems += eventProblems(event, to: recipient, command: command, core: core)
             case .breach(let breach):

@@ -13,6 +13,8 @@ struct FloorSize: Sendable {
 
     /// Skills on every floor, each agent having three of them.
     static let skills = 50
+    /// Stores on every floor: each conversation names one, each agent serves five of them.
+    static let stores = 10
     /// Reception limit of every agent: half the conversations are held, half wait.
     static let maxChats = 5
 
@@ -29,18 +31,22 @@ struct FloorSize: Sendable {
 enum Names {
     static let start = Instant(unixMilliseconds: 1_700_000_000_000)
     static let skills = (0..<FloorSize.skills).map { Skill("s\($0)") }
+    static let stores = (0..<FloorSize.stores).map { "store\($0)" }
     static let customers = (0..<1_000).map { CustomerID("c\($0)") }
     static let lead = Principal.supervisor("lead")
     static func agent(_ index: Int) -> AgentID { AgentID("a\(index)") }
 }
 
-/// A policy of `agents` agents with three skills each, spread so that every skill has the same number of agents.
+/// A policy of `agents` agents with three skills each, spread so that every skill has the same number of agents,
+/// and five stores each, spread so that every skill is served in every store (on the smallest floor too).
 func makePolicy(agents: Int, firstResponse: Milliseconds = .seconds(86_400)) -> RoutingPolicy {
     let profiles = (0..<agents).map { index in
         let skills = [index, index + 17, index + 34].map { Names.skills[$0 % FloorSize.skills] }
+        let firstStore = index + index / FloorSize.skills
+        let stores = (0..<5).map { Names.stores[(firstStore + $0) % FloorSize.stores] }
         return AgentProfile(
             id: Names.agent(index), name: "agent \(index)", maxChats: FloorSize.maxChats,
-            skills: Dictionary(uniqueKeysWithValues: skills.map { ($0, 1 + index % 5) })
+            skills: Dictionary(uniqueKeysWithValues: skills.map { ($0, 1 + index % 5) }), stores: Set(stores)
         )
     }
     return RoutingPolicy(firstResponse: firstResponse, agents: profiles)
@@ -48,11 +54,11 @@ func makePolicy(agents: Int, firstResponse: Milliseconds = .seconds(86_400)) -> 
 
 /// A queued or assigned record as the store would hand it back.
 func record(
-    _ id: Int, skill: Skill, agent: AgentID?, openedAt: Instant, policy: RoutingPolicy
+    _ id: Int, skill: Skill, store: String, agent: AgentID?, openedAt: Instant, policy: RoutingPolicy
 ) -> ConversationRecord {
     ConversationRecord(
         id: ConversationID(Int64(id)), customer: Names.customers[id % Names.customers.count], skill: skill,
-        priority: id % 10 == 0 ? .vip : .normal, state: agent == nil ? .queued : .assigned, agent: agent,
+        priority: id % 10 == 0 ? .vip : .normal, store: store, state: agent == nil ? .queued : .assigned, agent: agent,
         openedAt: openedAt, firstResponseDueAt: openedAt + policy.firstResponse, firstRespondedAt: nil,
         breachedAt: nil, closedAt: nil, messageCount: 1, firstMessage: "hello"
     )
@@ -80,11 +86,17 @@ final class SteadyFloor {
             if holderIndex < size.agents {
                 let profile = policy.agents[holderIndex]
                 let skill = profile.skills.keys.sorted()[index % profile.skills.count]
-                records.append(record(index + 1, skill: skill, agent: profile.id, openedAt: openedAt, policy: policy))
+                let store = profile.stores!.sorted()[index % FloorSize.maxChats]
+                records.append(
+                    record(
+                        index + 1, skill: skill, store: store, agent: profile.id, openedAt: openedAt, policy: policy))
                 held.append((ConversationID(Int64(index + 1)), profile.id))
             } else {
+                // Every skill in every store: the store changes once per round of skills.
                 let skill = Names.skills[index % FloorSize.skills]
-                records.append(record(index + 1, skill: skill, agent: nil, openedAt: openedAt, policy: policy))
+                let store = Names.stores[index / FloorSize.skills % FloorSize.stores]
+                records.append(
+                    record(index + 1, skill: skill, store: store, agent: nil, openedAt: openedAt, policy: policy))
             }
         }
         _ = core.restore(records, lastAssignedAt: [:], at: Names.start)
@@ -103,7 +115,9 @@ final class SteadyFloor {
             let customer = Names.customers[opens % Names.customers.count]
             let skill = Names.skills[(opens * 7) % FloorSize.skills]
             let priority: Priority = opens % 10 == 0 ? .vip : .normal
-            let open = Command.open(.customer(customer), skill: skill, priority: priority, text: "hello")
+            let open = Command.open(
+                .customer(customer), skill: skill, priority: priority, text: "hello",
+                store: Names.stores[opens / FloorSize.skills % FloorSize.stores])
             step = core.handle(open, at: Names.start)
         }
         // A refused command would make this a benchmark of refusals: stop rather than report it.
@@ -125,15 +139,24 @@ struct ArmedFloor {
     var policy: RoutingPolicy
     var records: [ConversationRecord]
 
-    /// `held`: each conversation held by an agent who has its skill (over any limit: a restore does not check).
+    /// `held`: each conversation held by an agent who has its skill and serves its store (over any limit: a restore
+    /// does not check).
     init(count: Int, held: Bool = false) {
         let policy = makePolicy(agents: 100, firstResponse: Self.threshold)
         self.policy = policy
+        // Every skill in every store: the store changes once per round of skills.
+        let kinds = FloorSize.skills * FloorSize.stores
+        let holders = (0..<kinds).map { kind in
+            policy.agents.first {
+                $0.skills[Names.skills[kind % FloorSize.skills]] != nil
+                    && $0.serves(store: Names.stores[kind / FloorSize.skills])
+            }?.id
+        }
         records = (0..<count).map { index in
-            let skill = Names.skills[index % FloorSize.skills]
-            let holder = held ? policy.agents.first { $0.skills[skill] != nil }?.id : nil
+            let kind = index % kinds
             return record(
-                index + 1, skill: skill, agent: holder, openedAt: Names.start + Milliseconds(Int64(index % 60_000)),
+                index + 1, skill: Names.skills[kind % FloorSize.skills], store: Names.stores[kind / FloorSize.skills],
+                agent: held ? holders[kind] : nil, openedAt: Names.start + Milliseconds(Int64(index % 60_000)),
                 policy: policy
             )
         }

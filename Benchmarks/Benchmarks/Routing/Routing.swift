@@ -40,7 +40,7 @@ let benchmarks: @Sendable () -> Void = {
                 let customer = Names.customers[index % Names.customers.count]
                 let open = Command.open(
                     .customer(customer), skill: Names.skills[index % FloorSize.skills], priority: .normal,
-                    text: "hello"
+                    text: "hello", store: Names.stores[index / FloorSize.skills % FloorSize.stores]
                 )
                 blackHole(box.core.handle(open, at: Names.start))
             }
