@@ -381,10 +381,12 @@ extension RoutingCore {
         // chats, in the stores it serves and for chats that name none (a handful or a few dozen; on the stack).
         let storeCount = stores.map { $0.count + 1 } ?? queue.storeLanes
         let most = lanes.reduce(0) { $0 + min(max($1.level, 0), 63) } * storeCount
-        return withUnsafeTemporaryAllocation(of: QueueLane.self, capacity: most) { buffer in
+        return withUnsafeTemporaryAllocation(of: Int.self, capacity: most) { buffer in
             var count = 0
+            // Lanes where nobody waits are left out of the search.
             func add(_ lane: QueueLane) {
-                buffer.initializeElement(at: count, to: lane)
+                guard let number = queue.laneNumber(of: lane), !queue.isEmpty(lane: number) else { return }
+                buffer.initializeElement(at: count, to: number)
                 count += 1
             }
             for agentLane in lanes where agentLane.level >= 1 {

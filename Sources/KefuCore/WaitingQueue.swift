@@ -63,8 +63,14 @@ struct WaitingQueue {
         var plain: Bool
     }
 
-    /// Heaps by skill number, then required level (levels are small: 1 to 5 in practice), then store lane.
-    private var heaps: [[[BinaryHeap<Entry>]]] = []
+    /// The heaps of every lane in one array: lane (skill, level, store) is heap
+    /// `(skill * levelSpan + level) * storeSpan + store` (`laneNumber(of:)`). Levels are small (1 to 5 in
+    /// practice) and stores a few dozen at most, so the empty heaps of unused combinations cost little; the layout
+    /// grows (and the heaps move) only when a skill, level or store appears that it has no room for.
+    private var heaps: [BinaryHeap<Entry>] = []
+    private var skillSpan = 0
+    private var levelSpan = 1
+    private var storeSpan = 1
     /// The required levels that have a lane, per skill number (bit `level`), so an agent looks up only lanes that
     /// exist.
     private var laneLevels: [UInt64] = []
@@ -88,17 +94,10 @@ struct WaitingQueue {
             key.conversation, Member(skill: skill, key: key, generation: nextGeneration, plain: lanes.plain))
         lanes.forEach { lane in
             let level = min(max(lane.requiredLevel, 0), 63)
-            grow(toSkill: lane.skill)
             let store = max(lane.store, 0)
-            if heaps[lane.skill].count <= level {
-                heaps[lane.skill] += Array(repeating: [], count: level + 1 - heaps[lane.skill].count)
-            }
-            if heaps[lane.skill][level].count <= store {
-                heaps[lane.skill][level] += Array(
-                    repeating: BinaryHeap(), count: store + 1 - heaps[lane.skill][level].count)
-                storeLanes = max(storeLanes, store + 1)
-            }
-            heaps[lane.skill][level][store].insert(Entry(key: key, generation: nextGeneration))
+            makeRoom(skill: lane.skill, level: level, store: store)
+            heaps[(lane.skill * levelSpan + level) * storeSpan + store].insert(
+                Entry(key: key, generation: nextGeneration))
             laneLevels[lane.skill] |= 1 << UInt64(level)
         }
         grow(toSkill: skill)
@@ -106,11 +105,29 @@ struct WaitingQueue {
     }
 
     private mutating func grow(toSkill skill: Int) {
-        guard heaps.count <= skill else { return }
-        let more = skill + 1 - heaps.count
-        heaps += Array(repeating: [], count: more)
+        guard laneLevels.count <= skill else { return }
+        let more = skill + 1 - laneLevels.count
         laneLevels += Array(repeating: 0, count: more)
         bySkill += Array(repeating: SortedKeys(), count: more)
+    }
+
+    /// Widens the heaps' layout to hold lane (skill, level, store), moving the heaps when it changes.
+    private mutating func makeRoom(skill: Int, level: Int, store: Int) {
+        grow(toSkill: skill)
+        guard skill >= skillSpan || level >= levelSpan || store >= storeSpan else { return }
+        let (skills, levels, stores) = (max(skillSpan, skill + 1), max(levelSpan, level + 1), max(storeSpan, store + 1))
+        var moved = [BinaryHeap<Entry>](repeating: BinaryHeap(), count: skills * levels * stores)
+        for oldSkill in 0..<skillSpan {
+            for oldLevel in 0..<levelSpan {
+                for oldStore in 0..<storeSpan {
+                    swap(
+                        &moved[(oldSkill * levels + oldLevel) * stores + oldStore],
+                        &heaps[(oldSkill * levelSpan + oldLevel) * storeSpan + oldStore])
+                }
+            }
+        }
+        heaps = moved
+        (skillSpan, levelSpan, storeSpan) = (skills, levels, stores)
     }
 
     /// Takes a conversation out of the queue; false when it was not waiting.
@@ -122,51 +139,52 @@ struct WaitingQueue {
         return true
     }
 
-    /// The best waiting conversation in any of `lanes` that `accept` admits (an agent's language, reservation and
-    /// availability checks; it is told whether the conversation is `QueueLanes.plain`). The lanes' heads are merged in serving order, so only the best head is judged (the one
-    /// place a conversation is read) unless it is stale or refused: the cost is the entries judged, not the number of
-    /// lanes or the queue's length. A conversation standing in two of the lanes is judged once.
+    /// The heap number of a lane, nil when no conversation ever waited in it (for `takeBest`). Valid until the next
+    /// `insert`.
+    func laneNumber(of lane: QueueLane) -> Int? {
+        guard lane.skill >= 0, lane.skill < skillSpan, lane.requiredLevel >= 0, lane.requiredLevel < levelSpan,
+            lane.store >= 0, lane.store < storeSpan
+        else { return nil }
+        return (lane.skill * levelSpan + lane.requiredLevel) * storeSpan + lane.store
+    }
+
+    /// Whether no conversation waits in a lane (by its `laneNumber`), so a search can leave it out.
+    func isEmpty(lane number: Int) -> Bool { heaps[number].isEmpty }
+
+    /// The best waiting conversation in any of `lanes` (by `laneNumber`) that `accept` admits (an agent's language,
+    /// reservation and availability checks; it is told whether the conversation is `QueueLanes.plain`). The lanes'
+    /// heads are merged in serving order, so only the best head is judged (the one place a conversation is read)
+    /// unless it is stale or refused: the cost is the entries judged, not the number of lanes or the queue's length.
+    /// A conversation standing in two of the lanes is judged once.
     ///
     /// The one found is taken: its entry leaves that lane's heap now, while it is at hand, instead of being found
     /// stale later. The caller must take it out of the queue (`remove`): it is being assigned.
     mutating func takeBest(
-        among lanes: UnsafeBufferPointer<QueueLane>,
-        where accept: (_ conversation: ConversationID, _ plain: Bool) -> Bool
-    )
-        -> QueueKey?
-    {
-        var skipped: [(lane: QueueLane, entry: Entry)] = []
-        defer { for (lane, entry) in skipped { heaps[lane.skill][lane.requiredLevel][lane.store].insert(entry) } }
+        among lanes: UnsafeBufferPointer<Int>, where accept: (_ conversation: ConversationID, _ plain: Bool) -> Bool
+    ) -> QueueKey? {
+        var skipped: [(lane: Int, entry: Entry)] = []
+        defer { for (lane, entry) in skipped { heaps[lane].insert(entry) } }
         while true {
-            var best: (lane: QueueLane, entry: Entry)?
-            for lane in lanes where hasHeap(lane) {
-                if let top = heaps[lane.skill][lane.requiredLevel][lane.store].min,
-                    best.map({ top < $0.entry }) ?? true
-                {
-                    best = (lane, top)
-                }
+            var best: (lane: Int, entry: Entry)?
+            for lane in lanes {
+                if let top = heaps[lane].min, best.map({ top < $0.entry }) ?? true { best = (lane, top) }
             }
             guard let (lane, top) = best else { return nil }
             guard let member = members[top.key.conversation], member.generation == top.generation else {
-                heaps[lane.skill][lane.requiredLevel][lane.store].removeMin()  // stale
+                heaps[lane].removeMin()  // stale
                 continue
             }
             if accept(top.key.conversation, member.plain) {
-                heaps[lane.skill][lane.requiredLevel][lane.store].removeMin()
+                heaps[lane].removeMin()
                 return top.key
             }
-            skipped.append((lane, heaps[lane.skill][lane.requiredLevel][lane.store].removeMin()))
+            skipped.append((lane, heaps[lane].removeMin()))
         }
-    }
-
-    private func hasHeap(_ lane: QueueLane) -> Bool {
-        lane.skill < heaps.count && lane.requiredLevel >= 0 && lane.requiredLevel < heaps[lane.skill].count
-            && lane.store >= 0 && lane.store < heaps[lane.skill][lane.requiredLevel].count
     }
 
     /// One more than the highest store lane any conversation has waited in: an agent serving every store looks at
     /// lanes 0..<storeLanes.
-    private(set) var storeLanes = 1
+    var storeLanes: Int { storeSpan }
 
     /// The required levels that have a lane for a skill, as a bit mask (bit `level`): an agent of level L looks
     /// only at the set bits up to L.
