@@ -355,9 +355,9 @@ extension RoutingCore {
             let next = work(forAgent: handle, at: now)
         {
             // The agent's own rule text and candidate list, made once: this runs on every freed slot.
-            conversations[next]?.decision = Decision(
-                conversation: next, at: now, agent: id, rule: rule, candidates: candidates)
-            assign(next, to: id, at: now, reason: "routed", handle: handle)
+            assign(
+                next, to: id, at: now, reason: "routed", handle: handle,
+                decision: Decision(conversation: next, at: now, agent: id, rule: rule, candidates: candidates))
         }
     }
 
@@ -416,9 +416,11 @@ extension RoutingCore {
         }
     }
 
+    /// Gives a conversation to an agent. `handle`: the agent's, when the caller has it; `decision`: the one to keep
+    /// for `EXPLAIN`, set in the same lookup (else the conversation's own stands).
     mutating func assign(
         _ id: ConversationID, to agent: AgentID, at now: Instant, reason: String, via: String = "routed",
-        handle known: Int? = nil
+        handle known: Int? = nil, decision newDecision: Decision? = nil
     ) {
         let handle = known ?? agents.handle(of: agent) ?? 0
         // One lookup: the conversation changes in place and hands back what the records and notices need.
@@ -434,6 +436,7 @@ extension RoutingCore {
                     open.assignedAt = now
                     open.reservedFor = nil
                     open.reservedUntil = nil
+                    if let newDecision { open.decision = newDecision }
                     return (pendingVia, open.skill, open.record, open.decision)
                 })
         else { return }

@@ -235,8 +235,9 @@ public struct RoutingCore: Sendable {
             open.notes = notes[record.id] ?? []
             // Widening steps that fell due while the daemon was down apply at once; later ones are armed.
             open.widenStep = widenSteps(of: record, skill: open.skill).filter { $0.at <= now }.map(\.step).max() ?? 0
-            if record.state == .assigned, let agent = record.agent, agents[agent] != nil {
-                changeAgent(agent) { $0.held.insert(record.id) }
+            if record.state == .assigned, let agent = record.agent, let handle = agents.handle(of: agent) {
+                changeAgent(handle: handle) { $0.held.insert(record.id) }
+                open.holderHandle = handle
                 open.assignedAt = now
                 conversations.add(open)
             } else {
