@@ -303,6 +303,16 @@ public enum Effect: Sendable, Equatable {
     case slaNotice(SLANotice)
 }
 
+extension Effect {
+    /// The conversation and agent of an assignment to an agent (`.persist(.assignment)`), nil for any other
+    /// effect. Read where the effect lies (`step.effects[i].assignedTo`): a consumer looking only for assignments,
+    /// as the routing benchmark is, does not copy each effect out of the step to find them.
+    @_spi(Benchmarks) public var assignedTo: (conversation: ConversationID, agent: AgentID)? {
+        guard case .persist(.assignment(let assignment)) = self, let agent = assignment.agent else { return nil }
+        return (assignment.conversation, agent)
+    }
+}
+
 /// What journald keeps at debug level about rounds that did not breach: the warning sent to the holder before a
 /// round's deadline, and a round answered by a human in time. (Breaches and escalations are warning level and up.)
 public struct SLANotice: Sendable, Equatable {

@@ -20,6 +20,28 @@ struct NameNumbers<Name: Hashable & Sendable>: Sendable {
 
 typealias SkillNumbers = NameNumbers<Skill>
 
+/// A set of skill numbers that is cheap to add to on every decision: a flag per skill and the list of those set,
+/// no hashing.
+struct SkillSet: Sendable {
+    private var flags: [Bool] = []
+    /// The skills in the set, in the order they were added.
+    private(set) var members: [Int] = []
+
+    var isEmpty: Bool { members.isEmpty }
+
+    mutating func insert(_ skill: Int) {
+        if skill >= flags.count { flags += repeatElement(false, count: skill + 1 - flags.count) }
+        guard !flags[skill] else { return }
+        flags[skill] = true
+        members.append(skill)
+    }
+
+    mutating func removeAll() {
+        for skill in members { flags[skill] = false }
+        members.removeAll(keepingCapacity: true)
+    }
+}
+
 /// Stores by the number of their queue lane: 0 for a conversation that names no store (any agent may serve it),
 /// the store's `NameNumbers` number + 1 otherwise.
 struct StoreLanes: Sendable {

@@ -578,8 +578,8 @@ extension RoutingCore {
     /// ago waits for the next report.
     mutating func reportQueue(at now: Instant) {
         queueReportArmed = false
-        let skills = queueChanged
-        queueChanged = []
+        let skills = queueChanged.members
+        queueChanged.removeAll()
         for skill in skills.sorted(by: { skillNumbers[$0] < skillNumbers[$1] }) {
             for (index, key) in queue.ordered(skill: skill).enumerated() {
                 guard let open = conversations[key.conversation], open.reportedPosition != index + 1 else { continue }

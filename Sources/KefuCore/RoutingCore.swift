@@ -159,7 +159,7 @@ public struct RoutingCore: Sendable {
     /// Recent handling time per skill (moving average, ms), for queue estimates.
     var handlingTime: [Double?] = []
     /// Skills (by number) whose waiting customers may have a new position to hear about.
-    var queueChanged: Set<Int> = []
+    var queueChanged = SkillSet()
     var queueReportArmed = false
     /// Effects of the command being handled, in order.
     var effects: [Effect] = []

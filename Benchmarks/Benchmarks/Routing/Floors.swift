@@ -1,7 +1,7 @@
 import DequeModule
-import KefuCore
+@_spi(Benchmarks) import KefuCore
 
-// Floors for the benchmarks, built through the core's public API only. Big states are built with
+// Floors for the benchmarks, built through the core's public API only (and its `Benchmarks` SPI to read effects in place). Big states are built with
 // `RoutingCore.restore(...)` rather than by opening conversations one by one: opening queues each conversation with
 // a position that costs a scan of the queue, so building 100,000 queued conversations by `OPEN` would itself take
 // minutes. Setup is never measured.
@@ -122,11 +122,9 @@ final class SteadyFloor {
         }
         // A refused command would make this a benchmark of refusals: stop rather than report it.
         if case .refused(let code, let text) = step.reply { fatalError("decision refused: \(code) \(text)") }
-        // By index: `for case` would copy each effect out of the array first.
+        // Read in place: matching each effect here would copy it out of the array first.
         for index in step.effects.indices {
-            if case .persist(.assignment(let assignment)) = step.effects[index], let agent = assignment.agent {
-                held.append((assignment.conversation, agent))
-            }
+            if let (conversation, agent) = step.effects[index].assignedTo { held.append((conversation, agent)) }
         }
     }
 }
