@@ -95,7 +95,9 @@ let package = Package(
         ),
         .testTarget(
             name: "KefuCoreTests",
-            dependencies: ["KefuCore", .product(name: "PropertyBased", package: "swift-property-based")]
+            dependencies: [
+                "KefuCore", "KefuTestSupport", .product(name: "PropertyBased", package: "swift-property-based"),
+            ]
         ),
         .testTarget(
             name: "KefuProtocolTests",

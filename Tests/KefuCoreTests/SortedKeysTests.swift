@@ -1,3 +1,4 @@
+import KefuTestSupport
 import Testing
 
 @testable import KefuCore

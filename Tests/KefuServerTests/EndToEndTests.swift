@@ -188,7 +188,7 @@ struct ProtocolErrorTests {
         let buyer = try await daemon.customer("b-calm")
         #expect(try await buyer.completion("o OPEN presales :正常的问题") == "o OK conv=1")
         try await alice.expect("* ASSIGNED conv=1")
-        var generator = SplitMix64(seed: 0x6B_6566_75)
+        var generator = SeededGenerator(seed: 0x6B_6566_75)
         for client in 0..<4 {
             let noisy = try await daemon.connect()
             for _ in 0..<200 {
@@ -263,20 +263,5 @@ struct RecoveryTests {
         let buyer2 = try await again.customer("b2")
         #expect(try await buyer2.completion("o OPEN presales :新问题") == "o OK conv=3")
         try await again.stop()
-    }
-}
-
-/// A small deterministic generator, so a failing random input can be replayed.
-struct SplitMix64: RandomNumberGenerator {
-    private var state: UInt64
-
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
