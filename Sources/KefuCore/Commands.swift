@@ -291,16 +291,18 @@ public enum Effect: Sendable, Equatable {
     case deliver(Recipient, Event)
     /// Persist a record before anything of this step is shown to anyone.
     case persist(Record)
-    /// Write a journald breach record.
-    case breach(SLABreach)
+    /// Write a journald breach record. (This and the other journald cases are boxed: they are rare, and inline
+    /// they would make every effect, the many records and events of each decision included, as large as the
+    /// largest of them.)
+    indirect case breach(SLABreach)
     /// Write a journald record that an agent was set away.
-    case autoAway(AgentAutoAway)
+    indirect case autoAway(AgentAutoAway)
     /// End every session of an agent who may no longer log in (removed from the configuration), telling it why.
     case signOut(AgentID, reason: String)
     /// Write a journald record of an escalation step.
-    case escalation(SLAEscalation)
+    indirect case escalation(SLAEscalation)
     /// Write a debug-level journald record of an SLA fact that is no breach: a warning, or a round met.
-    case slaNotice(SLANotice)
+    indirect case slaNotice(SLANotice)
 }
 
 extension Effect {
