@@ -1,5 +1,6 @@
 /// Where a routing decision looks for agents, so that its cost does not grow with the team: the agents who could take
-/// a chat now (online, connected, a free slot) wait in one heap per (skill, level), best first; every other agent is
+/// a chat now (online, connected, a free slot) wait in one heap per (skill, level, store), best first — an agent who
+/// serves every store in the heap of store lane 0, one who lists stores in the heap of each —; every other agent is
 /// only counted, by skill and standing. A decision walks the front of the few heaps that may serve a conversation
 /// and never touches a full or offline agent. Removal is lazy (a generation number tells live entries from stale
 /// ones), as in the waiting queue.
@@ -50,7 +51,12 @@ struct AgentRoster {
         var standing: Standing
         var key: Key
         var lanes: [Lane]
+        /// The store lanes it serves (nil: every store, filed under store lane 0).
+        var stores: [Int]?
         var generation: UInt64
+
+        /// The store lanes of the heaps it is filed in.
+        var heapStores: [Int] { stores ?? [0] }
     }
 
     /// A skill's counts, kept together so an agent's change costs one lookup per skill.
@@ -59,22 +65,40 @@ struct AgentRoster {
         var standing = [Int](repeating: 0, count: Standing.allCases.count)
         /// Free agents by level (the heaps may also hold stale entries).
         var freeByLevel: [Int] = []
+        /// Free agents by level, then store lane (an agent serving every store under 0, one listing stores under
+        /// each of them).
+        var freeByStore: [[Int]] = []
         /// Reception slots of the agents who are online and connected (for queue estimates).
         var slotsOnline = 0
 
         func free(at level: Int) -> Int { level < freeByLevel.count ? freeByLevel[level] : 0 }
 
-        mutating func add(_ standing: Standing, level: Int, _ delta: Int, slots: Int) {
+        func free(at level: Int, store: Int) -> Int {
+            level < freeByStore.count && store < freeByStore[level].count ? freeByStore[level][store] : 0
+        }
+
+        mutating func add(_ standing: Standing, level: Int, stores: [Int], _ delta: Int, slots: Int) {
             self.standing[standing.rawValue] += delta
             slotsOnline += delta * slots
             guard standing == .free else { return }
-            if freeByLevel.count <= level { freeByLevel += Array(repeating: 0, count: level + 1 - freeByLevel.count) }
+            if freeByLevel.count <= level {
+                freeByLevel += Array(repeating: 0, count: level + 1 - freeByLevel.count)
+                freeByStore += Array(repeating: [], count: level + 1 - freeByStore.count)
+            }
             freeByLevel[level] += delta
+            for store in stores {
+                if freeByStore[level].count <= store {
+                    freeByStore[level] += Array(repeating: 0, count: store + 1 - freeByStore[level].count)
+                }
+                freeByStore[level][store] += delta
+            }
         }
     }
 
-    /// Heaps by skill number, then level.
-    private var heaps: [[BinaryHeap<Entry>]] = []
+    /// Heaps by skill number, then level, then store lane.
+    private var heaps: [[[BinaryHeap<Entry>]]] = []
+    /// One more than the highest store lane an agent was filed under: a chat that names no store looks at all.
+    private(set) var storeLanes = 1
     /// Counts by skill number.
     private var tallies: [Tally] = []
     /// Where each agent is filed, by handle.
@@ -92,15 +116,22 @@ struct AgentRoster {
         change(&tallies[skill])
     }
 
-    private mutating func withHeap<R>(_ lane: Lane, _ body: (inout BinaryHeap<Entry>) -> R) -> R {
+    private mutating func withHeap<R>(_ lane: Lane, store: Int, _ body: (inout BinaryHeap<Entry>) -> R) -> R {
         if heaps.count <= lane.skill { heaps += Array(repeating: [], count: lane.skill + 1 - heaps.count) }
         if heaps[lane.skill].count <= lane.level {
-            heaps[lane.skill] += Array(repeating: BinaryHeap(), count: lane.level + 1 - heaps[lane.skill].count)
+            heaps[lane.skill] += Array(repeating: [], count: lane.level + 1 - heaps[lane.skill].count)
         }
-        return body(&heaps[lane.skill][lane.level])
+        if heaps[lane.skill][lane.level].count <= store {
+            heaps[lane.skill][lane.level] += Array(
+                repeating: BinaryHeap(), count: store + 1 - heaps[lane.skill][lane.level].count)
+        }
+        return body(&heaps[lane.skill][lane.level][store])
     }
 
-    private func hasHeap(_ lane: Lane) -> Bool { lane.skill < heaps.count && lane.level < heaps[lane.skill].count }
+    private func hasHeap(_ lane: Lane, store: Int) -> Bool {
+        lane.skill < heaps.count && lane.level < heaps[lane.skill].count && store >= 0
+            && store < heaps[lane.skill][lane.level].count
+    }
 
     private func filed(_ handle: Int) -> Indexed? { handle < indexed.count ? indexed[handle] : nil }
 
@@ -120,22 +151,27 @@ struct AgentRoster {
         var standing: Standing
         var key: Key
         var lanes: [Lane]
+        /// The store lanes the agent serves (nil: every store).
+        var stores: [Int]?
     }
 
     mutating func update(_ filing: Filing) {
-        let (standing, key, lanes) = (filing.standing, filing.key, filing.lanes)
+        let (standing, key, lanes, stores) = (filing.standing, filing.key, filing.lanes, filing.stores)
         let handle = key.handle
         let old = filed(handle)
-        if let old, old.standing == standing, old.key == key, old.lanes == lanes { return }
-        // Counts per skill: moved in one pass when the agent keeps its skills.
+        if let old, old.standing == standing, old.key == key, old.lanes == lanes, old.stores == stores { return }
+        let heapStores = stores ?? [0]
+        // Known at filing, before the heaps are (lazily) filled: a walk sizes its store lanes by it first.
+        if let top = heapStores.max(), top >= storeLanes { storeLanes = top + 1 }
+        // Counts per skill: moved in one pass when the agent keeps its skills and stores.
         let slots = Self.isOnline(standing) ? key.max : 0
-        if let old, old.lanes == lanes {
+        if let old, old.lanes == lanes, old.stores == stores {
             if old.standing != standing || old.key.max != key.max {
                 let oldSlots = Self.isOnline(old.standing) ? old.key.max : 0
                 for lane in lanes {
                     withTally(lane.skill) { tally in
-                        tally.add(old.standing, level: lane.level, -1, slots: oldSlots)
-                        tally.add(standing, level: lane.level, +1, slots: slots)
+                        tally.add(old.standing, level: lane.level, stores: heapStores, -1, slots: oldSlots)
+                        tally.add(standing, level: lane.level, stores: heapStores, +1, slots: slots)
                     }
                 }
             }
@@ -143,17 +179,21 @@ struct AgentRoster {
             if let old { count(old, -1) }
             for lane in lanes {
                 withTally(lane.skill) { tally in
-                    tally.add(standing, level: lane.level, +1, slots: slots)
+                    tally.add(standing, level: lane.level, stores: heapStores, +1, slots: slots)
                 }
             }
         }
         guard standing == .free else {
             // Not routable: entries still in heaps are stale by standing; the generation stays.
-            file(Indexed(standing: standing, key: key, lanes: lanes, generation: old?.generation ?? 0), at: handle)
+            file(
+                Indexed(
+                    standing: standing, key: key, lanes: lanes, stores: stores, generation: old?.generation ?? 0),
+                at: handle)
             return
         }
         nextGeneration &+= 1
-        file(Indexed(standing: standing, key: key, lanes: lanes, generation: nextGeneration), at: handle)
+        file(
+            Indexed(standing: standing, key: key, lanes: lanes, stores: stores, generation: nextGeneration), at: handle)
         // Into the heaps when a decision next walks them: an agent a close freed is often full again before then
         // (the freed slot takes the next waiting chat at once), and its entries would only have gone stale.
         if pendingFlags.count <= handle {
@@ -172,12 +212,14 @@ struct AgentRoster {
             pendingFlags[handle] = false
             guard let entry = filed(handle), entry.standing == .free else { continue }
             for lane in entry.lanes {
-                let size = withHeap(lane) {
-                    Self.insert(Entry(key: entry.key, generation: entry.generation), into: &$0)
+                for store in entry.heapStores {
+                    let size = withHeap(lane, store: store) {
+                        Self.insert(Entry(key: entry.key, generation: entry.generation), into: &$0)
+                    }
+                    // Stale entries leave a heap when they reach its top; one that is mostly stale is rebuilt from
+                    // its live entries, so memory stays proportional to the free agents.
+                    if size > 2 * freeAgents(in: lane, store: store) + 64 { compact(lane, store: store) }
                 }
-                // Stale entries leave a heap when they reach its top; one that is mostly stale is rebuilt from its
-                // live entries, so memory stays proportional to the free agents.
-                if size > 2 * freeAgents(in: lane) + 64 { compact(lane) }
             }
         }
         pending.removeAll(keepingCapacity: true)
@@ -211,14 +253,16 @@ struct AgentRoster {
         let online = Self.isOnline(entry.standing)
         for lane in entry.lanes {
             let slots = online ? entry.key.max : 0
-            withTally(lane.skill) { $0.add(entry.standing, level: lane.level, delta, slots: slots) }
+            withTally(lane.skill) {
+                $0.add(entry.standing, level: lane.level, stores: entry.heapStores, delta, slots: slots)
+            }
         }
     }
 
-    private mutating func compact(_ lane: Lane) {
-        guard hasHeap(lane) else { return }
-        let live = heaps[lane.skill][lane.level].unordered.filter(isLive)
-        heaps[lane.skill][lane.level] = BinaryHeap(live)
+    private mutating func compact(_ lane: Lane, store: Int) {
+        guard hasHeap(lane, store: store) else { return }
+        let live = heaps[lane.skill][lane.level][store].unordered.filter(isLive)
+        heaps[lane.skill][lane.level][store] = BinaryHeap(live)
     }
 
     private func isLive(_ entry: Entry) -> Bool {
@@ -235,11 +279,14 @@ struct AgentRoster {
         let lanes = agent.lanes
         return filed.standing == Self.standing(of: agent) && filed.key.busy == agent.busySlots
             && filed.key.max == agent.profile.maxChats && filed.key.lastAssignedAt == agent.lastAssignedAt
-            && Set(filed.lanes) == Set(lanes)
+            && Set(filed.lanes) == Set(lanes) && filed.stores == agent.storeLanes
     }
 
     /// Free agents in a lane.
     func freeAgents(in lane: Lane) -> Int { tally(lane.skill)?.free(at: lane.level) ?? 0 }
+
+    /// Free agents in a lane filed under a store lane (0: those who serve every store).
+    func freeAgents(in lane: Lane, store: Int) -> Int { tally(lane.skill)?.free(at: lane.level, store: store) ?? 0 }
 
     /// Free agents of a skill by level (index: level; may be shorter than the top level).
     func freeByLevel(of skill: Int) -> [Int] { tally(skill)?.freeByLevel ?? [] }
@@ -253,15 +300,15 @@ struct AgentRoster {
     /// Reception slots of the skill's agents who are online and connected.
     func slotsOnline(of skill: Int) -> Int { tally(skill)?.slotsOnline ?? 0 }
 
-    /// Visits the free agents of a lane (by handle) best first until `visit` returns false. Returns how many were
+    /// Visits the free agents of a lane filed under a store lane (by handle) best first until `visit` returns false. Returns how many were
     /// visited. Entries are taken off the heap while walking and put back after, so the cost is the number visited.
     @discardableResult
-    mutating func walk(_ lane: Lane, _ visit: (Int) -> Bool) -> Int {
+    mutating func walk(_ lane: Lane, store: Int, _ visit: (Int) -> Bool) -> Int {
         flushPending()
-        guard hasHeap(lane) else { return 0 }
+        guard hasHeap(lane, store: store) else { return 0 }
         // Take the heap out so it is mutated in place, not copied.
-        var heap = heaps[lane.skill][lane.level]
-        heaps[lane.skill][lane.level] = BinaryHeap()
+        var heap = heaps[lane.skill][lane.level][store]
+        heaps[lane.skill][lane.level][store] = BinaryHeap()
         var visited: [Entry] = []
         while let top = heap.min {
             guard isLive(top) else {
@@ -272,7 +319,7 @@ struct AgentRoster {
             if !visit(top.key.handle) { break }
         }
         for entry in visited { heap.insert(entry) }
-        heaps[lane.skill][lane.level] = heap
+        heaps[lane.skill][lane.level][store] = heap
         return visited.count
     }
 }

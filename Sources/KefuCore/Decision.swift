@@ -82,6 +82,8 @@ public struct OtherAgents: Sendable, Equatable {
         case offline, away, disconnected, full
         /// Free, but below the level the conversation requires now.
         case levelTooLow = "level-too-low"
+        /// Free, but not serving the conversation's store (never walked: the roster files agents by store).
+        case otherStore = "other-store"
         /// Free, but behind the agents examined in routing order (load ratio, idle time, id).
         case rankedLower = "ranked-lower"
 
@@ -95,6 +97,7 @@ public struct OtherAgents: Sendable, Equatable {
             case .disconnected: "not connected"
             case .full: "full"
             case .levelTooLow: "level below the required"
+            case .otherStore: "free, does not serve the chat's store"
             case .rankedLower: "free, ranked after the agents examined"
             }
         }

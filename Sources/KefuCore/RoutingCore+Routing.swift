@@ -161,27 +161,38 @@ extension RoutingCore {
         let agents = self.agents
         let rules = skillTable
         var seen: Set<Int> = []
+        // A chat of a store is served by the agents filed under it and those who serve every store (lane 0); one
+        // that names no store by anyone, and an agent listing several stores is then met in several heaps of a lane.
+        let storeLanes = open.storeLane > 0 ? [0, open.storeLane] : Array(0..<roster.storeLanes)
         for (lane, fallback) in lanes {
-            var accepted = 0
-            search.visited[lane] = roster.walk(lane) { handle in
-                // The agent is read where it lies, field by field (no copy of it).
-                guard seen.insert(handle).inserted,
-                    let (key, verdict, level) = agents.inspect(
-                        handle: handle,
-                        { agent -> (AgentRoster.Key, Verdict, Int)? in
-                            // Met in a fallback lane but also in the own skill's lanes: judged there.
-                            if fallback && agent.level(inSkill: own) >= 1 { return nil }
-                            let (verdict, level) = agent.verdict(for: open, excluding: excluded, at: now, rules: rules)
-                            return (agent.rosterKey, verdict, level)
-                        }) ?? nil
-                else { return true }
-                guard verdict == .chosen else {
-                    search.examined.append(Candidate(agent: key.agent, verdict: verdict))
-                    return true
+            var metInLane: Set<Int> = []
+            for store in storeLanes {
+                var accepted = 0
+                roster.walk(lane, store: store) { handle in
+                    // Counted once per lane (what `OTHERS` subtracts), judged once per decision.
+                    if storeLanes.count <= 2 || metInLane.insert(handle).inserted {
+                        search.visited[lane, default: 0] += 1
+                    }
+                    // The agent is read where it lies, field by field (no copy of it).
+                    guard seen.insert(handle).inserted,
+                        let (key, verdict, level) = agents.inspect(
+                            handle: handle,
+                            { agent -> (AgentRoster.Key, Verdict, Int)? in
+                                // Met in a fallback lane but also in the own skill's lanes: judged there.
+                                if fallback && agent.level(inSkill: own) >= 1 { return nil }
+                                let (verdict, level) = agent.verdict(
+                                    for: open, excluding: excluded, at: now, rules: rules)
+                                return (agent.rosterKey, verdict, level)
+                            }) ?? nil
+                    else { return true }
+                    guard verdict == .chosen else {
+                        search.examined.append(Candidate(agent: key.agent, verdict: verdict))
+                        return true
+                    }
+                    search.eligible.append((key, level))
+                    accepted += 1
+                    return accepted < 2
                 }
-                search.eligible.append((key, level))
-                accepted += 1
-                return accepted < 2
             }
         }
         return search
@@ -243,15 +254,23 @@ extension RoutingCore {
             add(.full, roster.count(of: skill, .full))
             var tooLow = 0
             var lower = 0
+            var otherStore = 0
             for (level, free) in roster.freeByLevel(of: skill).enumerated() where level >= 1 {
                 let lane = AgentRoster.Lane(skill: skill, level: level)
                 if skill == open.skill && level < required {
                     tooLow += free
                 } else {
-                    lower += free - (visited[lane] ?? 0)
+                    // A decision walks only the agents of the chat's store and those who serve every store.
+                    let serving =
+                        open.storeLane > 0
+                        ? roster.freeAgents(in: lane, store: 0) + roster.freeAgents(in: lane, store: open.storeLane)
+                        : free
+                    otherStore += free - serving
+                    lower += serving - (visited[lane] ?? 0)
                 }
             }
             add(.levelTooLow, tooLow)
+            add(.otherStore, otherStore)
             add(.rankedLower, lower)
         }
         count(open.skill)

@@ -27,7 +27,8 @@ public struct RoutingCore: Sendable {
 
         /// Where the roster files the agent now.
         var filing: AgentRoster.Filing {
-            AgentRoster.Filing(standing: AgentRoster.standing(of: self), key: rosterKey, lanes: lanes)
+            AgentRoster.Filing(
+                standing: AgentRoster.standing(of: self), key: rosterKey, lanes: lanes, stores: storeLanes)
         }
 
         /// The agent's place in its roster lanes (and what routing compares agents by).
@@ -104,7 +105,7 @@ public struct RoutingCore: Sendable {
         /// What the conversation asks of an agent now.
         var demand: Demand {
             Demand(
-                skill: skill, widenStep: widenStep, store: record.store,
+                skill: skill, widenStep: widenStep, store: record.store, storeLane: storeLane,
                 language: record.language, reservedFor: reservedFor, reservedUntil: reservedUntil,
                 passedOnBy: passedOnBy
             )
@@ -117,6 +118,8 @@ public struct RoutingCore: Sendable {
         var skill: Int
         var widenStep: Int
         var store: String?
+        /// The queue and roster lane of `store` (`StoreLanes`; 0: none).
+        var storeLane: Int
         var language: String?
         var reservedFor: AgentID?
         var reservedUntil: Instant?

@@ -151,9 +151,33 @@ struct SupervisorTests {
                 == .fromStore(.explanation, id, viewer: .agent("cat"), verifyOwnership: true))
     }
 
+    /// A chat that names no store may go to any agent: the decision walks every store's agents, and one who serves
+    /// several stores (filed under each) is examined and counted once.
+    @Test func aChatWithoutAStoreIsOfferedToEveryStoresAgentsCountingEachOnce() {
+        let team = (0..<40).map { index in
+            agent(AgentID("a\(index + 10)"), max: 1, ["presales": 1], stores: ["tmall", "jd"])
+        }
+        var floor = Floor(agents: team)
+        for index in 0..<40 { floor.login(AgentID("a\(index + 10)")) }
+        let id = floor.open("c1", "presales")
+        guard let decision = floor.core.decision(for: id) else {
+            Issue.record("no decision")
+            return
+        }
+        #expect(decision.agent == "a10")
+        #expect(decision.candidates.first == Candidate(agent: "a10", verdict: .chosen))
+        #expect(Set(decision.candidates.map(\.agent)).count == decision.candidates.count)
+        // Every free agent is either a candidate or counted as ranked lower, once.
+        #expect(
+            decision.others == [
+                OtherAgents(skill: "presales", standing: .rankedLower, count: 40 - decision.candidates.count)
+            ])
+    }
+
     @Test func aLargeTeamsDecisionListsTheAgentsExaminedAndCountsTheRest() {
         // 40 agents of presales, a10...a49: 10 offline, 5 away, 10 full, 5 free juniors below the required level 3,
-        // and 10 free seniors, two of whom do not serve jd. Only free agents of the levels that may serve are examined.
+        // and 10 free seniors, two of whom do not serve jd. Only free agents of the levels that may serve and of the
+        // chat's store (or of every store) are examined.
         var team: [AgentProfile] = []
         for index in 0..<40 {
             let level = (30..<35).contains(index) ? 1 : 3
@@ -170,12 +194,12 @@ struct SupervisorTests {
             Issue.record("no decision")
             return
         }
-        // a35 and a36 serve tmall only; a37 wins, a38 is its runner-up; the free juniors a40...a44 are below level 3.
+        // a35 and a36 serve tmall only: filed under tmall, never walked for a jd chat, counted as of another store;
+        // a37 wins, a38 is its runner-up; the free juniors a40...a44 are below level 3.
         #expect(decision.agent == "a37")
         #expect(decision.rule == "all else equal: lowest id")
         #expect(
             decision.candidates == [
-                Candidate(agent: "a35", verdict: .store("jd")), Candidate(agent: "a36", verdict: .store("jd")),
                 Candidate(agent: "a37", verdict: .chosen), Candidate(agent: "a38", verdict: .laterID),
             ])
         #expect(
@@ -184,16 +208,27 @@ struct SupervisorTests {
                 OtherAgents(skill: "presales", standing: .away, count: 5),
                 OtherAgents(skill: "presales", standing: .full, count: 10),
                 OtherAgents(skill: "presales", standing: .levelTooLow, count: 5),
+                OtherAgents(skill: "presales", standing: .otherStore, count: 2),
                 OtherAgents(skill: "presales", standing: .rankedLower, count: 6),
             ])
         guard case .listing(let lines, let fields) = floor.run(.explain(.supervisor("lead"), id)).reply else {
             Issue.record("no listing")
             return
         }
-        #expect(fields == [Field("count", "4"), Field("others", "36")])
+        #expect(fields == [Field("count", "2"), Field("others", "38")])
         #expect(
-            lines.map(\.name) == ["EXPLAIN"] + Array(repeating: "CANDIDATE", count: 4)
-                + Array(repeating: "OTHERS", count: 5))
+            lines.map(\.name) == ["EXPLAIN"] + Array(repeating: "CANDIDATE", count: 2)
+                + Array(repeating: "OTHERS", count: 6))
+        #expect(
+            lines.dropLast().last
+                == DataLine(
+                    "OTHERS",
+                    [
+                        Field("conv", "11"), Field("skill", "presales"), Field("verdict", "other-store"),
+                        Field("count", "2"),
+                    ],
+                    text: "free, does not serve the chat's store"
+                ))
         #expect(
             lines.last
                 == DataLine(
