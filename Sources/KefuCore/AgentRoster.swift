@@ -159,7 +159,11 @@ struct AgentRoster {
         let (standing, key, lanes, stores) = (filing.standing, filing.key, filing.lanes, filing.stores)
         let handle = key.handle
         let old = filed(handle)
-        if let old, old.standing == standing, old.key == key, old.lanes == lanes, old.stores == stores { return }
+        if let old, old.standing == standing, old.lanes == lanes, old.stores == stores {
+            // Nothing the roster reads changed: the key orders free agents only, so a busy agent's new load or last
+            // assignment (every close and reassignment of a full agent) need not be filed.
+            if old.key == key || (standing != .free && old.key.max == key.max) { return }
+        }
         let heapStores = stores ?? [0]
         // Known at filing, before the heaps are (lazily) filled: a walk sizes its store lanes by it first.
         if let top = heapStores.max(), top >= storeLanes { storeLanes = top + 1 }
@@ -277,8 +281,12 @@ struct AgentRoster {
     func isFiled(_ agent: RoutingCore.AgentState) -> Bool {
         guard let filed = filed(agent.handle) else { return false }
         let lanes = agent.lanes
-        return filed.standing == Self.standing(of: agent) && filed.key.busy == agent.busySlots
-            && filed.key.max == agent.profile.maxChats && filed.key.lastAssignedAt == agent.lastAssignedAt
+        let standing = Self.standing(of: agent)
+        // The key (load, last assignment) orders free agents only: a busy agent's may be older than its state.
+        let keyed =
+            standing != .free
+            || (filed.key.busy == agent.busySlots && filed.key.lastAssignedAt == agent.lastAssignedAt)
+        return filed.standing == standing && keyed && filed.key.max == agent.profile.maxChats
             && Set(filed.lanes) == Set(lanes) && filed.stores == agent.storeLanes
     }
 
