@@ -42,15 +42,27 @@ struct SkillSet: Sendable {
     }
 }
 
-/// Stores by the number of their queue lane: 0 for a conversation that names no store (any agent may serve it),
-/// the store's `NameNumbers` number + 1 otherwise.
+/// Stores by the number of their queue and roster lane. Only stores that agents list get a lane of their own (the
+/// configuration bounds them; a store named by a buyer cannot grow the queue's layout): 0 is for a conversation that
+/// names no store (any agent may serve it), 1 for one naming a store no agent lists (only agents serving every store
+/// may), and a listed store's `NameNumbers` number + 2 for the rest.
 struct StoreLanes: Sendable {
+    static let noStore = 0
+    static let unlisted = 1
+
     private var numbers = NameNumbers<String>()
 
-    mutating func lane(of store: String?) -> Int { store.map { numbers.intern($0) + 1 } ?? 0 }
+    /// A conversation's lane. A store listed later (a reload) gets its own lane then: the reload moves the
+    /// conversations naming it.
+    func lane(of store: String?) -> Int {
+        guard let store else { return Self.noStore }
+        return numbers.number(of: store).map { $0 + 2 } ?? Self.unlisted
+    }
 
-    /// The lanes of the stores an agent serves (nil: every store), sorted.
-    mutating func lanes(of stores: Set<String>?) -> [Int]? { stores.map { $0.map { lane(of: $0) }.sorted() } }
+    /// The lanes of the stores an agent serves (nil: every store), sorted; listing a store gives it a lane.
+    mutating func lanes(of stores: Set<String>?) -> [Int]? {
+        stores.map { $0.map { numbers.intern($0) + 2 }.sorted() }
+    }
 }
 
 /// The `[[skill]]` rules by skill number, derived from the policy at every (re)configuration, so that a decision

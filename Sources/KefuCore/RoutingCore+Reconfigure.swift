@@ -40,6 +40,8 @@ extension RoutingCore {
 
         for id in conversations.keys.sorted() {
             guard var open = conversations[id] else { continue }
+            // A store the new roster lists for the first time gets its own lane (the queue moves the chat below).
+            open.storeLane = storeLanes.lane(of: open.record.store)
             // A reservation for an agent who is gone no longer holds anyone up.
             if let reserved = open.reservedFor, agents[reserved] == nil {
                 open.reservedFor = nil

@@ -1,5 +1,6 @@
-import KefuCore
 import Testing
+
+@testable import KefuCore
 
 @Suite("Transfers, notes and handover")
 struct HandlingTests {
@@ -149,6 +150,20 @@ struct SupervisorTests {
         #expect(
             floor.run(.explain(.agent("cat"), id)).reply
                 == .fromStore(.explanation, id, viewer: .agent("cat"), verifyOwnership: true))
+    }
+
+    /// Stores buyers name that no agent lists share one lane: a gateway naming thousands of stores cannot grow the
+    /// queue's layout, and those chats still go to an agent who serves every store.
+    @Test func storesNoAgentListsShareOneLane() {
+        var floor = Floor(agents: [
+            agent("tina", max: 1, ["presales": 1], stores: ["tmall"]), agent("al", max: 1, ["presales": 1]),
+        ])
+        let ids = (0..<1000).map { floor.open(CustomerID("c\($0)"), "presales", store: "shop\($0)") }
+        #expect(floor.core.queue.storeLanes <= 3)  // none, unlisted, tmall
+        floor.login("tina")
+        #expect(floor.core.held(by: "tina").isEmpty)
+        floor.login("al")
+        #expect(floor.core.held(by: "al") == [ids[0]])
     }
 
     /// A chat that names no store may go to any agent: the decision walks every store's agents, and one who serves

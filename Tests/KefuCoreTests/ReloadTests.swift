@@ -30,6 +30,20 @@ struct ReloadTests {
         #expect(floor.core.held(by: "bob") == [first, second])
     }
 
+    /// A chat naming a store nobody lists waits for an agent who serves every store; once a reload gives an agent
+    /// that store, the chat is that agent's to take.
+    @Test func aStoreListedByAReloadIsServedByItsNewAgent() {
+        let tmallOnly = agent("tina", max: 1, ["presales": 1], stores: ["tmall"])
+        var floor = Floor(agents: [tmallOnly])
+        floor.login("tina")
+        let id = floor.open("c1", "presales", store: "pdd")
+        #expect(floor.holder(of: id) == nil)  // tina serves tmall only
+        let pdd = agent("pat", max: 1, ["presales": 1], stores: ["pdd"])
+        floor.run(.reconfigure(policy([tmallOnly, pdd])))
+        floor.login("pat")
+        #expect(floor.holder(of: id) == "pat")
+    }
+
     @Test func anAddedAgentMayLogInAndTakesWaitingWork() {
         var floor = Floor(agents: [agent("alice", max: 1, ["presales": 2])])
         let id = floor.open("c1", "presales")
