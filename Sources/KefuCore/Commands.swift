@@ -310,7 +310,10 @@ extension Effect {
     /// effect. Read where the effect lies (`step.effects[i].assignedTo`): a consumer looking only for assignments,
     /// as the routing benchmark is, does not copy each effect out of the step to find them.
     @_spi(Benchmarks) public var assignedTo: (conversation: ConversationID, agent: AgentID)? {
-        guard case .persist(.assignment(let assignment)) = self, let agent = assignment.agent else { return nil }
+        // The tag first: binding the payload copies the effect, which only an assignment is worth.
+        guard case .persist(.assignment) = self, case .persist(.assignment(let assignment)) = self,
+            let agent = assignment.agent
+        else { return nil }
         return (assignment.conversation, agent)
     }
 }

@@ -122,9 +122,11 @@ final class SteadyFloor {
         }
         // A refused command would make this a benchmark of refusals: stop rather than report it.
         if case .refused(let code, let text) = step.reply { fatalError("decision refused: \(code) \(text)") }
-        // Read in place: matching each effect here would copy it out of the array first.
-        for index in step.effects.indices {
-            if let (conversation, agent) = step.effects[index].assignedTo { held.append((conversation, agent)) }
+        // Read in place (through the buffer: the array's subscript would copy each effect out first).
+        step.effects.withUnsafeBufferPointer { effects in
+            for index in effects.indices {
+                if let (conversation, agent) = effects[index].assignedTo { held.append((conversation, agent)) }
+            }
         }
     }
 }
