@@ -35,12 +35,15 @@ public struct RoutingPolicy: Sendable, Equatable {
 
     /// The limit of a conversation's round under its policy.
     public func limit(ofRound round: Int, for record: ConversationRecord) -> Milliseconds {
+        // Without [[sla]] policies, the floor's limits (no policy value made on every round armed).
+        if slaPolicies.isEmpty { return round <= 1 ? firstResponse : response }
         let policy = sla(for: record)
         return round <= 1 ? policy.firstResponse : policy.response
     }
 
     /// When to warn the holder of a conversation's round under its policy; nil: never.
     public func warning(start: Instant, due: Instant, for record: ConversationRecord) -> Instant? {
+        if slaPolicies.isEmpty { return warning(start: start, due: due, before: warnBefore, calendar: calendar) }
         let sla = sla(for: record)
         return warning(start: start, due: due, before: sla.warnBefore, calendar: sla.calendar ?? calendar)
     }
