@@ -19,7 +19,7 @@ public struct Instant: Hashable, Comparable, Sendable, CustomStringConvertible {
         Milliseconds(lhs.unixMilliseconds - rhs.unixMilliseconds)
     }
 
-    public var description: String { "\(unixMilliseconds)" }
+    public var description: String { String(unixMilliseconds) }
 }
 
 /// A span of time in milliseconds (SLA thresholds, waits).
@@ -33,7 +33,7 @@ public struct Milliseconds: Hashable, Comparable, Sendable, CustomStringConverti
 
     public static func < (lhs: Milliseconds, rhs: Milliseconds) -> Bool { lhs.value < rhs.value }
 
-    public var description: String { "\(value)" }
+    public var description: String { String(value) }
 }
 
 /// An agent's id as configured (`[[agent]] id = "alice"`).
@@ -68,7 +68,7 @@ public struct ConversationID: Hashable, Comparable, Sendable, CustomStringConver
     public let rawValue: Int64
     public init(_ rawValue: Int64) { self.rawValue = rawValue }
     public static func < (lhs: ConversationID, rhs: ConversationID) -> Bool { lhs.rawValue < rhs.rawValue }
-    public var description: String { "\(rawValue)" }
+    public var description: String { String(rawValue) }
 
     public func hash(into hasher: inout Hasher) { hasher.combine(rawValue) }
 
