@@ -98,7 +98,7 @@ extension RoutingCore {
             conversation: id, seq: 1, sender: .customer, author: customer.rawValue, at: now, text: text
         )
         effects.append(.persist(.message(first)))
-        if !placeWithReturningAgent(id, at: now) { place(id, at: now, reason: "routed") }
+        if !placeWithReturningAgent(id, of: customer, at: now) { place(id, at: now, reason: "routed") }
         // The daemon's own words come after the buyer's placement is known; they are no human answer.
         if let closed = policy.autoReplies.outOfHours, !calendar.isBusinessTime(now) {
             automaticMessage(id, closed, at: now)
@@ -111,9 +111,16 @@ extension RoutingCore {
     /// A returning buyer (老客户) goes back to the agent who served them last, within `sticky_window_s`: at once
     /// when that agent can take the chat, or after waiting up to `sticky_wait_s` when the agent is online but
     /// full. Returns false when sticky routing does not apply.
-    mutating func placeWithReturningAgent(_ id: ConversationID, at now: Instant) -> Bool {
-        guard let customer = conversations[id]?.record.customer, let last = returningBuyers[customer],
-            now - last.closedAt <= policy.rules.stickyWindow, let demand = conversations.inspect(id, { $0.demand }),
+    mutating func placeWithReturningAgent(_ id: ConversationID, of customer: CustomerID, at now: Instant) -> Bool {
+        guard let last = returningBuyers[customer], now - last.closedAt <= policy.rules.stickyWindow else {
+            return false
+        }
+        // Without a sticky wait only an agent with room now matters: a busy one is ruled out before reading the
+        // conversation for a full verdict (a returning buyer's agent is busy most of a busy day).
+        if policy.rules.stickyWait.value <= 0, agents.inspect(handle: last.handle, { $0.canTakeMore }) != true {
+            return false
+        }
+        guard let demand = conversations.inspect(id, { $0.demand }),
             let (verdict, _) = agents.inspect(
                 handle: last.handle,
                 { [rules = skillTable] in
