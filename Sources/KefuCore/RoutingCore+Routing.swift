@@ -118,7 +118,7 @@ extension RoutingCore {
             candidates.sort { $0.agent < $1.agent }
             decision = Decision(
                 conversation: id, at: now, agent: best?.key.agent, rule: "", candidates: candidates,
-                others: otherAgents(open, fallback: fallback, visited: search.visited)
+                others: otherAgentsShared(open, fallback: fallback, visited: search.visited)
             )
         }
         decision.rule = Self.rule(decision.candidates, chosen: best != nil)
@@ -241,41 +241,74 @@ extension RoutingCore {
         _ open: Demand, fallback: [Int], visited: [AgentRoster.Lane: Int]
     ) -> [OtherAgents] {
         var others: [OtherAgents] = []
-        let required = requiredLevel(open)
-        // The own skill, then the fallbacks (no array made for the common case of none).
         func count(_ skill: Int) {
             let name = skillNumbers[skill]
-            func add(_ standing: OtherAgents.Standing, _ count: Int) {
-                if count > 0 { others.append(OtherAgents(skill: name, standing: standing, count: count)) }
+            forEachOther(of: skill, open, visited: visited) { standing, count in
+                others.append(OtherAgents(skill: name, standing: standing, count: count))
             }
-            add(.offline, roster.count(of: skill, .offline))
-            add(.away, roster.count(of: skill, .away))
-            add(.disconnected, roster.count(of: skill, .disconnected))
-            add(.full, roster.count(of: skill, .full))
-            var tooLow = 0
-            var lower = 0
-            var otherStore = 0
-            for (level, free) in roster.freeByLevel(of: skill).enumerated() where level >= 1 {
-                let lane = AgentRoster.Lane(skill: skill, level: level)
-                if skill == open.skill && level < required {
-                    tooLow += free
-                } else {
-                    // A decision walks only the agents of the chat's store and those who serve every store.
-                    let serving =
-                        open.storeLane > 0
-                        ? roster.freeAgents(in: lane, store: 0) + roster.freeAgents(in: lane, store: open.storeLane)
-                        : free
-                    otherStore += free - serving
-                    lower += serving - (visited[lane] ?? 0)
-                }
-            }
-            add(.levelTooLow, tooLow)
-            add(.otherStore, otherStore)
-            add(.rankedLower, lower)
         }
+        // The own skill, then the fallbacks (no array of skills made for the common case of none).
         count(open.skill)
         for skill in fallback { count(skill) }
         return others
+    }
+
+    /// `otherAgents`, sharing the array of the skill's previous decision when the counts are the same: the common
+    /// case on a busy floor (every agent full, decision after decision), which then makes no array per queued chat.
+    mutating func otherAgentsShared(
+        _ open: Demand, fallback: [Int], visited: [AgentRoster.Lane: Int]
+    ) -> [OtherAgents] {
+        guard fallback.isEmpty else { return otherAgents(open, fallback: fallback, visited: visited) }
+        if open.skill < othersBySkill.count, let last = othersBySkill[open.skill] {
+            var index = 0
+            var same = true
+            forEachOther(of: open.skill, open, visited: visited) { standing, count in
+                same = same && index < last.count && last[index].standing == standing && last[index].count == count
+                index += 1
+            }
+            if same && index == last.count { return last }
+        }
+        let others = otherAgents(open, fallback: fallback, visited: visited)
+        if othersBySkill.count <= open.skill {
+            othersBySkill += Array(repeating: nil, count: open.skill + 1 - othersBySkill.count)
+        }
+        othersBySkill[open.skill] = others
+        return others
+    }
+
+    /// The standings and counts (above zero) of a skill's agents a decision did not examine, in `EXPLAIN` order.
+    func forEachOther(
+        of skill: Int, _ open: Demand, visited: [AgentRoster.Lane: Int],
+        _ body: (OtherAgents.Standing, Int) -> Void
+    ) {
+        func add(_ standing: OtherAgents.Standing, _ count: Int) {
+            if count > 0 { body(standing, count) }
+        }
+        add(.offline, roster.count(of: skill, .offline))
+        add(.away, roster.count(of: skill, .away))
+        add(.disconnected, roster.count(of: skill, .disconnected))
+        add(.full, roster.count(of: skill, .full))
+        let required = requiredLevel(open)
+        var tooLow = 0
+        var lower = 0
+        var otherStore = 0
+        for (level, free) in roster.freeByLevel(of: skill).enumerated() where level >= 1 {
+            let lane = AgentRoster.Lane(skill: skill, level: level)
+            if skill == open.skill && level < required {
+                tooLow += free
+            } else {
+                // A decision walks only the agents of the chat's store and those who serve every store.
+                let serving =
+                    open.storeLane > 0
+                    ? roster.freeAgents(in: lane, store: 0) + roster.freeAgents(in: lane, store: open.storeLane)
+                    : free
+                otherStore += free - serving
+                lower += serving - (visited[lane] ?? 0)
+            }
+        }
+        add(.levelTooLow, tooLow)
+        add(.otherStore, otherStore)
+        add(.rankedLower, lower)
     }
 
     /// The rule that decided, named after the tie-break the closest runner-up lost on.

@@ -161,6 +161,8 @@ public struct RoutingCore: Sendable {
     var returningBuyers: [CustomerID: ReturningBuyer] = [:]
     /// Recent handling time per skill (moving average, ms), for queue estimates.
     var handlingTime: [Double?] = []
+    /// Each skill's last `OTHERS` counts, shared by the next decision with the same counts (`otherAgentsShared`).
+    var othersBySkill: [[OtherAgents]?] = []
     /// Skills (by number) whose waiting customers may have a new position to hear about.
     var queueChanged = SkillSet()
     var queueReportArmed = false

@@ -166,6 +166,27 @@ struct SupervisorTests {
         #expect(floor.core.held(by: "al") == [ids[0]])
     }
 
+    /// On a large team with everyone full, each queued chat's decision counts the team as it stands then: the
+    /// counts of the previous decision are reused only while they are still true.
+    @Test func queuedChatsOnAFullTeamEachCountTheTeamAsItStandsThen() {
+        let team = (0..<40).map { agent(AgentID("a\($0 + 10)"), max: 1, ["presales": 1]) }
+        var floor = Floor(agents: team)
+        for index in 0..<40 { floor.login(AgentID("a\(index + 10)")) }
+        for index in 0..<40 { _ = floor.open(CustomerID("warm\(index)"), "presales") }
+        let first = floor.open("c1", "presales")
+        let second = floor.open("c2", "presales")
+        floor.run(.setPresence(.agent("a10"), .away))
+        let third = floor.open("c3", "presales")
+        let full = [OtherAgents(skill: "presales", standing: .full, count: 40)]
+        #expect(floor.core.decision(for: first)?.others == full)
+        #expect(floor.core.decision(for: second)?.others == full)
+        #expect(
+            floor.core.decision(for: third)?.others == [
+                OtherAgents(skill: "presales", standing: .away, count: 1),
+                OtherAgents(skill: "presales", standing: .full, count: 39),
+            ])
+    }
+
     /// A chat that names no store may go to any agent: the decision walks every store's agents, and one who serves
     /// several stores (filed under each) is examined and counted once.
     @Test func aChatWithoutAStoreIsOfferedToEveryStoresAgentsCountingEachOnce() {
