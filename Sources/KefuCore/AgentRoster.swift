@@ -158,12 +158,16 @@ struct AgentRoster {
     mutating func update(_ filing: Filing) {
         let (standing, key, lanes, stores) = (filing.standing, filing.key, filing.lanes, filing.stores)
         let handle = key.handle
-        let old = filed(handle)
-        if let old, old.standing == standing, old.lanes == lanes, old.stores == stores {
-            // Nothing the roster reads changed: the key orders free agents only, so a busy agent's new load or last
-            // assignment (every close and reassignment of a full agent) need not be filed.
-            if old.key == key || (standing != .free && old.key.max == key.max) { return }
+        // Nothing the roster reads changed: the key orders free agents only, so a busy agent's new load or last
+        // assignment (every close and reassignment of a full agent) need not be filed. Checked where the entry
+        // lies (a copy of it would retain its arrays and strings on every step).
+        let unchanged = indexed.withUnsafeBufferPointer { entries -> Bool in
+            guard handle < entries.count, let old = entries[handle] else { return false }
+            return old.standing == standing && old.lanes == lanes && old.stores == stores
+                && (old.key == key || (standing != .free && old.key.max == key.max))
         }
+        if unchanged { return }
+        let old = filed(handle)
         let heapStores = stores ?? [0]
         // Known at filing, before the heaps are (lazily) filled: a walk sizes its store lanes by it first.
         if let top = heapStores.max(), top >= storeLanes { storeLanes = top + 1 }
