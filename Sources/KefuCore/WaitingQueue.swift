@@ -54,13 +54,19 @@ struct WaitingQueue {
         static func == (lhs: Entry, rhs: Entry) -> Bool { lhs.key == rhs.key && lhs.generation == rhs.generation }
     }
 
+    /// A waiting conversation, found by its id (which is therefore not kept again): 24 bytes, so that the check
+    /// of a heap head touches as little memory as it can.
     private struct Member {
-        /// The conversation's own skill, by number (for positions and `max_queue`).
-        var skill: Int
-        var key: QueueKey
+        var effectiveArrival: Instant
         var generation: UInt64
+        /// The conversation's own skill, by number (for positions and `max_queue`).
+        var skill: Int32
         /// `QueueLanes.plain`.
         var plain: Bool
+
+        func key(_ conversation: ConversationID) -> QueueKey {
+            QueueKey(effectiveArrival: effectiveArrival, conversation: conversation)
+        }
     }
 
     /// The heaps of every lane in one array: lane (skill, level, store) is heap
@@ -91,7 +97,10 @@ struct WaitingQueue {
         remove(key.conversation)
         nextGeneration &+= 1
         members.insert(
-            key.conversation, Member(skill: skill, key: key, generation: nextGeneration, plain: lanes.plain))
+            key.conversation,
+            Member(
+                effectiveArrival: key.effectiveArrival, generation: nextGeneration, skill: Int32(skill),
+                plain: lanes.plain))
         lanes.forEach { lane in
             let level = min(max(lane.requiredLevel, 0), 63)
             let store = max(lane.store, 0)
@@ -134,7 +143,7 @@ struct WaitingQueue {
     @discardableResult
     mutating func remove(_ conversation: ConversationID) -> Bool {
         guard let member = members.remove(conversation) else { return false }
-        bySkill[member.skill].remove(member.key)
+        bySkill[Int(member.skill)].remove(member.key(conversation))
         // Heap entries stay until they reach the top of their heap; walks discard them then.
         return true
     }
@@ -199,9 +208,9 @@ struct WaitingQueue {
     /// (a vip or a requeued chat goes in the middle).
     func position(of conversation: ConversationID) -> Int? {
         guard let member = members[conversation] else { return nil }
-        return bySkill[member.skill].rank(of: member.key)
+        return bySkill[Int(member.skill)].rank(of: member.key(conversation))
     }
 
     /// Every waiting conversation in serving order.
-    var ordered: [QueueKey] { members.map(\.value.key).sorted() }
+    var ordered: [QueueKey] { members.map { $0.value.key($0.key) }.sorted() }
 }
