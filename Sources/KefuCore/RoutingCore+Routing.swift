@@ -161,16 +161,18 @@ extension RoutingCore {
         let agents = self.agents
         let rules = skillTable
         var seen: Set<Int> = []
-        // A chat of a store is served by the agents filed under it and those who serve every store (lane 0); one
-        // that names no store by anyone, and an agent listing several stores is then met in several heaps of a lane.
-        let storeLanes = open.storeLane > 0 ? [0, open.storeLane] : Array(0..<roster.storeLanes)
+        // A chat of a store is served by the agents filed under it and those who serve every store (lane 0). A chat
+        // that names no store is served by all of them, and an agent listing several stores is then met in several
+        // heaps of a lane.
+        let storeLanes = open.storeLane > 0 ? 2 : roster.storeLanes
         for (lane, fallback) in lanes {
             var metInLane: Set<Int> = []
-            for store in storeLanes {
+            for index in 0..<storeLanes {
+                let store = open.storeLane > 0 && index == 1 ? open.storeLane : index
                 var accepted = 0
                 roster.walk(lane, store: store) { handle in
                     // Counted once per lane (what `OTHERS` subtracts), judged once per decision.
-                    if storeLanes.count <= 2 || metInLane.insert(handle).inserted {
+                    if open.storeLane > 0 || metInLane.insert(handle).inserted {
                         search.visited[lane, default: 0] += 1
                     }
                     // The agent is read where it lies, field by field (no copy of it).

@@ -19,7 +19,7 @@ struct QueueLane: Hashable {
     /// The skill's number (`SkillNumbers`).
     var skill: Int
     var requiredLevel: Int
-    /// The store's lane number (`RoutingCore.storeLane(of:)`; 0: the conversation names no store).
+    /// The store's lane (`StoreLanes`: 0 when the conversation names no store, 1 for a store no agent lists).
     var store = 0
 }
 
@@ -71,8 +71,9 @@ struct WaitingQueue {
 
     /// The heaps of every lane in one array: lane (skill, level, store) is heap
     /// `(skill * levelSpan + level) * storeSpan + store` (`laneNumber(of:)`). Levels are small (1 to 5 in
-    /// practice) and stores a few dozen at most, so the empty heaps of unused combinations cost little; the layout
-    /// grows (and the heaps move) only when a skill, level or store appears that it has no room for.
+    /// practice) and store lanes only as many as the stores agents list (plus two), so the empty heaps of unused
+    /// combinations cost little; the layout grows (and the heaps move) only when a skill, level or store appears
+    /// that it has no room for.
     private var heaps: [BinaryHeap<Entry>] = []
     private var skillSpan = 0
     private var levelSpan = 1
