@@ -104,9 +104,8 @@ struct AgentRoster {
     /// Where each agent is filed, by handle.
     private var indexed: [Indexed?] = []
     private var nextGeneration: UInt64 = 0
-    /// Free agents not yet in their heaps (see `update`), in the order they changed; `pendingFlags` by handle.
-    private var pending: [Int] = []
-    private var pendingFlags: [Bool] = []
+    /// Free agents not yet in their heaps (see `update`), by handle, in the order they changed.
+    private var pending = NumberSet()
 
     private func tally(_ skill: Int) -> Tally? { skill < tallies.count ? tallies[skill] : nil }
 
@@ -204,20 +203,13 @@ struct AgentRoster {
             Indexed(standing: standing, key: key, lanes: lanes, stores: stores, generation: nextGeneration), at: handle)
         // Into the heaps when a decision next walks them: an agent a close freed is often full again before then
         // (the freed slot takes the next waiting chat at once), and its entries would only have gone stale.
-        if pendingFlags.count <= handle {
-            pendingFlags += Array(repeating: false, count: handle + 1 - pendingFlags.count)
-        }
-        if !pendingFlags[handle] {
-            pendingFlags[handle] = true
-            pending.append(handle)
-        }
+        pending.insert(handle)
     }
 
     /// Files the agents that became (or stayed) free since the last walk into their lanes' heaps, as they stand now.
     private mutating func flushPending() {
         guard !pending.isEmpty else { return }
-        for handle in pending {
-            pendingFlags[handle] = false
+        for handle in pending.members {
             guard let entry = filed(handle), entry.standing == .free else { continue }
             for lane in entry.lanes {
                 for store in entry.heapStores {
@@ -230,7 +222,7 @@ struct AgentRoster {
                 }
             }
         }
-        pending.removeAll(keepingCapacity: true)
+        pending.removeAll()
     }
 
     private static func insert(_ entry: Entry, into heap: inout BinaryHeap<Entry>) -> Int {
@@ -293,9 +285,6 @@ struct AgentRoster {
         return filed.standing == standing && keyed && filed.key.max == agent.profile.maxChats
             && Set(filed.lanes) == Set(lanes) && filed.stores == agent.storeLanes
     }
-
-    /// Free agents in a lane.
-    func freeAgents(in lane: Lane) -> Int { tally(lane.skill)?.free(at: lane.level) ?? 0 }
 
     /// Free agents in a lane filed under a store lane (0: those who serve every store).
     func freeAgents(in lane: Lane, store: Int) -> Int { tally(lane.skill)?.free(at: lane.level, store: store) ?? 0 }

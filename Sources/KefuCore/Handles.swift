@@ -20,24 +20,25 @@ struct NameNumbers<Name: Hashable & Sendable>: Sendable {
 
 typealias SkillNumbers = NameNumbers<Skill>
 
-/// A set of skill numbers that is cheap to add to on every decision: a flag per skill and the list of those set,
-/// no hashing.
-struct SkillSet: Sendable {
+/// A set of small numbers (skill numbers, agent handles) that is cheap to add to on every decision: a flag per
+/// number and the list of those set, no hashing.
+struct NumberSet: Sendable {
     private var flags: [Bool] = []
-    /// The skills in the set, in the order they were added.
+    /// The numbers in the set, in the order they were added.
     private(set) var members: [Int] = []
 
     var isEmpty: Bool { members.isEmpty }
 
-    mutating func insert(_ skill: Int) {
-        if skill >= flags.count { flags += repeatElement(false, count: skill + 1 - flags.count) }
-        guard !flags[skill] else { return }
-        flags[skill] = true
-        members.append(skill)
+    mutating func insert(_ number: Int) {
+        if number >= flags.count { flags += repeatElement(false, count: number + 1 - flags.count) }
+        guard !flags[number] else { return }
+        flags[number] = true
+        members.append(number)
     }
 
+    /// Empties the set, keeping its storage.
     mutating func removeAll() {
-        for skill in members { flags[skill] = false }
+        for number in members { flags[number] = false }
         members.removeAll(keepingCapacity: true)
     }
 }

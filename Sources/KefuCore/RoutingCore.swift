@@ -148,8 +148,7 @@ public struct RoutingCore: Sendable {
     /// Filed lazily: agents changed since the roster was last read wait in `unfiled` (see `changeAgent`).
     var roster = AgentRoster()
     /// Handles of agents changed since their last filing, in order, and a flag per handle.
-    var unfiled: [Int] = []
-    var unfiledFlags: [Bool] = []
+    var unfiled = NumberSet()
     var knownSkills: Set<Skill> = []
     /// `knownSkills` by skill number.
     var knownSkillNumbers: [Bool] = []
@@ -164,7 +163,7 @@ public struct RoutingCore: Sendable {
     /// Each skill's last `OTHERS` counts, shared by the next decision with the same counts (`otherAgentsShared`).
     var othersBySkill: [[OtherAgents]?] = []
     /// Skills (by number) whose waiting customers may have a new position to hear about.
-    var queueChanged = SkillSet()
+    var queueChanged = NumberSet()
     var queueReportArmed = false
     /// Effects of the command being handled, in order.
     var effects: [Effect] = []
@@ -422,25 +421,18 @@ public struct RoutingCore: Sendable {
     mutating func changeAgent(handle: Int, _ change: (inout AgentState) -> Void) {
         guard agents.contains(handle: handle) else { return }
         change(&agents[handle: handle]!)
-        if unfiledFlags.count <= handle {
-            unfiledFlags += Array(repeating: false, count: handle + 1 - unfiledFlags.count)
-        }
-        if !unfiledFlags[handle] {
-            unfiledFlags[handle] = true
-            unfiled.append(handle)
-        }
+        unfiled.insert(handle)
     }
 
     /// Files the agents changed since the roster was last read. Called before every read of the roster (a decision,
     /// a queue estimate) and at the end of every step, so that the roster never lags behind what it is asked.
     mutating func fileChangedAgents() {
         guard !unfiled.isEmpty else { return }
-        for handle in unfiled {
-            unfiledFlags[handle] = false
+        for handle in unfiled.members {
             // An agent removed meanwhile is no longer in the table (the reload took it off the roster).
             if let filing = agents.inspect(handle: handle, { $0.filing }) { roster.update(filing) }
         }
-        unfiled.removeAll(keepingCapacity: true)
+        unfiled.removeAll()
     }
 }
 
