@@ -301,8 +301,9 @@ struct AgentRoster {
     /// Reception slots of the skill's agents who are online and connected.
     func slotsOnline(of skill: Int) -> Int { tally(skill)?.slotsOnline ?? 0 }
 
-    /// Visits the free agents of a lane filed under a store lane (by handle) best first until `visit` returns false. Returns how many were
-    /// visited. Entries are taken off the heap while walking and put back after, so the cost is the number visited.
+    /// Visits the free agents of a lane filed under a store lane (by handle) best first until `visit` returns false.
+    /// Returns how many were visited. Entries are taken off the heap while walking and put back after, so the cost is
+    /// the number visited.
     @discardableResult
     mutating func walk(_ lane: Lane, store: Int, _ visit: (Int) -> Bool) -> Int {
         flushPending()

@@ -3,8 +3,8 @@ import Testing
 
 @testable import KefuCore
 
-// ConversationIndex (conversation id -> table slot or queue entry) against a dictionary, over the traffic it is built for
-// (ids in order, most closing soon) and the traffic that would break a plain window: a chat left open for
+// ConversationIndex (conversation id -> table slot or queue entry) against a dictionary, over the traffic it is
+// built for (ids in order, most closing soon) and the traffic that would break a plain window: a chat left open for
 // days, a restore bringing ids out of order or after a long gap.
 
 @Suite("Values by conversation id")

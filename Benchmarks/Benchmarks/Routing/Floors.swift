@@ -1,10 +1,10 @@
 import DequeModule
 @_spi(Benchmarks) import KefuCore
 
-// Floors for the benchmarks, built through the core's public API only (and its `Benchmarks` SPI to read effects in place). Big states are built with
-// `RoutingCore.restore(...)` rather than by opening conversations one by one: opening queues each conversation with
-// a position that costs a scan of the queue, so building 100,000 queued conversations by `OPEN` would itself take
-// minutes. Setup is never measured.
+// Floors for the benchmarks, built through the core's public API only (and its `Benchmarks` SPI to read effects in
+// place). Big states are built with `RoutingCore.restore(...)` rather than by opening conversations one by one:
+// opening queues each conversation with a position that costs a scan of the queue, so building 100,000 queued
+// conversations by `OPEN` would itself take minutes. Setup is never measured.
 
 /// The size of a benchmark floor.
 struct FloorSize: Sendable {
