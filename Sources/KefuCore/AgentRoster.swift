@@ -1,8 +1,8 @@
 /// Where a routing decision looks for agents, so that its cost does not grow with the team: the agents who could take
 /// a chat now (online, connected, a free slot) wait in one heap per (skill, level, store), best first — an agent who
-/// serves every store in the heap of store lane 0, one who lists stores in the heap of each —; every other agent is
-/// only counted, by skill and standing. A decision walks the front of the few heaps that may serve a conversation
-/// and never touches a full or offline agent. Removal is lazy (a generation number tells live entries from stale
+/// serves every store in the heap of `StoreLanes.anyStore`, one who lists stores in the heap of each —; every other
+/// agent is only counted, by skill and standing. A decision walks the front of the few heaps that may serve a
+/// conversation and never touches a full or offline agent. Removal is lazy (a generation number tells live entries from stale
 /// ones), as in the waiting queue.
 struct AgentRoster {
     /// Where an agent stands for routing, derived from its state.
@@ -51,12 +51,12 @@ struct AgentRoster {
         var standing: Standing
         var key: Key
         var lanes: [Lane]
-        /// The store lanes it serves (nil: every store, filed under store lane 0).
+        /// The store lanes it serves (nil: every store, filed under `StoreLanes.anyStore`).
         var stores: [Int]?
         var generation: UInt64
 
         /// The store lanes of the heaps it is filed in.
-        var heapStores: [Int] { stores ?? [0] }
+        var heapStores: [Int] { stores ?? [StoreLanes.anyStore] }
     }
 
     /// A skill's counts, kept together so an agent's change costs one lookup per skill.
@@ -167,7 +167,7 @@ struct AgentRoster {
         }
         if unchanged { return }
         let old = filed(handle)
-        let heapStores = stores ?? [0]
+        let heapStores = stores ?? [StoreLanes.anyStore]
         // Known at filing, before the heaps are (lazily) filled: a walk sizes its store lanes by it first.
         if let top = heapStores.max(), top >= storeLanes { storeLanes = top + 1 }
         // Counts per skill: moved in one pass when the agent keeps its skills and stores.

@@ -44,11 +44,12 @@ struct NumberSet: Sendable {
 }
 
 /// Stores by the number of their queue and roster lane. Only stores that agents list get a lane of their own (the
-/// configuration bounds them; a store named by a buyer cannot grow the queue's layout): 0 is for a conversation that
-/// names no store (any agent may serve it), 1 for one naming a store no agent lists (only agents serving every store
-/// may), and a listed store's `NameNumbers` number + 2 for the rest.
+/// configuration bounds them; a store named by a buyer cannot grow the queue's layout): `anyStore` (0) holds the
+/// conversations that name no store (any agent may serve them) and, in the roster, the agents who serve every store;
+/// `unlisted` (1) the conversations naming a store no agent lists (only agents serving every store may take them);
+/// a listed store's lane is its `NameNumbers` number + 2.
 struct StoreLanes: Sendable {
-    static let noStore = 0
+    static let anyStore = 0
     static let unlisted = 1
 
     private var numbers = NameNumbers<String>()
@@ -56,7 +57,7 @@ struct StoreLanes: Sendable {
     /// A conversation's lane. A store listed later (a reload) gets its own lane then: the reload moves the
     /// conversations naming it.
     func lane(of store: String?) -> Int {
-        guard let store else { return Self.noStore }
+        guard let store else { return Self.anyStore }
         return numbers.number(of: store).map { $0 + 2 } ?? Self.unlisted
     }
 

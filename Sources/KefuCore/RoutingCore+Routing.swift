@@ -161,18 +161,19 @@ extension RoutingCore {
         let agents = self.agents
         let rules = skillTable
         var seen: Set<Int> = []
-        // A chat of a store is served by the agents filed under it and those who serve every store (lane 0). A chat
-        // that names no store is served by all of them, and an agent listing several stores is then met in several
-        // heaps of a lane.
-        let storeLanes = open.storeLane > 0 ? 2 : roster.storeLanes
+        // A chat of a store is served by the agents filed under it and those who serve every store. A chat that names
+        // no store is served by all of them, and an agent listing several stores is then met in several heaps of a
+        // lane.
+        let ofAStore = open.storeLane != StoreLanes.anyStore
+        let storeLanes = ofAStore ? 2 : roster.storeLanes
         for (lane, fallback) in lanes {
             var metInLane: Set<Int> = []
             for index in 0..<storeLanes {
-                let store = open.storeLane > 0 && index == 1 ? open.storeLane : index
+                let store = ofAStore ? (index == 0 ? StoreLanes.anyStore : open.storeLane) : index
                 var accepted = 0
                 roster.walk(lane, store: store) { handle in
                     // Counted once per lane (what `OTHERS` subtracts), judged once per decision.
-                    if open.storeLane > 0 || metInLane.insert(handle).inserted {
+                    if ofAStore || metInLane.insert(handle).inserted {
                         search.visited[lane, default: 0] += 1
                     }
                     // The agent is read where it lies, field by field (no copy of it).
@@ -301,8 +302,9 @@ extension RoutingCore {
             } else {
                 // A decision walks only the agents of the chat's store and those who serve every store.
                 let serving =
-                    open.storeLane > 0
-                    ? roster.freeAgents(in: lane, store: 0) + roster.freeAgents(in: lane, store: open.storeLane)
+                    open.storeLane != StoreLanes.anyStore
+                    ? roster.freeAgents(in: lane, store: StoreLanes.anyStore)
+                        + roster.freeAgents(in: lane, store: open.storeLane)
                     : free
                 otherStore += free - serving
                 lower += serving - (visited[lane] ?? 0)
@@ -447,7 +449,7 @@ extension RoutingCore {
                 let mask = queue.laneMask(of: agentLane.skill)
                 for required in 1...min(agentLane.level, 63) where mask & (1 << UInt64(required)) != 0 {
                     if let stores {
-                        add(QueueLane(skill: agentLane.skill, requiredLevel: required, store: 0))
+                        add(QueueLane(skill: agentLane.skill, requiredLevel: required, store: StoreLanes.anyStore))
                         for store in stores {
                             add(QueueLane(skill: agentLane.skill, requiredLevel: required, store: store))
                         }

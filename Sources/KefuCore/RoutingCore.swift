@@ -118,7 +118,7 @@ public struct RoutingCore: Sendable {
         var skill: Int
         var widenStep: Int
         var store: String?
-        /// The queue and roster lane of `store` (`StoreLanes`; 0: none).
+        /// The queue and roster lane of `store` (`StoreLanes`).
         var storeLane: Int
         var language: String?
         var reservedFor: AgentID?

@@ -19,8 +19,9 @@ struct QueueLane: Hashable {
     /// The skill's number (`SkillNumbers`).
     var skill: Int
     var requiredLevel: Int
-    /// The store's lane (`StoreLanes`: 0 when the conversation names no store, 1 for a store no agent lists).
-    var store = 0
+    /// The store's lane (`StoreLanes`: `anyStore` when the conversation names none, `unlisted` for a store no agent
+    /// lists).
+    var store = StoreLanes.anyStore
 }
 
 /// The lanes a conversation waits in: its own skill's at the level required now, and once widened its fallback
