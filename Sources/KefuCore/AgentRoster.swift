@@ -56,7 +56,7 @@ struct AgentRoster {
         var generation: UInt64
 
         /// The store lanes of the heaps it is filed in.
-        var heapStores: [Int] { stores ?? [StoreLanes.anyStore] }
+        var heapStores: [Int] { AgentRoster.heapStores(stores) }
     }
 
     /// A skill's counts, kept together so an agent's change costs one lookup per skill.
@@ -167,7 +167,7 @@ struct AgentRoster {
         }
         if unchanged { return }
         let old = filed(handle)
-        let heapStores = stores ?? [StoreLanes.anyStore]
+        let heapStores = Self.heapStores(stores)
         // Known at filing, before the heaps are (lazily) filled: a walk sizes its store lanes by it first.
         if let top = heapStores.max(), top >= storeLanes { storeLanes = top + 1 }
         // Counts per skill: moved in one pass when the agent keeps its skills and stores.
@@ -229,6 +229,9 @@ struct AgentRoster {
         heap.insert(entry)
         return heap.count
     }
+
+    /// The store lanes of the heaps an agent serving `stores` is filed in (nil: every store, one heap).
+    private static func heapStores(_ stores: [Int]?) -> [Int] { stores ?? [StoreLanes.anyStore] }
 
     private static func isOnline(_ standing: Standing) -> Bool { standing == .full || standing == .free }
 
