@@ -24,10 +24,10 @@ let package = Package(
     targets: [
         // Pure routing + SLA state machine: commands and time in, effects out. No I/O, no clock reads.
         .target(name: "KefuCore"),
-        // Line protocol: framing, parsing and rendering. No sockets.
+        // Line protocol: framing, parsing, and rendering the core's typed events into lines. No sockets.
         .target(
             name: "KefuProtocol",
-            dependencies: [.product(name: "NIOCore", package: "swift-nio")]
+            dependencies: ["KefuCore", .product(name: "NIOCore", package: "swift-nio")]
         ),
         // TOML configuration with file:line:key errors.
         .target(name: "KefuConfig"),

@@ -9,6 +9,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/ordo-one/benchmark.git", from: "1.38.1", traits: ["MallocInterposer"]),
         .package(url: "https://github.com/apple/swift-collections.git", from: "1.1.0"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.81.0"),
         .package(name: "kefu", path: "../"),
     ],
     targets: [
@@ -28,6 +29,16 @@ let package = Package(
             dependencies: [.product(name: "Benchmark", package: "benchmark")],
             path: "Benchmarks/BreachLateness",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
+        // The relay benchmark of issue #11: the release kefud against a durable redis, one client driving both.
+        // A plain executable (`swift run -c release Relay`, or `make bench-relay` from the root).
+        .executableTarget(
+            name: "Relay",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            path: "Benchmarks/Relay"
         ),
     ],
     swiftLanguageModes: [.v6]

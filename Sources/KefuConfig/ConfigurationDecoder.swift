@@ -176,6 +176,12 @@ extension ServerSettings {
         if let idle = try reader.seconds("idle_timeout_s", allowZero: true) {
             settings.idleTimeoutSeconds = idle == 0 ? nil : idle
         }
+        settings.maxPipelined = try reader.integer("max_pipelined", in: 1...1_000_000) ?? defaultMaxPipelined
+        settings.slowClientBytes =
+            try reader.integer("slow_client_bytes", in: 4096...(1 << 30)) ?? defaultSlowClientBytes
+        settings.slowClientGraceSeconds =
+            try reader.seconds("slow_client_grace_s", allowZero: true) ?? defaultSlowClientGraceSeconds
+        settings.keptEventBytes = try reader.integer("kept_event_bytes", in: 1024...(1 << 30)) ?? defaultKeptEventBytes
         try reader.finish()
         return settings
     }

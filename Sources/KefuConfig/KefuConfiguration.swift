@@ -123,6 +123,21 @@ public struct ServerSettings: Sendable, Equatable {
     /// `idle_timeout_s`: a connection silent this long is closed (PING keeps it open), so a dead laptop is
     /// noticed; nil (`0` in the file) never closes.
     public var idleTimeoutSeconds: Double? = 300
+    /// `max_pipelined`: lines a connection may have sent without their completion yet; beyond it kefud stops reading
+    /// the connection until completions go out (TCP slows the client down; it is not dropped).
+    public var maxPipelined = ServerSettings.defaultMaxPipelined
+    /// `slow_client_bytes`: what a connection has not read yet may stay above this only for `slow_client_grace_s`;
+    /// then the connection is closed as too slow (and, at 8 times this, at once).
+    public var slowClientBytes = ServerSettings.defaultSlowClientBytes
+    /// `slow_client_grace_s`: how long a connection may stay above `slow_client_bytes` unread.
+    public var slowClientGraceSeconds = ServerSettings.defaultSlowClientGraceSeconds
+    /// `kept_event_bytes`: events kept for one buyer with no connection, at most this many bytes (the oldest go).
+    public var keptEventBytes = ServerSettings.defaultKeptEventBytes
+
+    public static let defaultMaxPipelined = 1024
+    public static let defaultSlowClientBytes = 1 << 20
+    public static let defaultSlowClientGraceSeconds = 10.0
+    public static let defaultKeptEventBytes = 256 << 10
 
     /// Creates server settings; every parameter defaults to the value used when the key is absent.
     public init(

@@ -53,10 +53,10 @@ public enum Command: Sendable, Equatable {
     case assign(Principal, ConversationID, AgentID)
     /// `EXPLAIN <conv>`: why the conversation is where it is.
     case explain(Principal, ConversationID)
-    /// `QUEUE`: waiting conversations (supervisors).
-    case queue(Principal)
-    /// `AGENTS`: every agent's presence and load (supervisors).
-    case agents(Principal)
+    /// `QUEUE [after=<rank>] [limit=<n>]`: waiting conversations in serving order (supervisors).
+    case queue(Principal, page: ListingPage = ListingPage())
+    /// `AGENTS [after=<agent>] [limit=<n>]`: every agent's presence and load, by id (supervisors).
+    case agents(Principal, after: AgentID? = nil, limit: Int? = nil)
     /// `SEND <conv> auto=1`: an agent's canned reply (快捷回复). The buyer gets it, but it is no human answer: it
     /// ends no round.
     case autoReply(Principal, ConversationID, text: String)
@@ -67,6 +67,21 @@ public enum Command: Sendable, Equatable {
     case tick
     /// The configuration was reloaded: route by these rules from now on (see `RoutingCore.reconfigure`).
     case reconfigure(RoutingPolicy)
+}
+
+/// A page of a listing: the items after `after` (a rank from 1 in the listing's order; 0 or nil: from the start), at
+/// most `limit` of them (nil: all). A paged listing's completion says `more=1` when items remain.
+public struct ListingPage: Sendable, Equatable {
+    public var after: Int?
+    public var limit: Int?
+
+    public init(after: Int? = nil, limit: Int? = nil) {
+        self.after = after
+        self.limit = limit
+    }
+
+    /// Whether the client asked for a page (its completion then says `more=`).
+    public var isPaged: Bool { after != nil || limit != nil }
 }
 
 /// Where a transfer goes.
@@ -143,7 +158,7 @@ public enum Recipient: Hashable, Sendable {
 }
 
 /// An assignment as the agent sees it.
-public struct AssignmentNotice: Sendable, Equatable {
+public struct AssignmentNotice: Sendable, Equatable, Codable {
     public var conversation: ConversationID
     public var customer: CustomerID
     public var skill: Skill
@@ -158,7 +173,7 @@ public struct AssignmentNotice: Sendable, Equatable {
 }
 
 /// Unsolicited events (`* EVENT ...` lines).
-public enum Event: Sendable, Equatable {
+public enum Event: Sendable, Equatable, Codable {
     /// The customer's conversation waits in the queue at this 1-based position, with an estimate of the wait;
     /// `offline` when no agent who could serve it is online (the buyer leaves a message, 留言).
     case queued(ConversationID, position: Int, etaSeconds: Int? = nil, offline: Bool = false)
@@ -188,7 +203,7 @@ public enum Event: Sendable, Equatable {
 }
 
 /// Who closed a conversation.
-public enum Closer: String, Sendable, Equatable {
+public enum Closer: String, Sendable, Equatable, Codable {
     case customer
     case agent
     case supervisor
@@ -197,7 +212,7 @@ public enum Closer: String, Sendable, Equatable {
 }
 
 /// Which response clock was breached.
-public enum SLAKind: String, Sendable, Equatable {
+public enum SLAKind: String, Sendable, Equatable, Codable {
     /// Round 1: from the opening message to the first human answer (`first_response_s`).
     case firstResponse = "first_response"
     /// Every later round: from a buyer message after an answer to the next human answer (`response_s`).

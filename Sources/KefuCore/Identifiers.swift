@@ -2,7 +2,7 @@
 ///
 /// Deadlines are stored as absolute instants so that SLA clocks survive a restart. The core never reads a
 /// clock: every command arrives with the instant at which it happens.
-public struct Instant: Hashable, Comparable, Sendable, CustomStringConvertible {
+public struct Instant: Hashable, Comparable, Sendable, Codable, CustomStringConvertible {
     public var unixMilliseconds: Int64
 
     public init(unixMilliseconds: Int64) {
@@ -23,7 +23,7 @@ public struct Instant: Hashable, Comparable, Sendable, CustomStringConvertible {
 }
 
 /// A span of time in milliseconds (SLA thresholds, waits).
-public struct Milliseconds: Hashable, Comparable, Sendable, CustomStringConvertible {
+public struct Milliseconds: Hashable, Comparable, Sendable, Codable, CustomStringConvertible {
     public var value: Int64
 
     public init(_ value: Int64) { self.value = value }
@@ -37,7 +37,7 @@ public struct Milliseconds: Hashable, Comparable, Sendable, CustomStringConverti
 }
 
 /// An agent's id as configured (`[[agent]] id = "alice"`).
-public struct AgentID: Hashable, Comparable, Sendable, CustomStringConvertible, ExpressibleByStringLiteral {
+public struct AgentID: Hashable, Comparable, Sendable, Codable, CustomStringConvertible, ExpressibleByStringLiteral {
     public let rawValue: String
     public init(_ rawValue: String) { self.rawValue = rawValue }
     public init(stringLiteral value: String) { self.rawValue = value }
@@ -46,7 +46,7 @@ public struct AgentID: Hashable, Comparable, Sendable, CustomStringConvertible, 
 }
 
 /// A buyer's id as the customer login or gateway names it.
-public struct CustomerID: Hashable, Comparable, Sendable, CustomStringConvertible, ExpressibleByStringLiteral {
+public struct CustomerID: Hashable, Comparable, Sendable, Codable, CustomStringConvertible, ExpressibleByStringLiteral {
     public let rawValue: String
     public init(_ rawValue: String) { self.rawValue = rawValue }
     public init(stringLiteral value: String) { self.rawValue = value }
@@ -55,7 +55,7 @@ public struct CustomerID: Hashable, Comparable, Sendable, CustomStringConvertibl
 }
 
 /// A supervisor's id as configured (`[[supervisor]] id = "lead"`).
-public struct SupervisorID: Hashable, Comparable, Sendable, CustomStringConvertible, ExpressibleByStringLiteral {
+public struct SupervisorID: Hashable, Comparable, Sendable, Codable, CustomStringConvertible, ExpressibleByStringLiteral {
     public let rawValue: String
     public init(_ rawValue: String) { self.rawValue = rawValue }
     public init(stringLiteral value: String) { self.rawValue = value }
@@ -64,7 +64,7 @@ public struct SupervisorID: Hashable, Comparable, Sendable, CustomStringConverti
 }
 
 /// A conversation's id: a positive integer handed out in opening order, never reused.
-public struct ConversationID: Hashable, Comparable, Sendable, CustomStringConvertible {
+public struct ConversationID: Hashable, Comparable, Sendable, Codable, CustomStringConvertible {
     public let rawValue: Int64
     public init(_ rawValue: Int64) { self.rawValue = rawValue }
     public static func < (lhs: ConversationID, rhs: ConversationID) -> Bool { lhs.rawValue < rhs.rawValue }
@@ -81,7 +81,7 @@ public struct ConversationID: Hashable, Comparable, Sendable, CustomStringConver
 }
 
 /// A skill (技能组): a matter type an agent can serve, e.g. `presales`, `refund`.
-public struct Skill: Hashable, Comparable, Sendable, CustomStringConvertible, ExpressibleByStringLiteral {
+public struct Skill: Hashable, Comparable, Sendable, Codable, CustomStringConvertible, ExpressibleByStringLiteral {
     public let name: String
     public init(_ name: String) { self.name = name }
     public init(stringLiteral value: String) { self.name = value }
@@ -90,7 +90,7 @@ public struct Skill: Hashable, Comparable, Sendable, CustomStringConvertible, Ex
 }
 
 /// Queue priority of a conversation: vip waits ahead of normal.
-public enum Priority: String, Sendable, CaseIterable, Comparable {
+public enum Priority: String, Sendable, Codable, CaseIterable, Comparable {
     case normal
     case vip
 
@@ -101,14 +101,14 @@ public enum Priority: String, Sendable, CaseIterable, Comparable {
 }
 
 /// Presence an agent sets for itself. `away` and `offline` take no new chats.
-public enum Presence: String, Sendable, CaseIterable {
+public enum Presence: String, Sendable, Codable, CaseIterable {
     case online
     case away
     case offline
 }
 
 /// Who wrote a message in a conversation.
-public enum MessageSender: String, Sendable {
+public enum MessageSender: String, Sendable, Codable {
     case customer
     case agent
     case system

@@ -15,7 +15,7 @@ public enum Record: Sendable, Equatable {
 
 /// An internal note on a conversation (备注): never shown to the customer. Notes are only appended; an edit is a
 /// new note, so the original stays with who wrote it and when.
-public struct NoteRecord: Sendable, Equatable {
+public struct NoteRecord: Sendable, Equatable, Codable {
     public var conversation: ConversationID
     /// 1-based position among the conversation's notes.
     public var seq: Int

@@ -611,15 +611,24 @@ extension RoutingCore {
         return (lines, fields)
     }
 
-    /// `QUEUE`: every waiting conversation in serving order.
-    func queueListing(_ principal: Principal, at now: Instant) -> Reply {
+    /// `QUEUE`: the waiting conversations in serving order (a page of them when asked).
+    func queueListing(_ principal: Principal, page: ListingPage, at now: Instant) -> Reply {
         guard case .supervisor = principal else { return .refused(.forbidden, "QUEUE is for supervisors") }
         var positions: [Skill: Int] = [:]
         var lines: [DataLine] = []
+        var rank = 0
+        var more = false
+        let first = (page.after ?? 0) + 1
         for key in queue.ordered {
             guard let open = conversations[key.conversation] else { continue }
             let record = open.record
             positions[record.skill, default: 0] += 1
+            rank += 1
+            guard rank >= first else { continue }
+            if let limit = page.limit, lines.count == limit {
+                more = true
+                break
+            }
             var fields = [
                 Field("conv", record.id.description), Field("position", "\(positions[record.skill]!)"),
                 Field("skill", record.skill.name), Field("priority", record.priority.rawValue),
@@ -629,15 +638,30 @@ extension RoutingCore {
             if let store = record.store { fields.append(Field("store", store)) }
             if let language = record.language { fields.append(Field("lang", language)) }
             if let reserved = open.reservedFor { fields.append(Field("reserved", reserved.rawValue)) }
+            if page.isPaged { fields.append(Field("rank", "\(rank)")) }
             lines.append(DataLine("WAITING", fields))
         }
-        return .listing(lines, [Field("count", "\(lines.count)")])
+        return .listing(lines, Self.listingFields(count: lines.count, more: more, paged: page.isPaged))
     }
 
-    /// `AGENTS`: presence (chosen) and state (derived) of every agent.
-    func agentListing(_ principal: Principal) -> Reply {
+    /// A listing's completion: `count=`, and for a page `more=0|1`.
+    static func listingFields(count: Int, more: Bool, paged: Bool) -> [Field] {
+        var fields = [Field("count", "\(count)")]
+        if paged { fields.append(Field("more", more ? "1" : "0")) }
+        return fields
+    }
+
+    /// `AGENTS`: presence (chosen) and state (derived) of every agent, by id (those after `after`, at most `limit`).
+    func agentListing(_ principal: Principal, after: AgentID?, limit: Int?) -> Reply {
         guard case .supervisor = principal else { return .refused(.forbidden, "AGENTS is for supervisors") }
-        let lines = agents.keys.sorted().compactMap { id -> DataLine? in
+        var ids = agents.keys.sorted()
+        if let after { ids = Array(ids.drop { $0 <= after }) }
+        var more = false
+        if let limit, ids.count > limit {
+            ids = Array(ids.prefix(limit))
+            more = true
+        }
+        let lines = ids.compactMap { id -> DataLine? in
             guard let agent = agents[id] else { return nil }
             let skills = agent.profile.skills.sorted { $0.key < $1.key }.map { "\($0.key.name):\($0.value)" }
             return DataLine(
@@ -650,6 +674,6 @@ extension RoutingCore {
                     Field("last_assigned", agent.lastAssignedAt?.description ?? "never"),
                 ])
         }
-        return .listing(lines, [Field("count", "\(lines.count)")])
+        return .listing(lines, Self.listingFields(count: lines.count, more: more, paged: after != nil || limit != nil))
     }
 }

@@ -331,10 +331,10 @@ public struct RoutingCore: Sendable {
             return forceAssign(principal, id, to: agent, at: now)
         case .explain(let principal, let id):
             return explain(principal, id)
-        case .queue(let principal):
-            return queueListing(principal, at: now)
-        case .agents(let principal):
-            return agentListing(principal)
+        case .queue(let principal, let page):
+            return queueListing(principal, page: page, at: now)
+        case .agents(let principal, let after, let limit):
+            return agentListing(principal, after: after, limit: limit)
         case .tick:
             return .ok([])
         case .reconfigure(let policy):

@@ -16,6 +16,21 @@ public enum PresenceValue: String, Sendable, CaseIterable {
     case offline
 }
 
+/// Where a paged listing starts and how long it may be: `after=` the last item of the page before, `limit=` at most
+/// this many items (the completion says `more=1` when items remain).
+public struct Page: Equatable, Sendable {
+    public var after: Int64?
+    public var limit: Int?
+
+    public init(after: Int64? = nil, limit: Int? = nil) {
+        self.after = after
+        self.limit = limit
+    }
+
+    /// The most items one page may ask for.
+    public static let maximumLimit = 10_000
+}
+
 /// Priorities of `OPEN`.
 public enum PriorityValue: String, Sendable, CaseIterable {
     case normal
@@ -36,7 +51,8 @@ public enum Request: Equatable, Sendable {
     case send(conversation: Int64, text: String, customer: String? = nil, automatic: Bool = false)
     case close(conversation: Int64, customer: String? = nil)
     case presence(PresenceValue)
-    case history(conversation: Int64, customer: String? = nil)
+    /// `page`: `after=<seq>` and `limit=<n>`; without them every message.
+    case history(conversation: Int64, customer: String? = nil, page: Page = Page())
     case transfer(conversation: Int64, agent: String?, skill: String?, reason: String)
     case note(conversation: Int64, text: String)
     /// `HOLD <conv> :<reason>`: waiting on the warehouse or the courier; pauses the response clock.
@@ -45,8 +61,10 @@ public enum Request: Equatable, Sendable {
     case handover(note: String?)
     case assign(conversation: Int64, agent: String)
     case explain(conversation: Int64)
-    case queue
-    case agents
+    /// `after=<rank>` and `limit=<n>` (ranks in serving order, from 1).
+    case queue(page: Page = Page())
+    /// `after=<agent id>` and `limit=<n>` (agents in id order).
+    case agents(after: String? = nil, limit: Int? = nil)
     case watch
 
     /// Every verb the protocol knows, for `unknown-verb` errors.
@@ -138,8 +156,11 @@ public enum Request: Equatable, Sendable {
             }
             self = .presence(presence)
         case "HISTORY":
-            try line.expect(words: 1, options: ["customer"], text: false, usage: "HISTORY <conv>")
-            self = .history(conversation: try line.conversation(), customer: try line.customer())
+            let usage = "HISTORY <conv> [after=<seq>] [limit=<n>]"
+            try line.expect(words: 1, options: ["customer", "after", "limit"], text: false, usage: usage)
+            self = .history(
+                conversation: try line.conversation(), customer: try line.customer(),
+                page: Page(after: try line.count("after", from: 0), limit: try line.limit()))
         case "TRANSFER":
             let usage = "TRANSFER <conv> agent=<id>|skill=<skill> :<reason>"
             try line.expect(words: 1, options: ["agent", "skill"], text: true, usage: usage)
@@ -170,11 +191,14 @@ public enum Request: Equatable, Sendable {
             try line.expect(words: 1, options: [], text: false, usage: "EXPLAIN <conv>")
             self = .explain(conversation: try line.conversation())
         case "QUEUE":
-            try line.expect(words: 0, options: [], text: false, usage: "QUEUE")
-            self = .queue
+            try line.expect(words: 0, options: ["after", "limit"], text: false, usage: "QUEUE [after=<rank>] [limit=<n>]")
+            self = .queue(page: Page(after: try line.count("after", from: 0), limit: try line.limit()))
         case "AGENTS":
-            try line.expect(words: 0, options: [], text: false, usage: "AGENTS")
-            self = .agents
+            try line.expect(words: 0, options: ["after", "limit"], text: false, usage: "AGENTS [after=<agent>] [limit=<n>]")
+            if let after = line.option("after"), !Self.isValidID(after) {
+                throw ProtocolError(.badArgs, "after must be an agent id")
+            }
+            self = .agents(after: line.option("after"), limit: try line.limit())
         case "WATCH":
             try line.expect(words: 0, options: [], text: false, usage: "WATCH")
             self = .watch
@@ -216,6 +240,25 @@ extension ClientLine {
             throw ProtocolError(.badArgs, "customer must be 1-64 of A-Za-z0-9._:@-")
         }
         return customer
+    }
+
+    /// A non-negative decimal option (`after=<seq>`), nil when not given.
+    func count(_ key: String, from minimum: Int64) throws(ProtocolError) -> Int64? {
+        guard let given = option(key) else { return nil }
+        let digits = given.utf8
+        guard !digits.isEmpty, digits.count <= 18, digits.allSatisfy({ (48...57).contains($0) }),
+            digits.count == 1 || digits.first != UInt8(ascii: "0"), let value = Int64(given), value >= minimum
+        else { throw ProtocolError(.badArgs, "\(key) must be a number of at least \(minimum)") }
+        return value
+    }
+
+    /// `limit=<n>`: 1 to ``Page/maximumLimit``.
+    func limit() throws(ProtocolError) -> Int? {
+        guard let value = try count("limit", from: 1) else { return nil }
+        guard value <= Int64(Page.maximumLimit) else {
+            throw ProtocolError(.badArgs, "limit must be at most \(Page.maximumLimit)")
+        }
+        return Int(value)
     }
 
     /// The conversation id in the first positional argument.

@@ -21,11 +21,32 @@ public final class StoreReader {
 
     /// The messages of a conversation, ordered by `seq`; empty when there are none.
     public func history(of conversation: ConversationID) throws -> [MessageRecord] {
+        try history(of: conversation, after: 0, upTo: Int.max, limit: Int.max, includeInternal: true)
+    }
+
+    /// A page of a conversation's messages: those with `after < seq <= upTo`, at most `limit`, in order. Without
+    /// `includeInternal`, the daemon's internal lines (`from=system` that are not automatic: transfer reasons) are
+    /// left out, as a buyer sees the conversation.
+    public func history(
+        of conversation: ConversationID, after: Int, upTo: Int, limit: Int, includeInternal: Bool
+    ) throws -> [MessageRecord] {
         let statement = try prepare(
-            "SELECT seq, sender, author, at, text, automatic FROM messages WHERE conversation = ?1 ORDER BY seq"
+            includeInternal
+                ? """
+                SELECT seq, sender, author, at, text, automatic FROM messages
+                WHERE conversation = ?1 AND seq > ?2 AND seq <= ?3 ORDER BY seq LIMIT ?4
+                """
+                : """
+                SELECT seq, sender, author, at, text, automatic FROM messages
+                WHERE conversation = ?1 AND seq > ?2 AND seq <= ?3 AND NOT (sender = 'system' AND automatic = 0)
+                ORDER BY seq LIMIT ?4
+                """
         )
         defer { statement.reset() }
         statement.bind(1, conversation.rawValue)
+        statement.bind(2, Int64(after))
+        statement.bind(3, Int64(clamping: upTo))
+        statement.bind(4, Int64(clamping: limit))
         var messages: [MessageRecord] = []
         while try statement.step(.read) {
             let senderText = statement.string(1)
@@ -46,6 +67,15 @@ public final class StoreReader {
             )
         }
         return messages
+    }
+
+    /// The seq of a conversation's last message (0 when it has none).
+    public func lastSeq(of conversation: ConversationID) throws -> Int {
+        let statement = try prepare("SELECT COALESCE(MAX(seq), 0) FROM messages WHERE conversation = ?1")
+        defer { statement.reset() }
+        statement.bind(1, conversation.rawValue)
+        guard try statement.step(.read) else { return 0 }
+        return Int(statement.int64(0))
     }
 
     /// The stored state of a conversation, or nil if it was never written.

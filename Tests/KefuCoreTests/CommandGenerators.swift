@@ -678,8 +678,8 @@ func describe(_ command: Command) -> String {
     case .handover(let who, let note): "handover by \(who) :\(note ?? "")"
     case .assign(let who, let id, let agent): "assign #\(id) to \(agent) by \(who)"
     case .explain(let who, let id): "explain #\(id) by \(who)"
-    case .queue(let who): "queue by \(who)"
-    case .agents(let who): "agents by \(who)"
+    case .queue(let who, _): "queue by \(who)"
+    case .agents(let who, _, _): "agents by \(who)"
     case .tick: "tick"
     case .reconfigure(let policy):
         "reload: first_response=\(policy.firstResponse)ms "

@@ -1,12 +1,13 @@
 import KefuCore
 import KefuProtocol
 
-/// Turning parsed client lines into core commands, with roles checked.
-extension RoutingLoop {
-    func handleRequest(_ session: SessionID, tag: String, _ parsed: Result<Request, ProtocolError>) {
-        guard let state = sessions[session], !state.closing else { return }
+/// Turning parsed client lines into core commands, with roles checked, and answering them.
+extension ShopOwner {
+    func handleRequest(_ id: SessionID, _ client: ClientRequest) {
+        guard let session = sessions[id], !session.closing else { return }
+        let tag = client.tag
         let request: Request
-        switch parsed {
+        switch client.request {
         case .failure(let error):
             return refuse(session, tag, error)
         case .success(let parsed):
@@ -15,37 +16,57 @@ extension RoutingLoop {
         if shuttingDown { return refuse(session, tag, ProtocolError(.busy, "kefud is shutting down")) }
         switch request {
         case .ping:
-            return emit(.line(session, ServerLine.ok(tag)))
+            return emit(.line(session, .ok(tag: tag, [])))
         case .quit:
-            emit(.line(session, ServerLine.ok(tag)))
+            emit(.line(session, .ok(tag: tag, [])))
             emit(.close(session))
-            sessions[session]?.closing = true
+            session.closing = true
             return
         case .login(let role, let id, let token):
-            if let role = state.role {
+            if let role = session.role {
                 return refuse(session, tag, ProtocolError(.conflict, "already logged in as \(role)"))
             }
             return login(session, tag: tag, role: role, id: id, token: token)
         default:
             break
         }
-        guard let role = state.role else { return refuse(session, tag, ProtocolError(.notLoggedIn, "LOGIN first")) }
+        guard let role = session.role else {
+            return refuse(session, tag, ProtocolError(.notLoggedIn, "LOGIN first"))
+        }
         let command: Command
         do {
             command = try self.command(for: request, from: role, session: session)
         } catch {
             return refuse(session, tag, error)
         }
-        apply(core.handle(command, at: clock.now()), caller: session, tag: tag)
+        var page = Page()
+        if case .history(_, _, let asked) = request { page = asked }
+        apply(core.handle(command, at: clock.now()), caller: session, tag: tag, page: page)
     }
 
-    func refuse(_ session: SessionID, _ tag: String, _ error: ProtocolError) {
-        emit(.line(session, ServerLine.error(tag, error)))
+    func refuse(_ session: SessionState, _ tag: String, _ error: ProtocolError) {
+        emit(.line(session, .error(tag: tag, error)))
+    }
+
+    /// The caller's completion (and data lines) for the core's reply.
+    func answer(_ reply: Reply, to session: SessionState, tag: String, page: Page) {
+        switch reply {
+        case .ok(let fields):
+            emit(.line(session, .ok(tag: tag, fields)))
+        case .refused(let refusal, let message):
+            emit(.line(session, .error(tag: tag, ProtocolError(refusal.code, message))))
+        case .history(let conversation, let viewer, let verify):
+            readHistory(conversation, viewer: viewer, verify: verify, page: page, session: session, tag: tag)
+        case .fromStore(let query, let conversation, let viewer, let verify):
+            readFromStore(query, conversation, viewer: viewer, verify: verify, session: session, tag: tag)
+        case .listing(let lines, let fields):
+            emitListing(lines.map(OutboundLine.data), completion: .ok(tag: tag, fields), to: session)
+        }
     }
 
     /// The core command for a request. A gateway speaks for the buyer it names with `customer=`; nobody else may
     /// name one.
-    func command(for request: Request, from role: SessionRole, session: SessionID) throws(ProtocolError) -> Command {
+    func command(for request: Request, from role: SessionRole, session: SessionState) throws(ProtocolError) -> Command {
         func speaker(_ customer: String?) throws(ProtocolError) -> Principal {
             switch role {
             case .person(let principal):
@@ -62,7 +83,7 @@ extension RoutingLoop {
                 }
                 if customerGateway[id] != gateway {
                     customerGateway[id] = gateway
-                    flushUndelivered(to: id)
+                    giveKeptEvents(to: id)
                 }
                 return .customer(id)
             }
@@ -88,7 +109,7 @@ extension RoutingLoop {
             return .send(try speaker(customer), ConversationID(conversation), text: text)
         case .close(let conversation, let customer):
             return .close(try speaker(customer), ConversationID(conversation))
-        case .history(let conversation, let customer):
+        case .history(let conversation, let customer, _):
             return .history(try speaker(customer), ConversationID(conversation))
         case .presence(let presence):
             return .setPresence(try person, Presence(presence))
@@ -107,21 +128,23 @@ extension RoutingLoop {
             return .assign(try person, ConversationID(conversation), AgentID(agent))
         case .explain(let conversation):
             return .explain(try person, ConversationID(conversation))
-        case .queue:
-            return .queue(try person)
-        case .agents:
-            return .agents(try person)
+        case .queue(let page):
+            return .queue(try person, page: ListingPage(after: page.after.map { Int($0) }, limit: page.limit))
+        case .agents(let after, let limit):
+            return .agents(try person, after: after.map { AgentID($0) }, limit: limit)
         case .watch:
             guard case .supervisor = try person else { throw ProtocolError(.forbidden, "WATCH is for supervisors") }
-            sessions[session]?.watching = true
-            watchers.insert(session)
+            if !session.watching {
+                session.watching = true
+                insert(session, into: &watchers)
+            }
             return .tick
         case .login, .ping, .quit:
             return .tick  // handled before
         }
     }
 
-    func login(_ session: SessionID, tag: String, role: LoginRole, id: String, token: String) {
+    func login(_ session: SessionState, tag: String, role: LoginRole, id: String, token: String) {
         guard authenticator.authenticate(role: role, id: id, token: token) else {
             logger.notice("login refused", metadata: ["role": "\(role.rawValue)", "id": "\(id)"])
             return refuse(session, tag, ProtocolError(.authFailed, "unknown id or wrong token"))
@@ -133,62 +156,92 @@ extension RoutingLoop {
             if case .refused(let refusal, let message) = step.reply {
                 return refuse(session, tag, ProtocolError(refusal.code, message))
             }
-            sessionsByPrincipal[principal, default: []].insert(session)
+            insert(session, into: &sessionsByPrincipal[principal, default: []])
             // Managers act as supervisors but hear only the ladder's manager rungs, not every supervisor event.
             if role == .manager {
-                managerSessions.insert(session)
+                session.manager = true
+                insert(session, into: &managerSessions)
             } else if case .supervisor = principal {
-                supervisorSessions.insert(session)
+                insert(session, into: &supervisorSessions)
             }
         } else {
-            gatewaySessions[id, default: []].insert(session)
+            insert(session, into: &gatewaySessions[id, default: []])
         }
-        sessions[session]?.role = sessionRole
-        logger.info("logged in", metadata: ["session": "\(session)", "who": "\(sessionRole)"])
-        var fields = [("role", role.rawValue), ("id", id)]
-        if case .ok(let extra) = step.reply { fields += extra.map { ($0.key, $0.value) } }
-        apply(step, caller: session, tag: tag, reply: ServerLine.ok(tag, fields))
+        session.role = sessionRole
+        logger.info("logged in", metadata: ["session": "\(session.id)", "who": "\(sessionRole)"])
+        var fields = [Field("role", role.rawValue), Field("id", id)]
+        if case .ok(let extra) = step.reply { fields += extra }
+        apply(step, caller: session, tag: tag, reply: .ok(tag: tag, fields))
         replayConversations(to: session, role: sessionRole)
     }
 
     /// A buyer or gateway that (re)connects hears where each open conversation stands, then every event it
     /// missed while away, in order: nothing sent while it was gone is lost.
-    func replayConversations(to session: SessionID, role: SessionRole) {
+    func replayConversations(to session: SessionState, role: SessionRole) {
         let customers: Set<CustomerID>
+        var gatewayForm = false
         switch role {
         case .person(.customer(let customer)): customers = [customer]
-        case .gateway(let gateway): customers = Set(customerGateway.filter { $0.value == gateway }.keys)
+        case .gateway(let gateway):
+            customers = Set(customerGateway.filter { $0.value == gateway }.keys)
+            gatewayForm = true
         default: return
         }
         guard !customers.isEmpty else { return }
+        var lines: [OutboundLine] = []
         for record in core.openConversations(where: { customers.contains($0.customer) }) {
-            var fields = [
-                ("conv", record.id.description), ("state", record.state.rawValue),
-                ("agent", record.agent?.rawValue ?? "none"),
-            ]
-            if case .gateway = role { fields.append(("customer", record.customer.rawValue)) }
-            emit(.line(session, ServerLine.event("CONV", fields)))
+            lines.append(
+                .conversation(
+                    record.id, state: record.state, agent: record.agent,
+                    customer: gatewayForm ? record.customer : nil))
         }
-        for customer in customers.sorted() { flushUndelivered(to: customer) }
+        emitListing(lines, completion: nil, to: session)
+        for customer in customers.sorted() { giveKeptEvents(to: customer) }
     }
 
-    func disconnect(_ session: SessionID) {
-        guard let state = sessions.removeValue(forKey: session) else { return }
-        supervisorSessions.remove(session)
-        managerSessions.remove(session)
-        watchers.remove(session)
-        switch state.role {
+    func disconnect(_ id: SessionID) {
+        guard let session = sessions.removeValue(forKey: id) else { return }
+        session.gone = true
+        session.longAnswer = nil
+        session.deferred.removeAll()
+        remove(session, from: &supervisorSessions)
+        remove(session, from: &managerSessions)
+        remove(session, from: &watchers)
+        switch session.role {
         case .person(let principal)?:
-            sessionsByPrincipal[principal]?.remove(session)
+            remove(session, from: &sessionsByPrincipal[principal, default: []])
             if sessionsByPrincipal[principal]?.isEmpty == true { sessionsByPrincipal[principal] = nil }
-            logger.info("disconnected", metadata: ["session": "\(session)", "who": "\(principal)"])
+            logger.info("disconnected", metadata: ["session": "\(id)", "who": "\(principal)"])
             apply(core.handle(.disconnect(principal), at: clock.now()), caller: nil, tag: nil)
         case .gateway(let gateway)?:
-            gatewaySessions[gateway]?.remove(session)
+            remove(session, from: &gatewaySessions[gateway, default: []])
             if gatewaySessions[gateway]?.isEmpty == true { gatewaySessions[gateway] = nil }
-            logger.info("gateway disconnected", metadata: ["session": "\(session)", "gateway": "\(gateway)"])
+            logger.info("gateway disconnected", metadata: ["session": "\(id)", "gateway": "\(gateway)"])
         case nil:
             break
+        }
+    }
+
+    /// Keeps a list of sessions in session order (events reach a principal's sessions in the order they connected).
+    func insert(_ session: SessionState, into list: inout [SessionState]) {
+        guard !list.contains(where: { $0 === session }) else { return }
+        let index = list.firstIndex { $0.id.rawValue > session.id.rawValue } ?? list.endIndex
+        list.insert(session, at: index)
+    }
+
+    func remove(_ session: SessionState, from list: inout [SessionState]) {
+        list.removeAll { $0 === session }
+    }
+}
+
+extension Refusal {
+    var code: ErrorCode {
+        switch self {
+        case .notFound: .notFound
+        case .forbidden: .forbidden
+        case .badArgs: .badArgs
+        case .conflict: .conflict
+        case .busy: .busy
         }
     }
 }

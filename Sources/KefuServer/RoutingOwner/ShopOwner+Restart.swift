@@ -2,23 +2,23 @@ import KefuCore
 import KefuProtocol
 
 /// Restarts that keep the connections: what the routing owner hands over, and how the next process takes it back.
-extension RoutingLoop {
-    /// Every session is frozen (or closing) and everything it asked for is committed and in its outbox: record who
-    /// each session is, and let each connection go once its outbox is written.
-    func handOverSessions() {
-        var state = HandoverState()
+extension ShopOwner {
+    /// Every session is frozen (or closing) and everything it asked for is committed and written: record who each
+    /// session is, and let each connection go once what was written to it has reached the kernel.
+    func carryOverSessions() -> RestartCarryOver.Sessions {
+        var carried = RestartCarryOver.Sessions()
         for (id, session) in sessions where !session.closing {
-            state.sessions[id] = handedOver(session, id: id)
-            session.outbox.handOver()
+            carried.sessions[id] = record(of: session)
+            if let collector { session.link.handOver(to: collector) }
         }
-        for (customer, lines) in undelivered { state.undelivered[customer.rawValue] = lines }
-        for (customer, gateway) in customerGateway { state.customerGateways[customer.rawValue] = gateway }
-        handover = state
-        logger.info("sessions handed over", metadata: ["count": "\(state.sessions.count)"])
+        for (customer, events) in kept.all { carried.kept[customer.rawValue] = events }
+        for (customer, gateway) in customerGateway { carried.customerGateways[customer.rawValue] = gateway }
+        logger.info("sessions handed over", metadata: ["count": "\(carried.sessions.count)"])
+        return carried
     }
 
-    private func handedOver(_ session: Session, id: SessionID) -> HandedOverSession {
-        var record = HandedOverSession(watching: session.watching)
+    private func record(of session: SessionState) -> RestartCarryOver.Session {
+        var record = RestartCarryOver.Session(watching: session.watching)
         switch session.role {
         case .person(.customer(let customer))?:
             record.role = .customer
@@ -28,7 +28,7 @@ extension RoutingLoop {
             record.id = agent.rawValue
             record.presence = core.presence(of: agent)?.rawValue
         case .person(.supervisor(let supervisor))?:
-            record.role = managerSessions.contains(id) ? .manager : .supervisor
+            record.role = session.manager ? .manager : .supervisor
             record.id = supervisor.rawValue
         case .gateway(let gateway)?:
             record.role = .gateway
@@ -42,8 +42,9 @@ extension RoutingLoop {
     /// A connection the previous process handed over: logged in as it was there, without LOGIN, without the replay
     /// a reconnecting buyer gets (it has seen everything), and for an agent a `connect` so it counts as connected
     /// again, with its presence as it was.
-    func adopt(_ session: SessionID, outbox: Outbox, _ record: HandedOverSession) {
-        sessions[session] = Session(outbox: outbox)
+    func adopt(_ link: ConnectionLink, _ record: RestartCarryOver.Session) {
+        let session = SessionState(id: link.session, link: link)
+        sessions[link.session] = session
         guard let role = record.role, let id = record.id else { return }
         let sessionRole = SessionRole(role, id: id)
         let now = clock.now()
@@ -55,29 +56,30 @@ extension RoutingLoop {
             if case .refused(_, let message) = step.reply {
                 // Removed from the configuration while kefud restarted: as a reload would have done.
                 logger.notice("handed-over session refused", metadata: ["who": "\(principal)", "why": "\(message)"])
-                closeNow(session, farewell: ServerLine.event("BYE", [("reason", "removed")]))
+                closeNow(session, farewell: .bye(reason: "removed"))
                 return
             }
-            sessionsByPrincipal[principal, default: []].insert(session)
+            insert(session, into: &sessionsByPrincipal[principal, default: []])
             if role == .manager {
-                managerSessions.insert(session)
+                session.manager = true
+                insert(session, into: &managerSessions)
             } else if role == .supervisor {
-                supervisorSessions.insert(session)
+                insert(session, into: &supervisorSessions)
             }
-            sessions[session]?.role = sessionRole
+            session.role = sessionRole
             // No caller: the chats it holds are not announced again (`resumed=1`), it has them; new ones are.
             apply(step, caller: nil, tag: nil)
             if presence == .offline {
                 apply(core.handle(.setPresence(principal, .offline), at: now), caller: nil, tag: nil)
             }
         } else {
-            gatewaySessions[id, default: []].insert(session)
-            sessions[session]?.role = sessionRole
+            insert(session, into: &gatewaySessions[id, default: []])
+            session.role = sessionRole
         }
         if record.watching, role == .supervisor || role == .manager {
-            sessions[session]?.watching = true
-            watchers.insert(session)
+            session.watching = true
+            insert(session, into: &watchers)
         }
-        logger.info("session taken over", metadata: ["session": "\(session)", "who": "\(sessionRole)"])
+        logger.info("session taken over", metadata: ["session": "\(session.id)", "who": "\(sessionRole)"])
     }
 }

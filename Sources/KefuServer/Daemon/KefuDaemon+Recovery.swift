@@ -1,0 +1,29 @@
+import KefuCore
+import KefuStore
+
+extension KefuDaemon {
+    /// Opens the store and rebuilds the routing state from it: open conversations with their agents, queue places and
+    /// absolute deadlines, notes, each agent's last assignment, and the buyers who return within the sticky window.
+    /// A large store takes a while: systemd hears that kefud is still at it (`EXTEND_TIMEOUT_USEC=`).
+    func recover() async throws -> (ConversationStore, RoutingCore) {
+        let policy = RoutingPolicy(configuration)
+        let startedAt = clock.now()
+        let (store, core, open, next) = try await timeoutExtension.during(notifier) {
+            let store = try ConversationStore(directory: self.stateDirectory, logger: self.logger)
+            // Read on the store's thread without blocking this one: the extender above needs a thread to say
+            // "still at it".
+            let since = startedAt + Milliseconds(-policy.rules.stickyWindow.value)
+            let recovered = try await store.read { try $0.recoveredState(returningBuyersSince: since) }
+            var core = RoutingCore(policy: policy, nextConversationID: recovered.nextConversationID)
+            let repair = core.restore(
+                recovered.openConversations, lastAssignedAt: recovered.lastAssignedAt, notes: recovered.notes,
+                returningBuyers: recovered.returningBuyers.mapValues { (agent: $0.agent, closedAt: $0.closedAt) },
+                at: startedAt
+            )
+            if !repair.records.isEmpty { try await store.commit(repair.records) }
+            return (store, core, recovered.openConversations.count, recovered.nextConversationID)
+        }
+        logger.info("store recovered", metadata: ["open": "\(open)", "next_conversation": "\(next)"])
+        return (store, core)
+    }
+}

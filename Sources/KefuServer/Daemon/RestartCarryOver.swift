@@ -1,0 +1,109 @@
+import Foundation
+import KefuCore
+import KefuProtocol
+import Synchronization
+
+/// A restart that keeps the connections (`systemctl restart` with systemd's file descriptor store): this process
+/// hands each connection's socket to systemd and writes who is on it; the next process takes both back and serves the
+/// connection logged in as before. (Not to be confused with an agent's shift handover, 交接, `HANDOVER`.)
+enum RestartCarryOver {
+    /// Who is on a connection carried over: logged in as it was, without a new LOGIN.
+    struct Session: Codable, Sendable, Equatable {
+        /// Nil: connected, not logged in yet.
+        var role: LoginRole?
+        var id: String?
+        /// An agent's presence (`away` and `offline` are kept; a reconnect would otherwise make the agent online).
+        var presence: String?
+        /// A supervisor's `WATCH`.
+        var watching = false
+    }
+
+    /// What the routing owner hands over: the sessions, and the events kept for buyers who were away.
+    struct Sessions: Sendable {
+        var sessions: [SessionID: Session] = [:]
+        var kept: [String: [Event]] = [:]
+        var customerGateways: [String: String] = [:]
+    }
+
+    /// A connection as it leaves this process: a duplicate of its socket, and the bytes read from it that did not
+    /// make a whole line yet (the next process reads them before anything else from the socket).
+    struct DetachedSocket: Sendable {
+        var fd: Int32
+        var leftover: [UInt8]
+        var discarding: Bool
+    }
+
+    /// The file written next to the store (`handover.json`, the name kept from the first version), read and removed
+    /// by the next process. The sockets themselves are in systemd's file descriptor store, named `conn-<n>`.
+    struct File: Codable, Sendable {
+        struct Connection: Codable, Sendable {
+            /// The `FDNAME=` of the socket in systemd's store.
+            var name: String
+            var session: Session
+            /// Bytes read from the socket that did not complete a line yet: the next process reads them first.
+            var leftover: Data
+            var discarding: Bool
+        }
+
+        static let fileName = "handover.json"
+        /// The `FDNAME=` of a listener kefud bound itself (a socket-activated one stays with `kefud.socket`).
+        static let listenerName = "kefud-listener"
+        static let connectionPrefix = "conn-"
+        /// Version 2 keeps away buyers' events as typed events (version 1 kept rendered lines).
+        static let currentVersion = 2
+
+        var version = File.currentVersion
+        /// The process that wrote it, for the log.
+        var pid: Int32
+        var connections: [Connection]
+        var kept: [String: [Event]]
+        var customerGateways: [String: String]
+
+        static func path(in stateDirectory: String) -> String { stateDirectory + "/" + fileName }
+
+        func write(to stateDirectory: String) throws {
+            let data = try JSONEncoder().encode(self)
+            let path = Self.path(in: stateDirectory)
+            // Whole or not at all: the next process must never read half a file.
+            try data.write(to: URL(fileURLWithPath: path + ".tmp"))
+            guard rename(path + ".tmp", path) == 0 else {
+                throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: path])
+            }
+        }
+
+        /// Reads and removes the file: it describes the descriptors passed to this process only.
+        static func take(from stateDirectory: String) throws -> File? {
+            let path = Self.path(in: stateDirectory)
+            guard FileManager.default.fileExists(atPath: path) else { return nil }
+            defer { unlink(path) }
+            let data = try Data(contentsOf: URL(fileURLWithPath: path))
+            struct Versioned: Decodable { var version: Int }
+            let version = try JSONDecoder().decode(Versioned.self, from: data).version
+            // Written by a kefud that records sessions otherwise: guessing could put a client in someone else's
+            // session.
+            guard version == currentVersion else { throw UnknownVersion(version: version) }
+            return try JSONDecoder().decode(File.self, from: data)
+        }
+
+        struct UnknownVersion: Error, CustomStringConvertible {
+            var version: Int
+            var description: String { "hand-over records of version \(version), this kefud reads \(currentVersion)" }
+        }
+    }
+
+    /// Where connections leaving this process put their sockets, keyed by session.
+    final class Collector: Sendable {
+        private let sockets = Mutex<[SessionID: DetachedSocket]>([:])
+
+        func deposit(_ session: SessionID, _ socket: DetachedSocket) {
+            sockets.withLock { $0[session] = socket }
+        }
+
+        func take() -> [SessionID: DetachedSocket] {
+            sockets.withLock { taken in
+                defer { taken = [:] }
+                return taken
+            }
+        }
+    }
+}
