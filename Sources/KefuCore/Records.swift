@@ -13,6 +13,18 @@ public enum Record: Sendable, Equatable {
     case round(RoundRecord)
 }
 
+extension ConversationRecord {
+    /// The stored row brought up to date with the conversation's messages. The core writes a conversation's row only
+    /// when more changed than its messages tell anyway: the message count (`lastSeq`), and, while the buyer stays
+    /// silent after an answer, the time of the agent's latest human message (`lastAgentAnswerAt`), which moves
+    /// `buyerIdleSince` on. Recovery (the store, and any replay of stored records) applies this to every open
+    /// conversation.
+    public mutating func catchUp(lastSeq: Int, lastAgentAnswerAt: Instant?) {
+        if lastSeq > messageCount { messageCount = lastSeq }
+        if let idle = buyerIdleSince, let answer = lastAgentAnswerAt, answer > idle { buyerIdleSince = answer }
+    }
+}
+
 /// An internal note on a conversation (备注): never shown to the customer. Notes are only appended; an edit is a
 /// new note, so the original stays with who wrote it and when.
 public struct NoteRecord: Sendable, Equatable, Codable {

@@ -164,12 +164,20 @@ extension RoutingCore {
     mutating func send(_ principal: Principal, _ id: ConversationID, text: String, at now: Instant) -> Reply {
         guard !text.isEmpty else { return .refused(.badArgs, "SEND needs a message text") }
         guard var open = conversations[id] else { return notFound(id) }
+        // The conversation's row is written only when more changed than what its messages tell anyway (the count,
+        // and while the buyer stays silent the time of the agent's latest answer: `ConversationRecord.catchUp`):
+        // a message is one row in the store, not two.
+        var rowChanged = false
         switch principal {
         case .customer(let customer):
             guard open.record.customer == customer else { return notFound(id) }
             open.record.messageCount += 1
-            open.record.buyerIdleSince = nil  // the buyer spoke: no idle close
+            if open.record.buyerIdleSince != nil {
+                open.record.buyerIdleSince = nil  // the buyer spoke: no idle close
+                rowChanged = true
+            }
             if open.record.heldSince != nil {
+                rowChanged = true
                 // The buyer spoke: the hold ends, and a paused round runs on with the time it had left.
                 open.record.heldSince = nil
                 if let remaining = open.record.holdRemaining, open.record.roundStartedAt != nil {
@@ -183,6 +191,7 @@ extension RoutingCore {
             // A buyer message after an answer starts the next round; while one is waiting, more messages do not
             // restart it.
             if open.record.roundStartedAt == nil {
+                rowChanged = true
                 open.record.round += 1
                 open.record.roundStartedAt = now
                 open.record.roundDueAt = policy.calendar(for: open.record).adding(
@@ -203,8 +212,12 @@ extension RoutingCore {
             guard open.record.agent == agent else { return notFound(id) }
             open.record.messageCount += 1
             // A human answer ends the round (the first one also stops the first-response clock).
-            if open.record.firstRespondedAt == nil { open.record.firstRespondedAt = now }
+            if open.record.firstRespondedAt == nil {
+                open.record.firstRespondedAt = now
+                rowChanged = true
+            }
             if let started = open.record.roundStartedAt {
+                rowChanged = true
                 persistRound(of: open.record, answeredAt: now)
                 if open.record.roundBreachedAt == nil, let due = open.record.roundDueAt {
                     let facts = roundBreach(open.record, started: started, due: due, at: now)
@@ -219,6 +232,7 @@ extension RoutingCore {
             }
             open.passedOnBy = nil  // answered by its new agent: the one who passed it on may serve it again later
             // Now it is the buyer's turn: if they stay silent, the daemon warns them and then closes.
+            if open.record.buyerIdleSince == nil { rowChanged = true }
             open.record.buyerIdleSince = now
             conversations[id] = open
             armBuyerIdle(open.record)
@@ -227,7 +241,7 @@ extension RoutingCore {
         case .supervisor:
             return .refused(.forbidden, "supervisors do not write in conversations")
         }
-        persist(id)
+        if rowChanged { persist(id) }
         return .ok([Field("seq", "\(open.record.messageCount)")])
     }
 
@@ -402,7 +416,7 @@ extension RoutingCore {
             return .refused(.badArgs, "auto=1 is for agents' canned replies")
         }
         guard let open = conversations[id], open.record.agent == agent else { return notFound(id) }
-        automaticMessage(id, text, from: .agent, author: agent.rawValue, at: now)
+        automaticMessage(id, text, from: .agent, author: agent.rawValue, at: now, persistRow: false)
         return .ok([Field("seq", "\(open.record.messageCount + 1)")])
     }
 
@@ -430,13 +444,14 @@ extension RoutingCore {
     /// agent's canned reply.
     mutating func automaticMessage(
         _ id: ConversationID, _ text: String, from sender: MessageSender = .system, author: String = "system",
-        at now: Instant
+        at now: Instant, persistRow: Bool = true
     ) {
         guard let record = conversations[id]?.record else { return }
         conversations[id]!.record.messageCount += 1
         append(id, sender: sender, author: author, text: text, at: now, automatic: true)
         effects.append(.deliver(.customer(record.customer), .autoMessage(id, from: sender, text: text)))
-        persist(id)
+        // A canned reply changes only the count, which the messages tell (`ConversationRecord.catchUp`).
+        if persistRow { persist(id) }
     }
 
     mutating func systemMessage(_ id: ConversationID, _ text: String, at now: Instant) {

@@ -4,7 +4,7 @@ import KefuCore
 // that a later schema version adding columns cannot shift the indices used here.
 
 enum RecordSQL {
-    static let upsertConversation = """
+    static let upsertConversation: StaticString = """
         INSERT INTO conversations (id, customer, skill, priority, state, agent, opened_at, first_response_due_at,
             first_responded_at, breached_at, closed_at, message_count, first_message, store, language, gateway,
             round, round_started_at, round_due_at, round_breached_at, round_warned_at, buyer_idle_since, held_since,
@@ -40,7 +40,7 @@ enum RecordSQL {
         """
 
     // A round is rewritten whole as it changes (started, breached, answered or closed).
-    static let upsertRound = """
+    static let upsertRound: StaticString = """
         INSERT INTO rounds (conversation, round, started_at, due_at, answered_at, breached_at, closed_at, waited_ms,
             agent, skill, store, escalation_level)
         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
@@ -58,7 +58,7 @@ enum RecordSQL {
         """
 
     // A message is a whole row keyed by (conversation, seq): re-applying it replaces it with itself.
-    static let upsertMessage = """
+    static let upsertMessage: StaticString = """
         INSERT INTO messages (conversation, seq, sender, author, at, text, automatic)
         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
         ON CONFLICT(conversation, seq) DO UPDATE SET
@@ -69,12 +69,12 @@ enum RecordSQL {
             automatic = excluded.automatic
         """
 
-    static let insertAssignment = """
+    static let insertAssignment: StaticString = """
         INSERT INTO assignments (conversation, agent, at, reason, explanation) VALUES (?1, ?2, ?3, ?4, ?5)
         """
 
     // Notes are append-only, but like messages a re-applied note (same conversation and seq) replaces itself.
-    static let upsertNote = """
+    static let upsertNote: StaticString = """
         INSERT INTO notes (conversation, seq, author, at, text)
         VALUES (?1, ?2, ?3, ?4, ?5)
         ON CONFLICT(conversation, seq) DO UPDATE SET

@@ -14,6 +14,9 @@ final class Connection {
     let path: String
     private(set) var handle: OpaquePointer?
     private var statements: [String: Statement] = [:]
+    /// Statements whose SQL is a compile-time constant, by the constant's address: the writer's statements run for
+    /// every record, and hashing their SQL text each time cost more than binding the record.
+    private var constantStatements: [Int: Statement] = [:]
 
     /// Opens (creating if needed) the database file. Does not touch the file's contents yet, so a file that is
     /// not a database is only detected by the first statement.
@@ -73,12 +76,22 @@ final class Connection {
         return statement
     }
 
+    /// The cached prepared statement for constant SQL, found by the constant's address.
+    func statement(_ sql: StaticString, _ operation: StoreError.Operation) throws(StoreError) -> Statement {
+        let key = Int(bitPattern: sql.utf8Start)
+        if let cached = constantStatements[key] { return cached }
+        let statement = try statement(sql.description, operation)
+        constantStatements[key] = statement
+        return statement
+    }
+
     /// Finalizes every cached statement and closes the connection. Idempotent.
     func close() {
         for statement in statements.values {
             statement.finalize()
         }
         statements.removeAll()
+        constantStatements.removeAll()
         if let handle {
             sqlite3_close_v2(handle)
         }

@@ -225,6 +225,28 @@ public final class StoreReader {
             }
         }
         do {
+            // A conversation's row is written only when more changed than its messages tell: catch it up with them.
+            let statement = try prepare(
+                "SELECT seq, sender, automatic, at FROM messages WHERE conversation = ?1 ORDER BY seq DESC"
+            )
+            for index in open.indices {
+                defer { statement.reset() }
+                statement.bind(1, open[index].id.rawValue)
+                var lastSeq = 0
+                var answeredAt: Instant?
+                while try statement.step(.read) {
+                    if lastSeq == 0 { lastSeq = Int(statement.int64(0)) }
+                    let sender = statement.string(1)
+                    if sender == MessageSender.customer.rawValue { break }
+                    if sender == MessageSender.agent.rawValue && statement.int64(2) == 0 {
+                        answeredAt = Instant(unixMilliseconds: statement.int64(3))
+                        break
+                    }
+                }
+                open[index].catchUp(lastSeq: lastSeq, lastAgentAnswerAt: answeredAt)
+            }
+        }
+        do {
             // The rung of the escalation ladder the current round reached lives in its round row: without it every
             // restart would climb the ladder again from the first rung (a record, a reassignment, each time).
             let statement = try prepare(

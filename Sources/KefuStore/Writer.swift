@@ -139,7 +139,7 @@ final class Writer: @unchecked Sendable {
         }
     }
 
-    private func run(_ sql: String) throws(StoreError) {
+    private func run(_ sql: StaticString) throws(StoreError) {
         try connection.statement(sql, .write).run(.write)
     }
 

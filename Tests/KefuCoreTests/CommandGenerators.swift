@@ -455,8 +455,19 @@ struct Driver {
     private(set) var open: [ConversationID] = []
     private(set) var closed: [ConversationID: ConversationRecord] = [:]
     /// The store: last record of each open conversation, last assignment instant of each agent, next id.
-    private(set) var stored: [ConversationID: ConversationRecord] = [:]
+    private var storedRows: [ConversationID: ConversationRecord] = [:]
+    /// Per conversation, the last message's seq and the time of the agent's latest human message since the buyer's.
+    private var lastMessages: [ConversationID: (seq: Int, answeredAt: Instant?)] = [:]
     private(set) var lastAssignedAt: [AgentID: Instant] = [:]
+
+    /// The open conversations as recovery reads them: each stored row caught up with its messages, as the store does.
+    var stored: [ConversationID: ConversationRecord] {
+        storedRows.mapValues { row in
+            var record = row
+            if let last = lastMessages[row.id] { record.catchUp(lastSeq: last.seq, lastAgentAnswerAt: last.answeredAt) }
+            return record
+        }
+    }
     private(set) var nextID = ConversationID(1)
     private var texts = 0
 
@@ -551,11 +562,20 @@ struct Driver {
         for record in records {
             switch record {
             case .conversation(let conversation):
-                stored[conversation.id] = conversation.state == .closed ? nil : conversation
+                storedRows[conversation.id] = conversation.state == .closed ? nil : conversation
                 if conversation.id >= nextID { nextID = ConversationID(conversation.id.rawValue + 1) }
             case .assignment(let assignment):
                 if let agent = assignment.agent { lastAssignedAt[agent] = assignment.at }
-            case .message, .note, .round:
+            case .message(let message):
+                var last = lastMessages[message.conversation] ?? (0, nil)
+                last.seq = message.seq
+                switch message.sender {
+                case .customer: last.answeredAt = nil
+                case .agent where !message.automatic: last.answeredAt = message.at
+                default: break
+                }
+                lastMessages[message.conversation] = last
+            case .note, .round:
                 break
             }
         }
