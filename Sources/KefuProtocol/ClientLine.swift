@@ -7,16 +7,36 @@ public struct ClientLine: Equatable, Sendable {
     public var verb: String
     /// Every word after the verb as sent, `key=value` ones included (a LOGIN token may contain `=`).
     public var arguments: [String] = []
-    /// Positional words, in order.
-    public var words: [String]
-    /// `key=value` arguments, in order.
-    public var options: [(key: String, value: String)]
     /// Everything after the first ` :`, unescaped; nil when the line has no text part.
     public var text: String?
 
-    public static func == (lhs: ClientLine, rhs: ClientLine) -> Bool {
-        lhs.tag == rhs.tag && lhs.verb == rhs.verb && lhs.arguments == rhs.arguments && lhs.text == rhs.text
-            && lhs.options.map(\.key) == rhs.options.map(\.key) && lhs.options.map(\.value) == rhs.options.map(\.value)
+    public init(tag: String, verb: String, arguments: [String] = [], text: String? = nil) {
+        self.tag = tag
+        self.verb = verb
+        self.arguments = arguments
+        self.text = text
+    }
+
+    /// Positional words, in order: the arguments that are not `key=value`.
+    public var words: [String] { arguments.filter { Self.optionSplit($0) == nil } }
+
+    /// `key=value` arguments, in order.
+    public var options: [(key: String, value: String)] { arguments.compactMap(Self.optionSplit) }
+
+    /// The option with this key, if given.
+    public func option(_ key: String) -> String? {
+        for argument in arguments {
+            if let (name, value) = Self.optionSplit(argument), name == key { return value }
+        }
+        return nil
+    }
+
+    /// A word is an option when it has `=` after its first character.
+    static func optionSplit(_ word: String) -> (key: String, value: String)? {
+        guard let equals = word.utf8.firstIndex(of: UInt8(ascii: "=")), equals != word.utf8.startIndex else {
+            return nil
+        }
+        return (String(word[..<equals]), String(word[word.utf8.index(after: equals)...]))
     }
 
     /// The tag to answer a line with when the line itself could not be parsed: the client's tag when its first
@@ -41,47 +61,82 @@ public struct ClientLine: Equatable, Sendable {
             || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte)
     }
 
-    /// Parses one framed line. Errors carry the code to answer with; `replyTag(for:)` gives the tag.
-    public static func parse(_ bytes: ByteBuffer) -> Result<ClientLine, ProtocolError> {
-        guard let string = try? bytes.getUTF8ValidatedString(at: bytes.readerIndex, length: bytes.readableBytes) else {
-            return .failure(ProtocolError(.badEncoding, "line is not valid UTF-8"))
-        }
-        return parse(string)
-    }
-
     /// Parses one line already known to be valid UTF-8.
     public static func parse(_ line: String) -> Result<ClientLine, ProtocolError> {
+        parse(ByteBuffer(string: line))
+    }
+
+    /// Parses one framed line, straight from its bytes: each part becomes a string once, and nothing else is made
+    /// (this runs for every line every client sends). Errors carry the code to answer with; `replyTag(for:)` gives
+    /// the tag.
+    ///
+    /// The line is valid UTF-8 exactly when each of its parts is: they are separated by ASCII bytes (space, ` :`),
+    /// which never occur inside a multi-byte character, so checking the parts checks the whole line.
+    public static func parse(_ bytes: ByteBuffer) -> Result<ClientLine, ProtocolError> {
+        bytes.withUnsafeReadableBytes { raw in parse(raw.bindMemory(to: UInt8.self)) }
+    }
+
+    private static func parse(_ line: UnsafeBufferPointer<UInt8>) -> Result<ClientLine, ProtocolError> {
+        let space = UInt8(ascii: " ")
+        // The text starts after the first ` :`.
+        var headEnd = line.count
+        var textStart: Int?
+        var index = 1
+        while index < line.count {
+            if line[index] == UInt8(ascii: ":") && line[index - 1] == space {
+                headEnd = index - 1
+                textStart = index + 1
+                break
+            }
+            index += 1
+        }
+        var parts: [String] = []
+        var invalid = false
+        var start = 0
+        while start < headEnd {
+            while start < headEnd && line[start] == space { start += 1 }
+            var end = start
+            while end < headEnd && line[end] != space { end += 1 }
+            if end > start {
+                guard let part = String(validating: UnsafeBufferPointer(rebasing: line[start..<end]), as: UTF8.self)
+                else {
+                    invalid = true
+                    break
+                }
+                parts.append(part)
+            }
+            start = end
+        }
+        var rawText: String?
+        if !invalid, let textStart {
+            rawText = String(validating: UnsafeBufferPointer(rebasing: line[textStart...]), as: UTF8.self)
+            invalid = rawText == nil
+        }
+        if invalid { return .failure(ProtocolError(.badEncoding, "line is not valid UTF-8")) }
         // A raw CR could end a line for a client that splits on CR LF: only the escaped `\n` may break text.
-        if line.utf8.contains(UInt8(ascii: "\r")) {
+        if line.contains(UInt8(ascii: "\r")) {
             return .failure(ProtocolError(.badArgs, "a CR is only allowed just before the LF that ends a line"))
         }
-        var head = Substring(line)
         var text: String?
-        if let marker = textMarker(in: line) {
-            head = line[line.startIndex..<marker]
-            switch unescape(line[line.index(marker, offsetBy: 2)...]) {
+        if let rawText {
+            switch unescape(Substring(rawText)) {
             case .success(let unescaped): text = unescaped
             case .failure(let error): return .failure(error)
             }
         }
-        let parts = head.split(separator: " ", omittingEmptySubsequences: true)
-        guard let first = parts.first else { return .failure(ProtocolError(.badArgs, "empty line")) }
-        let tag = String(first)
+        guard let tag = parts.first else { return .failure(ProtocolError(.badArgs, "empty line")) }
         guard isValidTag(tag) else {
             return .failure(ProtocolError(.badArgs, "a line starts with a tag of 1-32 characters A-Za-z0-9._-"))
         }
         guard parts.count >= 2 else { return .failure(ProtocolError(.badArgs, "missing verb after tag")) }
-        var result = ClientLine(tag: tag, verb: parts[1].uppercased(), words: [], options: [], text: text)
-        result.arguments = parts.dropFirst(2).map(String.init)
-        for part in parts.dropFirst(2) {
-            if let equals = part.firstIndex(of: "="), equals != part.startIndex {
-                let key = String(part[..<equals])
-                if result.options.contains(where: { $0.key == key }) {
-                    return .failure(ProtocolError(.badArgs, "\(key)= given twice"))
-                }
-                result.options.append((key, String(part[part.index(after: equals)...])))
-            } else {
-                result.words.append(String(part))
+        var result = ClientLine(tag: tag, verb: parts[1].uppercased(), text: text)
+        if parts.count > 2 {
+            result.arguments = Array(parts[2...])
+            var seen: [String] = []
+            for argument in result.arguments {
+                guard let (key, _) = optionSplit(argument) else { continue }
+                if seen.contains(key) { return .failure(ProtocolError(.badArgs, "\(key)= given twice")) }
+                seen.append(key)
             }
         }
         return .success(result)
@@ -123,7 +178,4 @@ public struct ClientLine: Equatable, Sendable {
         }
         return .success(String(result))
     }
-
-    /// The option with this key, if given.
-    public func option(_ key: String) -> String? { options.first { $0.key == key }?.value }
 }

@@ -219,11 +219,18 @@ public enum Request: Equatable, Sendable {
 extension ClientLine {
     /// Checks the line has exactly `words` positional arguments, only the listed options, and a text part iff
     /// one is expected (a required text may not be empty).
-    func expect(words count: Int, options allowed: Set<String>, text: Bool, usage: String) throws(ProtocolError) {
-        guard words.count == count else { throw ProtocolError(.badArgs, "usage: \(usage)") }
-        for option in options where !allowed.contains(option.key) {
-            throw ProtocolError(.badArgs, "unknown argument \(option.key)=; usage: \(usage)")
+    func expect(words count: Int, options allowed: [String], text: Bool, usage: String) throws(ProtocolError) {
+        var positional = 0
+        var unknown: String?
+        for argument in arguments {
+            if let (key, _) = Self.optionSplit(argument) {
+                if unknown == nil && !allowed.contains(key) { unknown = key }
+            } else {
+                positional += 1
+            }
         }
+        guard positional == count else { throw ProtocolError(.badArgs, "usage: \(usage)") }
+        if let unknown { throw ProtocolError(.badArgs, "unknown argument \(unknown)=; usage: \(usage)") }
         if text {
             guard let given = self.text, !given.isEmpty else {
                 throw ProtocolError(.badArgs, "text required; usage: \(usage)")
@@ -264,9 +271,10 @@ extension ClientLine {
     /// The conversation id in the first positional argument.
     func conversation() throws(ProtocolError) -> Int64 {
         // Canonical decimal only: no sign, no leading zeros, so one conversation has one spelling.
-        let digits = words[0].utf8
+        let word = arguments.first { Self.optionSplit($0) == nil } ?? ""
+        let digits = word.utf8
         guard digits.first != UInt8(ascii: "0"), digits.allSatisfy({ (48...57).contains($0) }),
-            let id = Int64(words[0]), id > 0
+            let id = Int64(word), id > 0
         else {
             throw ProtocolError(.badArgs, "conversation id must be a positive integer")
         }
