@@ -134,7 +134,7 @@ public struct ServerSettings: Sendable, Equatable {
     /// `kept_event_bytes`: events kept for one buyer with no connection, at most this many bytes (the oldest go).
     public var keptEventBytes = ServerSettings.defaultKeptEventBytes
 
-    public static let defaultMaxPipelined = 1024
+    public static let defaultMaxPipelined = 256
     public static let defaultSlowClientBytes = 1 << 20
     public static let defaultSlowClientGraceSeconds = 10.0
     public static let defaultKeptEventBytes = 256 << 10

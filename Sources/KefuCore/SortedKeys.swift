@@ -59,7 +59,7 @@ struct SortedKeys<Key: Comparable> {
         if slot == chunks[chunk].count - 1 { lasts[chunk] = key }
         count += 1
         if chunks[chunk].count > chunkCapacity {
-            split(chunk)
+            split(chunk, grownBy: 1)
         } else {
             addSize(1, at: chunk)
         }
@@ -113,15 +113,20 @@ struct SortedKeys<Key: Comparable> {
         return low
     }
 
-    /// Cuts an overfull chunk into two halves.
-    private mutating func split(_ chunk: Int) {
+    /// Cuts an overfull chunk into two halves. `grownBy`: keys added to the chunk since the tree last counted it.
+    private mutating func split(_ chunk: Int, grownBy grown: Int? = nil) {
         let half = chunks[chunk].count / 2
         let upper = Array(chunks[chunk][half...])
         chunks[chunk].removeSubrange(half...)
         chunks.insert(upper, at: chunk + 1)
         lasts[chunk] = chunks[chunk][half - 1]
         lasts.insert(upper[upper.count - 1], at: chunk + 1)
-        rebuildSizes()
+        guard let grown, chunk + 2 == chunks.count, sizes.count == chunk + 1 else { return rebuildSizes() }
+        // The last chunk split (arrivals append to it, so this is the common split): the tree is extended by one
+        // node in O(log chunks) instead of rebuilt in O(chunks), which grew with the queue.
+        addSize(grown - upper.count, at: chunk)
+        let node = chunk + 1
+        sizes.append(upper.count + keysBefore(chunk: node) - keysBefore(chunk: node & (node + 1)))
     }
 
     /// Joins a chunk down to a quarter of the capacity with its smaller neighbour, splitting the result again if it

@@ -45,6 +45,33 @@ struct SortedKeysTests {
         #expect(keys.chunkCounts.isEmpty)
     }
 
+    /// A queue's usual life: arrivals above every key (the last chunk fills and splits, extending the size tree in
+    /// place), departures from the front, now and then one from the middle.
+    @Test(arguments: [4, 5, 64])
+    func arrivalsAtTheEndAndDeparturesAtTheFrontMatchASortedArray(chunkCapacity: Int) {
+        var rng = SeededGenerator(seed: 0x7175_6575 &+ UInt64(chunkCapacity))
+        var keys = SortedKeys<Int>(chunkCapacity: chunkCapacity)
+        var model: [Int] = []
+        var next = 0
+        for step in 0..<3000 {
+            let roll = Int.random(in: 0..<100, using: &rng)
+            if roll < 65 || model.isEmpty {
+                next += Int.random(in: 1...3, using: &rng)
+                let inserted = keys.insert(next)
+                #expect(inserted)
+                model.append(next)
+            } else {
+                let victim = roll < 90 ? 0 : Int.random(in: 0..<model.count, using: &rng)
+                let removed = keys.remove(model.remove(at: victim))
+                #expect(removed)
+            }
+            if let problem = Self.firstProblem(keys, model) {
+                Issue.record("step \(step): \(problem)")
+                return
+            }
+        }
+    }
+
     @Test func emptyAnswersNothing() {
         var keys = SortedKeys<Int>(chunkCapacity: 4)
         #expect(keys.isEmpty)

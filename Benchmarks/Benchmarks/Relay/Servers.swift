@@ -128,6 +128,7 @@ func startKefud(binary: String, agents: Int) throws -> ServerProcess {
                 [server]
                 listen = "127.0.0.1:\(port)"
                 idle_timeout_s = 0
+                \(ProcessInfo.processInfo.environment["RELAY_KEFUD_SERVER"] ?? "")
 
                 [sla]
                 first_response_s = 36000
