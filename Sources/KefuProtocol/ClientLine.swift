@@ -23,10 +23,14 @@ public struct ClientLine: Equatable, Sendable {
     /// `key=value` arguments, in order.
     public var options: [(key: String, value: String)] { arguments.compactMap(Self.optionSplit) }
 
-    /// The option with this key, if given.
+    /// The option with this key, if given. (Compared byte by byte: `Request` asks for several options of every line.)
     public func option(_ key: String) -> String? {
+        let name = key.utf8
         for argument in arguments {
-            if let (name, value) = Self.optionSplit(argument), name == key { return value }
+            let bytes = argument.utf8
+            guard bytes.count > name.count, bytes.starts(with: name) else { continue }
+            let equals = bytes.index(bytes.startIndex, offsetBy: name.count)
+            if bytes[equals] == UInt8(ascii: "=") { return String(argument[bytes.index(after: equals)...]) }
         }
         return nil
     }

@@ -139,12 +139,15 @@ public final class LineClient: Sendable {
 
 /// Lines received by a client, with waiting.
 actor LineBuffer {
+    /// Lines received; those before `head` were read (a head index rather than removing from the front: a long
+    /// answer of tens of thousands of lines would otherwise cost quadratic time).
     private var lines: [String] = []
+    private var head = 0
     private var ended = false
     private var waiters: [UInt64: CheckedContinuation<Void, Never>] = [:]
     private var nextWaiter: UInt64 = 0
 
-    var pending: [String] { lines }
+    var pending: [String] { Array(lines[head...]) }
 
     func append(_ line: String) {
         lines.append(line)
@@ -164,11 +167,17 @@ actor LineBuffer {
 
     /// The next line, or nil when the deadline passes or the connection ended with nothing left.
     func next(until deadline: ContinuousClock.Instant) async -> String? {
-        while lines.isEmpty {
+        while head == lines.count {
             if ended || ContinuousClock.now >= deadline { return nil }
             await wait(until: deadline)
         }
-        return lines.removeFirst()
+        let line = lines[head]
+        head += 1
+        if head > 4096 && head * 2 > lines.count {
+            lines.removeFirst(head)
+            head = 0
+        }
+        return line
     }
 
     func waitForEnd(timeout: Duration) async -> Bool {

@@ -13,8 +13,10 @@ import NIOCore
 ///
 /// It keeps every client bounded, whatever the client does:
 /// - **Input.** At most `max_pipelined` lines may wait for their completion; beyond that the connection stops reading
-///   (the bytes wait in the kernel, TCP slows the client down) and decodes the rest once completions go out. A read
-///   burst brings at most what NIO reads at once, so undecoded bytes stay bounded too.
+///   (the bytes wait in the kernel, TCP slows the client down) and decodes the rest once completions go out. It
+///   stops reading too while the client has not read more than `slow_client_bytes` of what it was sent: a client
+///   that does not read its replies cannot make kefud produce more. A read burst brings at most what NIO reads at
+///   once, so undecoded bytes stay bounded too.
 /// - **Output.** What the client has not read may stay above `slow_client_bytes` only for `slow_client_grace_s`
 ///   (a burst drains; a stalled reader does not), and never above eight times that; then the connection is closed
 ///   at once, and the owner hears of it as a disconnect from that instant.
@@ -172,6 +174,7 @@ final class ClientConnection: ChannelDuplexHandler {
                 drainWanted = false
                 owner.post(.drained(session))
             }
+            resumeInput()
         } else if slowCheck == nil {
             // Above the bound: a burst drains within the grace, a stalled reader does not.
             let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
@@ -184,9 +187,10 @@ final class ClientConnection: ChannelDuplexHandler {
     }
 
     /// NIO asks to read more from the socket: not while too many lines wait for their completion, or while lines
-    /// already read wait to be decoded, or once frozen for a restart.
+    /// already read wait to be decoded, or while the client has more than the bound of output unread (a client that
+    /// does not read its replies is not read either), or once frozen for a restart.
     func read(context: ChannelHandlerContext) {
-        if frozen || inputEnded || heldBack {
+        if frozen || inputEnded || heldBack || !context.channel.isWritable {
             readHeld = true
             return
         }
@@ -236,7 +240,7 @@ final class ClientConnection: ChannelDuplexHandler {
         decodeAvailable()
         postBatch()
         finishInputIfDone()
-        if readHeld && !heldBack && !inputEnded {
+        if readHeld && !heldBack && !inputEnded && context.channel.isWritable {
             readHeld = false
             context.read()
         }
