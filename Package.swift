@@ -101,7 +101,7 @@ let package = Package(
         ),
         .testTarget(
             name: "KefuProtocolTests",
-            dependencies: ["KefuProtocol", .product(name: "NIOTestUtils", package: "swift-nio")]
+            dependencies: ["KefuProtocol", "KefuCore", .product(name: "NIOTestUtils", package: "swift-nio")]
         ),
         .testTarget(name: "KefuConfigTests", dependencies: ["KefuConfig"]),
         .testTarget(name: "KefuStoreTests", dependencies: ["KefuStore", "KefuTestSupport"]),

@@ -35,8 +35,9 @@ public enum Command: Sendable, Equatable {
         Principal, skill: Skill, priority: Priority, text: String, store: String? = nil, language: String? = nil,
         gateway: String? = nil
     )
-    /// `SEND <conv> :<text>`.
-    case send(Principal, ConversationID, text: String)
+    /// `SEND <conv> [ref=<id>] :<text>`. A `ref` the sender already used in the conversation is a resend: answered
+    /// with the original seq (`duplicate=1`), nothing else happens.
+    case send(Principal, ConversationID, text: String, ref: String? = nil)
     /// `CLOSE <conv>`.
     case close(Principal, ConversationID)
     /// `HISTORY <conv>`: the core decides who may read; the store has the messages.
@@ -59,7 +60,7 @@ public enum Command: Sendable, Equatable {
     case agents(Principal, after: AgentID? = nil, limit: Int? = nil)
     /// `SEND <conv> auto=1`: an agent's canned reply (快捷回复). The buyer gets it, but it is no human answer: it
     /// ends no round.
-    case autoReply(Principal, ConversationID, text: String)
+    case autoReply(Principal, ConversationID, text: String, ref: String? = nil)
     /// `HOLD <conv> :<reason>`: the holding agent waits on someone else (warehouse, courier): the round's clock and
     /// the silent-buyer clock pause until the buyer writes again.
     case hold(Principal, ConversationID, reason: String)
@@ -130,6 +131,9 @@ public enum Reply: Sendable, Equatable {
 public enum StoreQuery: Sendable, Equatable {
     case notes
     case explanation
+    /// A resend (`SEND ref=`) to a conversation that has closed since: the message the sender stored under `ref`
+    /// (answered with its seq and `duplicate=1`), else `not-found`.
+    case sentMessage(author: String, ref: String)
 }
 
 /// One data line of a listing: `* NAME key=value ... [:text]`.

@@ -343,11 +343,14 @@ public struct MessageRecord: Sendable, Equatable {
     public var text: String
     /// An automatic message (greeting, queue message, canned reply): shown to the buyer, no human answer.
     public var automatic: Bool
+    /// The sender's own id for the message (`SEND ref=`): a resend with the same ref changes nothing.
+    public var ref: String?
 
     public init(
         conversation: ConversationID, seq: Int, sender: MessageSender, author: String, at: Instant, text: String,
-        automatic: Bool = false
+        automatic: Bool = false, ref: String? = nil
     ) {
+        self.ref = ref
         self.conversation = conversation
         self.seq = seq
         self.sender = sender

@@ -98,6 +98,8 @@ public struct RoutingCore: Sendable {
         var notes: [NoteRecord] = []
         var reportedPosition: Int?
         var reportedAt: Instant?
+        /// Messages sent with `SEND ref=`, by sender and ref: a resend answers with the stored seq.
+        var sentRefs: [SentRef: Int] = [:]
         /// The holder's handle in the agent table as the assignment found it (0: unknown); checked against the
         /// holder's id before use, so a stale one only costs the lookup it would have saved.
         var holderHandle = 0
@@ -109,6 +111,17 @@ public struct RoutingCore: Sendable {
                 language: record.language, reservedFor: reservedFor, reservedUntil: reservedUntil,
                 passedOnBy: passedOnBy
             )
+        }
+    }
+
+    /// A sender's id for one of its messages (`SEND ref=`), unique per sender and conversation.
+    public struct SentRef: Hashable, Sendable {
+        public var author: String
+        public var ref: String
+
+        public init(author: String, ref: String) {
+            self.author = author
+            self.ref = ref
         }
     }
 
@@ -222,6 +235,7 @@ public struct RoutingCore: Sendable {
         lastAssignedAt: [AgentID: Instant],
         notes: [ConversationID: [NoteRecord]] = [:],
         returningBuyers: [CustomerID: (agent: AgentID, closedAt: Instant)] = [:],
+        sentRefs: [ConversationID: [SentRef: Int]] = [:],
         at now: Instant
     ) -> Step {
         effects = []
@@ -237,6 +251,7 @@ public struct RoutingCore: Sendable {
             var open = OpenConversation(
                 record: record, skill: skillNumbers.intern(record.skill), storeLane: storeLanes.lane(of: record.store))
             open.notes = notes[record.id] ?? []
+            open.sentRefs = sentRefs[record.id] ?? [:]
             // Widening steps that fell due while the daemon was down apply at once; later ones are armed.
             open.widenStep = widenSteps(of: record, skill: open.skill).filter { $0.at <= now }.map(\.step).max() ?? 0
             if record.state == .assigned, let agent = record.agent, let handle = agents.handle(of: agent) {
@@ -309,10 +324,10 @@ public struct RoutingCore: Sendable {
                 gateway: gateway
             )
             return open(request, at: now)
-        case .send(let principal, let id, let text):
-            return send(principal, id, text: text, at: now)
-        case .autoReply(let principal, let id, let text):
-            return autoReply(principal, id, text: text, at: now)
+        case .send(let principal, let id, let text, let ref):
+            return send(principal, id, text: text, ref: ref, at: now)
+        case .autoReply(let principal, let id, let text, let ref):
+            return autoReply(principal, id, text: text, ref: ref, at: now)
         case .hold(let principal, let id, let reason):
             return hold(principal, id, reason: reason, at: now)
         case .close(let principal, let id):
@@ -386,13 +401,14 @@ public struct RoutingCore: Sendable {
     /// Appends a message to the history (the caller has already counted it in `messageCount`).
     mutating func append(
         _ id: ConversationID, sender: MessageSender, author: String, text: String, at now: Instant,
-        automatic: Bool = false
+        automatic: Bool = false, ref: String? = nil
     ) {
         guard let record = conversations[id]?.record else { return }
         let message = MessageRecord(
             conversation: id, seq: record.messageCount, sender: sender, author: author, at: now, text: text,
-            automatic: automatic
+            automatic: automatic, ref: ref
         )
+        if let ref { conversations[id]!.sentRefs[SentRef(author: author, ref: ref)] = record.messageCount }
         effects.append(.persist(.message(message)))
     }
 

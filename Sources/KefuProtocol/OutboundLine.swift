@@ -15,7 +15,7 @@ public enum OutboundLine: Sendable, Equatable {
     case event(Event, EventForm = .plain)
     /// A data line of a listing (`EXPLAIN`, `CANDIDATE`, `OTHERS`, `WAITING`, `AGENT`).
     case data(DataLine)
-    /// `* HISTORY conv= seq= from= at= [auto=1] :text`
+    /// `* HISTORY conv= seq= from= at= [auto=1] [ref=<id>] :text`
     case history(MessageRecord)
     /// `* NOTE conv= seq= author= at= :text`
     case note(NoteRecord)
@@ -64,6 +64,7 @@ public enum OutboundLine: Sendable, Equatable {
             buffer.writeField("from", message.sender.rawValue)
             buffer.writeField("at", message.at.unixMilliseconds)
             if message.automatic { buffer.writeStaticString(" auto=1") }
+            if let ref = message.ref { buffer.writeField("ref", ref) }
             buffer.writeText(message.text)
         case .note(let note):
             buffer.writeStaticString("* NOTE")

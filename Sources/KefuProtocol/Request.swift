@@ -47,8 +47,9 @@ public enum Request: Equatable, Sendable {
         skill: String, priority: PriorityValue, text: String, store: String? = nil, language: String? = nil,
         customer: String? = nil
     )
-    /// `automatic`: `auto=1`, a canned reply that does not count as a human answer.
-    case send(conversation: Int64, text: String, customer: String? = nil, automatic: Bool = false)
+    /// `automatic`: `auto=1`, a canned reply that does not count as a human answer. `ref`: the sender's own id for
+    /// the message; a resend with the same ref is answered with the original seq and changes nothing.
+    case send(conversation: Int64, text: String, customer: String? = nil, automatic: Bool = false, ref: String? = nil)
     case close(conversation: Int64, customer: String? = nil)
     case presence(PresenceValue)
     /// `page`: `after=<seq>` and `limit=<n>`; without them every message.
@@ -95,6 +96,16 @@ public enum Request: Equatable, Sendable {
             }
     }
 
+    /// A client's message id (`SEND ref=`): 1-64 of `A-Za-z0-9._:-`.
+    public static func isValidRef(_ ref: String) -> Bool {
+        (1...64).contains(ref.utf8.count)
+            && ref.utf8.allSatisfy { byte in
+                ClientLine.isAlphanumeric(byte)
+                    || byte == UInt8(ascii: ".") || byte == UInt8(ascii: "_") || byte == UInt8(ascii: ":")
+                    || byte == UInt8(ascii: "-")
+            }
+    }
+
     /// Turns a parsed line into a request, or the error to answer it with.
     public init(_ line: ClientLine) throws(ProtocolError) {
         switch line.verb {
@@ -136,7 +147,12 @@ public enum Request: Equatable, Sendable {
                 language: line.option("lang"), customer: customer
             )
         case "SEND":
-            try line.expect(words: 1, options: ["customer", "auto"], text: true, usage: "SEND <conv> [auto=1] :<text>")
+            let usage = "SEND <conv> [auto=1] [ref=<id>] :<text>"
+            try line.expect(words: 1, options: ["customer", "auto", "ref"], text: true, usage: usage)
+            let ref = line.option("ref")
+            if let ref, !Self.isValidRef(ref) {
+                throw ProtocolError(.badArgs, "ref must be 1-64 of A-Za-z0-9._:-")
+            }
             var automatic = false
             if let given = line.option("auto") {
                 guard given == "1" else { throw ProtocolError(.badArgs, "auto must be 1 (a canned reply)") }
@@ -144,7 +160,7 @@ public enum Request: Equatable, Sendable {
             }
             self = .send(
                 conversation: try line.conversation(), text: line.text ?? "", customer: try line.customer(),
-                automatic: automatic
+                automatic: automatic, ref: ref
             )
         case "CLOSE":
             try line.expect(words: 1, options: ["customer"], text: false, usage: "CLOSE <conv>")

@@ -59,14 +59,15 @@ enum RecordSQL {
 
     // A message is a whole row keyed by (conversation, seq): re-applying it replaces it with itself.
     static let upsertMessage: StaticString = """
-        INSERT INTO messages (conversation, seq, sender, author, at, text, automatic)
-        VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+        INSERT INTO messages (conversation, seq, sender, author, at, text, automatic, ref)
+        VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
         ON CONFLICT(conversation, seq) DO UPDATE SET
             sender = excluded.sender,
             author = excluded.author,
             at = excluded.at,
             text = excluded.text,
-            automatic = excluded.automatic
+            automatic = excluded.automatic,
+            ref = excluded.ref
         """
 
     static let insertAssignment: StaticString = """
@@ -139,6 +140,7 @@ enum RecordSQL {
             statement.bind(5, row.at.unixMilliseconds)
             statement.bind(6, row.text)
             statement.bind(7, Int64(row.automatic ? 1 : 0))
+            statement.bind(8, row.ref)
             try statement.run(.write)
         case .assignment(let row):
             let statement = try connection.statement(insertAssignment, .write)

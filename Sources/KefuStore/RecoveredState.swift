@@ -15,14 +15,18 @@ public struct RecoveredState: Sendable, Equatable {
     /// For each customer whose last conversation an agent held and which closed inside the window asked for,
     /// that agent (see `StoreReader.lastAgents(closedSince:)`). Empty when no window was asked for.
     public var returningBuyers: [CustomerID: ReturningBuyer]
+    /// The messages of open conversations sent with `SEND ref=`: the seq each sender's ref got.
+    public var sentRefs: [ConversationID: [RoutingCore.SentRef: Int]]
 
     public init(
         openConversations: [ConversationRecord],
         nextConversationID: ConversationID,
         lastAssignedAt: [AgentID: Instant],
         notes: [ConversationID: [NoteRecord]] = [:],
-        returningBuyers: [CustomerID: ReturningBuyer] = [:]
+        returningBuyers: [CustomerID: ReturningBuyer] = [:],
+        sentRefs: [ConversationID: [RoutingCore.SentRef: Int]] = [:]
     ) {
+        self.sentRefs = sentRefs
         self.openConversations = openConversations
         self.nextConversationID = nextConversationID
         self.lastAssignedAt = lastAssignedAt

@@ -106,6 +106,18 @@ enum Schema {
         -- Reports: rounds of a day, per agent, skill or store.
         CREATE INDEX rounds_started_at ON rounds(started_at);
         """,
+        // Version 4: a message may carry its sender's id for it (`SEND ref=`), unique per sender and conversation, so
+        // a resend changes nothing. The conversations' indexes cover only the rows their queries read: the open ones
+        // (recovery) and the closed ones (returning buyers). A new or changing open conversation then touches no
+        // closed-at entry, and a closed one leaves the open index instead of staying in a state index for ever.
+        """
+        ALTER TABLE messages ADD COLUMN ref TEXT;
+        CREATE UNIQUE INDEX messages_ref ON messages(conversation, author, ref) WHERE ref IS NOT NULL;
+        DROP INDEX conversations_state;
+        CREATE INDEX conversations_open ON conversations(id) WHERE state != 'closed';
+        DROP INDEX conversations_closed_at;
+        CREATE INDEX conversations_closed_at ON conversations(closed_at) WHERE closed_at IS NOT NULL;
+        """,
     ]
 
     /// The version this build writes.

@@ -33,11 +33,11 @@ public final class StoreReader {
         let statement = try prepare(
             includeInternal
                 ? """
-                SELECT seq, sender, author, at, text, automatic FROM messages
+                SELECT seq, sender, author, at, text, automatic, ref FROM messages
                 WHERE conversation = ?1 AND seq > ?2 AND seq <= ?3 ORDER BY seq LIMIT ?4
                 """
                 : """
-                SELECT seq, sender, author, at, text, automatic FROM messages
+                SELECT seq, sender, author, at, text, automatic, ref FROM messages
                 WHERE conversation = ?1 AND seq > ?2 AND seq <= ?3 AND NOT (sender = 'system' AND automatic = 0)
                 ORDER BY seq LIMIT ?4
                 """
@@ -62,11 +62,23 @@ public final class StoreReader {
                     author: statement.string(2),
                     at: Instant(unixMilliseconds: statement.int64(3)),
                     text: statement.string(4),
-                    automatic: statement.int64(5) != 0
+                    automatic: statement.int64(5) != 0,
+                    ref: statement.optionalString(6)
                 )
             )
         }
         return messages
+    }
+
+    /// The seq of the message `author` sent under `ref` in the conversation (`SEND ref=`), if there is one.
+    public func sentMessage(_ conversation: ConversationID, author: String, ref: String) throws -> Int? {
+        let statement = try prepare(
+            "SELECT seq FROM messages WHERE conversation = ?1 AND author = ?2 AND ref = ?3")
+        defer { statement.reset() }
+        statement.bind(1, conversation.rawValue)
+        statement.bind(2, author)
+        statement.bind(3, ref)
+        return try statement.step(.read) ? Int(statement.int64(0)) : nil
     }
 
     /// The seq of a conversation's last message (0 when it has none).
@@ -302,12 +314,29 @@ public final class StoreReader {
                 notes[conversation, default: []].append(RecordSQL.note(from: statement, of: conversation))
             }
         }
+        var sentRefs: [ConversationID: [RoutingCore.SentRef: Int]] = [:]
+        do {
+            // Walks the open conversations and seeks each one's messages with a ref through `messages_ref`.
+            let statement = try prepare(
+                """
+                SELECT m.conversation, m.author, m.ref, m.seq
+                FROM conversations AS c CROSS JOIN messages AS m ON m.conversation = c.id AND m.ref IS NOT NULL
+                WHERE c.state != 'closed'
+                """
+            )
+            defer { statement.reset() }
+            while try statement.step(.read) {
+                let key = RoutingCore.SentRef(author: statement.string(1), ref: statement.string(2))
+                sentRefs[ConversationID(statement.int64(0)), default: [:]][key] = Int(statement.int64(3))
+            }
+        }
         return RecoveredState(
             openConversations: open,
             nextConversationID: ConversationID(nextID),
             lastAssignedAt: lastAssignedAt,
             notes: notes,
-            returningBuyers: try since.map { try lastAgents(closedSince: $0) } ?? [:]
+            returningBuyers: try since.map { try lastAgents(closedSince: $0) } ?? [:],
+            sentRefs: sentRefs
         )
     }
 

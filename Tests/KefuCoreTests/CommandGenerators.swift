@@ -687,8 +687,8 @@ func describe(_ command: Command) -> String {
     case .open(let who, let skill, let priority, let text, let store, let language, _):
         "open \(skill) \(priority.rawValue)\(store.map { " store=\($0)" } ?? "")\(language.map { " lang=\($0)" } ?? "")"
             + " by \(who) :\(text)"
-    case .send(let who, let id, let text): "send #\(id) by \(who) :\(text)"
-    case .autoReply(let who, let id, let text): "send #\(id) auto=1 by \(who) :\(text)"
+    case .send(let who, let id, let text, _): "send #\(id) by \(who) :\(text)"
+    case .autoReply(let who, let id, let text, _): "send #\(id) auto=1 by \(who) :\(text)"
     case .close(let who, let id): "close #\(id) by \(who)"
     case .history(let who, let id): "history #\(id) by \(who)"
     case .transfer(let who, let id, let target, let reason): "transfer #\(id) to \(target) by \(who) :\(reason)"

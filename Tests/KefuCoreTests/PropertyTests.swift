@@ -255,7 +255,7 @@ struct Referee {
             guard case .customer = who else { return .refusal(.forbidden) }
             guard policy.knownSkills.contains(skill), !text.isEmpty else { return .refusal(.badArgs) }
             return .exactly(.ok([Field("conv", "\(nextID)")]))
-        case .autoReply(let who, let id, let text):
+        case .autoReply(let who, let id, let text, _):
             guard !text.isEmpty else { return .refusal(.badArgs) }
             guard let record = core.conversation(id) else {
                 if case .agent = who { return .refusal(.notFound) }
@@ -268,7 +268,7 @@ struct Referee {
                 guard Self.takesPart(who, in: record) else { return .refusal(.notFound) }
                 return .exactly(.ok([Field("seq", "\(record.messageCount + 1)")]))
             }
-        case .send(let who, let id, let text):
+        case .send(let who, let id, let text, _):
             guard !text.isEmpty else { return .refusal(.badArgs) }
             guard let record = core.conversation(id) else { return .refusal(.notFound) }
             if case .supervisor = who { return .refusal(.forbidden) }
@@ -362,7 +362,7 @@ struct Referee {
         note(command, reply: step.reply, core: core, at: now)
         problems += effectProblems(step.effects, command: command, closedBefore: closedBefore, core: core, at: now)
         // Answered only now: a breach due at this instant fired before the answer, within the same step.
-        if case .send(.agent, let id, _) = command, case .ok = step.reply {
+        if case .send(.agent, let id, _, _) = command, case .ok = step.reply {
             answered.insert(id)
             rounds[id]?.start = nil
             rounds[id]?.due = nil
@@ -409,7 +409,7 @@ struct Referee {
             sessions[id, default: 0] += 1
         case .disconnect(.agent(let id)) where core.presence(of: id) != nil:
             sessions[id] = max(0, sessions[id, default: 0] - 1)
-        case .send(.customer, let id, _):
+        case .send(.customer, let id, _, _):
             // A buyer message after an answer starts the next round.
             if var round = rounds[id], round.start == nil {
                 round = RoundState(number: round.number + 1, start: now, due: now + policy.response)

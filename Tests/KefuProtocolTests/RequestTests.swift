@@ -1,3 +1,4 @@
+import KefuCore
 import KefuProtocol
 import NIOCore
 import Testing
@@ -161,5 +162,54 @@ struct ServerLineTests {
                 == #"* MSG conv=3 from=agent :亲\n在的"#)
         #expect(ServerLine.event("BYE") == "* BYE")
         #expect(ServerLine.event("X", [("k", "a b")]) == "* X k=a_b")
+    }
+}
+
+/// Every line is rendered once, from a typed value: the gateway and watched forms of an event come from the event.
+@Suite struct OutboundLineTests {
+    @Test func anEventInEachOfItsForms() {
+        let message = Event.message(ConversationID(7), from: .agent, text: "亲\n在的")
+        #expect(OutboundLine.event(message).rendered == #"* MSG conv=7 from=agent :亲\n在的"#)
+        #expect(
+            OutboundLine.event(message, .forGateway("tmall:b@1")).rendered
+                == #"* MSG conv=7 from=agent customer=tmall:b@1 :亲\n在的"#)
+        #expect(
+            OutboundLine.event(message, .watched(.customer("b1"))).rendered
+                == #"* WATCHED to=customer:b1 event=MSG conv=7 from=agent :亲\n在的"#)
+        let queued = Event.queued(ConversationID(3), position: 2, etaSeconds: 40, offline: true)
+        #expect(
+            OutboundLine.event(queued, .forGateway("b9")).rendered
+                == "* QUEUED conv=3 position=2 eta_s=40 offline=1 customer=b9")
+        #expect(
+            OutboundLine.event(.presence(.away, reason: "unresponsive"), .watched(.agent("alice"))).rendered
+                == "* WATCHED to=agent:alice event=PRESENCE away reason=unresponsive")
+    }
+
+    @Test func completionsHistoryAndFarewells() {
+        #expect(OutboundLine.sent(tag: "s1", seq: 12).rendered == "s1 OK seq=12")
+        #expect(OutboundLine.ok(tag: "q", [Field("count", "2"), Field("more", "1")]).rendered == "q OK count=2 more=1")
+        #expect(
+            OutboundLine.error(tag: "x", ProtocolError(.notFound, "no such conversation")).rendered
+                == "x ERR not-found :no such conversation")
+        let record = MessageRecord(
+            conversation: ConversationID(1), seq: 2, sender: .agent, author: "alice",
+            at: Instant(unixMilliseconds: 1_795_490_663_428), text: "a\\b", automatic: true)
+        #expect(
+            OutboundLine.history(record).rendered == #"* HISTORY conv=1 seq=2 from=agent at=1795490663428 auto=1 :a\\b"#)
+        #expect(OutboundLine.bye(reason: "idle").rendered == "* BYE reason=idle")
+        #expect(OutboundLine.bye(reason: nil).rendered == "* BYE")
+        #expect(
+            OutboundLine.conversation(ConversationID(4), state: .assigned, agent: "bob", customer: "b2").rendered
+                == "* CONV conv=4 state=assigned agent=bob customer=b2")
+    }
+
+    /// Byte-wise escaping: no text can put a raw line break in a line, whatever Swift thinks a character is.
+    @Test func numbersAndEscapesAreWrittenStraightIntoBytes() {
+        var buffer = ByteBufferAllocator().buffer(capacity: 16)
+        buffer.writeDecimal(-1_234_567_890_123)
+        buffer.writeDecimal(0)
+        buffer.writeDecimal(Int64.max)
+        #expect(String(buffer: buffer) == "-1234567890123" + "0" + "\(Int64.max)")
+        #expect(ServerLine.escape("a\r\nb\\") == #"a\r\nb\\"#)
     }
 }

@@ -140,6 +140,9 @@ struct DaemonProcessTests {
         try await alice.expect("* ASSIGNED conv=1")
         #expect(try await alice.completion("s SEND 1 :有的亲") == "s OK seq=2")
         #expect(try await buyer.completion("s SEND 1 :那我下单了") == "s OK seq=3")
+        // More messages in the same round change only what the messages tell: the conversation's row is not
+        // rewritten, and recovery catches it up. One is sent with a ref, to be resent after the restart.
+        #expect(try await buyer.completion("s SEND 1 ref=m-4 :地址不变") == "s OK seq=4")
         #expect(try await buyer.completion("o2 OPEN presales :还有一个问题") == "o2 OK conv=2")
 
         first.signal(SIGKILL)
@@ -157,12 +160,13 @@ struct DaemonProcessTests {
         let history = try await back.command("h HISTORY 1")
         #expect(
             history.map { $0.split(separator: ":").last.map(String.init) ?? "" }.dropLast()
-                == ["有S码吗", "有的亲", "那我下单了"])
-        #expect(history.last == "h OK count=3")
-        // The conversation goes on where it was.
+                == ["有S码吗", "有的亲", "那我下单了", "地址不变"])
+        #expect(history.last == "h OK count=4")
+        // The conversation goes on where it was; a resend of what was acknowledged before the kill adds nothing.
         let buyerBack = try await LineClient.connect(port: second.port)
         #expect(try await buyerBack.completion("l LOGIN customer b-kill shop-gateway-secret").hasPrefix("l OK"))
-        #expect(try await buyerBack.completion("s SEND 1 :在吗") == "s OK seq=4")
+        #expect(try await buyerBack.completion("r SEND 1 ref=m-4 :地址不变") == "r OK seq=4 duplicate=1")
+        #expect(try await buyerBack.completion("s SEND 1 :在吗") == "s OK seq=5")
         try await back.expect("* MSG conv=1 from=customer :在吗")
         second.signal(SIGTERM)
         #expect(await second.waitForExit() == 0)

@@ -105,12 +105,15 @@ private func layout(in directory: String) throws -> [String] {
         try await withTemporaryDirectory { directory in
             let store = try openStore(directory)
             await store.shutdown()
-            #expect(Schema.currentVersion == 3)
-            #expect(try schemaVersion(in: directory) == 3)
+            #expect(Schema.currentVersion == 4)
+            #expect(try schemaVersion(in: directory) == 4)
             let names = try layout(in: directory).map { $0.prefix { $0 != ":" } }
             #expect(names.contains("table notes"))
             #expect(names.contains("table rounds"))
             #expect(names.contains("index conversations_closed_at"))
+            #expect(names.contains("index conversations_open"))
+            #expect(names.contains("index messages_ref"))
+            #expect(!names.contains("index conversations_state"))
         }
     }
 
@@ -179,7 +182,7 @@ private func layout(in directory: String) throws -> [String] {
                 #expect(newNotes == [note(2, 1, "VIP, handle with care")])
                 await store.shutdown()
             }
-            #expect(try schemaVersion(in: directory) == 3)
+            #expect(try schemaVersion(in: directory) == Schema.currentVersion)
 
             // Reopening an upgraded database runs no step again and keeps what was written.
             let store = try openStore(directory)
@@ -188,7 +191,7 @@ private func layout(in directory: String) throws -> [String] {
             let explanations = try await store.read { try $0.assignments(of: ConversationID(2)) }.map(\.explanation)
             #expect(explanations == ["", "rule: capacity\ncarol: ok"])
             await store.shutdown()
-            #expect(try schemaVersion(in: directory) == 3)
+            #expect(try schemaVersion(in: directory) == Schema.currentVersion)
         }
     }
 

@@ -199,7 +199,11 @@ final class ClientConnection: ChannelDuplexHandler {
 
     // MARK: - Input
 
-    private var roomForLines: Bool { unanswered + batch.count < limits.maxPipelined }
+    /// Whether more lines may go to the owner now: fewer than `max_pipelined` unanswered, and the client reading what
+    /// it is sent (lines already read wait too, not only the socket).
+    private var roomForLines: Bool {
+        unanswered + batch.count < limits.maxPipelined && (context?.channel.isWritable ?? true)
+    }
 
     /// Lines read but held back because the client has too many unanswered.
     private var heldBack: Bool { !roomForLines && (undecoded?.readableBytes ?? 0) > 0 }

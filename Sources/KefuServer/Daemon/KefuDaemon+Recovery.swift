@@ -18,7 +18,7 @@ extension KefuDaemon {
             let repair = core.restore(
                 recovered.openConversations, lastAssignedAt: recovered.lastAssignedAt, notes: recovered.notes,
                 returningBuyers: recovered.returningBuyers.mapValues { (agent: $0.agent, closedAt: $0.closedAt) },
-                at: startedAt
+                sentRefs: recovered.sentRefs, at: startedAt
             )
             if !repair.records.isEmpty { try await store.commit(repair.records) }
             return (store, core, recovered.openConversations.count, recovered.nextConversationID)

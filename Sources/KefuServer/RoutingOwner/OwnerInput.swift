@@ -52,6 +52,8 @@ enum StoreAnswer: Sendable {
     case history(HistoryCursor, firstPage: [MessageRecord])
     case notes([NoteRecord])
     case explanation(lines: [DataLine], fields: [Field])
+    /// A resend (`SEND ref=`) of a message the store has: its seq.
+    case resent(seq: Int)
     case failed
 }
 

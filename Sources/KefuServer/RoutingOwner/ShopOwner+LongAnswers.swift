@@ -194,6 +194,9 @@ extension ShopOwner {
                 }
                 let explanation = RoutingCore.explanation(stored: assignment)
                 return .explanation(lines: explanation.lines, fields: explanation.fields)
+            case .sentMessage(let author, let ref):
+                guard let seq = try reader.sentMessage(conversation, author: author, ref: ref) else { return .notFound }
+                return .resent(seq: seq)
             }
         }
     }
@@ -237,6 +240,8 @@ extension ShopOwner {
                     to: session)
             case .explanation(let lines, let fields):
                 outputs = listing(lines.map(OutboundLine.data), completion: .ok(tag: tag, fields), to: session)
+            case .resent(let seq):
+                outputs = [.line(session, .ok(tag: tag, [Field("seq", "\(seq)"), Field("duplicate", "1")]))]
             }
         }
         // Released even when the session has gone: the outputs behind the read wait for it.

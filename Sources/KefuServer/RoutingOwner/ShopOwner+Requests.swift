@@ -104,9 +104,11 @@ extension ShopOwner {
                 try speaker(customer), skill: Skill(skill), priority: Priority(priority), text: text, store: store,
                 language: language, gateway: gateway
             )
-        case .send(let conversation, let text, let customer, let automatic):
-            if automatic { return .autoReply(try speaker(customer), ConversationID(conversation), text: text) }
-            return .send(try speaker(customer), ConversationID(conversation), text: text)
+        case .send(let conversation, let text, let customer, let automatic, let ref):
+            if automatic {
+                return .autoReply(try speaker(customer), ConversationID(conversation), text: text, ref: ref)
+            }
+            return .send(try speaker(customer), ConversationID(conversation), text: text, ref: ref)
         case .close(let conversation, let customer):
             return .close(try speaker(customer), ConversationID(conversation))
         case .history(let conversation, let customer, _):
