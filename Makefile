@@ -5,7 +5,7 @@ CONFIG ?=
 PREFIX ?= /usr/local
 DESTDIR ?=
 
-.PHONY: deps build run test clean install uninstall
+.PHONY: deps build run test clean install uninstall bench-relay
 
 # Debian packages the build links against (libsystemd for sd_notify/journald, SQLite for the store) and
 # the systemd package whose journald the integration tests start.
@@ -35,6 +35,16 @@ test: deps
 	$(SWIFT) build --build-tests
 	KEFU_BUILD_DIR=$$($(SWIFT) build --show-bin-path) $(SWIFT) test --skip-build --skip PropertyTests
 	$(SWIFT) test --skip-build --filter PropertyTests
+
+# The relay benchmark of issue #11: the release kefud against a redis that fsyncs every write (appendonly yes,
+# appendfsync always), driven by one client, side by side; several minutes. RELAY_ARGS passes options to it
+# (e.g. RELAY_ARGS="--runs 1 --seconds 3 --parts relay"). See Benchmarks/README.md.
+bench-relay: deps
+	@command -v redis-server >/dev/null || { echo "installing: redis-server"; $(SUDO) apt-get update -qq && \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server; }
+	$(SWIFT) build -c release --product kefud
+	cd Benchmarks && $(SWIFT) build -c release --product Relay && \
+		.build/release/Relay --kefud ../.build/release/kefud --redis "$$(command -v redis-server)" $(RELAY_ARGS)
 
 clean:
 	rm -rf .build var

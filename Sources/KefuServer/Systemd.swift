@@ -80,9 +80,9 @@ public struct JournaldRecorder: JournalRecorder {
         record.priority = JournalPriority.debug
         record.fields =
             record.fields.map { field in
-                field.name == "KEFU_EVENT"
-                    ? JournalField("KEFU_EVENT", "sla_\(notice.kind == .met ? "met" : "warning")") : field
-            } + (notice.left.map { [JournalField("KEFU_LEFT_MS", $0.description)] } ?? [])
+                field.name == KefuJournalField.event
+                    ? JournalField(KefuJournalField.event, notice.kind == .met ? KefuJournalEvent.slaMet : KefuJournalEvent.slaWarning) : field
+            } + (notice.left.map { [JournalField(KefuJournalField.leftMilliseconds, $0.description)] } ?? [])
         return record
     }
 
@@ -106,11 +106,11 @@ public struct JournaldRecorder: JournalRecorder {
                 : JournalPriority.critical
         record.fields =
             record.fields.map { field in
-                field.name == "KEFU_EVENT" ? JournalField("KEFU_EVENT", "sla_escalation") : field
+                field.name == KefuJournalField.event ? JournalField(KefuJournalField.event, KefuJournalEvent.slaEscalation) : field
             } + [
-                JournalField("KEFU_ESCALATION_LEVEL", "\(escalation.level)"),
-                JournalField("KEFU_ESCALATION_ACTIONS", actions),
-                JournalField("KEFU_REASSIGNED_TO", escalation.reassignedTo?.rawValue ?? ""),
+                JournalField(KefuJournalField.escalationLevel, "\(escalation.level)"),
+                JournalField(KefuJournalField.escalationActions, actions),
+                JournalField(KefuJournalField.reassignedTo, escalation.reassignedTo?.rawValue ?? ""),
             ]
         return record
     }
@@ -138,19 +138,19 @@ public struct JournaldRecorder: JournalRecorder {
             messageID: SystemdMessageID.slaBreach,
             priority: JournalPriority.warning,
             fields: [
-                JournalField("KEFU_EVENT", "sla_breach"),
-                JournalField("KEFU_SLA", breach.sla.rawValue),
-                JournalField("KEFU_ROUND", "\(breach.round)"),
-                JournalField("KEFU_CONVERSATION", breach.conversation.description),
-                JournalField("KEFU_CUSTOMER", breach.customer.rawValue),
-                JournalField("KEFU_AGENT", breach.agent?.rawValue ?? ""),
-                JournalField("KEFU_SKILL", breach.skill.name),
-                JournalField("KEFU_STORE", breach.store ?? ""),
-                JournalField("KEFU_PRIORITY", breach.priority.rawValue),
-                JournalField("KEFU_WAITED_MS", breach.waited.description),
-                JournalField("KEFU_THRESHOLD_MS", breach.threshold.description),
+                JournalField(KefuJournalField.event, KefuJournalEvent.slaBreach),
+                JournalField(KefuJournalField.sla, breach.sla.rawValue),
+                JournalField(KefuJournalField.round, "\(breach.round)"),
+                JournalField(KefuJournalField.conversation, breach.conversation.description),
+                JournalField(KefuJournalField.customer, breach.customer.rawValue),
+                JournalField(KefuJournalField.agent, breach.agent?.rawValue ?? ""),
+                JournalField(KefuJournalField.skill, breach.skill.name),
+                JournalField(KefuJournalField.store, breach.store ?? ""),
+                JournalField(KefuJournalField.priority, breach.priority.rawValue),
+                JournalField(KefuJournalField.waitedMilliseconds, breach.waited.description),
+                JournalField(KefuJournalField.thresholdMilliseconds, breach.threshold.description),
                 // What the platforms count: the wait inside business hours (`[business_hours]`).
-                JournalField("KEFU_BUSINESS_MS", (breach.businessWaited ?? breach.waited).description),
+                JournalField(KefuJournalField.businessMilliseconds, (breach.businessWaited ?? breach.waited).description),
             ]
         )
     }
@@ -172,16 +172,18 @@ public struct JournaldRecorder: JournalRecorder {
             messageID: escalations ? SystemdMessageID.slaEscalation : SystemdMessageID.breachSummary,
             priority: JournalPriority.warning,
             fields: [
-                JournalField("KEFU_EVENT", escalations ? "sla_escalation_summary" : "sla_breach_summary"),
-                JournalField("KEFU_BREACHES", "\(summary.breaches)"),
-                JournalField("KEFU_CONVERSATIONS", summary.conversationList),
-                JournalField("KEFU_SLA_FIRST_RESPONSE", "\(summary.firstResponse)"),
-                JournalField("KEFU_SLA_RESPONSE", "\(summary.response)"),
-                JournalField("KEFU_RECORDS_PER_S", "\(summary.recordsPerSecond)"),
-                JournalField("KEFU_FIRST_AT_MS", summary.first.description),
-                JournalField("KEFU_LAST_AT_MS", summary.last.description),
-                JournalField("KEFU_PART", "\(summary.part)"),
-                JournalField("KEFU_PARTS", "\(summary.parts)"),
+                JournalField(
+                    KefuJournalField.event,
+                    escalations ? KefuJournalEvent.slaEscalationSummary : KefuJournalEvent.slaBreachSummary),
+                JournalField(KefuJournalField.breaches, "\(summary.breaches)"),
+                JournalField(KefuJournalField.conversations, summary.conversationList),
+                JournalField(KefuJournalField.firstResponseCount, "\(summary.firstResponse)"),
+                JournalField(KefuJournalField.responseCount, "\(summary.response)"),
+                JournalField(KefuJournalField.recordsPerSecond, "\(summary.recordsPerSecond)"),
+                JournalField(KefuJournalField.firstAtMilliseconds, summary.first.description),
+                JournalField(KefuJournalField.lastAtMilliseconds, summary.last.description),
+                JournalField(KefuJournalField.part, "\(summary.part)"),
+                JournalField(KefuJournalField.parts, "\(summary.parts)"),
             ]
         )
     }
@@ -197,14 +199,14 @@ public struct JournaldRecorder: JournalRecorder {
             messageID: SystemdMessageID.slaNoticeSummary,
             priority: JournalPriority.debug,
             fields: [
-                JournalField("KEFU_EVENT", "sla_notice_summary"),
-                JournalField("KEFU_NOTICES", "\(summary.breaches)"),
-                JournalField("KEFU_CONVERSATIONS", summary.conversationList),
-                JournalField("KEFU_RECORDS_PER_S", "\(summary.recordsPerSecond)"),
-                JournalField("KEFU_FIRST_AT_MS", summary.first.description),
-                JournalField("KEFU_LAST_AT_MS", summary.last.description),
-                JournalField("KEFU_PART", "\(summary.part)"),
-                JournalField("KEFU_PARTS", "\(summary.parts)"),
+                JournalField(KefuJournalField.event, KefuJournalEvent.slaNoticeSummary),
+                JournalField(KefuJournalField.notices, "\(summary.breaches)"),
+                JournalField(KefuJournalField.conversations, summary.conversationList),
+                JournalField(KefuJournalField.recordsPerSecond, "\(summary.recordsPerSecond)"),
+                JournalField(KefuJournalField.firstAtMilliseconds, summary.first.description),
+                JournalField(KefuJournalField.lastAtMilliseconds, summary.last.description),
+                JournalField(KefuJournalField.part, "\(summary.part)"),
+                JournalField(KefuJournalField.parts, "\(summary.parts)"),
             ]
         )
     }
@@ -220,11 +222,11 @@ public struct JournaldRecorder: JournalRecorder {
             messageID: SystemdMessageID.agentAutoAway,
             priority: JournalPriority.warning,
             fields: [
-                JournalField("KEFU_EVENT", "agent_auto_away"),
-                JournalField("KEFU_AGENT", away.agent.rawValue),
-                JournalField("KEFU_BREACHES", "\(away.breaches)"),
-                JournalField("KEFU_WINDOW_MS", away.window.description),
-                JournalField("KEFU_CONVERSATIONS", moved),
+                JournalField(KefuJournalField.event, KefuJournalEvent.agentAutoAway),
+                JournalField(KefuJournalField.agent, away.agent.rawValue),
+                JournalField(KefuJournalField.breaches, "\(away.breaches)"),
+                JournalField(KefuJournalField.windowMilliseconds, away.window.description),
+                JournalField(KefuJournalField.conversations, moved),
             ]
         )
     }

@@ -40,7 +40,9 @@ public final class ConversationStore: Sendable {
         self.path = path
         self.logger = logger
         self.queue = JobQueue()
-        let writer = Writer(connection: connection, queue: queue, logger: logger)
+        let checkpointer = Checkpointer(path: path, logger: logger)
+        if let handle = connection.handle { try checkpointer.start(watching: handle) }
+        let writer = Writer(connection: connection, queue: queue, checkpointer: checkpointer, logger: logger)
         let thread = Thread { writer.run() }
         thread.name = "kefu-store"
         thread.start()
@@ -65,6 +67,9 @@ public final class ConversationStore: Sendable {
         // commit, so "committed" (and therefore acknowledged to a client) means on disk. Group commit keeps the
         // cost to one fsync per batch of work, not one per record.
         try connection.execute("PRAGMA synchronous = FULL", .open)
+        // The log is copied back on a thread of its own (`Checkpointer`); once it starts over, a file grown by a busy
+        // spell is cut back to this size.
+        try connection.execute("PRAGMA journal_size_limit = 67108864", .open)
         try connection.execute("PRAGMA foreign_keys = ON", .open)
     }
 

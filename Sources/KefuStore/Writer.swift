@@ -13,11 +13,13 @@ final class Writer: @unchecked Sendable {
 
     private let connection: Connection
     private let queue: JobQueue
+    private let checkpointer: Checkpointer
     private let logger: Logger
 
-    init(connection: Connection, queue: JobQueue, logger: Logger) {
+    init(connection: Connection, queue: JobQueue, checkpointer: Checkpointer, logger: Logger) {
         self.connection = connection
         self.queue = queue
+        self.checkpointer = checkpointer
         self.logger = logger
     }
 
@@ -27,7 +29,8 @@ final class Writer: @unchecked Sendable {
         while let jobs = queue.takeAll() {
             process(jobs)
         }
-        // Closing the last connection checkpoints the WAL into the main file.
+        // Closing the last connection checkpoints the WAL into the main file: the checkpointer's goes first.
+        checkpointer.stop()
         connection.close()
         logger.info("store closed")
         queue.markFinished()

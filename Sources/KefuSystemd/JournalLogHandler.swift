@@ -57,13 +57,13 @@ public struct JournalLogHandler: LogHandler {
             ("CODE_FILE", event.file),
             ("CODE_LINE", String(event.line)),
             ("CODE_FUNC", event.function),
-            ("KEFU_LOGGER", label),
+            (KefuJournalField.logger, label),
         ]
         for (key, value) in mergedMetadata(event.metadata) {
-            fields.append(("KEFU_" + Journal.fieldName(key), value.description))
+            fields.append((KefuJournalField.metadataPrefix + Journal.fieldName(key), value.description))
         }
         if let error = event.error {
-            fields.append(("KEFU_ERROR", String(describing: error)))
+            fields.append((KefuJournalField.error, String(describing: error)))
         }
         if !Journal.send(fields) {
             // journald went away (restart, full socket buffer): keep the line rather than lose it.

@@ -108,7 +108,7 @@ final class PeakSampler: Sendable {
     /// and its writes stop, instead of kefud reading everything into memory. Then every line is answered, in order.
     @Test func pipelinedInputIsReadOnlyAsFastAsItIsAnswered() async throws {
         let daemon = try await TestDaemon.start(
-            testConfiguration(server: "max_pipelined = 64\nslow_client_bytes = 16384\nslow_client_grace_s = 60"))
+            testConfiguration(server: "max_pipelined = 64\nslow_client_bytes = 16384\nslow_client_grace_s = 600"))
         defer { Task { try? await daemon.stop() } }
         let client = try RawSocket(port: daemon.port, receiveBuffer: 4096)
         client.shrinkSendBuffer(to: 16384)
@@ -118,8 +118,11 @@ final class PeakSampler: Sendable {
         let written = await onOwnThread { () -> Int in
             var total = 0
             var stalled = 0
-            // Writes until the kernel takes nothing more for a while (or 24 MB went, which kefud must not take).
-            while total < limit && stalled < 30 {
+            // Writes until the kernel takes nothing more for a while, for 5 s at most (the kernel's send buffer on
+            // kefud's side grows while the client does not read, so a trickle may go on), or until 24 MB went,
+            // which kefud must not take.
+            let end = Date().addingTimeInterval(5)
+            while total < limit && stalled < 30 && Date() < end {
                 let offset = total % chunk.count
                 let taken = client.writeWithoutBlocking(chunk[offset...])
                 if taken == 0 {

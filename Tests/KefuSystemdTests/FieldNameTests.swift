@@ -24,6 +24,13 @@ struct FieldNameTests {
         #expect(Journal.isValidFieldName(Journal.fieldName(key)))
     }
 
+    /// journald silently drops a field whose name it does not accept: every field kefud's records use must pass.
+    @Test func everyKefuFieldNameIsValidAndDistinct() {
+        for name in KefuJournalField.all { #expect(Journal.isValidFieldName(name), "\(name)") }
+        #expect(Set(KefuJournalField.all).count == KefuJournalField.all.count)
+        #expect(KefuJournalField.all.allSatisfy { $0.hasPrefix(KefuJournalField.metadataPrefix) })
+    }
+
     @Test func truncatesToSixtyFourCharacters() {
         let name = Journal.fieldName(String(repeating: "a", count: 100))
         #expect(name == String(repeating: "A", count: 64))

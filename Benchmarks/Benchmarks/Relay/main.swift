@@ -21,6 +21,7 @@ struct Options {
     var floodClients = 40
     var floodMessages = 1_000_000
     var clientThreads = 1
+    // Environment: RELAY_KEFUD_SERVER adds lines to kefud's [server] table (to try other bounds).
 
     init(_ arguments: [String]) throws {
         var rest = arguments.makeIterator()
@@ -347,6 +348,8 @@ final class ManagedPeak: @unchecked Sendable {
 
 // MARK: - Main
 
+// Each result as it comes, also when the output goes to a file.
+setvbuf(stdout, nil, _IOLBF, 0)
 let options = try Options(Array(CommandLine.arguments.dropFirst()))
 raiseFileLimit()
 let group = MultiThreadedEventLoopGroup(numberOfThreads: options.clientThreads)

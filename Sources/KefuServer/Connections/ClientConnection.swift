@@ -344,7 +344,7 @@ final class ClientConnection: ChannelDuplexHandler {
     /// duplicate of its socket and the bytes not decoded, then closes this process's channel in the same event-loop
     /// turn, so that no byte can be read in between. A client whose lines cannot be written in time is closed
     /// instead, and reconnects.
-    func handOver(to collector: RestartCarryOver.Collector) {
+    func carryOver(to collector: RestartCarryOver.Collector) {
         guard let context, !closing else { return }
         let promise = context.eventLoop.makePromise(of: Bool.self)
         let flushed = context.eventLoop.makePromise(of: Void.self)

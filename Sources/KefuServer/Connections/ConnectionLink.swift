@@ -34,7 +34,7 @@ struct ConnectionLink: Sendable {
 
     func close() { run { $0.close() } }
 
-    func handOver(to collector: RestartCarryOver.Collector) { run { $0.handOver(to: collector) } }
+    func carryOver(to collector: RestartCarryOver.Collector) { run { $0.carryOver(to: collector) } }
 }
 
 /// The client connections open, so that a stop can wait until every one has ended or been handed over, and close

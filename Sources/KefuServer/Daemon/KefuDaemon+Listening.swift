@@ -67,7 +67,9 @@ extension KefuDaemon {
 
         let limits = connectionLimits
         let logger = self.logger
-        let bootstrap = ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+        // Connections live on the owner's loop: a line reaches the owner, and a reply its connection, without a
+        // thread hop (the other core commits to SQLite). A node with many shops will spread owners over loops.
+        let bootstrap = ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton, childGroup: loop)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .serverChannelOption(.backlog, value: 256)
             // A client that half-closes after its last command must still read the replies.

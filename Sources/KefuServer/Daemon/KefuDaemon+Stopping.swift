@@ -14,13 +14,13 @@ extension KefuDaemon {
     /// Serves until a stop is asked for (SIGTERM, or SIGUSR2 for a restart) and the owner has finished it: BYE said
     /// to everyone (nil), or every session recorded for the next process (a restart). Throws when the store failed.
     func serveUntilStopped(_ serving: Serving, census: ConnectionCensus) async throws -> RestartCarryOver.Sessions? {
-        let handingOver = fileDescriptorStore != nil
+        let carryingOver = fileDescriptorStore != nil
         return try await withTaskCancellationHandler {
             try await withGracefulShutdownHandler {
                 try await serving.done.get()
             } onGracefulShutdown: { [self] in
                 notifier.stopping()
-                guard handingOver, restarting.withLock({ $0 }) else {
+                guard carryingOver, restarting.withLock({ $0 }) else {
                     // Graceful stop: stop accepting, then the owner lets the store commit, says BYE and closes.
                     logger.info("stopping")
                     serving.listener.close(promise: nil)
@@ -31,7 +31,7 @@ extension KefuDaemon {
                 // unless systemd's socket unit holds it anyway; connections made meanwhile wait in its backlog.
                 logger.info("stopping: handing the connections over to systemd")
                 serving.listener.close(promise: nil)
-                serving.owner.post(.handOver(serving.collector))
+                serving.owner.post(.carryOver(serving.collector))
             }
         } onCancel: {
             // The graceful stop took longer than `shutdown_grace_s`: end now, from what the store has.
@@ -57,7 +57,7 @@ extension KefuDaemon {
         await timeoutExtension.during(notifier) { await store.shutdown() }
         let listener = serving.storedListener.withLock { $0 }
         if let fileDescriptorStore, let carriedOver {
-            handOver(carriedOver, sockets: serving.collector.take(), listener: listener, to: fileDescriptorStore)
+            giveToSystemd(carriedOver, sockets: serving.collector.take(), listener: listener, to: fileDescriptorStore)
         } else if let listener {
             close(listener)
         }
@@ -66,7 +66,7 @@ extension KefuDaemon {
 
     /// Writes the sessions' records next to the store, then gives systemd the listener and every connection; the
     /// barrier makes sure systemd has them before this process exits.
-    private func handOver(
+    private func giveToSystemd(
         _ carried: RestartCarryOver.Sessions, sockets: [SessionID: RestartCarryOver.DetachedSocket], listener: Int32?,
         to store: FileDescriptorStore
     ) {

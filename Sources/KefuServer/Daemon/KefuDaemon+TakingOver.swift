@@ -42,7 +42,7 @@ extension KefuDaemon {
                 continue
             }
             do {
-                _ = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                _ = try await ClientBootstrap(group: owner.loop)
                     .channelOption(.allowRemoteHalfClosure, value: true)
                     .channelInitializer { channel in
                         channel.eventLoop.makeCompletedFuture {

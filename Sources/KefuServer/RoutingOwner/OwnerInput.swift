@@ -31,7 +31,7 @@ enum OwnerInput: Sendable {
     case shutdown
     /// Stop for a restart: finish what is read and committed, then give every connection (to `collector`, for
     /// systemd's file descriptor store) with its session instead of saying BYE.
-    case handOver(RestartCarryOver.Collector)
+    case carryOver(RestartCarryOver.Collector)
     /// The stop took too long: end now, without waiting for anything.
     case abort
     /// The configuration was read again (SIGHUP): apply it, or keep the one in force and say why.

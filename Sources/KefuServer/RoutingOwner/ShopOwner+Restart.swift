@@ -9,7 +9,7 @@ extension ShopOwner {
         var carried = RestartCarryOver.Sessions()
         for (id, session) in sessions where !session.closing {
             carried.sessions[id] = record(of: session)
-            if let collector { session.link.handOver(to: collector) }
+            if let collector { session.link.carryOver(to: collector) }
         }
         for (customer, events) in kept.all { carried.kept[customer.rawValue] = events }
         for (customer, gateway) in customerGateway { carried.customerGateways[customer.rawValue] = gateway }

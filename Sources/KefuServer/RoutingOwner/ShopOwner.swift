@@ -132,8 +132,8 @@ final class ShopOwner {
     private var housekeepingTask: RepeatedTask?
     private var lastStatus = ""
     var shuttingDown = false
-    /// Stopping for a restart (``OwnerInput/handOver``): connections go to systemd's store, nobody hears BYE.
-    var handingOver = false
+    /// Stopping for a restart (``OwnerInput/carryOver``): connections go to systemd's store, nobody hears BYE.
+    var carryingOver = false
     /// Where the connections go when handed over.
     var collector: RestartCarryOver.Collector?
     /// Completed when the owner is done: with the sessions to hand over when stopping for a restart.
@@ -218,10 +218,10 @@ final class ShopOwner {
             let session = SessionState(id: link.session, link: link)
             sessions[link.session] = session
             if shuttingDown { closeNow(session, farewell: .bye(reason: nil)) }
-            if handingOver { link.freeze() }
+            if carryingOver { link.freeze() }
         case .adopted(let link, let carried):
             adopt(link, carried)
-            if handingOver { link.freeze() }
+            if carryingOver { link.freeze() }
         case .requests(let id, let requests):
             for request in requests { handleRequest(id, request) }
         case .frozen(let id):
@@ -252,8 +252,8 @@ final class ShopOwner {
             housekeeping()
         case .shutdown:
             shuttingDown = true
-        case .handOver(let collector):
-            handingOver = true
+        case .carryOver(let collector):
+            carryingOver = true
             self.collector = collector
             // Every line read so far is handled first; the connections say when they have posted their last one.
             for session in sessions.values { session.link.freeze() }
@@ -282,7 +282,7 @@ final class ShopOwner {
             end(.success(nil))
             return
         }
-        if handingOver && openTicket == nil && gate.isClear && sessions.values.allSatisfy({ $0.frozen || $0.closing })
+        if carryingOver && openTicket == nil && gate.isClear && sessions.values.allSatisfy({ $0.frozen || $0.closing })
         {
             let carried = carryOverSessions()
             end(.success(carried))
