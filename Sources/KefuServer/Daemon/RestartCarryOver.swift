@@ -36,7 +36,8 @@ enum RestartCarryOver {
     /// The file written next to the store (`handover.json`, the name kept from the first version), read and removed
     /// by the next process. The sockets themselves are in systemd's file descriptor store, named `conn-<n>`.
     struct File: Codable, Sendable {
-        struct Connection: Codable, Sendable {
+        /// One connection carried over: where its socket is, who is on it, and its unfinished line.
+        struct Entry: Codable, Sendable {
             /// The `FDNAME=` of the socket in systemd's store.
             var name: String
             var session: Session
@@ -55,7 +56,7 @@ enum RestartCarryOver {
         var version = File.currentVersion
         /// The process that wrote it, for the log.
         var pid: Int32
-        var connections: [Connection]
+        var connections: [Entry]
         var kept: [String: [Event]]
         var customerGateways: [String: String]
 
