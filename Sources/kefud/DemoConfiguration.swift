@@ -14,6 +14,9 @@ listen = "127.0.0.1:7390"   # host:port; write IPv6 as "[::1]:7390"
 # state_dir = "./var"       # SQLite store; when left out: $STATE_DIRECTORY under systemd, else ./var
 # max_line_bytes = 16384    # longest protocol line accepted
 # shutdown_grace_s = 5      # seconds sessions get to finish on shutdown
+# max_pipelined = 256       # lines a client may send ahead of their replies before it is no longer read
+# slow_client_bytes = 1048576  # unread output a client may keep above this only for slow_client_grace_s
+# slow_client_grace_s = 10     # then (or at 8 times the bytes at once) it is closed as too slow
 
 # Service-level targets.
 [sla]
