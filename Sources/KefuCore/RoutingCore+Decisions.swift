@@ -1,10 +1,9 @@
 /// Choosing among the eligible agents: the walk of the roster, and the decision kept for `EXPLAIN` (every agent
 /// examined with its verdict, the others counted, the rule that decided).
 extension RoutingCore {
-    /// Decides who should take a conversation now. The eligible agent with the lowest load ratio wins, then the
-    /// higher proficiency, then the one idle longest, then the lower id. Only free agents of the levels that may
-    /// serve are looked at, best first (`AgentRoster`), so the cost does not grow with the team. The decision keeps
-    /// every examined agent's verdict for `EXPLAIN`; on a small team every agent of the skill is listed.
+    /// Decides who should take a conversation now: the eligible agent `TieBreak` puts first. Only free agents of the
+    /// levels that may serve are looked at, best first (`AgentRoster`), so the cost does not grow with the team. The
+    /// decision keeps every examined agent's verdict for `EXPLAIN`; on a small team every agent of the skill is listed.
     mutating func decide(
         _ id: ConversationID, excluding excluded: (AgentID, String)? = nil, at now: Instant
     ) -> Decision {
@@ -14,7 +13,7 @@ extension RoutingCore {
             return Decision(conversation: id, at: now, agent: nil, rule: "no such conversation", candidates: [])
         }
         let search = searchRoster(for: open, excluding: excluded, at: now)
-        let best = search.eligible.min { Self.prefers($0, over: $1) }
+        let best = search.eligible.min { TieBreak.prefers($0, over: $1) }
         // Every decision in debug builds (all tests) is checked against a scan of every agent of the skills.
         assert(
             scanChoice(open, excluding: excluded, at: now) == best?.key.agent,
@@ -31,7 +30,8 @@ extension RoutingCore {
             var candidates = search.examined
             for contender in search.eligible {
                 let verdict =
-                    contender.key.agent == best?.key.agent ? Verdict.chosen : Self.whyLost(contender, to: best!)
+                    contender.key.agent == best?.key.agent
+                    ? Verdict.chosen : TieBreak.verdict(of: contender, losingTo: best!)
                 candidates.append(Candidate(agent: contender.key.agent, verdict: verdict))
             }
             candidates.sort { $0.agent < $1.agent }
@@ -125,7 +125,7 @@ extension RoutingCore {
         var best: Contender?
         for agent in agents.values {
             let (verdict, level) = self.verdict(agent, for: open, excluding: excluded, at: now)
-            if verdict == .chosen, best.map({ Self.prefers((agent.rosterKey, level), over: $0) }) ?? true {
+            if verdict == .chosen, best.map({ TieBreak.prefers((agent.rosterKey, level), over: $0) }) ?? true {
                 best = (agent.rosterKey, level)
             }
         }
@@ -148,7 +148,7 @@ extension RoutingCore {
             guard let agent = agents[agentID] else { continue }
             var (verdict, level) = self.verdict(agent, for: open, excluding: excluded, at: now)
             if verdict == .chosen, let best, best.key.agent != agentID {
-                verdict = Self.whyLost((agent.rosterKey, level), to: best)
+                verdict = TieBreak.verdict(of: (agent.rosterKey, level), losingTo: best)
             }
             candidates.append(Candidate(agent: agentID, verdict: verdict))
         }
@@ -234,55 +234,13 @@ extension RoutingCore {
         add(.rankedLower, lower)
     }
 
-    /// The rule that decided, named after the tie-break the closest runner-up lost on.
+    /// The rule that decided (`TieBreak.decidingRule`), or that nobody could take the chat.
     static func rule(_ candidates: [Candidate], chosen: Bool) -> String {
         guard chosen else { return "no eligible agent: waits in the queue" }
-        let closest = candidates.map { closeness($0.verdict) }.max() ?? 0
-        switch closest {
-        case 1: return "lowest load ratio"
-        case 2: return "equal load: higher proficiency"
-        case 3: return "equal load and proficiency: idle longest"
-        case 4: return "all else equal: lowest id"
-        default: return "only eligible agent"
-        }
+        return TieBreak.decidingRule(candidates)
     }
 
     /// An agent who could take a chat, by its standing in the roster (load, idle time, id) and the level by which
     /// it qualifies.
     typealias Contender = (key: AgentRoster.Key, level: Int)
-
-    /// Whether `a` should win over `b` (each with the level by which it qualifies).
-    static func prefers(_ a: Contender, over b: Contender) -> Bool {
-        // Compare busy/max as fractions without division.
-        let loadA = a.key.busy * b.key.max
-        let loadB = b.key.busy * a.key.max
-        if loadA != loadB { return loadA < loadB }
-        if a.level != b.level { return a.level > b.level }
-        switch (a.key.lastAssignedAt, b.key.lastAssignedAt) {
-        case (nil, .some): return true
-        case (.some, nil): return false
-        case (.some(let x), .some(let y)) where x != y: return x < y
-        default: return a.key.agent < b.key.agent
-        }
-    }
-
-    static func whyLost(_ loser: Contender, to winner: Contender) -> Verdict {
-        let loadLoser = loser.key.busy * winner.key.max
-        let loadWinner = winner.key.busy * loser.key.max
-        if loadLoser != loadWinner { return .higherLoad(held: loser.key.busy, max: loser.key.max) }
-        if loser.level != winner.level { return .lowerLevel(loser.level) }
-        if loser.key.lastAssignedAt != winner.key.lastAssignedAt { return .lessIdle }
-        return .laterID
-    }
-
-    /// Which tie-break was needed against the closest runner-up (later rules mean a closer race).
-    static func closeness(_ verdict: Verdict) -> Int {
-        switch verdict {
-        case .higherLoad: 1
-        case .lowerLevel: 2
-        case .lessIdle: 3
-        case .laterID: 4
-        default: 0
-        }
-    }
 }
