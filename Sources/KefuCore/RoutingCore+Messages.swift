@@ -1,6 +1,8 @@
 /// Messages in a conversation: `SEND` by the buyer and the agent, canned replies (`auto=1`), the daemon's own
 /// lines, and resends (`SEND ref=`) that change nothing.
 extension RoutingCore {
+    /// `SEND`: the buyer's message (which may start a response round) or the holding agent's human answer (which ends
+    /// one).
     mutating func send(
         _ principal: Principal, _ id: ConversationID, text: String, ref: String? = nil, at now: Instant
     ) -> Reply {
@@ -21,30 +23,12 @@ extension RoutingCore {
             }
             if open.record.heldSince != nil {
                 rowChanged = true
-                // The buyer spoke: the hold ends, and a paused round runs on with the time it had left.
-                open.record.heldSince = nil
-                if let remaining = open.record.holdRemaining, open.record.roundStartedAt != nil {
-                    let due = policy.calendar(for: open.record).adding(remaining, to: now)
-                    open.record.roundDueAt = due
-                    if open.record.round == 1 { open.record.firstResponseDueAt = due }
-                    armRound(of: open.record, warnAfter: now)
-                }
-                open.record.holdRemaining = nil
+                endHold(of: &open.record, at: now)
             }
-            // A buyer message after an answer starts the next round; while one is waiting, more messages do not
-            // restart it.
+            // While a round is waiting, more buyer messages do not restart it.
             if open.record.roundStartedAt == nil {
                 rowChanged = true
-                open.record.round += 1
-                open.record.roundStartedAt = now
-                open.record.roundDueAt = policy.calendar(for: open.record).adding(
-                    policy.limit(ofRound: open.record.round, for: open.record), to: now)
-                open.record.roundBreachedAt = nil
-                open.record.roundWarnedAt = nil
-                open.record.roundEscalationLevel = 0
-                open.record.roundReassigns = 0
-                armRound(of: open.record)
-                persistRound(of: open.record)
+                startRound(of: &open.record, at: now)
             }
             conversations[id] = open
             append(id, sender: .customer, author: customer.rawValue, text: text, at: now, ref: ref)
@@ -60,19 +44,9 @@ extension RoutingCore {
                 open.record.firstRespondedAt = now
                 rowChanged = true
             }
-            if let started = open.record.roundStartedAt {
+            if open.record.roundStartedAt != nil {
                 rowChanged = true
-                persistRound(of: open.record, answeredAt: now)
-                if open.record.roundBreachedAt == nil, let due = open.record.roundDueAt {
-                    let facts = roundBreach(open.record, started: started, due: due, at: now)
-                    effects.append(.slaNotice(SLANotice(kind: .met, facts: facts)))
-                }
-                open.record.roundStartedAt = nil
-                open.record.roundDueAt = nil
-                open.record.roundBreachedAt = nil
-                open.record.roundWarnedAt = nil
-                open.record.roundEscalationLevel = 0
-                open.record.roundReassigns = 0
+                answerRound(of: &open.record, at: now)
             }
             open.passedOnBy = nil  // answered by its new agent: the one who passed it on may serve it again later
             // Now it is the buyer's turn: if they stay silent, the daemon warns them and then closes.

@@ -1,6 +1,36 @@
 /// Response rounds and their SLA: each round's clock, the warning before its deadline, the breach, `HOLD` pausing
 /// it, and the open-to-close resolution limit.
 extension RoutingCore {
+    /// A buyer message after an answer starts the next round, on the limit of its number.
+    mutating func startRound(of record: inout ConversationRecord, at now: Instant) {
+        record.round += 1
+        record.roundStartedAt = now
+        record.roundDueAt = policy.calendar(for: record).adding(
+            policy.limit(ofRound: record.round, for: record), to: now)
+        record.roundBreachedAt = nil
+        record.roundWarnedAt = nil
+        record.roundEscalationLevel = 0
+        record.roundReassigns = 0
+        armRound(of: record)
+        persistRound(of: record)
+    }
+
+    /// A human answer ends the round waiting for one (auto-replies never do); before its deadline, the round is met.
+    mutating func answerRound(of record: inout ConversationRecord, at now: Instant) {
+        guard let started = record.roundStartedAt else { return }
+        persistRound(of: record, answeredAt: now)
+        if record.roundBreachedAt == nil, let due = record.roundDueAt {
+            let facts = roundBreach(record, started: started, due: due, at: now)
+            effects.append(.slaNotice(SLANotice(kind: .met, facts: facts)))
+        }
+        record.roundStartedAt = nil
+        record.roundDueAt = nil
+        record.roundBreachedAt = nil
+        record.roundWarnedAt = nil
+        record.roundEscalationLevel = 0
+        record.roundReassigns = 0
+    }
+
     /// Arms the clock of the conversation's current round: its warning when there is one still ahead (after
     /// `warnAfter`), which arms the deadline itself when it comes up (`roundWarning`); else the deadline. One entry
     /// in the deadline queue per round instead of two: most rounds are answered before either, and every open
@@ -128,5 +158,17 @@ extension RoutingCore {
         conversations[id]?.record = record
         systemMessage(id, "on hold by \(agent): \(reason)", at: now)
         return .ok(fields)
+    }
+
+    /// The buyer spoke: the hold ends, and a paused round runs on with the time it had left.
+    mutating func endHold(of record: inout ConversationRecord, at now: Instant) {
+        record.heldSince = nil
+        if let remaining = record.holdRemaining, record.roundStartedAt != nil {
+            let due = policy.calendar(for: record).adding(remaining, to: now)
+            record.roundDueAt = due
+            if record.round == 1 { record.firstResponseDueAt = due }
+            armRound(of: record, warnAfter: now)
+        }
+        record.holdRemaining = nil
     }
 }
