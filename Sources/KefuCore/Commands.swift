@@ -172,8 +172,8 @@ public struct AssignmentNotice: Sendable, Equatable, Codable {
     public var firstMessage: String
     /// True when replayed after a restart or reconnect rather than newly given.
     public var resumed: Bool
-    /// How it came: `routed` (default), `transfer`, `handover`, `forced`, `sticky`.
-    public var via: String = "routed"
+    /// How it came (`routed` unless a transfer, handover, `ASSIGN` or returning buyer brought it).
+    public var via: AssignmentVia = .routed
 }
 
 /// Unsolicited events (`* EVENT ...` lines).
@@ -188,10 +188,10 @@ public enum Event: Sendable, Equatable, Codable {
     /// A chat message.
     case message(ConversationID, from: MessageSender, text: String)
     /// The conversation was taken away from the agent.
-    case revoked(ConversationID, reason: String)
+    case revoked(ConversationID, reason: AssignmentReason)
     /// A stalled conversation is handed up to supervisors.
     /// A step of the escalation ladder (`level` 1 at the breach by default).
-    case escalated(ConversationID, reason: String, agent: AgentID?, waited: Milliseconds, level: Int = 1)
+    case escalated(ConversationID, reason: SLAKind, agent: AgentID?, waited: Milliseconds, level: Int = 1)
     /// An automatic message (the daemon's greeting or queue message, or an agent's canned reply): `auto=1`.
     case autoMessage(ConversationID, from: MessageSender, text: String)
     /// To the holding agent, once per round: the round's deadline is near (`left` until it breaches).
@@ -200,10 +200,10 @@ public enum Event: Sendable, Equatable, Codable {
     case closed(ConversationID, by: Closer)
     /// A note on a conversation the agent just received (transfer, handover).
     case note(NoteRecord)
-    /// The daemon changed the agent's presence (`reason`: `unresponsive`).
-    case presence(Presence, reason: String)
+    /// The daemon changed the agent's presence.
+    case presence(Presence, reason: PresenceReason)
     /// An agent was set away by the daemon (to supervisors).
-    case agentAway(AgentID, reason: String, breaches: Int)
+    case agentAway(AgentID, reason: PresenceReason, breaches: Int)
 }
 
 /// Who closed a conversation.
@@ -317,7 +317,7 @@ public enum Effect: Sendable, Equatable {
     /// Write a journald record that an agent was set away.
     indirect case autoAway(AgentAutoAway)
     /// End every session of an agent who may no longer log in (removed from the configuration), telling it why.
-    case signOut(AgentID, reason: String)
+    case signOut(AgentID, reason: SignOutReason)
     /// Write a journald record of an escalation step.
     indirect case escalation(SLAEscalation)
     /// Write a debug-level journald record of an SLA fact that is no breach: a warning, or a round met.

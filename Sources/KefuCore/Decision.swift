@@ -11,7 +11,7 @@ public enum Verdict: Sendable, Equatable {
     case full(held: Int, max: Int)
     case reservedForAnother(AgentID)
     /// Left out on purpose (the holder whose chat breached, the agent transferring it away).
-    case excluded(String)
+    case excluded(Exclusion)
     /// Eligible, but more loaded than the winner.
     case higherLoad(held: Int, max: Int)
     /// Same load, lower proficiency than the winner.
@@ -55,7 +55,7 @@ public enum Verdict: Sendable, Equatable {
         case .language(let language): "does not speak \(language)"
         case .full(let held, let max): "full (\(held)/\(max))"
         case .reservedForAnother(let agent): "reserved for returning buyer's agent \(agent)"
-        case .excluded(let why): "excluded: \(why)"
+        case .excluded(let why): "excluded: \(why.rawValue)"
         case .higherLoad(let held, let max): "higher load ratio (\(held)/\(max))"
         case .lowerLevel(let level): "same load, lower level \(level)"
         case .lessIdle: "same load and level, assigned more recently"

@@ -367,8 +367,8 @@ public struct AssignmentRecord: Sendable, Equatable {
     /// The new holder; nil when the conversation went back to the queue.
     public var agent: AgentID?
     public var at: Instant
-    /// Why, in the protocol's words (`routed`, `first-response`, `capacity`, ...).
-    public var reason: String
+    /// Why it changed hands.
+    public var reason: AssignmentReason
     /// The decision as the core made it. It is rendered to text only when the store writes it, on the store's
     /// thread, so the routing owner never spends time formatting explanations.
     public var decision: Decision?
@@ -378,7 +378,9 @@ public struct AssignmentRecord: Sendable, Equatable {
     public var explanation: String { decision?.text ?? storedExplanation }
 
     /// A record as read back from the store.
-    public init(conversation: ConversationID, agent: AgentID?, at: Instant, reason: String, explanation: String = "") {
+    public init(
+        conversation: ConversationID, agent: AgentID?, at: Instant, reason: AssignmentReason, explanation: String = ""
+    ) {
         self.conversation = conversation
         self.agent = agent
         self.at = at
@@ -387,7 +389,9 @@ public struct AssignmentRecord: Sendable, Equatable {
     }
 
     /// A record as the core makes it.
-    public init(conversation: ConversationID, agent: AgentID?, at: Instant, reason: String, decision: Decision?) {
+    public init(
+        conversation: ConversationID, agent: AgentID?, at: Instant, reason: AssignmentReason, decision: Decision?
+    ) {
         self.init(conversation: conversation, agent: agent, at: at, reason: reason)
         self.decision = decision
     }

@@ -4,13 +4,13 @@ extension RoutingCore {
     /// Gives a conversation to the best agent now, or queues it. Returns the agent chosen.
     @discardableResult
     mutating func place(
-        _ id: ConversationID, at now: Instant, reason: String, via: String = "routed",
-        excluding excluded: (AgentID, String)? = nil, notify: Bool = true
+        _ id: ConversationID, at now: Instant, reason: AssignmentReason, via: AssignmentVia = .routed,
+        excluding excluded: (AgentID, Exclusion)? = nil, notify: Bool = true
     ) -> AgentID? {
         let decision = route(id, at: now, reason: reason, via: via, excluding: excluded)
         if let agent = decision.agent { return agent }
         conversations[id]?.decision = decision
-        if via == "transfer" || via == "handover" { conversations[id]?.pendingVia = via }
+        if via.passesNotes { conversations[id]?.pendingVia = via }
         enqueue(id, at: now, notify: notify)
         persist(id)
         return nil
@@ -20,8 +20,8 @@ extension RoutingCore {
     /// Returns the decision either way; the caller decides what a conversation nobody could take does.
     @discardableResult
     mutating func route(
-        _ id: ConversationID, at now: Instant, reason: String, via: String = "routed",
-        excluding excluded: (AgentID, String)? = nil
+        _ id: ConversationID, at now: Instant, reason: AssignmentReason, via: AssignmentVia = .routed,
+        excluding excluded: (AgentID, Exclusion)? = nil
     ) -> Decision {
         let decision = decide(id, excluding: excluded, at: now)
         guard let agent = decision.agent else { return decision }
@@ -33,8 +33,8 @@ extension RoutingCore {
     /// Gives a conversation to an agent. `handle`: the agent's, when the caller has it; `decision`: the one to keep
     /// for `EXPLAIN`, set in the same lookup (else the conversation's own stands).
     mutating func assign(
-        _ id: ConversationID, to agent: AgentID, at now: Instant, reason: String, via: String = "routed",
-        handle known: Int? = nil, decision newDecision: Decision? = nil
+        _ id: ConversationID, to agent: AgentID, at now: Instant, reason: AssignmentReason,
+        via: AssignmentVia = .routed, handle known: Int? = nil, decision newDecision: Decision? = nil
     ) {
         let handle = known ?? agents.handle(of: agent) ?? 0
         // One lookup: the conversation changes in place and hands back what the records and notices need.
@@ -55,7 +55,7 @@ extension RoutingCore {
                 })
         else { return }
         // A transfer or handover that had to wait is still one when it is finally taken.
-        let via = via == "routed" ? pendingVia ?? via : via
+        let via = via == .routed ? pendingVia ?? via : via
         if queue.remove(id) { queueChanged.insert(skill) }
         changeAgent(handle: handle) { agent in
             agent.held.insert(id)
@@ -70,14 +70,14 @@ extension RoutingCore {
         notice.via = via
         effects.append(.deliver(.agent(agent), .assigned(notice)))
         // Whoever receives a chat from a colleague gets its notes with it.
-        if via == "transfer" || via == "handover" {
+        if via.passesNotes {
             for note in conversations[id]?.notes ?? [] { effects.append(.deliver(.agent(agent), .note(note))) }
         }
         effects.append(.deliver(.customer(record.customer), .joined(id, agent: agent)))
     }
 
     /// Takes a conversation away from its agent (the caller decides where it goes next).
-    mutating func revoke(_ id: ConversationID, reason: String, at now: Instant) {
+    mutating func revoke(_ id: ConversationID, reason: AssignmentReason, at now: Instant) {
         guard var open = conversations[id], let agent = open.record.agent else { return }
         changeAgent(agent) { $0.held.remove(id) }
         open.record.agent = nil
@@ -89,7 +89,8 @@ extension RoutingCore {
     /// Sends every chat an agent holds back to the queue (keeping their arrival, so they go to the front) and on
     /// to whoever can take them. `onlyUnanswered` leaves chats the agent already answered with it.
     mutating func requeueAll(
-        of agentID: AgentID, reason: String, at now: Instant, onlyUnanswered: Bool = false
+        of agentID: AgentID, reason: AssignmentReason, excluding exclusion: Exclusion, at now: Instant,
+        onlyUnanswered: Bool = false
     ) -> [ConversationID] {
         var moved: [ConversationID] = []
         for id in agents[agentID]?.held.sorted() ?? [] {
@@ -98,11 +99,11 @@ extension RoutingCore {
             recordAssignment(id, agent: nil, at: now, reason: reason)
             moved.append(id)
         }
-        for id in moved { place(id, at: now, reason: reason, excluding: (agentID, reason)) }
+        for id in moved { place(id, at: now, reason: reason, excluding: (agentID, exclusion)) }
         return moved
     }
 
-    mutating func recordAssignment(_ id: ConversationID, agent: AgentID?, at now: Instant, reason: String) {
+    mutating func recordAssignment(_ id: ConversationID, agent: AgentID?, at now: Instant, reason: AssignmentReason) {
         let decision = conversations[id]?.decision
         let record = AssignmentRecord(conversation: id, agent: agent, at: now, reason: reason, decision: decision)
         effects.append(.persist(.assignment(record)))

@@ -53,7 +53,7 @@ extension RoutingCore {
             conversation: id, seq: 1, sender: .customer, author: customer.rawValue, at: now, text: text
         )
         effects.append(.persist(.message(first)))
-        if !placeWithReturningAgent(id, of: customer, at: now) { place(id, at: now, reason: "routed") }
+        if !placeWithReturningAgent(id, of: customer, at: now) { place(id, at: now, reason: .routed) }
         // The daemon's own words come after the buyer's placement is known; they are no human answer.
         if let closed = policy.autoReplies.outOfHours, !calendar.isBusinessTime(now) {
             automaticMessage(id, closed, at: now)

@@ -5,7 +5,7 @@ extension RoutingCore {
     /// levels that may serve are looked at, best first (`AgentRoster`), so the cost does not grow with the team. The
     /// decision keeps every examined agent's verdict for `EXPLAIN`; on a small team every agent of the skill is listed.
     mutating func decide(
-        _ id: ConversationID, excluding excluded: (AgentID, String)? = nil, at now: Instant
+        _ id: ConversationID, excluding excluded: (AgentID, Exclusion)? = nil, at now: Instant
     ) -> Decision {
         fileChangedAgents()
         // What the conversation asks, read in place: the decision needs nothing else of it.
@@ -61,7 +61,7 @@ extension RoutingCore {
     /// once widened, its fallback skills at every level (agents who also have the own skill are found in its
     /// lanes). Within a lane the order is the routing order, so the first eligible agent is the lane's best.
     mutating func searchRoster(
-        for open: Demand, excluding excluded: (AgentID, String)?, at now: Instant
+        for open: Demand, excluding excluded: (AgentID, Exclusion)?, at now: Instant
     ) -> RosterSearch {
         var search = RosterSearch()
         let own = open.skill
@@ -121,7 +121,7 @@ extension RoutingCore {
     }
 
     /// The best eligible agent found by scanning every agent of the skills: what the roster must agree with.
-    func scanChoice(_ open: Demand, excluding excluded: (AgentID, String)?, at now: Instant) -> AgentID? {
+    func scanChoice(_ open: Demand, excluding excluded: (AgentID, Exclusion)?, at now: Instant) -> AgentID? {
         var best: Contender?
         for agent in agents.values {
             let (verdict, level) = self.verdict(agent, for: open, excluding: excluded, at: now)
@@ -135,7 +135,7 @@ extension RoutingCore {
     /// Every agent of the skills, each with its verdict: what a small team's `EXPLAIN` shows.
     func itemizedDecision(
         _ id: ConversationID, _ open: Demand, skills: [Skill], best: Contender?,
-        excluding excluded: (AgentID, String)?,
+        excluding excluded: (AgentID, Exclusion)?,
         at now: Instant
     ) -> Decision {
         var considered: [AgentID] = []

@@ -18,13 +18,13 @@ extension RoutingCore {
     /// Whether an agent could take the conversation now, and if not, why. `eligible` carries the level by which
     /// it qualifies (own skill or a fallback).
     func verdict(
-        _ agent: AgentState, for open: OpenConversation, excluding excluded: (AgentID, String)?, at now: Instant
+        _ agent: AgentState, for open: OpenConversation, excluding excluded: (AgentID, Exclusion)?, at now: Instant
     ) -> (verdict: Verdict, level: Int) {
         agent.verdict(for: open.demand, excluding: excluded, at: now, rules: skillTable)
     }
 
     func verdict(
-        _ agent: AgentState, for demand: Demand, excluding excluded: (AgentID, String)?, at now: Instant
+        _ agent: AgentState, for demand: Demand, excluding excluded: (AgentID, Exclusion)?, at now: Instant
     ) -> (verdict: Verdict, level: Int) {
         agent.verdict(for: demand, excluding: excluded, at: now, rules: skillTable)
     }
@@ -36,11 +36,11 @@ extension RoutingCore.AgentState {
     /// The verdict as a method of the agent and a function of its inputs only, so that it can be asked of an agent
     /// where it lies in the table (`agents.inspect(handle:)`) inside a walk of the queue, without copying the agent.
     func verdict(
-        for open: Demand, excluding excluded: (AgentID, String)? = nil, at now: Instant, rules: SkillTable
+        for open: Demand, excluding excluded: (AgentID, Exclusion)? = nil, at now: Instant, rules: SkillTable
     ) -> (verdict: Verdict, level: Int) {
         let agent = self
         if let excluded, excluded.0 == agent.profile.id { return (.excluded(excluded.1), 0) }
-        if open.passedOnBy == agent.profile.id { return (.excluded("transferred it away"), 0) }
+        if open.passedOnBy == agent.profile.id { return (.excluded(.transferredAway), 0) }
         switch agent.presence {
         case .offline: return (.offline, 0)
         case .away: return (.away, 0)

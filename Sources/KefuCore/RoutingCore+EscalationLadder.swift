@@ -18,12 +18,12 @@ extension RoutingCore {
         let step = policy.escalation[level - 1]
         record.roundEscalationLevel = level
         conversations[id]?.record = record
-        let reason = SLAKind(round: round).reason
+        let reason = AssignmentReason(breachedRound: round)
         let waited = now - started
         let holder = record.agent
         var movedTo: AgentID?
         if step.actions.contains(.reassign), let holder, record.roundReassigns < policy.maxReassign {
-            let decision = decide(id, excluding: (holder, "let the \(reason) breach"), at: now)
+            let decision = decide(id, excluding: (holder, Exclusion(breachedRound: round)), at: now)
             if let next = decision.agent {
                 revoke(id, reason: reason, at: now)
                 conversations[id]?.decision = decision
@@ -33,7 +33,7 @@ extension RoutingCore {
                 offerCapacity(to: holder, at: now)
             }
         }
-        let event = Event.escalated(id, reason: reason, agent: holder, waited: waited, level: level)
+        let event = Event.escalated(id, reason: SLAKind(round: round), agent: holder, waited: waited, level: level)
         if step.actions.contains(.supervisor) { effects.append(.deliver(.supervisors, event)) }
         if step.actions.contains(.manager) { effects.append(.deliver(.managers, event)) }
         guard let current = conversations[id]?.record else { return }

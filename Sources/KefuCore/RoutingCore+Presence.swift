@@ -45,7 +45,7 @@ extension RoutingCore {
             break  // keeps its chats, takes no new ones
         case .offline:
             // An agent who leaves must not keep customers waiting on nobody.
-            _ = requeueAll(of: id, reason: "offline", at: now)
+            _ = requeueAll(of: id, reason: .offline, excluding: .offline, at: now)
         }
         return .ok([Field("presence", presence.rawValue)])
     }
@@ -56,7 +56,7 @@ extension RoutingCore {
             since + policy.rules.reconnectGrace <= now
         else { return }
         // The laptop did not come back: its customers must not wait on nobody.
-        _ = requeueAll(of: agent, reason: "disconnected", at: now)
+        _ = requeueAll(of: agent, reason: .disconnected, excluding: .disconnected, at: now)
     }
 
     /// No idle hanging (严禁空挂): an agent who lets `auto_away_breaches` chats breach within the window is set
@@ -75,9 +75,9 @@ extension RoutingCore {
             agent.presence = .away
             agent.recentBreaches = []
         }
-        effects.append(.deliver(.agent(id), .presence(.away, reason: "unresponsive")))
-        effects.append(.deliver(.supervisors, .agentAway(id, reason: "unresponsive", breaches: breaches)))
-        let moved = requeueAll(of: id, reason: "unresponsive", at: now, onlyUnanswered: true)
+        effects.append(.deliver(.agent(id), .presence(.away, reason: .unresponsive)))
+        effects.append(.deliver(.supervisors, .agentAway(id, reason: .unresponsive, breaches: breaches)))
+        let moved = requeueAll(of: id, reason: .unresponsive, excluding: .unresponsive, at: now, onlyUnanswered: true)
         effects.append(
             .autoAway(
                 AgentAutoAway(

@@ -117,7 +117,7 @@ extension RoutingCore {
         {
             // The agent's own rule text and candidate list, made once: this runs on every freed slot.
             assign(
-                next, to: id, at: now, reason: "routed", handle: handle,
+                next, to: id, at: now, reason: .routed, handle: handle,
                 decision: Decision(conversation: next, at: now, agent: id, rule: rule, candidates: candidates))
         }
     }

@@ -137,7 +137,7 @@ extension RoutingCore {
                     threshold: instant - record.openedAt, at: now
                 )))
         effects.append(
-            .deliver(.supervisors, .escalated(id, reason: "resolution", agent: record.agent, waited: waited)))
+            .deliver(.supervisors, .escalated(id, reason: .resolution, agent: record.agent, waited: waited)))
     }
 
     /// `HOLD <conv> :<reason>`: the holding agent waits on the warehouse or the courier. The round waiting for an

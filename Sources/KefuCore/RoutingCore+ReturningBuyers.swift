@@ -39,7 +39,7 @@ extension RoutingCore {
                 return Candidate(agent: candidate.agent, verdict: .reservedForAnother(last.agent))
             }
             conversations[id]?.decision = decision
-            assign(id, to: last.agent, at: now, reason: "sticky", via: "sticky")
+            assign(id, to: last.agent, at: now, reason: .sticky, via: .sticky)
             return true
         }
         guard case .full = verdict, policy.rules.stickyWait.value > 0 else { return false }
@@ -67,6 +67,6 @@ extension RoutingCore {
         guard let until = conversations[id]?.reservedUntil, until <= now else { return }
         conversations[id]?.reservedFor = nil
         conversations[id]?.reservedUntil = nil
-        if queue.contains(id) { route(id, at: now, reason: "routed") }
+        if queue.contains(id) { route(id, at: now, reason: .routed) }
     }
 }

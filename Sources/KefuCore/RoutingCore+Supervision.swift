@@ -29,7 +29,7 @@ extension RoutingCore {
     /// The same for a decision read back from the store, where it is kept as `Decision.text`.
     public static func explanation(stored assignment: AssignmentRecord) -> (lines: [DataLine], fields: [Field]) {
         var lines = assignment.explanation.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
-        let rule = lines.isEmpty ? assignment.reason : lines.removeFirst()
+        let rule = lines.isEmpty ? assignment.reason.rawValue : lines.removeFirst()
         var candidates: [(String, String, String)] = []
         var others: [(String, String, Int, String)] = []
         for line in lines {

@@ -19,17 +19,17 @@ extension RoutingCore {
                 return .refused(.conflict, "\(destination) cannot take it now: \(verdict.text)")
             }
             systemMessage(id, "transferred by \(source) to \(destination): \(reason)", at: now)
-            revoke(id, reason: "transfer", at: now)
+            revoke(id, reason: .transfer, at: now)
             conversations[id]?.passedOnBy = source
             conversations[id]?.decision = Decision(
                 conversation: id, at: now, agent: destination, rule: "transfer by \(source): \(reason)",
                 candidates: [Candidate(agent: destination, verdict: .chosen)]
             )
-            assign(id, to: destination, at: now, reason: "transfer", via: "transfer")
+            assign(id, to: destination, at: now, reason: .transfer, via: .transfer)
         case .skill(let skill):
             guard knownSkills.contains(skill) else { return .refused(.badArgs, "unknown skill \(skill)") }
             systemMessage(id, "transferred by \(source) to skill \(skill): \(reason)", at: now)
-            revoke(id, reason: "transfer", at: now)
+            revoke(id, reason: .transfer, at: now)
             let number = skillNumbers.intern(skill)
             conversations[id]?.record.skill = skill
             conversations[id]?.skill = number
@@ -40,8 +40,8 @@ extension RoutingCore {
                 conversations[id]?.widenStep = passed
                 armWidening(record, skill: number, after: now)
             }
-            recordAssignment(id, agent: nil, at: now, reason: "transfer")
-            place(id, at: now, reason: "transfer", via: "transfer")
+            recordAssignment(id, agent: nil, at: now, reason: .transfer)
+            place(id, at: now, reason: .transfer, via: .transfer)
         }
         offerCapacity(to: source, at: now)
         let holder = conversations[id]?.record.agent
@@ -61,12 +61,12 @@ extension RoutingCore {
         if conversations[id]!.record.agent == agentID { return .refused(.conflict, "\(agentID) already holds it") }
         let overCapacity = !agent.hasFreeSlot
         let former = conversations[id]!.record.agent
-        if former != nil { revoke(id, reason: "reassigned", at: now) }
+        if former != nil { revoke(id, reason: .reassigned, at: now) }
         conversations[id]!.decision = Decision(
             conversation: id, at: now, agent: agentID, rule: "forced by supervisor \(supervisor)",
             candidates: [Candidate(agent: agentID, verdict: .chosen)]
         )
-        assign(id, to: agentID, at: now, reason: "forced", via: "forced")
+        assign(id, to: agentID, at: now, reason: .forced, via: .forced)
         // The former holder's freed slot is offered waiting work once the move is complete.
         if let former { offerCapacity(to: former, at: now) }
         var fields = [Field("conv", id.description), Field("agent", agentID.rawValue)]
@@ -84,12 +84,12 @@ extension RoutingCore {
         let held = agents[id]!.held.sorted()
         for conversation in held {
             if let note, !note.isEmpty { _ = self.note(principal, conversation, text: note, at: now) }
-            revoke(conversation, reason: "handover", at: now)
-            recordAssignment(conversation, agent: nil, at: now, reason: "handover")
+            revoke(conversation, reason: .handover, at: now)
+            recordAssignment(conversation, agent: nil, at: now, reason: .handover)
         }
         changeAgent(id) { $0.presence = .offline }
         for conversation in held {
-            place(conversation, at: now, reason: "handover", via: "handover", excluding: (id, "handing over"))
+            place(conversation, at: now, reason: .handover, via: .handover, excluding: (id, .handingOver))
         }
         return .ok([Field("count", "\(held.count)"), Field("presence", "offline")])
     }

@@ -24,6 +24,6 @@ extension RoutingCore {
         guard queue.contains(id) else { return }  // held by an agent: widening only matters while waiting
         let key = QueueKey(effectiveArrival: effectiveArrival(open.record), conversation: id)
         queue.insert(key, skill: open.skill, lanes: lanes(conversations[id]!))
-        route(id, at: now, reason: "routed")
+        route(id, at: now, reason: .routed)
     }
 }

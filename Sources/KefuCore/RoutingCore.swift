@@ -89,7 +89,7 @@ public struct RoutingCore: Sendable {
         var passedOnBy: AgentID?
         /// How a transferred or handed-over chat that had to wait will be announced when someone takes it
         /// (`via=transfer|handover`, with its notes).
-        var pendingVia: String?
+        var pendingVia: AssignmentVia?
         /// The last routing decision, for `EXPLAIN`.
         var decision: Decision?
         /// Held by an agent whose limit a reload lowered below its load: it keeps the chat (a lowered limit never

@@ -23,7 +23,7 @@ public enum OutboundLine: Sendable, Equatable {
     /// gateway, with the buyer named) that logs in again.
     case conversation(ConversationID, state: ConversationState, agent: AgentID?, customer: CustomerID?)
     /// `* BYE [reason=<why>]`: the server closes the connection.
-    case bye(reason: String?)
+    case bye(reason: SignOutReason?)
 
     /// Whether this line completes a client's line (`OK` or `ERR`).
     public var isCompletion: Bool {
@@ -78,7 +78,7 @@ public enum OutboundLine: Sendable, Equatable {
             if let customer { buffer.writeField("customer", customer.rawValue) }
         case .bye(let reason):
             buffer.writeStaticString("* BYE")
-            if let reason { buffer.writeField("reason", reason) }
+            if let reason { buffer.writeField("reason", reason.rawValue) }
         }
         buffer.endLine()
     }
@@ -177,8 +177,8 @@ extension Event {
             buffer.writeField("priority", notice.priority.rawValue)
             buffer.writeField("waited_ms", notice.waited.value)
             if notice.resumed { buffer.writeStaticString(" resumed=1") }
-            if notice.via != "routed" { buffer.writeField("via", notice.via) }
-            if notice.via == "handover" { buffer.writeStaticString(" handover=1") }
+            if notice.via != .routed { buffer.writeField("via", notice.via.rawValue) }
+            if notice.via == .handover { buffer.writeStaticString(" handover=1") }
             text = notice.firstMessage
         case .message(let conversation, let sender, let message):
             buffer.writeStaticString("MSG")
@@ -194,11 +194,11 @@ extension Event {
         case .revoked(let conversation, let reason):
             buffer.writeStaticString("REVOKED")
             buffer.writeField("conv", conversation.rawValue)
-            buffer.writeField("reason", reason)
+            buffer.writeField("reason", reason.rawValue)
         case .escalated(let conversation, let reason, let agent, let waited, let level):
             buffer.writeStaticString("ESCALATED")
             buffer.writeField("conv", conversation.rawValue)
-            buffer.writeField("reason", reason)
+            buffer.writeField("reason", reason.reason)
             buffer.writeField("agent", agent?.rawValue ?? "none")
             buffer.writeField("waited_ms", waited.value)
             buffer.writeField("level", level)
@@ -218,11 +218,11 @@ extension Event {
         case .presence(let presence, let reason):
             buffer.writeStaticString("PRESENCE ")
             buffer.writeString(presence.rawValue)
-            buffer.writeField("reason", reason)
+            buffer.writeField("reason", reason.rawValue)
         case .agentAway(let agent, let reason, let breaches):
             buffer.writeStaticString("AGENT-AWAY")
             buffer.writeField("agent", agent.rawValue)
-            buffer.writeField("reason", reason)
+            buffer.writeField("reason", reason.rawValue)
             buffer.writeField("breaches", breaches)
         }
         if case .forGateway(let customer) = form { buffer.writeField("customer", customer.rawValue) }

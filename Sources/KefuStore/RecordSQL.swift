@@ -147,7 +147,7 @@ enum RecordSQL {
             statement.bind(1, row.conversation.rawValue)
             statement.bind(2, row.agent?.rawValue)
             statement.bind(3, row.at.unixMilliseconds)
-            statement.bind(4, row.reason)
+            statement.bind(4, row.reason.rawValue)
             statement.bind(5, row.explanation)
             try statement.run(.write)
         case .note(let row):
@@ -240,12 +240,20 @@ enum RecordSQL {
     }
 
     /// Decodes a row selected with `assignmentColumns`.
-    static func assignment(from row: Statement, of conversation: ConversationID) -> AssignmentRecord {
-        AssignmentRecord(
+    static func assignment(
+        from row: Statement, of conversation: ConversationID, path: String
+    ) throws(StoreError) -> AssignmentRecord {
+        let reasonText = row.string(2)
+        guard let reason = AssignmentReason(rawValue: reasonText) else {
+            throw StoreError(
+                .read, path: path,
+                message: "assignment of conversation \(conversation): unknown reason '\(reasonText)'")
+        }
+        return AssignmentRecord(
             conversation: conversation,
             agent: row.optionalString(0).map { AgentID($0) },
             at: Instant(unixMilliseconds: row.int64(1)),
-            reason: row.string(2),
+            reason: reason,
             explanation: row.string(3)
         )
     }

@@ -19,13 +19,13 @@ struct HandlingTests {
         floor.login("bob")
         let step = floor.run(.transfer(.agent("alice"), id, to: .agent("bob"), reason: "shift change"))
         #expect(step.reply == .ok([Field("conv", "1"), Field("agent", "bob")]))
-        #expect(events(step.effects, to: .agent("alice")) == [.revoked(id, reason: "transfer")])
+        #expect(events(step.effects, to: .agent("alice")) == [.revoked(id, reason: .transfer)])
         let toBob = events(step.effects, to: .agent("bob"))
         guard case .assigned(let notice)? = toBob.first, case .note(let note)? = toBob.last else {
             Issue.record("bob got \(toBob)")
             return
         }
-        #expect(notice.via == "transfer")
+        #expect(notice.via == .transfer)
         #expect(note.text == "要M码, 送赠品")
         // The history records it, and the first-response clock still runs from OPEN.
         let system = step.records.compactMap {
@@ -55,7 +55,7 @@ struct HandlingTests {
         // alice has refund too but is the one passing it on; carol is offline: it waits for refund.
         #expect(step.reply == .ok([Field("conv", "1"), Field("agent", "none")]))
         #expect(floor.core.conversation(id)?.skill == "refund")
-        #expect(verdict(of: "alice", in: floor.core.decision(for: id)) == .excluded("transferred it away"))
+        #expect(verdict(of: "alice", in: floor.core.decision(for: id)) == .excluded(.transferredAway))
         floor.login("carol")
         #expect(floor.holder(of: id) == "carol")
     }
@@ -94,7 +94,7 @@ struct HandlingTests {
             Issue.record("bob got \(toBob)")
             return
         }
-        #expect(notice.via == "handover")
+        #expect(notice.via == .handover)
         #expect(toBob.contains { if case .note(let note) = $0 { note.text == "c1 等发货通知" } else { false } })
     }
 }
@@ -277,7 +277,7 @@ struct SupervisorTests {
                 ))
         // The stored text reads back as the same lines.
         let stored = AssignmentRecord(
-            conversation: id, agent: decision.agent, at: decision.at, reason: "routed", explanation: decision.text
+            conversation: id, agent: decision.agent, at: decision.at, reason: .routed, explanation: decision.text
         )
         let readBack = RoutingCore.explanation(stored: stored)
         #expect(readBack.lines == lines)
@@ -322,7 +322,7 @@ struct TransferEdgeTests {
             Issue.record("alice got \(toAlice)")
             return
         }
-        #expect(notice.via == "transfer")
+        #expect(notice.via == .transfer)
         #expect(toAlice.contains { if case .note(let note) = $0 { note.text == "已退款, 等物流" } else { false } })
     }
 
@@ -336,7 +336,7 @@ struct TransferEdgeTests {
             Issue.record("bob got nothing")
             return
         }
-        #expect(notice.via == "handover")
+        #expect(notice.via == .handover)
     }
 
     @Test func aBreachMomentsAfterATransferDoesNotCountAgainstTheNewHolderNorGoBack() {

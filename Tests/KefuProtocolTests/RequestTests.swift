@@ -181,7 +181,7 @@ struct ServerLineTests {
             OutboundLine.event(queued, .forGateway("b9")).rendered
                 == "* QUEUED conv=3 position=2 eta_s=40 offline=1 customer=b9")
         #expect(
-            OutboundLine.event(.presence(.away, reason: "unresponsive"), .watched(.agent("alice"))).rendered
+            OutboundLine.event(.presence(.away, reason: .unresponsive), .watched(.agent("alice"))).rendered
                 == "* WATCHED to=agent:alice event=PRESENCE away reason=unresponsive")
     }
 
@@ -196,7 +196,7 @@ struct ServerLineTests {
             at: Instant(unixMilliseconds: 1_795_490_663_428), text: "a\\b", automatic: true)
         #expect(
             OutboundLine.history(record).rendered == #"* HISTORY conv=1 seq=2 from=agent at=1795490663428 auto=1 :a\\b"#)
-        #expect(OutboundLine.bye(reason: "idle").rendered == "* BYE reason=idle")
+        #expect(OutboundLine.bye(reason: .idle).rendered == "* BYE reason=idle")
         #expect(OutboundLine.bye(reason: nil).rendered == "* BYE")
         #expect(
             OutboundLine.conversation(ConversationID(4), state: .assigned, agent: "bob", customer: "b2").rendered

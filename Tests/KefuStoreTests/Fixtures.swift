@@ -72,7 +72,7 @@ func message(_ conversation: Int64, _ seq: Int, _ text: String = "text", sender:
 }
 
 func assignment(
-    _ conversation: Int64, _ agent: AgentID?, _ milliseconds: Int64, _ reason: String = "routed",
+    _ conversation: Int64, _ agent: AgentID?, _ milliseconds: Int64, _ reason: AssignmentReason = .routed,
     explanation: String = ""
 ) -> AssignmentRecord {
     AssignmentRecord(

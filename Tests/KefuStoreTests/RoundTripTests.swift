@@ -13,8 +13,8 @@ import Testing
             let explained = "rule: least-recently-assigned\nalice: chosen (2/5)\nbob: at capacity (5/5)\n"
             let assignments = [
                 assignment(7, "alice", 100, explanation: explained),
-                assignment(7, nil, 200, "capacity"),
-                assignment(7, "bob", 300, "first-response", explanation: "rule: first-response\n\nbob: chosen"),
+                assignment(7, nil, 200, .offline),
+                assignment(7, "bob", 300, .firstResponse, explanation: "rule: first-response\n\nbob: chosen"),
                 assignment(7, "alice", 400, explanation: "单行 ✓"),
             ]
             let notes = [note(7, 1, "客户要求周五前发货"), note(7, 2, "line one\nline two", author: "supervisor-1")]
@@ -186,7 +186,7 @@ import Testing
             #expect(first == assignment(1, "alice", 500))
             // Written later with an earlier instant (a clock step): still the latest, as the order of writes is what
             // the core decided in.
-            let back = assignment(1, nil, 400, "closed", explanation: "rule: none\nqueue: back")
+            let back = assignment(1, nil, 400, .removed, explanation: "rule: none\nqueue: back")
             try await store.commit([.assignment(back)])
             #expect(try await store.read { try $0.latestAssignment(of: ConversationID(1)) } == back)
             await store.shutdown()

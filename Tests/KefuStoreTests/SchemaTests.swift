@@ -170,13 +170,13 @@ private func layout(in directory: String) throws -> [String] {
                 tagged.language = "zh-CN"
                 try await store.commit([
                     .conversation(tagged),
-                    .assignment(assignment(2, "carol", 300, "capacity", explanation: "rule: capacity\ncarol: ok")),
+                    .assignment(assignment(2, "carol", 300, explanation: "rule: capacity\ncarol: ok")),
                     .note(note(2, 1, "VIP, handle with care")),
                 ])
                 #expect(try await store.read { try $0.conversation(ConversationID(2)) } == tagged)
                 #expect(
                     try await store.read { try $0.latestAssignment(of: ConversationID(2)) }
-                        == assignment(2, "carol", 300, "capacity", explanation: "rule: capacity\ncarol: ok")
+                        == assignment(2, "carol", 300, explanation: "rule: capacity\ncarol: ok")
                 )
                 let newNotes = try await store.read { try $0.notes(of: ConversationID(2)) }
                 #expect(newNotes == [note(2, 1, "VIP, handle with care")])
