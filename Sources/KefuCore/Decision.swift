@@ -20,6 +20,8 @@ public enum Verdict: Sendable, Equatable {
     case lessIdle
     /// Everything equal; the winner's id sorts first.
     case laterID
+    /// A verdict as an older kefud stored it, in words this one does not take apart (its first format had no code).
+    indirect case recorded(code: String, text: String)
 
     /// Short code for protocol lines.
     public var code: String {
@@ -39,6 +41,7 @@ public enum Verdict: Sendable, Equatable {
         case .lowerLevel: "lower-level"
         case .lessIdle: "less-idle"
         case .laterID: "tie-break"
+        case .recorded(let code, _): code
         }
     }
 
@@ -60,6 +63,7 @@ public enum Verdict: Sendable, Equatable {
         case .lowerLevel(let level): "same load, lower level \(level)"
         case .lessIdle: "same load and level, assigned more recently"
         case .laterID: "all else equal, id sorts later"
+        case .recorded(_, let text): text
         }
     }
 }
@@ -137,16 +141,5 @@ public struct Decision: Sendable, Equatable {
         self.rule = rule
         self.candidates = candidates
         self.others = others
-    }
-
-    /// The decision as text, stored with the assignment: the rule, then one line per candidate,
-    /// `<agent> <verdict code>: <verdict text>`, then one per group of other agents,
-    /// `*<skill> <standing> <count>: <text>` (no agent id starts with `*`), so `EXPLAIN` of a closed conversation
-    /// reads the same fields back (`init(storedText:...)`).
-    public var text: String {
-        let lines =
-            [rule] + candidates.map { "\($0.agent) \($0.verdict.code): \($0.verdict.text)" }
-            + others.map { "*\($0.skill) \($0.standing.code) \($0.count): \($0.standing.text)" }
-        return lines.joined(separator: "\n")
     }
 }

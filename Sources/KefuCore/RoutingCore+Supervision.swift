@@ -26,27 +26,16 @@ extension RoutingCore {
         )
     }
 
-    /// The same for a decision read back from the store, where it is kept as `Decision.text`.
-    public static func explanation(stored assignment: AssignmentRecord) -> (lines: [DataLine], fields: [Field]) {
-        var lines = assignment.explanation.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
-        let rule = lines.isEmpty ? assignment.reason.rawValue : lines.removeFirst()
-        var candidates: [(String, String, String)] = []
-        var others: [(String, String, Int, String)] = []
-        for line in lines {
-            // `<agent> <code>: <text>` or `*<skill> <standing> <count>: <text>`.
-            let head = line.prefix { $0 != ":" }
-            let text = String(line.dropFirst(head.count + 1).drop { $0 == " " })
-            let words = head.split(separator: " ").map(String.init)
-            if let first = words.first, first.hasPrefix("*"), words.count == 3, let count = Int(words[2]) {
-                others.append((String(first.dropFirst()), words[1], count, text))
-            } else {
-                candidates.append((words.first ?? "", words.count > 1 ? words[1] : "", text))
-            }
-        }
-        return explanation(
-            conversation: assignment.conversation, agent: assignment.agent, at: assignment.at, rule: rule,
-            candidates: candidates, others: others
-        )
+    /// What `EXPLAIN` shows of a conversation only the store has now: the decision kept with its latest assignment,
+    /// under that assignment's holder and instant (an assignment kept without a decision explains nothing more).
+    public static func explanation(of assignment: AssignmentRecord) -> Decision {
+        var decision =
+            assignment.decision
+            ?? Decision(conversation: assignment.conversation, at: assignment.at, agent: nil, rule: "", candidates: [])
+        decision.conversation = assignment.conversation
+        decision.agent = assignment.agent
+        decision.at = assignment.at
+        return decision
     }
 
     private static func explanation(

@@ -148,7 +148,8 @@ enum RecordSQL {
             statement.bind(2, row.agent?.rawValue)
             statement.bind(3, row.at.unixMilliseconds)
             statement.bind(4, row.reason.rawValue)
-            statement.bind(5, row.explanation)
+            // The decision is encoded here, on the store's thread, not by the routing owner.
+            statement.bind(5, StoredDecision.text(of: row.decision))
             try statement.run(.write)
         case .note(let row):
             let statement = try connection.statement(upsertNote, .write)
@@ -249,13 +250,10 @@ enum RecordSQL {
                 .read, path: path,
                 message: "assignment of conversation \(conversation): unknown reason '\(reasonText)'")
         }
-        return AssignmentRecord(
-            conversation: conversation,
-            agent: row.optionalString(0).map { AgentID($0) },
-            at: Instant(unixMilliseconds: row.int64(1)),
-            reason: reason,
-            explanation: row.string(3)
-        )
+        let agent = row.optionalString(0).map { AgentID($0) }
+        let at = Instant(unixMilliseconds: row.int64(1))
+        let decision = StoredDecision.decision(from: row.string(3), conversation: conversation, agent: agent, at: at)
+        return AssignmentRecord(conversation: conversation, agent: agent, at: at, reason: reason, decision: decision)
     }
 
     /// Decodes a row selected with `noteColumns`.

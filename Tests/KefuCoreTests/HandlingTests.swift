@@ -275,11 +275,10 @@ struct SupervisorTests {
                     ],
                     text: "free, ranked after the agents examined"
                 ))
-        // The stored text reads back as the same lines.
+        // Kept with its assignment, it explains the same once only the store has it.
         let stored = AssignmentRecord(
-            conversation: id, agent: decision.agent, at: decision.at, reason: .routed, explanation: decision.text
-        )
-        let readBack = RoutingCore.explanation(stored: stored)
+            conversation: id, agent: decision.agent, at: decision.at, reason: .routed, decision: decision)
+        let readBack = RoutingCore.explanation(RoutingCore.explanation(of: stored))
         #expect(readBack.lines == lines)
         #expect(readBack.fields == fields)
     }

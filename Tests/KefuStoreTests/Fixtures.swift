@@ -73,12 +73,22 @@ func message(_ conversation: Int64, _ seq: Int, _ text: String = "text", sender:
 
 func assignment(
     _ conversation: Int64, _ agent: AgentID?, _ milliseconds: Int64, _ reason: AssignmentReason = .routed,
-    explanation: String = ""
+    decision: Decision? = nil
 ) -> AssignmentRecord {
     AssignmentRecord(
         conversation: ConversationID(conversation), agent: agent, at: at(milliseconds), reason: reason,
-        explanation: explanation
+        decision: decision
     )
+}
+
+/// A decision for `conversation` made at `milliseconds`, choosing `agent`.
+func decision(
+    _ conversation: Int64, _ agent: AgentID?, _ milliseconds: Int64, rule: String = "lowest load ratio",
+    _ candidates: [Candidate] = [], others: [OtherAgents] = []
+) -> Decision {
+    Decision(
+        conversation: ConversationID(conversation), at: at(milliseconds), agent: agent, rule: rule,
+        candidates: candidates, others: others)
 }
 
 func note(_ conversation: Int64, _ seq: Int, _ text: String = "note", author: String = "alice") -> NoteRecord {

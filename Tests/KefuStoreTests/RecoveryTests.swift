@@ -70,7 +70,12 @@ import Testing
                 try await store.commit([
                     .conversation(queued), .conversation(assigned), .conversation(closedBefore),
                     .conversation(closedAgain),
-                    .assignment(assignment(2, "alice", 1_000, explanation: "rule: vip\nalice: chosen")),
+                    .assignment(
+                        assignment(
+                            2, "alice", 1_000,
+                            decision: decision(
+                                2, "alice", 1_000, rule: "only eligible agent",
+                                [Candidate(agent: "alice", verdict: .chosen)]))),
                     .assignment(assignment(3, "bob", 500)),
                     .assignment(assignment(4, "carol", 600)),
                     .assignment(assignment(4, nil, 700, .firstResponse)),

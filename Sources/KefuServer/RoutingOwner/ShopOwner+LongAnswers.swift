@@ -192,7 +192,7 @@ extension ShopOwner {
                 guard let assignment = try reader.latestAssignment(of: conversation) else {
                     return .explanation(lines: [], fields: [Field("count", "0")])
                 }
-                let explanation = RoutingCore.explanation(stored: assignment)
+                let explanation = RoutingCore.explanation(RoutingCore.explanation(of: assignment))
                 return .explanation(lines: explanation.lines, fields: explanation.fields)
             case .sentMessage(let author, let ref):
                 guard let seq = try reader.sentMessage(conversation, author: author, ref: ref) else { return .notFound }
