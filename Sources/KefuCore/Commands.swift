@@ -121,8 +121,14 @@ public enum Reply: Sendable, Equatable {
     /// core could not decide alone (the conversation is closed, or the agent held it before): the store must
     /// confirm that the viewer is its customer or one of its agents, else answer `not-found`.
     case history(ConversationID, viewer: Principal, verifyOwnership: Bool)
-    /// Data lines (`* NAME ...`) followed by `TAG OK key=value ...`.
-    case listing([DataLine], [Field])
+    /// `QUEUE`: waiting conversations in serving order; `more` when a page was asked for (nil: the whole queue).
+    case queue([WaitingEntry], more: Bool?)
+    /// `AGENTS`: agents by id; `more` when a page was asked for (nil: every agent).
+    case agents([AgentEntry], more: Bool?)
+    /// `EXPLAIN`: the conversation's last routing decision.
+    case explanation(Decision)
+    /// `NOTES`: the conversation's notes, in order.
+    case notes([NoteRecord])
     /// The conversation is closed: read what is asked from the store (same ownership rule as `history`).
     case fromStore(StoreQuery, ConversationID, viewer: Principal, verifyOwnership: Bool)
 }
@@ -134,19 +140,6 @@ public enum StoreQuery: Sendable, Equatable {
     /// A resend (`SEND ref=`) to a conversation that has closed since: the message the sender stored under `ref`
     /// (answered with its seq and `duplicate=1`), else `not-found`.
     case sentMessage(author: String, ref: String)
-}
-
-/// One data line of a listing: `* NAME key=value ... [:text]`.
-public struct DataLine: Sendable, Equatable {
-    public var name: String
-    public var fields: [Field]
-    public var text: String?
-
-    public init(_ name: String, _ fields: [Field], text: String? = nil) {
-        self.name = name
-        self.fields = fields
-        self.text = text
-    }
 }
 
 /// Whom an event goes to. The server maps these to sessions.

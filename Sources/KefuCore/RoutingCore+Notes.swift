@@ -26,19 +26,7 @@ extension RoutingCore {
         case .askStore: return .fromStore(.notes, id, viewer: principal, verifyOwnership: true)
         case .granted:
             let notes = conversations[id]?.notes ?? []
-            return .listing(notes.map(Self.noteLine), [Field("count", "\(notes.count)")])
+            return .notes(notes)
         }
-    }
-
-    /// How a note is listed (`NOTES`, and the notes given with a transfer or handover).
-    public static func noteLine(_ note: NoteRecord) -> DataLine {
-        DataLine(
-            "NOTE",
-            [
-                Field("conv", note.conversation.description), Field("seq", "\(note.seq)"), Field("author", note.author),
-                Field("at", note.at.description),
-            ],
-            text: note.text
-        )
     }
 }

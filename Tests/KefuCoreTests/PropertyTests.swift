@@ -332,11 +332,9 @@ struct Referee {
             return malformed ? ["malformed refusal text \(text.debugDescription)"] : []
         case .history, .fromStore:
             return []
-        case .listing(let lines, let fields):
-            return (lines.flatMap(\.fields) + fields).compactMap { field in
-                field.value.isEmpty || field.value.contains(where: \.isWhitespace)
-                    ? "malformed field \(field.key)" : nil
-            }
+        case .queue, .agents, .explanation, .notes:
+            // Typed: KefuProtocol frames every value of a listing when it renders it.
+            return []
         }
     }
 

@@ -44,8 +44,8 @@ private func newExplanation(_ text: String, agent: AgentID?, at: Instant, tag: S
     let decision = StoredDecision.decision(from: text, conversation: ConversationID(7), agent: agent, at: at)
     let assignment = AssignmentRecord(
         conversation: ConversationID(7), agent: agent, at: at, reason: .routed, decision: decision)
-    let (lines, fields) = RoutingCore.explanation(RoutingCore.explanation(of: assignment))
-    return (lines.map(OutboundLine.data) + [OutboundLine.ok(tag: tag, fields)]).map(\.rendered)
+    let explained = RoutingCore.explanation(of: assignment)
+    return (OutboundLine.explaining(explained) + [OutboundLine.explained(tag: tag, explained)]).map(\.rendered)
 }
 
 @Suite struct LegacyExplanationTests {
@@ -94,8 +94,7 @@ private func newExplanation(_ text: String, agent: AgentID?, at: Instant, tag: S
             [decision.rule] + decision.candidates.map { "\($0.agent) \($0.verdict.code): \($0.verdict.text)" }
             + decision.others.map { "*\($0.skill) \($0.standing.code) \($0.count): \($0.standing.text)" }
         let old = oldExplanation(text.joined(separator: "\n"), agent: nil, at: decision.at, tag: "t")
-        let (lines, fields) = RoutingCore.explanation(decision)
-        let now = (lines.map(OutboundLine.data) + [OutboundLine.ok(tag: "t", fields)]).map(\.rendered)
+        let now = (OutboundLine.explaining(decision) + [OutboundLine.explained(tag: "t", decision)]).map(\.rendered)
         #expect(now == old)
     }
 }
