@@ -124,15 +124,15 @@ public struct Decision: Sendable, Equatable {
     public var at: Instant
     /// The agent chosen; nil when nobody could take it and it waits.
     public var agent: AgentID?
-    /// The rule that decided, in words.
-    public var rule: String
+    /// The rule that decided.
+    public var rule: DecisionRule
     /// Every agent considered, with its verdict.
     public var candidates: [Candidate]
     /// Agents not examined one by one (large teams only), counted per skill and standing.
     public var others: [OtherAgents] = []
 
     public init(
-        conversation: ConversationID, at: Instant, agent: AgentID?, rule: String, candidates: [Candidate],
+        conversation: ConversationID, at: Instant, agent: AgentID?, rule: DecisionRule, candidates: [Candidate],
         others: [OtherAgents] = []
     ) {
         self.conversation = conversation
@@ -141,5 +141,52 @@ public struct Decision: Sendable, Equatable {
         self.rule = rule
         self.candidates = candidates
         self.others = others
+    }
+}
+
+/// The rule that decided where a conversation went, as `EXPLAIN` names it (`* EXPLAIN ... :<rule>`).
+public enum DecisionRule: Sendable, Equatable {
+    /// Several agents could take it: the winner's tie-break against the closest runner-up (`TieBreak`).
+    case lowestLoadRatio
+    case higherProficiency
+    case idleLongest
+    case lowestID
+    /// One agent could take it.
+    case onlyEligibleAgent
+    /// Nobody could: it waits in the queue.
+    case noEligibleAgent
+    /// A returning buyer (老客户) went back to the agent who served them last, within the sticky window.
+    case returningBuyer(AgentID)
+    /// A returning buyer waits up to `seconds` for their agent, who is full (`sticky_wait_s`).
+    indirect case waitingForReturningAgent(AgentID, seconds: Int64)
+    /// The agent gained room and took the longest-waiting chat it can serve (only that agent is examined).
+    case capacityAppeared(AgentID)
+    /// `TRANSFER agent=` by the holder, with its reason.
+    indirect case transfer(by: AgentID, reason: String)
+    /// `ASSIGN` by a supervisor.
+    case forced(by: SupervisorID)
+    /// Asked of a conversation that is not open.
+    case unknownConversation
+    /// A rule as an older kefud stored it, in words this one does not take apart; also the empty rule of an
+    /// assignment kept without a decision.
+    indirect case recorded(String)
+
+    /// The rule in words.
+    public var text: String {
+        switch self {
+        case .lowestLoadRatio: "lowest load ratio"
+        case .higherProficiency: "equal load: higher proficiency"
+        case .idleLongest: "equal load and proficiency: idle longest"
+        case .lowestID: "all else equal: lowest id"
+        case .onlyEligibleAgent: "only eligible agent"
+        case .noEligibleAgent: "no eligible agent: waits in the queue"
+        case .returningBuyer(let agent): "returning buyer: \(agent) served them last, within the sticky window"
+        case .waitingForReturningAgent(let agent, let seconds): "returning buyer: waits up to \(seconds) s for \(agent)"
+        case .capacityAppeared(let agent): "capacity appeared: the longest-waiting chat \(agent) can serve"
+        case .transfer(let agent, let reason): "transfer by \(agent): \(reason)"
+        case .forced(let supervisor): "forced by supervisor \(supervisor)"
+        case .unknownConversation: "no such conversation"
+        case .recorded(let text): text
+        }
     }
 }

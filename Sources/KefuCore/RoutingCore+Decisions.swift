@@ -10,7 +10,7 @@ extension RoutingCore {
         fileChangedAgents()
         // What the conversation asks, read in place: the decision needs nothing else of it.
         guard let open = conversations.inspect(id, { $0.demand }) else {
-            return Decision(conversation: id, at: now, agent: nil, rule: "no such conversation", candidates: [])
+            return Decision(conversation: id, at: now, agent: nil, rule: .unknownConversation, candidates: [])
         }
         let search = searchRoster(for: open, excluding: excluded, at: now)
         let best = search.eligible.min { TieBreak.prefers($0, over: $1) }
@@ -36,7 +36,7 @@ extension RoutingCore {
             }
             candidates.sort { $0.agent < $1.agent }
             decision = Decision(
-                conversation: id, at: now, agent: best?.key.agent, rule: "", candidates: candidates,
+                conversation: id, at: now, agent: best?.key.agent, rule: .noEligibleAgent, candidates: candidates,
                 others: otherAgentsShared(open, fallback: fallback, visited: search.visited)
             )
         }
@@ -153,7 +153,7 @@ extension RoutingCore {
             candidates.append(Candidate(agent: agentID, verdict: verdict))
         }
         return Decision(
-            conversation: id, at: now, agent: best?.key.agent, rule: "", candidates: candidates
+            conversation: id, at: now, agent: best?.key.agent, rule: .noEligibleAgent, candidates: candidates
         )
     }
 
@@ -235,8 +235,8 @@ extension RoutingCore {
     }
 
     /// The rule that decided (`TieBreak.decidingRule`), or that nobody could take the chat.
-    static func rule(_ candidates: [Candidate], chosen: Bool) -> String {
-        guard chosen else { return "no eligible agent: waits in the queue" }
+    static func rule(_ candidates: [Candidate], chosen: Bool) -> DecisionRule {
+        guard chosen else { return .noEligibleAgent }
         return TieBreak.decidingRule(candidates)
     }
 

@@ -115,7 +115,7 @@ extension RoutingCore {
         while agents.inspect(handle: handle, { $0.canTakeMore }) == true,
             let next = work(forAgent: handle, at: now)
         {
-            // The agent's own rule text and candidate list, made once: this runs on every freed slot.
+            // The agent's own rule and candidate list, made once: this runs on every freed slot.
             assign(
                 next, to: id, at: now, reason: .routed, handle: handle,
                 decision: Decision(conversation: next, at: now, agent: id, rule: rule, candidates: candidates))

@@ -31,7 +31,7 @@ extension RoutingCore {
         if verdict == .chosen {
             var decision = decide(id, at: now)
             decision.agent = last.agent
-            decision.rule = "returning buyer: \(last.agent) served them last, within the sticky window"
+            decision.rule = .returningBuyer(last.agent)
             // Others who could have taken it lost to the returning buyer's agent, not to a load comparison.
             decision.candidates = decision.candidates.map { candidate in
                 if candidate.agent == last.agent { return Candidate(agent: candidate.agent, verdict: .chosen) }
@@ -48,7 +48,7 @@ extension RoutingCore {
         deadlines.arm(.stickyExpiry(id), at: now + policy.rules.stickyWait)
         var decision = decide(id, at: now)
         decision.agent = nil
-        decision.rule = "returning buyer: waits up to \(policy.rules.stickyWait.value / 1000) s for \(last.agent)"
+        decision.rule = .waitingForReturningAgent(last.agent, seconds: policy.rules.stickyWait.value / 1000)
         conversations[id]?.decision = decision
         enqueue(id, at: now, notify: true)
         persist(id)

@@ -20,7 +20,9 @@ extension RoutingCore {
     public static func explanation(of assignment: AssignmentRecord) -> Decision {
         var decision =
             assignment.decision
-            ?? Decision(conversation: assignment.conversation, at: assignment.at, agent: nil, rule: "", candidates: [])
+            ?? Decision(
+                conversation: assignment.conversation, at: assignment.at, agent: nil, rule: .recorded(""),
+                candidates: [])
         decision.conversation = assignment.conversation
         decision.agent = assignment.agent
         decision.at = assignment.at

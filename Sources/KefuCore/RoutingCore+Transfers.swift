@@ -22,7 +22,7 @@ extension RoutingCore {
             revoke(id, reason: .transfer, at: now)
             conversations[id]?.passedOnBy = source
             conversations[id]?.decision = Decision(
-                conversation: id, at: now, agent: destination, rule: "transfer by \(source): \(reason)",
+                conversation: id, at: now, agent: destination, rule: .transfer(by: source, reason: reason),
                 candidates: [Candidate(agent: destination, verdict: .chosen)]
             )
             assign(id, to: destination, at: now, reason: .transfer, via: .transfer)
@@ -63,7 +63,7 @@ extension RoutingCore {
         let former = conversations[id]!.record.agent
         if former != nil { revoke(id, reason: .reassigned, at: now) }
         conversations[id]!.decision = Decision(
-            conversation: id, at: now, agent: agentID, rule: "forced by supervisor \(supervisor)",
+            conversation: id, at: now, agent: agentID, rule: .forced(by: supervisor),
             candidates: [Candidate(agent: agentID, verdict: .chosen)]
         )
         assign(id, to: agentID, at: now, reason: .forced, via: .forced)

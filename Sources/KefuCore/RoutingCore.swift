@@ -14,7 +14,7 @@ public struct RoutingCore: Sendable {
         /// Its index in the core's `AgentTable` (set by the table).
         var handle = -1
         /// How a decision made when the agent gained room reads (`EXPLAIN`), made once per agent.
-        private(set) var capacityRule: String
+        private(set) var capacityRule: DecisionRule
         private(set) var capacityCandidates: [Candidate]
         var presence: Presence = .offline
         var sessions = 0
@@ -50,7 +50,7 @@ public struct RoutingCore: Sendable {
             self.profile = profile
             self.lanes = Self.lanes(of: profile, skills: &skills)
             self.storeLanes = stores.lanes(of: profile.stores)
-            capacityRule = "capacity appeared: the longest-waiting chat \(profile.id) can serve"
+            capacityRule = .capacityAppeared(profile.id)
             capacityCandidates = [Candidate(agent: profile.id, verdict: .chosen)]
         }
 

@@ -59,21 +59,21 @@ enum TieBreak: Int, Comparable {
     }
 
     /// The rule that decided, as `EXPLAIN` names it: the one the closest runner-up lost on.
-    var decidingRule: String {
+    var decidingRule: DecisionRule {
         switch self {
-        case .loadRatio: "lowest load ratio"
-        case .proficiency: "equal load: higher proficiency"
-        case .idleTime: "equal load and proficiency: idle longest"
-        case .id: "all else equal: lowest id"
+        case .loadRatio: .lowestLoadRatio
+        case .proficiency: .higherProficiency
+        case .idleTime: .idleLongest
+        case .id: .lowestID
         }
     }
 
     /// The rule of a decision that chose an agent: the latest tie-break a runner-up lost on, else the only one.
-    static func decidingRule(_ candidates: [Candidate]) -> String {
+    static func decidingRule(_ candidates: [Candidate]) -> DecisionRule {
         var closest: TieBreak?
         for candidate in candidates {
             if let rule = TieBreak(losing: candidate.verdict), closest.map({ rule > $0 }) ?? true { closest = rule }
         }
-        return closest?.decidingRule ?? "only eligible agent"
+        return closest?.decidingRule ?? .onlyEligibleAgent
     }
 }

@@ -93,7 +93,7 @@ public enum OutboundLine: Sendable, Equatable {
             buffer.writeField("conv", decision.conversation.rawValue)
             buffer.writeField("agent", decision.agent?.rawValue ?? "none")
             buffer.writeField("at", decision.at.unixMilliseconds)
-            buffer.writeText(decision.rule)
+            buffer.writeText(decision.rule.text)
         case .candidate(let conversation, let candidate):
             buffer.writeStaticString("* CANDIDATE")
             buffer.writeField("conv", conversation.rawValue)

@@ -10,7 +10,7 @@ import KefuCore
 enum LegacyDecisionText {
     static func decision(from text: String, conversation: ConversationID, agent: AgentID?, at: Instant) -> Decision {
         var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
-        let rule = lines.isEmpty ? "" : lines.removeFirst()
+        let rule = self.rule(lines.isEmpty ? "" : lines.removeFirst())
         var candidates: [Candidate] = []
         var others: [OtherAgents] = []
         for line in lines {
@@ -28,6 +28,39 @@ enum LegacyDecisionText {
         }
         return Decision(
             conversation: conversation, at: at, agent: agent, rule: rule, candidates: candidates, others: others)
+    }
+
+    /// The rule its words stand for, when they are the words this kefud makes from it.
+    static func rule(_ words: String) -> DecisionRule {
+        var facts = StoredDecision.Rule()
+        func after(_ prefix: String) -> String? {
+            words.hasPrefix(prefix) ? String(words.dropFirst(prefix.count)) : nil
+        }
+        func before(_ suffix: String, _ text: String?) -> String? {
+            guard let text, text.hasSuffix(suffix) else { return nil }
+            return String(text.dropLast(suffix.count))
+        }
+        let fixed: [DecisionRule] = [
+            .lowestLoadRatio, .higherProficiency, .idleLongest, .lowestID, .onlyEligibleAgent, .noEligibleAgent,
+            .unknownConversation,
+        ]
+        if let rule = fixed.first(where: { $0.text == words }) { return rule }
+        if let agent = before(" served them last, within the sticky window", after("returning buyer: ")) {
+            (facts.code, facts.agent) = ("returning-buyer", agent)
+        } else if let wait = after("returning buyer: waits up to ")?.components(separatedBy: " s for "),
+            wait.count == 2
+        {
+            (facts.code, facts.seconds, facts.agent) = ("waiting-for-returning-agent", Int64(wait[0]), wait[1])
+        } else if let agent = before(" can serve", after("capacity appeared: the longest-waiting chat ")) {
+            (facts.code, facts.agent) = ("capacity-appeared", agent)
+        } else if let transfer = after("transfer by "), let colon = transfer.range(of: ": ") {
+            (facts.code, facts.agent) = ("transfer", String(transfer[..<colon.lowerBound]))
+            facts.reason = String(transfer[colon.upperBound...])
+        } else if let supervisor = after("forced by supervisor ") {
+            (facts.code, facts.supervisor) = ("forced", supervisor)
+        }
+        let rule = facts.readRule
+        return rule.text == words ? rule : .recorded(words)
     }
 
     /// The verdict a code and its words stand for, when the words are the ones this kefud makes from it.

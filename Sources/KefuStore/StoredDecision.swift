@@ -3,16 +3,27 @@ import KefuCore
 
 /// How a routing decision is kept with its assignment, in the TEXT column `assignments.explanation`: JSON of the
 /// decision's own fields,
-/// `{"at":<unix-ms>,"agent":"<id>","rule":"…","candidates":[{"agent":"<id>","verdict":"<code>",…}],"others":[…]}`,
-/// each verdict as its protocol code (`EXPLAIN`'s `verdict=`) with its facts by name (`level`, `required`, `held`,
-/// `max`, `store`, `language`, `reservedFor`, `why`), so the words are made again when read. The empty string: no
-/// decision was kept. Anything else was written by a kefud before this format (`LegacyDecisionText`).
+/// `{"at":<unix-ms>,"agent":"<id>","rule":{"code":"<rule>",…},"candidates":[{"agent":"<id>","verdict":"<code>",…}],
+/// "others":[…]}`: the rule by a code of its own with its facts (`agent`, `seconds`, `reason`, `supervisor`), each
+/// verdict as its protocol code (`EXPLAIN`'s `verdict=`) with its facts by name (`level`, `required`, `held`, `max`,
+/// `store`, `language`, `reservedFor`, `why`), so the words are made again when read. The empty string: no decision
+/// was kept. Anything else was written by a kefud before this format (`LegacyDecisionText`).
 struct StoredDecision: Decodable {
     var at: Int64
     var agent: String?
-    var rule: String
+    var rule: Rule
     var candidates: [Candidate]
     var others: [Others]?
+
+    struct Rule: Decodable {
+        var code: String?
+        var agent: String?
+        var seconds: Int64?
+        var reason: String?
+        var supervisor: String?
+        /// Only for a rule kept in an older kefud's words (`DecisionRule.recorded`).
+        var text: String?
+    }
 
     struct Candidate: Decodable {
         var agent: String
@@ -49,7 +60,7 @@ struct StoredDecision: Decodable {
             json.string(agent.rawValue)
         }
         json.key("rule")
-        json.string(decision.rule)
+        write(decision.rule, to: &json)
         json.key("candidates")
         json.begin("[")
         for candidate in decision.candidates { write(candidate, to: &json) }
@@ -71,6 +82,39 @@ struct StoredDecision: Decodable {
         }
         json.end("}")
         return json.text
+    }
+
+    private static func write(_ rule: DecisionRule, to json: inout JSONText) {
+        json.begin("{")
+        if case .recorded(let text) = rule {
+            json.key("text")
+            json.string(text)
+        } else {
+            json.key("code")
+            json.string(Rule.code(of: rule))
+        }
+        switch rule {
+        case .lowestLoadRatio, .higherProficiency, .idleLongest, .lowestID, .onlyEligibleAgent, .noEligibleAgent,
+            .unknownConversation, .recorded:
+            break
+        case .returningBuyer(let agent), .capacityAppeared(let agent):
+            json.key("agent")
+            json.string(agent.rawValue)
+        case .waitingForReturningAgent(let agent, let seconds):
+            json.key("agent")
+            json.string(agent.rawValue)
+            json.key("seconds")
+            json.number(seconds)
+        case .transfer(let agent, let reason):
+            json.key("agent")
+            json.string(agent.rawValue)
+            json.key("reason")
+            json.string(reason)
+        case .forced(let supervisor):
+            json.key("supervisor")
+            json.string(supervisor.rawValue)
+        }
+        json.end("}")
     }
 
     private static func write(_ candidate: KefuCore.Candidate, to json: inout JSONText) {
@@ -129,13 +173,57 @@ struct StoredDecision: Decodable {
     func decision(of conversation: ConversationID) -> Decision {
         Decision(
             conversation: conversation, at: Instant(unixMilliseconds: at), agent: agent.map { AgentID($0) },
-            rule: rule, candidates: candidates.map(\.candidate),
+            rule: rule.readRule, candidates: candidates.map(\.candidate),
             others: (others ?? []).map { group in
                 // A standing this kefud does not know counts as ranked lower: free, not examined.
                 OtherAgents(
                     skill: Skill(group.skill), standing: OtherAgents.Standing(rawValue: group.standing) ?? .rankedLower,
                     count: group.count)
             })
+    }
+}
+
+extension StoredDecision.Rule {
+    /// The rule's code in the stored form (none for `recorded`, kept as its words).
+    static func code(of rule: DecisionRule) -> String {
+        switch rule {
+        case .lowestLoadRatio: "lowest-load-ratio"
+        case .higherProficiency: "higher-proficiency"
+        case .idleLongest: "idle-longest"
+        case .lowestID: "lowest-id"
+        case .onlyEligibleAgent: "only-eligible-agent"
+        case .noEligibleAgent: "no-eligible-agent"
+        case .returningBuyer: "returning-buyer"
+        case .waitingForReturningAgent: "waiting-for-returning-agent"
+        case .capacityAppeared: "capacity-appeared"
+        case .transfer: "transfer"
+        case .forced: "forced"
+        case .unknownConversation: "unknown-conversation"
+        case .recorded: ""
+        }
+    }
+
+    /// The rule its code and facts stand for; one this kefud cannot make again is kept in its words.
+    var readRule: DecisionRule {
+        let known: DecisionRule? =
+            switch code {
+            case "lowest-load-ratio": .lowestLoadRatio
+            case "higher-proficiency": .higherProficiency
+            case "idle-longest": .idleLongest
+            case "lowest-id": .lowestID
+            case "only-eligible-agent": .onlyEligibleAgent
+            case "no-eligible-agent": .noEligibleAgent
+            case "returning-buyer": agent.map { .returningBuyer(AgentID($0)) }
+            case "waiting-for-returning-agent":
+                agent.flatMap { agent in seconds.map { .waitingForReturningAgent(AgentID(agent), seconds: $0) } }
+            case "capacity-appeared": agent.map { .capacityAppeared(AgentID($0)) }
+            case "transfer": agent.flatMap { agent in reason.map { .transfer(by: AgentID(agent), reason: $0) } }
+            case "forced": supervisor.map { .forced(by: SupervisorID($0)) }
+            case "unknown-conversation": .unknownConversation
+            default: nil
+            }
+        if let known, text == nil { return known }
+        return .recorded(text ?? code ?? "")
     }
 }
 

@@ -719,7 +719,7 @@ func describe(_ reply: Reply) -> String {
     case .fromStore(let query, let id, let viewer, _): "\(query) of #\(id) from the store for \(viewer)"
     case .queue(let entries, let more): "QUEUE of \(entries.count)\(more.map { $0 ? ", more" : ", no more" } ?? "")"
     case .agents(let entries, let more): "AGENTS of \(entries.count)\(more.map { $0 ? ", more" : ", no more" } ?? "")"
-    case .explanation(let decision): "EXPLAIN #\(decision.conversation): \(decision.rule)"
+    case .explanation(let decision): "EXPLAIN #\(decision.conversation): \(decision.rule.text)"
     case .notes(let notes): "NOTES, \(notes.count)"
     }
 }

@@ -110,7 +110,7 @@ struct SupervisorTests {
             floor.run(.assign(.supervisor("lead"), second, "alice")).reply
                 == .ok([Field("conv", "2"), Field("agent", "alice"), Field("over_capacity", "1")]))
         #expect(floor.core.held(by: "alice") == [first, second])
-        #expect(floor.core.decision(for: second)?.rule == "forced by supervisor lead")
+        #expect(floor.core.decision(for: second)?.rule == .forced(by: "lead"))
         #expect(
             floor.run(.assign(.agent("alice"), second, "bob")).reply == .refused(.forbidden, "only supervisors assign"))
         #expect(
@@ -129,7 +129,7 @@ struct SupervisorTests {
         let id = floor.open("c1", "presales")
         let decision = floor.core.decision(for: id)
         #expect(decision?.agent == "amy")
-        #expect(decision?.rule == "equal load: higher proficiency")
+        #expect(decision?.rule == .higherProficiency)
         #expect(verdict(of: "ben", in: decision) == .away)
         #expect(verdict(of: "cat", in: decision) == .lowerLevel(2))
         #expect(verdict(of: "dan", in: decision) == .offline)
@@ -230,7 +230,7 @@ struct SupervisorTests {
         // a35 and a36 serve tmall only: filed under tmall, never walked for a jd chat, counted as of another store;
         // a37 wins, a38 is its runner-up; the free juniors a40...a44 are below level 3.
         #expect(decision.agent == "a37")
-        #expect(decision.rule == "all else equal: lowest id")
+        #expect(decision.rule == .lowestID)
         #expect(
             decision.candidates == [
                 Candidate(agent: "a37", verdict: .chosen), Candidate(agent: "a38", verdict: .laterID),

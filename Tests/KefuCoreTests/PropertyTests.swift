@@ -630,7 +630,8 @@ struct Referee {
             // Only a supervisor's forced assignment may put an agent over its limit.
             // After a restart the decision is only in the store: an unknown one may have been forced.
             let forced = holds.contains { id in
-                keptOverLimit.contains(id) || (core.decision(for: id).map { $0.rule.hasPrefix("forced by") } ?? true)
+                guard !keptOverLimit.contains(id), let rule = core.decision(for: id)?.rule else { return true }
+                if case .forced = rule { return true } else { return false }
             }
             if holds.count > profile.maxChats && !forced {
                 problems.append("\(profile.id) holds \(holds.count) > \(profile.maxChats)")

@@ -161,7 +161,7 @@ struct StickyTests {
         _ = floor.advance(seconds: 3600)
         let again = floor.open("c1", "presales")
         #expect(floor.holder(of: again) == "bob")
-        #expect(floor.core.decision(for: again)?.rule.hasPrefix("returning buyer") == true)
+        #expect(floor.core.decision(for: again)?.rule == .returningBuyer("bob"))
     }
 
     @Test func outsideTheWindowRoutingIsNormal() {

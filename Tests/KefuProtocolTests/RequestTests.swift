@@ -216,7 +216,7 @@ struct ServerLineTests {
         #expect(OutboundLine.listed(tag: "a", count: 0).rendered == "a OK count=0")
         let decision = Decision(
             conversation: ConversationID(9), at: Instant(unixMilliseconds: 77), agent: "amy",
-            rule: "equal load: higher proficiency",
+            rule: .higherProficiency,
             candidates: [
                 Candidate(agent: "amy", verdict: .chosen), Candidate(agent: "ben", verdict: .lowerLevel(2)),
                 Candidate(agent: "cat", verdict: .recorded(code: "", text: "at capacity (5/5)")),

@@ -69,6 +69,10 @@ private func newExplanation(_ text: String, agent: AgentID?, at: Instant, tag: S
         // Words that version wrote differently, a rule alone, text with a backslash.
         "r\nbob full: full 2 of 2\ncat excluded: excluded: on a break \\ back soon",
         "forced by supervisor lead",
+        "returning buyer: waits up to 90 s for amy\namy full: full (5/5)",
+        "transfer by amy: 退款: 找 bob\nbob chosen: chosen",
+        "capacity appeared: the longest-waiting chat bob can serve\nbob chosen: chosen",
+        "returning buyer: amy served them last, within the sticky window\namy chosen: chosen\nben reserved: reserved for returning buyer's agent amy",
         // A decision never kept: only the holder and instant of the assignment.
         "",
     ])
@@ -85,13 +89,13 @@ private func newExplanation(_ text: String, agent: AgentID?, at: Instant, tag: S
     @Test func aDecisionMadeNowReadsAsBefore() {
         let decision = Decision(
             conversation: ConversationID(7), at: Instant(unixMilliseconds: 5), agent: nil,
-            rule: "no eligible agent: waits in the queue",
+            rule: .noEligibleAgent,
             candidates: [
                 Candidate(agent: "amy", verdict: .excluded(.handingOver)), Candidate(agent: "ben", verdict: .away),
             ],
             others: [OtherAgents(skill: "售后", standing: .otherStore, count: 3)])
         let text =
-            [decision.rule] + decision.candidates.map { "\($0.agent) \($0.verdict.code): \($0.verdict.text)" }
+            [decision.rule.text] + decision.candidates.map { "\($0.agent) \($0.verdict.code): \($0.verdict.text)" }
             + decision.others.map { "*\($0.skill) \($0.standing.code) \($0.count): \($0.standing.text)" }
         let old = oldExplanation(text.joined(separator: "\n"), agent: nil, at: decision.at, tag: "t")
         let now = (OutboundLine.explaining(decision) + [OutboundLine.explained(tag: "t", decision)]).map(\.rendered)

@@ -83,7 +83,7 @@ func assignment(
 
 /// A decision for `conversation` made at `milliseconds`, choosing `agent`.
 func decision(
-    _ conversation: Int64, _ agent: AgentID?, _ milliseconds: Int64, rule: String = "lowest load ratio",
+    _ conversation: Int64, _ agent: AgentID?, _ milliseconds: Int64, rule: DecisionRule = .lowestLoadRatio,
     _ candidates: [Candidate] = [], others: [OtherAgents] = []
 ) -> Decision {
     Decision(

@@ -74,7 +74,7 @@ import Testing
                         assignment(
                             2, "alice", 1_000,
                             decision: decision(
-                                2, "alice", 1_000, rule: "only eligible agent",
+                                2, "alice", 1_000, rule: .onlyEligibleAgent,
                                 [Candidate(agent: "alice", verdict: .chosen)]))),
                     .assignment(assignment(3, "bob", 500)),
                     .assignment(assignment(4, "carol", 600)),

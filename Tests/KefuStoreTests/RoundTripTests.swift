@@ -22,12 +22,14 @@ import Testing
                 assignment(
                     7, "bob", 300, .firstResponse,
                     decision: decision(
-                        7, "bob", 290, rule: "only eligible agent",
+                        7, "bob", 290, rule: .transfer(by: "alice", reason: "退款 \"找\" bob\\"),
                         [
                             Candidate(agent: "alice", verdict: .excluded(.letFirstResponseBreach)),
                             Candidate(agent: "bob", verdict: .chosen),
                         ])),
-                assignment(7, "alice", 400, decision: decision(7, "alice", 400, rule: "单行 ✓")),
+                assignment(
+                    7, "alice", 400,
+                    decision: decision(7, "alice", 400, rule: .waitingForReturningAgent("单行 ✓", seconds: 90))),
             ]
             let notes = [note(7, 1, "客户要求周五前发货"), note(7, 2, "line one\nline two", author: "supervisor-1")]
             try await store.commit(
@@ -198,7 +200,7 @@ import Testing
             #expect(first == assignment(1, "alice", 500))
             // Written later with an earlier instant (a clock step): still the latest, as the order of writes is what
             // the core decided in.
-            let back = assignment(1, nil, 400, .removed, decision: decision(1, "alice", 300, rule: "rule: none"))
+            let back = assignment(1, nil, 400, .removed, decision: decision(1, "alice", 300, rule: .forced(by: "lead")))
             try await store.commit([.assignment(back)])
             #expect(try await store.read { try $0.latestAssignment(of: ConversationID(1)) } == back)
             await store.shutdown()
@@ -218,7 +220,7 @@ import Testing
                 records.append(.message(message(1, index + 1, text)))
                 records.append(.note(note(1, index + 1, text)))
                 let awkward = decision(
-                    1, AgentID(text), Int64(index), rule: text,
+                    1, AgentID(text), Int64(index), rule: .recorded(text),
                     [
                         Candidate(agent: AgentID(text), verdict: .store(text)),
                         Candidate(agent: "b", verdict: .language(text)),
@@ -231,7 +233,7 @@ import Testing
             #expect(history.map(\.text) == texts)
             #expect(try await store.read { try $0.notes(of: ConversationID(1)) }.map(\.text) == texts)
             let decisions = try await store.read { try $0.assignments(of: ConversationID(1)) }.map(\.decision)
-            #expect(decisions.map { $0?.rule } == texts)
+            #expect(decisions.map { $0?.rule } == texts.map { .recorded($0) })
             #expect(decisions.map { $0?.agent?.rawValue } == texts)
             #expect(decisions.map { $0?.candidates.first?.verdict } == texts.map { .store($0) })
             #expect(decisions.map { $0?.others.first?.skill.name } == texts)

@@ -122,7 +122,7 @@ private func layout(in directory: String) throws -> [String] {
             try makeVersion1Database(in: directory)
             #expect(try schemaVersion(in: directory) == 1)
             let carolChosen = decision(
-                2, "carol", 300, rule: "capacity appeared: the longest-waiting chat carol can serve",
+                2, "carol", 300, rule: .capacityAppeared("carol"),
                 [Candidate(agent: "carol", verdict: .chosen)])
 
             do {

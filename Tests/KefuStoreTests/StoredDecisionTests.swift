@@ -6,7 +6,7 @@ import Testing
 
 /// A decision with every kind of verdict and of standing, as `EXPLAIN` can show them.
 private let everyVerdict = Decision(
-    conversation: ConversationID(7), at: at(1_700_000_000_000), agent: "amy", rule: "equal load: higher proficiency",
+    conversation: ConversationID(7), at: at(1_700_000_000_000), agent: "amy", rule: .higherProficiency,
     candidates: [
         Candidate(agent: "amy", verdict: .chosen), Candidate(agent: "ben", verdict: .offline),
         Candidate(agent: "cat", verdict: .away), Candidate(agent: "dan", verdict: .disconnected),
@@ -28,7 +28,7 @@ private let everyVerdict = Decision(
 /// rows in the field were written by exactly this.
 private func legacyText(_ decision: Decision) -> String {
     let lines =
-        [decision.rule] + decision.candidates.map { "\($0.agent) \($0.verdict.code): \($0.verdict.text)" }
+        [decision.rule.text] + decision.candidates.map { "\($0.agent) \($0.verdict.code): \($0.verdict.text)" }
         + decision.others.map { "*\($0.skill) \($0.standing.code) \($0.count): \($0.standing.text)" }
     return lines.joined(separator: "\n")
 }
@@ -52,7 +52,7 @@ private func read(_ text: String) -> Decision? {
     @Test func theStoredDecisionIsJSONOfCodesAndFacts() throws {
         let text = StoredDecision.text(of: everyVerdict)
         let object = try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])
-        #expect(object["rule"] as? String == "equal load: higher proficiency")
+        #expect((object["rule"] as? [String: Any])?["code"] as? String == "higher-proficiency")
         #expect(object["agent"] as? String == "amy")
         #expect((object["at"] as? NSNumber)?.int64Value == 1_700_000_000_000)
         let candidates = try #require(object["candidates"] as? [[String: Any]])
@@ -63,15 +63,28 @@ private func read(_ text: String) -> Decision? {
         let kim = try #require(candidates.first { $0["agent"] as? String == "kim" })
         #expect(kim["why"] as? String == "let the response breach")
         // Words are made again when read, never stored.
-        #expect(!text.contains("higher load ratio"))
+        #expect(!text.contains("higher load ratio") && !text.contains("equal load"))
         let others = try #require(object["others"] as? [[String: Any]])
         #expect(others.first?["standing"] as? String == "offline")
+    }
+
+    @Test(arguments: [
+        DecisionRule.lowestLoadRatio, .higherProficiency, .idleLongest, .lowestID, .onlyEligibleAgent,
+        .noEligibleAgent, .returningBuyer("amy"), .waitingForReturningAgent("amy", seconds: 90),
+        .capacityAppeared("amy"), .transfer(by: "amy", reason: "退款: \"找\" bob"), .forced(by: "lead"),
+        .unknownConversation, .recorded("rule: least-recently-assigned"), .recorded(""),
+    ])
+    func everyRuleReadsBackFromJSONAndFromAnOlderKefudsText(rule: DecisionRule) {
+        var decision = everyVerdict
+        decision.rule = rule
+        #expect(read(StoredDecision.text(of: decision)) == decision)
+        #expect(read(legacyText(decision)) == decision)
     }
 
     @Test func textAnOlderKefudWroteReadsAsTheDecisionItDescribed() {
         #expect(read(legacyText(everyVerdict)) == everyVerdict)
         let onlyRule = Decision(
-            conversation: ConversationID(7), at: at(1_700_000_000_000), agent: "amy", rule: "forced by supervisor lead",
+            conversation: ConversationID(7), at: at(1_700_000_000_000), agent: "amy", rule: .forced(by: "lead"),
             candidates: [])
         #expect(read("forced by supervisor lead") == onlyRule)
     }
@@ -80,7 +93,7 @@ private func read(_ text: String) -> Decision? {
     /// both are kept as they read, so `EXPLAIN` still shows them as it did.
     @Test func wordsThisKefudWouldNotWriteAreKeptAsTheyRead() {
         let decision = read("rule: least-recently-assigned\nalice: chosen (2/5)\nbob: at capacity (5/5)\n")
-        #expect(decision?.rule == "rule: least-recently-assigned")
+        #expect(decision?.rule == .recorded("rule: least-recently-assigned"))
         #expect(
             decision?.candidates == [
                 Candidate(agent: "alice", verdict: .recorded(code: "", text: "chosen (2/5)")),
