@@ -108,7 +108,9 @@ let package = Package(
         .testTarget(name: "KefuSystemdTests", dependencies: ["KefuSystemd", "KefuTestSupport"]),
         .testTarget(
             name: "KefuServerTests",
-            dependencies: ["KefuServer", "KefuTestSupport", "KefuConfig", "KefuCore", "KefuSystemd"]
+            dependencies: [
+                "KefuServer", "KefuTestSupport", "KefuConfig", "KefuCore", "KefuSystemd", "KefuProtocol", "KefuStore",
+            ]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -10,8 +10,7 @@ struct AgentRoster {
         case offline, away, disconnected, full, free
     }
 
-    /// An agent's place in a lane: lower load ratio first, then idle longest, then lower id. (The level is the
-    /// lane's.) The same order as `RoutingCore.prefers` for agents of one level.
+    /// An agent's place in a lane: the routing order (`TieBreak`) among agents of the lane's level.
     struct Key: Comparable {
         var busy: Int
         var max: Int
@@ -20,18 +19,7 @@ struct AgentRoster {
         /// The agent's handle in the core's table (not part of the order: ids are unique).
         var handle: Int
 
-        static func < (a: Key, b: Key) -> Bool {
-            // Load ratios compared as fractions, without division.
-            let loadA = a.busy * b.max
-            let loadB = b.busy * a.max
-            if loadA != loadB { return loadA < loadB }
-            switch (a.lastAssignedAt, b.lastAssignedAt) {
-            case (nil, .some): return true
-            case (.some, nil): return false
-            case (.some(let x), .some(let y)) where x != y: return x < y
-            default: return a.agent < b.agent
-            }
-        }
+        static func < (a: Key, b: Key) -> Bool { TieBreak.first(a, level: 0, b, level: 0).favoursA }
     }
 
     /// Agents of one skill (by its number, `SkillNumbers`) at one level.

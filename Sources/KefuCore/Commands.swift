@@ -121,8 +121,14 @@ public enum Reply: Sendable, Equatable {
     /// core could not decide alone (the conversation is closed, or the agent held it before): the store must
     /// confirm that the viewer is its customer or one of its agents, else answer `not-found`.
     case history(ConversationID, viewer: Principal, verifyOwnership: Bool)
-    /// Data lines (`* NAME ...`) followed by `TAG OK key=value ...`.
-    case listing([DataLine], [Field])
+    /// `QUEUE`: waiting conversations in serving order; `more` when a page was asked for (nil: the whole queue).
+    case queue([WaitingEntry], more: Bool?)
+    /// `AGENTS`: agents by id; `more` when a page was asked for (nil: every agent).
+    case agents([AgentEntry], more: Bool?)
+    /// `EXPLAIN`: the conversation's last routing decision.
+    case explanation(Decision)
+    /// `NOTES`: the conversation's notes, in order.
+    case notes([NoteRecord])
     /// The conversation is closed: read what is asked from the store (same ownership rule as `history`).
     case fromStore(StoreQuery, ConversationID, viewer: Principal, verifyOwnership: Bool)
 }
@@ -134,19 +140,6 @@ public enum StoreQuery: Sendable, Equatable {
     /// A resend (`SEND ref=`) to a conversation that has closed since: the message the sender stored under `ref`
     /// (answered with its seq and `duplicate=1`), else `not-found`.
     case sentMessage(author: String, ref: String)
-}
-
-/// One data line of a listing: `* NAME key=value ... [:text]`.
-public struct DataLine: Sendable, Equatable {
-    public var name: String
-    public var fields: [Field]
-    public var text: String?
-
-    public init(_ name: String, _ fields: [Field], text: String? = nil) {
-        self.name = name
-        self.fields = fields
-        self.text = text
-    }
 }
 
 /// Whom an event goes to. The server maps these to sessions.
@@ -172,8 +165,8 @@ public struct AssignmentNotice: Sendable, Equatable, Codable {
     public var firstMessage: String
     /// True when replayed after a restart or reconnect rather than newly given.
     public var resumed: Bool
-    /// How it came: `routed` (default), `transfer`, `handover`, `forced`, `sticky`.
-    public var via: String = "routed"
+    /// How it came (`routed` unless a transfer, handover, `ASSIGN` or returning buyer brought it).
+    public var via: AssignmentVia = .routed
 }
 
 /// Unsolicited events (`* EVENT ...` lines).
@@ -188,10 +181,10 @@ public enum Event: Sendable, Equatable, Codable {
     /// A chat message.
     case message(ConversationID, from: MessageSender, text: String)
     /// The conversation was taken away from the agent.
-    case revoked(ConversationID, reason: String)
+    case revoked(ConversationID, reason: AssignmentReason)
     /// A stalled conversation is handed up to supervisors.
     /// A step of the escalation ladder (`level` 1 at the breach by default).
-    case escalated(ConversationID, reason: String, agent: AgentID?, waited: Milliseconds, level: Int = 1)
+    case escalated(ConversationID, reason: SLAKind, agent: AgentID?, waited: Milliseconds, level: Int = 1)
     /// An automatic message (the daemon's greeting or queue message, or an agent's canned reply): `auto=1`.
     case autoMessage(ConversationID, from: MessageSender, text: String)
     /// To the holding agent, once per round: the round's deadline is near (`left` until it breaches).
@@ -200,10 +193,10 @@ public enum Event: Sendable, Equatable, Codable {
     case closed(ConversationID, by: Closer)
     /// A note on a conversation the agent just received (transfer, handover).
     case note(NoteRecord)
-    /// The daemon changed the agent's presence (`reason`: `unresponsive`).
-    case presence(Presence, reason: String)
+    /// The daemon changed the agent's presence.
+    case presence(Presence, reason: PresenceReason)
     /// An agent was set away by the daemon (to supervisors).
-    case agentAway(AgentID, reason: String, breaches: Int)
+    case agentAway(AgentID, reason: PresenceReason, breaches: Int)
 }
 
 /// Who closed a conversation.
@@ -317,7 +310,7 @@ public enum Effect: Sendable, Equatable {
     /// Write a journald record that an agent was set away.
     indirect case autoAway(AgentAutoAway)
     /// End every session of an agent who may no longer log in (removed from the configuration), telling it why.
-    case signOut(AgentID, reason: String)
+    case signOut(AgentID, reason: SignOutReason)
     /// Write a journald record of an escalation step.
     indirect case escalation(SLAEscalation)
     /// Write a debug-level journald record of an SLA fact that is no breach: a warning, or a round met.

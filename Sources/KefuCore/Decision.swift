@@ -11,7 +11,7 @@ public enum Verdict: Sendable, Equatable {
     case full(held: Int, max: Int)
     case reservedForAnother(AgentID)
     /// Left out on purpose (the holder whose chat breached, the agent transferring it away).
-    case excluded(String)
+    case excluded(Exclusion)
     /// Eligible, but more loaded than the winner.
     case higherLoad(held: Int, max: Int)
     /// Same load, lower proficiency than the winner.
@@ -20,6 +20,8 @@ public enum Verdict: Sendable, Equatable {
     case lessIdle
     /// Everything equal; the winner's id sorts first.
     case laterID
+    /// A verdict as an older kefud stored it, in words this one does not take apart (its first format had no code).
+    indirect case recorded(code: String, text: String)
 
     /// Short code for protocol lines.
     public var code: String {
@@ -39,6 +41,7 @@ public enum Verdict: Sendable, Equatable {
         case .lowerLevel: "lower-level"
         case .lessIdle: "less-idle"
         case .laterID: "tie-break"
+        case .recorded(let code, _): code
         }
     }
 
@@ -55,11 +58,12 @@ public enum Verdict: Sendable, Equatable {
         case .language(let language): "does not speak \(language)"
         case .full(let held, let max): "full (\(held)/\(max))"
         case .reservedForAnother(let agent): "reserved for returning buyer's agent \(agent)"
-        case .excluded(let why): "excluded: \(why)"
+        case .excluded(let why): "excluded: \(why.rawValue)"
         case .higherLoad(let held, let max): "higher load ratio (\(held)/\(max))"
         case .lowerLevel(let level): "same load, lower level \(level)"
         case .lessIdle: "same load and level, assigned more recently"
         case .laterID: "all else equal, id sorts later"
+        case .recorded(_, let text): text
         }
     }
 }
@@ -120,15 +124,15 @@ public struct Decision: Sendable, Equatable {
     public var at: Instant
     /// The agent chosen; nil when nobody could take it and it waits.
     public var agent: AgentID?
-    /// The rule that decided, in words.
-    public var rule: String
+    /// The rule that decided.
+    public var rule: DecisionRule
     /// Every agent considered, with its verdict.
     public var candidates: [Candidate]
     /// Agents not examined one by one (large teams only), counted per skill and standing.
     public var others: [OtherAgents] = []
 
     public init(
-        conversation: ConversationID, at: Instant, agent: AgentID?, rule: String, candidates: [Candidate],
+        conversation: ConversationID, at: Instant, agent: AgentID?, rule: DecisionRule, candidates: [Candidate],
         others: [OtherAgents] = []
     ) {
         self.conversation = conversation
@@ -138,15 +142,51 @@ public struct Decision: Sendable, Equatable {
         self.candidates = candidates
         self.others = others
     }
+}
 
-    /// The decision as text, stored with the assignment: the rule, then one line per candidate,
-    /// `<agent> <verdict code>: <verdict text>`, then one per group of other agents,
-    /// `*<skill> <standing> <count>: <text>` (no agent id starts with `*`), so `EXPLAIN` of a closed conversation
-    /// reads the same fields back (`init(storedText:...)`).
+/// The rule that decided where a conversation went, as `EXPLAIN` names it (`* EXPLAIN ... :<rule>`).
+public enum DecisionRule: Sendable, Equatable {
+    /// Several agents could take it: the winner's tie-break against the closest runner-up (`TieBreak`).
+    case lowestLoadRatio
+    case higherProficiency
+    case idleLongest
+    case lowestID
+    /// One agent could take it.
+    case onlyEligibleAgent
+    /// Nobody could: it waits in the queue.
+    case noEligibleAgent
+    /// A returning buyer (老客户) went back to the agent who served them last, within the sticky window.
+    case returningBuyer(AgentID)
+    /// A returning buyer waits up to `seconds` for their agent, who is full (`sticky_wait_s`).
+    indirect case waitingForReturningAgent(AgentID, seconds: Int64)
+    /// The agent gained room and took the longest-waiting chat it can serve (only that agent is examined).
+    case capacityAppeared(AgentID)
+    /// `TRANSFER agent=` by the holder, with its reason.
+    indirect case transfer(by: AgentID, reason: String)
+    /// `ASSIGN` by a supervisor.
+    case forced(by: SupervisorID)
+    /// Asked of a conversation that is not open.
+    case unknownConversation
+    /// A rule as an older kefud stored it, in words this one does not take apart; also the empty rule of an
+    /// assignment kept without a decision.
+    indirect case recorded(String)
+
+    /// The rule in words.
     public var text: String {
-        let lines =
-            [rule] + candidates.map { "\($0.agent) \($0.verdict.code): \($0.verdict.text)" }
-            + others.map { "*\($0.skill) \($0.standing.code) \($0.count): \($0.standing.text)" }
-        return lines.joined(separator: "\n")
+        switch self {
+        case .lowestLoadRatio: "lowest load ratio"
+        case .higherProficiency: "equal load: higher proficiency"
+        case .idleLongest: "equal load and proficiency: idle longest"
+        case .lowestID: "all else equal: lowest id"
+        case .onlyEligibleAgent: "only eligible agent"
+        case .noEligibleAgent: "no eligible agent: waits in the queue"
+        case .returningBuyer(let agent): "returning buyer: \(agent) served them last, within the sticky window"
+        case .waitingForReturningAgent(let agent, let seconds): "returning buyer: waits up to \(seconds) s for \(agent)"
+        case .capacityAppeared(let agent): "capacity appeared: the longest-waiting chat \(agent) can serve"
+        case .transfer(let agent, let reason): "transfer by \(agent): \(reason)"
+        case .forced(let supervisor): "forced by supervisor \(supervisor)"
+        case .unknownConversation: "no such conversation"
+        case .recorded(let text): text
+        }
     }
 }

@@ -367,34 +367,19 @@ public struct AssignmentRecord: Sendable, Equatable {
     /// The new holder; nil when the conversation went back to the queue.
     public var agent: AgentID?
     public var at: Instant
-    /// Why, in the protocol's words (`routed`, `first-response`, `capacity`, ...).
-    public var reason: String
-    /// The decision as the core made it. It is rendered to text only when the store writes it, on the store's
-    /// thread, so the routing owner never spends time formatting explanations.
+    /// Why it changed hands.
+    public var reason: AssignmentReason
+    /// The routing decision in force (`EXPLAIN`); nil when none was kept (a chat restored after a restart and moved
+    /// before a new decision). The store encodes it on its own thread, so the routing owner never formats one.
     public var decision: Decision?
-    private var storedExplanation: String
 
-    /// The whole decision (`EXPLAIN`): the rule that chose, and each candidate's verdict, one per line.
-    public var explanation: String { decision?.text ?? storedExplanation }
-
-    /// A record as read back from the store.
-    public init(conversation: ConversationID, agent: AgentID?, at: Instant, reason: String, explanation: String = "") {
+    public init(
+        conversation: ConversationID, agent: AgentID?, at: Instant, reason: AssignmentReason, decision: Decision? = nil
+    ) {
         self.conversation = conversation
         self.agent = agent
         self.at = at
         self.reason = reason
-        self.storedExplanation = explanation
-    }
-
-    /// A record as the core makes it.
-    public init(conversation: ConversationID, agent: AgentID?, at: Instant, reason: String, decision: Decision?) {
-        self.init(conversation: conversation, agent: agent, at: at, reason: reason)
         self.decision = decision
-    }
-
-    /// Equal when they say the same, however the explanation is held.
-    public static func == (a: AssignmentRecord, b: AssignmentRecord) -> Bool {
-        a.conversation == b.conversation && a.agent == b.agent && a.at == b.at && a.reason == b.reason
-            && a.explanation == b.explanation
     }
 }

@@ -42,7 +42,9 @@ extension RoutingCore {
         for (id, agent) in agents where agent.held.count > agent.profile.maxChats {
             let forced = agent.held.contains { held in
                 guard let open = conversations[held] else { return false }
-                return open.keptOverLimit || (open.decision.map { $0.rule.hasPrefix("forced by") } ?? true)
+                if open.keptOverLimit { return true }
+                guard let rule = open.decision?.rule else { return true }
+                if case .forced = rule { return true } else { return false }
             }
             if !forced { problems.append("agent \(id) over capacity") }
         }

@@ -16,11 +16,11 @@ extension RoutingCore {
         var unheld: [ConversationID] = []
         for id in removed.sorted() {
             for conversation in agents[id]?.held.sorted() ?? [] {
-                revoke(conversation, reason: "removed", at: now)
-                recordAssignment(conversation, agent: nil, at: now, reason: "removed")
+                revoke(conversation, reason: .removed, at: now)
+                recordAssignment(conversation, agent: nil, at: now, reason: .removed)
                 unheld.append(conversation)
             }
-            effects.append(.signOut(id, reason: "removed"))
+            effects.append(.signOut(id, reason: .removed))
             if let handle = agents.handle(of: id) { roster.remove(handle) }
             agents.remove(id)
         }
@@ -82,7 +82,7 @@ extension RoutingCore {
 
         // Chats of removed agents go to whoever can take them, or back to the front of the queue (they keep their
         // arrival); then every agent with room takes the waiting work it may serve now, as when capacity appears.
-        for id in unheld { place(id, at: now, reason: "removed") }
+        for id in unheld { place(id, at: now, reason: .removed) }
         for id in agents.keys.sorted() where agents[id].map({ $0.isAvailable && $0.hasFreeSlot }) ?? false {
             offerCapacity(to: id, at: now)
         }

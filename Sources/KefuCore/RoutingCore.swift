@@ -14,7 +14,7 @@ public struct RoutingCore: Sendable {
         /// Its index in the core's `AgentTable` (set by the table).
         var handle = -1
         /// How a decision made when the agent gained room reads (`EXPLAIN`), made once per agent.
-        private(set) var capacityRule: String
+        private(set) var capacityRule: DecisionRule
         private(set) var capacityCandidates: [Candidate]
         var presence: Presence = .offline
         var sessions = 0
@@ -50,7 +50,7 @@ public struct RoutingCore: Sendable {
             self.profile = profile
             self.lanes = Self.lanes(of: profile, skills: &skills)
             self.storeLanes = stores.lanes(of: profile.stores)
-            capacityRule = "capacity appeared: the longest-waiting chat \(profile.id) can serve"
+            capacityRule = .capacityAppeared(profile.id)
             capacityCandidates = [Candidate(agent: profile.id, verdict: .chosen)]
         }
 
@@ -89,7 +89,7 @@ public struct RoutingCore: Sendable {
         var passedOnBy: AgentID?
         /// How a transferred or handed-over chat that had to wait will be announced when someone takes it
         /// (`via=transfer|handover`, with its notes).
-        var pendingVia: String?
+        var pendingVia: AssignmentVia?
         /// The last routing decision, for `EXPLAIN`.
         var decision: Decision?
         /// Held by an agent whose limit a reload lowered below its load: it keeps the chat (a lowered limit never
@@ -114,17 +114,6 @@ public struct RoutingCore: Sendable {
         }
     }
 
-    /// A sender's id for one of its messages (`SEND ref=`), unique per sender and conversation.
-    public struct SentRef: Hashable, Sendable {
-        public var author: String
-        public var ref: String
-
-        public init(author: String, ref: String) {
-            self.author = author
-            self.ref = ref
-        }
-    }
-
     /// What a conversation asks of an agent: the facts a verdict reads, small enough to take out of the
     /// conversation for each agent or queue entry a decision looks at.
     struct Demand {
@@ -137,14 +126,6 @@ public struct RoutingCore: Sendable {
         var reservedFor: AgentID?
         var reservedUntil: Instant?
         var passedOnBy: AgentID?
-    }
-
-    /// The agent who last served a buyer, for sticky routing.
-    struct ReturningBuyer {
-        var agent: AgentID
-        /// The agent's handle (0, the empty slot, for an agent the configuration no longer has).
-        var handle: Int
-        var closedAt: Instant
     }
 
     public internal(set) var policy: RoutingPolicy
@@ -358,58 +339,42 @@ public struct RoutingCore: Sendable {
         }
     }
 
-    // MARK: - Records
+    // MARK: - Deadlines
+
+    /// Fires every deadline due by `now`, each by the rule it belongs to.
+    mutating func fireDeadlines(upTo now: Instant) {
+        while let deadline = deadlines.popDue(at: now) {
+            switch deadline.kind {
+            case .roundDue(let id, let round):
+                roundDue(id, round: round, due: deadline.at, at: now)
+            case .buyerIdleWarning(let id, let since):
+                buyerIdleWarning(id, since: since, armedFor: deadline.at, at: now)
+            case .buyerIdleClose(let id, let since):
+                buyerIdleClose(id, since: since, armedFor: deadline.at, at: now)
+            case .resolutionDue(let id):
+                resolutionDue(id, armedFor: deadline.at, at: now)
+            case .escalation(let id, let round, let level):
+                escalate(id, round: round, level: level, armedFor: deadline.at, at: now)
+            case .roundWarning(let id, let round):
+                roundWarning(id, round: round, armedFor: deadline.at, at: now)
+            case .widen(let id, let step):
+                widen(id, to: step, at: now)
+            case .stickyExpiry(let id):
+                stickyWaitOver(id, at: now)
+            case .wrapUpOver(let agent):
+                wrapUpOver(agent, at: now)
+            case .reconnectGrace(let agent):
+                reconnectGraceOver(agent, at: now)
+            case .queueReport:
+                reportQueue(at: now)
+            }
+        }
+    }
+
+    // MARK: - Records and the roster
 
     mutating func persist(_ id: ConversationID) {
         if let record = conversations[id]?.record { effects.append(.persist(.conversation(record))) }
-    }
-
-    mutating func recordAssignment(_ id: ConversationID, agent: AgentID?, at now: Instant, reason: String) {
-        let decision = conversations[id]?.decision
-        let record = AssignmentRecord(conversation: id, agent: agent, at: now, reason: reason, decision: decision)
-        effects.append(.persist(.assignment(record)))
-    }
-
-    /// Arms the clock of the conversation's current round: its warning when there is one still ahead (after
-    /// `warnAfter`), which arms the deadline itself when it comes up (`roundWarning`); else the deadline. One entry
-    /// in the deadline queue per round instead of two: most rounds are answered before either, and every open
-    /// conversation arms one.
-    mutating func armRound(of record: ConversationRecord, warnAfter: Instant? = nil) {
-        guard let start = record.roundStartedAt, let due = record.roundDueAt else { return }
-        if let warnAt = policy.warning(start: start, due: due, for: record), warnAfter.map({ warnAt > $0 }) ?? true {
-            deadlines.arm(.roundWarning(record.id, round: record.round), at: warnAt)
-        } else {
-            deadlines.arm(.roundDue(record.id, round: record.round), at: due)
-        }
-    }
-
-    /// Records the current round (a conversation with no round waiting has nothing to record).
-    mutating func persistRound(of record: ConversationRecord, answeredAt: Instant? = nil, closedAt: Instant? = nil) {
-        guard let started = record.roundStartedAt, let due = record.roundDueAt else { return }
-        var round = RoundRecord(
-            conversation: record.id, round: record.round, startedAt: started, dueAt: due, answeredAt: answeredAt,
-            breachedAt: record.roundBreachedAt, closedAt: closedAt, agent: record.agent, skill: record.skill,
-            store: record.store
-        )
-        round.escalationLevel = record.roundEscalationLevel
-        round.businessWaited = (answeredAt ?? closedAt).map {
-            policy.calendar(for: record).elapsed(from: started, to: $0)
-        }
-        effects.append(.persist(.round(round)))
-    }
-
-    /// Appends a message to the history (the caller has already counted it in `messageCount`).
-    mutating func append(
-        _ id: ConversationID, sender: MessageSender, author: String, text: String, at now: Instant,
-        automatic: Bool = false, ref: String? = nil
-    ) {
-        guard let record = conversations[id]?.record else { return }
-        let message = MessageRecord(
-            conversation: id, seq: record.messageCount, sender: sender, author: author, at: now, text: text,
-            automatic: automatic, ref: ref
-        )
-        if let ref { conversations[id]!.sentRefs[SentRef(author: author, ref: ref)] = record.messageCount }
-        effects.append(.persist(.message(message)))
     }
 
     mutating func rebuildSkillIndex() {

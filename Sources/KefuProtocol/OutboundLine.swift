@@ -13,8 +13,17 @@ public enum OutboundLine: Sendable, Equatable {
     case error(tag: String, ProtocolError)
     /// `* NAME key=value ... [:text]`, in one of its forms.
     case event(Event, EventForm = .plain)
-    /// A data line of a listing (`EXPLAIN`, `CANDIDATE`, `OTHERS`, `WAITING`, `AGENT`).
-    case data(DataLine)
+    /// `* WAITING conv= position= skill= priority= customer= waited_ms= required_level= [store=] [lang=] [reserved=]
+    /// [rank=]`: a waiting conversation in `QUEUE`.
+    case waiting(WaitingEntry)
+    /// `* AGENT agent= presence= connected= held= wrap_up= max= skills= last_assigned=`: an agent in `AGENTS`.
+    case agent(AgentEntry)
+    /// `* EXPLAIN conv= agent= at= :rule`: the head of `EXPLAIN` (`explaining(_:)` gives all its lines).
+    case explanation(Decision)
+    /// `* CANDIDATE conv= agent= verdict= :words`: an agent a decision examined.
+    case candidate(ConversationID, Candidate)
+    /// `* OTHERS conv= skill= verdict= count= :words`: agents of a large team a decision counted by standing.
+    case others(ConversationID, OtherAgents)
     /// `* HISTORY conv= seq= from= at= [auto=1] [ref=<id>] :text`
     case history(MessageRecord)
     /// `* NOTE conv= seq= author= at= :text`
@@ -23,7 +32,7 @@ public enum OutboundLine: Sendable, Equatable {
     /// gateway, with the buyer named) that logs in again.
     case conversation(ConversationID, state: ConversationState, agent: AgentID?, customer: CustomerID?)
     /// `* BYE [reason=<why>]`: the server closes the connection.
-    case bye(reason: String?)
+    case bye(reason: SignOutReason?)
 
     /// Whether this line completes a client's line (`OK` or `ERR`).
     public var isCompletion: Bool {
@@ -52,11 +61,54 @@ public enum OutboundLine: Sendable, Equatable {
         case .event(let event, let form):
             event.write(form, to: &buffer)
             return
-        case .data(let line):
-            buffer.writeStaticString("* ")
-            buffer.writeString(line.name)
-            for field in line.fields { buffer.writeField(named: field.key, field.value) }
-            if let text = line.text { buffer.writeText(text) }
+        case .waiting(let entry):
+            buffer.writeStaticString("* WAITING")
+            buffer.writeField("conv", entry.conversation.rawValue)
+            buffer.writeField("position", entry.position)
+            buffer.writeField("skill", entry.skill.name)
+            buffer.writeField("priority", entry.priority.rawValue)
+            buffer.writeField("customer", entry.customer.rawValue)
+            buffer.writeField("waited_ms", entry.waited.value)
+            buffer.writeField("required_level", entry.requiredLevel)
+            if let store = entry.store { buffer.writeField("store", store) }
+            if let language = entry.language { buffer.writeField("lang", language) }
+            if let reserved = entry.reservedFor { buffer.writeField("reserved", reserved.rawValue) }
+            if let rank = entry.rank { buffer.writeField("rank", rank) }
+        case .agent(let entry):
+            buffer.writeStaticString("* AGENT")
+            buffer.writeField("agent", entry.agent.rawValue)
+            buffer.writeField("presence", entry.presence.rawValue)
+            buffer.writeField("connected", entry.connected ? 1 : 0)
+            buffer.writeField("held", entry.held)
+            buffer.writeField("wrap_up", entry.wrapUps)
+            buffer.writeField("max", entry.maxChats)
+            buffer.writeField("skills", entry.skills.map { "\($0.skill.name):\($0.level)" }.joined(separator: ","))
+            if let last = entry.lastAssignedAt {
+                buffer.writeField("last_assigned", last.unixMilliseconds)
+            } else {
+                buffer.writeField("last_assigned", "never")
+            }
+        case .explanation(let decision):
+            buffer.writeStaticString("* EXPLAIN")
+            buffer.writeField("conv", decision.conversation.rawValue)
+            buffer.writeField("agent", decision.agent?.rawValue ?? "none")
+            buffer.writeField("at", decision.at.unixMilliseconds)
+            buffer.writeText(decision.rule.text)
+        case .candidate(let conversation, let candidate):
+            buffer.writeStaticString("* CANDIDATE")
+            buffer.writeField("conv", conversation.rawValue)
+            buffer.writeField("agent", candidate.agent.rawValue)
+            // Only a verdict an older kefud kept in its first format has no code.
+            let code = candidate.verdict.code
+            if !code.isEmpty { buffer.writeField("verdict", code) }
+            buffer.writeText(candidate.verdict.text)
+        case .others(let conversation, let group):
+            buffer.writeStaticString("* OTHERS")
+            buffer.writeField("conv", conversation.rawValue)
+            buffer.writeField("skill", group.skill.name)
+            buffer.writeField("verdict", group.standing.code)
+            buffer.writeField("count", group.count)
+            buffer.writeText(group.standing.text)
         case .history(let message):
             buffer.writeStaticString("* HISTORY")
             buffer.writeField("conv", message.conversation.rawValue)
@@ -78,9 +130,29 @@ public enum OutboundLine: Sendable, Equatable {
             if let customer { buffer.writeField("customer", customer.rawValue) }
         case .bye(let reason):
             buffer.writeStaticString("* BYE")
-            if let reason { buffer.writeField("reason", reason) }
+            if let reason { buffer.writeField("reason", reason.rawValue) }
         }
         buffer.endLine()
+    }
+
+    /// `EXPLAIN`'s data lines: the decision, one `CANDIDATE` per agent examined, one `OTHERS` per group counted.
+    public static func explaining(_ decision: Decision) -> [OutboundLine] {
+        [.explanation(decision)] + decision.candidates.map { .candidate(decision.conversation, $0) }
+            + decision.others.map { .others(decision.conversation, $0) }
+    }
+
+    /// `EXPLAIN`'s completion: `count=` agents examined, and on a large team `others=` the agents counted.
+    public static func explained(tag: String, _ decision: Decision) -> OutboundLine {
+        var fields = [Field("count", "\(decision.candidates.count)")]
+        if !decision.others.isEmpty { fields.append(Field("others", "\(decision.others.reduce(0) { $0 + $1.count })")) }
+        return .ok(tag: tag, fields)
+    }
+
+    /// A listing's completion: `count=`, and for a page `more=0|1` (nil: the whole listing was asked for).
+    public static func listed(tag: String, count: Int, more: Bool? = nil) -> OutboundLine {
+        var fields = [Field("count", "\(count)")]
+        if let more { fields.append(Field("more", more ? "1" : "0")) }
+        return .ok(tag: tag, fields)
     }
 
     /// The line as a string, without its LF (tests, logs, the restart's records).
@@ -177,8 +249,8 @@ extension Event {
             buffer.writeField("priority", notice.priority.rawValue)
             buffer.writeField("waited_ms", notice.waited.value)
             if notice.resumed { buffer.writeStaticString(" resumed=1") }
-            if notice.via != "routed" { buffer.writeField("via", notice.via) }
-            if notice.via == "handover" { buffer.writeStaticString(" handover=1") }
+            if notice.via != .routed { buffer.writeField("via", notice.via.rawValue) }
+            if notice.via == .handover { buffer.writeStaticString(" handover=1") }
             text = notice.firstMessage
         case .message(let conversation, let sender, let message):
             buffer.writeStaticString("MSG")
@@ -194,11 +266,11 @@ extension Event {
         case .revoked(let conversation, let reason):
             buffer.writeStaticString("REVOKED")
             buffer.writeField("conv", conversation.rawValue)
-            buffer.writeField("reason", reason)
+            buffer.writeField("reason", reason.rawValue)
         case .escalated(let conversation, let reason, let agent, let waited, let level):
             buffer.writeStaticString("ESCALATED")
             buffer.writeField("conv", conversation.rawValue)
-            buffer.writeField("reason", reason)
+            buffer.writeField("reason", reason.reason)
             buffer.writeField("agent", agent?.rawValue ?? "none")
             buffer.writeField("waited_ms", waited.value)
             buffer.writeField("level", level)
@@ -218,11 +290,11 @@ extension Event {
         case .presence(let presence, let reason):
             buffer.writeStaticString("PRESENCE ")
             buffer.writeString(presence.rawValue)
-            buffer.writeField("reason", reason)
+            buffer.writeField("reason", reason.rawValue)
         case .agentAway(let agent, let reason, let breaches):
             buffer.writeStaticString("AGENT-AWAY")
             buffer.writeField("agent", agent.rawValue)
-            buffer.writeField("reason", reason)
+            buffer.writeField("reason", reason.rawValue)
             buffer.writeField("breaches", breaches)
         }
         if case .forGateway(let customer) = form { buffer.writeField("customer", customer.rawValue) }

@@ -147,8 +147,9 @@ enum RecordSQL {
             statement.bind(1, row.conversation.rawValue)
             statement.bind(2, row.agent?.rawValue)
             statement.bind(3, row.at.unixMilliseconds)
-            statement.bind(4, row.reason)
-            statement.bind(5, row.explanation)
+            statement.bind(4, row.reason.rawValue)
+            // The decision is encoded here, on the store's thread, not by the routing owner.
+            statement.bind(5, StoredDecision.text(of: row.decision))
             try statement.run(.write)
         case .note(let row):
             let statement = try connection.statement(upsertNote, .write)
@@ -240,14 +241,19 @@ enum RecordSQL {
     }
 
     /// Decodes a row selected with `assignmentColumns`.
-    static func assignment(from row: Statement, of conversation: ConversationID) -> AssignmentRecord {
-        AssignmentRecord(
-            conversation: conversation,
-            agent: row.optionalString(0).map { AgentID($0) },
-            at: Instant(unixMilliseconds: row.int64(1)),
-            reason: row.string(2),
-            explanation: row.string(3)
-        )
+    static func assignment(
+        from row: Statement, of conversation: ConversationID, path: String
+    ) throws(StoreError) -> AssignmentRecord {
+        let reasonText = row.string(2)
+        guard let reason = AssignmentReason(rawValue: reasonText) else {
+            throw StoreError(
+                .read, path: path,
+                message: "assignment of conversation \(conversation): unknown reason '\(reasonText)'")
+        }
+        let agent = row.optionalString(0).map { AgentID($0) }
+        let at = Instant(unixMilliseconds: row.int64(1))
+        let decision = StoredDecision.decision(from: row.string(3), conversation: conversation, agent: agent, at: at)
+        return AssignmentRecord(conversation: conversation, agent: agent, at: at, reason: reason, decision: decision)
     }
 
     /// Decodes a row selected with `noteColumns`.

@@ -50,6 +50,7 @@ enum Schema {
         """,
         // Version 2: where a conversation came from, why each assignment was made, internal notes (备注).
         // Added columns are nullable or defaulted, so rows written by version 1 stay valid as they are.
+        // `assignments.explanation` holds the decision as `StoredDecision` writes it (JSON; text before, still read).
         """
         ALTER TABLE conversations ADD COLUMN store TEXT;
         ALTER TABLE conversations ADD COLUMN language TEXT;

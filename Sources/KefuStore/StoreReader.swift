@@ -125,7 +125,7 @@ public final class StoreReader {
         statement.bind(1, conversation.rawValue)
         var rows: [AssignmentRecord] = []
         while try statement.step(.read) {
-            rows.append(RecordSQL.assignment(from: statement, of: conversation))
+            rows.append(try RecordSQL.assignment(from: statement, of: conversation, path: path))
         }
         return rows
     }
@@ -142,7 +142,7 @@ public final class StoreReader {
         defer { statement.reset() }
         statement.bind(1, conversation.rawValue)
         guard try statement.step(.read) else { return nil }
-        return RecordSQL.assignment(from: statement, of: conversation)
+        return try RecordSQL.assignment(from: statement, of: conversation, path: path)
     }
 
     /// The conversation's internal notes, ordered by `seq`; empty when there are none.

@@ -717,7 +717,9 @@ func describe(_ reply: Reply) -> String {
     case .refused(let code, let text): "ERR \(code.rawValue) :\(text)"
     case .history(let id, let viewer, let verify): "HISTORY #\(id) for \(viewer)\(verify ? " (store verifies)" : "")"
     case .fromStore(let query, let id, let viewer, _): "\(query) of #\(id) from the store for \(viewer)"
-    case .listing(let lines, let fields):
-        "\(lines.count) lines, OK " + fields.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
+    case .queue(let entries, let more): "QUEUE of \(entries.count)\(more.map { $0 ? ", more" : ", no more" } ?? "")"
+    case .agents(let entries, let more): "AGENTS of \(entries.count)\(more.map { $0 ? ", more" : ", no more" } ?? "")"
+    case .explanation(let decision): "EXPLAIN #\(decision.conversation): \(decision.rule.text)"
+    case .notes(let notes): "NOTES, \(notes.count)"
     }
 }

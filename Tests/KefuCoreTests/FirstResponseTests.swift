@@ -19,7 +19,7 @@ struct FirstResponseTests {
         #expect(breach.first?.threshold == Milliseconds(120_000))
         #expect(
             events(step.effects, to: .supervisors) == [
-                .escalated(id, reason: "first-response", agent: "alice", waited: Milliseconds(120_000))
+                .escalated(id, reason: .firstResponse, agent: "alice", waited: Milliseconds(120_000))
             ])
     }
 
@@ -58,7 +58,7 @@ struct FirstResponseTests {
         floor.login("bob")
         let step = floor.advance(seconds: 120)
         #expect(floor.holder(of: id) == "bob")
-        #expect(events(step.effects, to: .agent("alice")) == [.revoked(id, reason: "first-response")])
+        #expect(events(step.effects, to: .agent("alice")) == [.revoked(id, reason: .firstResponse)])
         guard case .assigned(let notice) = events(step.effects, to: .agent("bob")).first else {
             Issue.record("bob was not assigned: \(step.effects)")
             return
@@ -91,7 +91,7 @@ struct FirstResponseTests {
         #expect(breaches(step.effects).first?.agent == nil)
         #expect(
             events(step.effects, to: .supervisors) == [
-                .escalated(first, reason: "first-response", agent: nil, waited: Milliseconds(120_000))
+                .escalated(first, reason: .firstResponse, agent: nil, waited: Milliseconds(120_000))
             ])
         #expect(floor.core.waiting == [first, second])
     }

@@ -97,15 +97,15 @@ enum Coverage {
                 if case .reconfigure = command { names.append("breach on reload") }
                 if breach.sla == .response { names.append("response breach") }
                 if command != .tick { names.append("deadline fired inside a command") }
-            case .persist(.assignment(let assignment)) where assignment.reason == "first-response":
+            case .persist(.assignment(let assignment)) where assignment.reason == .firstResponse:
                 names.append("reassigned on breach")
-            case .persist(.assignment(let assignment)) where assignment.reason == "removed":
+            case .persist(.assignment(let assignment)) where assignment.reason == .removed:
                 names.append("removed agent's chats moved")
             case .deliver(_, .closed(_, by: .system)):
                 names.append("silent buyer closed")
             case .deliver(_, .slaWarning):
                 names.append("SLA warning")
-            case .persist(.assignment(let assignment)) where assignment.agent == nil && assignment.reason == "offline":
+            case .persist(.assignment(let assignment)) where assignment.agent == nil && assignment.reason == .offline:
                 names.append("requeued on offline")
             case .deliver(_, .queued(let id, _, _, _)) where driver.core.conversation(id)?.priority == .vip:
                 names.append("vip queued")
@@ -332,11 +332,9 @@ struct Referee {
             return malformed ? ["malformed refusal text \(text.debugDescription)"] : []
         case .history, .fromStore:
             return []
-        case .listing(let lines, let fields):
-            return (lines.flatMap(\.fields) + fields).compactMap { field in
-                field.value.isEmpty || field.value.contains(where: \.isWhitespace)
-                    ? "malformed field \(field.key)" : nil
-            }
+        case .queue, .agents, .explanation, .notes:
+            // Typed: KefuProtocol frames every value of a listing when it renders it.
+            return []
         }
     }
 
@@ -460,7 +458,7 @@ struct Referee {
                 if assignment.at != now { problems.append("assignment stamped \(assignment.at) at \(now)") }
                 // Only a supervisor's force gives a chat to an agent who does not serve its store or language
                 // (under the rules before or after this step's reload).
-                if let agent = assignment.agent, assignment.reason != "forced",
+                if let agent = assignment.agent, assignment.reason != .forced,
                     let record = core.conversation(assignment.conversation)
                 {
                     let profiles = [policy, policyBeforeReload].compactMap { $0?.agents.first { $0.id == agent } }
@@ -470,7 +468,7 @@ struct Referee {
                     if !serves {
                         problems.append(
                             "\(agent) was given \(record.id) (store \(show(record.store)), language "
-                                + "\(show(record.language))) by \(assignment.reason)")
+                                + "\(show(record.language))) by \(assignment.reason.rawValue)")
                     }
                 }
             case .deliver(let recipient, let event):
@@ -562,7 +560,7 @@ struct Referee {
             guard case .agent(let agent) = recipient else { return ["assignment sent to \(recipient)"] }
             var problems: [String] = []
             // A supervisor's forced assignment may go to any connected agent, skilled or not, even over its limit.
-            if notice.via == "forced" { return notice.waited.value < 0 ? ["negative wait in \(notice)"] : [] }
+            if notice.via == .forced { return notice.waited.value < 0 ? ["negative wait in \(notice)"] : [] }
             // Deadlines fire before the command applies, so an agent the command then takes away may get work.
             if !isAvailable(agent, in: core) && !availableBefore.contains(agent) {
                 problems.append("\(notice.conversation) assigned to unavailable \(agent)")
@@ -632,7 +630,8 @@ struct Referee {
             // Only a supervisor's forced assignment may put an agent over its limit.
             // After a restart the decision is only in the store: an unknown one may have been forced.
             let forced = holds.contains { id in
-                keptOverLimit.contains(id) || (core.decision(for: id).map { $0.rule.hasPrefix("forced by") } ?? true)
+                guard !keptOverLimit.contains(id), let rule = core.decision(for: id)?.rule else { return true }
+                if case .forced = rule { return true } else { return false }
             }
             if holds.count > profile.maxChats && !forced {
                 problems.append("\(profile.id) holds \(holds.count) > \(profile.maxChats)")

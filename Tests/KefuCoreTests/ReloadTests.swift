@@ -18,10 +18,10 @@ struct ReloadTests {
         let later = floor.open("c3", "presales")  // alice is full: waits
         #expect(floor.core.waiting == [later])
         let step = floor.run(.reconfigure(policy([agent("bob", max: 2, ["presales": 2])])))
-        #expect(step.effects.contains(.signOut("alice", reason: "removed")))
+        #expect(step.effects.contains(.signOut("alice", reason: .removed)))
         #expect(
             events(step.effects, to: .agent("alice"))
-                == [.revoked(first, reason: "removed"), .revoked(second, reason: "removed")])
+                == [.revoked(first, reason: .removed), .revoked(second, reason: .removed)])
         // Nobody can take them: they wait ahead of the later chat, in their original order.
         #expect(floor.core.waiting == [first, second, later])
         #expect(floor.core.presence(of: "alice") == nil)

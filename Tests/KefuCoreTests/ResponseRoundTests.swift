@@ -44,7 +44,7 @@ struct ResponseRoundTests {
         #expect(breach.first?.threshold == .seconds(180))
         #expect(
             events(due.effects, to: .supervisors) == [
-                .escalated(id, reason: "response", agent: "alice", waited: .seconds(180))
+                .escalated(id, reason: .response, agent: "alice", waited: .seconds(180))
             ])
         // The round is written when it breaches, and again with the ladder's first rung applied.
         #expect(Self.rounds(due.effects).map(\.breachedAt) == [floor.now, floor.now])
@@ -351,7 +351,7 @@ struct EscalationLadderTests {
         #expect(Self.escalations(breach.effects).first?.actions == [.reassign, .supervisor])
         #expect(
             events(breach.effects, to: .supervisors) == [
-                .escalated(id, reason: "first-response", agent: "alice", waited: .seconds(60), level: 1)
+                .escalated(id, reason: .firstResponse, agent: "alice", waited: .seconds(60), level: 1)
             ])
         #expect(floor.holder(of: id) == "bob")
         #expect(Self.escalations(floor.advance(seconds: 1799).effects).isEmpty)
@@ -359,7 +359,7 @@ struct EscalationLadderTests {
         #expect(Self.escalations(second.effects).map(\.level) == [2])
         #expect(
             events(second.effects, to: .supervisors) == [
-                .escalated(id, reason: "first-response", agent: "bob", waited: .seconds(1860), level: 2)
+                .escalated(id, reason: .firstResponse, agent: "bob", waited: .seconds(1860), level: 2)
             ])
         #expect(floor.holder(of: id) == "bob")  // rung 2 only tells
         let third = floor.advance(seconds: 5400)
@@ -513,7 +513,7 @@ struct SLAPolicyTests {
         #expect(breaches(step.effects).map(\.sla) == [.resolution])
         #expect(
             events(step.effects, to: .supervisors) == [
-                .escalated(id, reason: "resolution", agent: "alice", waited: .seconds(600))
+                .escalated(id, reason: .resolution, agent: "alice", waited: .seconds(600))
             ])
         #expect(breaches(floor.advance(seconds: 600).effects).isEmpty)
         #expect(floor.core.conversation(id)?.resolutionBreachedAt != nil)

@@ -166,7 +166,7 @@ struct QueueTests {
         let third = floor.open("c3", "presales")
         #expect(floor.core.waiting == [third])
         let step = floor.run(.setPresence(.agent("alice"), .offline))
-        #expect(events(step.effects, to: .agent("alice")) == [.revoked(first, reason: "offline")])
+        #expect(events(step.effects, to: .agent("alice")) == [.revoked(first, reason: .offline)])
         // c1 went back ahead of c3 because it arrived first.
         #expect(floor.core.waiting == [first, third])
         floor.run(.close(.agent("bob"), second))

@@ -161,7 +161,7 @@ struct StickyTests {
         _ = floor.advance(seconds: 3600)
         let again = floor.open("c1", "presales")
         #expect(floor.holder(of: again) == "bob")
-        #expect(floor.core.decision(for: again)?.rule.hasPrefix("returning buyer") == true)
+        #expect(floor.core.decision(for: again)?.rule == .returningBuyer("bob"))
     }
 
     @Test func outsideTheWindowRoutingIsNormal() {
@@ -244,9 +244,9 @@ struct PresenceTests {
         #expect(floor.core.presence(of: "alice") == .online)
         let step = floor.advance(seconds: 1)  // second breaches
         #expect(floor.core.presence(of: "alice") == .away)
-        #expect(events(step.effects, to: .agent("alice")).contains(.presence(.away, reason: "unresponsive")))
+        #expect(events(step.effects, to: .agent("alice")).contains(.presence(.away, reason: .unresponsive)))
         #expect(
-            events(step.effects, to: .supervisors).contains(.agentAway("alice", reason: "unresponsive", breaches: 2)))
+            events(step.effects, to: .supervisors).contains(.agentAway("alice", reason: .unresponsive, breaches: 2)))
         let away = step.effects.compactMap { if case .autoAway(let away) = $0 { away } else { nil } }
         #expect(away.map(\.movedConversations) == [[first, second]])
         // The answered chat stays with her; the unanswered ones wait for someone who answers.

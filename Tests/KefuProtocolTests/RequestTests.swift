@@ -181,8 +181,60 @@ struct ServerLineTests {
             OutboundLine.event(queued, .forGateway("b9")).rendered
                 == "* QUEUED conv=3 position=2 eta_s=40 offline=1 customer=b9")
         #expect(
-            OutboundLine.event(.presence(.away, reason: "unresponsive"), .watched(.agent("alice"))).rendered
+            OutboundLine.event(.presence(.away, reason: .unresponsive), .watched(.agent("alice"))).rendered
                 == "* WATCHED to=agent:alice event=PRESENCE away reason=unresponsive")
+    }
+
+    @Test func listingsOfQueueAgentsAndExplain() {
+        let waiting = WaitingEntry(
+            conversation: ConversationID(2), position: 1, skill: "presales", priority: .vip, customer: "c 2",
+            waited: Milliseconds(1500), requiredLevel: 3, store: "jd", language: "en", reservedFor: "amy", rank: 4)
+        #expect(
+            OutboundLine.waiting(waiting).rendered
+                == "* WAITING conv=2 position=1 skill=presales priority=vip customer=c_2 waited_ms=1500 required_level=3"
+                + " store=jd lang=en reserved=amy rank=4")
+        let plain = WaitingEntry(
+            conversation: ConversationID(3), position: 2, skill: "refund", priority: .normal, customer: "c3",
+            waited: Milliseconds(0), requiredLevel: 1)
+        #expect(
+            OutboundLine.waiting(plain).rendered
+                == "* WAITING conv=3 position=2 skill=refund priority=normal customer=c3 waited_ms=0 required_level=1")
+        let agent = AgentEntry(
+            agent: "amy", presence: .away, connected: true, held: 2, wrapUps: 1, maxChats: 5,
+            skills: [SkillLevel(skill: "presales", level: 3), SkillLevel(skill: "refund", level: 1)],
+            lastAssignedAt: Instant(unixMilliseconds: 1_795_490_663_428))
+        #expect(
+            OutboundLine.agent(agent).rendered
+                == "* AGENT agent=amy presence=away connected=1 held=2 wrap_up=1 max=5 skills=presales:3,refund:1"
+                + " last_assigned=1795490663428")
+        var idle = agent
+        (idle.connected, idle.skills, idle.lastAssignedAt) = (false, [], nil)
+        #expect(
+            OutboundLine.agent(idle).rendered
+                == "* AGENT agent=amy presence=away connected=0 held=2 wrap_up=1 max=5 skills= last_assigned=never")
+        #expect(OutboundLine.listed(tag: "q", count: 2, more: false).rendered == "q OK count=2 more=0")
+        #expect(OutboundLine.listed(tag: "a", count: 0).rendered == "a OK count=0")
+        let decision = Decision(
+            conversation: ConversationID(9), at: Instant(unixMilliseconds: 77), agent: "amy",
+            rule: .higherProficiency,
+            candidates: [
+                Candidate(agent: "amy", verdict: .chosen), Candidate(agent: "ben", verdict: .lowerLevel(2)),
+                Candidate(agent: "cat", verdict: .recorded(code: "", text: "at capacity (5/5)")),
+            ],
+            others: [
+                OtherAgents(skill: "presales", standing: .full, count: 30),
+                OtherAgents(skill: "presales", standing: .rankedLower, count: 6),
+            ])
+        #expect(
+            (OutboundLine.explaining(decision) + [OutboundLine.explained(tag: "e", decision)]).map(\.rendered) == [
+                "* EXPLAIN conv=9 agent=amy at=77 :equal load: higher proficiency",
+                "* CANDIDATE conv=9 agent=amy verdict=chosen :chosen",
+                "* CANDIDATE conv=9 agent=ben verdict=lower-level :same load, lower level 2",
+                "* CANDIDATE conv=9 agent=cat :at capacity (5/5)",
+                "* OTHERS conv=9 skill=presales verdict=full count=30 :full",
+                "* OTHERS conv=9 skill=presales verdict=ranked-lower count=6 :free, ranked after the agents examined",
+                "e OK count=3 others=36",
+            ])
     }
 
     @Test func completionsHistoryAndFarewells() {
@@ -196,7 +248,7 @@ struct ServerLineTests {
             at: Instant(unixMilliseconds: 1_795_490_663_428), text: "a\\b", automatic: true)
         #expect(
             OutboundLine.history(record).rendered == #"* HISTORY conv=1 seq=2 from=agent at=1795490663428 auto=1 :a\\b"#)
-        #expect(OutboundLine.bye(reason: "idle").rendered == "* BYE reason=idle")
+        #expect(OutboundLine.bye(reason: .idle).rendered == "* BYE reason=idle")
         #expect(OutboundLine.bye(reason: nil).rendered == "* BYE")
         #expect(
             OutboundLine.conversation(ConversationID(4), state: .assigned, agent: "bob", customer: "b2").rendered

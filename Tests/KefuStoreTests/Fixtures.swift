@@ -72,13 +72,23 @@ func message(_ conversation: Int64, _ seq: Int, _ text: String = "text", sender:
 }
 
 func assignment(
-    _ conversation: Int64, _ agent: AgentID?, _ milliseconds: Int64, _ reason: String = "routed",
-    explanation: String = ""
+    _ conversation: Int64, _ agent: AgentID?, _ milliseconds: Int64, _ reason: AssignmentReason = .routed,
+    decision: Decision? = nil
 ) -> AssignmentRecord {
     AssignmentRecord(
         conversation: ConversationID(conversation), agent: agent, at: at(milliseconds), reason: reason,
-        explanation: explanation
+        decision: decision
     )
+}
+
+/// A decision for `conversation` made at `milliseconds`, choosing `agent`.
+func decision(
+    _ conversation: Int64, _ agent: AgentID?, _ milliseconds: Int64, rule: DecisionRule = .lowestLoadRatio,
+    _ candidates: [Candidate] = [], others: [OtherAgents] = []
+) -> Decision {
+    Decision(
+        conversation: ConversationID(conversation), at: at(milliseconds), agent: agent, rule: rule,
+        candidates: candidates, others: others)
 }
 
 func note(_ conversation: Int64, _ seq: Int, _ text: String = "note", author: String = "alice") -> NoteRecord {

@@ -31,10 +31,10 @@ import Testing
                 try await store.commit([.conversation(assigned), .conversation(closed), .conversation(queued)])
                 try await store.commit([
                     .assignment(assignment(5, "alice", 1_000)),
-                    .assignment(assignment(5, nil, 2_000, "first-response")),
-                    .assignment(assignment(5, "bob", 3_000, "first-response")),
+                    .assignment(assignment(5, nil, 2_000, .firstResponse)),
+                    .assignment(assignment(5, "bob", 3_000, .firstResponse)),
                     .assignment(assignment(9, "alice", 2_500)),
-                    .assignment(assignment(9, nil, 4_000, "closed")),
+                    .assignment(assignment(9, nil, 4_000, .offline)),
                 ])
                 store.close()
             }
@@ -70,10 +70,15 @@ import Testing
                 try await store.commit([
                     .conversation(queued), .conversation(assigned), .conversation(closedBefore),
                     .conversation(closedAgain),
-                    .assignment(assignment(2, "alice", 1_000, explanation: "rule: vip\nalice: chosen")),
+                    .assignment(
+                        assignment(
+                            2, "alice", 1_000,
+                            decision: decision(
+                                2, "alice", 1_000, rule: .onlyEligibleAgent,
+                                [Candidate(agent: "alice", verdict: .chosen)]))),
                     .assignment(assignment(3, "bob", 500)),
                     .assignment(assignment(4, "carol", 600)),
-                    .assignment(assignment(4, nil, 700, "first-response")),
+                    .assignment(assignment(4, nil, 700, .firstResponse)),
                 ])
                 // Notes arrive out of order and on closed conversations too.
                 try await store.commit([

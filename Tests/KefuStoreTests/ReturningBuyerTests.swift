@@ -21,8 +21,8 @@ private func returningBuyerFixture() -> (records: [Record], expected: [CustomerI
         // buyer-b: the latest close was back in the queue (agent NULL); its last holder was dave.
         closed(4, "buyer-b", nil, 20_000),
         .assignment(assignment(4, "carol", 100)),
-        .assignment(assignment(4, "dave", 200, "first-response")),
-        .assignment(assignment(4, nil, 300, "first-response")),
+        .assignment(assignment(4, "dave", 200, .firstResponse)),
+        .assignment(assignment(4, nil, 300, .firstResponse)),
         closed(5, "buyer-b", "erin", 11_000),
         // buyer-c: closed just before the window only.
         closed(6, "buyer-c", "frank", 9_999),
@@ -42,7 +42,7 @@ private func returningBuyerFixture() -> (records: [Record], expected: [CustomerI
         // buyer-i: the agent column at close wins over the assignment history.
         closed(15, "buyer-i", "mia", 17_000),
         .assignment(assignment(15, "mia", 1)),
-        .assignment(assignment(15, "nina", 2, "capacity")),
+        .assignment(assignment(15, "nina", 2)),
     ]
     let expected: [CustomerID: ReturningBuyer] = [
         "buyer-a": ReturningBuyer(agent: "bob", closedAt: at(15_000)),

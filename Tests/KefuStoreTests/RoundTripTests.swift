@@ -10,12 +10,26 @@ import Testing
                 7, store: "京东自营", language: "zh-CN", state: .assigned, agent: "alice", priority: .vip,
                 firstRespondedAt: at(5), breachedAt: at(6), messageCount: 2
             )
-            let explained = "rule: least-recently-assigned\nalice: chosen (2/5)\nbob: at capacity (5/5)\n"
+            let explained = decision(
+                7, "alice", 100,
+                [
+                    Candidate(agent: "alice", verdict: .chosen),
+                    Candidate(agent: "bob", verdict: .higherLoad(held: 5, max: 5)),
+                ])
             let assignments = [
-                assignment(7, "alice", 100, explanation: explained),
-                assignment(7, nil, 200, "capacity"),
-                assignment(7, "bob", 300, "first-response", explanation: "rule: first-response\n\nbob: chosen"),
-                assignment(7, "alice", 400, explanation: "单行 ✓"),
+                assignment(7, "alice", 100, decision: explained),
+                assignment(7, nil, 200, .offline, decision: explained),
+                assignment(
+                    7, "bob", 300, .firstResponse,
+                    decision: decision(
+                        7, "bob", 290, rule: .transfer(by: "alice", reason: "退款 \"找\" bob\\"),
+                        [
+                            Candidate(agent: "alice", verdict: .excluded(.letFirstResponseBreach)),
+                            Candidate(agent: "bob", verdict: .chosen),
+                        ])),
+                assignment(
+                    7, "alice", 400,
+                    decision: decision(7, "alice", 400, rule: .waitingForReturningAgent("单行 ✓", seconds: 90))),
             ]
             let notes = [note(7, 1, "客户要求周五前发货"), note(7, 2, "line one\nline two", author: "supervisor-1")]
             try await store.commit(
@@ -186,7 +200,7 @@ import Testing
             #expect(first == assignment(1, "alice", 500))
             // Written later with an earlier instant (a clock step): still the latest, as the order of writes is what
             // the core decided in.
-            let back = assignment(1, nil, 400, "closed", explanation: "rule: none\nqueue: back")
+            let back = assignment(1, nil, 400, .removed, decision: decision(1, "alice", 300, rule: .forced(by: "lead")))
             try await store.commit([.assignment(back)])
             #expect(try await store.read { try $0.latestAssignment(of: ConversationID(1)) } == back)
             await store.shutdown()
@@ -205,13 +219,24 @@ import Testing
             for (index, text) in texts.enumerated() {
                 records.append(.message(message(1, index + 1, text)))
                 records.append(.note(note(1, index + 1, text)))
-                records.append(.assignment(assignment(1, "alice", Int64(index), explanation: text)))
+                let awkward = decision(
+                    1, AgentID(text), Int64(index), rule: .recorded(text),
+                    [
+                        Candidate(agent: AgentID(text), verdict: .store(text)),
+                        Candidate(agent: "b", verdict: .language(text)),
+                    ],
+                    others: [OtherAgents(skill: Skill(text), standing: .away, count: index)])
+                records.append(.assignment(assignment(1, "alice", Int64(index), decision: awkward)))
             }
             try await store.commit(records)
             let history = try await store.read { try $0.history(of: ConversationID(1)) }
             #expect(history.map(\.text) == texts)
             #expect(try await store.read { try $0.notes(of: ConversationID(1)) }.map(\.text) == texts)
-            #expect(try await store.read { try $0.assignments(of: ConversationID(1)) }.map(\.explanation) == texts)
+            let decisions = try await store.read { try $0.assignments(of: ConversationID(1)) }.map(\.decision)
+            #expect(decisions.map { $0?.rule } == texts.map { .recorded($0) })
+            #expect(decisions.map { $0?.agent?.rawValue } == texts)
+            #expect(decisions.map { $0?.candidates.first?.verdict } == texts.map { .store($0) })
+            #expect(decisions.map { $0?.others.first?.skill.name } == texts)
             let stored = try await store.read { try $0.conversation(ConversationID(1)) }
             #expect(stored?.firstMessage == "")
             // An empty store name stays empty, not NULL.

@@ -121,6 +121,9 @@ private func layout(in directory: String) throws -> [String] {
         try await withTemporaryDirectory { directory in
             try makeVersion1Database(in: directory)
             #expect(try schemaVersion(in: directory) == 1)
+            let carolChosen = decision(
+                2, "carol", 300, rule: .capacityAppeared("carol"),
+                [Candidate(agent: "carol", verdict: .chosen)])
 
             do {
                 let store = try openStore(directory)
@@ -170,13 +173,13 @@ private func layout(in directory: String) throws -> [String] {
                 tagged.language = "zh-CN"
                 try await store.commit([
                     .conversation(tagged),
-                    .assignment(assignment(2, "carol", 300, "capacity", explanation: "rule: capacity\ncarol: ok")),
+                    .assignment(assignment(2, "carol", 300, decision: carolChosen)),
                     .note(note(2, 1, "VIP, handle with care")),
                 ])
                 #expect(try await store.read { try $0.conversation(ConversationID(2)) } == tagged)
                 #expect(
                     try await store.read { try $0.latestAssignment(of: ConversationID(2)) }
-                        == assignment(2, "carol", 300, "capacity", explanation: "rule: capacity\ncarol: ok")
+                        == assignment(2, "carol", 300, decision: carolChosen)
                 )
                 let newNotes = try await store.read { try $0.notes(of: ConversationID(2)) }
                 #expect(newNotes == [note(2, 1, "VIP, handle with care")])
@@ -188,8 +191,8 @@ private func layout(in directory: String) throws -> [String] {
             let store = try openStore(directory)
             #expect(try await store.read { try $0.notes(of: ConversationID(2)) }.count == 1)
             #expect(try await store.read { try $0.conversation(ConversationID(2)) }?.store == "天猫旗舰店")
-            let explanations = try await store.read { try $0.assignments(of: ConversationID(2)) }.map(\.explanation)
-            #expect(explanations == ["", "rule: capacity\ncarol: ok"])
+            let decisions = try await store.read { try $0.assignments(of: ConversationID(2)) }.map(\.decision)
+            #expect(decisions == [nil, carolChosen])
             await store.shutdown()
             #expect(try schemaVersion(in: directory) == Schema.currentVersion)
         }

@@ -325,7 +325,7 @@ final class ClientConnection: ChannelDuplexHandler {
         }
         // A dead laptop sends nothing, not even a FIN: silence past the limit closes the connection.
         var farewell = context.channel.allocator.buffer(capacity: 32)
-        OutboundLine.bye(reason: "idle").write(to: &farewell)
+        OutboundLine.bye(reason: .idle).write(to: &farewell)
         context.write(wrapOutboundOut(farewell), promise: nil)
         closeAfterWriting(context)
     }

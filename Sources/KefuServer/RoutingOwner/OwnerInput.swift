@@ -51,7 +51,8 @@ enum StoreAnswer: Sendable {
     /// The first page of a conversation's history, the last seq it may go up to, and whether a page was asked for.
     case history(HistoryCursor, firstPage: [MessageRecord])
     case notes([NoteRecord])
-    case explanation(lines: [DataLine], fields: [Field])
+    /// The decision `EXPLAIN` shows (nil: the conversation never changed hands).
+    case explanation(Decision?)
     /// A resend (`SEND ref=`) of a message the store has: its seq.
     case resent(seq: Int)
     case failed

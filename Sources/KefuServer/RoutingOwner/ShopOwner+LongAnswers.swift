@@ -189,11 +189,8 @@ extension ShopOwner {
             case .notes:
                 return .notes(try reader.notes(of: conversation))
             case .explanation:
-                guard let assignment = try reader.latestAssignment(of: conversation) else {
-                    return .explanation(lines: [], fields: [Field("count", "0")])
-                }
-                let explanation = RoutingCore.explanation(stored: assignment)
-                return .explanation(lines: explanation.lines, fields: explanation.fields)
+                let assignment = try reader.latestAssignment(of: conversation)
+                return .explanation(assignment.map(RoutingCore.explanation(of:)))
             case .sentMessage(let author, let ref):
                 guard let seq = try reader.sentMessage(conversation, author: author, ref: ref) else { return .notFound }
                 return .resent(seq: seq)
@@ -236,10 +233,12 @@ extension ShopOwner {
                 outputs = [.longAnswer(session, answer)]
             case .notes(let notes):
                 outputs = listing(
-                    notes.map(OutboundLine.note), completion: .ok(tag: tag, [Field("count", "\(notes.count)")]),
-                    to: session)
-            case .explanation(let lines, let fields):
-                outputs = listing(lines.map(OutboundLine.data), completion: .ok(tag: tag, fields), to: session)
+                    notes.map(OutboundLine.note), completion: .listed(tag: tag, count: notes.count), to: session)
+            case .explanation(let decision?):
+                outputs = listing(
+                    OutboundLine.explaining(decision), completion: .explained(tag: tag, decision), to: session)
+            case .explanation(nil):
+                outputs = [.line(session, .listed(tag: tag, count: 0))]
             case .resent(let seq):
                 outputs = [.line(session, .ok(tag: tag, [Field("seq", "\(seq)"), Field("duplicate", "1")]))]
             }

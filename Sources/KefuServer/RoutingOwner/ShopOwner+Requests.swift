@@ -59,8 +59,18 @@ extension ShopOwner {
             readHistory(conversation, viewer: viewer, verify: verify, page: page, session: session, tag: tag)
         case .fromStore(let query, let conversation, let viewer, let verify):
             readFromStore(query, conversation, viewer: viewer, verify: verify, session: session, tag: tag)
-        case .listing(let lines, let fields):
-            emitListing(lines.map(OutboundLine.data), completion: .ok(tag: tag, fields), to: session)
+        case .queue(let entries, let more):
+            emitListing(
+                entries.map(OutboundLine.waiting), completion: .listed(tag: tag, count: entries.count, more: more),
+                to: session)
+        case .agents(let entries, let more):
+            emitListing(
+                entries.map(OutboundLine.agent), completion: .listed(tag: tag, count: entries.count, more: more),
+                to: session)
+        case .explanation(let decision):
+            emitListing(OutboundLine.explaining(decision), completion: .explained(tag: tag, decision), to: session)
+        case .notes(let notes):
+            emitListing(notes.map(OutboundLine.note), completion: .listed(tag: tag, count: notes.count), to: session)
         }
     }
 

@@ -56,7 +56,7 @@ extension ShopOwner {
             if case .refused(_, let message) = step.reply {
                 // Removed from the configuration while kefud restarted: as a reload would have done.
                 logger.notice("handed-over session refused", metadata: ["who": "\(principal)", "why": "\(message)"])
-                closeNow(session, farewell: .bye(reason: "removed"))
+                closeNow(session, farewell: .bye(reason: .removed))
                 return
             }
             insert(session, into: &sessionsByPrincipal[principal, default: []])

@@ -1,0 +1,155 @@
+/// Messages in a conversation: `SEND` by the buyer and the agent, canned replies (`auto=1`), the daemon's own
+/// lines, and resends (`SEND ref=`) that change nothing.
+extension RoutingCore {
+    /// `SEND`: the buyer's message (which may start a response round) or the holding agent's human answer (which ends
+    /// one).
+    mutating func send(
+        _ principal: Principal, _ id: ConversationID, text: String, ref: String? = nil, at now: Instant
+    ) -> Reply {
+        guard !text.isEmpty else { return .refused(.badArgs, "SEND needs a message text") }
+        guard var open = conversations[id] else { return resent(by: principal, ref: ref, to: id) }
+        // The conversation's row is written only when more changed than what its messages tell anyway (the count,
+        // and while the buyer stays silent the time of the agent's latest answer: `ConversationRecord.catchUp`):
+        // a message is one row in the store, not two.
+        var rowChanged = false
+        switch principal {
+        case .customer(let customer):
+            guard open.record.customer == customer else { return notFound(id) }
+            if let seq = Self.sentBefore(ref, by: customer.rawValue, in: open) { return Self.duplicate(seq) }
+            open.record.messageCount += 1
+            if open.record.buyerIdleSince != nil {
+                open.record.buyerIdleSince = nil  // the buyer spoke: no idle close
+                rowChanged = true
+            }
+            if open.record.heldSince != nil {
+                rowChanged = true
+                endHold(of: &open.record, at: now)
+            }
+            // While a round is waiting, more buyer messages do not restart it.
+            if open.record.roundStartedAt == nil {
+                rowChanged = true
+                startRound(of: &open.record, at: now)
+            }
+            conversations[id] = open
+            append(id, sender: .customer, author: customer.rawValue, text: text, at: now, ref: ref)
+            if let agent = open.record.agent {
+                effects.append(.deliver(.agent(agent), .message(id, from: .customer, text: text)))
+            }
+        case .agent(let agent):
+            guard open.record.agent == agent else { return notFound(id) }
+            if let seq = Self.sentBefore(ref, by: agent.rawValue, in: open) { return Self.duplicate(seq) }
+            open.record.messageCount += 1
+            // A human answer ends the round (the first one also stops the first-response clock).
+            if open.record.firstRespondedAt == nil {
+                open.record.firstRespondedAt = now
+                rowChanged = true
+            }
+            if open.record.roundStartedAt != nil {
+                rowChanged = true
+                answerRound(of: &open.record, at: now)
+            }
+            open.passedOnBy = nil  // answered by its new agent: the one who passed it on may serve it again later
+            // Now it is the buyer's turn: if they stay silent, the daemon warns them and then closes.
+            if open.record.buyerIdleSince == nil { rowChanged = true }
+            open.record.buyerIdleSince = now
+            conversations[id] = open
+            armBuyerIdle(open.record)
+            append(id, sender: .agent, author: agent.rawValue, text: text, at: now, ref: ref)
+            effects.append(.deliver(.customer(open.record.customer), .message(id, from: .agent, text: text)))
+        case .supervisor:
+            return .refused(.forbidden, "supervisors do not write in conversations")
+        }
+        if rowChanged { persist(id) }
+        return .ok([Field("seq", "\(open.record.messageCount)")])
+    }
+
+    /// `SEND <conv> auto=1`: a canned reply from the holding agent. The buyer gets it, marked `auto=1`; the round
+    /// keeps running (the platforms do not count auto-replies as answers).
+    mutating func autoReply(
+        _ principal: Principal, _ id: ConversationID, text: String, ref: String? = nil, at now: Instant
+    ) -> Reply {
+        guard !text.isEmpty else { return .refused(.badArgs, "SEND needs a message text") }
+        guard case .agent(let agent) = principal else {
+            if case .supervisor = principal {
+                return .refused(.forbidden, "supervisors do not write in conversations")
+            }
+            return .refused(.badArgs, "auto=1 is for agents' canned replies")
+        }
+        guard let open = conversations[id] else { return resent(by: principal, ref: ref, to: id) }
+        guard open.record.agent == agent else { return notFound(id) }
+        if let seq = Self.sentBefore(ref, by: agent.rawValue, in: open) { return Self.duplicate(seq) }
+        automaticMessage(id, text, from: .agent, author: agent.rawValue, at: now, persistRow: false, ref: ref)
+        return .ok([Field("seq", "\(open.record.messageCount + 1)")])
+    }
+
+    /// A sender's id for one of its messages (`SEND ref=`), unique per sender and conversation.
+    public struct SentRef: Hashable, Sendable {
+        public var author: String
+        public var ref: String
+
+        public init(author: String, ref: String) {
+            self.author = author
+            self.ref = ref
+        }
+    }
+
+    /// The seq of the message this sender already sent under `ref` in the conversation, if it did.
+    static func sentBefore(_ ref: String?, by author: String, in open: OpenConversation) -> Int? {
+        guard let ref, !open.sentRefs.isEmpty else { return nil }
+        return open.sentRefs[SentRef(author: author, ref: ref)]
+    }
+
+    /// A resend: the original seq, and nothing else happens.
+    static func duplicate(_ seq: Int) -> Reply {
+        .ok([Field("seq", "\(seq)"), Field("duplicate", "1")])
+    }
+
+    /// A SEND to a conversation that is not open: with a `ref`, it may be the resend of a message acknowledged
+    /// before the conversation closed, which only the store still knows; without, the conversation is not found.
+    func resent(by principal: Principal, ref: String?, to id: ConversationID) -> Reply {
+        let author: String
+        switch principal {
+        case .customer(let customer): author = customer.rawValue
+        case .agent(let agent): author = agent.rawValue
+        case .supervisor: return notFound(id)
+        }
+        guard let ref else { return notFound(id) }
+        return .fromStore(.sentMessage(author: author, ref: ref), id, viewer: principal, verifyOwnership: true)
+    }
+
+    /// An automatic message to the buyer (`auto=1`), kept in the history: the daemon's own (`from=system`) or an
+    /// agent's canned reply.
+    mutating func automaticMessage(
+        _ id: ConversationID, _ text: String, from sender: MessageSender = .system, author: String = "system",
+        at now: Instant, persistRow: Bool = true, ref: String? = nil
+    ) {
+        guard let record = conversations[id]?.record else { return }
+        conversations[id]!.record.messageCount += 1
+        append(id, sender: sender, author: author, text: text, at: now, automatic: true, ref: ref)
+        effects.append(.deliver(.customer(record.customer), .autoMessage(id, from: sender, text: text)))
+        // A canned reply changes only the count, which the messages tell (`ConversationRecord.catchUp`).
+        if persistRow { persist(id) }
+    }
+
+    /// Appends a system line to the history (visible in HISTORY, not sent to anyone).
+    mutating func systemMessage(_ id: ConversationID, _ text: String, at now: Instant) {
+        guard conversations[id] != nil else { return }
+        conversations[id]!.record.messageCount += 1
+        append(id, sender: .system, author: "system", text: text, at: now)
+        persist(id)
+    }
+
+    /// Appends a message to the history (the caller has already counted it in `messageCount`).
+    mutating func append(
+        _ id: ConversationID, sender: MessageSender, author: String, text: String, at now: Instant,
+        automatic: Bool = false, ref: String? = nil
+    ) {
+        guard let record = conversations[id]?.record else { return }
+        let message = MessageRecord(
+            conversation: id, seq: record.messageCount, sender: sender, author: author, at: now, text: text,
+            automatic: automatic, ref: ref
+        )
+        if let ref { conversations[id]!.sentRefs[SentRef(author: author, ref: ref)] = record.messageCount }
+        effects.append(.persist(.message(message)))
+    }
+}
