@@ -13,13 +13,11 @@ final class Writer: @unchecked Sendable {
 
     private let connection: Connection
     private let queue: JobQueue
-    private let checkpointer: Checkpointer
     private let logger: Logger
 
-    init(connection: Connection, queue: JobQueue, checkpointer: Checkpointer, logger: Logger) {
+    init(connection: Connection, queue: JobQueue, logger: Logger) {
         self.connection = connection
         self.queue = queue
-        self.checkpointer = checkpointer
         self.logger = logger
     }
 
@@ -29,8 +27,7 @@ final class Writer: @unchecked Sendable {
         while let jobs = queue.takeAll() {
             process(jobs)
         }
-        // Closing the last connection checkpoints the WAL into the main file: the checkpointer's goes first.
-        checkpointer.stop()
+        // Closing the last connection checkpoints the WAL into the main file.
         connection.close()
         logger.info("store closed")
         queue.markFinished()

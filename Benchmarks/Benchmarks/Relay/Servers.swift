@@ -61,6 +61,12 @@ final class ServerProcess: @unchecked Sendable {  // read only after start
             process.terminate()
             process.waitUntilExit()
         }
+        if ProcessInfo.processInfo.environment["RELAY_SHOW_LOG"] != nil,
+            let log = try? String(contentsOf: directory.appendingPathComponent("server.log"), encoding: .utf8)
+        {
+            print("--- \(name)'s log:\n\(log.suffix(4000))")
+            fflush(nil)
+        }
         try? FileManager.default.removeItem(at: directory)
     }
 

@@ -50,6 +50,12 @@ struct Options {
     }
 }
 
+/// Prints a line at once, also when the output goes to a file (each result as it comes).
+func say(_ line: String) {
+    print(line)
+    fflush(nil)
+}
+
 /// 60 bytes of UTF-8: twenty Chinese characters, as a buyer writes them.
 let payload = "亲这件衣服有没有大一码的蓝色现货今天能发吗"
 
@@ -348,13 +354,11 @@ final class ManagedPeak: @unchecked Sendable {
 
 // MARK: - Main
 
-// Each result as it comes, also when the output goes to a file.
-setvbuf(stdout, nil, _IOLBF, 0)
 let options = try Options(Array(CommandLine.arguments.dropFirst()))
 raiseFileLimit()
 let group = MultiThreadedEventLoopGroup(numberOfThreads: options.clientThreads)
-print("relay benchmark: \(options.runs) runs, \(options.seconds) s per point, 60-byte payloads, client threads \(options.clientThreads)")
-print("kefud: \(options.kefud); redis: \(options.redis) --appendonly yes --appendfsync always (XADD + XREAD BLOCK)")
+say("relay benchmark: \(options.runs) runs, \(options.seconds) s per point, 60-byte payloads, client threads \(options.clientThreads)")
+say("kefud: \(options.kefud); redis: \(options.redis) --appendonly yes --appendfsync always (XADD + XREAD BLOCK)")
 
 if options.parts.contains("relay") {
     var results: [String: [String: [PointResult]]] = [:]
@@ -364,7 +368,7 @@ if options.parts.contains("relay") {
                 for server in options.servers {
                     let result = try runPoint(server: server, pairs: pairs, window: window, options: options, group: group)
                     results["\(pairs)x\(window)", default: [:]][server, default: []].append(result)
-                    print(
+                    say(
                         "run \(run) \(server) \(pairs)×\(window): \(format(result.messagesPerSecond)) msgs/s, "
                             + "\(format(result.cpuMicrosecondsPerMessage)) µs CPU/msg, p50 \(format(result.p50AtMax)) µs, "
                             + "p99 \(format(result.p99AtMax)) µs at max, p99 \(format(result.p99AtHalf)) µs at half"
@@ -373,9 +377,9 @@ if options.parts.contains("relay") {
             }
         }
     }
-    print("")
-    print("| pairs × in flight | kefud msgs/s | redis msgs/s | kefud / redis | kefud p99 at half rate (µs) | redis p99 at half rate (µs) | p99 ratio | kefud CPU µs/msg | redis CPU µs/msg |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    say("")
+    say("| pairs × in flight | kefud msgs/s | redis msgs/s | kefud / redis | kefud p99 at half rate (µs) | redis p99 at half rate (µs) | p99 ratio | kefud CPU µs/msg | redis CPU µs/msg |")
+    say("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for pairs in options.pairs {
         for window in options.windows {
             let point = results["\(pairs)x\(window)"] ?? [:]
@@ -383,7 +387,7 @@ if options.parts.contains("relay") {
             let redis = point["redis"] ?? []
             let ratio = zip(kefud, redis).map { $0.messagesPerSecond / $1.messagesPerSecond }
             let latencyRatio = zip(kefud, redis).map { $0.p99AtHalf / $1.p99AtHalf }
-            print(
+            say(
                 "| \(pairs) × \(window) | \(Spread(values: kefud.map(\.messagesPerSecond))) | "
                     + "\(Spread(values: redis.map(\.messagesPerSecond))) | \(Spread(values: ratio)) | "
                     + "\(Spread(values: kefud.map(\.p99AtHalf))) | \(Spread(values: redis.map(\.p99AtHalf))) | "
@@ -397,19 +401,19 @@ if options.parts.contains("idle") {
     for server in options.servers {
         var values: [Double] = []
         for _ in 1...options.runs { values.append(try idleMemory(server: server, options: options, group: group)) }
-        print("idle logged-in connections, \(server): \(Spread(values: values.map { $0 / 1024 })) KiB each (\(options.idleConnections) connections)")
+        say("idle logged-in connections, \(server): \(Spread(values: values.map { $0 / 1024 })) KiB each (\(options.idleConnections) connections)")
     }
 }
 
 if options.parts.contains("opens"), options.servers.contains("kefud") {
     var values: [Double] = []
     for _ in 1...options.runs { values.append(try gatewayOpens(options: options, group: group)) }
-    print("conversations opened over one gateway, pipelined: \(Spread(values: values))/s (\(options.opens) opens)")
+    say("conversations opened over one gateway, pipelined: \(Spread(values: values))/s (\(options.opens) opens)")
 }
 
 if options.parts.contains("flood"), options.servers.contains("kefud") {
     let result = try flood(options: options, group: group)
-    print(
+    say(
         "flood: \(options.floodClients) buyers, \(result.messages) messages in \(format(result.seconds)) s; kefud RSS idle "
             + "\(result.idleKiB / 1024) MB, peak \(result.peakKiB / 1024) MB (+\((result.peakKiB - result.idleKiB) / 1024) MB); "
             + "acknowledged \(result.acknowledged), in HISTORY \(result.inHistory), disconnected \(result.disconnected)")
