@@ -34,7 +34,7 @@ public final class ConversationStore: Sendable {
         logger[metadataKey: "store"] = "\(path)"
 
         _ = Self.librarySetUp
-        let connection = try Connection(path: path)
+        let connection = try SQLiteConnection(path: path)
         try Self.configure(connection)
         try Schema.migrate(connection, logger: logger)
 
@@ -58,7 +58,7 @@ public final class ConversationStore: Sendable {
         _ = kefu_sqlite3_disable_memory_statistics()
     }()
 
-    private static func configure(_ connection: Connection) throws(StoreError) {
+    private static func configure(_ connection: SQLiteConnection) throws(StoreError) {
         // Only this process writes, but a `sqlite3` shell or backup may briefly hold a lock.
         try connection.execute("PRAGMA busy_timeout = 5000", .open)
         // The first statement that reads the file: a file that is not a database fails here, naming the path.
@@ -71,15 +71,6 @@ public final class ConversationStore: Sendable {
         // commit, so "committed" (and therefore acknowledged to a client) means on disk. Group commit keeps the
         // cost to one fsync per batch of work, not one per record.
         try connection.execute("PRAGMA synchronous = FULL", .open)
-        // SQLite copies the log back into the database file inside the commit that takes it past this many pages,
-        // and that commit (with every reply behind it) waits for the copy and an fsync of the database file. A busy
-        // floor's commits each touch dozens of pages (one per conversation that got a message), so at SQLite's
-        // default of 1000 that was every dozen commits or so (relay benchmark, 64 pairs × 16: commits over 5 ms
-        // took 16% of the writer's time at 1000, 11% at 10,000, and 125-140K became ~150K messages/s). The log may
-        // grow to about 40 MB between checkpoints.
-        try connection.execute("PRAGMA wal_autocheckpoint = 10000", .open)
-        // Once the log starts over, a file grown by a busy spell is cut back to this size.
-        try connection.execute("PRAGMA journal_size_limit = 67108864", .open)
         try connection.execute("PRAGMA foreign_keys = ON", .open)
     }
 

@@ -100,7 +100,7 @@ enum RecordSQL {
     static let noteColumns = "seq, author, at, text"
 
     /// Writes one record with the connection's cached statements.
-    static func apply(_ record: Record, on connection: Connection) throws(StoreError) {
+    static func apply(_ record: Record, on connection: SQLiteConnection) throws(StoreError) {
         switch record {
         case .conversation(let row):
             let statement = try connection.statement(upsertConversation, .write)

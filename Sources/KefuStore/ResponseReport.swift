@@ -48,7 +48,7 @@ public enum ResponseReport {
         utcOffsetMinutes: Int = 480
     ) throws(StoreError) -> [Row] {
         let path = directory.hasSuffix("/") ? directory + "kefu.sqlite" : directory + "/kefu.sqlite"
-        let connection = try Connection(path: path, readOnly: true)
+        let connection = try SQLiteConnection(path: path, readOnly: true)
         defer { connection.close() }
         let offset = Int64(utcOffsetMinutes) * 60_000
         let group =

@@ -10,7 +10,7 @@ private var sqliteTransient: sqlite3_destructor_type {
 }
 
 /// One open SQLite connection with a per-connection cache of prepared statements.
-final class Connection {
+final class SQLiteConnection {
     let path: String
     private(set) var handle: OpaquePointer?
     private var statements: [String: Statement] = [:]
@@ -116,9 +116,9 @@ final class Connection {
 /// statement), so the cached statement is clean for its next use and holds no read snapshot.
 final class Statement {
     private var handle: OpaquePointer?
-    private unowned let connection: Connection
+    private unowned let connection: SQLiteConnection
 
-    fileprivate init(_ handle: OpaquePointer, connection: Connection) {
+    fileprivate init(_ handle: OpaquePointer, connection: SQLiteConnection) {
         self.handle = handle
         self.connection = connection
     }

@@ -126,7 +126,7 @@ enum Schema {
 
     /// Brings the database up to `currentVersion`, one transaction per step so a crash mid-upgrade leaves a
     /// consistent earlier version. Refuses a database written by a newer build rather than guessing.
-    static func migrate(_ connection: Connection, logger: Logger) throws(StoreError) {
+    static func migrate(_ connection: SQLiteConnection, logger: Logger) throws(StoreError) {
         var version = try userVersion(connection)
         if version > currentVersion {
             throw StoreError(
@@ -153,7 +153,7 @@ enum Schema {
         }
     }
 
-    static func userVersion(_ connection: Connection) throws(StoreError) -> Int64 {
+    static func userVersion(_ connection: SQLiteConnection) throws(StoreError) -> Int64 {
         let statement = try connection.statement("PRAGMA user_version", .migrate)
         defer { statement.reset() }
         guard try statement.step(.migrate) else {

@@ -6,10 +6,10 @@ import KefuCore
 /// A reader is valid only while that body runs, on the store's writer thread; it sees every write enqueued before
 /// the read. It is not `Sendable`, and a reader kept past its body throws instead of touching the database.
 public final class StoreReader {
-    private var connection: Connection?
+    private var connection: SQLiteConnection?
     private let path: String
 
-    init(connection: Connection) {
+    init(connection: SQLiteConnection) {
         self.connection = connection
         self.path = connection.path
     }

@@ -11,11 +11,11 @@ final class Writer: @unchecked Sendable {
         let callback: CommitCallback
     }
 
-    private let connection: Connection
+    private let connection: SQLiteConnection
     private let queue: JobQueue
     private let logger: Logger
 
-    init(connection: Connection, queue: JobQueue, logger: Logger) {
+    init(connection: SQLiteConnection, queue: JobQueue, logger: Logger) {
         self.connection = connection
         self.queue = queue
         self.logger = logger

@@ -68,7 +68,7 @@ private let version1Rows = """
 /// Makes `<directory>/kefu.sqlite` the way the previous release left it, with `version1Rows` in it.
 private func makeVersion1Database(in directory: String) throws {
     try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-    let connection = try Connection(path: directory + "/kefu.sqlite")
+    let connection = try SQLiteConnection(path: directory + "/kefu.sqlite")
     defer { connection.close() }
     try connection.execute("PRAGMA journal_mode = WAL", .open)
     try connection.execute(version1SQL, .migrate)
@@ -78,14 +78,14 @@ private func makeVersion1Database(in directory: String) throws {
 
 /// `PRAGMA user_version` of the database file, read on a connection of its own (the store must be closed).
 private func schemaVersion(in directory: String) throws -> Int64 {
-    let connection = try Connection(path: directory + "/kefu.sqlite")
+    let connection = try SQLiteConnection(path: directory + "/kefu.sqlite")
     defer { connection.close() }
     return try Schema.userVersion(connection)
 }
 
 /// Every table and index with its SQL, whitespace collapsed, so two layouts can be compared.
 private func layout(in directory: String) throws -> [String] {
-    let connection = try Connection(path: directory + "/kefu.sqlite")
+    let connection = try SQLiteConnection(path: directory + "/kefu.sqlite")
     defer { connection.close() }
     let statement = try connection.statement(
         "SELECT type, name, COALESCE(sql, '') FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' ORDER BY name",

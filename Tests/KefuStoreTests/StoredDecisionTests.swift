@@ -112,7 +112,7 @@ private func read(_ text: String) -> Decision? {
             var store = try openStore(directory)
             try await store.commit([.conversation(conversation(7)), .conversation(conversation(8))])
             await store.shutdown()
-            let connection = try Connection(path: directory + "/kefu.sqlite")
+            let connection = try SQLiteConnection(path: directory + "/kefu.sqlite")
             try connection.execute(
                 """
                 INSERT INTO assignments (conversation, agent, at, reason, explanation) VALUES
