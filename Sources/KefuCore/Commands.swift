@@ -169,7 +169,9 @@ public struct AssignmentNotice: Sendable, Equatable, Codable {
     public var via: AssignmentVia = .routed
 }
 
-/// Unsolicited events (`* EVENT ...` lines).
+/// Unsolicited events (`* EVENT ...` lines). The rare large ones are boxed (`indirect`): an event travels through
+/// several hands on its way to a connection (the step's effects, the commit gate, the session's output), and inline
+/// they made every event, the commonest `MSG` included, as large as the largest.
 public enum Event: Sendable, Equatable, Codable {
     /// The customer's conversation waits in the queue at this 1-based position, with an estimate of the wait;
     /// `offline` when no agent who could serve it is online (the buyer leaves a message, 留言).
@@ -177,14 +179,14 @@ public enum Event: Sendable, Equatable, Codable {
     /// An agent took the customer's conversation.
     case joined(ConversationID, agent: AgentID)
     /// A conversation was given to the agent.
-    case assigned(AssignmentNotice)
+    indirect case assigned(AssignmentNotice)
     /// A chat message.
     case message(ConversationID, from: MessageSender, text: String)
     /// The conversation was taken away from the agent.
     case revoked(ConversationID, reason: AssignmentReason)
     /// A stalled conversation is handed up to supervisors.
     /// A step of the escalation ladder (`level` 1 at the breach by default).
-    case escalated(ConversationID, reason: SLAKind, agent: AgentID?, waited: Milliseconds, level: Int = 1)
+    indirect case escalated(ConversationID, reason: SLAKind, agent: AgentID?, waited: Milliseconds, level: Int = 1)
     /// An automatic message (the daemon's greeting or queue message, or an agent's canned reply): `auto=1`.
     case autoMessage(ConversationID, from: MessageSender, text: String)
     /// To the holding agent, once per round: the round's deadline is near (`left` until it breaches).
@@ -192,7 +194,7 @@ public enum Event: Sendable, Equatable, Codable {
     /// The other party (or a supervisor) closed the conversation.
     case closed(ConversationID, by: Closer)
     /// A note on a conversation the agent just received (transfer, handover).
-    case note(NoteRecord)
+    indirect case note(NoteRecord)
     /// The daemon changed the agent's presence.
     case presence(Presence, reason: PresenceReason)
     /// An agent was set away by the daemon (to supervisors).

@@ -102,8 +102,7 @@ public struct ClientLine: Equatable, Sendable {
             var end = start
             while end < headEnd && line[end] != space { end += 1 }
             if end > start {
-                guard let part = String(validating: UnsafeBufferPointer(rebasing: line[start..<end]), as: UTF8.self)
-                else {
+                guard let part = UTF8Validation.string(UnsafeBufferPointer(rebasing: line[start..<end])) else {
                     invalid = true
                     break
                 }
@@ -113,7 +112,7 @@ public struct ClientLine: Equatable, Sendable {
         }
         var rawText: String?
         if !invalid, let textStart {
-            rawText = String(validating: UnsafeBufferPointer(rebasing: line[textStart...]), as: UTF8.self)
+            rawText = UTF8Validation.string(UnsafeBufferPointer(rebasing: line[textStart...]))
             invalid = rawText == nil
         }
         if invalid { return .failure(ProtocolError(.badEncoding, "line is not valid UTF-8")) }

@@ -3,7 +3,8 @@ import NIOCore
 
 /// One line the server sends, as a typed value. Every line kefud writes is rendered here, once, by `write(to:)`:
 /// completions, events in each of their forms (to the person, to the gateway speaking for a buyer, the copy a watching
-/// supervisor gets), data lines and farewells. Nobody edits a rendered line.
+/// supervisor gets), data lines and farewells. Nobody edits a rendered line. Lines wait by the thousand in the commit
+/// gate and are moved about by value, so the large and rare payloads are boxed (`indirect`).
 public enum OutboundLine: Sendable, Equatable {
     /// `TAG OK [key=value ...]`
     case ok(tag: String, [Field])
@@ -15,19 +16,19 @@ public enum OutboundLine: Sendable, Equatable {
     case event(Event, EventForm = .plain)
     /// `* WAITING conv= position= skill= priority= customer= waited_ms= required_level= [store=] [lang=] [reserved=]
     /// [rank=]`: a waiting conversation in `QUEUE`.
-    case waiting(WaitingEntry)
+    indirect case waiting(WaitingEntry)
     /// `* AGENT agent= presence= connected= held= wrap_up= max= skills= last_assigned=`: an agent in `AGENTS`.
-    case agent(AgentEntry)
+    indirect case agent(AgentEntry)
     /// `* EXPLAIN conv= agent= at= :rule`: the head of `EXPLAIN` (`explaining(_:)` gives all its lines).
-    case explanation(Decision)
+    indirect case explanation(Decision)
     /// `* CANDIDATE conv= agent= verdict= :words`: an agent a decision examined.
-    case candidate(ConversationID, Candidate)
+    indirect case candidate(ConversationID, Candidate)
     /// `* OTHERS conv= skill= verdict= count= :words`: agents of a large team a decision counted by standing.
-    case others(ConversationID, OtherAgents)
+    indirect case others(ConversationID, OtherAgents)
     /// `* HISTORY conv= seq= from= at= [auto=1] [ref=<id>] :text`
-    case history(MessageRecord)
+    indirect case history(MessageRecord)
     /// `* NOTE conv= seq= author= at= :text`
-    case note(NoteRecord)
+    indirect case note(NoteRecord)
     /// `* CONV conv= state= agent= [customer=]`: where an open conversation stands, replayed to a buyer (or its
     /// gateway, with the buyer named) that logs in again.
     case conversation(ConversationID, state: ConversationState, agent: AgentID?, customer: CustomerID?)

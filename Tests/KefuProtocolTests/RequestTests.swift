@@ -1,5 +1,5 @@
 import KefuCore
-import KefuProtocol
+@testable import KefuProtocol
 import NIOCore
 import Testing
 
@@ -255,6 +255,13 @@ struct ServerLineTests {
                 == "* CONV conv=4 state=assigned agent=bob customer=b2")
     }
 
+    /// Lines wait in the commit gate and in sessions' outputs by the thousand and are moved about by value: the
+    /// large, rare payloads are boxed, so that a `MSG` costs a small copy, not the size of an `ASSIGNED`.
+    @Test func aLineIsSmallEnoughToMoveCheaply() {
+        #expect(MemoryLayout<Event>.size <= 40, "Event is \(MemoryLayout<Event>.size) bytes")
+        #expect(MemoryLayout<OutboundLine>.size <= 64, "OutboundLine is \(MemoryLayout<OutboundLine>.size) bytes")
+    }
+
     /// Byte-wise escaping: no text can put a raw line break in a line, whatever Swift thinks a character is.
     @Test func numbersAndEscapesAreWrittenStraightIntoBytes() {
         var buffer = ByteBufferAllocator().buffer(capacity: 16)
@@ -263,5 +270,32 @@ struct ServerLineTests {
         buffer.writeDecimal(Int64.max)
         #expect(String(buffer: buffer) == "-1234567890123" + "0" + "\(Int64.max)")
         #expect(ServerLine.escape("a\r\nb\\") == #"a\r\nb\\"#)
+    }
+}
+
+@Suite struct UTF8ValidationTests {
+    /// The protocol's own validator agrees with the standard library's on every kind of sequence, well-formed or not.
+    @Test func agreesWithTheStandardLibrary() {
+        var samples: [[UInt8]] = [
+            [], Array("ASCII only, longer than eight bytes".utf8), Array("亲,在的 🙏 café".utf8),
+            [0xC0, 0x80], [0xE0, 0x80, 0x80], [0xED, 0xA0, 0x80], [0xF4, 0x90, 0x80, 0x80], [0xF0, 0x8F, 0xBF, 0xBF],
+            [0xE4, 0xBD], [0x80], [0xFF], [0xC2], Array("abcdefgh".utf8) + [0xE4, 0xBD, 0xA0] + Array("ijklmnop".utf8),
+        ]
+        var generator = SystemRandomNumberGenerator()
+        for _ in 0..<20_000 {
+            let count = Int.random(in: 0...24, using: &generator)
+            // Mostly bytes that start or continue multi-byte characters, so the edges are hit often.
+            samples.append(
+                (0..<count).map { _ in
+                    Bool.random(using: &generator)
+                        ? UInt8.random(in: 0x80...0xFF, using: &generator)
+                        : [0x41, 0xC2, 0xE0, 0xED, 0xF0, 0xF4, 0xA0, 0x8F, 0xBF].randomElement(using: &generator)!
+                })
+        }
+        for sample in samples {
+            let expected = String(validating: sample, as: UTF8.self)
+            let actual = sample.withUnsafeBufferPointer { UTF8Validation.string($0) }
+            #expect(actual == expected, "\(sample)")
+        }
     }
 }
