@@ -29,11 +29,14 @@ run: build
 
 # Every test: unit, codec, store, end to end over loopback, sd_notify, journald (root), restart, and kefud's units
 # under a real systemd booted in a private namespace (root).
-# The CPU-heavy property tests run on their own after the rest, so that on a small machine they cannot starve the
-# daemons the end-to-end tests start (whose clients wait a few seconds at most for each line).
+# The CPU-heavy suites run on their own after the rest, so that on a small machine they cannot starve the daemons
+# the end-to-end tests start (whose clients wait a few seconds at most for each line, and whose timers are real):
+# first the daemons driven hard (floods, storms, long answers), then the property tests.
+HEAVY_SUITES := BoundedMessagePathTests|BreachStormTests
 test: deps
 	$(SWIFT) build --build-tests
-	KEFU_BUILD_DIR=$$($(SWIFT) build --show-bin-path) $(SWIFT) test --skip-build --skip PropertyTests
+	KEFU_BUILD_DIR=$$($(SWIFT) build --show-bin-path) $(SWIFT) test --skip-build --skip 'PropertyTests|$(HEAVY_SUITES)'
+	KEFU_BUILD_DIR=$$($(SWIFT) build --show-bin-path) $(SWIFT) test --skip-build --filter '$(HEAVY_SUITES)'
 	$(SWIFT) test --skip-build --filter PropertyTests
 
 # The relay benchmark of issue #11: the release kefud against a redis that fsyncs every write (appendonly yes,

@@ -141,14 +141,13 @@ public final class KefuDaemon: Service, Sendable {
         running.withLock { $0 = serving.owner }
         defer { running.withLock { $0 = nil } }
 
-        // The address goes into the first status so ops (and tests) can see where a port-0 listener landed.
-        notifier.ready(status: "\(serving.listening); \(core.status.line)")
-        // From here a SIGHUP reloads (kefud installs the handler); before, it would have nothing to apply to.
-        readiness.fulfil(serving.port)
-        // Housekeeping pings the watchdog at half its interval at most, and refreshes STATUS= every second.
+        // READY=1 goes out from the owner's turn (see ``ShopOwner/start(housekeepingEvery:)``). Housekeeping pings
+        // the watchdog at half its interval at most, and refreshes STATUS= every second.
         let period = TimeAmount(min(notifier.watchdogInterval ?? .seconds(1), .seconds(1)))
         let owner = serving.owner.owner
         try await loop.submit { owner.value.start(housekeepingEvery: max(period, .milliseconds(1))) }.get()
+        // From here a SIGHUP reloads (kefud installs the handler); before, it would have nothing to apply to.
+        readiness.fulfil(serving.port)
 
         let carriedOver = try await serveUntilStopped(serving, census: census)
         await stop(serving, store: store, census: census, carriedOver: carriedOver)

@@ -191,9 +191,13 @@ final class ShopOwner {
         (rejectedReload.map { "reload rejected, previous configuration in force: \($0); " } ?? "") + core.status.line
     }
 
-    /// Starts the timers. READY=1 went out with the status line; keep it until the floor changes.
+    /// Says READY=1 and starts the timers. The status READY carries is the one housekeeping compares with, taken in
+    /// the same turn: connections accepted since the listener opened (a socket-activated first client) may already
+    /// have changed the floor, and a status computed elsewhere would hide that change until the next one.
     func start(housekeepingEvery period: TimeAmount) {
         lastStatus = statusLine
+        // The address goes into the first status so ops (and tests) can see where a port-0 listener landed.
+        notifier.ready(status: "\(listening); \(lastStatus)")
         let owner = link.owner
         housekeepingTask = loop.scheduleRepeatedTask(initialDelay: period, delay: period) { _ in
             owner.value.handle(.housekeeping)
