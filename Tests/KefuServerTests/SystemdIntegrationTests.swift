@@ -294,7 +294,7 @@ struct SystemdIntegrationTests {
             try FileManager.default.createDirectory(
                 at: dropIn.deletingLastPathComponent(), withIntermediateDirectories: true)
             try "[Service]\nExecStart=\nExecStart=\(binary) --config /etc/kefu/kefud.toml\n".write(
-                to: dropIn, atomically: true, encoding: .utf8)
+                to: dropIn, atomically: false, encoding: .utf8)
             try await kefud.systemd.systemctl(["daemon-reload"])
         }
         // Half a line before the restart (the old process holds it, unfinished), the rest while systemd restarts
@@ -430,8 +430,11 @@ final class SystemdKefud: Sendable {
     /// Replaces `/etc/kefu/kefud.toml` (readable by the service's dynamic user).
     func writeConfiguration(_ text: String) throws {
         let path = configurationDirectory.url(for: "kefud.toml").path
-        try text.write(toFile: path, atomically: true, encoding: .utf8)
-        try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: path)
+        // Whole or not at all (a reload must not read half a file), by hand: Foundation's atomic write leaves a
+        // `TemporaryDirectory.*` folder in /tmp on Linux each time.
+        try text.write(toFile: path + ".new", atomically: false, encoding: .utf8)
+        try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: path + ".new")
+        guard rename(path + ".new", path) == 0 else { throw POSIXError(.init(rawValue: errno) ?? .EIO) }
     }
 
     static let serviceProperties = ["ActiveState", "SubState", "StatusText", "MainPID", "NRestarts", "Result"]

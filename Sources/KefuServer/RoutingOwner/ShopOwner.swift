@@ -191,13 +191,9 @@ final class ShopOwner {
         (rejectedReload.map { "reload rejected, previous configuration in force: \($0); " } ?? "") + core.status.line
     }
 
-    /// Says READY=1 and starts the timers. The status READY carries is the one housekeeping compares with, taken in
-    /// the same turn: connections accepted since the listener opened (a socket-activated first client) may already
-    /// have changed the floor, and a status computed elsewhere would hide that change until the next one.
+    /// Says READY=1 and starts the timers.
     func start(housekeepingEvery period: TimeAmount) {
-        lastStatus = statusLine
-        // The address goes into the first status so ops (and tests) can see where a port-0 listener landed.
-        notifier.ready(status: "\(listening); \(lastStatus)")
+        sayReady()
         let owner = link.owner
         housekeepingTask = loop.scheduleRepeatedTask(initialDelay: period, delay: period) { _ in
             owner.value.handle(.housekeeping)
@@ -526,8 +522,15 @@ final class ShopOwner {
                 "configuration reload rejected; the previous configuration stays in force",
                 metadata: ["event": "config_rejected", "error": "\(error.description)"])
         }
-        lastStatus = statusLine
-        notifier.ready(status: "\(listening); \(statusLine)")
+        sayReady()
+    }
+
+    /// READY=1 with the address in the status, so ops (and tests) can see where a port-0 listener landed. It is what
+    /// housekeeping compares with, taken in this turn, so the next housekeeping replaces it with the plain summary
+    /// (and a floor changed since the listener opened, by a socket-activated first client, shows at once).
+    private func sayReady() {
+        lastStatus = "\(listening); \(statusLine)"
+        notifier.ready(status: lastStatus)
     }
 
     // MARK: - The one timer
