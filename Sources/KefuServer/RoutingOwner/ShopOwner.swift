@@ -525,12 +525,12 @@ final class ShopOwner {
         sayReady()
     }
 
-    /// READY=1 with the address in the status, so ops (and tests) can see where a port-0 listener landed. It is what
-    /// housekeeping compares with, taken in this turn, so the next housekeeping replaces it with the plain summary
-    /// (and a floor changed since the listener opened, by a socket-activated first client, shows at once).
+    /// READY=1 with the address in the status, so ops (and tests) can see where a port-0 listener landed; it stands
+    /// until the floor changes. The summary housekeeping compares with is taken in the same turn: a floor changed
+    /// since the listener opened (a socket-activated first client logged in) is in READY's status, not lost.
     private func sayReady() {
-        lastStatus = "\(listening); \(statusLine)"
-        notifier.ready(status: lastStatus)
+        lastStatus = statusLine
+        notifier.ready(status: "\(listening); \(lastStatus)")
     }
 
     // MARK: - The one timer
