@@ -7,60 +7,83 @@ extension RoutingCore {
         _ principal: Principal, _ id: ConversationID, text: String, ref: String? = nil, at now: Instant
     ) -> Reply {
         guard !text.isEmpty else { return .refused(.badArgs, "SEND needs a message text") }
-        guard var open = conversations[id] else { return resent(by: principal, ref: ref, to: id) }
+        // Checked and changed where the conversation lies: a copy taken out and written back would make its record's
+        // copy-on-write box be copied on every message.
+        let author: String
+        switch principal {
+        case .customer(let customer): author = customer.rawValue
+        case .agent(let agent): author = agent.rawValue
+        case .supervisor:
+            guard conversations[id] != nil else { return notFound(id) }
+            return .refused(.forbidden, "supervisors do not write in conversations")
+        }
+        let seen = conversations.inspect(id) { open in
+            (Self.writesIn(open.record, principal), Self.sentBefore(ref, by: author, in: open))
+        }
+        guard let (mayWrite, sentBefore) = seen else { return resent(by: principal, ref: ref, to: id) }
+        guard mayWrite else { return notFound(id) }
+        if let sentBefore { return Self.duplicate(sentBefore) }
         // The conversation's row is written only when more changed than what its messages tell anyway (the count,
         // and while the buyer stays silent the time of the agent's latest answer: `ConversationRecord.catchUp`):
         // a message is one row in the store, not two.
-        var rowChanged = false
-        switch principal {
-        case .customer(let customer):
-            guard open.record.customer == customer else { return notFound(id) }
-            if let seq = Self.sentBefore(ref, by: customer.rawValue, in: open) { return Self.duplicate(seq) }
-            open.record.messageCount += 1
-            if open.record.buyerIdleSince != nil {
-                open.record.buyerIdleSince = nil  // the buyer spoke: no idle close
-                rowChanged = true
+        let rowChanged: Bool
+        let seq: Int
+        if case .agent = principal {
+            // A human answer ends the round (the first one also stops the first-response clock). Now it is the
+            // buyer's turn: if they stay silent, the daemon warns them and then closes.
+            let moreChanged = conversations.modify(id) { open in
+                open.record.messageCount += 1
+                open.passedOnBy = nil  // answered by its new agent: the one who passed it on may serve it again later
+                return open.record.firstRespondedAt == nil || open.record.roundStartedAt != nil
+                    || open.record.buyerIdleSince == nil
+            }!
+            rowChanged = moreChanged
+            if moreChanged {
+                var record = conversations[id]!.record
+                if record.firstRespondedAt == nil { record.firstRespondedAt = now }
+                if record.roundStartedAt != nil { answerRound(of: &record, at: now) }
+                record.buyerIdleSince = now
+                conversations[id]!.record = record
+            } else {
+                conversations[id]!.record.buyerIdleSince = now
             }
-            if open.record.heldSince != nil {
-                rowChanged = true
-                endHold(of: &open.record, at: now)
+            let record = conversations[id]!.record
+            seq = record.messageCount
+            armBuyerIdle(record)
+            append(id, sender: .agent, author: author, text: text, at: now, ref: ref)
+            effects.append(.deliver(.customer(record.customer), .message(id, from: .agent, text: text)))
+        } else {
+            // The buyer spoke: no idle close; a hold ends; while a round is waiting, more buyer messages do not
+            // restart it.
+            let moreChanged = conversations.modify(id) { open in
+                open.record.messageCount += 1
+                return open.record.buyerIdleSince != nil || open.record.heldSince != nil
+                    || open.record.roundStartedAt == nil
+            }!
+            rowChanged = moreChanged
+            if moreChanged {
+                var record = conversations[id]!.record
+                record.buyerIdleSince = nil
+                if record.heldSince != nil { endHold(of: &record, at: now) }
+                if record.roundStartedAt == nil { startRound(of: &record, at: now) }
+                conversations[id]!.record = record
             }
-            // While a round is waiting, more buyer messages do not restart it.
-            if open.record.roundStartedAt == nil {
-                rowChanged = true
-                startRound(of: &open.record, at: now)
-            }
-            conversations[id] = open
-            append(id, sender: .customer, author: customer.rawValue, text: text, at: now, ref: ref)
-            if let agent = open.record.agent {
-                effects.append(.deliver(.agent(agent), .message(id, from: .customer, text: text)))
-            }
-        case .agent(let agent):
-            guard open.record.agent == agent else { return notFound(id) }
-            if let seq = Self.sentBefore(ref, by: agent.rawValue, in: open) { return Self.duplicate(seq) }
-            open.record.messageCount += 1
-            // A human answer ends the round (the first one also stops the first-response clock).
-            if open.record.firstRespondedAt == nil {
-                open.record.firstRespondedAt = now
-                rowChanged = true
-            }
-            if open.record.roundStartedAt != nil {
-                rowChanged = true
-                answerRound(of: &open.record, at: now)
-            }
-            open.passedOnBy = nil  // answered by its new agent: the one who passed it on may serve it again later
-            // Now it is the buyer's turn: if they stay silent, the daemon warns them and then closes.
-            if open.record.buyerIdleSince == nil { rowChanged = true }
-            open.record.buyerIdleSince = now
-            conversations[id] = open
-            armBuyerIdle(open.record)
-            append(id, sender: .agent, author: agent.rawValue, text: text, at: now, ref: ref)
-            effects.append(.deliver(.customer(open.record.customer), .message(id, from: .agent, text: text)))
-        case .supervisor:
-            return .refused(.forbidden, "supervisors do not write in conversations")
+            let (count, agent) = conversations.inspect(id) { ($0.record.messageCount, $0.record.agent) }!
+            seq = count
+            append(id, sender: .customer, author: author, text: text, at: now, ref: ref)
+            if let agent { effects.append(.deliver(.agent(agent), .message(id, from: .customer, text: text))) }
         }
         if rowChanged { persist(id) }
-        return .ok([Field("seq", "\(open.record.messageCount)")])
+        return .ok([Field("seq", "\(seq)")])
+    }
+
+    /// Whether `principal` writes in the conversation: its buyer, or the agent holding it.
+    static func writesIn(_ record: ConversationRecord, _ principal: Principal) -> Bool {
+        switch principal {
+        case .customer(let customer): record.customer == customer
+        case .agent(let agent): record.agent == agent
+        case .supervisor: false
+        }
     }
 
     /// `SEND <conv> auto=1`: a canned reply from the holding agent. The buyer gets it, marked `auto=1`; the round

@@ -163,7 +163,8 @@ public struct ClientLine: Equatable, Sendable {
     /// Works on Unicode scalars, not characters: a backslash followed by a combining mark is still a backslash,
     /// and a CR next to an escaped newline must not merge with it into one "\r\n" character.
     public static func unescape(_ text: Substring) -> Result<String, ProtocolError> {
-        guard text.utf8.contains(UInt8(ascii: "\\")) else { return .success(String(text)) }
+        var text = text
+        guard text.withUTF8({ $0.contains(UInt8(ascii: "\\")) }) else { return .success(String(text)) }
         var result = String.UnicodeScalarView()
         var iterator = text.unicodeScalars.makeIterator()
         while let scalar = iterator.next() {

@@ -38,10 +38,14 @@ extension ByteBuffer {
     /// A value as it may appear after `key=`: a space would break the framing of the pairs, so it is written as `_`
     /// (ids never have one).
     public mutating func writeFieldValue(_ value: String) {
-        if value.utf8.contains(UInt8(ascii: " ")) {
-            for byte in value.utf8 { writeInteger(byte == UInt8(ascii: " ") ? UInt8(ascii: "_") : byte) }
-        } else {
-            writeString(value)
+        var value = value
+        // Over the contiguous bytes: the UTF-8 view's iterator costs a call and checks per byte.
+        value.withUTF8 { bytes in
+            guard bytes.contains(UInt8(ascii: " ")) else {
+                writeBytes(UnsafeRawBufferPointer(bytes))
+                return
+            }
+            for byte in bytes { writeInteger(byte == UInt8(ascii: " ") ? UInt8(ascii: "_") : byte) }
         }
     }
 
@@ -56,20 +60,24 @@ extension ByteBuffer {
     /// in UTF-8 these three bytes never occur inside another character's encoding, so no text can forge a line break
     /// (an "\r\n" that Swift sees as one character is still two bytes here, each escaped).
     public mutating func writeEscaped(_ text: String) {
-        let utf8 = text.utf8
-        guard
-            utf8.contains(where: { $0 == UInt8(ascii: "\\") || $0 == UInt8(ascii: "\n") || $0 == UInt8(ascii: "\r") })
-        else {
-            writeString(text)
-            return
-        }
-        for byte in utf8 {
-            switch byte {
-            case UInt8(ascii: "\\"): writeStaticString("\\\\")
-            case UInt8(ascii: "\n"): writeStaticString("\\n")
-            case UInt8(ascii: "\r"): writeStaticString("\\r")
-            default: writeInteger(byte)
+        var text = text
+        // Over the contiguous bytes, copied in runs between escapes (most text has none: one copy).
+        text.withUTF8 { bytes in
+            let raw = UnsafeRawBufferPointer(bytes)
+            var start = 0
+            for index in bytes.indices {
+                let escape: StaticString
+                switch bytes[index] {
+                case UInt8(ascii: "\\"): escape = "\\\\"
+                case UInt8(ascii: "\n"): escape = "\\n"
+                case UInt8(ascii: "\r"): escape = "\\r"
+                default: continue
+                }
+                writeBytes(UnsafeRawBufferPointer(rebasing: raw[start..<index]))
+                writeStaticString(escape)
+                start = index + 1
             }
+            writeBytes(UnsafeRawBufferPointer(rebasing: raw[start...]))
         }
     }
 

@@ -289,10 +289,13 @@ private struct JSONText {
     mutating func string(_ value: String) {
         separate()
         bytes.append(UInt8(ascii: "\""))
-        let utf8 = value.utf8
-        if !utf8.contains(where: Self.mustEscape) {
-            bytes.append(contentsOf: utf8)
-        } else {
+        var value = value
+        // Over the contiguous bytes: the UTF-8 view's iterator costs a call and checks per byte.
+        value.withUTF8 { utf8 in
+            guard utf8.contains(where: Self.mustEscape) else {
+                bytes.append(contentsOf: utf8)
+                return
+            }
             for byte in utf8 {
                 if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") {
                     bytes.append(UInt8(ascii: "\\"))

@@ -23,6 +23,13 @@ struct Options {
     var clientThreads = 1
     // Environment: RELAY_KEFUD_SERVER adds lines to kefud's [server] table (to try other bounds).
 
+    static let usage = """
+        usage: Relay [--kefud PATH] [--redis PATH] [--pairs 1,16,64] [--windows 1,16] [--seconds 10] [--runs 3]
+                     [--servers kefud,redis] [--parts relay,idle,opens,flood] [--idle-connections 10000]
+                     [--opens 200000] [--flood-messages 1000000] [--client-threads 1]
+        environment: RELAY_KEFUD_SERVER adds lines to kefud's [server] table; RELAY_SHOW_LOG shows kefud's log
+        """
+
     init(_ arguments: [String]) throws {
         var rest = arguments.makeIterator()
         while let argument = rest.next() {
@@ -30,21 +37,26 @@ struct Options {
                 guard let value = rest.next() else { throw RelayFailure("\(argument) needs a value") }
                 return value
             }
-            func numbers() throws -> [Int] { try value().split(separator: ",").map { Int($0)! } }
+            func number<N: LosslessStringConvertible>(_ text: String) throws -> N {
+                guard let number = N(text) else { throw RelayFailure("\(argument): not a number: \(text)") }
+                return number
+            }
+            func numbers() throws -> [Int] { try value().split(separator: ",").map { try number(String($0)) } }
             switch argument {
             case "--kefud": kefud = try value()
             case "--redis": redis = try value()
             case "--pairs": pairs = try numbers()
             case "--windows": windows = try numbers()
-            case "--seconds": seconds = Double(try value())!
-            case "--runs": runs = Int(try value())!
+            case "--seconds": seconds = try number(try value())
+            case "--runs": runs = try number(try value())
             case "--servers": servers = try value().split(separator: ",").map(String.init)
             case "--parts": parts = Set(try value().split(separator: ",").map(String.init))
-            case "--idle-connections": idleConnections = Int(try value())!
-            case "--opens": opens = Int(try value())!
-            case "--flood-messages": floodMessages = Int(try value())!
-            case "--client-threads": clientThreads = Int(try value())!
-            default: throw RelayFailure("unknown argument \(argument)")
+            case "--idle-connections": idleConnections = try number(try value())
+            case "--opens": opens = try number(try value())
+            case "--flood-messages": floodMessages = try number(try value())
+            case "--client-threads": clientThreads = try number(try value())
+            case "--help", "-h": throw RelayFailure(Self.usage)
+            default: throw RelayFailure("unknown argument \(argument)\n\(Self.usage)")
             }
         }
     }
@@ -354,7 +366,13 @@ final class ManagedPeak: @unchecked Sendable {
 
 // MARK: - Main
 
-let options = try Options(Array(CommandLine.arguments.dropFirst()))
+let options: Options
+do {
+    options = try Options(Array(CommandLine.arguments.dropFirst()))
+} catch {
+    FileHandle.standardError.write(Data("\(error)\n".utf8))
+    exit(2)
+}
 raiseFileLimit()
 let group = MultiThreadedEventLoopGroup(numberOfThreads: options.clientThreads)
 say("relay benchmark: \(options.runs) runs, \(options.seconds) s per point, 60-byte payloads, client threads \(options.clientThreads)")
