@@ -38,7 +38,7 @@ struct CommitGate<Output> {
     }
 
     /// The output if it may leave now, else nil (it waits behind the latest job).
-    mutating func emit(_ output: Output) -> Output? {
+    mutating func emit(_ output: consuming Output) -> Output? {
         if batches.isEmpty && finished == issued { return output }
         if batches.last?.ticket == issued {
             batches[batches.count - 1].outputs.append(output)
@@ -53,8 +53,9 @@ struct CommitGate<Output> {
         finished = max(finished, ticket)
         var released: [Output] = []
         while let first = batches.first, first.ticket <= finished, !first.awaitingRead {
-            batches.removeFirst()
-            released.append(contentsOf: first.outputs)
+            let batch = batches.removeFirst()
+            // Usually one batch: its outputs are handed on whole rather than copied one by one.
+            if released.isEmpty { released = batch.outputs } else { released.append(contentsOf: batch.outputs) }
         }
         return released
     }
