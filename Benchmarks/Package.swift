@@ -31,14 +31,15 @@ let package = Package(
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
         ),
         // The relay benchmark of issue #11: the release kefud against a durable redis, one client driving both.
-        // A plain executable (`swift run -c release Relay`, or `make bench-relay` from the root).
+        // A plain executable (`swift run -c release Relay`, or `make bench-relay` from the root), outside the
+        // `Benchmarks/` folder: the benchmark plugin runs every executable there as one of its own.
         .executableTarget(
             name: "Relay",
             dependencies: [
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
-            path: "Benchmarks/Relay"
+            path: "Relay"
         ),
     ],
     swiftLanguageModes: [.v6]
