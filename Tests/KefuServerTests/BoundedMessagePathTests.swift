@@ -75,11 +75,7 @@ final class PeakSampler: Sendable {
         laptop.write("a LOGIN agent alice \(Secrets.alice.0)\n")
         let supervisor = try await daemon.supervisor()
         // Logged in (the reply sits unread in its socket), online, taking chats.
-        for _ in 0..<100 {
-            let agents = try await supervisor.command("g AGENTS")
-            if agents.contains(where: { $0.contains("agent=alice") && $0.contains("connected=1") }) { break }
-            try await Task.sleep(for: .milliseconds(20))
-        }
+        #expect(try await daemon.waitForAgent("alice", connected: true, asking: supervisor))
         let buyer = try await daemon.customer("b1")
         _ = try await buyer.command("o OPEN presales :在吗")
         try await buyer.expect("* JOINED conv=1 agent=alice")
@@ -88,12 +84,7 @@ final class PeakSampler: Sendable {
         for index in 1...270 { try await buyer.send("s\(index) SEND 1 :\(text)") }
         try await buyer.expect("s270 OK", timeout: .seconds(30))
 
-        var disconnected = false
-        for _ in 0..<250 where !disconnected {
-            let agents = try await supervisor.command("g AGENTS")
-            disconnected = agents.contains { $0.contains("agent=alice") && $0.contains("connected=0") }
-            if !disconnected { try await Task.sleep(for: .milliseconds(40)) }
-        }
+        let disconnected = try await daemon.waitForAgent("alice", connected: false, asking: supervisor, attempts: 250)
         #expect(disconnected, "the stalled agent still counts as connected")
         #expect(await onOwnThread { laptop.isClosedByPeer(within: 5) })
         // A new chat is not offered to it: it waits (alice keeps her first chat for the reconnect grace).

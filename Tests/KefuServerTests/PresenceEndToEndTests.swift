@@ -88,11 +88,7 @@ struct PresenceEndToEndTests {
         await alice.close()
         // The server notices the closed connection on its own time: wait until it shows alice disconnected.
         let lead = try await daemon.supervisor()
-        for _ in 0..<100 {
-            let agents = try await lead.command("a AGENTS")
-            if agents.contains(where: { $0.contains("agent=alice ") && $0.contains(" connected=0 ") }) { break }
-            try await Task.sleep(for: .milliseconds(20))
-        }
+        #expect(try await daemon.waitForAgent("alice", connected: false, asking: lead))
         // A newcomer waits while alice is gone (she is not connected: offline=1)...
         let late = try await daemon.customer("late")
         #expect(try await late.completion("o OPEN presales :后来的") == "o OK conv=2")

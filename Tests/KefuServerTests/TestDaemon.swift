@@ -155,6 +155,22 @@ struct TestDaemon {
     }
     func supervisor() async throws -> LineClient { try await login("supervisor", "lead", Secrets.lead.0) }
     func gateway() async throws -> LineClient { try await login("gateway", "tmall", Secrets.tmall.0) }
+
+    /// Asks `AGENTS` through `supervisor` until the agent shows `connected=1` (or `0`), for at most `attempts` × 40 ms:
+    /// the server notices a connection open or close on its own time. Whether it did.
+    @discardableResult
+    func waitForAgent(
+        _ agent: String, connected: Bool, asking supervisor: LineClient, attempts: Int = 100
+    ) async throws -> Bool {
+        for _ in 0..<attempts {
+            let agents = try await supervisor.command("g AGENTS")
+            if agents.contains(where: { $0.contains("agent=\(agent) ") && $0.contains(" connected=\(connected ? 1 : 0)") }) {
+                return true
+            }
+            try await Task.sleep(for: .milliseconds(40))
+        }
+        return false
+    }
 }
 
 struct LoginFailed: Error {
