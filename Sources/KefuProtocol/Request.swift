@@ -39,7 +39,8 @@ public enum PriorityValue: String, Sendable, CaseIterable {
 
 /// A client request, checked for shape (arguments present and well-formed). Who may do what is decided later.
 public enum Request: Equatable, Sendable {
-    case login(role: LoginRole, id: String, token: String)
+    /// `shop=` names the shop (店铺) the session belongs to; without it, the node's default shop.
+    case login(role: LoginRole, id: String, token: String, shop: String? = nil)
     case ping
     case quit
     /// `customer=` is given by gateways only: the buyer the gateway speaks for.
@@ -97,6 +98,16 @@ public enum Request: Equatable, Sendable {
     }
 
     /// A client's message id (`SEND ref=`): 1-64 of `A-Za-z0-9._:-`.
+    /// A shop's name: 1-64 of `a-z0-9_-`, so that it can name a file (`<shop>.toml`) as it is.
+    public static func isValidShop(_ shop: String) -> Bool {
+        (1...64).contains(shop.utf8.count)
+            && shop.utf8.allSatisfy { byte in
+                (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte)
+                    || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte)
+                    || byte == UInt8(ascii: "_") || byte == UInt8(ascii: "-")
+            }
+    }
+
     public static func isValidRef(_ ref: String) -> Bool {
         (1...64).contains(ref.utf8.count)
             && ref.utf8.allSatisfy { byte in
@@ -111,15 +122,24 @@ public enum Request: Equatable, Sendable {
         switch line.verb {
         case "LOGIN":
             // Taken from the raw arguments: a token (base64 with padding, say) may contain `=`.
-            let usage = "LOGIN <agent|supervisor|customer|gateway> <id> <token>"
-            guard line.arguments.count == 3, line.text == nil else { throw ProtocolError(.badArgs, "usage: \(usage)") }
+            let usage = "LOGIN <agent|supervisor|customer|gateway> <id> <token> [shop=<shop>]"
+            guard (3...4).contains(line.arguments.count), line.text == nil else {
+                throw ProtocolError(.badArgs, "usage: \(usage)")
+            }
+            var shop: String?
+            if line.arguments.count == 4 {
+                guard line.arguments[3].hasPrefix("shop=") else { throw ProtocolError(.badArgs, "usage: \(usage)") }
+                let name = String(line.arguments[3].dropFirst("shop=".count))
+                guard Self.isValidShop(name) else { throw ProtocolError(.badArgs, "shop must be 1-64 of a-z0-9_-") }
+                shop = name
+            }
             guard let role = LoginRole(rawValue: line.arguments[0].lowercased()) else {
                 throw ProtocolError(.badArgs, "role must be agent, supervisor, manager, customer or gateway")
             }
             guard Self.isValidID(line.arguments[1]) else {
                 throw ProtocolError(.badArgs, "id must be 1-64 of A-Za-z0-9._:@-")
             }
-            self = .login(role: role, id: line.arguments[1], token: line.arguments[2])
+            self = .login(role: role, id: line.arguments[1], token: line.arguments[2], shop: shop)
         case "PING":
             try line.expect(words: 0, options: [], text: false, usage: "PING")
             self = .ping

@@ -23,10 +23,27 @@ struct RequestTests {
         }
     }
 
+    @Test func aLoginNamesItsShopWithShopEqualsOnlyAsTheFourthWord() throws {
+        let usage = "usage: LOGIN <agent|supervisor|customer|gateway> <id> <token> [shop=<shop>]"
+        let badShop = ProtocolError(.badArgs, "shop must be 1-64 of a-z0-9_-")
+        #expect(failure("l LOGIN agent alice t shop=") == badShop)
+        #expect(failure("l LOGIN agent alice t shop=Tmall") == badShop)
+        #expect(failure("l LOGIN agent alice t shop=tmall.cn") == badShop)
+        #expect(failure("l LOGIN agent alice t shop=" + String(repeating: "a", count: 65)) == badShop)
+        #expect(failure("l LOGIN agent alice t shop=" + String(repeating: "a", count: 64)) == nil)
+        #expect(failure("l LOGIN agent alice t store=tmall") == ProtocolError(.badArgs, usage))
+        #expect(failure("l LOGIN agent alice t shop=a shop=b") == ProtocolError(.badArgs, "shop= given twice"))
+        // The token is taken as sent, `=` and all: only a fourth word is read as `shop=`.
+        #expect(try request("l LOGIN customer b shop=x") == .login(role: .customer, id: "b", token: "shop=x"))
+    }
+
     @Test func everyVerb() throws {
         #expect(try request("a1 LOGIN agent alice s3cret") == .login(role: .agent, id: "alice", token: "s3cret"))
         #expect(try request("a2 login Customer buyer:42 tok") == .login(role: .customer, id: "buyer:42", token: "tok"))
         #expect(try request("a3 LOGIN supervisor lead t") == .login(role: .supervisor, id: "lead", token: "t"))
+        #expect(
+            try request("a4 LOGIN agent alice s3cret shop=tmall_flagship-2")
+                == .login(role: .agent, id: "alice", token: "s3cret", shop: "tmall_flagship-2"))
         #expect(try request("p PING") == .ping)
         #expect(try request("q QUIT") == .quit)
         #expect(

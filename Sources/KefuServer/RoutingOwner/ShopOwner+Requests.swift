@@ -22,9 +22,13 @@ extension ShopOwner {
             emit(.close(session))
             session.closing = true
             return
-        case .login(let role, let id, let token):
+        case .login(let role, let id, let token, let shop):
             if let role = session.role {
                 return refuse(session, tag, ProtocolError(.conflict, "already logged in as \(role)"))
+            }
+            // A node serves one shop for now (issue #12 brings more): any other name is not here.
+            if let shop, shop != self.shop {
+                return refuse(session, tag, ProtocolError(.notFound, "no shop \(shop) on this node"))
             }
             return login(session, tag: tag, role: role, id: id, token: token)
         default:

@@ -85,6 +85,10 @@ final class ShopOwner {
     }
 
     let loop: any EventLoop
+    /// The shop whose routing state this is (`LOGIN ... shop=`).
+    let shop = ShopOwner.defaultShop
+    /// The shop a `LOGIN` without `shop=` belongs to.
+    static let defaultShop = "default"
     var core: RoutingCore
     let store: ConversationStore
     let clock: any WallClock
