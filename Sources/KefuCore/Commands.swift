@@ -66,8 +66,9 @@ public enum Command: Sendable, Equatable {
     case hold(Principal, ConversationID, reason: String)
     /// Time has passed: fire every deadline due by now.
     case tick
-    /// The configuration was reloaded: route by these rules from now on (see `RoutingCore.reconfigure`).
-    case reconfigure(RoutingPolicy)
+    /// The configuration was reloaded: route by these rules from now on (see `RoutingCore.reconfigure`). Boxed: the
+    /// policy is 281 bytes and a reload is rare, while every other command, one per client line, would be as large.
+    indirect case reconfigure(RoutingPolicy)
 }
 
 /// A page of a listing: the items after `after` (a rank from 1 in the listing's order; 0 or nil: from the start), at
