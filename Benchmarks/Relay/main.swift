@@ -78,6 +78,10 @@ struct PointResult {
     var p99AtMax: Double
     var p99AtHalf: Double
     var errors: Int
+    /// The open-loop distribution's middle and end, printed for each run (where a tail comes from).
+    var p50AtHalf: Double = .nan
+    var p90AtHalf: Double = .nan
+    var maxAtHalf: Double = .nan
 }
 
 func percentile(_ sorted: [UInt32], _ fraction: Double) -> Double {
@@ -149,7 +153,9 @@ func runPoint(server name: String, pairs count: Int, window: Int, options: Optio
     return PointResult(
         messagesPerSecond: closed.rate, cpuMicrosecondsPerMessage: closed.cpuPerMessage,
         p50AtMax: percentile(closed.latencies, 0.5), p99AtMax: percentile(closed.latencies, 0.99),
-        p99AtHalf: percentile(open.latencies, 0.99), errors: closed.errors + open.errors)
+        p99AtHalf: percentile(open.latencies, 0.99), errors: closed.errors + open.errors,
+        p50AtHalf: percentile(open.latencies, 0.5), p90AtHalf: percentile(open.latencies, 0.9),
+        maxAtHalf: Double(open.latencies.last ?? 0))
 }
 
 /// Median and spread of several runs.
@@ -389,7 +395,9 @@ if options.parts.contains("relay") {
                     say(
                         "run \(run) \(server) \(pairs)×\(window): \(format(result.messagesPerSecond)) msgs/s, "
                             + "\(format(result.cpuMicrosecondsPerMessage)) µs CPU/msg, p50 \(format(result.p50AtMax)) µs, "
-                            + "p99 \(format(result.p99AtMax)) µs at max, p99 \(format(result.p99AtHalf)) µs at half"
+                            + "p99 \(format(result.p99AtMax)) µs at max, p99 \(format(result.p99AtHalf)) µs at half "
+                            + "(p50 \(format(result.p50AtHalf)), p90 \(format(result.p90AtHalf)), "
+                            + "max \(format(result.maxAtHalf)))"
                             + (result.errors > 0 ? ", \(result.errors) errors" : ""))
                 }
             }
