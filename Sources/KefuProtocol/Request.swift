@@ -75,7 +75,8 @@ public enum Request: Equatable, Sendable {
         "HANDOVER", "ASSIGN", "EXPLAIN", "QUEUE", "AGENTS", "WATCH", "HOLD",
     ]
 
-    /// Store, language and skill names: 1-64 of `a-z0-9_-`, as in the configuration.
+    /// Shop, store, language and skill names: 1-64 of `a-z0-9_-`, as in the configuration (a shop's name can name
+    /// its file, `<shop>.toml`, as it is).
     public static func isValidName(_ name: String) -> Bool {
         (1...64).contains(name.utf8.count)
             && name.utf8.allSatisfy { byte in
@@ -98,16 +99,6 @@ public enum Request: Equatable, Sendable {
     }
 
     /// A client's message id (`SEND ref=`): 1-64 of `A-Za-z0-9._:-`.
-    /// A shop's name: 1-64 of `a-z0-9_-`, so that it can name a file (`<shop>.toml`) as it is.
-    public static func isValidShop(_ shop: String) -> Bool {
-        (1...64).contains(shop.utf8.count)
-            && shop.utf8.allSatisfy { byte in
-                (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte)
-                    || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte)
-                    || byte == UInt8(ascii: "_") || byte == UInt8(ascii: "-")
-            }
-    }
-
     public static func isValidRef(_ ref: String) -> Bool {
         (1...64).contains(ref.utf8.count)
             && ref.utf8.allSatisfy { byte in
@@ -130,7 +121,7 @@ public enum Request: Equatable, Sendable {
             if line.arguments.count == 4 {
                 guard line.arguments[3].hasPrefix("shop=") else { throw ProtocolError(.badArgs, "usage: \(usage)") }
                 let name = String(line.arguments[3].dropFirst("shop=".count))
-                guard Self.isValidShop(name) else { throw ProtocolError(.badArgs, "shop must be 1-64 of a-z0-9_-") }
+                guard Self.isValidName(name) else { throw ProtocolError(.badArgs, "shop must be 1-64 of a-z0-9_-") }
                 shop = name
             }
             guard let role = LoginRole(rawValue: line.arguments[0].lowercased()) else {
