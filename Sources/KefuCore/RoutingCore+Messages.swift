@@ -55,10 +55,13 @@ extension RoutingCore {
         } else {
             // The buyer spoke: no idle close; a hold ends; while a round is waiting, more buyer messages do not
             // restart it.
-            let moreChanged = conversations.modify(id) { open in
+            // (Ending a hold and starting a round change neither the count nor the holder.)
+            let (moreChanged, count, agent) = conversations.modify(id) { open in
                 open.record.messageCount += 1
-                return open.record.buyerIdleSince != nil || open.record.heldSince != nil
+                let moreChanged =
+                    open.record.buyerIdleSince != nil || open.record.heldSince != nil
                     || open.record.roundStartedAt == nil
+                return (moreChanged, open.record.messageCount, open.record.agent)
             }!
             rowChanged = moreChanged
             if moreChanged {
@@ -68,7 +71,6 @@ extension RoutingCore {
                 if record.roundStartedAt == nil { startRound(of: &record, at: now) }
                 conversations[id]!.record = record
             }
-            let (count, agent) = conversations.inspect(id) { ($0.record.messageCount, $0.record.agent) }!
             seq = count
             append(id, sender: .customer, author: author, text: text, at: now, ref: ref)
             if let agent { effects.append(.deliver(.agent(agent), .message(id, from: .customer, text: text))) }
