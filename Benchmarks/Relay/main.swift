@@ -79,9 +79,9 @@ struct PointResult {
     var p99AtHalf: Double
     var errors: Int
     /// The open-loop distribution's middle and end, printed for each run (where a tail comes from).
-    var p50AtHalf: Double = .nan
-    var p90AtHalf: Double = .nan
-    var maxAtHalf: Double = .nan
+    var p50AtHalf: Double
+    var p90AtHalf: Double
+    var maxAtHalf: Double
 }
 
 func percentile(_ sorted: [UInt32], _ fraction: Double) -> Double {
