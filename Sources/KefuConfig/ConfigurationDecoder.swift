@@ -5,8 +5,16 @@ import Foundation
 /// Each section is one `decode(_:)` function taking a `TableReader`; adding a section (say `[business_hours]`) means
 /// writing that function and calling it from `decode(_:)` below. Until then its table is reported as unknown.
 enum ConfigurationDecoder {
-    static func decode(_ document: TOMLDocument) throws(ConfigError) -> KefuConfiguration {
+    static func decode(_ document: TOMLDocument, kind: ConfigurationFile = .main) throws(ConfigError)
+        -> KefuConfiguration
+    {
         let root = TableReader(table: document.root, path: "", file: document.file)
+        if kind == .shop, let server = document.root.entry("server") {
+            // One shop's file describes its team; where and how the node listens is the node's, not the shop's.
+            throw ConfigError(
+                file: document.file, line: server.line, key: "server",
+                message: "belongs in kefud's main configuration file, not in a shop's file")
+        }
         let server = try ServerSettings.decode(root.section("server"))
         let sla = try SLASettings.decode(root.section("sla"))
         let customers = try CustomerSettings.decode(root.requiredSection("customers"))
@@ -182,6 +190,12 @@ extension ServerSettings {
         settings.slowClientGraceSeconds =
             try reader.seconds("slow_client_grace_s", allowZero: true) ?? defaultSlowClientGraceSeconds
         settings.keptEventBytes = try reader.integer("kept_event_bytes", in: 1024...(1 << 30)) ?? defaultKeptEventBytes
+        if let directory = try reader.optional("shops_dir", .string) {
+            guard !directory.value.isEmpty else {
+                throw reader.error("shops_dir", line: directory.line, "must not be empty; leave it out for one shop")
+            }
+            settings.shopsDirectory = directory.value
+        }
         try reader.finish()
         return settings
     }

@@ -60,7 +60,12 @@ public struct KefuConfiguration: Sendable, Equatable {
     }
 
     /// Reads and validates the configuration file at `path`; errors name `path` as given.
-    public static func load(path: String) throws(ConfigError) -> KefuConfiguration {
+    public static func load(path: String, kind: ConfigurationFile = .main) throws(ConfigError) -> KefuConfiguration {
+        try parse(text(at: path), file: path, kind: kind)
+    }
+
+    /// The file's text; errors name `path` as given.
+    static func text(at path: String) throws(ConfigError) -> String {
         let data: Data
         do {
             data = try Data(contentsOf: URL(fileURLWithPath: path))
@@ -70,12 +75,14 @@ public struct KefuConfiguration: Sendable, Equatable {
         guard let text = String(data: data, encoding: .utf8) else {
             throw ConfigError(file: path, message: "the file is not valid UTF-8")
         }
-        return try parse(text, file: path)
+        return text
     }
 
     /// Parses and validates configuration `text`; errors name `file`.
-    public static func parse(_ text: String, file: String) throws(ConfigError) -> KefuConfiguration {
-        try KefuConfiguration(document: TOMLDocument(parsing: text, file: file))
+    public static func parse(_ text: String, file: String, kind: ConfigurationFile = .main) throws(ConfigError)
+        -> KefuConfiguration
+    {
+        try ConfigurationDecoder.decode(TOMLDocument(parsing: text, file: file), kind: kind)
     }
 
     /// Validates an already parsed document.
@@ -84,7 +91,7 @@ public struct KefuConfiguration: Sendable, Equatable {
     }
 
     // Foundation's messages for a missing file vary by platform; say plainly what the common cases are.
-    private static func reason(for error: any Error, path: String) -> String {
+    static func reason(for error: any Error, path: String) -> String {
         var isDirectory: ObjCBool = false
         if !FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) {
             return "no such file"
@@ -133,6 +140,9 @@ public struct ServerSettings: Sendable, Equatable {
     public var slowClientGraceSeconds = ServerSettings.defaultSlowClientGraceSeconds
     /// `kept_event_bytes`: events kept for one buyer with no connection, at most this many bytes (the oldest go).
     public var keptEventBytes = ServerSettings.defaultKeptEventBytes
+    /// `shops_dir`, as written (relative to kefud's working directory): one `<shop>.toml` per further shop the node
+    /// serves; nil: the node serves one shop, `default`, described by the main file.
+    public var shopsDirectory: String?
 
     public static let defaultMaxPipelined = 256
     public static let defaultSlowClientBytes = 1 << 20

@@ -12,11 +12,17 @@ public protocol JournalRecorder: Sendable {
     func record(_ escalation: SLAEscalation)
     /// A warning sent, or a round met (debug level).
     func record(_ notice: SLANotice)
+    /// The recorder for one shop's records.
+    func forShop(_ shop: String) -> any JournalRecorder
 }
 
 extension JournalRecorder {
     /// Recorders that keep only what ops alert on (the tests' lists) ignore the debug-level notices.
     public func record(_ notice: SLANotice) {}
+
+    /// The recorder for one shop's records (journald's adds `KEFU_SHOP`); recorders that do not tell shops apart
+    /// are the same for every shop.
+    public func forShop(_ shop: String) -> any JournalRecorder { self }
 }
 
 /// What the daemon tells its service manager (sd_notify in the daemon; nothing or a list in tests).

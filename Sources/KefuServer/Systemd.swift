@@ -27,6 +27,8 @@ public struct SystemdServiceNotifier: ServiceNotifier {
 /// `breach_records_per_s` (the routing loop's ``BreachRateLimiter`` decides which).
 public struct JournaldRecorder: JournalRecorder {
     private let fallback: Logger
+    /// `KEFU_SHOP` on every record.
+    private var shop = "default"
 
     /// - Parameter fallback: where a breach goes when journald does not take it (not running, not under systemd),
     ///   so that no breach is ever silently lost.
@@ -53,7 +55,19 @@ public struct JournaldRecorder: JournalRecorder {
     public func record(_ notice: SLANotice) {
         // Debug level: journald stores it (MaxLevelStore= is debug by default); nothing is logged elsewhere when
         // journald does not take it.
-        _ = Self.journalRecord(for: notice).send()
+        _ = withShop(Self.journalRecord(for: notice)).send()
+    }
+
+    public func forShop(_ shop: String) -> any JournalRecorder {
+        var recorder = self
+        recorder.shop = shop
+        return recorder
+    }
+
+    private func withShop(_ record: JournalRecord) -> JournalRecord {
+        var record = record
+        record.fields.append(JournalField(KefuJournalField.shop, shop))
+        return record
     }
 
     /// The debug-level journald entry for a warning sent (`KEFU_EVENT=sla_warning`, with `KEFU_LEFT_MS`) or a round
@@ -116,6 +130,7 @@ public struct JournaldRecorder: JournalRecorder {
     }
 
     private func send(_ record: JournalRecord) {
+        let record = withShop(record)
         if !record.send() {
             fallback.warning(
                 "\(record.message)",

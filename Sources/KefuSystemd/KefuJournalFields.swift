@@ -37,6 +37,8 @@ public enum KefuJournalField {
     public static let part = "KEFU_PART"
     public static let parts = "KEFU_PARTS"
     public static let windowMilliseconds = "KEFU_WINDOW_MS"
+    /// The shop the record is about (`default` for the main file's team); on every SLA and agent record.
+    public static let shop = "KEFU_SHOP"
     /// The logger of a log line (swift-log's label).
     public static let logger = "KEFU_LOGGER"
     public static let error = "KEFU_ERROR"
@@ -72,6 +74,7 @@ public enum KefuJournalField {
         part,
         parts,
         windowMilliseconds,
+        shop,
         logger,
         error,
     ]

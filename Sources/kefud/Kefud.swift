@@ -56,27 +56,36 @@ struct Kefud: AsyncParsableCommand {
         signal(SIGHUP, SIG_IGN)
 
         let path = config
-        let load: @Sendable () throws -> KefuConfiguration = {
-            if let path { return try KefuConfiguration.load(path: path) }
-            return try KefuConfiguration.parse(DemoConfiguration.text, file: "<embedded demo config>")
+        let load: @Sendable () throws -> NodeConfiguration = {
+            if let path { return try NodeConfiguration.load(path: path) }
+            return try NodeConfiguration.parse(DemoConfiguration.text, file: "<embedded demo config>")
         }
-        let configuration: KefuConfiguration
+        let node: NodeConfiguration
         do {
-            configuration = try load()
+            node = try load()
         } catch {
             // The message names file, line and key; systemd must not restart into the same error (exit 78).
             FileHandle.standardError.write(Data("kefud: configuration error: \(error)\n".utf8))
             logger.critical("configuration error", metadata: ["error": "\(error)"])
             throw ExitCode(78)
         }
+        let broken = node.shopNames.compactMap { name -> ConfigError? in
+            if case .failure(let error)? = node.shops[name] { error } else { nil }
+        }
+        for error in broken {
+            // One shop's error does not keep the others from being served (the daemon logs it too).
+            FileHandle.standardError.write(Data("kefud: configuration error, shop not served: \(error)\n".utf8))
+        }
+        if broken.count == node.shops.count { throw ExitCode(78) }
+        let configuration = node.server
         let stateDirectory =
             stateDir
-            ?? configuration.server.stateDirectory
+            ?? configuration.stateDirectory
             ?? ProcessInfo.processInfo.environment["STATE_DIRECTORY"]?.split(separator: ":").first.map(String.init)
             ?? "./var"
 
         let daemon = KefuDaemon(
-            configuration: configuration,
+            node: node,
             stateDirectory: stateDirectory,
             notifier: SystemdServiceNotifier(),
             journal: JournaldRecorder(fallback: logger),
@@ -95,7 +104,7 @@ struct Kefud: AsyncParsableCommand {
         // A graceful stop that takes longer than this (a client that never reads its BYE, a stuck disk) is
         // escalated to cancellation, well inside systemd's TimeoutStopSec.
         groupConfiguration.maximumGracefulShutdownDuration = .milliseconds(
-            Int64(configuration.server.shutdownGraceSeconds * 1000)
+            Int64(configuration.shutdownGraceSeconds * 1000)
         )
         let group = ServiceGroup(configuration: groupConfiguration)
         logger.info(
@@ -117,7 +126,7 @@ struct Kefud: AsyncParsableCommand {
         let reloads = Task {
             for await _ in await UnixSignalsSequence(trapping: .sighup) {
                 logger.info("SIGHUP: reloading the configuration", metadata: ["config": "\(path ?? "embedded demo")"])
-                daemon.reload(Result { try load() })
+                daemon.reload(node: Result { try load() })
             }
         }
         defer { reloads.cancel() }

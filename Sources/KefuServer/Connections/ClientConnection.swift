@@ -1,3 +1,4 @@
+import KefuConfig
 import KefuProtocol
 import Logging
 import NIOCore
@@ -49,7 +50,8 @@ final class ClientConnection: ChannelDuplexHandler {
     }
 
     let session: SessionID
-    private let owner: OwnerLink
+    /// The routing owner of the shop the connection is with: shop `default`'s until a `LOGIN` names another.
+    private var owner: OwnerLink
     private let limits: Limits
     private let census: ConnectionCensus
     private let logger: Logger
@@ -63,6 +65,9 @@ final class ClientConnection: ChannelDuplexHandler {
     private var unanswered = 0
     /// NIO asked for a read while input was held back; it is done once there is room again.
     private var readHeld = false
+    /// A `LOGIN` naming another shop than the owner's went out: no line follows it until it is answered, so that
+    /// the owner can hand the connection to that shop's owner with nothing of it in flight.
+    private var awaitingLogin = false
     private var context: ChannelHandlerContext?
     private var frozen = false
     private var detached = false
@@ -202,7 +207,7 @@ final class ClientConnection: ChannelDuplexHandler {
     /// Whether more lines may go to the owner now: fewer than `max_pipelined` unanswered, and the client reading what
     /// it is sent (lines already read wait too, not only the socket).
     private var roomForLines: Bool {
-        unanswered + batch.count < limits.maxPipelined && (context?.channel.isWritable ?? true)
+        !awaitingLogin && unanswered + batch.count < limits.maxPipelined && (context?.channel.isWritable ?? true)
     }
 
     /// Lines read but held back because the client has too many unanswered.
@@ -212,7 +217,9 @@ final class ClientConnection: ChannelDuplexHandler {
         guard !frozen, var pending = undecoded else { return }
         undecoded = nil
         while roomForLines, let line = decoder.nextLine(&pending) {
-            batch.append(ClientRequest(line))
+            let request = ClientRequest(line)
+            batch.append(request)
+            if let shop = request.loginShop, shop != owner.shop { awaitingLogin = true }
         }
         if pending.readableBytes > 0 {
             pending.discardReadBytes()
@@ -229,7 +236,8 @@ final class ClientConnection: ChannelDuplexHandler {
 
     /// Once the client's input has ended and every whole line it sent is with the owner.
     private func finishInputIfDone() {
-        guard inputEnded, !inputEndPosted, !frozen, !heldBack else { return }
+        // Not while a LOGIN for another shop is unanswered: the end goes to the owner that answers it.
+        guard inputEnded, !inputEndPosted, !frozen, !heldBack, !awaitingLogin else { return }
         inputEndPosted = true
         // A last line without LF is dropped: the client did not finish it.
         undecoded = nil
@@ -256,6 +264,7 @@ final class ClientConnection: ChannelDuplexHandler {
     func deliver(_ bytes: ByteBuffer, answered: Int, after: AfterDelivery) {
         guard let context, !detached else { return }
         unanswered = max(0, unanswered - answered)
+        if awaitingLogin && unanswered == 0 { awaitingLogin = false }
         if bytes.readableBytes > 0 {
             context.write(wrapOutboundOut(bytes), promise: nil)
         }
@@ -279,6 +288,14 @@ final class ClientConnection: ChannelDuplexHandler {
             return tooSlow("went")
         }
         resumeInput()
+    }
+
+    /// The connection's `LOGIN` named `next`'s shop: from now on it posts there. The owner it leaves hears it has
+    /// moved after everything the connection posted to it before.
+    func rebind(to next: OwnerLink) {
+        let previous = owner
+        owner = next
+        previous.post(.movedAway(session))
     }
 
     /// Closes now, without writing anything more.
@@ -382,6 +399,12 @@ final class ClientConnection: ChannelDuplexHandler {
 struct ClientRequest: Sendable {
     var tag: String
     var request: Result<Request, ProtocolError>
+
+    /// For a `LOGIN`, the shop it names (`default` without `shop=`); nil for any other line.
+    var loginShop: String? {
+        guard case .success(.login(_, _, _, let shop)) = request else { return nil }
+        return shop ?? NodeConfiguration.defaultShop
+    }
 
     init(_ frame: InboundLine) {
         switch frame {

@@ -32,6 +32,9 @@ struct ConnectionLink: Sendable {
 
     func freeze() { run { $0.freeze() } }
 
+    /// From now on the connection posts to `owner` (its `LOGIN` named that owner's shop).
+    func rebind(to owner: OwnerLink) { run { $0.rebind(to: owner) } }
+
     func close() { run { $0.close() } }
 
     func carryOver(to collector: RestartCarryOver.Collector) { run { $0.carryOver(to: collector) } }

@@ -1,3 +1,4 @@
+import KefuConfig
 import KefuCore
 import KefuStore
 import Logging
@@ -12,13 +13,24 @@ import Synchronization
     import Musl
 #endif
 
-/// What the daemon serves with: the listening channel, the routing owner its connections talk to, and what a stop
-/// needs to know.
-final class Serving: Sendable {
-    let listener: any Channel
+/// One shop served: its routing owner and store.
+struct ServedShop: Sendable {
+    let name: String
     let owner: OwnerLink
+    let store: ConversationStore
     /// Completed when the owner is done (with the sessions to hand over, for a restart).
     let done: EventLoopFuture<RestartCarryOver.Sessions?>
+}
+
+/// What the daemon serves with: the listening channel, the shops' routing owners its connections talk to, and what
+/// a stop needs to know.
+final class Serving: Sendable {
+    let listener: any Channel
+    let shops: Mutex<[ServedShop]>
+    /// The owner every connection starts with (shop `default`'s, else the first shop's): it answers the lines before
+    /// `LOGIN`, and hands the connection to the owner of the shop its `LOGIN` names.
+    let lobby: OwnerLink
+    let directory: ShopDirectory
     let port: Int
     /// `listening on <host>:<port>[ (socket activation: …)]`, for `STATUS=`.
     let listening: String
@@ -30,17 +42,23 @@ final class Serving: Sendable {
     let collector = RestartCarryOver.Collector()
 
     init(
-        listener: any Channel, owner: OwnerLink, done: EventLoopFuture<RestartCarryOver.Sessions?>, port: Int,
+        listener: any Channel, shops: [ServedShop], lobby: OwnerLink, directory: ShopDirectory, port: Int,
         listening: String, socketActivated: Bool, sessions: SessionCounter, storedListener: Int32?
     ) {
         self.listener = listener
-        self.owner = owner
-        self.done = done
+        self.shops = Mutex(shops)
+        self.lobby = lobby
+        self.directory = directory
         self.port = port
         self.listening = listening
         self.socketActivated = socketActivated
         self.sessions = sessions
         self.storedListener = Mutex(storedListener)
+    }
+
+    /// Posts `input` to every shop's owner.
+    func postToEveryShop(_ input: OwnerInput) {
+        for shop in shops.withLock({ $0 }) { shop.owner.post(input) }
     }
 }
 
@@ -52,24 +70,37 @@ final class SessionCounter: Sendable {
 }
 
 extension KefuDaemon {
-    /// Starts the shop's routing owner on `loop`, takes back the connections the previous process handed over, then
-    /// binds the listener: socket activation's (`kefud.socket`: connections made while kefud starts wait in the
-    /// kernel's backlog), else the one the previous process left in the file descriptor store, else `[server]
-    /// listen`.
+    /// Starts each shop's routing owner on a loop of its own (round the loops, one per core), takes back the
+    /// connections the previous process handed over, then binds the listener: socket activation's (`kefud.socket`:
+    /// connections made while kefud starts wait in the kernel's backlog), else the one the previous process left in
+    /// the file descriptor store, else `[server] listen`.
     func listen(
-        census: ConnectionCensus, loop: any EventLoop, store: ConversationStore, core: RoutingCore,
+        census: ConnectionCensus,
+        shops recovered: [(name: String, configuration: KefuConfiguration, store: ConversationStore, core: RoutingCore)],
         carried: RestartCarryOver.File?
     ) async throws -> Serving {
         let passed = PassedDescriptors(passedDescriptors(), logger: logger)
-        let (owner, done) = try await startOwner(on: loop, store: store, core: core, carried: carried)
+        let directory = ShopDirectory()
+        var shops: [ServedShop] = []
+        for shop in recovered {
+            let loop = MultiThreadedEventLoopGroup.singleton.next()
+            let (owner, done) = try await startOwner(
+                shop.name, shop.configuration, on: loop, store: shop.store, core: shop.core, directory: directory,
+                carried: carried?.kept(of: shop.name))
+            directory.add(shop.name, owner)
+            shops.append(ServedShop(name: shop.name, owner: owner, store: shop.store, done: done))
+        }
+        let lobby = shops[0].owner
         let sessions = SessionCounter()
-        await takeOver(passed.connections, records: carried, census: census, owner: owner, sessions: sessions)
+        await takeOver(passed.connections, records: carried, census: census, directory: directory, sessions: sessions)
 
         let limits = connectionLimits
         let logger = self.logger
-        // Connections live on the owner's loop: a line reaches the owner, and a reply its connection, without a
-        // thread hop (the other core commits to SQLite). A node with many shops will spread owners over loops.
-        let bootstrap = ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton, childGroup: loop)
+        // With one shop, connections live on its owner's loop: a line reaches the owner, and a reply its connection,
+        // without a thread hop (the other core commits to SQLite). With more, connections spread over the loops as
+        // the owners do; a connection's lines then reach its shop's owner through that owner's loop.
+        let childGroup: any EventLoopGroup = shops.count == 1 ? lobby.loop : MultiThreadedEventLoopGroup.singleton
+        let bootstrap = ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton, childGroup: childGroup)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .serverChannelOption(.backlog, value: 256)
             // A client that half-closes after its last command must still read the replies.
@@ -77,12 +108,12 @@ extension KefuDaemon {
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let connection = ClientConnection(
-                        session: sessions.next(), owner: owner, limits: limits, census: census, logger: logger)
+                        session: sessions.next(), owner: lobby, limits: limits, census: census, logger: logger)
                     try channel.pipeline.syncOperations.addHandler(connection)
-                    owner.post(.connected(connection.link(on: channel.eventLoop)))
+                    lobby.post(.connected(connection.link(on: channel.eventLoop)))
                 }
             }
-        let configured = configuration.server.listen
+        let configured = server.listen
         var activated = passed.activated ?? passed.stored
         var listener =
             if let activated {
@@ -112,8 +143,7 @@ extension KefuDaemon {
             ?? (fromStore ? " (file descriptor store: \(RestartCarryOver.File.listenerName))" : "")
         logger.info("listening", metadata: ["address": "\(host):\(port)\(origin)"])
         let listening = "listening on \(host):\(port)\(origin)"
-        let ownerRef = owner.owner
-        try await loop.submit { ownerRef.value.listening = listening }.get()
+        notifier.listening(listening)
         var duplicate: Int32?
         if passed.activated == nil && fileDescriptorStore != nil {
             let bound = listener
@@ -124,23 +154,29 @@ extension KefuDaemon {
             }.get()
         }
         return Serving(
-            listener: listener, owner: owner, done: done, port: port, listening: listening,
+            listener: listener, shops: shops, lobby: lobby, directory: directory, port: port, listening: listening,
             socketActivated: passed.activated != nil, sessions: sessions, storedListener: duplicate)
     }
 
-    /// The routing owner, made on its loop: the only holder of the shop's routing state from here on.
+    /// A shop's routing owner, made on its loop: the only holder of the shop's routing state from here on.
     private func startOwner(
-        on loop: any EventLoop, store: ConversationStore, core: RoutingCore, carried: RestartCarryOver.File?
+        _ shop: String, _ configuration: KefuConfiguration, on loop: any EventLoop, store: ConversationStore,
+        core: RoutingCore, directory: ShopDirectory, carried: RestartCarryOver.Kept?
     ) async throws -> (OwnerLink, EventLoopFuture<RestartCarryOver.Sessions?>) {
-        let (clock, notifier, journal, logger, check) = (clock, notifier, journal, logger, invariantCheck)
+        let (clock, check) = (clock, invariantCheck)
+        let notifier = self.notifier.forShop(shop)
+        let journal = self.journal.forShop(shop)
+        var logger = self.logger
+        logger[metadataKey: "shop"] = "\(shop)"
         let authenticator = Authenticator(configuration)
         let breachRecordsPerSecond = configuration.sla.breachRecordsPerSecond
-        let keptEventBytes = configuration.server.keptEventBytes
-        return try await loop.submit {
+        let keptEventBytes = server.keptEventBytes
+        return try await loop.submit { [logger] in
             let owner = ShopOwner(
-                loop: loop, core: core, store: store, clock: clock, authenticator: authenticator, notifier: notifier,
-                journal: journal, breachRecordsPerSecond: breachRecordsPerSecond, keptEventBytes: keptEventBytes,
-                logger: logger, carried: carried)
+                shop: shop, directory: directory, loop: loop, core: core, store: store, clock: clock,
+                authenticator: authenticator, notifier: notifier, journal: journal,
+                breachRecordsPerSecond: breachRecordsPerSecond, keptEventBytes: keptEventBytes, logger: logger,
+                carried: carried)
             owner.invariantCheck = check
             return (owner.link, owner.done.futureResult)
         }.get()

@@ -1,15 +1,17 @@
+import KefuConfig
 import KefuCore
 import KefuStore
 
 extension KefuDaemon {
-    /// Opens the store and rebuilds the routing state from it: open conversations with their agents, queue places and
+    /// Opens shop `shop`'s store and rebuilds its routing state from it: open conversations with their agents, queue places and
     /// absolute deadlines, notes, each agent's last assignment, and the buyers who return within the sticky window.
     /// A large store takes a while: systemd hears that kefud is still at it (`EXTEND_TIMEOUT_USEC=`).
-    func recover() async throws -> (ConversationStore, RoutingCore) {
+    func recover(_ shop: String, _ configuration: KefuConfiguration) async throws -> (ConversationStore, RoutingCore) {
         let policy = RoutingPolicy(configuration)
+        let directory = Self.storeDirectory(of: shop, in: stateDirectory)
         let startedAt = clock.now()
-        let (store, core, open, next) = try await timeoutExtension.during(notifier) {
-            let store = try ConversationStore(directory: self.stateDirectory, logger: self.logger)
+        let (store, core, open, next) = try await timeoutExtension.during(notifier.base) {
+            let store = try ConversationStore(directory: directory, logger: self.logger)
             // Read on the store's thread without blocking this one: the extender above needs a thread to say
             // "still at it".
             let since = startedAt + Milliseconds(-policy.rules.stickyWindow.value)
@@ -23,7 +25,8 @@ extension KefuDaemon {
             if !repair.records.isEmpty { try await store.commit(repair.records) }
             return (store, core, recovered.openConversations.count, recovered.nextConversationID)
         }
-        logger.info("store recovered", metadata: ["open": "\(open)", "next_conversation": "\(next)"])
+        logger.info(
+            "store recovered", metadata: ["shop": "\(shop)", "open": "\(open)", "next_conversation": "\(next)"])
         return (store, core)
     }
 }

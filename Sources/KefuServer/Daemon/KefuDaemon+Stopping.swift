@@ -1,4 +1,5 @@
 import Foundation
+import KefuConfig
 import KefuStore
 import KefuSystemd
 import NIOCore
@@ -13,48 +14,52 @@ import ServiceLifecycle
 extension KefuDaemon {
     /// Serves until a stop is asked for (SIGTERM, or SIGUSR2 for a restart) and the owner has finished it: BYE said
     /// to everyone (nil), or every session recorded for the next process (a restart). Throws when the store failed.
-    func serveUntilStopped(_ serving: Serving, census: ConnectionCensus) async throws -> RestartCarryOver.Sessions? {
+    func serveUntilStopped(_ serving: Serving, census: ConnectionCensus) async throws -> [RestartCarryOver.Sessions]? {
         let carryingOver = fileDescriptorStore != nil
         return try await withTaskCancellationHandler {
             try await withGracefulShutdownHandler {
-                try await serving.done.get()
+                // Every owner is done; one whose store failed ends the node (it throws).
+                let shops = serving.shops.withLock { $0 }
+                let all = try await EventLoopFuture.whenAllSucceed(shops.map(\.done), on: serving.lobby.loop).get()
+                let carried = all.compactMap { $0 }
+                return carried.count == all.count ? carried : nil
             } onGracefulShutdown: { [self] in
-                notifier.stopping()
+                notifier.base.stopping()
                 guard carryingOver, restarting.withLock({ $0 }) else {
                     // Graceful stop: stop accepting, then the owner lets the store commit, says BYE and closes.
                     logger.info("stopping")
                     serving.listener.close(promise: nil)
-                    serving.owner.post(.shutdown)
+                    serving.postToEveryShop(.shutdown)
                     return
                 }
                 // A stop that keeps the connections (systemd closes them if it is not a restart): the listener too,
                 // unless systemd's socket unit holds it anyway; connections made meanwhile wait in its backlog.
                 logger.info("stopping: handing the connections over to systemd")
                 serving.listener.close(promise: nil)
-                serving.owner.post(.carryOver(serving.collector))
+                serving.postToEveryShop(.carryOver(serving.collector))
             }
         } onCancel: {
             // The graceful stop took longer than `shutdown_grace_s`: end now, from what the store has.
             serving.listener.close(promise: nil)
-            serving.owner.post(.abort)
+            serving.postToEveryShop(.abort)
             census.closeAll()
         }
     }
 
     /// After the owner is done: every connection closes (BYE written) or leaves for the next process, the store
     /// commits what is left and closes, and for a restart systemd gets the listener and the connections.
-    func stop(
-        _ serving: Serving, store: ConversationStore, census: ConnectionCensus,
-        carriedOver: RestartCarryOver.Sessions?
-    ) async {
+    func stop(_ serving: Serving, census: ConnectionCensus, carriedOver: [RestartCarryOver.Sessions]?) async {
         // A client that does not read its BYE, or whose lines cannot reach the kernel for the hand-over, is closed.
-        let grace = carriedOver == nil ? Duration.seconds(configuration.server.shutdownGraceSeconds) : .seconds(5)
+        let grace = carriedOver == nil ? Duration.seconds(server.shutdownGraceSeconds) : .seconds(5)
         if !(await census.waitUntilEmpty(timeout: grace)) {
             logger.notice("closing connections that did not end in time", metadata: ["count": "\(census.count)"])
             census.closeAll()
         }
         // Flushing what the last moments wrote can take a while on a loaded disk: the same for TimeoutStopSec=.
-        await timeoutExtension.during(notifier) { await store.shutdown() }
+        let stores = serving.shops.withLock { $0 }.map(\.store)
+        await timeoutExtension.during(notifier.base) {
+            for store in stores { await store.shutdown() }
+        }
         let listener = serving.storedListener.withLock { $0 }
         if let fileDescriptorStore, let carriedOver {
             giveToSystemd(carriedOver, sockets: serving.collector.take(), listener: listener, to: fileDescriptorStore)
@@ -67,11 +72,19 @@ extension KefuDaemon {
     /// Writes the sessions' records next to the store, then gives systemd the listener and every connection; the
     /// barrier makes sure systemd has them before this process exits.
     private func giveToSystemd(
-        _ carried: RestartCarryOver.Sessions, sockets: [SessionID: RestartCarryOver.DetachedSocket], listener: Int32?,
+        _ owners: [RestartCarryOver.Sessions], sockets: [SessionID: RestartCarryOver.DetachedSocket], listener: Int32?,
         to store: FileDescriptorStore
     ) {
+        var carried = RestartCarryOver.Sessions()
+        var keptByShop: [String: RestartCarryOver.Kept] = [:]
+        for owner in owners {
+            carried.sessions.merge(owner.sessions) { first, _ in first }
+            keptByShop[owner.shop] = owner.kept
+        }
+        let kept = keptByShop.removeValue(forKey: NodeConfiguration.defaultShop) ?? RestartCarryOver.Kept()
         var file = RestartCarryOver.File(
-            pid: getpid(), connections: [], kept: carried.kept, customerGateways: carried.customerGateways)
+            pid: getpid(), connections: [], kept: kept.kept, customerGateways: kept.customerGateways,
+            shops: keptByShop.isEmpty ? nil : keptByShop)
         let ordered = sockets.sorted { $0.key.rawValue < $1.key.rawValue }
         for (session, socket) in ordered {
             guard let record = carried.sessions[session] else {

@@ -1,4 +1,5 @@
 import Foundation
+import KefuConfig
 import KefuSystemd
 import NIOCore
 import NIOPosix
@@ -25,8 +26,8 @@ extension KefuDaemon {
     /// session (logged in as before) and the bytes it had read without completing a line; before READY=1, and before
     /// any line read from them is handled.
     func takeOver(
-        _ sockets: [String: Int32], records file: RestartCarryOver.File?, census: ConnectionCensus, owner: OwnerLink,
-        sessions: SessionCounter
+        _ sockets: [String: Int32], records file: RestartCarryOver.File?, census: ConnectionCensus,
+        directory: ShopDirectory, sessions: SessionCounter
     ) async {
         let records = Dictionary(
             (file?.connections ?? []).map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
@@ -38,6 +39,14 @@ extension KefuDaemon {
             FileDescriptorStore().remove(name: name)
             guard let record = records[name] else {
                 logger.warning("connection without a session record closed", metadata: ["fd_name": "\(name)"])
+                close(fd)
+                continue
+            }
+            let shop = record.session.shop ?? NodeConfiguration.defaultShop
+            guard let owner = directory.owner(of: shop) else {
+                // Its shop's file was removed, or has an error now: the client reconnects and hears why at LOGIN.
+                logger.warning(
+                    "connection of a shop not served any more closed", metadata: ["fd_name": "\(name)", "shop": "\(shop)"])
                 close(fd)
                 continue
             }

@@ -9,16 +9,22 @@ import NIOPosix
 import ServiceLifecycle
 import Synchronization
 
-/// The daemon as a service. Its run is six jobs, each in a file of its own: recover the store
-/// (`KefuDaemon+Recovery`), start the shop's routing owner, bind the listener or take systemd's
+/// The daemon as a service. Its run is six jobs, each in a file of its own: recover each shop's store
+/// (`KefuDaemon+Recovery`), start each shop's routing owner, bind the listener or take systemd's
 /// (`KefuDaemon+Listening`), take back the connections a previous process handed over (`KefuDaemon+TakingOver`),
 /// serve until asked to stop, then say BYE to every client or hand every connection to systemd
 /// (`KefuDaemon+Stopping`).
+///
+/// A node serves one or more shops (`[server] shops_dir`), each with its own routing owner, store and
+/// configuration; the owners are spread over NIO's loops (one per core), and share nothing but the listener, the
+/// directory of which owner serves which shop, and what systemd is told (``NodeNotifier``).
 public final class KefuDaemon: Service, Sendable {
-    let configuration: KefuConfiguration
+    /// The configuration the daemon started with (`[server]` and the shops).
+    let node: NodeConfiguration
     let stateDirectory: String
     let clock: any WallClock
-    let notifier: any ServiceNotifier
+    /// What systemd hears, for all the shops together.
+    let notifier: NodeNotifier
     /// How long recovery and the final flush may run before systemd hears `EXTEND_TIMEOUT_USEC=`.
     let timeoutExtension: TimeoutExtension
     let journal: any JournalRecorder
@@ -34,11 +40,34 @@ public final class KefuDaemon: Service, Sendable {
     /// Set by ``stopForRestart()``: the stop under way is a restart, so the connections go to the file descriptor
     /// store instead of hearing BYE.
     let restarting = Mutex(false)
-    /// The routing owner while it runs, so a reload can reach it.
-    let running = Mutex<OwnerLink?>(nil)
+    /// What the daemon serves while it runs, so a reload can reach the shops' owners.
+    let running = Mutex<Serving?>(nil)
 
-    public init(
+    /// `[server]` settings (a reload does not change them).
+    var server: ServerSettings { node.server }
+
+    /// A daemon serving one shop, `default`, described by `configuration`.
+    public convenience init(
         configuration: KefuConfiguration,
+        stateDirectory: String,
+        clock: any WallClock = SystemWallClock(),
+        notifier: any ServiceNotifier = SilentNotifier(),
+        journal: any JournalRecorder,
+        logger: Logger,
+        invariantCheck: InvariantCheck = InvariantCheck(),
+        timeoutExtension: TimeoutExtension = TimeoutExtension(),
+        fileDescriptorStore: FileDescriptorStore? = nil,
+        passedDescriptors: @escaping @Sendable () -> [(fd: Int32, name: String)] = { SocketActivation.listeners() }
+    ) {
+        self.init(
+            node: NodeConfiguration(configuration), stateDirectory: stateDirectory, clock: clock, notifier: notifier,
+            journal: journal, logger: logger, invariantCheck: invariantCheck, timeoutExtension: timeoutExtension,
+            fileDescriptorStore: fileDescriptorStore, passedDescriptors: passedDescriptors)
+    }
+
+    /// A daemon serving the shops of `node` whose configuration could be read (the others are logged, not served).
+    public init(
+        node: NodeConfiguration,
         stateDirectory: String,
         clock: any WallClock = SystemWallClock(),
         notifier: any ServiceNotifier = SilentNotifier(),
@@ -53,36 +82,82 @@ public final class KefuDaemon: Service, Sendable {
         self.timeoutExtension = timeoutExtension
         self.fileDescriptorStore = fileDescriptorStore
         self.passedDescriptors = passedDescriptors
-        self.configuration = configuration
+        self.node = node
         self.stateDirectory = stateDirectory
         self.clock = clock
-        self.notifier = notifier
+        self.notifier = NodeNotifier(base: notifier)
         self.journal = journal
         self.logger = logger
     }
 
-    /// Applies a configuration read again (on SIGHUP): `RELOADING=1` now, `READY=1` once applied or rejected. A
-    /// configuration that could not be read leaves the one in force running; the error is logged and put in
-    /// `STATUS=`. Agents, skills, capacities, routing rules, the SLA and tokens change; `[server]` settings (the
-    /// listen address, line limit, idle timeout, state directory) apply at the next start.
+    /// Where a shop's store lives: shop `default`'s in the state directory itself (where a node of one shop always
+    /// kept it), every other shop's in `shops/<shop>/` below it.
+    public static func storeDirectory(of shop: String, in stateDirectory: String) -> String {
+        shop == NodeConfiguration.defaultShop ? stateDirectory : stateDirectory + "/shops/" + shop
+    }
+
+    /// Applies a configuration read again (on SIGHUP) to a daemon of one shop.
     public func reload(_ outcome: Result<KefuConfiguration, any Error>) {
-        notifier.reloading()
-        guard let owner = running.withLock({ $0 }) else {
+        reload(node: outcome.map(NodeConfiguration.init))
+    }
+
+    /// Applies the configuration read again (on SIGHUP): `RELOADING=1` now, `READY=1` once every shop has applied
+    /// or rejected its part. A main file that could not be read leaves every shop as it is; a shop's file that could
+    /// not be read leaves that shop on its configuration and touches no other; either error is logged and put in
+    /// `STATUS=` until a reload succeeds. Agents, skills, capacities, routing rules, the SLA and tokens change;
+    /// `[server]` settings (the listen address, line limit, idle timeout, state directory, shops directory) apply at
+    /// the next start.
+    public func reload(node outcome: Result<NodeConfiguration, any Error>) {
+        guard let serving = running.withLock({ $0 }) else {
             // Not serving yet (or any more): nothing to apply it to; say so, and end the reload.
+            notifier.base.reloading()
             logger.warning("reload ignored: the daemon is not serving")
-            notifier.ready(status: "reload ignored: not serving")
+            notifier.base.ready(status: "reload ignored: not serving")
             return
         }
-        if case .success(let reloaded) = outcome {
-            let changed = Self.serverKeysChanged(from: configuration.server, to: reloaded.server)
-            if !changed.isEmpty {
-                // Ops edited something a reload cannot apply: say so, rather than let them think it took effect.
+        let reloaded: NodeConfiguration
+        switch outcome {
+        case .failure(let error):
+            logger.error(
+                "configuration reload rejected; the previous configuration stays in force",
+                metadata: ["event": "config_rejected", "error": "\(error)"])
+            notifier.reloading(rejected: "\(error)")
+            return
+        case .success(let node):
+            reloaded = node
+        }
+        let changed = Self.serverKeysChanged(from: server, to: reloaded.server)
+        if !changed.isEmpty {
+            // Ops edited something a reload cannot apply: say so, rather than let them think it took effect.
+            logger.warning(
+                "[server] settings changed; they apply at the next start (systemctl restart kefud)",
+                metadata: ["keys": "\(changed.joined(separator: ","))"])
+        }
+        notifier.reloading(rejected: nil)
+        let served = serving.shops.withLock { $0 }
+        for shop in served {
+            let outcome =
+                reloaded.shops[shop.name]
+                ?? .failure(
+                    ConfigError(
+                        file: ShopFiles.path(of: shop.name, in: server.shopsDirectory ?? "."),
+                        message: "the file is gone; the shop is served as configured until kefud restarts"))
+            shop.owner.post(.reload(outcome.mapError(ConfigurationLoadError.init)))
+        }
+        for name in reloaded.shopNames where !served.contains(where: { $0.name == name }) {
+            // A shop whose file appeared since the start: served from the next start.
+            switch reloaded.shops[name] {
+            case .success?:
                 logger.warning(
-                    "[server] settings changed; they apply at the next start (systemctl restart kefud)",
-                    metadata: ["keys": "\(changed.joined(separator: ","))"])
+                    "a new shop's file is served from the next start (systemctl restart kefud)",
+                    metadata: ["shop": "\(name)"])
+            case .failure(let error)?:
+                logger.error(
+                    "a new shop's file has an error", metadata: ["shop": "\(name)", "error": "\(error)"])
+            case nil:
+                break
             }
         }
-        owner.post(.reload(outcome.mapError(ConfigurationLoadError.init)))
     }
 
     /// The `[server]` keys whose values differ (they need a restart; the rest of a reload applies at once).
@@ -90,6 +165,7 @@ public final class KefuDaemon: Service, Sendable {
         var keys: [String] = []
         if old.listen != new.listen { keys.append("listen") }
         if old.stateDirectory != new.stateDirectory { keys.append("state_dir") }
+        if old.shopsDirectory != new.shopsDirectory { keys.append("shops_dir") }
         if old.maxLineBytes != new.maxLineBytes { keys.append("max_line_bytes") }
         if old.shutdownGraceSeconds != new.shutdownGraceSeconds { keys.append("shutdown_grace_s") }
         if old.idleTimeoutSeconds != new.idleTimeoutSeconds { keys.append("idle_timeout_s") }
@@ -123,7 +199,6 @@ public final class KefuDaemon: Service, Sendable {
 
     /// The bounds every connection keeps (`[server]`).
     var connectionLimits: ClientConnection.Limits {
-        let server = configuration.server
         return ClientConnection.Limits(
             maxLineBytes: server.maxLineBytes, maxPipelined: server.maxPipelined,
             slowClientBytes: server.slowClientBytes,
@@ -131,27 +206,55 @@ public final class KefuDaemon: Service, Sendable {
             idleTimeout: server.idleTimeoutSeconds.map { .milliseconds(Int64($0 * 1000)) })
     }
 
+    /// The shops whose configuration could be read, `default` first; the others are logged and not served.
+    var servableShops: [(name: String, configuration: KefuConfiguration)] {
+        node.shopNames.compactMap { name in
+            switch node.shops[name] {
+            case .success(let configuration)?: return (name, configuration)
+            case .failure(let error)?:
+                logger.critical(
+                    "shop not served: its configuration has an error",
+                    metadata: ["event": "config_rejected", "shop": "\(name)", "error": "\(error)"])
+                return nil
+            case nil: return nil
+            }
+        }
+    }
+
     private func serve() async throws {
-        let (store, core) = try await recover()
+        let shops = servableShops
+        guard !shops.isEmpty else { throw NoShopToServe() }
+        var recovered: [(name: String, configuration: KefuConfiguration, store: ConversationStore, core: RoutingCore)] = []
+        for shop in shops {
+            let (store, core) = try await recover(shop.name, shop.configuration)
+            recovered.append((shop.name, shop.configuration, store, core))
+        }
         let carried = takeCarriedSessions()
         let census = ConnectionCensus()
-        // The owner's loop: one of NIO's loops, so connections on the same loop reach it without a thread hop.
-        let loop = MultiThreadedEventLoopGroup.singleton.next()
-        let serving = try await listen(census: census, loop: loop, store: store, core: core, carried: carried)
-        running.withLock { $0 = serving.owner }
+        notifier.serve(shops.map(\.name))
+        let serving = try await listen(census: census, shops: recovered, carried: carried)
+        running.withLock { $0 = serving }
         defer { running.withLock { $0 = nil } }
 
-        // READY=1 goes out from the owner's turn (see ``ShopOwner/start(housekeepingEvery:)``). Housekeeping pings
-        // the watchdog at half its interval at most, and refreshes STATUS= every second.
-        let period = TimeAmount(min(notifier.watchdogInterval ?? .seconds(1), .seconds(1)))
-        let owner = serving.owner.owner
-        try await loop.submit { owner.value.start(housekeepingEvery: max(period, .milliseconds(1))) }.get()
+        // READY=1 goes out once every owner has started (see ``ShopOwner/start(housekeepingEvery:)``). Housekeeping
+        // pings the watchdog at half its interval at most, and refreshes STATUS= every second.
+        let period = TimeAmount(min(notifier.base.watchdogInterval ?? .seconds(1), .seconds(1)))
+        for shop in serving.shops.withLock({ $0 }) {
+            let owner = shop.owner.owner
+            try await shop.owner.loop.submit { owner.value.start(housekeepingEvery: max(period, .milliseconds(1))) }
+                .get()
+        }
         // From here a SIGHUP reloads (kefud installs the handler); before, it would have nothing to apply to.
         readiness.fulfil(serving.port)
 
         let carriedOver = try await serveUntilStopped(serving, census: census)
-        await stop(serving, store: store, census: census, carriedOver: carriedOver)
+        await stop(serving, census: census, carriedOver: carriedOver)
     }
+}
+
+/// Every shop's configuration has an error: there is nothing to serve.
+struct NoShopToServe: Error, CustomStringConvertible {
+    var description: String { "no shop to serve: every shop's configuration has an error (see the log)" }
 }
 
 extension TimeAmount {

@@ -1,4 +1,5 @@
 import Foundation
+import KefuConfig
 import KefuCore
 import KefuProtocol
 import Synchronization
@@ -16,13 +17,21 @@ enum RestartCarryOver {
         var presence: String?
         /// A supervisor's `WATCH`.
         var watching = false
+        /// The shop the session is with; nil: `default` (and in records written before a node served many shops).
+        var shop: String?
     }
 
-    /// What the routing owner hands over: the sessions, and the events kept for buyers who were away.
-    struct Sessions: Sendable {
-        var sessions: [SessionID: Session] = [:]
+    /// What one shop keeps for buyers who are away: their events, and which gateway speaks for which buyer.
+    struct Kept: Codable, Sendable {
         var kept: [String: [Event]] = [:]
         var customerGateways: [String: String] = [:]
+    }
+
+    /// What a routing owner hands over: its sessions, and what it keeps for buyers who were away.
+    struct Sessions: Sendable {
+        var shop = NodeConfiguration.defaultShop
+        var sessions: [SessionID: Session] = [:]
+        var kept = Kept()
     }
 
     /// A connection as it leaves this process: a duplicate of its socket, and the bytes read from it that did not
@@ -57,8 +66,16 @@ enum RestartCarryOver {
         /// The process that wrote it, for the log.
         var pid: Int32
         var connections: [Entry]
+        /// Shop `default`'s buyers' events and gateways (where a node of one shop always kept them).
         var kept: [String: [Event]]
         var customerGateways: [String: String]
+        /// The other shops'; absent in records of a node with one shop.
+        var shops: [String: Kept]?
+
+        /// What `shop` kept for its buyers.
+        func kept(of shop: String) -> Kept {
+            shop == NodeConfiguration.defaultShop ? Kept(kept: kept, customerGateways: customerGateways) : shops?[shop] ?? Kept()
+        }
 
         static func path(in stateDirectory: String) -> String { stateDirectory + "/" + fileName }
 

@@ -8,6 +8,11 @@ enum OwnerInput: Sendable {
     case connected(ConnectionLink)
     /// A connection the previous kefud process handed over through systemd, with its session as it was there.
     case adopted(ConnectionLink, RestartCarryOver.Session)
+    /// A connection another shop's owner hands over, with the `LOGIN ... shop=` naming this shop that it sent there
+    /// (its next lines wait until this one is answered).
+    case handedIn(ConnectionLink, ClientRequest)
+    /// The connection handed to another shop's owner now posts there: nothing more of it comes here.
+    case movedAway(SessionID)
     /// The lines a connection read in one burst, parsed.
     case requests(SessionID, [ClientRequest])
     /// The connection stopped reading (a restart): every line it read before has been posted.
@@ -38,6 +43,18 @@ enum OwnerInput: Sendable {
     case reload(Result<KefuConfiguration, ConfigurationLoadError>)
 }
 
+extension OwnerInput {
+    /// The connection that posted this input, for what a connection posts.
+    var connection: SessionID? {
+        switch self {
+        case .requests(let id, _), .frozen(let id), .inputEnded(let id), .disconnected(let id), .drained(let id),
+            .movedAway(let id):
+            id
+        default: nil
+        }
+    }
+}
+
 /// Why a reloaded configuration could not be read (its description names file, line and key).
 public struct ConfigurationLoadError: Error, Sendable, CustomStringConvertible {
     public var description: String
@@ -61,6 +78,8 @@ enum StoreAnswer: Sendable {
 /// The routing owner as connections, the store and timers reach it: posting runs the input on the owner's loop.
 struct OwnerLink: Sendable {
     let owner: NIOLoopBound<ShopOwner>
+    /// The shop the owner serves.
+    let shop: String
 
     var loop: any EventLoop { owner.eventLoop }
 

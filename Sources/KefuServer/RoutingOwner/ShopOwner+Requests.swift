@@ -1,3 +1,4 @@
+import KefuConfig
 import KefuCore
 import KefuProtocol
 
@@ -26,9 +27,13 @@ extension ShopOwner {
             if let role = session.role {
                 return refuse(session, tag, ProtocolError(.conflict, "already logged in as \(role)"))
             }
-            // A node serves one shop for now (issue #12 brings more): any other name is not here.
-            if let shop, shop != self.shop {
-                return refuse(session, tag, ProtocolError(.notFound, "no shop \(shop) on this node"))
+            let wanted = shop ?? NodeConfiguration.defaultShop
+            guard wanted == self.shop else {
+                // Another shop's: its owner answers (every connection starts with shop default's owner).
+                guard let owner = directory.owner(of: wanted) else {
+                    return refuse(session, tag, ProtocolError(.notFound, "no shop \(wanted) on this node"))
+                }
+                return emit(.handOff(session, to: owner, login: client))
             }
             return login(session, tag: tag, role: role, id: id, token: token)
         default:

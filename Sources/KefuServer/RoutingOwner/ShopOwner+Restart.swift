@@ -1,3 +1,4 @@
+import KefuConfig
 import KefuCore
 import KefuProtocol
 
@@ -6,19 +7,20 @@ extension ShopOwner {
     /// Every session is frozen (or closing) and everything it asked for is committed and written: record who each
     /// session is, and let each connection go once what was written to it has reached the kernel.
     func carryOverSessions() -> RestartCarryOver.Sessions {
-        var carried = RestartCarryOver.Sessions()
+        var carried = RestartCarryOver.Sessions(shop: shop)
         for (id, session) in sessions where !session.closing {
             carried.sessions[id] = record(of: session)
             if let collector { session.link.carryOver(to: collector) }
         }
-        for (customer, events) in kept.all { carried.kept[customer.rawValue] = events }
-        for (customer, gateway) in customerGateway { carried.customerGateways[customer.rawValue] = gateway }
+        for (customer, events) in kept.all { carried.kept.kept[customer.rawValue] = events }
+        for (customer, gateway) in customerGateway { carried.kept.customerGateways[customer.rawValue] = gateway }
         logger.info("sessions handed over", metadata: ["count": "\(carried.sessions.count)"])
         return carried
     }
 
     private func record(of session: SessionState) -> RestartCarryOver.Session {
         var record = RestartCarryOver.Session(watching: session.watching)
+        record.shop = shop == NodeConfiguration.defaultShop ? nil : shop
         switch session.role {
         case .person(.customer(let customer))?:
             record.role = .customer

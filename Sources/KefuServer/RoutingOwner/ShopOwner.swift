@@ -22,6 +22,9 @@ final class ShopOwner {
         case longAnswer(SessionState, LongAnswer)
         /// Close once everything before is written.
         case close(SessionState)
+        /// Give the connection, not logged in, to the owner of the shop its `LOGIN` names, once everything before
+        /// is written (that owner answers the `LOGIN`).
+        case handOff(SessionState, to: OwnerLink, login: ClientRequest)
         case breach(SLABreach)
         case autoAway(AgentAutoAway)
         case escalation(SLAEscalation)
@@ -86,9 +89,12 @@ final class ShopOwner {
 
     let loop: any EventLoop
     /// The shop whose routing state this is (`LOGIN ... shop=`).
-    let shop = ShopOwner.defaultShop
-    /// The shop a `LOGIN` without `shop=` belongs to.
-    static let defaultShop = "default"
+    let shop: String
+    /// The node's other shops' owners, to hand a `LOGIN ... shop=` for one of them to.
+    let directory: ShopDirectory
+    /// Sessions handed to another shop's owner whose connection may still post here before it hears so: what it
+    /// posts goes on to that owner (until the connection says it has moved, ``OwnerInput/movedAway(_:)``).
+    var handedOff: [SessionID: OwnerLink] = [:]
     var core: RoutingCore
     let store: ConversationStore
     let clock: any WallClock
@@ -104,8 +110,6 @@ final class ShopOwner {
     /// Debug-level notices (warnings, rounds met) have a budget of their own, so that they can never crowd breach
     /// records out of journald's rate limit; beyond it they are counted in summaries.
     var noticeLimiter: BreachRateLimiter
-    /// Where the listener is, for `STATUS=` after a reload.
-    var listening = ""
     /// Why the last reload was rejected, kept in `STATUS=` until a reload succeeds.
     var rejectedReload: String?
     var invariantCheck = InvariantCheck()
@@ -145,6 +149,8 @@ final class ShopOwner {
     private var ended = false
 
     init(
+        shop: String = NodeConfiguration.defaultShop,
+        directory: ShopDirectory = ShopDirectory(),
         loop: any EventLoop,
         core: RoutingCore,
         store: ConversationStore,
@@ -155,8 +161,10 @@ final class ShopOwner {
         breachRecordsPerSecond: Int,
         keptEventBytes: Int,
         logger: Logger,
-        carried: RestartCarryOver.File? = nil
+        carried: RestartCarryOver.Kept? = nil
     ) {
+        self.shop = shop
+        self.directory = directory
         self.loop = loop
         self.core = core
         self.store = store
@@ -188,7 +196,7 @@ final class ShopOwner {
     }
 
     /// The owner as connections, the store and timers reach it.
-    var link: OwnerLink { OwnerLink(owner: NIOLoopBound(self, eventLoop: loop)) }
+    var link: OwnerLink { OwnerLink(owner: NIOLoopBound(self, eventLoop: loop), shop: shop) }
 
     /// The live summary sent as `STATUS=` (with a rejected reload's reason until one succeeds).
     var statusLine: String {
@@ -212,17 +220,28 @@ final class ShopOwner {
             // Done: nothing changes any more. A connection that arrives after all the same is closed; its client
             // reconnects.
             switch input {
-            case .connected(let link), .adopted(let link, _): link.close()
+            case .connected(let link), .adopted(let link, _), .handedIn(let link, _): link.close()
             default: break
+            }
+            return
+        }
+        if !handedOff.isEmpty, let id = input.connection, let next = handedOff[id] {
+            // The connection went to another shop's owner and has not heard so yet.
+            if case .movedAway(let id) = input {
+                handedOff[id] = nil
+            } else {
+                next.post(input)
             }
             return
         }
         switch input {
         case .connected(let link):
-            let session = SessionState(id: link.session, link: link)
-            sessions[link.session] = session
-            if shuttingDown { closeNow(session, farewell: .bye(reason: nil)) }
-            if carryingOver { link.freeze() }
+            connect(link)
+        case .handedIn(let link, let login):
+            connect(link)
+            if let session = sessions[link.session], !session.closing { handleRequest(link.session, login) }
+        case .movedAway:
+            break
         case .adopted(let link, let carried):
             adopt(link, carried)
             if carryingOver { link.freeze() }
@@ -268,6 +287,13 @@ final class ShopOwner {
             return
         }
         endTurn()
+    }
+
+    private func connect(_ link: ConnectionLink) {
+        let session = SessionState(id: link.session, link: link)
+        sessions[link.session] = session
+        if shuttingDown { closeNow(session, farewell: .bye(reason: nil)) }
+        if carryingOver { link.freeze() }
     }
 
     /// After each input: the open store job is sent off (after the inputs already queued), what the turn released
@@ -402,6 +428,10 @@ final class ShopOwner {
             guard session.longAnswer == nil else { return wait(output, behindAnswerOf: session) }
             session.after = .close
             markDirty(session)
+        case .handOff(let session, let next, let login):
+            guard session.isOpen else { return }
+            guard session.longAnswer == nil else { return wait(output, behindAnswerOf: session) }
+            handOff(session, to: next, login: login)
         case .breach(let breach):
             if breachLimiter.admit(breach, at: clock.now()) { journal.record(breach) }
         case .autoAway(let away):
@@ -455,6 +485,24 @@ final class ShopOwner {
             session.after = .keepGoing
         }
         dirtySessions.removeAll(keepingCapacity: true)
+    }
+
+    /// What was released to the session is written now, then its connection goes to `next`'s owner: first that
+    /// owner hears of it (with the `LOGIN`), then the connection is told to post there; the connection sends nothing
+    /// else meanwhile (it holds its lines until the `LOGIN` is answered), and whatever it posted here before it heard
+    /// goes on to `next` after the `LOGIN`.
+    private func handOff(_ session: SessionState, to next: OwnerLink, login: ClientRequest) {
+        if session.dirty {
+            session.link.deliver(session.output ?? ByteBuffer(), answered: session.answered, after: session.after)
+            session.output = nil
+            session.answered = 0
+        }
+        sessions[session.id] = nil
+        session.gone = true
+        handedOff[session.id] = next
+        logger.debug("session handed to its shop", metadata: ["session": "\(session.id)", "shop": "\(next.shop)"])
+        next.post(.handedIn(session.link, login))
+        session.link.rebind(to: next)
     }
 
     /// Writes the summaries of breaches held back since the last time (once a second, and at the end).
@@ -534,7 +582,7 @@ final class ShopOwner {
     /// since the listener opened (a socket-activated first client logged in) is in READY's status, not lost.
     private func sayReady() {
         lastStatus = statusLine
-        notifier.ready(status: "\(listening); \(lastStatus)")
+        notifier.ready(status: lastStatus)
     }
 
     // MARK: - The one timer

@@ -1,0 +1,120 @@
+import Foundation
+
+/// Which configuration file is read: kefud's main file (`[server]`, and the team of shop `default`), or one shop's
+/// file in `[server] shops_dir` (a team only).
+public enum ConfigurationFile: Sendable {
+    case main
+    case shop
+}
+
+/// Everything a node serves: its `[server]` settings and the shops, each with its own team (agents, supervisors,
+/// managers, gateways, skills, stores, SLA policies, hours and ladder).
+///
+/// The main file's team keys, if any, are shop `default`; each `<shop>.toml` in `[server] shops_dir` is one more
+/// shop. A shop's file that cannot be read is that shop's error only: the rest of the node is not held back by it.
+public struct NodeConfiguration: Sendable {
+    /// The name a `LOGIN` without `shop=` means, and the main file's team.
+    public static let defaultShop = "default"
+
+    /// `[server]` from the main file.
+    public var server: ServerSettings
+    /// Each shop by name, with its configuration or why its file could not be read.
+    public var shops: [String: Result<KefuConfiguration, ConfigError>]
+
+    public init(server: ServerSettings, shops: [String: Result<KefuConfiguration, ConfigError>]) {
+        self.server = server
+        self.shops = shops
+    }
+
+    /// One shop, `default`, described by `configuration` (what a node without `shops_dir` serves).
+    public init(_ configuration: KefuConfiguration) {
+        self.init(server: configuration.server, shops: [Self.defaultShop: .success(configuration)])
+    }
+
+    /// The shops' names, `default` first, then in name order.
+    public var shopNames: [String] {
+        shops.keys.sorted { first, second in
+            second != Self.defaultShop && (first == Self.defaultShop || first < second)
+        }
+    }
+
+    /// Reads the main file at `path` and, when it names `shops_dir`, each shop's file there. Errors in the main file
+    /// throw (naming file, line and key); errors in a shop's file are kept with that shop.
+    public static func load(path: String) throws(ConfigError) -> NodeConfiguration {
+        try parse(KefuConfiguration.text(at: path), file: path)
+    }
+
+    /// Parses the main file's `text` (errors name `file`) and reads the shops' files it names.
+    public static func parse(_ text: String, file: String) throws(ConfigError) -> NodeConfiguration {
+        let document = try TOMLDocument(parsing: text, file: file)
+        // With shops_dir, a main file holding nothing but [server] describes no team: every shop has its own file.
+        let server = try ServerSettings.decode(
+            TableReader(table: document.root.entry("server")?.value.tableValue ?? TOMLTable(), path: "server", file: file))
+        let teamless =
+            server.shopsDirectory != nil && document.root.keys.allSatisfy { $0 == "server" }
+        var node: NodeConfiguration
+        if teamless {
+            node = NodeConfiguration(server: server, shops: [:])
+        } else {
+            node = NodeConfiguration(try ConfigurationDecoder.decode(document, kind: .main))
+        }
+        guard let directory = server.shopsDirectory else { return node }
+        let line = document.root.entry("server")?.value.tableValue?.entry("shops_dir")?.line
+        for (shop, result) in try ShopFiles.read(directory: directory, file: file, line: line) {
+            if shop == defaultShop && !teamless {
+                node.shops[shop] = .failure(
+                    ConfigError(
+                        file: ShopFiles.path(of: shop, in: directory),
+                        message: "shop default is the team in the main file (\(file)); name this file otherwise"))
+                continue
+            }
+            node.shops[shop] = result
+        }
+        if node.shops.isEmpty {
+            throw ConfigError(
+                file: file, line: line, key: "server.shops_dir",
+                message: "no shop to serve: this file has no team (no [customers]) and \(directory) has no <shop>.toml")
+        }
+        return node
+    }
+}
+
+/// The files of `[server] shops_dir`: `<shop>.toml`, one per shop, the shop's name being the file's (1 to 64 of
+/// `a-z 0-9 _ -`, as `LOGIN ... shop=` accepts). Other files (an editor's `acme.toml~`, a `README`) are left alone.
+public enum ShopFiles {
+    public static func path(of shop: String, in directory: String) -> String {
+        directory.hasSuffix("/") ? directory + shop + ".toml" : directory + "/" + shop + ".toml"
+    }
+
+    /// Each shop's configuration, or its error, by name. Throws only when the directory itself cannot be read (the
+    /// error is `file:line: server.shops_dir: …`, the main file's line).
+    static func read(directory: String, file: String, line: Int?) throws(ConfigError)
+        -> [String: Result<KefuConfiguration, ConfigError>]
+    {
+        let names: [String]
+        do {
+            names = try FileManager.default.contentsOfDirectory(atPath: directory)
+        } catch {
+            throw ConfigError(
+                file: file, line: line, key: "server.shops_dir",
+                message: "cannot read \(directory): \(KefuConfiguration.reason(for: error, path: directory))")
+        }
+        var shops: [String: Result<KefuConfiguration, ConfigError>] = [:]
+        for name in names where name.hasSuffix(".toml") {
+            let shop = String(name.dropLast(".toml".count))
+            let path = path(of: shop, in: directory)
+            guard TableReader.isName(shop) else {
+                shops[shop] = .failure(
+                    ConfigError(
+                        file: path, message: "a shop's name (the file's, without .toml) must be 1-64 of a-z 0-9 _ -"))
+                continue
+            }
+            do {
+                shops[shop] = .success(try KefuConfiguration.load(path: path, kind: .shop))
+            } catch {
+                shops[shop] = .failure(error)
+            }
+        }
+        return shops
+    }
+}
