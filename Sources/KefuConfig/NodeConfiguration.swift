@@ -62,11 +62,11 @@ public struct NodeConfiguration: Sendable {
         let line = document.root.entry("server")?.value.tableValue?.entry("shops_dir")?.line
         for (shop, result) in try ShopFiles.read(directory: directory, file: file, line: line) {
             if shop == defaultShop && !teamless {
-                node.shops[shop] = .failure(
-                    ConfigError(
-                        file: ShopFiles.path(of: shop, in: directory),
-                        message: "shop default is the team in the main file (\(file)); name this file otherwise"))
-                continue
+                // Two descriptions of one shop: which one is meant is not for kefud to guess.
+                throw ConfigError(
+                    file: file, line: line, key: "server.shops_dir",
+                    message: "\(ShopFiles.path(of: shop, in: directory)) describes shop default, whose team is in "
+                        + "this file; rename the file or move this file's team into it")
             }
             node.shops[shop] = result
         }

@@ -64,7 +64,8 @@ public struct JournaldRecorder: JournalRecorder {
         return recorder
     }
 
-    private func withShop(_ record: JournalRecord) -> JournalRecord {
+    /// `record` with this recorder's `KEFU_SHOP`.
+    func withShop(_ record: JournalRecord) -> JournalRecord {
         var record = record
         record.fields.append(JournalField(KefuJournalField.shop, shop))
         return record

@@ -22,6 +22,7 @@ struct JournaldBreachTests {
         #expect(entry["KEFU_AGENT"] == "alice")
         #expect(entry["KEFU_SKILL"] == "logistics")
         #expect(entry["KEFU_THRESHOLD_MS"] == "1500")
+        #expect(entry["KEFU_SHOP"] == "default")
         #expect(Int(entry["KEFU_WAITED_MS"] ?? "") ?? 0 >= 1500)
         #expect(
             entry["MESSAGE"]?.hasPrefix("SLA breach: conversation 1 (customer \(customer), skill logistics)") == true)

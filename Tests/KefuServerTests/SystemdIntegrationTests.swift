@@ -256,6 +256,47 @@ struct SystemdIntegrationTests {
         #expect(takenOver.map { $0["_EXE"] } == ["/usr/local/bin/kefud-next"], "\(takenOver)")
     }
 
+    @Test func aRestartKeepsEachShopsConnectionsWithTheirShop() async throws {
+        guard let kefud = try await SystemdKefud.boot() else { return }
+        defer { kefud.shutdown() }
+        let shops = kefud.configurationDirectory.url(for: "shops").path
+        try FileManager.default.createDirectory(
+            atPath: shops, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
+        try acmeConfiguration().write(toFile: shops + "/acme.toml", atomically: false, encoding: .utf8)
+        try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: shops + "/acme.toml")
+        try kefud.writeConfiguration(testConfiguration(port: kefud.port, server: #"shops_dir = "/etc/kefu/shops""#))
+        try await kefud.systemd.systemctl(["start", "kefud.socket"])
+
+        // acme's alice (not the default shop's) holds acme's buyer's chat.
+        let alice = try await LineClient.connect(port: kefud.port)
+        #expect(
+            try await alice.completion("l LOGIN agent alice bob-secret shop=acme", timeout: .seconds(30))
+                .hasPrefix("l OK role=agent id=alice"))
+        let buyer = try await LineClient.connect(port: kefud.port)
+        #expect(try await buyer.completion("l LOGIN customer b1 tmall-bridge-secret shop=acme").hasPrefix("l OK"))
+        #expect(try await buyer.completion("o OPEN presales :有S码吗") == "o OK conv=1")
+        try await alice.expect("* ASSIGNED conv=1")
+        let shopsStatus = "2 shops; default: 0 agents online, 0 queued, 0 active; acme: 1 agents online, 0 queued, 1 active"
+        // READY's status begins with where kefud listens; a later STATUS= is the shops' summary alone.
+        let (ready, before) = try await kefud.waitForService { $0["StatusText"]?.hasSuffix(shopsStatus) == true }
+        await kefud.expect(ready, "\(before)")
+        let mainPID = try #require(before["MainPID"])
+
+        try await kefud.systemd.systemctl(["restart", "kefud.service"])
+        let (restarted, after) = try await kefud.waitForService {
+            $0["MainPID"] != mainPID && $0["SubState"] == "running"
+        }
+        await kefud.expect(restarted, "not restarted: \(before) -> \(after)")
+        // The same connections, still with acme: no new LOGIN, and the chat goes on.
+        #expect(try await buyer.completion("s SEND 1 :那我下单了") == "s OK seq=2")
+        try await alice.expect("* MSG conv=1 from=customer :那我下单了")
+        #expect(try await alice.completion("s2 SEND 1 :好的") == "s2 OK seq=3")
+        try await buyer.expect("* MSG conv=1 from=agent :好的")
+        let (settled, status) = try await kefud.waitForService { $0["StatusText"]?.hasSuffix(shopsStatus) == true }
+        await kefud.expect(settled, "\(status)")
+        for client in [alice, buyer] { await client.close() }
+    }
+
     /// An agent and a buyer in a conversation; `systemctl restart kefud` (with `upgradingTo`, after pointing
     /// `ExecStart=` at another binary); the same TCP connections (the clients never reconnect) go on: nothing sent
     /// before, during or after the restart is lost, nobody logs in again.

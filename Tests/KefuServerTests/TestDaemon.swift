@@ -113,7 +113,8 @@ struct TestDaemon {
         notifier: any ServiceNotifier = SilentNotifier(), invariantCheck: InvariantCheck = InvariantCheck(),
         timeoutExtension: TimeoutExtension = TimeoutExtension()
     ) async throws -> TestDaemon {
-        let configuration = try KefuConfiguration.parse(toml, file: "test.toml")
+        // The same reading as kefud's: `shops_dir` in `[server]` brings each shop's file.
+        let node = try NodeConfiguration.parse(toml, file: "test.toml")
         // Kept alive as long as the daemon value, removed with it; a caller's own directory is its to remove.
         let owned = try stateDirectory == nil ? TemporaryDirectory(prefix: "kefu-e2e") : nil
         let directory = stateDirectory ?? owned!.path
@@ -121,7 +122,7 @@ struct TestDaemon {
         logger.logLevel = .warning
         let breaches = BreachLog()
         let daemon = KefuDaemon(
-            configuration: configuration, stateDirectory: directory, notifier: notifier, journal: breaches,
+            node: node, stateDirectory: directory, notifier: notifier, journal: breaches,
             logger: logger, invariantCheck: invariantCheck, timeoutExtension: timeoutExtension
         )
         let group = ServiceGroup(services: [daemon], logger: logger)
@@ -141,10 +142,10 @@ struct TestDaemon {
 
     func connect() async throws -> LineClient { try await LineClient.connect(port: port) }
 
-    /// A logged-in client.
-    func login(_ role: String, _ id: String, _ token: String) async throws -> LineClient {
+    /// A logged-in client (with shop `shop` when given).
+    func login(_ role: String, _ id: String, _ token: String, shop: String? = nil) async throws -> LineClient {
         let client = try await connect()
-        let reply = try await client.completion("login LOGIN \(role) \(id) \(token)")
+        let reply = try await client.completion("login LOGIN \(role) \(id) \(token)" + (shop.map { " shop=\($0)" } ?? ""))
         guard reply.hasPrefix("login OK") else { throw LoginFailed(reply: reply) }
         return client
     }
