@@ -19,6 +19,13 @@ public final class ConversationStore: Sendable {
     private let queue: JobQueue
     private let logger: Logger
 
+    /// Where a shop's store lives in kefud's state directory: shop `default`'s (the main configuration file's team,
+    /// `NodeConfiguration.defaultShop`) in the state directory itself, where a node of one shop always kept it; every
+    /// other shop's in `shops/<shop>/` below it.
+    public static func directory(of shop: String, in stateDirectory: String) -> String {
+        shop == "default" ? stateDirectory : stateDirectory + "/shops/" + shop
+    }
+
     /// Opens (creating if needed) the store in `directory` and starts its writer thread.
     ///
     /// Throws a `StoreError` naming the path when the directory cannot be created, the file cannot be opened or

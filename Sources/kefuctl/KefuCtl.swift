@@ -53,6 +53,9 @@ struct Report: ParsableCommand {
     @Option(help: "kefud's state directory (the one holding kefu.sqlite).")
     var stateDir = "./var"
 
+    @Option(help: "The shop whose rounds to count ([server] shops_dir); default: the main configuration's team.")
+    var shop = "default"
+
     @Option(help: "Group by agent, skill, store or day.")
     var by = "day"
 
@@ -73,7 +76,7 @@ struct Report: ParsableCommand {
         guard let zone = TimeZone(identifier: timeZone) else { throw ValidationError("unknown time zone \(timeZone)") }
         let offset = zone.secondsFromGMT(for: Date()) / 60
         let rows = try ResponseReport.read(
-            directory: stateDir, by: grouping, from: try since.map { try Self.instant(of: $0, offset: offset) },
+            directory: ConversationStore.directory(of: shop, in: stateDir), by: grouping, from: try since.map { try Self.instant(of: $0, offset: offset) },
             until: try until.map { try Self.instant(of: $0, offset: offset) }, utcOffsetMinutes: offset)
         print(Self.render(rows, by: grouping))
     }

@@ -17,6 +17,7 @@ listen = "127.0.0.1:7390"   # host:port; write IPv6 as "[::1]:7390"
 # max_pipelined = 256       # lines a client may send ahead of their replies before it is no longer read
 # slow_client_bytes = 1048576  # unread output a client may keep above this only for slow_client_grace_s
 # slow_client_grace_s = 10     # then (or at 8 times the bytes at once) it is closed as too slow
+# shops_dir = "/etc/kefu/shops"  # one <shop>.toml per further shop (its team, no [server]); LOGIN ... shop=<shop>
 
 # Service-level targets.
 [sla]

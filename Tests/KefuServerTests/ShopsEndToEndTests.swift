@@ -99,10 +99,29 @@ struct ShopsEndToEndTests {
         let lead = try await daemon.supervisor()
         let agents = try await lead.command("a AGENTS")
         #expect(agents.compactMap { field("agent", in: $0) } == ["alice", "bob", "carol"])
-        // The default store and acme's are files of their own.
+        // The default store and acme's are files of their own; kefuctl reports on one shop at a time.
         #expect(FileManager.default.fileExists(atPath: daemon.stateDirectory + "/kefu.sqlite"))
         #expect(FileManager.default.fileExists(atPath: daemon.stateDirectory + "/shops/acme/kefu.sqlite"))
+        let acmeReport = try await kefuctlReport(daemon.stateDirectory, ["--shop", "acme", "--by", "agent"])
+        #expect(acmeReport.dropFirst().map { Array($0.prefix(3)) } == [["alice", "1", "0"]])
+        let report = try await kefuctlReport(daemon.stateDirectory, ["--by", "agent"])
+        #expect(!report.dropFirst().contains { $0.prefix(2) == ["alice", "1"] }, "\(report)")
         try await daemon.stop()
+    }
+
+    /// `kefuctl report --state-dir <directory> <arguments>`, its lines split into words.
+    private func kefuctlReport(_ directory: String, _ arguments: [String]) async throws -> [[Substring]] {
+        guard let kefuctl = findExecutable(named: "kefuctl") else { throw KefudProcess.NotBuilt() }
+        let process = Process()
+        let output = Pipe()
+        process.executableURL = URL(fileURLWithPath: kefuctl)
+        process.arguments = ["report", "--state-dir", directory] + arguments
+        process.standardOutput = output
+        try process.run()
+        let printed = await onOwnThread { output.fileHandleForReading.readDataToEndOfFile() }
+        while process.isRunning { try await Task.sleep(for: .milliseconds(20)) }
+        #expect(process.terminationStatus == 0)
+        return String(decoding: printed, as: UTF8.self).split(separator: "\n").map { $0.split(separator: " ") }
     }
 
     @Test func linesPipelinedAfterALoginForAnotherShopAreAnsweredThereInOrder() async throws {

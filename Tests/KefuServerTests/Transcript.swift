@@ -39,6 +39,9 @@ struct Transcript: Sendable {
     var maxLineBytes = 16384
     /// `config alice_skills=`: a TOML inline table without spaces, e.g. `{presales=2,logistics=2}`.
     var aliceSkills: String?
+    /// `config shops=acme,zeta`: more shops on the node (`[server] shops_dir`), each with `acmeConfiguration()`'s
+    /// team: agent alice with bob's secret, supervisor lead, buyers with the tmall bridge's secret.
+    var shops: [String] = []
     var steps: [Step] = []
 
     init(parsing text: String) throws(SyntaxError) {
@@ -87,8 +90,10 @@ struct Transcript: Sendable {
                 maxLineBytes = bytes
             case "alice_skills":
                 aliceSkills = value
+            case "shops":
+                shops = value.split(separator: ",").map(String.init)
             default:
-                let known = "first_response_s, max_line_bytes, alice_skills"
+                let known = "first_response_s, max_line_bytes, alice_skills, shops"
                 throw SyntaxError(line: line, message: "unknown config key \(parts[0]) (\(known))")
             }
         }

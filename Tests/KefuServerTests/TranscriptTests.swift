@@ -32,9 +32,18 @@ struct TranscriptTests {
         defer { state.remove() }
         let seconds = transcript.firstResponseSeconds
         let bytes = transcript.maxLineBytes
+        var server = ""
+        if !transcript.shops.isEmpty {
+            let shops = state.path + "/shop-files"
+            try FileManager.default.createDirectory(atPath: shops, withIntermediateDirectories: true)
+            for shop in transcript.shops {
+                try acmeConfiguration().write(toFile: "\(shops)/\(shop).toml", atomically: true, encoding: .utf8)
+            }
+            server = "shops_dir = \"\(shops)\""
+        }
         let toml = transcript.aliceSkills.map {
-            testConfiguration(firstResponseSeconds: seconds, maxLineBytes: bytes, aliceSkills: $0)
-        } ?? testConfiguration(firstResponseSeconds: seconds, maxLineBytes: bytes)
+            testConfiguration(firstResponseSeconds: seconds, maxLineBytes: bytes, aliceSkills: $0, server: server)
+        } ?? testConfiguration(firstResponseSeconds: seconds, maxLineBytes: bytes, server: server)
         let runner = TranscriptRunner(configuration: toml, stateDirectory: state.path)
         do {
             try await runner.run(transcript)

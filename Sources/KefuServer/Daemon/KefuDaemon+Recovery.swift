@@ -8,7 +8,7 @@ extension KefuDaemon {
     /// A large store takes a while: systemd hears that kefud is still at it (`EXTEND_TIMEOUT_USEC=`).
     func recover(_ shop: String, _ configuration: KefuConfiguration) async throws -> (ConversationStore, RoutingCore) {
         let policy = RoutingPolicy(configuration)
-        let directory = Self.storeDirectory(of: shop, in: stateDirectory)
+        let directory = ConversationStore.directory(of: shop, in: stateDirectory)
         let startedAt = clock.now()
         let (store, core, open, next) = try await timeoutExtension.during(notifier.base) {
             let store = try ConversationStore(directory: directory, logger: self.logger)

@@ -90,12 +90,6 @@ public final class KefuDaemon: Service, Sendable {
         self.logger = logger
     }
 
-    /// Where a shop's store lives: shop `default`'s in the state directory itself (where a node of one shop always
-    /// kept it), every other shop's in `shops/<shop>/` below it.
-    public static func storeDirectory(of shop: String, in stateDirectory: String) -> String {
-        shop == NodeConfiguration.defaultShop ? stateDirectory : stateDirectory + "/shops/" + shop
-    }
-
     /// Applies a configuration read again (on SIGHUP) to a daemon of one shop.
     public func reload(_ outcome: Result<KefuConfiguration, any Error>) {
         reload(node: outcome.map(NodeConfiguration.init))
