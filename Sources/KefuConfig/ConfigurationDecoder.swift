@@ -9,13 +9,16 @@ enum ConfigurationDecoder {
         -> KefuConfiguration
     {
         let root = TableReader(table: document.root, path: "", file: document.file)
-        if kind == .shop, let server = document.root.entry("server") {
+        if kind == .shop, let node = ["server", "cluster"].lazy.compactMap({ document.root.entry($0) }).first {
             // One shop's file describes its team; where and how the node listens is the node's, not the shop's.
             throw ConfigError(
-                file: document.file, line: server.line, key: "server",
+                file: document.file, line: node.line, key: node.key,
                 message: "belongs in kefud's main configuration file, not in a shop's file")
         }
         let server = try ServerSettings.decode(root.section("server"))
+        let cluster = try root.entry("cluster").map { _ throws(ConfigError) in
+            try ClusterSettings.decode(root.section("cluster"))
+        }
         let sla = try SLASettings.decode(root.section("sla"))
         let customers = try CustomerSettings.decode(root.requiredSection("customers"))
         let agents = try root.sectionArray("agent").map(AgentSettings.decode)
@@ -37,7 +40,7 @@ enum ConfigurationDecoder {
         try checkUniqueIDs(agents: agents, supervisors: supervisors, file: document.file)
         try checkSkills(skills, agents: agents.map(\.settings), file: document.file)
         try checkUnique(gateways.map { ($0.settings.id, $0.idLine) }, table: "gateway", file: document.file)
-        return KefuConfiguration(
+        var configuration = KefuConfiguration(
             server: server,
             sla: sla,
             customers: customers,
@@ -51,6 +54,8 @@ enum ConfigurationDecoder {
             escalation: escalation.isEmpty ? nil : escalation.map(\.settings),
             businessHours: businessHours
         )
+        configuration.cluster = cluster
+        return configuration
     }
 
     /// Manager ids are unique and name nobody else.

@@ -29,6 +29,8 @@ public struct KefuConfiguration: Sendable, Equatable {
     public var escalation: [EscalationSettings]?
     /// `[business_hours]`; nil (no section): SLA clocks always run.
     public var businessHours: BusinessHoursSettings?
+    /// `[cluster]` (main file only); nil: a node of its own.
+    public var cluster: ClusterSettings?
 
     /// Creates a configuration directly, without validation (for tests and embedding).
     public init(

@@ -18,6 +18,8 @@ public struct NodeConfiguration: Sendable {
 
     /// `[server]` from the main file.
     public var server: ServerSettings
+    /// `[cluster]` from the main file; nil: a node of its own.
+    public var cluster: ClusterSettings?
     /// Each shop by name, with its configuration or why its file could not be read.
     public var shops: [String: Result<KefuConfiguration, ConfigError>]
 
@@ -29,6 +31,7 @@ public struct NodeConfiguration: Sendable {
     /// One shop, `default`, described by `configuration` (what a node without `shops_dir` serves).
     public init(_ configuration: KefuConfiguration) {
         self.init(server: configuration.server, shops: [Self.defaultShop: .success(configuration)])
+        cluster = configuration.cluster
     }
 
     /// The shops' names, `default` first, then in name order.
@@ -47,14 +50,18 @@ public struct NodeConfiguration: Sendable {
     /// Parses the main file's `text` (errors name `file`) and reads the shops' files it names.
     public static func parse(_ text: String, file: String) throws(ConfigError) -> NodeConfiguration {
         let document = try TOMLDocument(parsing: text, file: file)
-        // With shops_dir, a main file holding nothing but [server] describes no team: every shop has its own file.
-        let server = try ServerSettings.decode(
-            TableReader(table: document.root.entry("server")?.value.tableValue ?? TOMLTable(), path: "server", file: file))
+        // With shops_dir, a main file holding nothing but [server] (and [cluster]) describes no team: every shop has
+        // its own file.
+        let root = TableReader(table: document.root, path: "", file: file)
+        let server = try ServerSettings.decode(root.section("server"))
         let teamless =
-            server.shopsDirectory != nil && document.root.keys.allSatisfy { $0 == "server" }
+            server.shopsDirectory != nil && document.root.keys.allSatisfy { $0 == "server" || $0 == "cluster" }
         var node: NodeConfiguration
         if teamless {
             node = NodeConfiguration(server: server, shops: [:])
+            node.cluster = try root.entry("cluster").map { _ throws(ConfigError) in
+                try ClusterSettings.decode(root.section("cluster"))
+            }
         } else {
             node = NodeConfiguration(try ConfigurationDecoder.decode(document, kind: .main))
         }
