@@ -20,6 +20,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-collections.git", from: "1.1.0"),
         .package(url: "https://github.com/apple/swift-crypto.git", from: "3.0.0"),
         .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.1"),
+        // Only KefuCluster (and kefuctl's cluster commands) use it: it adds minutes to a cold build.
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.0"),
     ],
     targets: [
         // Pure routing + SLA state machine: commands and time in, effects out. No I/O, no clock reads.
@@ -64,6 +66,15 @@ let package = Package(
                 .product(name: "DequeModule", package: "swift-collections"),
             ]
         ),
+        // Cluster mode: the shops' leases in PostgreSQL (one owner per shop, fenced by an epoch), node liveness.
+        .target(
+            name: "KefuCluster",
+            dependencies: [
+                "KefuConfig",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .executableTarget(
             name: "kefud",
             dependencies: [
@@ -104,6 +115,7 @@ let package = Package(
             dependencies: ["KefuProtocol", "KefuCore", .product(name: "NIOTestUtils", package: "swift-nio")]
         ),
         .testTarget(name: "KefuConfigTests", dependencies: ["KefuConfig"]),
+        .testTarget(name: "KefuClusterTests", dependencies: ["KefuCluster", "KefuConfig", "KefuTestSupport"]),
         .testTarget(name: "KefuStoreTests", dependencies: ["KefuStore", "KefuTestSupport"]),
         .testTarget(name: "KefuSystemdTests", dependencies: ["KefuSystemd", "KefuTestSupport"]),
         .testTarget(

@@ -83,9 +83,14 @@ public final class PostgresServer: Sendable {
             "-c tcp_keepalives_idle=5", "-c tcp_keepalives_interval=2", "-c tcp_keepalives_count=3",
             "-c client_connection_check_interval=2000", "-c shared_buffers=32MB",
         ].joined(separator: " ")
+        // The postmaster outlives pg_ctl and would inherit every descriptor the test process leaks into its
+        // children, among them Foundation's socket that tells Process its child ended: waiting for pg_ctl would
+        // then last as long as the server. So everything above stderr is closed before pg_ctl runs.
+        let closeInherited = #"for fd in $(ls /proc/$$/fd); do [ "$fd" -gt 2 ] && eval "exec $fd>&-"; done; exec "$@""#
         try await Self.checked(
             "pg_ctl start",
-            ["/usr/sbin/runuser", "-u", "postgres", "--", "\(binaries)/pg_ctl", "-D", directory.path + "/data",
+            ["/bin/bash", "-c", closeInherited, "close-inherited",
+             "/usr/sbin/runuser", "-u", "postgres", "--", "\(binaries)/pg_ctl", "-D", directory.path + "/data",
              "-o", options, "-l", directory.path + "/server.log", "-w", "-t", "60", "start"])
     }
 

@@ -1,0 +1,185 @@
+import KefuConfig
+import Logging
+import NIOCore
+import NIOPosix
+import PostgresNIO
+
+/// One node's membership of the cluster, on a PostgreSQL connection of its own: the session advisory lock that says
+/// the node runs, and the leases of the shops it serves.
+///
+/// The rules (issue #12; `../shared/CLUSTER.md` has the measurements behind them):
+/// - A shop is served by at most one node: the `owner` of its row in `kefu_leases`, under an `epoch` that grows at
+///   every grant. Every write a node makes for a shop checks, in its own transaction, that it still owns the shop
+///   under the epoch it was granted (``fence(shop:epoch:)``): a node that lost its lease while paused or partitioned
+///   commits nothing, ever.
+/// - A node may take a shop whose lease is free, has expired (the server's clock), or whose owner's advisory lock is
+///   gone: PostgreSQL releases a session's locks the moment the session ends, so a crashed node's shops move within
+///   a probe interval, not a lease.
+/// - A node renews all its leases in one statement; a lease it did not get back is lost, and it stops serving that
+///   shop. Between renewals it stops on its own deadline (``LeaseDeadline``), before the lease can expire.
+public final class ShopLeases: Sendable {
+    public let node: String
+    public let advertise: String
+    let lockID: Int32
+    let connection: PostgresConnection
+    let logger: Logger
+
+    /// The name is taken by a node that runs (its advisory lock is held).
+    public struct NodeNameInUse: Error, CustomStringConvertible {
+        public var node: String
+        public var description: String { "another kefud runs as node \(node) on this cluster" }
+    }
+
+    private init(node: String, advertise: String, lockID: Int32, connection: PostgresConnection, logger: Logger) {
+        self.node = node
+        self.advertise = advertise
+        self.lockID = lockID
+        self.connection = connection
+        self.logger = logger
+    }
+
+    /// Connects, creates the cluster's tables if missing, registers the node and takes its advisory lock.
+    public static func join(
+        _ settings: ClusterSettings, connectionID: Int = 1, logger: Logger
+    ) async throws -> ShopLeases {
+        let url = settings.postgres
+        let configuration = PostgresConnection.Configuration(
+            host: url.host, port: url.port, username: url.user, password: url.password, database: url.database,
+            tls: .disable)
+        let connection = try await PostgresConnection.connect(
+            on: MultiThreadedEventLoopGroup.singleton.any(), configuration: configuration, id: connectionID,
+            logger: logger)
+        do {
+            try await ClusterSchema.migrate(connection, logger: logger)
+            let node = settings.node
+            let advertise = settings.advertise.description
+            // A node keeps its lock id across restarts; a new node takes the next one.
+            let rows = try await connection.query(
+                """
+                INSERT INTO kefu_nodes (node, lock_id, advertise) VALUES (\(node), nextval('kefu_node_lock_ids'), \(advertise))
+                ON CONFLICT (node) DO UPDATE SET advertise = excluded.advertise
+                RETURNING lock_id
+                """, logger: logger)
+            var lockID: Int32?
+            for try await (id) in rows.decode(Int32.self) { lockID = id }
+            guard let lockID else { throw NodeNameInUse(node: node) }
+            let locked = try await connection.query(
+                "SELECT pg_try_advisory_lock(\(ClusterSchema.lockNamespace), \(lockID))", logger: logger)
+            var held = false
+            for try await (granted) in locked.decode(Bool.self) { held = granted }
+            guard held else { throw NodeNameInUse(node: node) }
+            try await connection.query(
+                "UPDATE kefu_nodes SET started_at = now(), draining = false WHERE node = \(node)", logger: logger)
+            return ShopLeases(node: node, advertise: advertise, lockID: lockID, connection: connection, logger: logger)
+        } catch {
+            try? await connection.close()
+            throw error
+        }
+    }
+
+    /// Takes `shop` if its lease is free, expired, or held by a node whose PostgreSQL session has ended: the new
+    /// epoch; nil when a live node holds it.
+    public func acquire(_ shop: String, for lease: Duration) async throws -> Int64? {
+        let seconds = Self.seconds(lease)
+        try await connection.query(
+            "INSERT INTO kefu_leases (shop) VALUES (\(shop)) ON CONFLICT (shop) DO NOTHING", logger: logger)
+        let rows = try await connection.query(
+            """
+            UPDATE kefu_leases AS l
+            SET owner = \(node), epoch = l.epoch + 1, expires_at = now() + make_interval(secs => \(seconds)),
+                renewed_at = now()
+            WHERE l.shop = \(shop) AND (
+                l.owner IS NULL OR l.owner = \(node) OR l.expires_at < now()
+                OR NOT EXISTS (
+                    SELECT 1 FROM kefu_nodes n JOIN pg_locks k
+                      ON k.locktype = 'advisory' AND k.granted AND k.classid = \(ClusterSchema.lockNamespace)::oid
+                     AND k.objid = n.lock_id::oid AND k.objsubid = 2
+                    WHERE n.node = l.owner))
+            RETURNING l.epoch
+            """, logger: logger)
+        var epoch: Int64?
+        for try await (granted) in rows.decode(Int64.self) { epoch = granted }
+        return epoch
+    }
+
+    /// Extends every lease this node holds by `lease` from now (the server's clock): the shops it still holds,
+    /// with their epochs. A shop missing from the answer was taken over: stop serving it.
+    public func renew(for lease: Duration) async throws -> [String: Int64] {
+        let rows = try await connection.query(
+            """
+            UPDATE kefu_leases SET expires_at = now() + make_interval(secs => \(Self.seconds(lease))), renewed_at = now()
+            WHERE owner = \(node)
+            RETURNING shop, epoch
+            """, logger: logger)
+        var held: [String: Int64] = [:]
+        for try await (shop, epoch) in rows.decode((String, Int64).self) { held[shop] = epoch }
+        return held
+    }
+
+    /// Gives `shop` up (a graceful handoff: after the node has stopped serving it); the next owner takes it at once.
+    public func release(_ shop: String, epoch: Int64) async throws {
+        try await connection.query(
+            """
+            UPDATE kefu_leases SET owner = NULL, expires_at = '-infinity'
+            WHERE shop = \(shop) AND owner = \(node) AND epoch = \(epoch)
+            """, logger: logger)
+    }
+
+    /// The nodes whose PostgreSQL session has ended (crashed) but who still own shops: what a probe looks for.
+    public func shopsOfDeadNodes() async throws -> [String] {
+        let rows = try await connection.query(
+            """
+            SELECT l.shop FROM kefu_leases l JOIN kefu_nodes n ON n.node = l.owner
+            WHERE NOT EXISTS (
+                SELECT 1 FROM pg_locks k
+                WHERE k.locktype = 'advisory' AND k.granted AND k.classid = \(ClusterSchema.lockNamespace)::oid
+                  AND k.objid = n.lock_id::oid AND k.objsubid = 2)
+            ORDER BY l.shop
+            """, logger: logger)
+        var shops: [String] = []
+        for try await (shop) in rows.decode(String.self) { shops.append(shop) }
+        return shops
+    }
+
+    /// The statement that opens every write transaction a node makes for `shop`: it returns a row only while `node`
+    /// owns the shop under `epoch`, and holds the lease row (FOR SHARE) until the transaction ends, so a takeover
+    /// waits for the write, and a write after a takeover finds nothing and must roll back.
+    public static func fence(shop: String, node: String, epoch: Int64) -> PostgresQuery {
+        "SELECT 1 FROM kefu_leases WHERE shop = \(shop) AND owner = \(node) AND epoch = \(epoch) FOR SHARE"
+    }
+
+    /// Leaves the cluster: the connection closes, and with it the advisory lock (the leases stay until they expire
+    /// or are taken: release them first for a graceful stop).
+    public func leave() async {
+        try? await connection.close()
+    }
+
+    private static func seconds(_ duration: Duration) -> Double {
+        let (seconds, attoseconds) = duration.components
+        return Double(seconds) + Double(attoseconds) / 1e18
+    }
+}
+
+/// When a node must stop serving its shops if no renewal succeeds: one second before the lease could expire,
+/// counted from when the last successful renewal was *sent* (its round trip may have taken most of the lease).
+public struct LeaseDeadline: Sendable, Equatable {
+    /// The safety margin: the node's clock and PostgreSQL's may run apart this much over one lease.
+    public static let margin = Duration.seconds(1)
+
+    public let lease: Duration
+    public private(set) var servingUntil: ContinuousClock.Instant
+
+    /// A lease granted (or renewed) by a statement sent at `sent`.
+    public init(lease: Duration, sent: ContinuousClock.Instant) {
+        self.lease = lease
+        servingUntil = sent + lease - Self.margin
+    }
+
+    /// A renewal sent at `sent` succeeded.
+    public mutating func renewed(sent: ContinuousClock.Instant) {
+        servingUntil = max(servingUntil, sent + lease - Self.margin)
+    }
+
+    /// Whether the node may still serve at `now`.
+    public func mayServe(at now: ContinuousClock.Instant) -> Bool { now < servingUntil }
+}
