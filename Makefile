@@ -5,7 +5,7 @@ CONFIG ?=
 PREFIX ?= /usr/local
 DESTDIR ?=
 
-.PHONY: deps build run test clean install uninstall bench-relay
+.PHONY: deps test-deps build run test clean install uninstall bench-relay
 
 # Debian packages the build links against (libsystemd for sd_notify/journald, SQLite for the store) and
 # the systemd package whose journald the integration tests start.
@@ -20,6 +20,12 @@ deps:
 		$(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	fi
 
+# What only the tests need: a PostgreSQL server of Debian's (the cluster tests start their own, as the postgres
+# user, in a temporary directory; the package's own service is not used).
+test-deps: deps
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { echo "installing: postgresql"; \
+		$(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql; }
+
 build: deps
 	$(SWIFT) build
 
@@ -27,13 +33,13 @@ build: deps
 run: build
 	$(SWIFT) run kefud $(if $(CONFIG),--config $(CONFIG))
 
-# Every test: unit, codec, store, end to end over loopback, sd_notify, journald (root), restart, and kefud's units
-# under a real systemd booted in a private namespace (root).
+# Every test: unit, codec, store, end to end over loopback, sd_notify, journald (root), restart, kefud's units
+# under a real systemd booted in a private namespace (root), and the cluster's leases on a real PostgreSQL (root).
 # The CPU-heavy suites run on their own after the rest, so that on a small machine they cannot starve the daemons
 # the end-to-end tests start (whose clients wait a few seconds at most for each line, and whose timers are real):
 # first the daemons driven hard (floods, storms, long answers), then the property tests.
 HEAVY_SUITES := BoundedMessagePathTests|BreachStormTests
-test: deps
+test: test-deps
 	$(SWIFT) build --build-tests
 	KEFU_BUILD_DIR=$$($(SWIFT) build --show-bin-path) $(SWIFT) test --skip-build --skip 'PropertyTests|$(HEAVY_SUITES)'
 	KEFU_BUILD_DIR=$$($(SWIFT) build --show-bin-path) $(SWIFT) test --skip-build --filter '$(HEAVY_SUITES)'

@@ -70,7 +70,7 @@ let package = Package(
         .target(
             name: "KefuCluster",
             dependencies: [
-                "KefuConfig",
+                "KefuConfig", "KefuCore", "KefuStore",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -98,7 +98,7 @@ let package = Package(
         .target(
             name: "KefuTestSupport",
             dependencies: [
-                "KefuProtocol",
+                "KefuProtocol", "KefuCore", "KefuStore",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
@@ -115,7 +115,9 @@ let package = Package(
             dependencies: ["KefuProtocol", "KefuCore", .product(name: "NIOTestUtils", package: "swift-nio")]
         ),
         .testTarget(name: "KefuConfigTests", dependencies: ["KefuConfig"]),
-        .testTarget(name: "KefuClusterTests", dependencies: ["KefuCluster", "KefuConfig", "KefuTestSupport"]),
+        .testTarget(
+            name: "KefuClusterTests",
+            dependencies: ["KefuCluster", "KefuConfig", "KefuCore", "KefuStore", "KefuTestSupport"]),
         .testTarget(name: "KefuStoreTests", dependencies: ["KefuStore", "KefuTestSupport"]),
         .testTarget(name: "KefuSystemdTests", dependencies: ["KefuSystemd", "KefuTestSupport"]),
         .testTarget(

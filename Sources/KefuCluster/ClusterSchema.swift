@@ -1,8 +1,8 @@
 import Logging
 import PostgresNIO
 
-/// The tables a cluster keeps in PostgreSQL beside the shops' records: who the nodes are, what each shop is
-/// configured as, and which node serves each shop under which epoch.
+/// The tables a cluster keeps in PostgreSQL: who the nodes are, what each shop is configured as, which node serves
+/// each shop under which epoch, and the shops' records (`RecordTables`).
 enum ClusterSchema {
     /// The first key of every advisory lock kefud takes (`'KEFU'` in ASCII), so that they cannot collide with locks of
     /// other software sharing the database; the second is the node's `lock_id`.
@@ -41,7 +41,7 @@ enum ClusterSchema {
             renewed_at timestamptz
         )
         """,
-    ]
+    ] + RecordTables.statements
 
     /// Creates what is missing, under a transaction-level advisory lock: nodes starting together would otherwise race
     /// each other's `CREATE ... IF NOT EXISTS` into a unique violation.

@@ -56,7 +56,8 @@ public final class ShopLeases: Sendable {
             // A node keeps its lock id across restarts; a new node takes the next one.
             let rows = try await connection.query(
                 """
-                INSERT INTO kefu_nodes (node, lock_id, advertise) VALUES (\(node), nextval('kefu_node_lock_ids'), \(advertise))
+                INSERT INTO kefu_nodes (node, lock_id, advertise)
+                VALUES (\(node), nextval('kefu_node_lock_ids'), \(advertise))
                 ON CONFLICT (node) DO UPDATE SET advertise = excluded.advertise
                 RETURNING lock_id
                 """, logger: logger)
@@ -107,7 +108,8 @@ public final class ShopLeases: Sendable {
     public func renew(for lease: Duration) async throws -> [String: Int64] {
         let rows = try await connection.query(
             """
-            UPDATE kefu_leases SET expires_at = now() + make_interval(secs => \(Self.seconds(lease))), renewed_at = now()
+            UPDATE kefu_leases
+            SET expires_at = now() + make_interval(secs => \(Self.seconds(lease))), renewed_at = now()
             WHERE owner = \(node)
             RETURNING shop, epoch
             """, logger: logger)

@@ -12,7 +12,7 @@ import Logging
 ///
 /// Threading contract: callbacks and read bodies run on the writer thread. They must be short and must not
 /// block (hop to your own event loop to do real work); every job queued behind them waits meanwhile.
-public final class ConversationStore: Sendable {
+public final class ConversationStore: RecordStore {
     /// Path of the database file.
     public let path: String
 
@@ -107,11 +107,11 @@ public final class ConversationStore: Sendable {
     /// `body` that is not a `StoreError` is wrapped in one (`underlying`). After `close()`, `completion` is
     /// called at once, on the caller's thread, with a `.closed` error.
     public func enqueueRead<T: Sendable>(
-        _ body: @escaping @Sendable (StoreReader) throws -> T,
+        _ body: @escaping @Sendable (any RecordReader) throws -> T,
         completion: @escaping @Sendable (Result<T, StoreError>) -> Void
     ) {
         let path = path
-        let job: @Sendable (StoreReader) -> Void = { reader in
+        let job: @Sendable (any RecordReader) -> Void = { reader in
             let result: Result<T, StoreError>
             do {
                 result = .success(try body(reader))
@@ -120,29 +120,13 @@ public final class ConversationStore: Sendable {
             } catch {
                 result = .failure(StoreError(.read, path: path, message: "\(error)", underlying: error))
             }
-            reader.invalidate()
+            (reader as? StoreReader)?.invalidate()
             completion(result)
         }
         guard queue.append(.read(job)) else {
             completion(.failure(closedError))
             return
         }
-    }
-
-    /// Writes records and returns once they are committed. Not cancellable: once enqueued, records are written.
-    public func commit(_ records: [Record]) async throws(StoreError) {
-        let result: Result<Void, StoreError> = await withCheckedContinuation { continuation in
-            enqueue(records) { continuation.resume(returning: $0) }
-        }
-        try result.get()
-    }
-
-    /// Runs `body` against the store after every write enqueued before this call has committed.
-    public func read<T: Sendable>(_ body: @escaping @Sendable (StoreReader) throws -> T) async throws(StoreError) -> T {
-        let result: Result<T, StoreError> = await withCheckedContinuation { continuation in
-            enqueueRead(body) { continuation.resume(returning: $0) }
-        }
-        return try result.get()
     }
 
     /// Reads what the daemon needs to resume: open conversations and their notes, the next id, agents' last

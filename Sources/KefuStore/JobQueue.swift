@@ -2,21 +2,21 @@ import Foundation
 import KefuCore
 
 /// Called once the transaction holding an enqueued batch has committed or failed.
-typealias CommitCallback = @Sendable (Result<Void, StoreError>) -> Void
+package typealias CommitCallback = @Sendable (Result<Void, StoreError>) -> Void
 
 /// One unit of work for the writer thread, in FIFO order.
-enum Job: Sendable {
+package enum Job: Sendable {
     /// Records to apply, and who to tell when they are durable.
     case write([Record], CommitCallback)
     /// A read, wrapped with its completion. Runs after every write queued before it has committed.
-    case read(@Sendable (StoreReader) -> Void)
+    case read(@Sendable (any RecordReader) -> Void)
 }
 
 /// The queue between callers and the writer thread, plus the store's lifecycle flags and counters.
 ///
 /// Everything mutable is guarded by `condition`; nothing slow runs under it (no SQLite, no callbacks), so an
-/// `enqueue` from the routing loop only ever waits for a few appends.
-final class JobQueue: @unchecked Sendable {
+/// `enqueue` from the routing loop only ever waits for a few appends. The PostgreSQL store uses it too.
+package final class JobQueue: @unchecked Sendable {
     private static let threadKey = "kefu.store.writer"
 
     private let condition = NSCondition()
@@ -26,8 +26,10 @@ final class JobQueue: @unchecked Sendable {
     private var finishWaiters: [@Sendable () -> Void] = []
     private var counters = StoreStatistics()
 
+    package init() {}
+
     /// Appends a job; false if the store is closing, in which case the caller fails the job itself.
-    func append(_ job: Job) -> Bool {
+    package func append(_ job: Job) -> Bool {
         condition.lock()
         defer { condition.unlock() }
         guard !closing else { return false }
@@ -38,7 +40,7 @@ final class JobQueue: @unchecked Sendable {
 
     /// Blocks the writer until there is work, then hands over everything queued so it can share transactions.
     /// Returns nil once the store is closing and the queue is drained.
-    func takeAll() -> [Job]? {
+    package func takeAll() -> [Job]? {
         condition.lock()
         defer { condition.unlock() }
         while jobs.isEmpty && !closing {
@@ -53,7 +55,7 @@ final class JobQueue: @unchecked Sendable {
     }
 
     /// Stops accepting jobs; the writer drains what is queued and then exits.
-    func close() {
+    package func close() {
         condition.lock()
         closing = true
         condition.broadcast()
@@ -61,7 +63,7 @@ final class JobQueue: @unchecked Sendable {
     }
 
     /// Called by the writer as its last act, after the connection is closed.
-    func markFinished() {
+    package func markFinished() {
         condition.lock()
         finished = true
         let waiters = finishWaiters
@@ -74,7 +76,7 @@ final class JobQueue: @unchecked Sendable {
     }
 
     /// Blocks the calling thread until the writer has exited.
-    func waitUntilFinished() {
+    package func waitUntilFinished() {
         condition.lock()
         defer { condition.unlock() }
         while !finished {
@@ -83,7 +85,7 @@ final class JobQueue: @unchecked Sendable {
     }
 
     /// Runs `body` once the writer has exited (immediately, on this thread, if it already has).
-    func whenFinished(_ body: @escaping @Sendable () -> Void) {
+    package func whenFinished(_ body: @escaping @Sendable () -> Void) {
         condition.lock()
         if finished {
             condition.unlock()
@@ -94,7 +96,7 @@ final class JobQueue: @unchecked Sendable {
         }
     }
 
-    func add(_ delta: StoreStatistics) {
+    package func add(_ delta: StoreStatistics) {
         condition.lock()
         counters.transactions += delta.transactions
         counters.batches += delta.batches
@@ -103,37 +105,39 @@ final class JobQueue: @unchecked Sendable {
         condition.unlock()
     }
 
-    var statistics: StoreStatistics {
+    package var statistics: StoreStatistics {
         condition.lock()
         defer { condition.unlock() }
         return counters
     }
 
     /// Marks the calling thread as this queue's writer (see `isWriterThread`).
-    func adoptCurrentThreadAsWriter() {
+    package func adoptCurrentThreadAsWriter() {
         Thread.current.threadDictionary[Self.threadKey] = self
     }
 
     /// True on the writer thread, i.e. inside a commit callback or read body. Blocking there on the writer's
     /// own work would deadlock, so the blocking entry points check this.
-    var isWriterThread: Bool {
+    package var isWriterThread: Bool {
         (Thread.current.threadDictionary[Self.threadKey] as AnyObject?) === self
     }
 }
 
 /// A one-shot value handed from the writer thread to a thread blocked waiting for it.
-final class Latch<Value: Sendable>: @unchecked Sendable {
+package final class Latch<Value: Sendable>: @unchecked Sendable {
     private let condition = NSCondition()
     private var value: Value?
 
-    func fulfill(_ value: Value) {
+    package init() {}
+
+    package func fulfill(_ value: Value) {
         condition.lock()
         self.value = value
         condition.broadcast()
         condition.unlock()
     }
 
-    func wait() -> Value {
+    package func wait() -> Value {
         condition.lock()
         defer { condition.unlock() }
         while true {

@@ -1,9 +1,20 @@
 import KefuCore
 
+/// A row as the decoders below read it, by column index: a SQLite statement's current row, or a PostgreSQL row
+/// selected with the same columns (`KefuCluster`).
+package protocol StoredRow {
+    func int64(_ column: Int32) -> Int64
+    func optionalInt64(_ column: Int32) -> Int64?
+    func string(_ column: Int32) -> String
+    func optionalString(_ column: Int32) -> String?
+}
+
+extension Statement: StoredRow {}
+
 // SQL for each record type, and the row <-> record mapping. Column lists are spelled out (never `SELECT *`) so
 // that a later schema version adding columns cannot shift the indices used here.
 
-enum RecordSQL {
+package enum RecordSQL {
     static let upsertConversation: StaticString = """
         INSERT INTO conversations (id, customer, skill, priority, state, agent, opened_at, first_response_due_at,
             first_responded_at, breached_at, closed_at, message_count, first_message, store, language, gateway,
@@ -84,20 +95,20 @@ enum RecordSQL {
             text = excluded.text
         """
 
-    static let conversationColumns = """
+    package static let conversationColumns = """
         id, customer, skill, priority, state, agent, opened_at, first_response_due_at, first_responded_at,
         breached_at, closed_at, message_count, first_message, store, language, gateway, round, round_started_at,
         round_due_at, round_breached_at, round_warned_at, buyer_idle_since, held_since, hold_remaining_ms,
         resolution_due_at, resolution_breached_at
         """
 
-    static let roundColumns = """
+    package static let roundColumns = """
         round, started_at, due_at, answered_at, breached_at, closed_at, agent, skill, store, escalation_level, waited_ms
         """
 
-    static let assignmentColumns = "agent, at, reason, explanation"
+    package static let assignmentColumns = "agent, at, reason, explanation"
 
-    static let noteColumns = "seq, author, at, text"
+    package static let noteColumns = "seq, author, at, text"
 
     /// Writes one record with the connection's cached statements.
     static func apply(_ record: Record, on connection: SQLiteConnection) throws(StoreError) {
@@ -178,8 +189,8 @@ enum RecordSQL {
         }
     }
 
-    /// Decodes a row selected with `conversationColumns`.
-    static func conversation(from row: Statement, path: String) throws(StoreError) -> ConversationRecord {
+    /// Decodes a row selected with `conversationColumns` (from SQLite, or from PostgreSQL's same columns).
+    package static func conversation(from row: some StoredRow, path: String) throws(StoreError) -> ConversationRecord {
         let id = row.int64(0)
         let priorityText = row.string(3)
         let stateText = row.string(4)
@@ -221,7 +232,7 @@ enum RecordSQL {
     }
 
     /// Decodes a row selected with `roundColumns`.
-    static func round(from row: Statement, of conversation: ConversationID) -> RoundRecord {
+    package static func round(from row: some StoredRow, of conversation: ConversationID) -> RoundRecord {
         var round = RoundRecord(
             conversation: conversation,
             round: Int(row.int64(0)),
@@ -241,8 +252,8 @@ enum RecordSQL {
     }
 
     /// Decodes a row selected with `assignmentColumns`.
-    static func assignment(
-        from row: Statement, of conversation: ConversationID, path: String
+    package static func assignment(
+        from row: some StoredRow, of conversation: ConversationID, path: String
     ) throws(StoreError) -> AssignmentRecord {
         let reasonText = row.string(2)
         guard let reason = AssignmentReason(rawValue: reasonText) else {
@@ -257,7 +268,7 @@ enum RecordSQL {
     }
 
     /// Decodes a row selected with `noteColumns`.
-    static func note(from row: Statement, of conversation: ConversationID) -> NoteRecord {
+    package static func note(from row: some StoredRow, of conversation: ConversationID) -> NoteRecord {
         NoteRecord(
             conversation: conversation,
             seq: Int(row.int64(0)),

@@ -13,6 +13,9 @@ public struct StoreError: Error, CustomStringConvertible, Sendable {
         case read
         /// The store was closed before the job could be accepted.
         case closed
+        /// In a cluster: this node no longer serves the shop under the epoch it wrote with (its lease was taken);
+        /// nothing of the batch was written, and nothing more will be.
+        case fenced
     }
 
     /// What the store was doing.

@@ -1,11 +1,11 @@
 import KefuCore
 
-/// Read access to the store, handed to the body of `ConversationStore.enqueueRead(_:completion:)` and
-/// `ConversationStore.read(_:)`.
+/// Read access to the SQLite store, handed to the body of `ConversationStore.enqueueRead(_:completion:)` and
+/// `read(_:)`.
 ///
 /// A reader is valid only while that body runs, on the store's writer thread; it sees every write enqueued before
 /// the read. It is not `Sendable`, and a reader kept past its body throws instead of touching the database.
-public final class StoreReader {
+public final class StoreReader: RecordReader {
     private var connection: SQLiteConnection?
     private let path: String
 
@@ -17,11 +17,6 @@ public final class StoreReader {
     /// Ends the reader's validity once its body has returned.
     func invalidate() {
         connection = nil
-    }
-
-    /// The messages of a conversation, ordered by `seq`; empty when there are none.
-    public func history(of conversation: ConversationID) throws -> [MessageRecord] {
-        try history(of: conversation, after: 0, upTo: Int.max, limit: Int.max, includeInternal: true)
     }
 
     /// A page of a conversation's messages: those with `after < seq <= upTo`, at most `limit`, in order. Without
@@ -218,12 +213,6 @@ public final class StoreReader {
         SELECT customer, holder, closed_at FROM ranked WHERE position = 1
         """
 
-    /// Everything the daemon needs to resume serving after a restart; what `ConversationStore.recover()` returns.
-    /// `returningBuyers` stays empty; see `recoveredState(returningBuyersSince:)`.
-    public func recoveredState() throws -> RecoveredState {
-        try recoveredState(returningBuyersSince: nil)
-    }
-
     /// `recoveredState()`, plus `lastAgents(closedSince:)` as `returningBuyers` when `since` is not nil.
     public func recoveredState(returningBuyersSince since: Instant?) throws -> RecoveredState {
         var open: [ConversationRecord] = []
@@ -364,6 +353,18 @@ public final class StoreReader {
 
     private var invalidError: StoreError {
         StoreError(.read, path: path, message: "StoreReader used after its read body returned")
+    }
+}
+
+extension RecordReader {
+    /// `StoreReader.queryPlanForTesting` for tests that read the SQLite store.
+    func queryPlanForTesting(_ sql: String) throws -> String {
+        try (self as! StoreReader).queryPlanForTesting(sql)
+    }
+
+    /// `StoreReader.executeForTesting` for tests that read the SQLite store.
+    func executeForTesting(_ sql: String) throws {
+        try (self as! StoreReader).executeForTesting(sql)
     }
 }
 

@@ -8,7 +8,7 @@ import KefuCore
 /// verdict as its protocol code (`EXPLAIN`'s `verdict=`) with its facts by name (`level`, `required`, `held`, `max`,
 /// `store`, `language`, `reservedFor`, `why`), so the words are made again when read. The empty string: no decision
 /// was kept. Anything else was written by a kefud before this format (`LegacyDecisionText`).
-struct StoredDecision: Decodable {
+package struct StoredDecision: Decodable {
     var at: Int64
     var agent: String?
     var rule: Rule
@@ -49,7 +49,7 @@ struct StoredDecision: Decodable {
     /// What the column holds for a decision (the empty string for none). Written by hand rather than with
     /// `JSONEncoder`: every assignment carries one, and the encoder took six times as long as the text format
     /// before it (this takes less).
-    static func text(of decision: Decision?) -> String {
+    package static func text(of decision: Decision?) -> String {
         guard let decision else { return "" }
         var json = JSONText(capacity: 64 + 48 * decision.candidates.count + 48 * decision.others.count)
         json.begin("{")
@@ -159,7 +159,7 @@ struct StoredDecision: Decodable {
 
     /// The decision kept in the column of an assignment row (nil for none). The row gives what older formats did
     /// not keep: the conversation, and for text written before this format, the holder and the instant.
-    static func decision(
+    package static func decision(
         from text: String, conversation: ConversationID, agent: AgentID?, at: Instant
     ) -> Decision? {
         if text.isEmpty { return nil }
@@ -254,80 +254,4 @@ extension StoredDecision.Candidate {
         if let known, text == nil { return known }
         return .recorded(code: verdict, text: text ?? why.map { "excluded: \($0)" } ?? verdict)
     }
-}
-
-/// JSON written straight into bytes: objects and arrays, keys, strings (escaped as JSON requires) and integers.
-private struct JSONText {
-    private var bytes: [UInt8] = []
-    /// The next value is the first of its object or array, or follows its key: no comma before it.
-    private var first = true
-
-    init(capacity: Int) { bytes.reserveCapacity(capacity) }
-
-    var text: String { String(decoding: bytes, as: UTF8.self) }
-
-    mutating func begin(_ bracket: Unicode.Scalar) {
-        separate()
-        bytes.append(UInt8(ascii: bracket))
-        first = true
-    }
-
-    mutating func end(_ bracket: Unicode.Scalar) {
-        bytes.append(UInt8(ascii: bracket))
-        first = false
-    }
-
-    mutating func key(_ name: StaticString) {
-        separate()
-        bytes.append(UInt8(ascii: "\""))
-        name.withUTF8Buffer { bytes.append(contentsOf: $0) }
-        bytes.append(UInt8(ascii: "\""))
-        bytes.append(UInt8(ascii: ":"))
-        first = true
-    }
-
-    mutating func string(_ value: String) {
-        separate()
-        bytes.append(UInt8(ascii: "\""))
-        var value = value
-        // Over the contiguous bytes: the UTF-8 view's iterator costs a call and checks per byte.
-        value.withUTF8 { utf8 in
-            guard utf8.contains(where: Self.mustEscape) else {
-                bytes.append(contentsOf: utf8)
-                return
-            }
-            for byte in utf8 {
-                if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") {
-                    bytes.append(UInt8(ascii: "\\"))
-                    bytes.append(byte)
-                } else if byte < 0x20 {
-                    // `\u00XX`: JSON allows no control character as it is.
-                    bytes.append(contentsOf: "\\u00".utf8)
-                    bytes.append(Self.hexDigits[Int(byte >> 4)])
-                    bytes.append(Self.hexDigits[Int(byte & 0xF)])
-                } else {
-                    bytes.append(byte)
-                }
-            }
-        }
-        bytes.append(UInt8(ascii: "\""))
-    }
-
-    mutating func number(_ value: Int64) {
-        separate()
-        bytes.append(contentsOf: String(value).utf8)
-    }
-
-    mutating func number(_ value: Int) { number(Int64(value)) }
-
-    private mutating func separate() {
-        if !first { bytes.append(UInt8(ascii: ",")) }
-        first = false
-    }
-
-    private static func mustEscape(_ byte: UInt8) -> Bool {
-        byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\")
-    }
-
-    private static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
 }

@@ -1,3 +1,4 @@
+import KefuTestSupport
 import Foundation
 import KefuCore
 import KefuStore

@@ -1,3 +1,4 @@
+import KefuTestSupport
 import KefuCore
 import KefuStore
 import Testing

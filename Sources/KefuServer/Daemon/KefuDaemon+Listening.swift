@@ -17,7 +17,7 @@ import Synchronization
 struct ServedShop: Sendable {
     let name: String
     let owner: OwnerLink
-    let store: ConversationStore
+    let store: any RecordStore
     /// Completed when the owner is done (with the sessions to hand over, for a restart).
     let done: EventLoopFuture<RestartCarryOver.Sessions?>
 }
@@ -76,7 +76,7 @@ extension KefuDaemon {
     /// the file descriptor store, else `[server] listen`.
     func listen(
         census: ConnectionCensus,
-        shops recovered: [(name: String, configuration: KefuConfiguration, store: ConversationStore, core: RoutingCore)],
+        shops recovered: [(name: String, configuration: KefuConfiguration, store: any RecordStore, core: RoutingCore)],
         carried: RestartCarryOver.File?
     ) async throws -> Serving {
         let passed = PassedDescriptors(passedDescriptors(), logger: logger)
@@ -160,7 +160,7 @@ extension KefuDaemon {
 
     /// A shop's routing owner, made on its loop: the only holder of the shop's routing state from here on.
     private func startOwner(
-        _ shop: String, _ configuration: KefuConfiguration, on loop: any EventLoop, store: ConversationStore,
+        _ shop: String, _ configuration: KefuConfiguration, on loop: any EventLoop, store: any RecordStore,
         core: RoutingCore, directory: ShopDirectory, carried: RestartCarryOver.Kept?
     ) async throws -> (OwnerLink, EventLoopFuture<RestartCarryOver.Sessions?>) {
         let (clock, check) = (clock, invariantCheck)

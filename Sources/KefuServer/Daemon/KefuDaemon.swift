@@ -218,7 +218,7 @@ public final class KefuDaemon: Service, Sendable {
     private func serve() async throws {
         let shops = servableShops
         guard !shops.isEmpty else { throw NoShopToServe() }
-        var recovered: [(name: String, configuration: KefuConfiguration, store: ConversationStore, core: RoutingCore)] = []
+        var recovered: [(name: String, configuration: KefuConfiguration, store: any RecordStore, core: RoutingCore)] = []
         for shop in shops {
             let (store, core) = try await recover(shop.name, shop.configuration)
             recovered.append((shop.name, shop.configuration, store, core))

@@ -200,7 +200,7 @@ extension ShopOwner {
 
     /// Runs a read on the store's thread after every write issued before it; its answer takes its place in the
     /// session's output order.
-    private func read(session: SessionState, tag: String, _ body: @escaping @Sendable (StoreReader) throws -> StoreAnswer)
+    private func read(session: SessionState, tag: String, _ body: @escaping @Sendable (any RecordReader) throws -> StoreAnswer)
     {
         sendOpenJobBeforeRead()
         let ticket = gate.issueRead()
@@ -249,7 +249,7 @@ extension ShopOwner {
 
     /// The store's half of "not yours is not-found": the customer of the conversation, an agent who held it.
     static func mayRead(
-        _ record: ConversationRecord, viewer: Principal, verify: Bool, reader: StoreReader
+        _ record: ConversationRecord, viewer: Principal, verify: Bool, reader: any RecordReader
     ) throws -> Bool {
         guard verify else { return true }
         switch viewer {

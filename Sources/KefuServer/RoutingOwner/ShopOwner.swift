@@ -96,7 +96,7 @@ final class ShopOwner {
     /// posts goes on to that owner (until the connection says it has moved, ``OwnerInput/movedAway(_:)``).
     var handedOff: [SessionID: OwnerLink] = [:]
     var core: RoutingCore
-    let store: ConversationStore
+    let store: any RecordStore
     let clock: any WallClock
     /// Replaced by a reload: token changes apply to new logins.
     var authenticator: Authenticator
@@ -153,7 +153,7 @@ final class ShopOwner {
         directory: ShopDirectory = ShopDirectory(),
         loop: any EventLoop,
         core: RoutingCore,
-        store: ConversationStore,
+        store: any RecordStore,
         clock: any WallClock,
         authenticator: Authenticator,
         notifier: any ServiceNotifier,

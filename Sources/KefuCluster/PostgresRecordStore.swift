@@ -1,0 +1,130 @@
+import Foundation
+import KefuConfig
+import KefuCore
+import KefuStore
+import Logging
+import NIOCore
+import NIOPosix
+import PostgresNIO
+
+/// A shop's records in PostgreSQL, written by the node that serves the shop under the epoch of its lease.
+///
+/// The same shape as the SQLite store (`ConversationStore`), on purpose: one thread of the store's own drains a FIFO
+/// of jobs (`JobQueue`), consecutive writes share one transaction (group commit, here one `kefu_commit` statement,
+/// so one round trip and one fsync with `synchronous_commit` on), a commit callback runs only once its batch is
+/// durable, a read runs after the writes queued before it. The thread blocks on PostgreSQL's answers: it is not an
+/// event loop, and the routing owner never waits for it.
+///
+/// Fenced: every commit checks the shop's lease under this store's node and epoch. Once one is refused, the node no
+/// longer serves the shop; every later write fails at once with a `.fenced` error and `onFenced` is called, once.
+public final class PostgresRecordStore: RecordStore {
+    public let shop: String
+    public let node: String
+    public let epoch: Int64
+    /// What a `StoreError` names as the store: the server and the shop (never the password).
+    let name: String
+    private let queue = JobQueue()
+
+    /// Connects on its own connection and starts the store's thread. The tables exist (`ShopLeases.join` made them).
+    public static func open(
+        _ settings: ClusterSettings, shop: String, epoch: Int64, logger: Logger,
+        onFenced: @escaping @Sendable () -> Void = {}
+    ) async throws -> PostgresRecordStore {
+        let url = settings.postgres
+        let name = "postgresql://\(url.host):\(url.port)/\(url.database) shop=\(shop)"
+        var logger = logger
+        logger[metadataKey: "store"] = "\(name)"
+        let connector = Connector(url: url, logger: logger)
+        let connection = try await connector.connect()
+        let store = PostgresRecordStore(shop: shop, node: settings.node, epoch: epoch, name: name)
+        let writer = PostgresRecordWriter(
+            store: store, queue: store.queue, connection: connection, connector: connector, logger: logger,
+            onFenced: onFenced)
+        let thread = Thread { writer.run() }
+        thread.name = "kefu-pg-store"
+        thread.start()
+        logger.info("store opened", metadata: ["shop": "\(shop)", "epoch": "\(epoch)"])
+        return store
+    }
+
+    private init(shop: String, node: String, epoch: Int64, name: String) {
+        self.shop = shop
+        self.node = node
+        self.epoch = epoch
+        self.name = name
+    }
+
+    deinit { queue.close() }
+
+    public var statistics: StoreStatistics { queue.statistics }
+
+    public func enqueue(_ records: [Record], onCommit: @escaping @Sendable (Result<Void, StoreError>) -> Void) {
+        guard queue.append(.write(records, onCommit)) else {
+            onCommit(.failure(StoreError(.closed, path: name, message: "store is closed")))
+            return
+        }
+    }
+
+    public func enqueueRead<T: Sendable>(
+        _ body: @escaping @Sendable (any RecordReader) throws -> T,
+        completion: @escaping @Sendable (Result<T, StoreError>) -> Void
+    ) {
+        let name = name
+        let job: @Sendable (any RecordReader) -> Void = { reader in
+            let result: Result<T, StoreError>
+            do {
+                result = .success(try body(reader))
+            } catch let error as StoreError {
+                result = .failure(error)
+            } catch {
+                result = .failure(StoreError(.read, path: name, message: "\(error)", underlying: error))
+            }
+            completion(result)
+        }
+        guard queue.append(.read(job)) else {
+            completion(.failure(StoreError(.closed, path: name, message: "store is closed")))
+            return
+        }
+    }
+
+    public func shutdown() async {
+        queue.close()
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            queue.whenFinished { continuation.resume() }
+        }
+    }
+}
+
+/// Opens the store's connections (at start, and again after PostgreSQL went away).
+struct Connector: Sendable {
+    let url: PostgresURL
+    let logger: Logger
+
+    func connect() async throws -> PostgresConnection {
+        let configuration = PostgresConnection.Configuration(
+            host: url.host, port: url.port, username: url.user, password: url.password, database: url.database,
+            tls: .disable)
+        return try await PostgresConnection.connect(
+            on: MultiThreadedEventLoopGroup.singleton.any(), configuration: configuration, id: 2, logger: logger)
+    }
+}
+
+/// Runs `body` on Swift's concurrency pool and blocks the calling thread (a store's own thread, never an event loop
+/// or a pool thread) until it returns.
+func blocking<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) throws -> T {
+    let latch = Latch<Result<T, any Error>>()
+    Task {
+        do { latch.fulfill(.success(try await body())) } catch { latch.fulfill(.failure(error)) }
+    }
+    return try latch.wait().get()
+}
+
+/// The full text of a PostgreSQL error: postgres-nio's `description` hides the server's message on purpose.
+func describe(_ error: any Error) -> String {
+    guard let error = error as? PSQLError else { return "\(error)" }
+    if let info = error.serverInfo {
+        let state = info[.sqlState].map { " (\($0))" } ?? ""
+        return (info[.message] ?? "server error") + state
+    }
+    return "\(error.code)" + (error.underlying.map { ": \($0)" } ?? "")
+}

@@ -1,0 +1,161 @@
+import KefuCore
+import KefuStore
+import Logging
+import PostgresNIO
+
+/// The PostgreSQL store's thread: turns queued jobs into `kefu_commit` statements and runs reads between them.
+///
+/// `@unchecked Sendable`: handed to the store's thread when it starts and touched only there afterwards.
+final class PostgresRecordWriter: @unchecked Sendable {
+    private struct PendingWrite {
+        let records: [Record]
+        let callback: @Sendable (Result<Void, StoreError>) -> Void
+    }
+
+    private let shop: String
+    private let node: String
+    private let epoch: Int64
+    private let name: String
+    private let queue: JobQueue
+    private var connection: PostgresConnection?
+    private let connector: Connector
+    private let logger: Logger
+    private let onFenced: @Sendable () -> Void
+    private var fenced = false
+
+    init(
+        store: PostgresRecordStore, queue: JobQueue, connection: PostgresConnection, connector: Connector,
+        logger: Logger, onFenced: @escaping @Sendable () -> Void
+    ) {
+        self.shop = store.shop
+        self.node = store.node
+        self.epoch = store.epoch
+        self.name = store.name
+        self.queue = queue
+        self.connection = connection
+        self.connector = connector
+        self.logger = logger
+        self.onFenced = onFenced
+    }
+
+    func run() {
+        queue.adoptCurrentThreadAsWriter()
+        while let jobs = queue.takeAll() {
+            var group: [PendingWrite] = []
+            for job in jobs {
+                switch job {
+                case .write(let records, let callback):
+                    group.append(PendingWrite(records: records, callback: callback))
+                case .read(let body):
+                    commit(group)
+                    group.removeAll(keepingCapacity: true)
+                    body(PostgresRecordReader(shop: shop, name: name, query: { [self] in try self.query($0) }))
+                }
+            }
+            commit(group)
+        }
+        if let connection { try? blocking { try await connection.close() } }
+        logger.info("store closed")
+        queue.markFinished()
+    }
+
+    /// The rows of one statement, on the current connection (opened again first if PostgreSQL went away).
+    func query(_ query: PostgresQuery) throws -> [PostgresRow] {
+        let connection = try currentConnection()
+        let logger = logger
+        do {
+            return try blocking { try await connection.query(query, logger: logger).collect() }
+        } catch let error as PSQLError where error.serverInfo == nil {
+            // The connection broke (PostgreSQL restarted, the network): the next statement opens a new one.
+            self.connection = nil
+            throw StoreError(.read, path: name, message: describe(error), underlying: error)
+        } catch {
+            throw StoreError(.read, path: name, message: describe(error), underlying: error)
+        }
+    }
+
+    private func currentConnection() throws -> PostgresConnection {
+        if let connection, !connection.isClosed { return connection }
+        let connector = connector
+        do {
+            let connection = try blocking { try await connector.connect() }
+            self.connection = connection
+            logger.info("store reconnected")
+            return connection
+        } catch {
+            throw StoreError(.open, path: name, message: "cannot connect: \(describe(error))", underlying: error)
+        }
+    }
+
+    private func commit(_ group: [PendingWrite]) {
+        guard !group.isEmpty else { return }
+        var results: [Result<Void, StoreError>]
+        var transactions = 0
+        if fenced {
+            results = Array(repeating: .failure(fencedError), count: group.count)
+        } else {
+            var batch = RecordBatch()
+            for pending in group { batch.add(pending.records) }
+            switch write(batch) {
+            case .success:
+                results = Array(repeating: .success(()), count: group.count)
+                transactions = 1
+            case .failure(let error) where group.count > 1 && !fenced && error.operation == .write:
+                // One client's bad record (a message for an unknown conversation) must not fail everyone who
+                // shared the statement: each batch again on its own.
+                results = []
+                for pending in group {
+                    var alone = RecordBatch()
+                    alone.add(pending.records)
+                    let result = fenced ? .failure(fencedError) : write(alone)
+                    if case .success = result { transactions += 1 }
+                    results.append(result)
+                }
+            case .failure(let error):
+                results = Array(repeating: .failure(error), count: group.count)
+            }
+        }
+        var delta = StoreStatistics(transactions: transactions)
+        for (pending, result) in zip(group, results) {
+            if case .success = result {
+                delta.batches += 1
+                delta.records += pending.records.count
+            } else {
+                delta.failedBatches += 1
+            }
+        }
+        queue.add(delta)
+        for (pending, result) in zip(group, results) { pending.callback(result) }
+    }
+
+    private var fencedError: StoreError {
+        StoreError(
+            .fenced, path: name,
+            message: "node \(node) no longer serves shop \(shop) under epoch \(epoch): nothing was written")
+    }
+
+    private func write(_ batch: RecordBatch) -> Result<Void, StoreError> {
+        let json = batch.json
+        let statement: PostgresQuery =
+            "SELECT kefu_commit(\(shop), \(node), \(epoch), \(json)::jsonb)"
+        do {
+            _ = try query(statement)
+            return .success(())
+        } catch let error as StoreError {
+            if let underlying = error.underlying as? PSQLError,
+                underlying.serverInfo?[.sqlState] == RecordTables.fencedState
+            {
+                fenced = true
+                logger.error("store fenced: the shop's lease is gone", metadata: ["epoch": "\(epoch)"])
+                onFenced()
+                return .failure(fencedError)
+            }
+            logger.error("store transaction failed", metadata: ["error": "\(error.message)"])
+            var failure = error
+            failure.operation = error.operation == .read ? .write : error.operation
+            return .failure(failure)
+        } catch {
+            return .failure(StoreError(.write, path: name, message: "\(error)", underlying: error))
+        }
+    }
+}

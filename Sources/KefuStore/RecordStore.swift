@@ -1,0 +1,89 @@
+import KefuCore
+
+/// Where a shop's records are kept: SQLite on one node (`ConversationStore`), PostgreSQL in a cluster
+/// (`KefuCluster.PostgresRecordStore`). The routing owner sees only this.
+///
+/// Both keep the same promises: batches commit in the order they were enqueued, many to a transaction; `onCommit`
+/// runs once its batch is durable (or failed: then nothing of it was written); a read runs after every write
+/// enqueued before it and before every write enqueued after it. Callbacks and read bodies run on the store's own
+/// thread and must be short.
+public protocol RecordStore: AnyObject, Sendable {
+    /// Counters of the store's work since it was opened.
+    var statistics: StoreStatistics { get }
+
+    /// Queues records for writing and returns at once; `onCommit` says when they are durable.
+    func enqueue(_ records: [Record], onCommit: @escaping @Sendable (Result<Void, StoreError>) -> Void)
+
+    /// Queues a read and returns at once; `completion` receives what `body` returned.
+    func enqueueRead<T: Sendable>(
+        _ body: @escaping @Sendable (any RecordReader) throws -> T,
+        completion: @escaping @Sendable (Result<T, StoreError>) -> Void)
+
+    /// Stops accepting work and returns once everything queued has committed and the store is closed.
+    func shutdown() async
+}
+
+extension RecordStore {
+    /// Writes records and returns once they are committed. Not cancellable: once enqueued, records are written.
+    public func commit(_ records: [Record]) async throws(StoreError) {
+        let result: Result<Void, StoreError> = await withCheckedContinuation { continuation in
+            enqueue(records) { continuation.resume(returning: $0) }
+        }
+        try result.get()
+    }
+
+    /// Runs `body` against the store after every write enqueued before this call has committed.
+    public func read<T: Sendable>(_ body: @escaping @Sendable (any RecordReader) throws -> T) async throws(StoreError)
+        -> T
+    {
+        let result: Result<T, StoreError> = await withCheckedContinuation { continuation in
+            enqueueRead(body) { continuation.resume(returning: $0) }
+        }
+        return try result.get()
+    }
+}
+
+/// What a read body may ask of a store, whichever holds the records. Valid only while the body runs, on the
+/// store's thread.
+public protocol RecordReader {
+    /// A page of a conversation's messages: those with `after < seq <= upTo`, at most `limit`, in order. Without
+    /// `includeInternal`, the daemon's internal lines (`from=system` that are not automatic: transfer reasons) are
+    /// left out, as a buyer sees the conversation.
+    func history(
+        of conversation: ConversationID, after: Int, upTo: Int, limit: Int, includeInternal: Bool
+    ) throws -> [MessageRecord]
+    /// The seq of the message `author` sent under `ref` in the conversation (`SEND ref=`), if there is one.
+    func sentMessage(_ conversation: ConversationID, author: String, ref: String) throws -> Int?
+    /// The seq of a conversation's last message (0 when it has none).
+    func lastSeq(of conversation: ConversationID) throws -> Int
+    /// The stored state of a conversation, or nil if it was never written.
+    func conversation(_ id: ConversationID) throws -> ConversationRecord?
+    /// Every agent that has held the conversation, each once, in order of their first assignment.
+    func agentsWhoHeld(_ conversation: ConversationID) throws -> [AgentID]
+    /// The conversation's changes of hands, in the order they were written.
+    func assignments(of conversation: ConversationID) throws -> [AssignmentRecord]
+    /// The conversation's last change of hands, or nil if it never had one.
+    func latestAssignment(of conversation: ConversationID) throws -> AssignmentRecord?
+    /// The conversation's internal notes, ordered by `seq`.
+    func notes(of conversation: ConversationID) throws -> [NoteRecord]
+    /// A conversation's response rounds, in order.
+    func rounds(of conversation: ConversationID) throws -> [RoundRecord]
+    /// For each customer, the agent who held their most recently closed conversation among those closed at or
+    /// after `since`, and when it closed (老客户 go back to the same agent after a restart or a failover).
+    func lastAgents(closedSince since: Instant) throws -> [CustomerID: ReturningBuyer]
+    /// Everything a routing owner needs to resume serving the shop, plus `lastAgents(closedSince:)` as
+    /// `returningBuyers` when `since` is not nil.
+    func recoveredState(returningBuyersSince since: Instant?) throws -> RecoveredState
+}
+
+extension RecordReader {
+    /// The messages of a conversation, ordered by `seq`; empty when there are none.
+    public func history(of conversation: ConversationID) throws -> [MessageRecord] {
+        try history(of: conversation, after: 0, upTo: Int.max, limit: Int.max, includeInternal: true)
+    }
+
+    /// `recoveredState(returningBuyersSince: nil)`: `returningBuyers` stays empty.
+    public func recoveredState() throws -> RecoveredState {
+        try recoveredState(returningBuyersSince: nil)
+    }
+}

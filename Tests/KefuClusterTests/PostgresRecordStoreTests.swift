@@ -1,0 +1,186 @@
+import Foundation
+import KefuCluster
+import KefuConfig
+import KefuCore
+import KefuStore
+import KefuTestSupport
+import Logging
+import Synchronization
+import Testing
+
+/// A shop's records in PostgreSQL: read back as the SQLite store reads them, group-committed, fenced by the lease,
+/// and still written after PostgreSQL restarts.
+@Suite("The PostgreSQL record store", .serialized)
+struct PostgresRecordStoreTests {
+    private let logger = Logger(label: "pg-store-test") { _ in SwiftLogNoOpLogHandler() }
+
+    private func settings(_ server: PostgresServer, node: String) -> ClusterSettings {
+        ClusterSettings(
+            postgres: PostgresURL(host: "127.0.0.1", port: server.port, user: "kefu", database: "kefu"), node: node,
+            advertise: ListenAddress(host: "127.0.0.1", port: 7390))
+    }
+
+    /// Node `a` joins, takes `shop` and opens its store under the epoch it was granted.
+    private func openStore(
+        _ server: PostgresServer, shop: String = "acme", lease: Duration = .seconds(30),
+        onFenced: @escaping @Sendable () -> Void = {}
+    ) async throws -> (ShopLeases, PostgresRecordStore) {
+        let leases = try await ShopLeases.join(settings(server, node: "a"), logger: logger)
+        let epoch = try #require(try await leases.acquire(shop, for: lease))
+        let store = try await PostgresRecordStore.open(
+            settings(server, node: "a"), shop: shop, epoch: epoch, logger: logger, onFenced: onFenced)
+        return (leases, store)
+    }
+
+    /// Every kind of row, with the cases the readers treat apart: an open conversation with an automatic reply, an
+    /// internal line, a resend ref, a note and a round on the ladder; one closed with its holder; one closed back in the
+    /// queue (its holder found through its assignments); and a conversation rewritten within the same batch.
+    private static var records: [[Record]] {
+        var open = conversation(1, state: .assigned, agent: "alice", messageCount: 4)
+        open.round = 1
+        var round = RoundRecord(
+            conversation: ConversationID(1), round: 1, startedAt: at(1_700_000_000_001), dueAt: at(1_700_000_120_001),
+            agent: "alice", skill: "presales", store: "flagship")
+        round.escalationLevel = 2
+        var withRef = message(1, 2, "我要退货 🙏")
+        withRef.ref = "r-1"
+        var automatic = message(1, 3, "您好，请稍等", sender: .agent)
+        automatic.automatic = true
+        let internalLine = MessageRecord(
+            conversation: ConversationID(1), seq: 4, sender: .system, author: "system", at: at(1_700_000_000_004),
+            text: "transfer: \"refunds\"\nsecond line")
+        let routed = decision(
+            1, "alice", 1_700_000_000_010,
+            [Candidate(agent: "alice", verdict: .chosen), Candidate(agent: "bob", verdict: .higherLoad(held: 5, max: 5))])
+        return [
+            [.conversation(conversation(1)), .message(message(1, 1))],
+            [
+                .conversation(open), .message(withRef), .message(automatic), .message(internalLine),
+                .assignment(assignment(1, "alice", 1_700_000_000_010, decision: routed)), .note(note(1, 1, "VIP 客户")),
+                .round(round),
+            ],
+            [
+                .conversation(conversation(2, state: .closed, agent: "bob", closedAt: at(1_700_000_500_000))),
+                .message(message(2, 1)), .message(message(2, 2, "好的", sender: .agent)),
+                .assignment(assignment(2, "bob", 1_700_000_000_020)),
+            ],
+            [
+                .conversation(conversation(3, customer: "buyer-2", state: .closed, closedAt: at(1_700_000_400_000))),
+                .assignment(assignment(3, "carol", 1_700_000_000_030)),
+                .assignment(assignment(3, nil, 1_700_000_000_040, .reassigned)),
+            ],
+        ]
+    }
+
+    @Test func recordsReadBackExactlyAsFromSQLite() async throws {
+        guard let server = try await PostgresServer.startForTest() else { return }
+        defer { server.stop() }
+        let (leases, postgres) = try await openStore(server)
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("kefu-pg-compare-\(UUID())").path
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let sqlite = try ConversationStore(directory: directory, logger: logger)
+        // Both stores get the batches in one group (and so the conversation written twice in one statement).
+        let gate = await postgres.holdWriter()
+        let outcomes = Outcomes()
+        for (index, batch) in Self.records.enumerated() {
+            postgres.enqueue(batch, onCommit: outcomes.callback(index))
+            try await sqlite.commit(batch)
+        }
+        gate.signal()
+        try await postgres.drain()
+        #expect(outcomes.firingOrder == Array(Self.records.indices))
+        #expect(Self.records.indices.allSatisfy(outcomes.succeeded))
+        #expect(postgres.statistics.transactions == 1)
+
+        @Sendable func everything(_ reader: any RecordReader) throws -> String {
+            var text = "\(try reader.recoveredState(returningBuyersSince: at(0)))\n"
+            for id in [1, 2, 3, 4].map(ConversationID.init) {
+                text += "\(try reader.conversation(id) as Any)\n\(try reader.history(of: id))\n"
+                text += "\(try reader.history(of: id, after: 1, upTo: 3, limit: 5, includeInternal: false))\n"
+                text += "\(try reader.lastSeq(of: id)) \(try reader.agentsWhoHeld(id)) \(try reader.notes(of: id))\n"
+                text += "\(try reader.rounds(of: id))\n\(try reader.assignments(of: id))\n"
+                text += "\(try reader.latestAssignment(of: id) as Any)\n"
+            }
+            text += "\(try reader.sentMessage(ConversationID(1), author: "buyer-1", ref: "r-1") as Any)"
+            text += " \(try reader.sentMessage(ConversationID(1), author: "buyer-1", ref: "r-2") as Any)\n"
+            return text
+        }
+        let fromSQLite = try await sqlite.read(everything)
+        let fromPostgres = try await postgres.read(everything)
+        #expect(fromPostgres == fromSQLite)
+        // Not vacuous: the reads saw the rows.
+        let state = try await postgres.read { try $0.recoveredState(returningBuyersSince: at(0)) }
+        #expect(state.openConversations.map(\.id) == [ConversationID(1)])
+        #expect(state.openConversations.first?.roundEscalationLevel == 2)
+        #expect(state.returningBuyers[CustomerID("buyer-2")]?.agent == AgentID("bob"))
+        #expect(state.nextConversationID == ConversationID(4))
+        await sqlite.shutdown()
+        await postgres.shutdown()
+        await leases.leave()
+    }
+
+    @Test func aBadBatchFailsAloneAndTheOthersOfItsGroupCommit() async throws {
+        guard let server = try await PostgresServer.startForTest() else { return }
+        defer { server.stop() }
+        let (leases, store) = try await openStore(server)
+        let gate = await store.holdWriter()
+        let outcomes = Outcomes()
+        store.enqueue([.conversation(conversation(1)), .message(message(1, 1))], onCommit: outcomes.callback(1))
+        store.enqueue([.message(message(99, 1))], onCommit: outcomes.callback(2))
+        store.enqueue([.message(message(1, 2))], onCommit: outcomes.callback(3))
+        gate.signal()
+        try await store.drain()
+        #expect(outcomes.firingOrder == [1, 2, 3])
+        #expect(outcomes.succeeded(1) && outcomes.succeeded(3))
+        #expect(outcomes.error(2)?.operation == .write)
+        #expect(try await store.read { try $0.history(of: ConversationID(1)).map(\.seq) } == [1, 2])
+        #expect(try await server.psql("SELECT count(*) FROM kefu_messages") == "2")
+        await store.shutdown()
+        await leases.leave()
+    }
+
+    @Test func afterTheLeaseMovedNothingMoreIsWrittenAndTheNodeIsTold() async throws {
+        guard let server = try await PostgresServer.startForTest() else { return }
+        defer { server.stop() }
+        let fencings = Mutex(0)
+        let (a, store) = try await openStore(server, lease: .milliseconds(300)) { fencings.withLock { $0 += 1 } }
+        try await store.commit([.conversation(conversation(1)), .message(message(1, 1))])
+        // a pauses past its lease; b takes the shop.
+        try await Task.sleep(for: .milliseconds(400))
+        let b = try await ShopLeases.join(settings(server, node: "b"), logger: logger)
+        #expect(try await b.acquire("acme", for: .seconds(30)) == 2)
+        // a's store, still believing, tries to write: refused by PostgreSQL, and again without asking.
+        for seq in 2...3 {
+            let result = await store.outcome(of: [.message(message(1, seq))])
+            guard case .failure(let error) = result else {
+                Issue.record("a write under the old epoch committed")
+                continue
+            }
+            #expect(error.operation == .fenced)
+        }
+        #expect(fencings.withLock { $0 } == 1)
+        #expect(try await server.psql("SELECT seq FROM kefu_messages ORDER BY seq") == "1")
+        await store.shutdown()
+        await a.leave()
+        await b.leave()
+    }
+
+    @Test func writesGoOnAfterPostgreSQLRestarts() async throws {
+        guard let server = try await PostgresServer.startForTest() else { return }
+        defer { server.stop() }
+        let (leases, store) = try await openStore(server)
+        try await store.commit([.conversation(conversation(1)), .message(message(1, 1))])
+        try await server.restartImmediately()
+        // The write in flight when the connection broke may fail (and then nothing of it was acknowledged); the
+        // store opens a new connection for the next one.
+        var committed: [Int] = [1]
+        for seq in 2...4 {
+            if case .success = await store.outcome(of: [.message(message(1, seq))]) { committed.append(seq) }
+        }
+        #expect(committed.contains(4))
+        let stored = try await server.psql("SELECT string_agg(seq::text, ',' ORDER BY seq) FROM kefu_messages")
+        #expect(Set(stored.split(separator: ",").compactMap { Int($0) }).isSuperset(of: committed))
+        await store.shutdown()
+        await leases.leave()
+    }
+}
