@@ -6,6 +6,7 @@ import Logging
 import NIOCore
 import NIOPosix
 import PostgresNIO
+import Synchronization
 
 /// A shop's records in PostgreSQL, written by the node that serves the shop under the epoch of its lease.
 ///
@@ -127,4 +128,43 @@ func describe(_ error: any Error) -> String {
         return (info[.message] ?? "server error") + state
     }
     return "\(error.code)" + (error.underlying.map { ": \($0)" } ?? "")
+}
+
+/// A statement (or connect) that did not answer in time: the connection is taken as hung.
+struct TimedOut: Error, CustomStringConvertible {
+    var limit: Duration
+    var description: String { "PostgreSQL did not answer within \(limit)" }
+}
+
+/// `body`'s result, or `TimedOut` after `limit`, whichever comes first. The body is cancelled on a timeout but not
+/// waited for (a statement on a hung connection may never return; closing the connection ends it).
+func withDeadline<T: Sendable>(_ limit: Duration, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
+    let outcome = FirstOutcome<T>()
+    return try await withCheckedThrowingContinuation { continuation in
+        outcome.wait(with: continuation)
+        let work = Task {
+            do { outcome.resume(with: .success(try await body())) } catch { outcome.resume(with: .failure(error)) }
+        }
+        Task {
+            try? await Task.sleep(for: limit)
+            if outcome.resume(with: .failure(TimedOut(limit: limit))) { work.cancel() }
+        }
+    }
+}
+
+/// A continuation resumed by the first of several racers.
+private final class FirstOutcome<T: Sendable>: Sendable {
+    private let continuation = Mutex<CheckedContinuation<T, any Error>?>(nil)
+
+    func wait(with continuation: CheckedContinuation<T, any Error>) {
+        self.continuation.withLock { $0 = continuation }
+    }
+
+    /// True when this was the first outcome (the one the waiter gets).
+    @discardableResult
+    func resume(with result: Result<T, any Error>) -> Bool {
+        guard let continuation = continuation.withLock({ $0.take() }) else { return false }
+        continuation.resume(with: result)
+        return true
+    }
 }

@@ -22,6 +22,13 @@ final class PostgresRecordWriter: @unchecked Sendable {
     private let logger: Logger
     private let onFenced: @Sendable () -> Void
     private var fenced = false
+    /// How long a statement may take before the connection is taken as hung: a group commit of thousands of records
+    /// takes milliseconds, so this only ever ends a connection that PostgreSQL or the network lost.
+    static let statementTimeout = Duration.seconds(10)
+    /// A whole group failed for another reason than its data (PostgreSQL went away mid-commit, so it may or may not
+    /// have committed): nothing later may commit after it, or the shop's records would have a hole. The shop is given
+    /// up and recovered afresh from what PostgreSQL has.
+    private var broken: StoreError?
 
     init(
         store: PostgresRecordStore, queue: JobQueue, connection: PostgresConnection, connector: Connector,
@@ -64,12 +71,17 @@ final class PostgresRecordWriter: @unchecked Sendable {
         let connection = try currentConnection()
         let logger = logger
         do {
-            return try blocking { try await connection.query(query, logger: logger).collect() }
-        } catch let error as PSQLError where error.serverInfo == nil {
-            // The connection broke (PostgreSQL restarted, the network): the next statement opens a new one.
-            self.connection = nil
-            throw StoreError(.read, path: name, message: describe(error), underlying: error)
+            return try blocking {
+                try await withDeadline(Self.statementTimeout) {
+                    try await connection.query(query, logger: logger).collect()
+                }
+            }
         } catch {
+            if (error as? PSQLError)?.serverInfo == nil {
+                // The connection broke or hung (PostgreSQL restarted, the network): the next statement opens a new one.
+                self.connection = nil
+                connection.close().whenComplete { _ in }
+            }
             throw StoreError(.read, path: name, message: describe(error), underlying: error)
         }
     }
@@ -78,7 +90,9 @@ final class PostgresRecordWriter: @unchecked Sendable {
         if let connection, !connection.isClosed { return connection }
         let connector = connector
         do {
-            let connection = try blocking { try await connector.connect() }
+            let connection = try blocking {
+                try await withDeadline(Self.statementTimeout) { try await connector.connect() }
+            }
             self.connection = connection
             logger.info("store reconnected")
             return connection
@@ -93,6 +107,8 @@ final class PostgresRecordWriter: @unchecked Sendable {
         var transactions = 0
         if fenced {
             results = Array(repeating: .failure(fencedError), count: group.count)
+        } else if let broken {
+            results = Array(repeating: .failure(broken), count: group.count)
         } else {
             var batch = RecordBatch()
             for pending in group { batch.add(pending.records) }
@@ -100,18 +116,24 @@ final class PostgresRecordWriter: @unchecked Sendable {
             case .success:
                 results = Array(repeating: .success(()), count: group.count)
                 transactions = 1
-            case .failure(let error) where group.count > 1 && !fenced && error.operation == .write:
+            case .failure(let error) where group.count > 1 && !fenced && Self.isAboutTheData(error):
                 // One client's bad record (a message for an unknown conversation) must not fail everyone who
                 // shared the statement: each batch again on its own.
                 results = []
                 for pending in group {
                     var alone = RecordBatch()
                     alone.add(pending.records)
-                    let result = fenced ? .failure(fencedError) : write(alone)
-                    if case .success = result { transactions += 1 }
+                    let result: Result<Void, StoreError> =
+                        fenced ? .failure(fencedError) : broken.map { .failure($0) } ?? write(alone)
+                    switch result {
+                    case .success: transactions += 1
+                    case .failure(let error) where !fenced && !Self.isAboutTheData(error): broken = error
+                    case .failure: break
+                    }
                     results.append(result)
                 }
             case .failure(let error):
+                if !fenced && !Self.isAboutTheData(error) { broken = error }
                 results = Array(repeating: .failure(error), count: group.count)
             }
         }
@@ -126,6 +148,12 @@ final class PostgresRecordWriter: @unchecked Sendable {
         }
         queue.add(delta)
         for (pending, result) in zip(group, results) { pending.callback(result) }
+    }
+
+    /// PostgreSQL refused the statement for what it wrote (a constraint): the same batch alone fails the same way,
+    /// and the others may commit without it.
+    private static func isAboutTheData(_ error: StoreError) -> Bool {
+        (error.underlying as? PSQLError)?.serverInfo != nil
     }
 
     private var fencedError: StoreError {

@@ -3,6 +3,7 @@ import Logging
 import NIOCore
 import NIOPosix
 import PostgresNIO
+import Synchronization
 
 /// One node's membership of the cluster, on a PostgreSQL connection of its own: the session advisory lock that says
 /// the node runs, and the leases of the shops it serves.
@@ -21,8 +22,14 @@ public final class ShopLeases: Sendable {
     public let node: String
     public let advertise: String
     let lockID: Int32
-    let connection: PostgresConnection
+    let settings: ClusterSettings
+    /// The node's dedicated connection; nil once it broke, until the next statement opens a new one (and takes the
+    /// advisory lock again: while it was gone, peers were free to take this node's shops, and `renew` says which).
+    private let current: Mutex<PostgresConnection?>
     let logger: Logger
+    /// How long one statement may take before the connection is given up as hung (postgres-nio sets no TCP
+    /// keepalive, and a partition would otherwise leave a statement waiting for hours).
+    static let statementTimeout = Duration.seconds(3)
 
     /// The name is taken by a node that runs (its advisory lock is held).
     public struct NodeNameInUse: Error, CustomStringConvertible {
@@ -30,11 +37,12 @@ public final class ShopLeases: Sendable {
         public var description: String { "another kefud runs as node \(node) on this cluster" }
     }
 
-    private init(node: String, advertise: String, lockID: Int32, connection: PostgresConnection, logger: Logger) {
-        self.node = node
-        self.advertise = advertise
+    private init(settings: ClusterSettings, lockID: Int32, connection: PostgresConnection, logger: Logger) {
+        self.settings = settings
+        self.node = settings.node
+        self.advertise = settings.advertise.description
         self.lockID = lockID
-        self.connection = connection
+        self.current = Mutex(connection)
         self.logger = logger
     }
 
@@ -42,6 +50,22 @@ public final class ShopLeases: Sendable {
     public static func join(
         _ settings: ClusterSettings, connectionID: Int = 1, logger: Logger
     ) async throws -> ShopLeases {
+        let (connection, lockID) = try await open(settings, connectionID: connectionID, logger: logger)
+        do {
+            try await connection.query(
+                "UPDATE kefu_nodes SET started_at = now(), draining = false WHERE node = \(settings.node)",
+                logger: logger)
+        } catch {
+            try? await connection.close()
+            throw error
+        }
+        return ShopLeases(settings: settings, lockID: lockID, connection: connection, logger: logger)
+    }
+
+    /// A connection holding the node's advisory lock, and the lock's id.
+    private static func open(
+        _ settings: ClusterSettings, connectionID: Int, logger: Logger
+    ) async throws -> (PostgresConnection, Int32) {
         let url = settings.postgres
         let configuration = PostgresConnection.Configuration(
             host: url.host, port: url.port, username: url.user, password: url.password, database: url.database,
@@ -69,9 +93,7 @@ public final class ShopLeases: Sendable {
             var held = false
             for try await (granted) in locked.decode(Bool.self) { held = granted }
             guard held else { throw NodeNameInUse(node: node) }
-            try await connection.query(
-                "UPDATE kefu_nodes SET started_at = now(), draining = false WHERE node = \(node)", logger: logger)
-            return ShopLeases(node: node, advertise: advertise, lockID: lockID, connection: connection, logger: logger)
+            return (connection, lockID)
         } catch {
             try? await connection.close()
             throw error
@@ -81,66 +103,117 @@ public final class ShopLeases: Sendable {
     /// Takes `shop` if its lease is free, expired, or held by a node whose PostgreSQL session has ended: the new
     /// epoch; nil when a live node holds it.
     public func acquire(_ shop: String, for lease: Duration) async throws -> Int64? {
-        let seconds = Self.seconds(lease)
-        try await connection.query(
-            "INSERT INTO kefu_leases (shop) VALUES (\(shop)) ON CONFLICT (shop) DO NOTHING", logger: logger)
-        let rows = try await connection.query(
-            """
-            UPDATE kefu_leases AS l
-            SET owner = \(node), epoch = l.epoch + 1, expires_at = now() + make_interval(secs => \(seconds)),
-                renewed_at = now()
-            WHERE l.shop = \(shop) AND (
-                l.owner IS NULL OR l.owner = \(node) OR l.expires_at < now()
-                OR NOT EXISTS (
-                    SELECT 1 FROM kefu_nodes n JOIN pg_locks k
-                      ON k.locktype = 'advisory' AND k.granted AND k.classid = \(ClusterSchema.lockNamespace)::oid
-                     AND k.objid = n.lock_id::oid AND k.objsubid = 2
-                    WHERE n.node = l.owner))
-            RETURNING l.epoch
-            """, logger: logger)
-        var epoch: Int64?
-        for try await (granted) in rows.decode(Int64.self) { epoch = granted }
-        return epoch
+        try await session { [self] connection in
+            let seconds = Self.seconds(lease)
+            try await connection.query(
+                "INSERT INTO kefu_leases (shop) VALUES (\(shop)) ON CONFLICT (shop) DO NOTHING", logger: logger)
+            let rows = try await connection.query(
+                """
+                UPDATE kefu_leases AS l
+                SET owner = \(node), epoch = l.epoch + 1, expires_at = now() + make_interval(secs => \(seconds)),
+                    renewed_at = now()
+                WHERE l.shop = \(shop) AND (
+                    l.owner IS NULL OR l.owner = \(node) OR l.expires_at < now()
+                    OR NOT EXISTS (
+                        SELECT 1 FROM kefu_nodes n JOIN pg_locks k
+                          ON k.locktype = 'advisory' AND k.granted AND k.classid = \(ClusterSchema.lockNamespace)::oid
+                         AND k.objid = n.lock_id::oid AND k.objsubid = 2
+                        WHERE n.node = l.owner))
+                RETURNING l.epoch
+                """, logger: logger)
+            var epoch: Int64?
+            for try await (granted) in rows.decode(Int64.self) { epoch = granted }
+            return epoch
+        }
     }
 
     /// Extends every lease this node holds by `lease` from now (the server's clock): the shops it still holds,
     /// with their epochs. A shop missing from the answer was taken over: stop serving it.
     public func renew(for lease: Duration) async throws -> [String: Int64] {
-        let rows = try await connection.query(
-            """
-            UPDATE kefu_leases
-            SET expires_at = now() + make_interval(secs => \(Self.seconds(lease))), renewed_at = now()
-            WHERE owner = \(node)
-            RETURNING shop, epoch
-            """, logger: logger)
-        var held: [String: Int64] = [:]
-        for try await (shop, epoch) in rows.decode((String, Int64).self) { held[shop] = epoch }
-        return held
+        try await session { [self] connection in
+            let rows = try await connection.query(
+                """
+                UPDATE kefu_leases
+                SET expires_at = now() + make_interval(secs => \(Self.seconds(lease))), renewed_at = now()
+                WHERE owner = \(node)
+                RETURNING shop, epoch
+                """, logger: logger)
+            var held: [String: Int64] = [:]
+            for try await (shop, epoch) in rows.decode((String, Int64).self) { held[shop] = epoch }
+            return held
+        }
     }
 
     /// Gives `shop` up (a graceful handoff: after the node has stopped serving it); the next owner takes it at once.
     public func release(_ shop: String, epoch: Int64) async throws {
-        try await connection.query(
-            """
-            UPDATE kefu_leases SET owner = NULL, expires_at = '-infinity'
-            WHERE shop = \(shop) AND owner = \(node) AND epoch = \(epoch)
-            """, logger: logger)
+        try await session { [self] connection in
+            try await connection.query(
+                """
+                UPDATE kefu_leases SET owner = NULL, expires_at = '-infinity'
+                WHERE shop = \(shop) AND owner = \(node) AND epoch = \(epoch)
+                """, logger: logger)
+        }
     }
 
     /// The nodes whose PostgreSQL session has ended (crashed) but who still own shops: what a probe looks for.
     public func shopsOfDeadNodes() async throws -> [String] {
-        let rows = try await connection.query(
-            """
-            SELECT l.shop FROM kefu_leases l JOIN kefu_nodes n ON n.node = l.owner
-            WHERE NOT EXISTS (
-                SELECT 1 FROM pg_locks k
-                WHERE k.locktype = 'advisory' AND k.granted AND k.classid = \(ClusterSchema.lockNamespace)::oid
-                  AND k.objid = n.lock_id::oid AND k.objsubid = 2)
-            ORDER BY l.shop
-            """, logger: logger)
-        var shops: [String] = []
-        for try await (shop) in rows.decode(String.self) { shops.append(shop) }
-        return shops
+        try await session { [self] connection in
+            let rows = try await connection.query(
+                """
+                SELECT l.shop FROM kefu_leases l JOIN kefu_nodes n ON n.node = l.owner
+                WHERE NOT EXISTS (
+                    SELECT 1 FROM pg_locks k
+                    WHERE k.locktype = 'advisory' AND k.granted AND k.classid = \(ClusterSchema.lockNamespace)::oid
+                      AND k.objid = n.lock_id::oid AND k.objsubid = 2)
+                ORDER BY l.shop
+                """, logger: logger)
+            var shops: [String] = []
+            for try await (shop) in rows.decode(String.self) { shops.append(shop) }
+            return shops
+        }
+    }
+
+    /// The cluster as PostgreSQL sees it now: the nodes that run (their advisory lock held), and for every shop in
+    /// the catalog its configuration's version and who serves it.
+    public func view() async throws -> ClusterView {
+        try await session { [self] connection in
+            let lock = """
+                EXISTS (SELECT 1 FROM pg_locks k WHERE k.locktype = 'advisory' AND k.granted
+                    AND k.classid = \(ClusterSchema.lockNamespace)::oid AND k.objid = n.lock_id::oid AND k.objsubid = 2)
+                """
+            var view = ClusterView()
+            let nodes = try await connection.query(
+                "SELECT n.node, n.advertise, n.draining, \(unescaped: lock) FROM kefu_nodes n ORDER BY n.node",
+                logger: logger)
+            for try await (node, advertise, draining, alive) in nodes.decode((String, String, Bool, Bool).self) {
+                view.nodes.append(ClusterView.Node(name: node, advertise: advertise, draining: draining, alive: alive))
+            }
+            let shops = try await connection.query(
+                """
+                SELECT s.shop, s.version, l.owner, COALESCE(l.epoch, 0),
+                    COALESCE(l.expires_at > now(), false), l.renewed_at::text
+                FROM kefu_shops s LEFT JOIN kefu_leases l ON l.shop = s.shop ORDER BY s.shop
+                """, logger: logger)
+            for try await (shop, version, owner, epoch, current, renewed) in shops.decode(
+                (String, Int64, String?, Int64, Bool, String?).self)
+            {
+                view.shops.append(
+                    ClusterView.Shop(
+                        name: shop, version: version, owner: owner, epoch: epoch, current: current, renewedAt: renewed))
+            }
+            return view
+        }
+    }
+
+    /// Marks `node` as draining (it gives its shops away and takes none), or not.
+    public func setDraining(_ node: String, _ draining: Bool) async throws -> Bool {
+        try await session { [self] connection in
+            let rows = try await connection.query(
+                "UPDATE kefu_nodes SET draining = \(draining) WHERE node = \(node) RETURNING node", logger: logger)
+            var found = false
+            for try await _ in rows.decode(String.self) { found = true }
+            return found
+        }
     }
 
     /// The statement that opens every write transaction a node makes for `shop`: it returns a row only while `node`
@@ -153,12 +226,92 @@ public final class ShopLeases: Sendable {
     /// Leaves the cluster: the connection closes, and with it the advisory lock (the leases stay until they expire
     /// or are taken: release them first for a graceful stop).
     public func leave() async {
-        try? await connection.close()
+        let connection = current.withLock { connection in
+            defer { connection = nil }
+            return connection
+        }
+        try? await connection?.close()
+    }
+
+    /// Runs `body` on the node's connection (opened again if it broke), within `statementTimeout`. A failure that is
+    /// not PostgreSQL refusing a statement (the connection broke, or hung) closes the connection.
+    @discardableResult
+    func session<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
+        let connection = try await liveConnection()
+        do {
+            return try await withDeadline(Self.statementTimeout) { try await body(connection) }
+        } catch {
+            if (error as? PSQLError)?.serverInfo == nil {
+                logger.warning("cluster connection lost", metadata: ["error": "\(describe(error))"])
+                current.withLock { if $0 === connection { $0 = nil } }
+                connection.close().whenComplete { _ in }
+            }
+            throw error
+        }
+    }
+
+    private func liveConnection() async throws -> PostgresConnection {
+        if let connection = current.withLock({ $0 }), !connection.isClosed { return connection }
+        let (connection, lockID) = try await withDeadline(Self.statementTimeout) { [settings, logger] in
+            try await Self.open(settings, connectionID: 1, logger: logger)
+        }
+        guard lockID == self.lockID else {
+            try? await connection.close()
+            throw NodeNameInUse(node: node)
+        }
+        current.withLock { $0 = connection }
+        logger.info("cluster connection opened again")
+        return connection
     }
 
     private static func seconds(_ duration: Duration) -> Double {
         let (seconds, attoseconds) = duration.components
         return Double(seconds) + Double(attoseconds) / 1e18
+    }
+}
+
+/// The cluster at one instant: what a node's probe decides from, and what `kefuctl cluster status` shows.
+public struct ClusterView: Sendable, Equatable {
+    public struct Node: Sendable, Equatable {
+        public var name: String
+        /// Where clients reach it (`host:port`), for `MOVED`.
+        public var advertise: String
+        public var draining: Bool
+        /// Its PostgreSQL session holds its advisory lock: it runs.
+        public var alive: Bool
+    }
+
+    public struct Shop: Sendable, Equatable {
+        public var name: String
+        public var version: Int64
+        /// The node whose lease it is (possibly expired, or a dead node's); nil: nobody's.
+        public var owner: String?
+        public var epoch: Int64
+        /// The lease has not expired (by PostgreSQL's clock).
+        public var current: Bool
+        public var renewedAt: String?
+    }
+
+    public var nodes: [Node] = []
+    public var shops: [Shop] = []
+
+    public init() {}
+
+    /// The node serving `shop` now: a current lease whose owner runs.
+    public func server(of shop: Shop) -> Node? {
+        guard shop.current, let owner = shop.owner else { return nil }
+        return nodes.first { $0.name == owner && $0.alive }
+    }
+
+    /// The nodes that run and take shops (not draining), by name.
+    public var serving: [Node] { nodes.filter { $0.alive && !$0.draining } }
+
+    /// How many shops `node` should serve for the shops to spread evenly: the shops divided among the serving nodes,
+    /// the first nodes by name taking one more when it does not divide; 0 for a node that drains or is not serving.
+    public func fairShare(of node: String) -> Int {
+        let serving = self.serving.map(\.name).sorted()
+        guard let index = serving.firstIndex(of: node) else { return 0 }
+        return shops.count / serving.count + (index < shops.count % serving.count ? 1 : 0)
     }
 }
 

@@ -54,8 +54,19 @@ public struct NodeConfiguration: Sendable {
         // its own file.
         let root = TableReader(table: document.root, path: "", file: file)
         let server = try ServerSettings.decode(root.section("server"))
+        let clustered = document.root.entry("cluster")
         let teamless =
-            server.shopsDirectory != nil && document.root.keys.allSatisfy { $0 == "server" || $0 == "cluster" }
+            (server.shopsDirectory != nil || clustered != nil)
+            && document.root.keys.allSatisfy { $0 == "server" || $0 == "cluster" }
+        if let clustered, !teamless || server.shopsDirectory != nil {
+            // In a cluster every node serves whichever shops it holds the leases of: their configurations must be
+            // the same for every node, so they live in PostgreSQL, not in one node's files.
+            let where_ = server.shopsDirectory != nil ? "[server] shops_dir" : "a team in this file"
+            throw ConfigError(
+                file: file, line: clustered.line, key: "cluster",
+                message: "a node of a cluster serves the shops stored in PostgreSQL, not \(where_): store each "
+                    + "shop with `kefuctl shop apply <shop> <file.toml>` and keep only [server] and [cluster] here")
+        }
         var node: NodeConfiguration
         if teamless {
             node = NodeConfiguration(server: server, shops: [:])
@@ -89,6 +100,9 @@ public struct NodeConfiguration: Sendable {
 /// The files of `[server] shops_dir`: `<shop>.toml`, one per shop, the shop's name being the file's (1 to 64 of
 /// `a-z 0-9 _ -`, as `LOGIN ... shop=` accepts). Other files (an editor's `acme.toml~`, a `README`) are left alone.
 public enum ShopFiles {
+    /// Whether `name` may name a shop: 1 to 64 of `a-z 0-9 _ -`.
+    public static func isShopName(_ name: String) -> Bool { TableReader.isName(name) }
+
     public static func path(of shop: String, in directory: String) -> String {
         directory.hasSuffix("/") ? directory + shop + ".toml" : directory + "/" + shop + ".toml"
     }

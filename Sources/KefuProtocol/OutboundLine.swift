@@ -34,6 +34,9 @@ public enum OutboundLine: Sendable, Equatable {
     case conversation(ConversationID, state: ConversationState, agent: AgentID?, customer: CustomerID?)
     /// `* BYE [reason=<why>]`: the server closes the connection.
     case bye(reason: SignOutReason?)
+    /// `* MOVED shop=<shop> node=<host:port> epoch=<n>`: in a cluster, the node that serves the shop, under the epoch
+    /// of its lease; before `ERR moved`, or before the connection closes when this node stops serving the shop.
+    case moved(shop: String, node: String, epoch: Int64)
 
     /// Whether this line completes a client's line (`OK` or `ERR`).
     public var isCompletion: Bool {
@@ -132,6 +135,11 @@ public enum OutboundLine: Sendable, Equatable {
         case .bye(let reason):
             buffer.writeStaticString("* BYE")
             if let reason { buffer.writeField("reason", reason.rawValue) }
+        case .moved(let shop, let node, let epoch):
+            buffer.writeStaticString("* MOVED")
+            buffer.writeField("shop", shop)
+            buffer.writeField("node", node)
+            buffer.writeField("epoch", Int(epoch))
         }
         buffer.endLine()
     }

@@ -13,6 +13,10 @@ public enum ErrorCode: String, Sendable, CaseIterable {
     case busy
     /// Something failed inside the daemon (for example the store); the request was not carried out.
     case `internal`
+    /// In a cluster: another node serves the shop; the `* MOVED` line before it says which.
+    case moved
+    /// In a cluster: the shop is changing hands (no node serves it this instant); try again in a moment.
+    case tryagain
 }
 
 /// A request the daemon refuses, with a human-readable reason.

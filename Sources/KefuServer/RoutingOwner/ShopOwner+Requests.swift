@@ -31,7 +31,18 @@ extension ShopOwner {
             guard wanted == self.shop else {
                 // Another shop's: its owner answers (every connection starts with shop default's owner).
                 guard let owner = directory.owner(of: wanted) else {
-                    return refuse(session, tag, ProtocolError(.notFound, "no shop \(wanted) on this node"))
+                    // In a cluster the client is sent to the node that serves the shop (redirected, never proxied).
+                    switch directory.location(of: wanted) {
+                    case .servedBy(let node, let epoch):
+                        emit(.line(session, .moved(shop: wanted, node: node, epoch: epoch)))
+                        return refuse(session, tag, ProtocolError(.moved, "shop \(wanted) is served by \(node)"))
+                    case .changingHands:
+                        return refuse(
+                            session, tag,
+                            ProtocolError(.tryagain, "shop \(wanted) is changing hands; log in again in a moment"))
+                    case nil:
+                        return refuse(session, tag, ProtocolError(.notFound, "no shop \(wanted) on this node"))
+                    }
                 }
                 return emit(.handOff(session, to: owner, login: client))
             }
