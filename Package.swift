@@ -57,7 +57,7 @@ let package = Package(
         .target(
             name: "KefuServer",
             dependencies: [
-                "KefuCore", "KefuProtocol", "KefuConfig", "KefuStore", "KefuSystemd",
+                "KefuCore", "KefuProtocol", "KefuConfig", "KefuStore", "KefuSystemd", "KefuCluster",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -90,6 +90,9 @@ let package = Package(
             dependencies: [
                 "KefuCore",
                 "KefuStore",
+                "KefuConfig",
+                "KefuCluster",
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ]

@@ -176,44 +176,46 @@ public final class ShopLeases: Sendable {
     /// The cluster as PostgreSQL sees it now: the nodes that run (their advisory lock held), and for every shop in
     /// the catalog its configuration's version and who serves it.
     public func view() async throws -> ClusterView {
-        try await session { [self] connection in
-            let lock = """
-                EXISTS (SELECT 1 FROM pg_locks k WHERE k.locktype = 'advisory' AND k.granted
-                    AND k.classid = \(ClusterSchema.lockNamespace)::oid AND k.objid = n.lock_id::oid AND k.objsubid = 2)
-                """
-            var view = ClusterView()
-            let nodes = try await connection.query(
-                "SELECT n.node, n.advertise, n.draining, \(unescaped: lock) FROM kefu_nodes n ORDER BY n.node",
-                logger: logger)
-            for try await (node, advertise, draining, alive) in nodes.decode((String, String, Bool, Bool).self) {
-                view.nodes.append(ClusterView.Node(name: node, advertise: advertise, draining: draining, alive: alive))
-            }
-            let shops = try await connection.query(
-                """
-                SELECT s.shop, s.version, l.owner, COALESCE(l.epoch, 0),
-                    COALESCE(l.expires_at > now(), false), l.renewed_at::text
-                FROM kefu_shops s LEFT JOIN kefu_leases l ON l.shop = s.shop ORDER BY s.shop
-                """, logger: logger)
-            for try await (shop, version, owner, epoch, current, renewed) in shops.decode(
-                (String, Int64, String?, Int64, Bool, String?).self)
-            {
-                view.shops.append(
-                    ClusterView.Shop(
-                        name: shop, version: version, owner: owner, epoch: epoch, current: current, renewedAt: renewed))
-            }
-            return view
-        }
+        try await session { [self] connection in try await Self.view(on: connection, logger: logger) }
     }
 
-    /// Marks `node` as draining (it gives its shops away and takes none), or not.
-    public func setDraining(_ node: String, _ draining: Bool) async throws -> Bool {
+    static func view(on connection: PostgresConnection, logger: Logger) async throws -> ClusterView {
+        let lock = """
+            EXISTS (SELECT 1 FROM pg_locks k WHERE k.locktype = 'advisory' AND k.granted
+                AND k.classid = \(ClusterSchema.lockNamespace)::oid AND k.objid = n.lock_id::oid AND k.objsubid = 2)
+            """
+        var view = ClusterView()
+        let nodes = try await connection.query(
+            "SELECT n.node, n.advertise, n.draining, \(unescaped: lock) FROM kefu_nodes n ORDER BY n.node",
+            logger: logger)
+        for try await (node, advertise, draining, alive) in nodes.decode((String, String, Bool, Bool).self) {
+            view.nodes.append(ClusterView.Node(name: node, advertise: advertise, draining: draining, alive: alive))
+        }
+        let shops = try await connection.query(
+            """
+            SELECT s.shop, s.version, l.owner, COALESCE(l.epoch, 0),
+                COALESCE(l.expires_at > now(), false), l.renewed_at::text
+            FROM kefu_shops s LEFT JOIN kefu_leases l ON l.shop = s.shop ORDER BY s.shop
+            """, logger: logger)
+        for try await (shop, version, owner, epoch, current, renewed) in shops.decode(
+            (String, Int64, String?, Int64, Bool, String?).self)
+        {
+            view.shops.append(
+                ClusterView.Shop(
+                    name: shop, version: version, owner: owner, epoch: epoch, current: current, renewedAt: renewed))
+        }
+        return view
+    }
+
+    /// A shop's stored configuration and its version; nil when the shop is not in the catalog.
+    public func configuration(of shop: String) async throws -> (text: String, version: Int64)? {
         try await session { [self] connection in
             let rows = try await connection.query(
-                "UPDATE kefu_nodes SET draining = \(draining) WHERE node = \(node) RETURNING node", logger: logger)
-            var found = false
-            for try await _ in rows.decode(String.self) { found = true }
-            return found
-        }
+                "SELECT configuration, version FROM kefu_shops WHERE shop = \(shop)", logger: logger)
+            var found: (text: String, version: Int64)?
+            for try await (text, version) in rows.decode((String, Int64).self) { found = (text, version) }
+            return found.map { ConfigurationText(text: $0.text, version: $0.version) }
+        }.map { ($0.text, $0.version) }
     }
 
     /// The statement that opens every write transaction a node makes for `shop`: it returns a row only while `node`
@@ -268,6 +270,12 @@ public final class ShopLeases: Sendable {
         let (seconds, attoseconds) = duration.components
         return Double(seconds) + Double(attoseconds) / 1e18
     }
+}
+
+/// A shop's configuration as stored, and its version.
+struct ConfigurationText: Sendable {
+    var text: String
+    var version: Int64
 }
 
 /// The cluster at one instant: what a node's probe decides from, and what `kefuctl cluster status` shows.

@@ -67,7 +67,7 @@ public struct KefuConfiguration: Sendable, Equatable {
     }
 
     /// The file's text; errors name `path` as given.
-    static func text(at path: String) throws(ConfigError) -> String {
+    public static func text(at path: String) throws(ConfigError) -> String {
         let data: Data
         do {
             data = try Data(contentsOf: URL(fileURLWithPath: path))

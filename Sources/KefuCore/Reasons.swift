@@ -72,4 +72,7 @@ public enum SignOutReason: String, Sendable, Equatable, Codable {
     case removed
     /// Nothing came from the client for `idle_timeout_s` (the server's rule).
     case idle
+    /// In a cluster, this node stopped serving the shop and does not know yet which node will: log in again (any
+    /// node answers with `MOVED` or `tryagain`).
+    case moved
 }

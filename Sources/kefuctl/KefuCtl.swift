@@ -6,11 +6,11 @@ import KefuStore
 
 /// Ops command line for kefud.
 @main
-struct KefuCtl: ParsableCommand {
+struct KefuCtl: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "kefuctl",
         abstract: "Operate a kefud chat router.",
-        subcommands: [HashToken.self, Report.self]
+        subcommands: [HashToken.self, Report.self, ShopCommand.self, ClusterCommand.self]
     )
 }
 

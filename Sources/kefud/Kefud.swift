@@ -76,7 +76,8 @@ struct Kefud: AsyncParsableCommand {
             // One shop's error does not keep the others from being served (the daemon logs it too).
             FileHandle.standardError.write(Data("kefud: configuration error, shop not served: \(error)\n".utf8))
         }
-        if broken.count == node.shops.count { throw ExitCode(78) }
+        // A node of a cluster serves the shops stored in PostgreSQL; the others need one servable shop of their own.
+        if node.cluster == nil && broken.count == node.shops.count { throw ExitCode(78) }
         let configuration = node.server
         let stateDirectory =
             stateDir

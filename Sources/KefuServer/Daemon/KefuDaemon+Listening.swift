@@ -77,7 +77,7 @@ extension KefuDaemon {
     func listen(
         census: ConnectionCensus,
         shops recovered: [(name: String, configuration: KefuConfiguration, store: any RecordStore, core: RoutingCore)],
-        carried: RestartCarryOver.File?
+        carried: RestartCarryOver.File?, spreadConnections: Bool = false
     ) async throws -> Serving {
         let passed = PassedDescriptors(passedDescriptors(), logger: logger)
         let directory = ShopDirectory()
@@ -99,7 +99,8 @@ extension KefuDaemon {
         // With one shop, connections live on its owner's loop: a line reaches the owner, and a reply its connection,
         // without a thread hop (the other core commits to SQLite). With more, connections spread over the loops as
         // the owners do; a connection's lines then reach its shop's owner through that owner's loop.
-        let childGroup: any EventLoopGroup = shops.count == 1 ? lobby.loop : MultiThreadedEventLoopGroup.singleton
+        let childGroup: any EventLoopGroup =
+            shops.count == 1 && !spreadConnections ? lobby.loop : MultiThreadedEventLoopGroup.singleton
         let bootstrap = ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton, childGroup: childGroup)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .serverChannelOption(.backlog, value: 256)
@@ -159,9 +160,10 @@ extension KefuDaemon {
     }
 
     /// A shop's routing owner, made on its loop: the only holder of the shop's routing state from here on.
-    private func startOwner(
+    func startOwner(
         _ shop: String, _ configuration: KefuConfiguration, on loop: any EventLoop, store: any RecordStore,
-        core: RoutingCore, directory: ShopDirectory, carried: RestartCarryOver.Kept?
+        core: RoutingCore, directory: ShopDirectory, carried: RestartCarryOver.Kept?,
+        onStoreFailure: (@Sendable (String) -> Void)? = nil
     ) async throws -> (OwnerLink, EventLoopFuture<RestartCarryOver.Sessions?>) {
         let (clock, check) = (clock, invariantCheck)
         let notifier = self.notifier.forShop(shop)
@@ -178,6 +180,7 @@ extension KefuDaemon {
                 breachRecordsPerSecond: breachRecordsPerSecond, keptEventBytes: keptEventBytes, logger: logger,
                 carried: carried)
             owner.invariantCheck = check
+            owner.onStoreFailure = onStoreFailure
             return (owner.link, owner.done.futureResult)
         }.get()
     }

@@ -7,11 +7,21 @@ extension KefuDaemon {
     /// absolute deadlines, notes, each agent's last assignment, and the buyers who return within the sticky window.
     /// A large store takes a while: systemd hears that kefud is still at it (`EXTEND_TIMEOUT_USEC=`).
     func recover(_ shop: String, _ configuration: KefuConfiguration) async throws -> (ConversationStore, RoutingCore) {
-        let policy = RoutingPolicy(configuration)
         let directory = ConversationStore.directory(of: shop, in: stateDirectory)
+        let store = try await timeoutExtension.during(notifier.base) {
+            try ConversationStore(directory: directory, logger: self.logger)
+        }
+        return (store, try await restore(shop, configuration, from: store))
+    }
+
+    /// Rebuilds shop `shop`'s routing state from its store (SQLite at start, or PostgreSQL when a node of a cluster
+    /// takes the shop over).
+    func restore(_ shop: String, _ configuration: KefuConfiguration, from store: any RecordStore) async throws
+        -> RoutingCore
+    {
+        let policy = RoutingPolicy(configuration)
         let startedAt = clock.now()
-        let (store, core, open, next) = try await timeoutExtension.during(notifier.base) {
-            let store = try ConversationStore(directory: directory, logger: self.logger)
+        let (core, open, next) = try await timeoutExtension.during(notifier.base) {
             // Read on the store's thread without blocking this one: the extender above needs a thread to say
             // "still at it".
             let since = startedAt + Milliseconds(-policy.rules.stickyWindow.value)
@@ -23,10 +33,10 @@ extension KefuDaemon {
                 sentRefs: recovered.sentRefs, at: startedAt
             )
             if !repair.records.isEmpty { try await store.commit(repair.records) }
-            return (store, core, recovered.openConversations.count, recovered.nextConversationID)
+            return (core, recovered.openConversations.count, recovered.nextConversationID)
         }
         logger.info(
             "store recovered", metadata: ["shop": "\(shop)", "open": "\(open)", "next_conversation": "\(next)"])
-        return (store, core)
+        return core
     }
 }

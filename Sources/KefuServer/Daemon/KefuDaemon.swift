@@ -109,6 +109,13 @@ public final class KefuDaemon: Service, Sendable {
             notifier.base.ready(status: "reload ignored: not serving")
             return
         }
+        if node.cluster != nil {
+            // A cluster's shops are configured in PostgreSQL (`kefuctl shop apply`), applied within a probe.
+            notifier.base.reloading()
+            logger.warning("reload ignored: a node of a cluster takes its shops' configurations from PostgreSQL")
+            notifier.base.ready(status: "reload ignored: shops are configured with kefuctl shop apply")
+            return
+        }
         let reloaded: NodeConfiguration
         switch outcome {
         case .failure(let error):
@@ -216,6 +223,10 @@ public final class KefuDaemon: Service, Sendable {
     }
 
     private func serve() async throws {
+        if let cluster = node.cluster {
+            try await serveCluster(cluster)
+            return
+        }
         let shops = servableShops
         guard !shops.isEmpty else { throw NoShopToServe() }
         var recovered: [(name: String, configuration: KefuConfiguration, store: any RecordStore, core: RoutingCore)] = []
@@ -232,11 +243,10 @@ public final class KefuDaemon: Service, Sendable {
 
         // READY=1 goes out once every owner has started (see ``ShopOwner/start(housekeepingEvery:)``). Housekeeping
         // pings the watchdog at half its interval at most, and refreshes STATUS= every second.
-        let period = TimeAmount(min(notifier.base.watchdogInterval ?? .seconds(1), .seconds(1)))
+        let period = housekeepingPeriod
         for shop in serving.shops.withLock({ $0 }) {
             let owner = shop.owner.owner
-            try await shop.owner.loop.submit { owner.value.start(housekeepingEvery: max(period, .milliseconds(1))) }
-                .get()
+            try await shop.owner.loop.submit { owner.value.start(housekeepingEvery: period) }.get()
         }
         // From here a SIGHUP reloads (kefud installs the handler); before, it would have nothing to apply to.
         readiness.fulfil(serving.port)

@@ -43,6 +43,16 @@ final class NodeNotifier: Sendable {
         }
     }
 
+    /// A shop no longer served (in a cluster, its lease went to another node): nothing more is awaited from it.
+    func remove(_ shop: String) {
+        state.withLock { state in
+            state.shops.removeAll { $0 == shop }
+            state.statuses[shop] = nil
+            state.awaitingReady.remove(shop)
+            state.pinged.remove(shop)
+        }
+    }
+
     func listening(_ text: String) { state.withLock { $0.listening = text } }
 
     /// A reload begins: RELOADING=1 now, READY=1 once every shop has applied or rejected it. `rejected`: the main

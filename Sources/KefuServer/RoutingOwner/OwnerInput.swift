@@ -1,5 +1,6 @@
 import KefuConfig
 import KefuCore
+import KefuProtocol
 import KefuStore
 import NIOCore
 
@@ -39,6 +40,9 @@ enum OwnerInput: Sendable {
     case carryOver(RestartCarryOver.Collector)
     /// The stop took too long: end now, without waiting for anything.
     case abort
+    /// In a cluster, this node stops serving the shop: finish what is committed, write `farewell` (`* MOVED`, or
+    /// `* BYE reason=moved`) to every session, close them, end. After a failed commit, at once.
+    case relinquish(farewell: OutboundLine)
     /// The configuration was read again (SIGHUP): apply it, or keep the one in force and say why.
     case reload(Result<KefuConfiguration, ConfigurationLoadError>)
 }

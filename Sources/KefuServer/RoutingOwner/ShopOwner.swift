@@ -140,6 +140,13 @@ final class ShopOwner {
     private var housekeepingTask: RepeatedTask?
     private var lastStatus = ""
     var shuttingDown = false
+    /// What every session hears when the owner stops: `* BYE`, or in a cluster `* MOVED` (``OwnerInput/relinquish``).
+    private var farewell = OutboundLine.bye(reason: nil)
+    /// In a cluster, a failed commit does not end the node: the owner stops serving the shop (answers nothing more,
+    /// shows nothing that was not committed) and tells the node, which gives the shop up. Nil: the node stops.
+    var onStoreFailure: (@Sendable (String) -> Void)?
+    /// A commit failed and `onStoreFailure` was told: waiting for ``OwnerInput/relinquish``.
+    private var stalled = false
     /// Stopping for a restart (``OwnerInput/carryOver``): connections go to systemd's store, nobody hears BYE.
     var carryingOver = false
     /// Where the connections go when handed over.
@@ -234,6 +241,13 @@ final class ShopOwner {
             }
             return
         }
+        if stalled {
+            // The shop is being given up after a failed commit: nothing more is taken in.
+            switch input {
+            case .connected, .handedIn, .adopted, .disconnected, .relinquish, .abort, .shutdown: break
+            default: return
+            }
+        }
         switch input {
         case .connected(let link):
             connect(link)
@@ -258,7 +272,14 @@ final class ShopOwner {
         case .drained(let id):
             if let session = sessions[id] { continueLongAnswer(session) }
         case .committed(let ticket, let failure):
+            if stalled { return }
             if let failure {
+                if let onStoreFailure {
+                    logger.error("store commit failed; giving the shop up", metadata: ["error": "\(failure)"])
+                    stalled = true
+                    onStoreFailure(shop)
+                    return
+                }
                 logger.critical("store commit failed; stopping", metadata: ["error": "\(failure)"])
                 end(.failure(failure))
                 return
@@ -275,6 +296,12 @@ final class ShopOwner {
             housekeeping()
         case .shutdown:
             shuttingDown = true
+            if stalled {
+                sayGoodbye()
+                writeReleased()
+                end(.success(nil))
+                return
+            }
         case .carryOver(let collector):
             carryingOver = true
             self.collector = collector
@@ -285,14 +312,25 @@ final class ShopOwner {
         case .abort:
             end(.success(nil))
             return
+        case .relinquish(let farewell):
+            self.farewell = farewell
+            shuttingDown = true
+            if stalled {
+                // Nothing behind the failed commit may be shown: the sessions hear the farewell and close now.
+                sayGoodbye()
+                writeReleased()
+                end(.success(nil))
+                return
+            }
         }
+        if stalled { return }
         endTurn()
     }
 
     private func connect(_ link: ConnectionLink) {
         let session = SessionState(id: link.session, link: link)
         sessions[link.session] = session
-        if shuttingDown { closeNow(session, farewell: .bye(reason: nil)) }
+        if shuttingDown || stalled { closeNow(session, farewell: farewell) }
         if carryingOver { link.freeze() }
     }
 
@@ -524,7 +562,7 @@ final class ShopOwner {
 
     private func sayGoodbye() {
         for session in sessions.values.sorted(by: { $0.id.rawValue < $1.id.rawValue }) {
-            closeNow(session, farewell: .bye(reason: nil))
+            closeNow(session, farewell: farewell)
         }
     }
 

@@ -1,0 +1,222 @@
+import Foundation
+import KefuTestSupport
+import Testing
+
+/// Real kefud nodes over a real PostgreSQL (issue #12's proof): shops spread over the nodes, a login follows `MOVED`
+/// to the node that serves its shop, and a node killed with SIGKILL loses nothing acknowledged: another node serves
+/// its shops within 3 s, agents keep their chats, buyers find every message in `HISTORY`.
+@Suite("A cluster of kefud nodes over PostgreSQL", .serialized)
+struct ClusterEndToEndTests {
+    /// PostgreSQL, the shops stored in it with `kefuctl shop apply`, and kefud nodes by name.
+    final class Cluster: @unchecked Sendable {  // used from one test task at a time
+        let server: PostgresServer
+        let directory: TemporaryDirectory
+        var nodes: [String: (process: KefudProcess, port: Int)] = [:]
+
+        init(server: PostgresServer) throws {
+            self.server = server
+            directory = try TemporaryDirectory(prefix: "kefu-cluster")
+        }
+
+        var url: String { "postgresql://kefu@127.0.0.1:\(server.port)/kefu" }
+
+        /// `kefuctl <arguments> --postgres <url>`: its output, or the test fails.
+        @discardableResult
+        func kefuctl(_ arguments: [String]) async throws -> String {
+            guard let kefuctl = findExecutable(named: "kefuctl") else { throw KefudProcess.NotBuilt() }
+            let result = try await runCommand(kefuctl, arguments + ["--postgres", url])
+            guard result.status == 0 else {
+                throw CommandFailed(description: "kefuctl \(arguments): \(result.errorOutput)\(result.output)")
+            }
+            return result.output
+        }
+
+        func apply(_ shop: String, _ text: String) async throws {
+            let file = directory.path + "/\(shop).toml"
+            try text.write(toFile: file, atomically: true, encoding: .utf8)
+            try await kefuctl(["shop", "apply", shop, file])
+        }
+
+        /// Starts node `name` on a port of its own, advertised as such, and waits for READY=1.
+        func start(_ name: String) async throws {
+            let port = try freeLoopbackPort()
+            let state = directory.path + "/\(name)"
+            try FileManager.default.createDirectory(atPath: state, withIntermediateDirectories: true)
+            let config = state + "/kefud.toml"
+            try """
+            [server]
+            listen = "127.0.0.1:\(port)"
+            state_dir = "\(state)"
+
+            [cluster]
+            postgres = "\(url)"
+            node = "\(name)"
+            advertise = "127.0.0.1:\(port)"
+            """.write(toFile: config, atomically: true, encoding: .utf8)
+            let process = try KefudProcess(arguments: ["--config", config], workingDirectory: state)
+            try await process.waitUntilReady()
+            nodes[name] = (process, port)
+        }
+
+        /// The node serving each shop now (a current lease), by PostgreSQL.
+        func owners() async throws -> [String: String] {
+            let rows = try await server.psql(
+                "SELECT shop || '=' || owner FROM kefu_leases WHERE owner IS NOT NULL AND expires_at > now()")
+            var owners: [String: String] = [:]
+            for row in rows.split(separator: "\n") {
+                let parts = row.split(separator: "=")
+                if parts.count == 2 { owners[String(parts[0])] = String(parts[1]) }
+            }
+            return owners
+        }
+
+        /// Waits until `condition` holds of the owners (at most `timeout`), and returns them.
+        func waitForOwners(
+            timeout: Duration = .seconds(20), _ condition: ([String: String]) -> Bool
+        ) async throws -> [String: String] {
+            let deadline = ContinuousClock.now + timeout
+            while true {
+                let owners = try await owners()
+                if condition(owners) { return owners }
+                if ContinuousClock.now > deadline {
+                    Issue.record("owners never settled: \(owners)")
+                    return owners
+                }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+        }
+
+        /// Every node's output, for a failing test's message.
+        var outputs: String {
+            nodes.sorted { $0.key < $1.key }.map { "--- node \($0.key):\n\($0.value.process.output)" }
+                .joined(separator: "\n")
+        }
+
+        func stopAll() async {
+            for (_, node) in nodes {
+                node.process.signal(SIGTERM)
+                _ = await node.process.waitForExit()
+            }
+            server.stop()
+            directory.remove()
+        }
+    }
+
+    struct CommandFailed: Error, CustomStringConvertible { var description: String }
+
+    /// Logs in at node `port`, following `MOVED` and waiting out `tryagain`: the client logged in, where, and the
+    /// `MOVED` lines it met on the way.
+    static func login(
+        _ line: String, at port: Int, timeout: Duration = .seconds(10)
+    ) async throws -> (client: LineClient, port: Int, moved: [String]) {
+        let first = port
+        var port = port
+        var moved: [String] = []
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            guard let client = try? await LineClient.connect(port: port) else {
+                // The node MOVED named is gone (it was the one that failed): ask the node we started from again.
+                port = first
+                try await Task.sleep(for: .milliseconds(50))
+                continue
+            }
+            try? await client.send(line)
+            let lines = (try? await client.until(tag: "l")) ?? []
+            if lines.last?.hasPrefix("l OK") == true { return (client, port, moved) }
+            await client.close()
+            if let redirect = lines.first(where: { $0.hasPrefix("* MOVED ") }),
+                let node = field("node", in: redirect), let next = Int(node.split(separator: ":").last ?? "")
+            {
+                moved.append(redirect)
+                port = next
+            } else {
+                try await Task.sleep(for: .milliseconds(100))
+            }
+        }
+        throw CommandFailed(description: "no login within \(timeout): \(line)")
+    }
+
+    @Test func shopsSpreadOverTheNodesAndALoginFollowsMovedToItsShop() async throws {
+        guard let server = try await PostgresServer.startForTest() else { return }
+        let cluster = try Cluster(server: server)
+        defer { Task { await cluster.stopAll() } }
+        for shop in ["acme", "brand-b", "brand-c"] { try await cluster.apply(shop, acmeConfiguration()) }
+        for node in ["a", "b", "c"] { try await cluster.start(node) }
+        // One shop each: the shops divided evenly among the nodes.
+        let owners = try await cluster.waitForOwners { Set($0.values).count == 3 && $0.count == 3 }
+        #expect(Set(owners.values) == ["a", "b", "c"])
+        let a = try #require(cluster.nodes["a"]).port
+        var redirected = 0
+        for shop in ["acme", "brand-b", "brand-c"] {
+            let (client, port, moved) = try await Self.login(
+                "l LOGIN agent alice \(Secrets.bob.0) shop=\(shop)", at: a)
+            // Logged in where PostgreSQL says the shop is served; a node that does not serve it said where to go.
+            let owner = try #require(owners[shop])
+            #expect(port == cluster.nodes[owner]?.port)
+            if owner != "a" {
+                redirected += 1
+                #expect(moved.first?.hasPrefix("* MOVED shop=\(shop) node=127.0.0.1:\(port) epoch=") == true)
+            }
+            await client.close()
+        }
+        #expect(redirected == 2)
+        // Served on its node like any shop: a buyer's chat reaches the shop's agent.
+        let acme = try #require(cluster.nodes[owners["acme"] ?? ""]).port
+        let agent = try await Self.login("l LOGIN agent alice \(Secrets.bob.0) shop=acme", at: acme).client
+        let buyer = try await Self.login("l LOGIN customer buyer-1 \(Secrets.tmall.0) shop=acme", at: acme).client
+        #expect(try await buyer.completion("o OPEN presales :在吗") == "o OK conv=1")
+        #expect(try await agent.expect("* ASSIGNED conv=1 ").hasPrefix("* ASSIGNED conv=1 customer=buyer-1"))
+        // An unknown shop is not found anywhere; a login without shop= means shop default, which is not stored.
+        let stranger = try await LineClient.connect(port: a)
+        #expect(
+            try await stranger.completion("l LOGIN agent alice x shop=nosuch") == "l ERR not-found :no shop nosuch on this node")
+        await cluster.stopAll()
+    }
+
+    @Test func aKilledNodesShopIsServedElsewhereWithinThreeSecondsAndNothingAcknowledgedIsLost() async throws {
+        guard let server = try await PostgresServer.startForTest() else { return }
+        let cluster = try Cluster(server: server)
+        defer { Task { await cluster.stopAll() } }
+        for shop in ["acme", "brand-b"] { try await cluster.apply(shop, acmeConfiguration()) }
+        for node in ["a", "b", "c"] { try await cluster.start(node) }
+        let owners = try await cluster.waitForOwners { $0.count == 2 }
+        let victim = try #require(owners["acme"])
+        let port = try #require(cluster.nodes[victim]).port
+        let agent = try await Self.login("l LOGIN agent alice \(Secrets.bob.0) shop=acme", at: port).client
+        let buyer = try await Self.login("l LOGIN customer buyer-1 \(Secrets.tmall.0) shop=acme", at: port).client
+        #expect(try await buyer.completion("o OPEN presales :在吗") == "o OK conv=1")
+        _ = try await agent.expect("* ASSIGNED conv=1 ")
+        var acknowledged: [String] = []
+        for index in 1...20 {
+            let reply = try await buyer.completion("s SEND 1 :第\(index)条")
+            if reply.hasPrefix("s OK seq=") { acknowledged.append("第\(index)条") }
+            if try await agent.completion("a SEND 1 :收到\(index)").hasPrefix("a OK seq=") {
+                acknowledged.append("收到\(index)")
+            }
+        }
+        #expect(acknowledged.count == 40)
+
+        let killed = ContinuousClock.now
+        try #require(cluster.nodes[victim]).process.signal(SIGKILL)
+        let survivor = try #require(cluster.nodes.first { $0.key != victim }).value.port
+        // The agent logs in again wherever the shop went, and still holds its chat: it may answer in it.
+        let login = try? await Self.login("l LOGIN agent alice \(Secrets.bob.0) shop=acme", at: survivor)
+        let (again, newPort, _) = try #require(login, "acme never served again:\n\(cluster.outputs)")
+        let failover = ContinuousClock.now - killed
+        #expect(failover <= .seconds(3), "acme served again after \(failover)")
+        #expect(newPort != port)
+        #expect(try await again.completion("a SEND 1 :我还在").hasPrefix("a OK seq="))
+        // The buyer comes back: its chat replayed, every acknowledged message in its history.
+        let (returning, _, _) = try await Self.login(
+            "l LOGIN customer buyer-1 \(Secrets.tmall.0) shop=acme", at: survivor)
+        let history = try await returning.command("h HISTORY 1")
+        for text in acknowledged {
+            #expect(history.contains { $0.hasSuffix(":\(text)") }, "\(text) lost")
+        }
+        // One assignment: nobody else was given the chat during the failover.
+        #expect(
+            try await server.psql("SELECT agent FROM kefu_assignments WHERE shop = 'acme' AND conversation = 1")
+                == "alice")
+        await cluster.stopAll()
+    }
+}
