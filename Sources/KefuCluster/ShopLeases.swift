@@ -130,14 +130,32 @@ public final class ShopLeases: Sendable {
     /// Extends every lease this node holds by `lease` from now (the server's clock): the shops it still holds,
     /// with their epochs. A shop missing from the answer was taken over: stop serving it.
     public func renew(for lease: Duration) async throws -> [String: Int64] {
-        try await session { [self] connection in
-            let rows = try await connection.query(
-                """
-                UPDATE kefu_leases
-                SET expires_at = now() + make_interval(secs => \(Self.seconds(lease))), renewed_at = now()
-                WHERE owner = \(node)
-                RETURNING shop, epoch
-                """, logger: logger)
+        try await renew(nil, for: lease)
+    }
+
+    /// Extends the leases of `shops` with the epochs the node holds them under (all its leases when nil): a lease
+    /// the node no longer serves a shop under (it gave the shop up) is left to expire or be taken.
+    public func renew(_ shops: [String: Int64]?, for lease: Duration) async throws -> [String: Int64] {
+        let names = shops.map { Array($0.keys) }
+        return try await session { [self] connection in
+            let rows =
+                if let names {
+                    try await connection.query(
+                        """
+                        UPDATE kefu_leases
+                        SET expires_at = now() + make_interval(secs => \(Self.seconds(lease))), renewed_at = now()
+                        WHERE owner = \(node) AND shop = ANY(\(names))
+                        RETURNING shop, epoch
+                        """, logger: logger)
+                } else {
+                    try await connection.query(
+                        """
+                        UPDATE kefu_leases
+                        SET expires_at = now() + make_interval(secs => \(Self.seconds(lease))), renewed_at = now()
+                        WHERE owner = \(node)
+                        RETURNING shop, epoch
+                        """, logger: logger)
+                }
             var held: [String: Int64] = [:]
             for try await (shop, epoch) in rows.decode((String, Int64).self) { held[shop] = epoch }
             return held

@@ -219,4 +219,102 @@ struct ClusterEndToEndTests {
                 == "alice")
         await cluster.stopAll()
     }
+
+    /// A buyer and agent of `shop` at the node serving it, in a chat: conv 1, assigned.
+    private static func chat(_ shop: String, at port: Int) async throws -> (agent: LineClient, buyer: LineClient) {
+        let agent = try await login("l LOGIN agent alice \(Secrets.bob.0) shop=\(shop)", at: port).client
+        let buyer = try await login("l LOGIN customer buyer-1 \(Secrets.tmall.0) shop=\(shop)", at: port).client
+        #expect(try await buyer.completion("o OPEN presales :在吗").hasPrefix("o OK conv="))
+        _ = try await agent.expect("* ASSIGNED conv=")
+        return (agent, buyer)
+    }
+
+    @Test func afterPostgreSQLRestartsTheNodesServeTheirShopsAgainAndNothingAcknowledgedIsLost() async throws {
+        guard let server = try await PostgresServer.startForTest() else { return }
+        let cluster = try Cluster(server: server)
+        defer { Task { await cluster.stopAll() } }
+        for shop in ["acme", "brand-b"] { try await cluster.apply(shop, acmeConfiguration()) }
+        for node in ["a", "b"] { try await cluster.start(node) }
+        let owners = try await cluster.waitForOwners { Set($0.values).count == 2 }
+        let port = try #require(cluster.nodes[owners["acme"] ?? ""]).port
+        let (_, buyer) = try await Self.chat("acme", at: port)
+        var acknowledged: [String] = []
+        for index in 1...5 where try await buyer.completion("s SEND 1 :前\(index)").hasPrefix("s OK") {
+            acknowledged.append("前\(index)")
+        }
+        try await server.restartImmediately()
+        // Every shop is served again (by whichever node), and the buyer carries on where it was.
+        _ = try await cluster.waitForOwners { $0.count == 2 }
+        let again = try await Self.login("l LOGIN customer buyer-1 \(Secrets.tmall.0) shop=acme", at: port).client
+        for index in 1...5 {
+            let reply = try await again.completion("s SEND 1 :后\(index)")
+            if reply.hasPrefix("s OK") { acknowledged.append("后\(index)") }
+        }
+        #expect(acknowledged.count == 10)
+        let history = try await again.command("h HISTORY 1")
+        for text in acknowledged {
+            #expect(history.contains { $0.hasSuffix(":\(text)") }, "\(text) lost:\n\(cluster.outputs)")
+        }
+        await cluster.stopAll()
+    }
+
+    @Test func aShopsNewConfigurationIsServedWithinTwoSecondsWithoutARestart() async throws {
+        guard let server = try await PostgresServer.startForTest() else { return }
+        let cluster = try Cluster(server: server)
+        defer { Task { await cluster.stopAll() } }
+        try await cluster.apply("acme", acmeConfiguration())
+        try await cluster.start("a")
+        _ = try await cluster.waitForOwners { $0.count == 1 }
+        let port = try #require(cluster.nodes["a"]).port
+        // Served (the login waits out `tryagain` while the node recovers the shop it just took).
+        _ = try await Self.login("l LOGIN agent alice \(Secrets.bob.0) shop=acme", at: port)
+        let client = try await LineClient.connect(port: port)
+        #expect(try await client.completion("l LOGIN agent dave \(Secrets.bob.0) shop=acme").hasPrefix("l ERR auth-failed"))
+        // A broken file is refused by kefuctl with kefud's own error, and nothing is stored.
+        let broken = cluster.directory.path + "/broken.toml"
+        try "[customers]\ntoken_sha256 = 12\n".write(toFile: broken, atomically: true, encoding: .utf8)
+        await #expect(throws: CommandFailed.self) { try await cluster.kefuctl(["shop", "apply", "acme", broken]) }
+        #expect(try await server.psql("SELECT version FROM kefu_shops WHERE shop = 'acme'") == "1")
+        try await cluster.apply("acme", acmeConfiguration(agent: "dave"))
+        let applied = ContinuousClock.now
+        var reply = ""
+        while ContinuousClock.now - applied < .seconds(2) {
+            reply = try await client.completion("l LOGIN agent dave \(Secrets.bob.0) shop=acme")
+            if reply.hasPrefix("l OK") { break }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        #expect(reply.hasPrefix("l OK role=agent id=dave"), "\(reply)")
+        #expect(try await cluster.kefuctl(["shop", "list"]).contains("acme\tversion=2"))
+        await cluster.stopAll()
+    }
+
+    @Test func aJoiningNodeTakesItsShareAndADrainedNodeHandsItsShopsOverWithoutLosingAMessage() async throws {
+        guard let server = try await PostgresServer.startForTest() else { return }
+        let cluster = try Cluster(server: server)
+        defer { Task { await cluster.stopAll() } }
+        let shops = ["acme", "brand-b", "brand-c", "brand-d"]
+        for shop in shops { try await cluster.apply(shop, acmeConfiguration()) }
+        try await cluster.start("a")
+        _ = try await cluster.waitForOwners { $0.count == 4 && Set($0.values) == ["a"] }
+        let a = try #require(cluster.nodes["a"]).port
+        let (_, buyer) = try await Self.chat("acme", at: a)
+        #expect(try await buyer.completion("s SEND 1 :一").hasPrefix("s OK"))
+        // A second node joins: the shops divide evenly, each handed over gracefully.
+        try await cluster.start("b")
+        let halves = try await cluster.waitForOwners { owners in
+            owners.count == 4 && owners.values.filter { $0 == "a" }.count == 2
+        }
+        #expect(halves.values.filter { $0 == "b" }.count == 2)
+        // Drained, a empties; b serves everything; the buyer follows its shop and its history is whole.
+        try await cluster.kefuctl(["cluster", "drain", "a", "--wait", "20"])
+        let drained = try await cluster.waitForOwners { Set($0.values) == ["b"] && $0.count == 4 }
+        #expect(drained.count == 4)
+        let status = try await cluster.kefuctl(["cluster", "status"])
+        #expect(status.contains("node a\t127.0.0.1:\(a)\tdraining"), "\(status)")
+        let again = try await Self.login("l LOGIN customer buyer-1 \(Secrets.tmall.0) shop=acme", at: a).client
+        #expect(try await again.completion("s SEND 1 :二").hasPrefix("s OK"))
+        let history = try await again.command("h HISTORY 1")
+        #expect(history.contains { $0.hasSuffix(":一") } && history.contains { $0.hasSuffix(":二") })
+        await cluster.stopAll()
+    }
 }

@@ -78,7 +78,8 @@ actor ClusterNode {
     private func probe() async {
         for shop in failed.sorted() {
             failed.remove(shop)
-            await giveUp(shop, farewell: await farewell(for: shop, view: nil), release: false, why: "its store failed")
+            // Released (when the lease is still this node's) so that a node, this one included, takes it afresh.
+            await giveUp(shop, farewell: await farewell(for: shop, view: nil), release: true, why: "its store failed")
         }
         await renewIfDue()
         if let deadline, !deadline.mayServe(at: .now), !held.isEmpty {
@@ -107,7 +108,7 @@ actor ClusterNode {
         if let last = lastRenewalSent, ContinuousClock.now - last < renewEvery { return }
         let sent = ContinuousClock.now
         do {
-            let renewed = try await leases.renew(for: ttl)
+            let renewed = try await leases.renew(held.mapValues(\.epoch), for: ttl)
             lastRenewalSent = sent
             deadline?.renewed(sent: sent)
             for (shop, state) in held where renewed[shop] != state.epoch {
@@ -172,7 +173,11 @@ actor ClusterNode {
             return
         }
         guard held.count < share else { return }
-        let free = view.shops.filter { held[$0.name] == nil && view.server(of: $0) == nil }.map(\.name)
+        // Nobody serves it, or the lease is still this node's though it serves the shop no more (a store failure
+        // whose release did not get through, or this node before a restart).
+        let free = view.shops.filter { shop in
+            held[shop.name] == nil && (view.server(of: shop).map { $0.name == settings.node } ?? true)
+        }.map(\.name)
         for shop in free.prefix(share - held.count) {
             await take(shop)
         }
