@@ -105,3 +105,40 @@ struct NodeConfigurationTests {
         }
     }
 }
+
+@Suite("A cluster node's main file")
+struct ClusterNodeConfigurationTests {
+    private let cluster = """
+        [cluster]
+        postgres = "postgresql://kefu@127.0.0.1:5432/kefu"
+        node = "a"
+        advertise = "127.0.0.1:7390"
+        """
+
+    @Test func aMainFileWithOnlyServerAndClusterServesTheShopsStoredInPostgreSQL() throws {
+        let node = try NodeConfiguration.parse("[server]\nlisten = \"127.0.0.1:7390\"\n\n" + cluster, file: "k.toml")
+        #expect(node.shops.isEmpty)
+        #expect(node.cluster?.node == "a")
+        #expect(node.cluster?.advertise.port == 7390)
+    }
+
+    @Test func aTeamBesideClusterIsAnErrorNamingTheClusterLine() throws {
+        #expect {
+            _ = try NodeConfiguration.parse(team + "\n\n" + cluster, file: "k.toml")
+        } throws: { error in
+            let text = "\(error)"
+            return text.hasPrefix(
+                "k.toml:10: cluster: a node of a cluster serves the shops stored in PostgreSQL, not a team in this file")
+        }
+    }
+
+    @Test func shopsDirBesideClusterIsAnError() throws {
+        let shops = try ShopsDirectory(["acme.toml": team])
+        #expect {
+            _ = try NodeConfiguration.parse("[server]\nshops_dir = \"\(shops.path)\"\n" + cluster, file: "k.toml")
+        } throws: { error in
+            "\(error)".hasPrefix(
+                "k.toml:3: cluster: a node of a cluster serves the shops stored in PostgreSQL, not [server] shops_dir")
+        }
+    }
+}

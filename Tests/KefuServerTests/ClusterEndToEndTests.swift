@@ -104,6 +104,20 @@ struct ClusterEndToEndTests {
 
     struct CommandFailed: Error, CustomStringConvertible { var description: String }
 
+    /// Runs `body` with a PostgreSQL of its own and an empty cluster; every node is stopped and PostgreSQL removed
+    /// afterwards, whether `body` passed or threw. Returns at once (the test is skipped, loudly) without PostgreSQL.
+    static func withCluster(_ body: (Cluster, PostgresServer) async throws -> Void) async throws {
+        guard let server = try await PostgresServer.startForTest() else { return }
+        let cluster = try Cluster(server: server)
+        do {
+            try await body(cluster, server)
+        } catch {
+            await cluster.stopAll()
+            throw error
+        }
+        await cluster.stopAll()
+    }
+
     /// Logs in at node `port`, following `MOVED` and waiting out `tryagain`: the client logged in, where, and the
     /// `MOVED` lines it met on the way.
     static func login(
@@ -137,87 +151,84 @@ struct ClusterEndToEndTests {
     }
 
     @Test func shopsSpreadOverTheNodesAndALoginFollowsMovedToItsShop() async throws {
-        guard let server = try await PostgresServer.startForTest() else { return }
-        let cluster = try Cluster(server: server)
-        defer { Task { await cluster.stopAll() } }
-        for shop in ["acme", "brand-b", "brand-c"] { try await cluster.apply(shop, acmeConfiguration()) }
-        for node in ["a", "b", "c"] { try await cluster.start(node) }
-        // One shop each: the shops divided evenly among the nodes.
-        let owners = try await cluster.waitForOwners { Set($0.values).count == 3 && $0.count == 3 }
-        #expect(Set(owners.values) == ["a", "b", "c"])
-        let a = try #require(cluster.nodes["a"]).port
-        var redirected = 0
-        for shop in ["acme", "brand-b", "brand-c"] {
-            let (client, port, moved) = try await Self.login(
-                "l LOGIN agent alice \(Secrets.bob.0) shop=\(shop)", at: a)
-            // Logged in where PostgreSQL says the shop is served; a node that does not serve it said where to go.
-            let owner = try #require(owners[shop])
-            #expect(port == cluster.nodes[owner]?.port)
-            if owner != "a" {
-                redirected += 1
-                #expect(moved.first?.hasPrefix("* MOVED shop=\(shop) node=127.0.0.1:\(port) epoch=") == true)
+        try await Self.withCluster { cluster, server in
+            for shop in ["acme", "brand-b", "brand-c"] { try await cluster.apply(shop, acmeConfiguration()) }
+            for node in ["a", "b", "c"] { try await cluster.start(node) }
+            // One shop each: the shops divided evenly among the nodes.
+            let owners = try await cluster.waitForOwners { Set($0.values).count == 3 && $0.count == 3 }
+            #expect(Set(owners.values) == ["a", "b", "c"])
+            let a = try #require(cluster.nodes["a"]).port
+            var redirected = 0
+            for shop in ["acme", "brand-b", "brand-c"] {
+                let (client, port, moved) = try await Self.login(
+                    "l LOGIN agent alice \(Secrets.bob.0) shop=\(shop)", at: a)
+                // Logged in where PostgreSQL says the shop is served; a node that does not serve it said where to go.
+                let owner = try #require(owners[shop])
+                #expect(port == cluster.nodes[owner]?.port)
+                if owner != "a" {
+                    redirected += 1
+                    #expect(moved.first?.hasPrefix("* MOVED shop=\(shop) node=127.0.0.1:\(port) epoch=") == true)
+                }
+                await client.close()
             }
-            await client.close()
+            #expect(redirected == 2)
+            // Served on its node like any shop: a buyer's chat reaches the shop's agent.
+            let acme = try #require(cluster.nodes[owners["acme"] ?? ""]).port
+            let agent = try await Self.login("l LOGIN agent alice \(Secrets.bob.0) shop=acme", at: acme).client
+            let buyer = try await Self.login("l LOGIN customer buyer-1 \(Secrets.tmall.0) shop=acme", at: acme).client
+            #expect(try await buyer.completion("o OPEN presales :在吗") == "o OK conv=1")
+            #expect(try await agent.expect("* ASSIGNED conv=1 ").hasPrefix("* ASSIGNED conv=1 customer=buyer-1"))
+            // An unknown shop is not found anywhere; a login without shop= means shop default, which is not stored.
+            let stranger = try await LineClient.connect(port: a)
+            #expect(
+                try await stranger.completion("l LOGIN agent alice x shop=nosuch")
+                    == "l ERR not-found :no shop nosuch on this node")
         }
-        #expect(redirected == 2)
-        // Served on its node like any shop: a buyer's chat reaches the shop's agent.
-        let acme = try #require(cluster.nodes[owners["acme"] ?? ""]).port
-        let agent = try await Self.login("l LOGIN agent alice \(Secrets.bob.0) shop=acme", at: acme).client
-        let buyer = try await Self.login("l LOGIN customer buyer-1 \(Secrets.tmall.0) shop=acme", at: acme).client
-        #expect(try await buyer.completion("o OPEN presales :在吗") == "o OK conv=1")
-        #expect(try await agent.expect("* ASSIGNED conv=1 ").hasPrefix("* ASSIGNED conv=1 customer=buyer-1"))
-        // An unknown shop is not found anywhere; a login without shop= means shop default, which is not stored.
-        let stranger = try await LineClient.connect(port: a)
-        #expect(
-            try await stranger.completion("l LOGIN agent alice x shop=nosuch") == "l ERR not-found :no shop nosuch on this node")
-        await cluster.stopAll()
     }
 
     @Test func aKilledNodesShopIsServedElsewhereWithinThreeSecondsAndNothingAcknowledgedIsLost() async throws {
-        guard let server = try await PostgresServer.startForTest() else { return }
-        let cluster = try Cluster(server: server)
-        defer { Task { await cluster.stopAll() } }
-        for shop in ["acme", "brand-b"] { try await cluster.apply(shop, acmeConfiguration()) }
-        for node in ["a", "b", "c"] { try await cluster.start(node) }
-        let owners = try await cluster.waitForOwners { $0.count == 2 }
-        let victim = try #require(owners["acme"])
-        let port = try #require(cluster.nodes[victim]).port
-        let agent = try await Self.login("l LOGIN agent alice \(Secrets.bob.0) shop=acme", at: port).client
-        let buyer = try await Self.login("l LOGIN customer buyer-1 \(Secrets.tmall.0) shop=acme", at: port).client
-        #expect(try await buyer.completion("o OPEN presales :在吗") == "o OK conv=1")
-        _ = try await agent.expect("* ASSIGNED conv=1 ")
-        var acknowledged: [String] = []
-        for index in 1...20 {
-            let reply = try await buyer.completion("s SEND 1 :第\(index)条")
-            if reply.hasPrefix("s OK seq=") { acknowledged.append("第\(index)条") }
-            if try await agent.completion("a SEND 1 :收到\(index)").hasPrefix("a OK seq=") {
-                acknowledged.append("收到\(index)")
+        try await Self.withCluster { cluster, server in
+            for shop in ["acme", "brand-b"] { try await cluster.apply(shop, acmeConfiguration()) }
+            for node in ["a", "b", "c"] { try await cluster.start(node) }
+            let owners = try await cluster.waitForOwners { $0.count == 2 }
+            let victim = try #require(owners["acme"])
+            let port = try #require(cluster.nodes[victim]).port
+            let agent = try await Self.login("l LOGIN agent alice \(Secrets.bob.0) shop=acme", at: port).client
+            let buyer = try await Self.login("l LOGIN customer buyer-1 \(Secrets.tmall.0) shop=acme", at: port).client
+            #expect(try await buyer.completion("o OPEN presales :在吗") == "o OK conv=1")
+            _ = try await agent.expect("* ASSIGNED conv=1 ")
+            var acknowledged: [String] = []
+            for index in 1...20 {
+                let reply = try await buyer.completion("s SEND 1 :第\(index)条")
+                if reply.hasPrefix("s OK seq=") { acknowledged.append("第\(index)条") }
+                if try await agent.completion("a SEND 1 :收到\(index)").hasPrefix("a OK seq=") {
+                    acknowledged.append("收到\(index)")
+                }
             }
-        }
-        #expect(acknowledged.count == 40)
+            #expect(acknowledged.count == 40)
 
-        let killed = ContinuousClock.now
-        try #require(cluster.nodes[victim]).process.signal(SIGKILL)
-        let survivor = try #require(cluster.nodes.first { $0.key != victim }).value.port
-        // The agent logs in again wherever the shop went, and still holds its chat: it may answer in it.
-        let login = try? await Self.login("l LOGIN agent alice \(Secrets.bob.0) shop=acme", at: survivor)
-        let (again, newPort, _) = try #require(login, "acme never served again:\n\(cluster.outputs)")
-        let failover = ContinuousClock.now - killed
-        #expect(failover <= .seconds(3), "acme served again after \(failover)")
-        #expect(newPort != port)
-        #expect(try await again.completion("a SEND 1 :我还在").hasPrefix("a OK seq="))
-        // The buyer comes back: its chat replayed, every acknowledged message in its history.
-        let (returning, _, _) = try await Self.login(
-            "l LOGIN customer buyer-1 \(Secrets.tmall.0) shop=acme", at: survivor)
-        let history = try await returning.command("h HISTORY 1")
-        for text in acknowledged {
-            #expect(history.contains { $0.hasSuffix(":\(text)") }, "\(text) lost")
+            let killed = ContinuousClock.now
+            try #require(cluster.nodes[victim]).process.signal(SIGKILL)
+            let survivor = try #require(cluster.nodes.first { $0.key != victim }).value.port
+            // The agent logs in again wherever the shop went, and still holds its chat: it may answer in it.
+            let login = try? await Self.login("l LOGIN agent alice \(Secrets.bob.0) shop=acme", at: survivor)
+            let (again, newPort, _) = try #require(login, "acme never served again:\n\(cluster.outputs)")
+            let failover = ContinuousClock.now - killed
+            #expect(failover <= .seconds(3), "acme served again after \(failover)")
+            #expect(newPort != port)
+            #expect(try await again.completion("a SEND 1 :我还在").hasPrefix("a OK seq="))
+            // The buyer comes back: its chat replayed, every acknowledged message in its history.
+            let (returning, _, _) = try await Self.login(
+                "l LOGIN customer buyer-1 \(Secrets.tmall.0) shop=acme", at: survivor)
+            let history = try await returning.command("h HISTORY 1")
+            for text in acknowledged {
+                #expect(history.contains { $0.hasSuffix(":\(text)") }, "\(text) lost")
+            }
+            // One assignment: nobody else was given the chat during the failover.
+            #expect(
+                try await server.psql("SELECT agent FROM kefu_assignments WHERE shop = 'acme' AND conversation = 1")
+                    == "alice")
         }
-        // One assignment: nobody else was given the chat during the failover.
-        #expect(
-            try await server.psql("SELECT agent FROM kefu_assignments WHERE shop = 'acme' AND conversation = 1")
-                == "alice")
-        await cluster.stopAll()
     }
 
     /// A buyer and agent of `shop` at the node serving it, in a chat: conv 1, assigned.
@@ -230,91 +241,87 @@ struct ClusterEndToEndTests {
     }
 
     @Test func afterPostgreSQLRestartsTheNodesServeTheirShopsAgainAndNothingAcknowledgedIsLost() async throws {
-        guard let server = try await PostgresServer.startForTest() else { return }
-        let cluster = try Cluster(server: server)
-        defer { Task { await cluster.stopAll() } }
-        for shop in ["acme", "brand-b"] { try await cluster.apply(shop, acmeConfiguration()) }
-        for node in ["a", "b"] { try await cluster.start(node) }
-        let owners = try await cluster.waitForOwners { Set($0.values).count == 2 }
-        let port = try #require(cluster.nodes[owners["acme"] ?? ""]).port
-        let (_, buyer) = try await Self.chat("acme", at: port)
-        var acknowledged: [String] = []
-        for index in 1...5 where try await buyer.completion("s SEND 1 :前\(index)").hasPrefix("s OK") {
-            acknowledged.append("前\(index)")
+        try await Self.withCluster { cluster, server in
+            for shop in ["acme", "brand-b"] { try await cluster.apply(shop, acmeConfiguration()) }
+            for node in ["a", "b"] { try await cluster.start(node) }
+            let owners = try await cluster.waitForOwners { Set($0.values).count == 2 }
+            let port = try #require(cluster.nodes[owners["acme"] ?? ""]).port
+            let (_, buyer) = try await Self.chat("acme", at: port)
+            var acknowledged: [String] = []
+            for index in 1...5 where try await buyer.completion("s SEND 1 :前\(index)").hasPrefix("s OK") {
+                acknowledged.append("前\(index)")
+            }
+            try await server.restartImmediately()
+            // Every shop is served again (by whichever node), and the buyer carries on where it was.
+            _ = try await cluster.waitForOwners { $0.count == 2 }
+            let again = try await Self.login("l LOGIN customer buyer-1 \(Secrets.tmall.0) shop=acme", at: port).client
+            for index in 1...5 {
+                let reply = try await again.completion("s SEND 1 :后\(index)")
+                if reply.hasPrefix("s OK") { acknowledged.append("后\(index)") }
+            }
+            #expect(acknowledged.count == 10)
+            let history = try await again.command("h HISTORY 1")
+            for text in acknowledged {
+                #expect(history.contains { $0.hasSuffix(":\(text)") }, "\(text) lost:\n\(cluster.outputs)")
+            }
         }
-        try await server.restartImmediately()
-        // Every shop is served again (by whichever node), and the buyer carries on where it was.
-        _ = try await cluster.waitForOwners { $0.count == 2 }
-        let again = try await Self.login("l LOGIN customer buyer-1 \(Secrets.tmall.0) shop=acme", at: port).client
-        for index in 1...5 {
-            let reply = try await again.completion("s SEND 1 :后\(index)")
-            if reply.hasPrefix("s OK") { acknowledged.append("后\(index)") }
-        }
-        #expect(acknowledged.count == 10)
-        let history = try await again.command("h HISTORY 1")
-        for text in acknowledged {
-            #expect(history.contains { $0.hasSuffix(":\(text)") }, "\(text) lost:\n\(cluster.outputs)")
-        }
-        await cluster.stopAll()
     }
 
     @Test func aShopsNewConfigurationIsServedWithinTwoSecondsWithoutARestart() async throws {
-        guard let server = try await PostgresServer.startForTest() else { return }
-        let cluster = try Cluster(server: server)
-        defer { Task { await cluster.stopAll() } }
-        try await cluster.apply("acme", acmeConfiguration())
-        try await cluster.start("a")
-        _ = try await cluster.waitForOwners { $0.count == 1 }
-        let port = try #require(cluster.nodes["a"]).port
-        // Served (the login waits out `tryagain` while the node recovers the shop it just took).
-        _ = try await Self.login("l LOGIN agent alice \(Secrets.bob.0) shop=acme", at: port)
-        let client = try await LineClient.connect(port: port)
-        #expect(try await client.completion("l LOGIN agent dave \(Secrets.bob.0) shop=acme").hasPrefix("l ERR auth-failed"))
-        // A broken file is refused by kefuctl with kefud's own error, and nothing is stored.
-        let broken = cluster.directory.path + "/broken.toml"
-        try "[customers]\ntoken_sha256 = 12\n".write(toFile: broken, atomically: true, encoding: .utf8)
-        await #expect(throws: CommandFailed.self) { try await cluster.kefuctl(["shop", "apply", "acme", broken]) }
-        #expect(try await server.psql("SELECT version FROM kefu_shops WHERE shop = 'acme'") == "1")
-        try await cluster.apply("acme", acmeConfiguration(agent: "dave"))
-        let applied = ContinuousClock.now
-        var reply = ""
-        while ContinuousClock.now - applied < .seconds(2) {
-            reply = try await client.completion("l LOGIN agent dave \(Secrets.bob.0) shop=acme")
-            if reply.hasPrefix("l OK") { break }
-            try await Task.sleep(for: .milliseconds(100))
+        try await Self.withCluster { cluster, server in
+            try await cluster.apply("acme", acmeConfiguration())
+            try await cluster.start("a")
+            _ = try await cluster.waitForOwners { $0.count == 1 }
+            let port = try #require(cluster.nodes["a"]).port
+            // Served (the login waits out `tryagain` while the node recovers the shop it just took).
+            _ = try await Self.login("l LOGIN agent alice \(Secrets.bob.0) shop=acme", at: port)
+            let client = try await LineClient.connect(port: port)
+            #expect(
+                try await client.completion("l LOGIN agent dave \(Secrets.bob.0) shop=acme")
+                    .hasPrefix("l ERR auth-failed"))
+            // A broken file is refused by kefuctl with kefud's own error, and nothing is stored.
+            let broken = cluster.directory.path + "/broken.toml"
+            try "[customers]\ntoken_sha256 = 12\n".write(toFile: broken, atomically: true, encoding: .utf8)
+            await #expect(throws: CommandFailed.self) { try await cluster.kefuctl(["shop", "apply", "acme", broken]) }
+            #expect(try await server.psql("SELECT version FROM kefu_shops WHERE shop = 'acme'") == "1")
+            try await cluster.apply("acme", acmeConfiguration(agent: "dave"))
+            let applied = ContinuousClock.now
+            var reply = ""
+            while ContinuousClock.now - applied < .seconds(2) {
+                reply = try await client.completion("l LOGIN agent dave \(Secrets.bob.0) shop=acme")
+                if reply.hasPrefix("l OK") { break }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            #expect(reply.hasPrefix("l OK role=agent id=dave"), "\(reply)")
+            #expect(try await cluster.kefuctl(["shop", "list"]).contains("acme\tversion=2"))
         }
-        #expect(reply.hasPrefix("l OK role=agent id=dave"), "\(reply)")
-        #expect(try await cluster.kefuctl(["shop", "list"]).contains("acme\tversion=2"))
-        await cluster.stopAll()
     }
 
     @Test func aJoiningNodeTakesItsShareAndADrainedNodeHandsItsShopsOverWithoutLosingAMessage() async throws {
-        guard let server = try await PostgresServer.startForTest() else { return }
-        let cluster = try Cluster(server: server)
-        defer { Task { await cluster.stopAll() } }
-        let shops = ["acme", "brand-b", "brand-c", "brand-d"]
-        for shop in shops { try await cluster.apply(shop, acmeConfiguration()) }
-        try await cluster.start("a")
-        _ = try await cluster.waitForOwners { $0.count == 4 && Set($0.values) == ["a"] }
-        let a = try #require(cluster.nodes["a"]).port
-        let (_, buyer) = try await Self.chat("acme", at: a)
-        #expect(try await buyer.completion("s SEND 1 :一").hasPrefix("s OK"))
-        // A second node joins: the shops divide evenly, each handed over gracefully.
-        try await cluster.start("b")
-        let halves = try await cluster.waitForOwners { owners in
-            owners.count == 4 && owners.values.filter { $0 == "a" }.count == 2
+        try await Self.withCluster { cluster, server in
+            let shops = ["acme", "brand-b", "brand-c", "brand-d"]
+            for shop in shops { try await cluster.apply(shop, acmeConfiguration()) }
+            try await cluster.start("a")
+            _ = try await cluster.waitForOwners { $0.count == 4 && Set($0.values) == ["a"] }
+            let a = try #require(cluster.nodes["a"]).port
+            let (_, buyer) = try await Self.chat("acme", at: a)
+            #expect(try await buyer.completion("s SEND 1 :一").hasPrefix("s OK"))
+            // A second node joins: the shops divide evenly, each handed over gracefully.
+            try await cluster.start("b")
+            let halves = try await cluster.waitForOwners { owners in
+                owners.count == 4 && owners.values.filter { $0 == "a" }.count == 2
+            }
+            #expect(halves.values.filter { $0 == "b" }.count == 2)
+            // Drained, a empties; b serves everything; the buyer follows its shop and its history is whole.
+            try await cluster.kefuctl(["cluster", "drain", "a", "--wait", "20"])
+            let drained = try await cluster.waitForOwners { Set($0.values) == ["b"] && $0.count == 4 }
+            #expect(drained.count == 4)
+            let status = try await cluster.kefuctl(["cluster", "status"])
+            #expect(status.contains("node a\t127.0.0.1:\(a)\tdraining"), "\(status)")
+            let again = try await Self.login("l LOGIN customer buyer-1 \(Secrets.tmall.0) shop=acme", at: a).client
+            #expect(try await again.completion("s SEND 1 :二").hasPrefix("s OK"))
+            let history = try await again.command("h HISTORY 1")
+            #expect(history.contains { $0.hasSuffix(":一") } && history.contains { $0.hasSuffix(":二") })
         }
-        #expect(halves.values.filter { $0 == "b" }.count == 2)
-        // Drained, a empties; b serves everything; the buyer follows its shop and its history is whole.
-        try await cluster.kefuctl(["cluster", "drain", "a", "--wait", "20"])
-        let drained = try await cluster.waitForOwners { Set($0.values) == ["b"] && $0.count == 4 }
-        #expect(drained.count == 4)
-        let status = try await cluster.kefuctl(["cluster", "status"])
-        #expect(status.contains("node a\t127.0.0.1:\(a)\tdraining"), "\(status)")
-        let again = try await Self.login("l LOGIN customer buyer-1 \(Secrets.tmall.0) shop=acme", at: a).client
-        #expect(try await again.completion("s SEND 1 :二").hasPrefix("s OK"))
-        let history = try await again.command("h HISTORY 1")
-        #expect(history.contains { $0.hasSuffix(":一") } && history.contains { $0.hasSuffix(":二") })
-        await cluster.stopAll()
     }
 }

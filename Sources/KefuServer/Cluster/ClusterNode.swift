@@ -160,7 +160,8 @@ actor ClusterNode {
         var served: [String: Int] = [:]
         for shop in view.shops { if let node = view.server(of: shop) { served[node.name, default: 0] += 1 } }
         if held.count > share {
-            let roomy = view.serving.filter { $0.name != settings.node && served[$0.name, default: 0] < view.fairShare(of: $0.name) }
+            let roomy = view.serving
+                .filter { $0.name != settings.node && served[$0.name, default: 0] < view.fairShare(of: $0.name) }
                 .min { served[$0.name, default: 0] < served[$1.name, default: 0] }
             if let roomy {
                 for shop in held.keys.sorted().reversed().prefix(held.count - share) {

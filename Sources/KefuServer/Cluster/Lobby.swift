@@ -19,7 +19,8 @@ enum Lobby {
     }
 }
 
-/// The lobby's store: it has nothing to keep (nobody can log in to it, so its core makes no record) and nothing to read.
+/// The lobby's store: it has nothing to keep (nobody can log in to it, so its core makes no record) and nothing to
+/// read.
 final class NoRecords: RecordStore {
     private let logger: Logger
 
@@ -28,7 +29,9 @@ final class NoRecords: RecordStore {
     var statistics: StoreStatistics { StoreStatistics() }
 
     func enqueue(_ records: [Record], onCommit: @escaping @Sendable (Result<Void, StoreError>) -> Void) {
-        if !records.isEmpty { logger.warning("the lobby made records; none kept", metadata: ["count": "\(records.count)"]) }
+        if !records.isEmpty {
+            logger.warning("the lobby made records; none kept", metadata: ["count": "\(records.count)"])
+        }
         onCommit(.success(()))
     }
 
