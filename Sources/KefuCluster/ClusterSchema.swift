@@ -21,6 +21,9 @@ enum ClusterSchema {
         )
         """,
         "CREATE SEQUENCE IF NOT EXISTS kefu_node_lock_ids AS integer",
+        // When the node last probed: a node whose PostgreSQL session lingers (a partition, until keepalives end it)
+        // but which no longer probes takes no share of the shops.
+        "ALTER TABLE kefu_nodes ADD COLUMN IF NOT EXISTS heartbeat_at timestamptz",
         """
         CREATE TABLE IF NOT EXISTS kefu_shops (
             shop text PRIMARY KEY,

@@ -120,8 +120,9 @@ func blocking<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) thr
     return try latch.wait().get()
 }
 
-/// The full text of a PostgreSQL error: postgres-nio's `description` hides the server's message on purpose.
-func describe(_ error: any Error) -> String {
+/// The full text of a PostgreSQL error: postgres-nio's `description` hides the server's message on purpose (kefud's
+/// own messages never carry the password: the URL is shown without it).
+public func describe(_ error: any Error) -> String {
     guard let error = error as? PSQLError else { return "\(error)" }
     if let info = error.serverInfo {
         let state = info[.sqlState].map { " (\($0))" } ?? ""

@@ -193,21 +193,35 @@ public final class ShopLeases: Sendable {
 
     /// The cluster as PostgreSQL sees it now: the nodes that run (their advisory lock held), and for every shop in
     /// the catalog its configuration's version and who serves it.
-    public func view() async throws -> ClusterView {
-        try await session { [self] connection in try await Self.view(on: connection, logger: logger) }
+    /// Also records the node's heartbeat: nodes that have not probed within `freshWithin` take no share of the shops.
+    public func view(freshWithin: Duration = .seconds(10)) async throws -> ClusterView {
+        try await session { [self] connection in
+            try await connection.query(
+                "UPDATE kefu_nodes SET heartbeat_at = now() WHERE node = \(node)", logger: logger)
+            return try await Self.view(on: connection, freshWithin: freshWithin, logger: logger)
+        }
     }
 
-    static func view(on connection: PostgresConnection, logger: Logger) async throws -> ClusterView {
+    static func view(
+        on connection: PostgresConnection, freshWithin: Duration = .seconds(10), logger: Logger
+    ) async throws -> ClusterView {
         let lock = """
             EXISTS (SELECT 1 FROM pg_locks k WHERE k.locktype = 'advisory' AND k.granted
                 AND k.classid = \(ClusterSchema.lockNamespace)::oid AND k.objid = n.lock_id::oid AND k.objsubid = 2)
             """
         var view = ClusterView()
         let nodes = try await connection.query(
-            "SELECT n.node, n.advertise, n.draining, \(unescaped: lock) FROM kefu_nodes n ORDER BY n.node",
+            """
+            SELECT n.node, n.advertise, n.draining, \(unescaped: lock),
+                COALESCE(n.heartbeat_at > now() - make_interval(secs => \(seconds(freshWithin))), false)
+            FROM kefu_nodes n ORDER BY n.node
+            """,
             logger: logger)
-        for try await (node, advertise, draining, alive) in nodes.decode((String, String, Bool, Bool).self) {
-            view.nodes.append(ClusterView.Node(name: node, advertise: advertise, draining: draining, alive: alive))
+        for try await (node, advertise, draining, alive, fresh) in nodes.decode(
+            (String, String, Bool, Bool, Bool).self)
+        {
+            view.nodes.append(
+                ClusterView.Node(name: node, advertise: advertise, draining: draining, alive: alive, fresh: fresh))
         }
         let shops = try await connection.query(
             """
@@ -284,7 +298,7 @@ public final class ShopLeases: Sendable {
         return connection
     }
 
-    private static func seconds(_ duration: Duration) -> Double {
+    static func seconds(_ duration: Duration) -> Double {
         let (seconds, attoseconds) = duration.components
         return Double(seconds) + Double(attoseconds) / 1e18
     }
@@ -305,6 +319,8 @@ public struct ClusterView: Sendable, Equatable {
         public var draining: Bool
         /// Its PostgreSQL session holds its advisory lock: it runs.
         public var alive: Bool
+        /// It probed the cluster recently (its heartbeat): it is not cut off from PostgreSQL.
+        public var fresh: Bool = true
     }
 
     public struct Shop: Sendable, Equatable {
@@ -329,8 +345,8 @@ public struct ClusterView: Sendable, Equatable {
         return nodes.first { $0.name == owner && $0.alive }
     }
 
-    /// The nodes that run and take shops (not draining), by name.
-    public var serving: [Node] { nodes.filter { $0.alive && !$0.draining } }
+    /// The nodes that run, probe and take shops (not draining), by name.
+    public var serving: [Node] { nodes.filter { $0.alive && $0.fresh && !$0.draining } }
 
     /// How many shops `node` should serve for the shops to spread evenly: the shops divided among the serving nodes,
     /// the first nodes by name taking one more when it does not divide; 0 for a node that drains or is not serving.

@@ -37,23 +37,29 @@ struct ClusterEndToEndTests {
             try await kefuctl(["shop", "apply", shop, file])
         }
 
-        /// Starts node `name` on a port of its own, advertised as such, and waits for READY=1.
-        func start(_ name: String) async throws {
-            let port = try freeLoopbackPort()
+        /// Starts node `name` on a port of its own (or `port` on `host`), advertised as such, and waits for READY=1.
+        /// `launcher` runs kefud (`ip netns exec <namespace>`); `extra` adds keys to `[cluster]`.
+        func start(
+            _ name: String, host: String = "127.0.0.1", port: Int? = nil, postgresHost: String = "127.0.0.1",
+            launcher: [String] = [], extra: String = ""
+        ) async throws {
+            let port = try port ?? freeLoopbackPort()
             let state = directory.path + "/\(name)"
             try FileManager.default.createDirectory(atPath: state, withIntermediateDirectories: true)
             let config = state + "/kefud.toml"
             try """
             [server]
-            listen = "127.0.0.1:\(port)"
+            listen = "\(host):\(port)"
             state_dir = "\(state)"
 
             [cluster]
-            postgres = "\(url)"
+            postgres = "postgresql://kefu@\(postgresHost):\(server.port)/kefu"
             node = "\(name)"
-            advertise = "127.0.0.1:\(port)"
+            advertise = "\(host):\(port)"
+            \(extra)
             """.write(toFile: config, atomically: true, encoding: .utf8)
-            let process = try KefudProcess(arguments: ["--config", config], workingDirectory: state)
+            let process = try KefudProcess(
+                arguments: ["--config", config], workingDirectory: state, launcher: launcher)
             try await process.waitUntilReady()
             nodes[name] = (process, port)
         }

@@ -17,6 +17,7 @@ public final class PostgresServer: Sendable {
     public let directory: TemporaryDirectory
     public let port: Int
     private let binaries: String
+    private let listenAddresses: [String]
 
     /// `postgresql://kefu@127.0.0.1:<port>/kefu`.
     public var url: String { "postgresql://kefu@127.0.0.1:\(port)/kefu" }
@@ -26,10 +27,11 @@ public final class PostgresServer: Sendable {
         public var description: String
     }
 
-    private init(directory: TemporaryDirectory, port: Int, binaries: String) {
+    private init(directory: TemporaryDirectory, port: Int, binaries: String, listenAddresses: [String]) {
         self.directory = directory
         self.port = port
         self.binaries = binaries
+        self.listenAddresses = listenAddresses
     }
 
     /// The newest installed PostgreSQL's programs (`/usr/lib/postgresql/<version>/bin`).
@@ -43,9 +45,12 @@ public final class PostgresServer: Sendable {
 
     /// Starts a server, or records an issue (as root, and in CI, where the test command installs PostgreSQL) and
     /// returns nil (elsewhere, saying loudly that the test was skipped).
-    public static func startForTest(sourceLocation: SourceLocation = #_sourceLocation) async throws -> PostgresServer? {
+    /// `alsoListenOn`: addresses besides 127.0.0.1 (a veth end the test made); clients on their /24 are trusted.
+    public static func startForTest(
+        alsoListenOn: [String] = [], sourceLocation: SourceLocation = #_sourceLocation
+    ) async throws -> PostgresServer? {
         do {
-            return try await start()
+            return try await start(alsoListenOn: alsoListenOn)
         } catch let unavailable as Unavailable {
             if getuid() == 0 || ProcessInfo.processInfo.environment["CI"] != nil {
                 Issue.record(
@@ -58,7 +63,7 @@ public final class PostgresServer: Sendable {
         }
     }
 
-    public static func start() async throws -> PostgresServer {
+    public static func start(alsoListenOn: [String] = []) async throws -> PostgresServer {
         guard getuid() == 0 else { throw Unavailable(description: "not root (initdb runs as the postgres user)") }
         guard let binaries = binaries() else { throw Unavailable(description: "no /usr/lib/postgresql/*/bin/initdb") }
         let directory = try TemporaryDirectory(prefix: "kefu-pg")
@@ -69,8 +74,17 @@ public final class PostgresServer: Sendable {
             "initdb",
             ["/usr/sbin/runuser", "-u", "postgres", "--", "\(binaries)/initdb", "-D", directory.path + "/data",
              "-U", "kefu", "-A", "trust", "-E", "UTF8", "--no-sync", "--no-instructions"])
+        if !alsoListenOn.isEmpty {
+            // Clients on the same /24 (the other end of the test's veth pair) are trusted like loopback ones.
+            let lines = alsoListenOn.map { "host all all \($0)/24 trust\n" }.joined()
+            let hba = FileHandle(forWritingAtPath: directory.path + "/data/pg_hba.conf")
+            hba?.seekToEndOfFile()
+            hba?.write(Data(lines.utf8))
+            try? hba?.close()
+        }
         let port = try freeLoopbackPort()
-        let server = PostgresServer(directory: directory, port: port, binaries: binaries)
+        let server = PostgresServer(
+            directory: directory, port: port, binaries: binaries, listenAddresses: ["127.0.0.1"] + alsoListenOn)
         try await server.startServer()
         try await checked(
             "createdb", ["\(binaries)/createdb", "-h", "127.0.0.1", "-p", "\(port)", "-U", "kefu", "kefu"])
@@ -79,7 +93,7 @@ public final class PostgresServer: Sendable {
 
     private func startServer() async throws {
         let options = [
-            "-p \(port)", "-k \(directory.path)", "-c listen_addresses=127.0.0.1", "-c max_connections=200",
+            "-p \(port)", "-k \(directory.path)", "-c listen_addresses=\(listenAddresses.joined(separator: ","))", "-c max_connections=200",
             "-c tcp_keepalives_idle=5", "-c tcp_keepalives_interval=2", "-c tcp_keepalives_count=3",
             "-c client_connection_check_interval=2000", "-c shared_buffers=32MB",
         ].joined(separator: " ")

@@ -19,7 +19,7 @@ public func runCommand(_ executable: String, _ arguments: [String]) async throws
 }
 
 /// stdout through a pipe, stderr through a file, so that neither can fill up and block the other.
-func runCommandBlocking(_ executable: String, _ arguments: [String]) throws -> CommandResult {
+public func runCommandBlocking(_ executable: String, _ arguments: [String]) throws -> CommandResult {
     let errorFile = FileManager.default.temporaryDirectory
         .appendingPathComponent("kefu-command-\(UUID().uuidString.prefix(8)).err")
     _ = FileManager.default.createFile(atPath: errorFile.path, contents: nil)

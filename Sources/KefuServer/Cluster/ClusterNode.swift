@@ -56,6 +56,15 @@ actor ClusterNode {
 
     /// Probes until asked to stop.
     func run() async {
+        // The deadline is watched on its own: a probe may be waiting on an unreachable PostgreSQL for seconds (the
+        // actor takes other work meanwhile), and the shops must stop being served on time all the same.
+        let watchdog = Task { [weak self] in
+            while let self, !self.stopRequested.withLock({ $0 }) {
+                await self.enforceDeadline()
+                try? await Task.sleep(for: .milliseconds(100))
+            }
+        }
+        defer { watchdog.cancel() }
         while !stopRequested.withLock({ $0 }) {
             await probe()
             let until = ContinuousClock.now + probeEvery
@@ -82,18 +91,10 @@ actor ClusterNode {
             await giveUp(shop, farewell: await farewell(for: shop, view: nil), release: true, why: "its store failed")
         }
         await renewIfDue()
-        if let deadline, !deadline.mayServe(at: .now), !held.isEmpty {
-            // PostgreSQL has not heard from this node for almost a lease: another node may take its shops any
-            // moment, and must find them not served here.
-            logger.error("lease deadline passed without a renewal; serving no shop", metadata: ["event": "shop_lost"])
-            for shop in held.keys.sorted() {
-                await giveUp(shop, farewell: .bye(reason: .moved), release: false, why: "the lease deadline passed")
-            }
-        }
-        if held.isEmpty { deadline = nil }
+        await enforceDeadline()
         let view: ClusterView
         do {
-            view = try await leases.view()
+            view = try await leases.view(freshWithin: ttl)
         } catch {
             logger.warning("cluster probe failed", metadata: ["error": "\(error)"])
             return
@@ -101,6 +102,19 @@ actor ClusterNode {
         publishLocations(view)
         await followCatalog(view)
         await balance(view)
+    }
+
+    /// PostgreSQL has not heard from this node for almost a lease: another node may take its shops any moment, and
+    /// must find them not served here.
+    private func enforceDeadline() async {
+        guard let deadline, !deadline.mayServe(at: .now) else { return }
+        if !held.isEmpty {
+            logger.error("lease deadline passed without a renewal; serving no shop", metadata: ["event": "shop_lost"])
+        }
+        for shop in held.keys.sorted() {
+            await giveUp(shop, farewell: .bye(reason: .moved), release: false, why: "the lease deadline passed")
+        }
+        if held.isEmpty { self.deadline = nil }
     }
 
     private func renewIfDue() async {
@@ -249,10 +263,17 @@ actor ClusterNode {
     private func giveUp(_ shop: String, farewell: OutboundLine, release: Bool, why: String) async {
         guard let state = held.removeValue(forKey: shop) else { return }
         serving.directory.remove(shop)
-        state.served.owner.post(.relinquish(farewell: farewell))
+        // A graceful handoff (`release`) lets the owner finish what it committed; otherwise the shop is no longer
+        // this node's to write, and nothing waits for PostgreSQL (which may be out of reach).
+        state.served.owner.post(.relinquish(farewell: farewell, now: !release))
         _ = try? await state.served.done.get()
-        await state.served.store.shutdown()
-        if release { try? await leases.release(shop, epoch: state.epoch) }
+        if release {
+            await state.served.store.shutdown()
+            try? await leases.release(shop, epoch: state.epoch)
+        } else {
+            let store = state.served.store
+            Task { await store.shutdown() }
+        }
         serving.shops.withLock { $0.removeAll { $0.name == shop } }
         daemon.notifier.remove(shop)
         logger.notice(

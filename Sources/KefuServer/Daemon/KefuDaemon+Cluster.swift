@@ -13,7 +13,12 @@ extension KefuDaemon {
     func serveCluster(_ settings: ClusterSettings) async throws {
         var logger = self.logger
         logger[metadataKey: "node"] = "\(settings.node)"
-        let leases = try await ShopLeases.join(settings, logger: logger)
+        let leases: ShopLeases
+        do {
+            leases = try await ShopLeases.join(settings, logger: logger)
+        } catch {
+            throw ClusterUnreachable(postgres: "\(settings.postgres)", reason: describe(error))
+        }
         logger.notice("joined the cluster", metadata: ["postgres": "\(settings.postgres)"])
         let lobbyConfiguration = try Lobby.configuration
         let lobbyCore = RoutingCore(policy: RoutingPolicy(lobbyConfiguration), nextConversationID: ConversationID(1))
@@ -81,4 +86,11 @@ extension KefuDaemon {
     var housekeepingPeriod: TimeAmount {
         max(TimeAmount(min(notifier.base.watchdogInterval ?? .seconds(1), .seconds(1))), .milliseconds(1))
     }
+}
+
+/// The cluster's PostgreSQL could not be joined at start: says where and why (postgres-nio's own text hides both).
+struct ClusterUnreachable: Error, CustomStringConvertible {
+    var postgres: String
+    var reason: String
+    var description: String { "cannot join the cluster at \(postgres): \(reason)" }
 }

@@ -40,9 +40,10 @@ enum OwnerInput: Sendable {
     case carryOver(RestartCarryOver.Collector)
     /// The stop took too long: end now, without waiting for anything.
     case abort
-    /// In a cluster, this node stops serving the shop: finish what is committed, write `farewell` (`* MOVED`, or
-    /// `* BYE reason=moved`) to every session, close them, end. After a failed commit, at once.
-    case relinquish(farewell: OutboundLine)
+    /// In a cluster, this node stops serving the shop: write `farewell` (`* MOVED`, or `* BYE reason=moved`) to every
+    /// session, close them, end. A graceful handoff first finishes what is committed; `now` (the lease is lost, or a
+    /// commit failed) does not wait for commits in flight, whose replies are then never shown.
+    case relinquish(farewell: OutboundLine, now: Bool)
     /// The configuration was read again (SIGHUP): apply it, or keep the one in force and say why.
     case reload(Result<KefuConfiguration, ConfigurationLoadError>)
 }

@@ -312,10 +312,10 @@ final class ShopOwner {
         case .abort:
             end(.success(nil))
             return
-        case .relinquish(let farewell):
+        case .relinquish(let farewell, let now):
             self.farewell = farewell
             shuttingDown = true
-            if stalled {
+            if stalled || now {
                 // Nothing behind the failed commit may be shown: the sessions hear the farewell and close now.
                 sayGoodbye()
                 writeReleased()
