@@ -131,6 +131,12 @@ public func describe(_ error: any Error) -> String {
     return "\(error.code)" + (error.underlying.map { ": \($0)" } ?? "")
 }
 
+/// Closes `connection` without waiting, keeping it alive until the close completes (postgres-nio requires a
+/// connection to be closed before its last reference goes).
+func closeInBackground(_ connection: PostgresConnection) {
+    connection.close().whenComplete { _ in withExtendedLifetime(connection) {} }
+}
+
 /// A statement (or connect) that did not answer in time: the connection is taken as hung.
 struct TimedOut: Error, CustomStringConvertible {
     var limit: Duration
@@ -138,13 +144,22 @@ struct TimedOut: Error, CustomStringConvertible {
 }
 
 /// `body`'s result, or `TimedOut` after `limit`, whichever comes first. The body is cancelled on a timeout but not
-/// waited for (a statement on a hung connection may never return; closing the connection ends it).
-func withDeadline<T: Sendable>(_ limit: Duration, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
+/// waited for (a statement on a hung connection may never return; closing the connection ends it); what it returns
+/// after the timeout goes to `late` (a connection opened too late is closed there).
+func withDeadline<T: Sendable>(
+    _ limit: Duration, _ body: @escaping @Sendable () async throws -> T,
+    late: @escaping @Sendable (T) async -> Void = { _ in }
+) async throws -> T {
     let outcome = FirstOutcome<T>()
     return try await withCheckedThrowingContinuation { continuation in
         outcome.wait(with: continuation)
         let work = Task {
-            do { outcome.resume(with: .success(try await body())) } catch { outcome.resume(with: .failure(error)) }
+            do {
+                let value = try await body()
+                if !outcome.resume(with: .success(value)) { await late(value) }
+            } catch {
+                outcome.resume(with: .failure(error))
+            }
         }
         Task {
             try? await Task.sleep(for: limit)

@@ -80,7 +80,7 @@ final class PostgresRecordWriter: @unchecked Sendable {
             if (error as? PSQLError)?.serverInfo == nil {
                 // The connection broke or hung (PostgreSQL restarted, the network): the next statement opens a new one.
                 self.connection = nil
-                connection.close().whenComplete { _ in }
+                closeInBackground(connection)
             }
             throw StoreError(.read, path: name, message: describe(error), underlying: error)
         }
@@ -91,7 +91,11 @@ final class PostgresRecordWriter: @unchecked Sendable {
         let connector = connector
         do {
             let connection = try blocking {
-                try await withDeadline(Self.statementTimeout) { try await connector.connect() }
+                try await withDeadline(Self.statementTimeout) {
+                    try await connector.connect()
+                } late: {
+                    closeInBackground($0)
+                }
             }
             self.connection = connection
             logger.info("store reconnected")

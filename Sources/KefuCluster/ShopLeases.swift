@@ -278,7 +278,7 @@ public final class ShopLeases: Sendable {
             if (error as? PSQLError)?.serverInfo == nil {
                 logger.warning("cluster connection lost", metadata: ["error": "\(describe(error))"])
                 current.withLock { if $0 === connection { $0 = nil } }
-                connection.close().whenComplete { _ in }
+                closeInBackground(connection)
             }
             throw error
         }
@@ -288,6 +288,8 @@ public final class ShopLeases: Sendable {
         if let connection = current.withLock({ $0 }), !connection.isClosed { return connection }
         let (connection, lockID) = try await withDeadline(Self.statementTimeout) { [settings, logger] in
             try await Self.open(settings, connectionID: 1, logger: logger)
+        } late: {
+            closeInBackground($0.0)
         }
         guard lockID == self.lockID else {
             try? await connection.close()
