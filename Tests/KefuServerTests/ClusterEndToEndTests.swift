@@ -330,4 +330,36 @@ struct ClusterEndToEndTests {
             #expect(history.contains { $0.hasSuffix(":一") } && history.contains { $0.hasSuffix(":二") })
         }
     }
+
+    @Test func aBreachDueDuringAFailoverIsRecordedOnceAndOneRecordedBeforeItIsNotRecordedAgain() async throws {
+        guard await JournaldHarness.isRunningForTest() else { return }
+        try await Self.withCluster { cluster, server in
+            try await cluster.apply("acme", acmeConfiguration(extra: "[sla]\nfirst_response_s = 2\n"))
+            for node in ["a", "b"] { try await cluster.start(node) }
+            let owners = try await cluster.waitForOwners { $0["acme"] != nil }
+            let victim = try #require(owners["acme"])
+            let port = try #require(cluster.nodes[victim]).port
+            let survivor = try #require(cluster.nodes.first { $0.key != victim }).value.port
+            let early = "fo-early-\(UUID().uuidString.prefix(8))"
+            let late = "fo-late-\(UUID().uuidString.prefix(8))"
+            func breaches(_ customer: String, timeout: Duration) async -> Int {
+                await JournaldHarness.query(
+                    ["KEFU_EVENT=sla_breach", "KEFU_CUSTOMER=\(customer)"], timeout: timeout
+                ).count
+            }
+            // One chat breaches on the node before it fails; the other is due while no node serves the shop.
+            let first = try await Self.login("l LOGIN customer \(early) \(Secrets.tmall.0) shop=acme", at: port).client
+            #expect(try await first.completion("o OPEN presales :早").hasPrefix("o OK conv="))
+            #expect(await breaches(early, timeout: .seconds(10)) == 1, "\(cluster.outputs)")
+            let second = try await Self.login("l LOGIN customer \(late) \(Secrets.tmall.0) shop=acme", at: port).client
+            #expect(try await second.completion("o OPEN presales :晚").hasPrefix("o OK conv="))
+            try #require(cluster.nodes[victim]).process.signal(SIGKILL)
+            // The shop's new node fires the late one at once, and not the early one again.
+            _ = try await Self.login("l LOGIN agent alice \(Secrets.bob.0) shop=acme", at: survivor)
+            #expect(await breaches(late, timeout: .seconds(10)) == 1, "\(cluster.outputs)")
+            try await Task.sleep(for: .seconds(2))
+            #expect(await breaches(late, timeout: .zero) == 1)
+            #expect(await breaches(early, timeout: .zero) == 1)
+        }
+    }
 }
