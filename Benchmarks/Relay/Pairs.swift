@@ -182,19 +182,28 @@ final class Pair {
 
 /// Sets up `count` pairs on kefud: agent `a<i>` logs in, then buyer `c<i>` opens a conversation, which goes to that
 /// agent (every earlier agent is full: one chat each).
-func kefudPairs(count: Int, port: Int, group: any EventLoopGroup, payload: String) throws -> [NIOLoopBound<Pair>] {
+/// `count` buyer/agent pairs on kefud; with `shops` (a cluster), pair `i` logs in to shop `i % shops.count` at the
+/// node serving it.
+func kefudPairs(
+    count: Int, port: Int, group: any EventLoopGroup, payload: String, shops: [(name: String, port: Int)] = []
+) throws -> [NIOLoopBound<Pair>] {
     var pairs: [NIOLoopBound<Pair>] = []
     for index in 0..<count {
         let loop = group.next()
+        let shop = shops.isEmpty ? nil : shops[index % shops.count]
+        let port = shop?.port ?? port
+        let suffix = shop.map { " shop=\($0.name)" } ?? ""
         let agent = try connect(port: port, on: loop, framing: .lines).wait()
         let customer = try connect(port: port, on: loop, framing: .lines).wait()
         let pair = try loop.flatSubmit { () -> EventLoopFuture<NIOLoopBound<Pair>> in
             let agentConn = agent.value
             let customerConn = customer.value
-            return agentConn.request("a LOGIN agent a\(index) \(Secrets.agent.0)") { $0.hasPrefix("a ") }
+            return agentConn.request("a LOGIN agent a\(index) \(Secrets.agent.0)\(suffix)") { $0.hasPrefix("a ") }
                 .assumeIsolated()
                 .flatMap { _ in
-                    customerConn.request("c LOGIN customer c\(index) \(Secrets.customers.0)") { $0.hasPrefix("c ") }
+                    customerConn.request("c LOGIN customer c\(index) \(Secrets.customers.0)\(suffix)") {
+                        $0.hasPrefix("c ")
+                    }
                 }
                 .flatMap { _ in customerConn.request("o OPEN relay :hello") { $0.hasPrefix("* JOINED") } }
                 .flatMapThrowing { lines in

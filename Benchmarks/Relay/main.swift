@@ -21,12 +21,15 @@ struct Options {
     var floodClients = 40
     var floodMessages = 1_000_000
     var clientThreads = 1
+    var nodes = 3
+    var kefuctl = "../.build/release/kefuctl"
     // Environment: RELAY_KEFUD_SERVER adds lines to kefud's [server] table (to try other bounds).
 
     static let usage = """
         usage: Relay [--kefud PATH] [--redis PATH] [--pairs 1,16,64] [--windows 1,16] [--seconds 10] [--runs 3]
                      [--servers kefud,redis] [--parts relay,idle,opens,flood] [--idle-connections 10000]
                      [--opens 200000] [--flood-messages 1000000] [--client-threads 1]
+                     [--parts cluster --nodes 3 --kefuctl PATH]  (cluster: root, PostgreSQL and pgbench)
         environment: RELAY_KEFUD_SERVER adds lines to kefud's [server] table; RELAY_SHOW_LOG shows kefud's log
         """
 
@@ -55,6 +58,8 @@ struct Options {
             case "--opens": opens = try number(try value())
             case "--flood-messages": floodMessages = try number(try value())
             case "--client-threads": clientThreads = try number(try value())
+            case "--nodes": nodes = try number(try value())
+            case "--kefuctl": kefuctl = try value()
             case "--help", "-h": throw RelayFailure(Self.usage)
             default: throw RelayFailure("unknown argument \(argument)\n\(Self.usage)")
             }
@@ -421,6 +426,10 @@ if options.parts.contains("relay") {
                     + "\(Spread(values: redis.map(\.cpuMicrosecondsPerMessage))) |")
         }
     }
+}
+
+if options.parts.contains("cluster") {
+    try clusterRelay(options: options, group: group)
 }
 
 if options.parts.contains("idle") {

@@ -71,11 +71,14 @@ final class PostgresRecordWriter: @unchecked Sendable {
         let connection = try currentConnection()
         let logger = logger
         do {
-            return try blocking {
-                try await withDeadline(Self.statementTimeout) {
-                    try await connection.query(query, logger: logger).collect()
-                }
+            // The future API, waited for on this thread (never an event loop): no hop through Swift's concurrency
+            // pool on the way out and back, which a lone message's commit would otherwise pay twice.
+            let answer = connection.query(query, logger: logger)
+            let timeout = answer.eventLoop.scheduleTask(in: .init(Self.statementTimeout)) {
+                closeInBackground(connection)
             }
+            defer { timeout.cancel() }
+            return try answer.wait().rows
         } catch {
             if (error as? PSQLError)?.serverInfo == nil {
                 // The connection broke or hung (PostgreSQL restarted, the network): the next statement opens a new one.

@@ -35,54 +35,65 @@ struct RecordBatch {
 
     var isEmpty: Bool { rows.isEmpty }
 
-    /// `{"c":[…],"r":[…],"m":[…],"a":[…],"n":[…]}`, each array in the order the rows were added.
+    /// `{"c":[…],"r":[…],"m":[…],"a":[…],"n":[…]}`, each array in the order the rows were added; empty ones left
+    /// out.
     var json: String {
         var json = JSONText(capacity: 256 * rows.count + 32)
         json.begin("{")
-        json.key("c")
-        json.begin("[")
-        for index in conversations.values.sorted() {
-            if case .conversation(let row) = rows[index] { Self.write(row, to: &json) }
+        if !conversations.isEmpty {
+            json.key("c")
+            json.begin("[")
+            for index in conversations.values.sorted() {
+                if case .conversation(let row) = rows[index] { Self.write(row, to: &json) }
+            }
+            json.end("]")
         }
-        json.end("]")
-        json.key("r")
-        json.begin("[")
-        for index in rounds.values.sorted() {
-            if case .round(let row) = rows[index] { Self.write(row, to: &json) }
+        if !rounds.isEmpty {
+            json.key("r")
+            json.begin("[")
+            for index in rounds.values.sorted() {
+                if case .round(let row) = rows[index] { Self.write(row, to: &json) }
+            }
+            json.end("]")
         }
-        json.end("]")
-        json.key("m")
-        json.begin("[")
-        for index in messages.values.sorted() {
-            if case .message(let row) = rows[index] { Self.write(row, to: &json) }
+        if !messages.isEmpty {
+            json.key("m")
+            json.begin("[")
+            for index in messages.values.sorted() {
+                if case .message(let row) = rows[index] { Self.write(row, to: &json) }
+            }
+            json.end("]")
         }
-        json.end("]")
-        json.key("a")
-        json.begin("[")
-        for row in rows {
-            guard case .assignment(let row) = row else { continue }
-            json.begin("{")
-            json.key("conversation"); json.number(row.conversation.rawValue)
-            json.key("agent"); json.string(row.agent?.rawValue)
-            json.key("at"); json.number(row.at.unixMilliseconds)
-            json.key("reason"); json.string(row.reason.rawValue)
-            json.key("explanation"); json.string(StoredDecision.text(of: row.decision))
-            json.end("}")
+        if rows.contains(where: { if case .assignment = $0 { true } else { false } }) {
+            json.key("a")
+            json.begin("[")
+            for row in rows {
+                guard case .assignment(let row) = row else { continue }
+                json.begin("{")
+                json.key("conversation"); json.number(row.conversation.rawValue)
+                json.key("agent"); json.string(row.agent?.rawValue)
+                json.key("at"); json.number(row.at.unixMilliseconds)
+                json.key("reason"); json.string(row.reason.rawValue)
+                json.key("explanation"); json.string(StoredDecision.text(of: row.decision))
+                json.end("}")
+            }
+            json.end("]")
         }
-        json.end("]")
-        json.key("n")
-        json.begin("[")
-        for index in notes.values.sorted() {
-            guard case .note(let row) = rows[index] else { continue }
-            json.begin("{")
-            json.key("conversation"); json.number(row.conversation.rawValue)
-            json.key("seq"); json.number(row.seq)
-            json.key("author"); json.string(row.author)
-            json.key("at"); json.number(row.at.unixMilliseconds)
-            json.key("text"); json.string(row.text)
-            json.end("}")
+        if !notes.isEmpty {
+            json.key("n")
+            json.begin("[")
+            for index in notes.values.sorted() {
+                guard case .note(let row) = rows[index] else { continue }
+                json.begin("{")
+                json.key("conversation"); json.number(row.conversation.rawValue)
+                json.key("seq"); json.number(row.seq)
+                json.key("author"); json.string(row.author)
+                json.key("at"); json.number(row.at.unixMilliseconds)
+                json.key("text"); json.string(row.text)
+                json.end("}")
+            }
+            json.end("]")
         }
-        json.end("]")
         json.end("}")
         return json.text
     }

@@ -116,8 +116,8 @@ enum RecordTables {
         """,
         "CREATE INDEX IF NOT EXISTS kefu_rounds_started_at ON kefu_rounds (shop, started_at)",
         // A batch is a JSON object of arrays of rows ("c" conversations, "r" rounds, "m" messages, "a" assignments,
-        // "n" notes), each row an object keyed by column. Keyed rows appear at most once in a batch (the writer keeps
-        // the last version of each), as ON CONFLICT may not touch a row twice in one statement.
+        // "n" notes; an empty one left out), each row an object keyed by column. Keyed rows appear at most once in a
+        // batch (the writer keeps the last version of each), as ON CONFLICT may not touch a row twice in one statement.
         """
         CREATE OR REPLACE FUNCTION kefu_commit(p_shop text, p_node text, p_epoch bigint, p_batch jsonb)
         RETURNS void LANGUAGE plpgsql AS $$
@@ -127,53 +127,65 @@ enum RecordTables {
                 RAISE EXCEPTION 'shop % is not served by node % under epoch %', p_shop, p_node, p_epoch
                     USING ERRCODE = 'KF001';
             END IF;
-            INSERT INTO kefu_conversations AS t (shop, id, customer, skill, priority, state, agent, opened_at,
-                first_response_due_at, first_responded_at, breached_at, closed_at, message_count, first_message, store,
-                language, gateway, round, round_started_at, round_due_at, round_breached_at, round_warned_at,
-                buyer_idle_since, held_since, hold_remaining_ms, resolution_due_at, resolution_breached_at)
-            SELECT p_shop, r.* FROM jsonb_to_recordset(COALESCE(p_batch->'c', '[]')) AS r(id bigint, customer text,
-                skill text, priority text, state text, agent text, opened_at bigint, first_response_due_at bigint,
-                first_responded_at bigint, breached_at bigint, closed_at bigint, message_count bigint,
-                first_message text, store text, language text, gateway text, round bigint, round_started_at bigint,
-                round_due_at bigint, round_breached_at bigint, round_warned_at bigint, buyer_idle_since bigint,
-                held_since bigint, hold_remaining_ms bigint, resolution_due_at bigint, resolution_breached_at bigint)
-            ON CONFLICT (shop, id) DO UPDATE SET customer = excluded.customer, skill = excluded.skill,
-                priority = excluded.priority, state = excluded.state, agent = excluded.agent,
-                opened_at = excluded.opened_at, first_response_due_at = excluded.first_response_due_at,
-                first_responded_at = excluded.first_responded_at, breached_at = excluded.breached_at,
-                closed_at = excluded.closed_at, message_count = excluded.message_count,
-                first_message = excluded.first_message, store = excluded.store, language = excluded.language,
-                gateway = excluded.gateway, round = excluded.round, round_started_at = excluded.round_started_at,
-                round_due_at = excluded.round_due_at, round_breached_at = excluded.round_breached_at,
-                round_warned_at = excluded.round_warned_at, buyer_idle_since = excluded.buyer_idle_since,
-                held_since = excluded.held_since, hold_remaining_ms = excluded.hold_remaining_ms,
-                resolution_due_at = excluded.resolution_due_at,
-                resolution_breached_at = excluded.resolution_breached_at;
-            INSERT INTO kefu_rounds (shop, conversation, round, started_at, due_at, answered_at, breached_at,
-                closed_at, waited_ms, escalation_level, agent, skill, store)
-            SELECT p_shop, r.* FROM jsonb_to_recordset(COALESCE(p_batch->'r', '[]')) AS r(conversation bigint,
-                round bigint, started_at bigint, due_at bigint, answered_at bigint, breached_at bigint,
-                closed_at bigint, waited_ms bigint, escalation_level bigint, agent text, skill text, store text)
-            ON CONFLICT (shop, conversation, round) DO UPDATE SET started_at = excluded.started_at,
-                due_at = excluded.due_at, answered_at = excluded.answered_at, breached_at = excluded.breached_at,
-                closed_at = excluded.closed_at, waited_ms = excluded.waited_ms,
-                escalation_level = excluded.escalation_level, agent = excluded.agent, skill = excluded.skill,
-                store = excluded.store;
-            INSERT INTO kefu_messages (shop, conversation, seq, sender, author, at, text, automatic, ref)
-            SELECT p_shop, r.* FROM jsonb_to_recordset(COALESCE(p_batch->'m', '[]')) AS r(conversation bigint,
-                seq bigint, sender text, author text, at bigint, text text, automatic boolean, ref text)
-            ON CONFLICT (shop, conversation, seq) DO UPDATE SET sender = excluded.sender, author = excluded.author,
-                at = excluded.at, text = excluded.text, automatic = excluded.automatic, ref = excluded.ref;
-            INSERT INTO kefu_assignments (shop, conversation, agent, at, reason, explanation)
-            SELECT p_shop, (e->>'conversation')::bigint, e->>'agent', (e->>'at')::bigint, e->>'reason',
-                e->>'explanation'
-            FROM jsonb_array_elements(COALESCE(p_batch->'a', '[]')) WITH ORDINALITY AS x(e, position)
-            ORDER BY x.position;
-            INSERT INTO kefu_notes (shop, conversation, seq, author, at, text)
-            SELECT p_shop, r.* FROM jsonb_to_recordset(COALESCE(p_batch->'n', '[]')) AS r(conversation bigint,
-                seq bigint, author text, at bigint, text text)
-            ON CONFLICT (shop, conversation, seq) DO UPDATE SET author = excluded.author, at = excluded.at,
-                text = excluded.text;
+            IF p_batch ? 'c' THEN
+                INSERT INTO kefu_conversations AS t (shop, id, customer, skill, priority, state, agent, opened_at,
+                    first_response_due_at, first_responded_at, breached_at, closed_at, message_count, first_message,
+                    store,
+                    language, gateway, round, round_started_at, round_due_at, round_breached_at, round_warned_at,
+                    buyer_idle_since, held_since, hold_remaining_ms, resolution_due_at, resolution_breached_at)
+                SELECT p_shop, r.* FROM jsonb_to_recordset(p_batch->'c') AS r(id bigint, customer text,
+                    skill text, priority text, state text, agent text, opened_at bigint, first_response_due_at bigint,
+                    first_responded_at bigint, breached_at bigint, closed_at bigint, message_count bigint,
+                    first_message text, store text, language text, gateway text, round bigint, round_started_at bigint,
+                    round_due_at bigint, round_breached_at bigint, round_warned_at bigint, buyer_idle_since bigint,
+                    held_since bigint, hold_remaining_ms bigint, resolution_due_at bigint,
+                    resolution_breached_at bigint)
+                ON CONFLICT (shop, id) DO UPDATE SET customer = excluded.customer, skill = excluded.skill,
+                    priority = excluded.priority, state = excluded.state, agent = excluded.agent,
+                    opened_at = excluded.opened_at, first_response_due_at = excluded.first_response_due_at,
+                    first_responded_at = excluded.first_responded_at, breached_at = excluded.breached_at,
+                    closed_at = excluded.closed_at, message_count = excluded.message_count,
+                    first_message = excluded.first_message, store = excluded.store, language = excluded.language,
+                    gateway = excluded.gateway, round = excluded.round, round_started_at = excluded.round_started_at,
+                    round_due_at = excluded.round_due_at, round_breached_at = excluded.round_breached_at,
+                    round_warned_at = excluded.round_warned_at, buyer_idle_since = excluded.buyer_idle_since,
+                    held_since = excluded.held_since, hold_remaining_ms = excluded.hold_remaining_ms,
+                    resolution_due_at = excluded.resolution_due_at,
+                    resolution_breached_at = excluded.resolution_breached_at;
+            END IF;
+            IF p_batch ? 'r' THEN
+                INSERT INTO kefu_rounds (shop, conversation, round, started_at, due_at, answered_at, breached_at,
+                    closed_at, waited_ms, escalation_level, agent, skill, store)
+                SELECT p_shop, r.* FROM jsonb_to_recordset(p_batch->'r') AS r(conversation bigint,
+                    round bigint, started_at bigint, due_at bigint, answered_at bigint, breached_at bigint,
+                    closed_at bigint, waited_ms bigint, escalation_level bigint, agent text, skill text, store text)
+                ON CONFLICT (shop, conversation, round) DO UPDATE SET started_at = excluded.started_at,
+                    due_at = excluded.due_at, answered_at = excluded.answered_at, breached_at = excluded.breached_at,
+                    closed_at = excluded.closed_at, waited_ms = excluded.waited_ms,
+                    escalation_level = excluded.escalation_level, agent = excluded.agent, skill = excluded.skill,
+                    store = excluded.store;
+            END IF;
+            IF p_batch ? 'm' THEN
+                INSERT INTO kefu_messages (shop, conversation, seq, sender, author, at, text, automatic, ref)
+                SELECT p_shop, r.* FROM jsonb_to_recordset(p_batch->'m') AS r(conversation bigint,
+                    seq bigint, sender text, author text, at bigint, text text, automatic boolean, ref text)
+                ON CONFLICT (shop, conversation, seq) DO UPDATE SET sender = excluded.sender, author = excluded.author,
+                    at = excluded.at, text = excluded.text, automatic = excluded.automatic, ref = excluded.ref;
+            END IF;
+            IF p_batch ? 'a' THEN
+                INSERT INTO kefu_assignments (shop, conversation, agent, at, reason, explanation)
+                SELECT p_shop, (e->>'conversation')::bigint, e->>'agent', (e->>'at')::bigint, e->>'reason',
+                    e->>'explanation'
+                FROM jsonb_array_elements(p_batch->'a') WITH ORDINALITY AS x(e, position)
+                ORDER BY x.position;
+            END IF;
+            IF p_batch ? 'n' THEN
+                INSERT INTO kefu_notes (shop, conversation, seq, author, at, text)
+                SELECT p_shop, r.* FROM jsonb_to_recordset(p_batch->'n') AS r(conversation bigint,
+                    seq bigint, author text, at bigint, text text)
+                ON CONFLICT (shop, conversation, seq) DO UPDATE SET author = excluded.author, at = excluded.at,
+                    text = excluded.text;
+            END IF;
         END
         $$
         """,
