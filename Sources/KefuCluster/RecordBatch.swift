@@ -35,8 +35,8 @@ struct RecordBatch {
 
     var isEmpty: Bool { rows.isEmpty }
 
-    /// `{"c":[…],"r":[…],"m":[…],"a":[…],"n":[…]}`, each array in the order the rows were added; empty ones left
-    /// out.
+    /// `{"c":[…],"r":[…],"m":[…],"a":[…],"n":[…]}`, each array in the order the rows were added; empty ones
+    /// left out.
     var json: String {
         var json = JSONText(capacity: 256 * rows.count + 32)
         json.begin("{")
