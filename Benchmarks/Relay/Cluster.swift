@@ -109,17 +109,7 @@ func startCluster(
         token_sha256 = "\(Secrets.customers.1)"
 
         """
-    for agent in 0..<agents {
-        toml += """
-
-            [[agent]]
-            id = "a\(agent)"
-            token_sha256 = "\(Secrets.agent.1)"
-            max_chats = 1
-            skills = { relay = 1 }
-
-            """
-    }
+    toml += relayAgents(agents)
     try toml.write(toFile: shopFile, atomically: true, encoding: .utf8)
     let names = (0..<options.nodes).map { "s\($0)" }
     for shop in names {

@@ -148,19 +148,24 @@ func startKefud(binary: String, agents: Int) throws -> ServerProcess {
                 token_sha256 = "\(Secrets.gateway.1)"
 
                 """
-            for agent in 0..<agents {
-                toml += """
-
-                    [[agent]]
-                    id = "a\(agent)"
-                    token_sha256 = "\(Secrets.agent.1)"
-                    max_chats = 1
-                    skills = { relay = 1 }
-
-                    """
-            }
+            toml += relayAgents(agents)
             try toml.write(to: directory.appendingPathComponent("kefud.toml"), atomically: false, encoding: .utf8)
         })
+}
+
+/// `agents` agents `a0`…, one chat each, skill `relay`, as TOML tables.
+func relayAgents(_ agents: Int) -> String {
+    (0..<agents).map { agent in
+        """
+
+        [[agent]]
+        id = "a\(agent)"
+        token_sha256 = "\(Secrets.agent.1)"
+        max_chats = 1
+        skills = { relay = 1 }
+
+        """
+    }.joined()
 }
 
 /// redis with every write fsynced before it is acknowledged (`appendonly yes`, `appendfsync always`).

@@ -70,18 +70,7 @@ public final class PostgresRecordStore: RecordStore {
         _ body: @escaping @Sendable (any RecordReader) throws -> T,
         completion: @escaping @Sendable (Result<T, StoreError>) -> Void
     ) {
-        let name = name
-        let job: @Sendable (any RecordReader) -> Void = { reader in
-            let result: Result<T, StoreError>
-            do {
-                result = .success(try body(reader))
-            } catch let error as StoreError {
-                result = .failure(error)
-            } catch {
-                result = .failure(StoreError(.read, path: name, message: "\(error)", underlying: error))
-            }
-            completion(result)
-        }
+        let job = readJob(body, path: name, completion: completion)
         guard queue.append(.read(job)) else {
             completion(.failure(StoreError(.closed, path: name, message: "store is closed")))
             return

@@ -144,17 +144,7 @@ final class PostgresRecordWriter: @unchecked Sendable {
                 results = Array(repeating: .failure(error), count: group.count)
             }
         }
-        var delta = StoreStatistics(transactions: transactions)
-        for (pending, result) in zip(group, results) {
-            if case .success = result {
-                delta.batches += 1
-                delta.records += pending.records.count
-            } else {
-                delta.failedBatches += 1
-            }
-        }
-        queue.add(delta)
-        for (pending, result) in zip(group, results) { pending.callback(result) }
+        queue.finish(group.map { ($0.records, $0.callback) }, results: results, transactions: transactions)
     }
 
     /// PostgreSQL refused the statement for what it wrote (a constraint): the same batch alone fails the same way,

@@ -110,19 +110,7 @@ public final class ConversationStore: RecordStore {
         _ body: @escaping @Sendable (any RecordReader) throws -> T,
         completion: @escaping @Sendable (Result<T, StoreError>) -> Void
     ) {
-        let path = path
-        let job: @Sendable (any RecordReader) -> Void = { reader in
-            let result: Result<T, StoreError>
-            do {
-                result = .success(try body(reader))
-            } catch let error as StoreError {
-                result = .failure(error)
-            } catch {
-                result = .failure(StoreError(.read, path: path, message: "\(error)", underlying: error))
-            }
-            (reader as? StoreReader)?.invalidate()
-            completion(result)
-        }
+        let job = readJob(body, path: path, completion: completion)
         guard queue.append(.read(job)) else {
             completion(.failure(closedError))
             return

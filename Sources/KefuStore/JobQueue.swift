@@ -96,6 +96,25 @@ package final class JobQueue: @unchecked Sendable {
         }
     }
 
+    /// After a group's transaction(s): counts them and the batches, then runs each batch's callback, in enqueue
+    /// order, on the calling (writer) thread.
+    package func finish(
+        _ group: [(records: [Record], callback: CommitCallback)], results: [Result<Void, StoreError>],
+        transactions: Int
+    ) {
+        var delta = StoreStatistics(transactions: transactions)
+        for (pending, result) in zip(group, results) {
+            if case .success = result {
+                delta.batches += 1
+                delta.records += pending.records.count
+            } else {
+                delta.failedBatches += 1
+            }
+        }
+        add(delta)
+        for (pending, result) in zip(group, results) { pending.callback(result) }
+    }
+
     package func add(_ delta: StoreStatistics) {
         condition.lock()
         counters.transactions += delta.transactions

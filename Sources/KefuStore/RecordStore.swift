@@ -87,3 +87,23 @@ extension RecordReader {
         try recoveredState(returningBuyersSince: nil)
     }
 }
+
+/// A read body wrapped as a job for a store's thread: its result (an error that is not a `StoreError` wrapped in one
+/// naming `path`) goes to `completion`, after the reader has been made invalid.
+package func readJob<T: Sendable>(
+    _ body: @escaping @Sendable (any RecordReader) throws -> T, path: String,
+    completion: @escaping @Sendable (Result<T, StoreError>) -> Void
+) -> @Sendable (any RecordReader) -> Void {
+    { reader in
+        let result: Result<T, StoreError>
+        do {
+            result = .success(try body(reader))
+        } catch let error as StoreError {
+            result = .failure(error)
+        } catch {
+            result = .failure(StoreError(.read, path: path, message: "\(error)", underlying: error))
+        }
+        (reader as? StoreReader)?.invalidate()
+        completion(result)
+    }
+}

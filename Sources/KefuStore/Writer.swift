@@ -53,20 +53,8 @@ final class Writer: @unchecked Sendable {
     private func commit(_ group: [PendingWrite]) {
         guard !group.isEmpty else { return }
         let (results, committed) = write(group)
-        var delta = StoreStatistics(transactions: committed ? 1 : 0)
-        for (pending, result) in zip(group, results) {
-            if case .success = result {
-                delta.batches += 1
-                delta.records += pending.records.count
-            } else {
-                delta.failedBatches += 1
-            }
-        }
-        queue.add(delta)
         // Callbacks run after the commit returned, in enqueue order, on this thread.
-        for (pending, result) in zip(group, results) {
-            pending.callback(result)
-        }
+        queue.finish(group.map { ($0.records, $0.callback) }, results: results, transactions: committed ? 1 : 0)
     }
 
     /// Applies a group of batches in one transaction. With several batches, each gets a savepoint so that one
