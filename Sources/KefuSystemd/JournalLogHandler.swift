@@ -47,6 +47,9 @@ public struct JournalLogHandler: LogHandler {
         set { metadata[key] = newValue }
     }
 
+    /// The metadata key whose value becomes the record's `MESSAGE_ID`.
+    public static let messageIDKey = "message_id"
+
     /// Writes one line to journald (to stderr if journald refuses it).
     public func log(event: LogEvent) {
         let message = event.message.description
@@ -60,7 +63,10 @@ public struct JournalLogHandler: LogHandler {
             (KefuJournalField.logger, label),
         ]
         for (key, value) in mergedMetadata(event.metadata) {
-            fields.append((KefuJournalField.metadataPrefix + Journal.fieldName(key), value.description))
+            // `message_id` is the record's catalogued MESSAGE_ID (`SystemdMessageID`), not a field of kefu's own.
+            let name =
+                key == Self.messageIDKey ? "MESSAGE_ID" : KefuJournalField.metadataPrefix + Journal.fieldName(key)
+            fields.append((name, value.description))
         }
         if let error = event.error {
             fields.append((KefuJournalField.error, String(describing: error)))

@@ -26,6 +26,11 @@ public enum SystemdMessageID {
     /// A configuration reload was rejected; the previous configuration stays in force.
     public static let configRejected = "20ff8345c8b6425faa356389fd41f5de"
 
+    /// In a cluster: this node took a shop over (a new lease epoch) and serves it now.
+    public static let shopGained = "084d2e9e0d1449f283eb5af13dcf05bd"
+    /// In a cluster: this node stopped serving a shop (lease taken, deadline passed, handed over, store failed).
+    public static let shopLost = "c94e6c9a0a624bfd8fed7338908c5049"
+
     /// Every id above, by name: for listing, documentation checks and uniqueness tests.
     public static let all: [(name: String, id: String)] = [
         ("slaBreach", slaBreach),
@@ -39,5 +44,7 @@ public enum SystemdMessageID {
         ("daemonStopping", daemonStopping),
         ("configReloaded", configReloaded),
         ("configRejected", configRejected),
+        ("shopGained", shopGained),
+        ("shopLost", shopLost),
     ]
 }

@@ -50,9 +50,12 @@ struct JournaldTests {
         logger[metadataKey: "queue"] = "handler-level"
         logger.warning(
             "agent went away",
-            metadata: ["conversation-id": "42", "_sneaky": "x", "queue": "vip", "tags": ["a", "b"]]
+            metadata: [
+                "conversation-id": "42", "_sneaky": "x", "queue": "vip", "tags": ["a", "b"],
+                "message_id": "\(SystemdMessageID.shopLost)",
+            ]
         )
-        let line = #line - 4
+        let line = #line - 7
         logger.debug("below the level, never sent")
 
         let entries = await JournaldHarness.query(["KEFU_TEST_ID=\(testID)"], timeout: .seconds(10))
@@ -64,6 +67,8 @@ struct JournaldTests {
         #expect(entry["KEFU_LOGGER"] == "kefu.test.journal")
         #expect(entry["KEFU_CONVERSATION_ID"] == "42")
         #expect(entry["KEFU_SNEAKY"] == "x")
+        #expect(entry["MESSAGE_ID"] == SystemdMessageID.shopLost, "message_id is the record's MESSAGE_ID")
+        #expect(entry["KEFU_MESSAGE_ID"] == nil)
         #expect(entry["KEFU_QUEUE"] == "vip", "call metadata wins over handler metadata")
         #expect(entry["KEFU_TAGS"] == "[a, b]" || entry["KEFU_TAGS"] == "[\"a\", \"b\"]")
         #expect(entry["CODE_FILE"]?.hasSuffix("JournaldTests.swift") == true)

@@ -3,6 +3,7 @@ import KefuConfig
 import KefuCore
 import KefuProtocol
 import KefuStore
+import KefuSystemd
 import Logging
 import NIOCore
 import NIOPosix
@@ -238,7 +239,11 @@ actor ClusterNode {
             }
             held[shop] = Held(epoch: epoch, version: stored.version, served: served)
             logger.notice(
-                "shop gained", metadata: ["event": "shop_gained", "shop": "\(shop)", "epoch": "\(epoch)"])
+                "shop gained",
+                metadata: [
+                    "event": "shop_gained", "shop": "\(shop)", "epoch": "\(epoch)",
+                    "message_id": "\(SystemdMessageID.shopGained)",
+                ])
         } catch {
             logger.error("shop not served", metadata: ["shop": "\(shop)", "error": "\(error)"])
             try? await leases.release(shop, epoch: epoch)
@@ -278,7 +283,10 @@ actor ClusterNode {
         daemon.notifier.remove(shop)
         logger.notice(
             "shop lost",
-            metadata: ["event": "shop_lost", "shop": "\(shop)", "epoch": "\(state.epoch)", "reason": "\(why)"])
+            metadata: [
+                "event": "shop_lost", "shop": "\(shop)", "epoch": "\(state.epoch)", "reason": "\(why)",
+                "message_id": "\(SystemdMessageID.shopLost)",
+            ])
     }
 
     /// The daemon stops: every shop's sessions hear BYE, its store commits, its lease is released for another node
