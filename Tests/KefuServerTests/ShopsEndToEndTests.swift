@@ -217,4 +217,20 @@ struct ShopsEndToEndTests {
         node.forShop("acme").watchdogPing()
         #expect(base.messages.filter { $0 == "WATCHDOG=1" }.count == 1)
     }
+
+    @Test func aClusterNodesStatusNamesTheShopsItServesAndNotItsLobby() {
+        let base = RecordingNotifier()
+        let node = NodeNotifier(base: base)
+        node.serve([Lobby.name])
+        node.listening("listening on 127.0.0.1:7390")
+        node.forShop(Lobby.name).ready(status: "0 agents online")
+        #expect(base.messages.last == "READY listening on 127.0.0.1:7390; cluster node: serving 0 shops")
+        node.add("acme")
+        node.forShop("acme").ready(status: "1 agent online, 0 queued")
+        node.forShop("acme").status("2 agents online, 0 queued")
+        #expect(base.messages.last == "STATUS cluster node: serving 1 shop; acme: 2 agents online, 0 queued")
+        node.remove("acme")
+        node.forShop(Lobby.name).status("0 agents online")
+        #expect(base.messages.last == "STATUS cluster node: serving 0 shops")
+    }
 }

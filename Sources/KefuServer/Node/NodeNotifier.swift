@@ -112,9 +112,16 @@ final class NodeNotifier: Sendable {
         if all { base.watchdogPing() }
     }
 
-    /// `<status>` for one shop; `<n> shops; default: <status>; acme: <status>` for more.
+    /// `<status>` for one shop; `<n> shops; default: <status>; acme: <status>` for more; in a cluster (a node with
+    /// a lobby) `cluster node: serving <n> shops; acme: <status>; …`, the lobby left out.
     private static func summary(_ state: State) -> String {
         let prefix = state.rejected.map { "reload rejected, previous configuration in force: \($0); " } ?? ""
+        if state.shops.contains(Lobby.name) {
+            let served = state.shops.filter { $0 != Lobby.name }.sorted()
+            let shops = served.map { "\($0): \(state.statuses[$0] ?? "starting")" }
+            return prefix + (["cluster node: serving \(served.count) shop\(served.count == 1 ? "" : "s")"] + shops)
+                .joined(separator: "; ")
+        }
         if state.shops.count == 1, let only = state.shops.first {
             return prefix + (state.statuses[only] ?? "")
         }
