@@ -38,11 +38,16 @@ run: build
 # The CPU-heavy suites run on their own after the rest, so that on a small machine they cannot starve the daemons
 # the end-to-end tests start (whose clients wait a few seconds at most for each line, and whose timers are real):
 # first the daemons driven hard (floods, storms, long answers), then the property tests.
+# The cluster's suites start PostgreSQL servers (initdb is CPU-heavy) and kefud nodes of their own, and time
+# failovers: they run on their own too, after the daemons driven hard.
 HEAVY_SUITES := BoundedMessagePathTests|BreachStormTests
+CLUSTER_SUITES := ShopLeasesTests|PostgresRecordStoreTests|ClusterEndToEndTests|ClusterPartitionTests
 test: test-deps
 	$(SWIFT) build --build-tests
-	KEFU_BUILD_DIR=$$($(SWIFT) build --show-bin-path) $(SWIFT) test --skip-build --skip 'PropertyTests|$(HEAVY_SUITES)'
+	KEFU_BUILD_DIR=$$($(SWIFT) build --show-bin-path) $(SWIFT) test --skip-build \
+		--skip 'PropertyTests|$(HEAVY_SUITES)|$(CLUSTER_SUITES)'
 	KEFU_BUILD_DIR=$$($(SWIFT) build --show-bin-path) $(SWIFT) test --skip-build --filter '$(HEAVY_SUITES)'
+	KEFU_BUILD_DIR=$$($(SWIFT) build --show-bin-path) $(SWIFT) test --skip-build --filter '$(CLUSTER_SUITES)'
 	$(SWIFT) test --skip-build --filter PropertyTests
 
 # The relay benchmark of issue #11: the release kefud against a redis that fsyncs every write (appendonly yes,

@@ -111,7 +111,7 @@ func startCluster(
         """
     toml += relayAgents(agents)
     try toml.write(toFile: shopFile, atomically: true, encoding: .utf8)
-    let names = (0..<options.nodes).map { "s\($0)" }
+    let names = (0..<max(options.shops, options.nodes)).map { "s\($0)" }
     for shop in names {
         try runProgram(options.kefuctl, ["shop", "apply", shop, shopFile, "--postgres", postgres.url])
     }
@@ -136,13 +136,17 @@ func startCluster(
                     """.write(to: directory.appendingPathComponent("kefud.toml"), atomically: false, encoding: .utf8)
                 }))
     }
-    // Settled: each node serves one shop.
     let deadline = Date().addingTimeInterval(30)
     while Date() < deadline {
         let rows = try postgres.psql(
             "SELECT shop || ' ' || owner FROM kefu_leases WHERE owner IS NOT NULL AND expires_at > now() ORDER BY shop")
         let owners = rows.split(separator: "\n").map { $0.split(separator: " ").map(String.init) }
-        if owners.count == names.count, Set(owners.map { $0[1] }).count == options.nodes {
+        // Settled: every shop served, each node serving its fair share.
+        var perNode: [String: Int] = [:]
+        for owner in owners { perNode[owner[1], default: 0] += 1 }
+        if owners.count == names.count, perNode.count == options.nodes,
+            perNode.values.allSatisfy({ $0 <= (names.count + options.nodes - 1) / options.nodes })
+        {
             let shops = owners.map { pair in (name: pair[0], port: nodes[Int(pair[1].dropFirst())!].port) }
             usleep(1_500_000)  // the owners have recovered and started
             return (nodes, shops)
@@ -155,7 +159,9 @@ func startCluster(
 /// The cluster part: for each pair count, kefud's three nodes (window 1 and `windows`) and pgbench with as many
 /// clients, `runs` times each, medians and spreads.
 func clusterRelay(options: Options, group: any EventLoopGroup) throws {
-    say("\n## cluster: \(options.nodes) kefud nodes over one PostgreSQL vs pgbench (one-row INSERT, same clients)")
+    say(
+        "\n## cluster: \(options.nodes) kefud nodes, \(max(options.shops, options.nodes)) shops, over one PostgreSQL "
+            + "vs pgbench (one-row INSERT, same clients)")
     say("| pairs (clients) | kefud msgs/s, window 1 | pgbench rows/s | kefud / pgbench | kefud msgs/s, window 16 |")
     say("| --- | --- | --- | --- | --- |")
     for count in options.pairs {

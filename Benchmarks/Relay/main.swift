@@ -22,6 +22,7 @@ struct Options {
     var floodMessages = 1_000_000
     var clientThreads = 1
     var nodes = 3
+    var shops = 3
     var kefuctl = "../.build/release/kefuctl"
     // Environment: RELAY_KEFUD_SERVER adds lines to kefud's [server] table (to try other bounds).
 
@@ -29,7 +30,7 @@ struct Options {
         usage: Relay [--kefud PATH] [--redis PATH] [--pairs 1,16,64] [--windows 1,16] [--seconds 10] [--runs 3]
                      [--servers kefud,redis] [--parts relay,idle,opens,flood] [--idle-connections 10000]
                      [--opens 200000] [--flood-messages 1000000] [--client-threads 1]
-                     [--parts cluster --nodes 3 --kefuctl PATH]  (cluster: root, PostgreSQL and pgbench)
+                     [--parts cluster --nodes 3 --shops 3 --kefuctl PATH]  (cluster: root, PostgreSQL, pgbench)
         environment: RELAY_KEFUD_SERVER adds lines to kefud's [server] table; RELAY_SHOW_LOG shows kefud's log
         """
 
@@ -59,6 +60,7 @@ struct Options {
             case "--flood-messages": floodMessages = try number(try value())
             case "--client-threads": clientThreads = try number(try value())
             case "--nodes": nodes = try number(try value())
+            case "--shops": shops = try number(try value())
             case "--kefuctl": kefuctl = try value()
             case "--help", "-h": throw RelayFailure(Self.usage)
             default: throw RelayFailure("unknown argument \(argument)\n\(Self.usage)")
