@@ -34,6 +34,11 @@ actor ClusterNode {
     private let serving: Serving
     private let logger: Logger
     private var held: [String: Held] = [:]
+    /// Shops whose lease this node was granted and which it is recovering (a large shop takes a while): their leases
+    /// are renewed with the others meanwhile.
+    private var taking: [String: Int64] = [:]
+    /// A renewal is in flight (the actor takes other work while it waits): no second one beside it.
+    private var renewing = false
     private var deadline: LeaseDeadline?
     private var lastRenewalSent: ContinuousClock.Instant?
     private let stopRequested = Mutex(false)
@@ -57,10 +62,12 @@ actor ClusterNode {
 
     /// Probes until asked to stop.
     func run() async {
-        // The deadline is watched on its own: a probe may be waiting on an unreachable PostgreSQL for seconds (the
-        // actor takes other work meanwhile), and the shops must stop being served on time all the same.
+        // Leases are renewed and the deadline watched on their own: a probe may be waiting on an unreachable
+        // PostgreSQL, or recovering a large shop, for seconds (the actor takes other work meanwhile), and the leases
+        // must be renewed, or the shops stop being served, on time all the same.
         let watchdog = Task { [weak self] in
             while let self, !self.stopRequested.withLock({ $0 }) {
+                await self.renewIfDue()
                 await self.enforceDeadline()
                 try? await Task.sleep(for: .milliseconds(100))
             }
@@ -91,7 +98,6 @@ actor ClusterNode {
             // Released (when the lease is still this node's) so that a node, this one included, takes it afresh.
             await giveUp(shop, farewell: await farewell(for: shop, view: nil), release: true, why: "its store failed")
         }
-        await renewIfDue()
         await enforceDeadline()
         let view: ClusterView
         do {
@@ -119,13 +125,20 @@ actor ClusterNode {
     }
 
     private func renewIfDue() async {
-        guard !held.isEmpty else { return }
+        let leased = held.mapValues(\.epoch).merging(taking) { served, _ in served }
+        guard !leased.isEmpty, !renewing else { return }
         if let last = lastRenewalSent, ContinuousClock.now - last < renewEvery { return }
+        renewing = true
+        defer { renewing = false }
         let sent = ContinuousClock.now
         do {
-            let renewed = try await leases.renew(held.mapValues(\.epoch), for: ttl)
+            let renewed = try await leases.renew(leased, for: ttl)
             lastRenewalSent = sent
-            deadline?.renewed(sent: sent)
+            if deadline == nil {
+                deadline = LeaseDeadline(lease: ttl, sent: sent)
+            } else {
+                deadline?.renewed(sent: sent)
+            }
             for (shop, state) in held where renewed[shop] != state.epoch {
                 let view = try? await leases.view()
                 await giveUp(shop, farewell: await farewell(for: shop, view: view), release: false, why: "lease taken")
@@ -216,6 +229,8 @@ actor ClusterNode {
         } else {
             deadline?.renewed(sent: sent)
         }
+        taking[shop] = epoch
+        defer { taking[shop] = nil }
         do {
             guard let stored = try await leases.configuration(of: shop) else {
                 try await leases.release(shop, epoch: epoch)
@@ -238,6 +253,9 @@ actor ClusterNode {
                 throw error
             }
             held[shop] = Held(epoch: epoch, version: stored.version, served: served)
+            // Never served without a deadline: at the latest, the lease's as granted (it may have passed already,
+            // if recovery outlasted it without a renewal: the watchdog then gives the shop up at once).
+            if deadline == nil { deadline = LeaseDeadline(lease: ttl, sent: sent) }
             logger.notice(
                 "shop gained",
                 metadata: [
