@@ -94,8 +94,16 @@ struct Connector: Sendable {
         let configuration = PostgresConnection.Configuration(
             host: url.host, port: url.port, username: url.user, password: url.password, database: url.database,
             tls: .disable)
-        return try await PostgresConnection.connect(
+        let connection = try await PostgresConnection.connect(
             on: MultiThreadedEventLoopGroup.singleton.any(), configuration: configuration, id: 2, logger: logger)
+        do {
+            // "Committed" must mean on PostgreSQL's disk before a client hears OK, whatever the server's default.
+            try await connection.query("SET synchronous_commit = on", logger: logger)
+        } catch {
+            try? await connection.close()
+            throw error
+        }
+        return connection
     }
 }
 
