@@ -60,29 +60,21 @@ public final class PostgresRecordStore: RecordStore {
     public var statistics: StoreStatistics { queue.statistics }
 
     public func enqueue(_ records: [Record], onCommit: @escaping @Sendable (Result<Void, StoreError>) -> Void) {
-        guard queue.append(.write(records, onCommit)) else {
-            onCommit(.failure(StoreError(.closed, path: name, message: "store is closed")))
-            return
-        }
+        queue.write(records, onCommit: onCommit, closed: closedError)
     }
 
     public func enqueueRead<T: Sendable>(
         _ body: @escaping @Sendable (any RecordReader) throws -> T,
         completion: @escaping @Sendable (Result<T, StoreError>) -> Void
     ) {
-        let job = readJob(body, path: name, completion: completion)
-        guard queue.append(.read(job)) else {
-            completion(.failure(StoreError(.closed, path: name, message: "store is closed")))
-            return
-        }
+        queue.read(body, path: name, completion: completion, closed: closedError)
     }
 
     public func shutdown() async {
-        queue.close()
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            queue.whenFinished { continuation.resume() }
-        }
+        await queue.shutdown()
     }
+
+    private var closedError: StoreError { StoreError(.closed, path: name, message: "store is closed") }
 }
 
 /// Opens the store's connections (at start, and again after PostgreSQL went away).

@@ -7,11 +7,6 @@ import PostgresNIO
 ///
 /// `@unchecked Sendable`: handed to the store's thread when it starts and touched only there afterwards.
 final class PostgresRecordWriter: @unchecked Sendable {
-    private struct PendingWrite {
-        let records: [Record]
-        let callback: @Sendable (Result<Void, StoreError>) -> Void
-    }
-
     private let shop: String
     private let node: String
     private let epoch: Int64
@@ -46,21 +41,9 @@ final class PostgresRecordWriter: @unchecked Sendable {
     }
 
     func run() {
-        queue.adoptCurrentThreadAsWriter()
-        while let jobs = queue.takeAll() {
-            var group: [PendingWrite] = []
-            for job in jobs {
-                switch job {
-                case .write(let records, let callback):
-                    group.append(PendingWrite(records: records, callback: callback))
-                case .read(let body):
-                    commit(group)
-                    group.removeAll(keepingCapacity: true)
-                    body(PostgresRecordReader(shop: shop, name: name, query: { [self] in try self.query($0) }))
-                }
-            }
-            commit(group)
-        }
+        queue.serve(
+            commit: commit,
+            read: { $0(PostgresRecordReader(shop: shop, name: name, query: { [self] in try self.query($0) })) })
         if let connection { try? blocking { try await connection.close() } }
         logger.info("store closed")
         queue.markFinished()
@@ -69,7 +52,6 @@ final class PostgresRecordWriter: @unchecked Sendable {
     /// The rows of one statement, on the current connection (opened again first if PostgreSQL went away).
     func query(_ query: PostgresQuery) throws -> [PostgresRow] {
         let connection = try currentConnection()
-        let logger = logger
         do {
             // The future API, waited for on this thread (never an event loop): no hop through Swift's concurrency
             // pool on the way out and back, which a lone message's commit would otherwise pay twice.
@@ -108,8 +90,8 @@ final class PostgresRecordWriter: @unchecked Sendable {
         }
     }
 
-    private func commit(_ group: [PendingWrite]) {
-        guard !group.isEmpty else { return }
+    /// One group of batches: one `kefu_commit`, or each batch alone when one of them is refused for its data.
+    private func commit(_ group: [PendingWrite]) -> (results: [Result<Void, StoreError>], transactions: Int) {
         var results: [Result<Void, StoreError>]
         var transactions = 0
         if fenced {
@@ -144,7 +126,7 @@ final class PostgresRecordWriter: @unchecked Sendable {
                 results = Array(repeating: .failure(error), count: group.count)
             }
         }
-        queue.finish(group.map { ($0.records, $0.callback) }, results: results, transactions: transactions)
+        return (results, transactions)
     }
 
     /// PostgreSQL refused the statement for what it wrote (a constraint): the same batch alone fails the same way,

@@ -94,10 +94,7 @@ public final class ConversationStore: RecordStore {
     /// are written before messages, assignments and notes, which must refer to a conversation already written.
     /// After `close()`, `onCommit` is called at once, on the caller's thread, with a `.closed` error.
     public func enqueue(_ records: [Record], onCommit: @escaping @Sendable (Result<Void, StoreError>) -> Void) {
-        guard queue.append(.write(records, onCommit)) else {
-            onCommit(.failure(closedError))
-            return
-        }
+        queue.write(records, onCommit: onCommit, closed: closedError)
     }
 
     /// Queues a read and returns immediately.
@@ -110,11 +107,7 @@ public final class ConversationStore: RecordStore {
         _ body: @escaping @Sendable (any RecordReader) throws -> T,
         completion: @escaping @Sendable (Result<T, StoreError>) -> Void
     ) {
-        let job = readJob(body, path: path, completion: completion)
-        guard queue.append(.read(job)) else {
-            completion(.failure(closedError))
-            return
-        }
+        queue.read(body, path: path, completion: completion, closed: closedError)
     }
 
     /// Reads what the daemon needs to resume: open conversations and their notes, the next id, agents' last
@@ -155,10 +148,7 @@ public final class ConversationStore: RecordStore {
     /// `close()` without blocking a thread: returns once everything queued has committed and the database is
     /// closed.
     public func shutdown() async {
-        queue.close()
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            queue.whenFinished { continuation.resume() }
-        }
+        await queue.shutdown()
     }
 
     private var closedError: StoreError {

@@ -12,6 +12,12 @@ package enum Job: Sendable {
     case read(@Sendable (any RecordReader) -> Void)
 }
 
+/// Records a caller queued, and who to tell when they are durable: one batch of a group commit.
+package struct PendingWrite: Sendable {
+    package let records: [Record]
+    package let callback: CommitCallback
+}
+
 /// The queue between callers and the writer thread, plus the store's lifecycle flags and counters.
 ///
 /// Everything mutable is guarded by `condition`; nothing slow runs under it (no SQLite, no callbacks), so an
@@ -96,12 +102,61 @@ package final class JobQueue: @unchecked Sendable {
         }
     }
 
-    /// After a group's transaction(s): counts them and the batches, then runs each batch's callback, in enqueue
-    /// order, on the calling (writer) thread.
-    package func finish(
-        _ group: [(records: [Record], callback: CommitCallback)], results: [Result<Void, StoreError>],
-        transactions: Int
+    /// Queues a write; after `close()`, fails it at once with `closed`.
+    package func write(
+        _ records: [Record], onCommit: @escaping CommitCallback, closed: @autoclosure () -> StoreError
     ) {
+        if !append(.write(records, onCommit)) { onCommit(.failure(closed())) }
+    }
+
+    /// Queues a read (see `readJob`); after `close()`, fails it at once with `closed`.
+    package func read<T: Sendable>(
+        _ body: @escaping @Sendable (any RecordReader) throws -> T, path: String,
+        completion: @escaping @Sendable (Result<T, StoreError>) -> Void, closed: @autoclosure () -> StoreError
+    ) {
+        if !append(.read(readJob(body, path: path, completion: completion))) { completion(.failure(closed())) }
+    }
+
+    /// Stops accepting work and returns once the writer has committed what was queued and exited.
+    package func shutdown() async {
+        close()
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            whenFinished { continuation.resume() }
+        }
+    }
+
+    /// The writer thread's loop, the same for every store: until the store closes and its queue is drained,
+    /// consecutive writes go to `commit` together (group commit: it returns each batch's result and how many
+    /// transactions committed), and a read first has the writes queued before it committed, so it sees them and
+    /// never sees a write queued after it. Batches' callbacks run after their commit, in enqueue order.
+    package func serve(
+        commit: ([PendingWrite]) -> (results: [Result<Void, StoreError>], transactions: Int),
+        read: (@Sendable (any RecordReader) -> Void) -> Void
+    ) {
+        adoptCurrentThreadAsWriter()
+        while let jobs = takeAll() {
+            var group: [PendingWrite] = []
+            func flush() {
+                guard !group.isEmpty else { return }
+                let (results, transactions) = commit(group)
+                finish(group, results: results, transactions: transactions)
+                group.removeAll(keepingCapacity: true)
+            }
+            for job in jobs {
+                switch job {
+                case .write(let records, let callback):
+                    group.append(PendingWrite(records: records, callback: callback))
+                case .read(let body):
+                    flush()
+                    read(body)
+                }
+            }
+            flush()
+        }
+    }
+
+    /// Counts a group's transactions and batches, then runs each batch's callback, in enqueue order.
+    private func finish(_ group: [PendingWrite], results: [Result<Void, StoreError>], transactions: Int) {
         var delta = StoreStatistics(transactions: transactions)
         for (pending, result) in zip(group, results) {
             if case .success = result {

@@ -6,11 +6,6 @@ import Logging
 /// `@unchecked Sendable` because it is handed to the writer thread when that thread starts and is touched only
 /// there afterwards; the connection and its cached statements never cross threads again.
 final class Writer: @unchecked Sendable {
-    private struct PendingWrite {
-        let records: [Record]
-        let callback: CommitCallback
-    }
-
     private let connection: SQLiteConnection
     private let queue: JobQueue
     private let logger: Logger
@@ -23,38 +18,16 @@ final class Writer: @unchecked Sendable {
 
     /// The thread's body: drain the queue until the store closes, then close the database.
     func run() {
-        queue.adoptCurrentThreadAsWriter()
-        while let jobs = queue.takeAll() {
-            process(jobs)
-        }
+        queue.serve(
+            commit: { group in
+                let (results, committed) = write(group)
+                return (results, committed ? 1 : 0)
+            },
+            read: { $0(StoreReader(connection: connection)) })
         // Closing the last connection checkpoints the WAL into the main file.
         connection.close()
         logger.info("store closed")
         queue.markFinished()
-    }
-
-    /// Consecutive writes share one transaction (group commit). A read first commits the writes queued before
-    /// it, so it sees them, and never sees writes queued after it.
-    private func process(_ jobs: [Job]) {
-        var group: [PendingWrite] = []
-        for job in jobs {
-            switch job {
-            case .write(let records, let callback):
-                group.append(PendingWrite(records: records, callback: callback))
-            case .read(let run):
-                commit(group)
-                group.removeAll(keepingCapacity: true)
-                run(StoreReader(connection: connection))
-            }
-        }
-        commit(group)
-    }
-
-    private func commit(_ group: [PendingWrite]) {
-        guard !group.isEmpty else { return }
-        let (results, committed) = write(group)
-        // Callbacks run after the commit returned, in enqueue order, on this thread.
-        queue.finish(group.map { ($0.records, $0.callback) }, results: results, transactions: committed ? 1 : 0)
     }
 
     /// Applies a group of batches in one transaction. With several batches, each gets a savepoint so that one
