@@ -4,7 +4,6 @@ import KefuCore
 import KefuStore
 import Logging
 import NIOCore
-import NIOPosix
 import PostgresNIO
 import Synchronization
 
@@ -83,19 +82,11 @@ struct Connector: Sendable {
     let logger: Logger
 
     func connect() async throws -> PostgresConnection {
-        let configuration = PostgresConnection.Configuration(
-            host: url.host, port: url.port, username: url.user, password: url.password, database: url.database,
-            tls: .disable)
-        let connection = try await PostgresConnection.connect(
-            on: MultiThreadedEventLoopGroup.singleton.any(), configuration: configuration, id: 2, logger: logger)
-        do {
-            // "Committed" must mean on PostgreSQL's disk before a client hears OK, whatever the server's default.
-            try await connection.query("SET synchronous_commit = on", logger: logger)
-        } catch {
-            try? await connection.close()
-            throw error
-        }
-        return connection
+        let logger = logger
+        // "Committed" must mean on PostgreSQL's disk before a client hears OK, whatever the server's default.
+        return try await url.connect(id: 2, logger: logger) {
+            try await $0.query("SET synchronous_commit = on", logger: logger)
+        }.0
     }
 }
 

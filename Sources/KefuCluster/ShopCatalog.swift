@@ -1,6 +1,5 @@
 import KefuConfig
 import Logging
-import NIOPosix
 import PostgresNIO
 
 /// The shops of a cluster and their configurations, in PostgreSQL (`kefu_shops`): what `kefuctl shop apply`, `list`
@@ -21,17 +20,8 @@ public struct ShopCatalog: Sendable {
 
     /// Connects (creating the cluster's tables if missing).
     public static func connect(_ url: PostgresURL, logger: Logger) async throws -> ShopCatalog {
-        let connection = try await PostgresConnection.connect(
-            on: MultiThreadedEventLoopGroup.singleton.any(),
-            configuration: PostgresConnection.Configuration(
-                host: url.host, port: url.port, username: url.user, password: url.password, database: url.database,
-                tls: .disable),
-            id: 3, logger: logger)
-        do {
-            try await ClusterSchema.migrate(connection, logger: logger)
-        } catch {
-            try? await connection.close()
-            throw error
+        let (connection, _) = try await url.connect(id: 3, logger: logger) {
+            try await ClusterSchema.migrate($0, logger: logger)
         }
         return ShopCatalog(connection: connection, logger: logger)
     }

@@ -1,7 +1,6 @@
 import KefuConfig
 import Logging
 import NIOCore
-import NIOPosix
 import PostgresNIO
 import Synchronization
 
@@ -66,14 +65,7 @@ public final class ShopLeases: Sendable {
     private static func open(
         _ settings: ClusterSettings, connectionID: Int, logger: Logger
     ) async throws -> (PostgresConnection, Int32) {
-        let url = settings.postgres
-        let configuration = PostgresConnection.Configuration(
-            host: url.host, port: url.port, username: url.user, password: url.password, database: url.database,
-            tls: .disable)
-        let connection = try await PostgresConnection.connect(
-            on: MultiThreadedEventLoopGroup.singleton.any(), configuration: configuration, id: connectionID,
-            logger: logger)
-        do {
+        try await settings.postgres.connect(id: connectionID, logger: logger) { connection in
             try await ClusterSchema.migrate(connection, logger: logger)
             let node = settings.node
             let advertise = settings.advertise.description
@@ -93,10 +85,7 @@ public final class ShopLeases: Sendable {
             var held = false
             for try await (granted) in locked.decode(Bool.self) { held = granted }
             guard held else { throw NodeNameInUse(node: node) }
-            return (connection, lockID)
-        } catch {
-            try? await connection.close()
-            throw error
+            return lockID
         }
     }
 
