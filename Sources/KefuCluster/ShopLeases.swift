@@ -10,8 +10,8 @@ import Synchronization
 /// The rules (issue #12; `../shared/CLUSTER.md` has the measurements behind them):
 /// - A shop is served by at most one node: the `owner` of its row in `kefu_leases`, under an `epoch` that grows at
 ///   every grant. Every write a node makes for a shop checks, in its own transaction, that it still owns the shop
-///   under the epoch it was granted (``fence(shop:epoch:)``): a node that lost its lease while paused or partitioned
-///   commits nothing, ever.
+///   under the epoch it was granted (`kefu_commit`, `RecordTables`): a node that lost its lease while paused or
+///   partitioned commits nothing, ever.
 /// - A node may take a shop whose lease is free, has expired (the server's clock), or whose owner's advisory lock is
 ///   gone: PostgreSQL releases a session's locks the moment the session ends, so a crashed node's shops move within
 ///   a probe interval, not a lease.
@@ -43,6 +43,12 @@ public final class ShopLeases: Sendable {
         self.lockID = lockID
         self.current = Mutex(connection)
         self.logger = logger
+    }
+
+    /// A node that never called `leave()` (its owner threw on the way) still closes its connection, and with it
+    /// the advisory lock: postgres-nio requires a connection to be closed before it goes.
+    deinit {
+        if let connection = current.withLock({ $0 }) { closeInBackground(connection) }
     }
 
     /// Connects, creates the cluster's tables if missing, registers the node and takes its advisory lock.
@@ -125,26 +131,16 @@ public final class ShopLeases: Sendable {
     /// Extends the leases of `shops` with the epochs the node holds them under (all its leases when nil): a lease
     /// the node no longer serves a shop under (it gave the shop up) is left to expire or be taken.
     public func renew(_ shops: [String: Int64]?, for lease: Duration) async throws -> [String: Int64] {
-        let names = shops.map { Array($0.keys) }
+        let every = shops == nil
+        let names = shops.map { Array($0.keys) } ?? []
         return try await session { [self] connection in
-            let rows =
-                if let names {
-                    try await connection.query(
-                        """
-                        UPDATE kefu_leases
-                        SET expires_at = now() + make_interval(secs => \(Self.seconds(lease))), renewed_at = now()
-                        WHERE owner = \(node) AND shop = ANY(\(names))
-                        RETURNING shop, epoch
-                        """, logger: logger)
-                } else {
-                    try await connection.query(
-                        """
-                        UPDATE kefu_leases
-                        SET expires_at = now() + make_interval(secs => \(Self.seconds(lease))), renewed_at = now()
-                        WHERE owner = \(node)
-                        RETURNING shop, epoch
-                        """, logger: logger)
-                }
+            let rows = try await connection.query(
+                """
+                UPDATE kefu_leases
+                SET expires_at = now() + make_interval(secs => \(Self.seconds(lease))), renewed_at = now()
+                WHERE owner = \(node) AND (\(every) OR shop = ANY(\(names)))
+                RETURNING shop, epoch
+                """, logger: logger)
             var held: [String: Int64] = [:]
             for try await (shop, epoch) in rows.decode((String, Int64).self) { held[shop] = epoch }
             return held
@@ -237,13 +233,6 @@ public final class ShopLeases: Sendable {
             for try await (text, version) in rows.decode((String, Int64).self) { found = (text, version) }
             return found.map { ConfigurationText(text: $0.text, version: $0.version) }
         }.map { ($0.text, $0.version) }
-    }
-
-    /// The statement that opens every write transaction a node makes for `shop`: it returns a row only while `node`
-    /// owns the shop under `epoch`, and holds the lease row (FOR SHARE) until the transaction ends, so a takeover
-    /// waits for the write, and a write after a takeover finds nothing and must roll back.
-    public static func fence(shop: String, node: String, epoch: Int64) -> PostgresQuery {
-        "SELECT 1 FROM kefu_leases WHERE shop = \(shop) AND owner = \(node) AND epoch = \(epoch) FOR SHARE"
     }
 
     /// Leaves the cluster: the connection closes, and with it the advisory lock (the leases stay until they expire
