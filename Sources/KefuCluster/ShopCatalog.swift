@@ -67,23 +67,15 @@ public struct ShopCatalog: Sendable {
         for try await _ in rows.decode(String.self) { removed = true }
         return removed
     }
-}
 
-/// Read-only looks at the cluster, for `kefuctl cluster`: on a connection of its own, taking no node lock.
-public enum ClusterInspector {
-    public static func view(_ url: PostgresURL, logger: Logger) async throws -> ClusterView {
-        let catalog = try await ShopCatalog.connect(url, logger: logger)
-        defer { Task { await catalog.close() } }
-        return try await ShopLeases.view(on: catalog.connection, logger: logger)
+    /// The cluster now (nodes, who serves what), for `kefuctl cluster status` and `drain`.
+    public func view() async throws -> ClusterView {
+        try await ShopLeases.view(on: connection, logger: logger)
     }
 
-    /// Marks `node` as draining (or not); false when there is no such node.
-    public static func setDraining(_ node: String, _ draining: Bool, url: PostgresURL, logger: Logger) async throws
-        -> Bool
-    {
-        let catalog = try await ShopCatalog.connect(url, logger: logger)
-        defer { Task { await catalog.close() } }
-        let rows = try await catalog.connection.query(
+    /// Marks `node` as draining (it gives its shops away and takes none), or not; false when there is no such node.
+    public func setDraining(_ node: String, _ draining: Bool) async throws -> Bool {
+        let rows = try await connection.query(
             "UPDATE kefu_nodes SET draining = \(draining) WHERE node = \(node) RETURNING node", logger: logger)
         var found = false
         for try await _ in rows.decode(String.self) { found = true }

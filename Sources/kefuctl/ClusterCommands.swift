@@ -100,7 +100,9 @@ struct ClusterCommand: AsyncParsableCommand {
         @OptionGroup var database: ClusterDatabase
 
         func run() async throws {
-            let view = try await ClusterInspector.view(try database.url(), logger: database.logger)
+            let catalog = try await ShopCatalog.connect(try database.url(), logger: database.logger)
+            let view = try await catalog.view()
+            await catalog.close()
             for node in view.nodes {
                 let state = node.alive ? (node.draining ? "draining" : "running") : "down"
                 print("node \(node.name)\t\(node.advertise)\t\(state)")
@@ -123,15 +125,16 @@ struct ClusterCommand: AsyncParsableCommand {
         @Option(help: "Wait at most this many seconds for the node to serve no shop.") var wait: Double = 60
 
         func run() async throws {
-            let url = try database.url()
-            guard try await ClusterInspector.setDraining(node, !undo, url: url, logger: database.logger) else {
+            // One connection for the whole wait, polled four times a second.
+            let catalog = try await ShopCatalog.connect(try database.url(), logger: database.logger)
+            defer { Task { await catalog.close() } }
+            guard try await catalog.setDraining(node, !undo) else {
                 throw ValidationError("no node \(node) in the cluster")
             }
             guard !undo else { return print("node \(node) takes shops again") }
             let start = ContinuousClock.now
             while ContinuousClock.now - start < .milliseconds(Int64(wait * 1000)) {
-                let view = try await ClusterInspector.view(url, logger: database.logger)
-                if !view.shops.contains(where: { $0.owner == node && $0.current }) {
+                if try await !catalog.view().shops.contains(where: { $0.owner == node && $0.current }) {
                     return print("node \(node) serves no shop")
                 }
                 try await Task.sleep(for: .milliseconds(250))
