@@ -11,14 +11,13 @@ struct RecordBatch {
     private var rounds: [RoundKey: Int] = [:]
     private var messages: [SeqKey: Int] = [:]
     private var notes: [SeqKey: Int] = [:]
+    private var assignments: [Int] = []
     private var rows: [Record] = []
-    private(set) var count = 0
 
     private struct RoundKey: Hashable { var conversation: ConversationID; var round: Int }
     private struct SeqKey: Hashable { var conversation: ConversationID; var seq: Int }
 
     mutating func add(_ records: [Record]) {
-        count += records.count
         for record in records {
             let index = rows.count
             rows.append(record)
@@ -28,74 +27,53 @@ struct RecordBatch {
             case .round(let row): rounds[RoundKey(conversation: row.conversation, round: row.round)] = index
             case .message(let row): messages[SeqKey(conversation: row.conversation, seq: row.seq)] = index
             case .note(let row): notes[SeqKey(conversation: row.conversation, seq: row.seq)] = index
-            case .assignment: break
+            case .assignment: assignments.append(index)
             }
         }
     }
-
-    var isEmpty: Bool { rows.isEmpty }
 
     /// `{"c":[…],"r":[…],"m":[…],"a":[…],"n":[…]}`, each array in the order the rows were added; empty ones
     /// left out.
     var json: String {
         var json = JSONText(capacity: 256 * rows.count + 32)
         json.begin("{")
-        if !conversations.isEmpty {
-            json.key("c")
+        let sections: [(StaticString, [Int])] = [
+            ("c", conversations.values.sorted()), ("r", rounds.values.sorted()), ("m", messages.values.sorted()),
+            ("a", assignments), ("n", notes.values.sorted()),
+        ]
+        for (name, indices) in sections where !indices.isEmpty {
+            json.key(name)
             json.begin("[")
-            for index in conversations.values.sorted() {
-                if case .conversation(let row) = rows[index] { Self.write(row, to: &json) }
-            }
-            json.end("]")
-        }
-        if !rounds.isEmpty {
-            json.key("r")
-            json.begin("[")
-            for index in rounds.values.sorted() {
-                if case .round(let row) = rows[index] { Self.write(row, to: &json) }
-            }
-            json.end("]")
-        }
-        if !messages.isEmpty {
-            json.key("m")
-            json.begin("[")
-            for index in messages.values.sorted() {
-                if case .message(let row) = rows[index] { Self.write(row, to: &json) }
-            }
-            json.end("]")
-        }
-        if rows.contains(where: { if case .assignment = $0 { true } else { false } }) {
-            json.key("a")
-            json.begin("[")
-            for row in rows {
-                guard case .assignment(let row) = row else { continue }
-                json.begin("{")
-                json.key("conversation"); json.number(row.conversation.rawValue)
-                json.key("agent"); json.string(row.agent?.rawValue)
-                json.key("at"); json.number(row.at.unixMilliseconds)
-                json.key("reason"); json.string(row.reason.rawValue)
-                json.key("explanation"); json.string(StoredDecision.text(of: row.decision))
-                json.end("}")
-            }
-            json.end("]")
-        }
-        if !notes.isEmpty {
-            json.key("n")
-            json.begin("[")
-            for index in notes.values.sorted() {
-                guard case .note(let row) = rows[index] else { continue }
-                json.begin("{")
-                json.key("conversation"); json.number(row.conversation.rawValue)
-                json.key("seq"); json.number(row.seq)
-                json.key("author"); json.string(row.author)
-                json.key("at"); json.number(row.at.unixMilliseconds)
-                json.key("text"); json.string(row.text)
-                json.end("}")
-            }
+            for index in indices { Self.write(rows[index], to: &json) }
             json.end("]")
         }
         json.end("}")
         return json.text
+    }
+
+    /// One row as an object keyed by its table's columns.
+    private static func write(_ record: Record, to json: inout JSONText) {
+        switch record {
+        case .conversation(let row): write(row, to: &json)
+        case .round(let row): write(row, to: &json)
+        case .message(let row): write(row, to: &json)
+        case .assignment(let row):
+            json.begin("{")
+            json.key("conversation"); json.number(row.conversation.rawValue)
+            json.key("agent"); json.string(row.agent?.rawValue)
+            json.key("at"); json.number(row.at.unixMilliseconds)
+            json.key("reason"); json.string(row.reason.rawValue)
+            json.key("explanation"); json.string(StoredDecision.text(of: row.decision))
+            json.end("}")
+        case .note(let row):
+            json.begin("{")
+            json.key("conversation"); json.number(row.conversation.rawValue)
+            json.key("seq"); json.number(row.seq)
+            json.key("author"); json.string(row.author)
+            json.key("at"); json.number(row.at.unixMilliseconds)
+            json.key("text"); json.string(row.text)
+            json.end("}")
+        }
     }
 
     private static func write(_ row: ConversationRecord, to json: inout JSONText) {
