@@ -139,8 +139,10 @@ actor ClusterNode {
             } else {
                 deadline?.renewed(sent: sent)
             }
-            for (shop, state) in held where renewed[shop] != state.epoch {
-                let view = try? await leases.view()
+            let lost = held.filter { renewed[$0.key] != $0.value.epoch }.keys.sorted()
+            // One look at the cluster tells the lost shops' sessions where each went.
+            let view = lost.isEmpty ? nil : try? await leases.view()
+            for shop in lost {
                 await giveUp(shop, farewell: await farewell(for: shop, view: view), release: false, why: "lease taken")
             }
         } catch {
