@@ -72,6 +72,7 @@ let package = Package(
             dependencies: [
                 "KefuConfig", "KefuCore", "KefuStore",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

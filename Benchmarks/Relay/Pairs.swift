@@ -29,15 +29,23 @@ struct InstantQueue {
 
 /// What one pair measured while `measuring` was on.
 struct PairSample: Sendable {
+    /// Messages done: delivered to the receiver, or acknowledged to the sender (`Pair.Pace`).
     var delivered = 0
+    /// With `Pace.acknowledged`: messages the receiver got meanwhile.
+    var received = 0
     var latenciesMicroseconds: [UInt32] = []
     var errors = 0
 }
 
 /// A customer writing to an agent (kefud) or a producer writing to a consumer's stream (redis), both connections on
-/// one event loop. Closed loop: `window` messages in flight, one more sent for each delivered. Open loop: messages sent
-/// at `rate` a second, whatever is in flight.
+/// one event loop. Closed loop: `window` messages in flight, one more sent for each delivered (or, with `pace`
+/// `.acknowledged`, for each acknowledged to the sender: kefud's `OK seq=`, the commit). Open loop: messages sent at
+/// `rate` a second, whatever is in flight.
 final class Pair {
+    enum Pace {
+        case delivered, acknowledged
+    }
+
     enum Kind {
         case kefud(conversation: Int)
         case redis(stream: String)
@@ -50,6 +58,7 @@ final class Pair {
     private let message: [UInt8]
     private var inFlight = InstantQueue()
     private var window = 1
+    var pace = Pace.delivered
     private var running = false
     var measuring = false
     private var sample = PairSample()
@@ -73,15 +82,23 @@ final class Pair {
         sender.onFrame = { [self] view in
             // kefud: `t OK seq=<n>`; redis: the entry id. Anything else is a failure worth counting.
             switch self.kind {
-            case .kefud: if !view.starts(with: "t OK".utf8) { self.sample.errors += 1 }
+            case .kefud:
+                if !view.starts(with: "t OK".utf8) {
+                    self.sample.errors += 1
+                } else if self.pace == .acknowledged {
+                    self.done(1)
+                }
             case .redis: if view.first == UInt8(ascii: "-") { self.sample.errors += 1 }
             }
         }
         receiver.onFrame = { [self] view in self.received(view) }
-        receiver.onReadComplete = { [self] in
+        // Whichever side's read sent more (a delivery or, with `.acknowledged`, an acknowledgement), it goes out now.
+        let flush = { [self] in
             self.sender.flush()
             self.receiver.flush()
         }
+        receiver.onReadComplete = flush
+        sender.onReadComplete = flush
     }
 
     /// Closed loop with `window` messages in flight.
@@ -146,7 +163,7 @@ final class Pair {
         sender.write(bytes: message)
     }
 
-    private func delivered(_ count: Int) {
+    private func done(_ count: Int) {
         let now = monotonicNanoseconds()
         for _ in 0..<count {
             guard let sent = inFlight.removeFirst() else { return }
@@ -161,12 +178,17 @@ final class Pair {
     private func received(_ view: ByteBufferView) {
         switch kind {
         case .kefud:
-            if view.starts(with: "* MSG ".utf8) { delivered(1) }
+            guard view.starts(with: "* MSG ".utf8) else { return }
+            if pace == .delivered {
+                done(1)
+            } else if measuring {
+                sample.received += 1
+            }
         case .redis:
             readPending = false
             let (count, last) = RESP.xreadEntries(view)
             if let last { lastID = last }
-            delivered(count)
+            done(count)
             readMore()
         }
     }

@@ -105,6 +105,7 @@ func collect(_ pairs: [NIOLoopBound<Pair>]) throws -> PairSample {
     for pair in pairs {
         let sample = try pair.eventLoop.submit { pair.value.measuring = false; return pair.value.takeSample() }.wait()
         total.delivered += sample.delivered
+        total.received += sample.received
         total.errors += sample.errors
         total.latenciesMicroseconds += sample.latenciesMicroseconds
     }
@@ -127,7 +128,7 @@ func drain(_ pairs: [NIOLoopBound<Pair>]) throws {
 func measure(
     _ pairs: [NIOLoopBound<Pair>], server: ServerProcess, options: Options,
     start: @escaping @Sendable (Pair) -> Void
-) throws -> (rate: Double, cpuPerMessage: Double, latencies: [UInt32], errors: Int) {
+) throws -> (rate: Double, cpuPerMessage: Double, latencies: [UInt32], errors: Int, sample: PairSample) {
     try onEach(pairs, start)
     usleep(UInt32(options.warmup * 1e6))
     _ = try collect(pairs)
@@ -140,7 +141,9 @@ func measure(
     let cpu = server.cpuSeconds() - cpu0
     try drain(pairs)
     let rate = Double(sample.delivered) / elapsed
-    return (rate, cpu / Double(max(sample.delivered, 1)) * 1e6, sample.latenciesMicroseconds.sorted(), sample.errors)
+    return (
+        rate, cpu / Double(max(sample.delivered, 1)) * 1e6, sample.latenciesMicroseconds.sorted(), sample.errors, sample
+    )
 }
 
 func runPoint(server name: String, pairs count: Int, window: Int, options: Options, group: any EventLoopGroup) throws

@@ -4,16 +4,17 @@ import KefuCore
 import KefuStore
 import Logging
 import NIOCore
+import NIOPosix
 import PostgresNIO
 import Synchronization
 
 /// A shop's records in PostgreSQL, written by the node that serves the shop under the epoch of its lease.
 ///
-/// The same shape as the SQLite store (`ConversationStore`), on purpose: one thread of the store's own drains a FIFO
-/// of jobs (`JobQueue`), consecutive writes share one transaction (group commit, here one `kefu_commit` statement,
-/// so one round trip and one fsync with `synchronous_commit` on), a commit callback runs only once its batch is
-/// durable, a read runs after the writes queued before it. The thread blocks on PostgreSQL's answers: it is not an
-/// event loop, and the routing owner never waits for it.
+/// The same promises as the SQLite store (`ConversationStore`): jobs run in FIFO order, consecutive writes share one
+/// transaction (group commit, here one statement, so one round trip and one fsync with `synchronous_commit` on), a
+/// commit callback runs only once its batch is durable, a read runs after the writes queued before it. The work runs
+/// on the event loop of the store's connection (`PostgresRecordWriter`), which should be the routing owner's loop;
+/// callbacks run there.
 ///
 /// Fenced: every commit checks the shop's lease under this store's node and epoch. Once one is refused, the node no
 /// longer serves the shop; every later write fails at once with a `.fenced` error and `onFenced` is called, once.
@@ -23,11 +24,13 @@ public final class PostgresRecordStore: RecordStore {
     public let epoch: Int64
     /// What a `StoreError` names as the store: the server and the shop (never the password).
     let name: String
-    private let queue = JobQueue()
+    private let writer: PostgresRecordWriter
+    private let closed = Atomic(false)
 
-    /// Connects on its own connection and starts the store's thread. The tables exist (`ShopLeases.join` made them).
+    /// Connects on its own connection, on `loop`. The tables exist (`ShopLeases.join` made them).
     public static func open(
-        _ settings: ClusterSettings, shop: String, epoch: Int64, logger: Logger,
+        _ settings: ClusterSettings, shop: String, epoch: Int64,
+        on loop: any EventLoop = MultiThreadedEventLoopGroup.singleton.next(), logger: Logger,
         onFenced: @escaping @Sendable () -> Void = {}
     ) async throws -> PostgresRecordStore {
         let url = settings.postgres
@@ -35,45 +38,54 @@ public final class PostgresRecordStore: RecordStore {
         var logger = logger
         logger[metadataKey: "store"] = "\(name)"
         let connector = Connector(url: url, logger: logger)
-        let connection = try await connector.connect()
-        let store = PostgresRecordStore(shop: shop, node: settings.node, epoch: epoch, name: name)
+        let connection = try await connector.connect(on: loop)
         let writer = PostgresRecordWriter(
-            store: store, queue: store.queue, connection: connection, connector: connector, logger: logger,
-            onFenced: onFenced)
-        let thread = Thread { writer.run() }
-        thread.name = "kefu-pg-store"
-        thread.start()
+            shop: shop, node: settings.node, epoch: epoch, name: name, loop: loop, connection: connection,
+            connector: connector, logger: logger, onFenced: onFenced)
         logger.info("store opened", metadata: ["shop": "\(shop)", "epoch": "\(epoch)"])
-        return store
+        return PostgresRecordStore(shop: shop, node: settings.node, epoch: epoch, name: name, writer: writer)
     }
 
-    private init(shop: String, node: String, epoch: Int64, name: String) {
+    private init(shop: String, node: String, epoch: Int64, name: String, writer: PostgresRecordWriter) {
         self.shop = shop
         self.node = node
         self.epoch = epoch
         self.name = name
+        self.writer = writer
     }
 
-    deinit { queue.close() }
+    /// A store dropped without `shutdown()` still finishes its work and closes its connection.
+    deinit {
+        if !closed.load(ordering: .relaxed) { writer.close {} }
+    }
 
-    public var statistics: StoreStatistics { queue.statistics }
+    public var statistics: StoreStatistics { writer.statistics.withLock { $0 } }
 
     public func enqueue(_ records: [Record], onCommit: @escaping @Sendable (Result<Void, StoreError>) -> Void) {
-        queue.write(records, onCommit: onCommit, closed: closedError)
+        guard !closed.load(ordering: .relaxed) else { return onCommit(.failure(closedError)) }
+        writer.submit(.write(records, onCommit))
     }
 
     public func enqueueRead<T: Sendable>(
         _ body: @escaping @Sendable (any RecordReader) throws -> T,
         completion: @escaping @Sendable (Result<T, StoreError>) -> Void
     ) {
-        queue.read(body, path: name, completion: completion, closed: closedError)
+        guard !closed.load(ordering: .relaxed) else { return completion(.failure(closedError)) }
+        writer.submit(.read(readJob(body, path: name, completion: completion)))
     }
 
     public func shutdown() async {
-        await queue.shutdown()
+        closed.store(true, ordering: .relaxed)
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            writer.close { continuation.resume() }
+        }
     }
 
     private var closedError: StoreError { StoreError(.closed, path: name, message: "store is closed") }
+
+    /// The statement every commit is, for a batch with no records: `$1` shop, `$2` node, `$3` epoch; its one row is
+    /// "1" while the node serves the shop under that epoch (and holds its lease row until the transaction ends), else "0".
+    public static var fenceStatement: String { RecordSection.commitStatement(for: []) }
 }
 
 /// Opens the store's connections (at start, and again after PostgreSQL went away).
@@ -81,23 +93,13 @@ struct Connector: Sendable {
     let url: PostgresURL
     let logger: Logger
 
-    func connect() async throws -> PostgresConnection {
+    func connect(on loop: any EventLoop) async throws -> PostgresConnection {
         let logger = logger
         // "Committed" must mean on PostgreSQL's disk before a client hears OK, whatever the server's default.
-        return try await url.connect(id: 2, logger: logger) {
+        return try await url.connect(id: 2, on: loop, logger: logger) {
             try await $0.query("SET synchronous_commit = on", logger: logger)
         }.0
     }
-}
-
-/// Runs `body` on Swift's concurrency pool and blocks the calling thread (a store's own thread, never an event loop
-/// or a pool thread) until it returns.
-func blocking<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) throws -> T {
-    let latch = Latch<Result<T, any Error>>()
-    Task {
-        do { latch.fulfill(.success(try await body())) } catch { latch.fulfill(.failure(error)) }
-    }
-    return try latch.wait().get()
 }
 
 /// The full text of a PostgreSQL error: postgres-nio's `description` hides the server's message on purpose (kefud's

@@ -1,138 +1,305 @@
+import DequeModule
+import Dispatch
 import KefuCore
 import KefuStore
 import Logging
+import NIOCore
 import PostgresNIO
+import Synchronization
 
-/// The PostgreSQL store's thread: turns queued jobs into `kefu_commit` statements and runs reads between them.
+/// The PostgreSQL store's work, in FIFO order, on one event loop: the loop of the store's connection, which is the
+/// shop's routing owner's loop. A lone message's commit then crosses no thread on its way to PostgreSQL and back
+/// (measured: the store's own thread, blocking on each answer, cost a quarter of a relayed message's time at one
+/// client). Consecutive writes share one statement (group commit); a read runs on a thread of its own (its body
+/// asks and waits) while the writes queued after it wait.
 ///
-/// `@unchecked Sendable`: handed to the store's thread when it starts and touched only there afterwards.
+/// `@unchecked Sendable`: everything below `loop` is touched only on `loop`.
 final class PostgresRecordWriter: @unchecked Sendable {
+    let loop: any EventLoop
     private let shop: String
     private let node: String
     private let epoch: Int64
     private let name: String
-    private let queue: JobQueue
-    private var connection: PostgresConnection?
     private let connector: Connector
     private let logger: Logger
     private let onFenced: @Sendable () -> Void
+    /// Where read bodies run: they block on PostgreSQL's answers, which arrive on `loop`.
+    private let readQueue = DispatchQueue(label: "kefu-pg-store-reads")
+
+    private var jobs = Deque<Job>()
+    /// A statement, a read or a connect is in flight: the next job waits for it.
+    private var busy = false
+    private var closing = false
+    private var finishWaiters: [@Sendable () -> Void] = []
+    private var connection: PostgresConnection?
+    /// The commit statements prepared on `connection`, by shape.
+    private var prepared: [[RecordSection]: PreparedQuery] = [:]
     private var fenced = false
-    /// How long a statement may take before the connection is taken as hung: a group commit of thousands of records
-    /// takes milliseconds, so this only ever ends a connection that PostgreSQL or the network lost.
-    static let statementTimeout = Duration.seconds(10)
     /// A whole group failed for another reason than its data (PostgreSQL went away mid-commit, so it may or may not
     /// have committed): nothing later may commit after it, or the shop's records would have a hole. The shop is given
     /// up and recovered afresh from what PostgreSQL has.
     private var broken: StoreError?
 
+    let statistics = Mutex(StoreStatistics())
+
+    /// How long a statement may take before the connection is taken as hung: a group commit of thousands of records
+    /// takes milliseconds, so this only ever ends a connection that PostgreSQL or the network lost.
+    static let statementTimeout = Duration.seconds(10)
+
     init(
-        store: PostgresRecordStore, queue: JobQueue, connection: PostgresConnection, connector: Connector,
-        logger: Logger, onFenced: @escaping @Sendable () -> Void
+        shop: String, node: String, epoch: Int64, name: String, loop: any EventLoop, connection: PostgresConnection,
+        connector: Connector, logger: Logger, onFenced: @escaping @Sendable () -> Void
     ) {
-        self.shop = store.shop
-        self.node = store.node
-        self.epoch = store.epoch
-        self.name = store.name
-        self.queue = queue
+        self.loop = loop
+        self.shop = shop
+        self.node = node
+        self.epoch = epoch
+        self.name = name
         self.connection = connection
         self.connector = connector
         self.logger = logger
         self.onFenced = onFenced
     }
 
-    func run() {
-        queue.serve(
-            commit: commit,
-            read: { $0(PostgresRecordReader(shop: shop, name: name, query: { [self] in try self.query($0) })) })
-        if let connection { try? blocking { try await connection.close() } }
-        logger.info("store closed")
-        queue.markFinished()
-    }
+    // MARK: - Taking work (any thread)
 
-    /// The rows of one statement, on the current connection (opened again first if PostgreSQL went away).
-    func query(_ query: PostgresQuery) throws -> [PostgresRow] {
-        let connection = try currentConnection()
-        do {
-            // The future API, waited for on this thread (never an event loop): no hop through Swift's concurrency
-            // pool on the way out and back, which a lone message's commit would otherwise pay twice.
-            let answer = connection.query(query, logger: logger)
-            let timeout = answer.eventLoop.scheduleTask(in: .init(Self.statementTimeout)) {
-                closeInBackground(connection)
-            }
-            defer { timeout.cancel() }
-            return try answer.wait().rows
-        } catch {
-            if (error as? PSQLError)?.serverInfo == nil {
-                // The connection broke or hung (PostgreSQL restarted, the network): the next statement opens a new one.
-                self.connection = nil
-                closeInBackground(connection)
-            }
-            throw StoreError(.read, path: name, message: describe(error), underlying: error)
+    func submit(_ job: Job) {
+        if loop.inEventLoop {
+            take(job)
+        } else {
+            loop.execute { self.take(job) }
         }
     }
 
-    private func currentConnection() throws -> PostgresConnection {
-        if let connection, !connection.isClosed { return connection }
-        let connector = connector
-        do {
-            let connection = try blocking {
-                try await withDeadline(Self.statementTimeout) {
-                    try await connector.connect()
-                } late: {
-                    closeInBackground($0)
+    /// Stops taking work; `done` runs once everything queued is finished and the connection is closed.
+    func close(_ done: @escaping @Sendable () -> Void) {
+        loop.execute {
+            self.finishWaiters.append(done)
+            self.closing = true
+            self.next()
+        }
+    }
+
+    private func take(_ job: Job) {
+        jobs.append(job)
+        next()
+    }
+
+    // MARK: - Running it (on `loop`)
+
+    /// Starts the job at the head of the queue unless one is in flight: every consecutive write there as one group,
+    /// or a read.
+    private func next() {
+        loop.preconditionInEventLoop()
+        while !busy, let job = jobs.first {
+            switch job {
+            case .write:
+                var group: [PendingWrite] = []
+                while case .write(let records, let callback) = jobs.first {
+                    jobs.removeFirst()
+                    group.append(PendingWrite(records: records, callback: callback))
                 }
+                if fenced || broken != nil {
+                    finish(group, results: group.map { _ in .failure(broken ?? fencedError) }, transactions: 0)
+                    continue
+                }
+                guard let connection = usableConnection() else {
+                    jobs.insert(contentsOf: group.map { .write($0.records, $0.callback) }, at: 0)
+                    return
+                }
+                busy = true
+                commit(group, on: connection)
+            case .read(let body):
+                guard let connection = usableConnection() else { return }
+                jobs.removeFirst()
+                busy = true
+                read(body, on: connection)
             }
+        }
+        if !busy && jobs.isEmpty && closing { finishClosing() }
+    }
+
+    /// The open connection, or nil after starting to open a new one (PostgreSQL went away): `next()` runs again once
+    /// it is open, or once the jobs waiting for it have failed.
+    private func usableConnection() -> PostgresConnection? {
+        if let connection, !connection.isClosed { return connection }
+        if let connection { closeInBackground(connection) }
+        connection = nil
+        prepared = [:]
+        busy = true
+        let connector = connector
+        let loop = loop
+        Task {
+            let result: Result<PostgresConnection, any Error>
+            do {
+                result = .success(
+                    try await withDeadline(Self.statementTimeout) {
+                        try await connector.connect(on: loop)
+                    } late: {
+                        closeInBackground($0)
+                    })
+            } catch {
+                result = .failure(error)
+            }
+            loop.execute { self.connected(result) }
+        }
+        return nil
+    }
+
+    private func connected(_ result: Result<PostgresConnection, any Error>) {
+        busy = false
+        switch result {
+        case .success(let connection):
             self.connection = connection
             logger.info("store reconnected")
-            return connection
-        } catch {
-            throw StoreError(.open, path: name, message: "cannot connect: \(describe(error))", underlying: error)
-        }
-    }
-
-    /// One group of batches: one `kefu_commit`, or each batch alone when one of them is refused for its data.
-    private func commit(_ group: [PendingWrite]) -> (results: [Result<Void, StoreError>], transactions: Int) {
-        var results: [Result<Void, StoreError>]
-        var transactions = 0
-        if fenced {
-            results = Array(repeating: .failure(fencedError), count: group.count)
-        } else if let broken {
-            results = Array(repeating: .failure(broken), count: group.count)
-        } else {
-            var batch = RecordBatch()
-            for pending in group { batch.add(pending.records) }
-            switch write(batch) {
-            case .success:
-                results = Array(repeating: .success(()), count: group.count)
-                transactions = 1
-            case .failure(let error) where group.count > 1 && !fenced && Self.isAboutTheData(error):
-                // One client's bad record (a message for an unknown conversation) must not fail everyone who
-                // shared the statement: each batch again on its own.
-                results = []
-                for pending in group {
-                    var alone = RecordBatch()
-                    alone.add(pending.records)
-                    let result: Result<Void, StoreError> =
-                        fenced ? .failure(fencedError) : broken.map { .failure($0) } ?? write(alone)
-                    switch result {
-                    case .success: transactions += 1
-                    case .failure(let error) where !fenced && !Self.isAboutTheData(error): broken = error
-                    case .failure: break
-                    }
-                    results.append(result)
-                }
-            case .failure(let error):
-                if !fenced && !Self.isAboutTheData(error) { broken = error }
-                results = Array(repeating: .failure(error), count: group.count)
+        case .failure(let error):
+            // The job at the head fails; a write failing this way breaks the store (see `broken`).
+            let failure = StoreError(.open, path: name, message: "cannot connect: \(describe(error))", underlying: error)
+            switch jobs.first {
+            case .write:
+                broken = failure
+            case .read(let body):
+                jobs.removeFirst()
+                readQueue.async { body(FailingReader(error: failure)) }
+            case nil:
+                break
             }
         }
-        return (results, transactions)
+        next()
     }
 
-    /// PostgreSQL refused the statement for what it wrote (a constraint): the same batch alone fails the same way,
-    /// and the others may commit without it.
+    private func finishClosing() {
+        closing = false
+        let waiters = finishWaiters
+        finishWaiters = []
+        let finished: @Sendable () -> Void = { [logger] in
+            logger.info("store closed")
+            for waiter in waiters { waiter() }
+        }
+        guard let connection else { return finished() }
+        self.connection = nil
+        connection.close().whenComplete { _ in withExtendedLifetime(connection) { finished() } }
+    }
+
+    // MARK: Writes
+
+    /// One group of batches as one statement; when it is refused for its data, each batch again alone, so that one
+    /// client's bad record does not fail everyone who shared the statement.
+    private func commit(_ group: [PendingWrite], on connection: PostgresConnection) {
+        var batch = RecordBatch()
+        for pending in group { batch.add(pending.records) }
+        write(batch, on: connection) { result in
+            switch result {
+            case .success:
+                self.done(group, results: group.map { _ in .success(()) }, transactions: 1)
+            case .failure(let error) where group.count > 1 && !self.fenced && Self.isAboutTheData(error):
+                self.commitAlone(group, from: 0, results: [], transactions: 0, on: connection)
+            case .failure(let error):
+                if !self.fenced && !Self.isAboutTheData(error) { self.broken = error }
+                self.done(group, results: group.map { _ in .failure(error) }, transactions: 0)
+            }
+        }
+    }
+
+    private func commitAlone(
+        _ group: [PendingWrite], from index: Int, results: [Result<Void, StoreError>], transactions: Int,
+        on connection: PostgresConnection
+    ) {
+        guard index < group.count else { return done(group, results: results, transactions: transactions) }
+        let continueWith: @Sendable (Result<Void, StoreError>) -> Void = { result in
+            var transactions = transactions
+            switch result {
+            case .success: transactions += 1
+            case .failure(let error) where !self.fenced && !Self.isAboutTheData(error): self.broken = error
+            case .failure: break
+            }
+            self.commitAlone(
+                group, from: index + 1, results: results + [result], transactions: transactions, on: connection)
+        }
+        if fenced || broken != nil { return continueWith(.failure(broken ?? fencedError)) }
+        var alone = RecordBatch()
+        alone.add(group[index].records)
+        write(alone, on: connection, then: continueWith)
+    }
+
+    private func done(_ group: [PendingWrite], results: [Result<Void, StoreError>], transactions: Int) {
+        busy = false
+        finish(group, results: results, transactions: transactions)
+        next()
+    }
+
+    /// Counts a group's transactions and batches, then runs each batch's callback, in enqueue order.
+    private func finish(_ group: [PendingWrite], results: [Result<Void, StoreError>], transactions: Int) {
+        var delta = StoreStatistics(transactions: transactions)
+        for (pending, result) in zip(group, results) {
+            if case .success = result {
+                delta.batches += 1
+                delta.records += pending.records.count
+            } else {
+                delta.failedBatches += 1
+            }
+        }
+        statistics.withLock {
+            $0.transactions += delta.transactions
+            $0.batches += delta.batches
+            $0.records += delta.records
+            $0.failedBatches += delta.failedBatches
+        }
+        for (pending, result) in zip(group, results) { pending.callback(result) }
+    }
+
+    /// Runs one batch's statement (prepared on first use of its shape on this connection).
+    private func write(
+        _ batch: RecordBatch, on connection: PostgresConnection,
+        then body: @escaping @Sendable (Result<Void, StoreError>) -> Void
+    ) {
+        let sections = batch.sections
+        let statement: EventLoopFuture<PreparedQuery>
+        if let known = prepared[sections] {
+            statement = loop.makeSucceededFuture(known)
+        } else {
+            statement = connection.prepare(query: RecordSection.commitStatement(for: sections)).hop(to: loop)
+                .map { query in
+                    self.prepared[sections] = query
+                    return query
+                }
+        }
+        let arguments = batch.arguments(shop: shop, node: node, epoch: epoch)
+        let timeout = loop.scheduleTask(in: .init(Self.statementTimeout)) { closeInBackground(connection) }
+        statement.flatMap { $0.execute(arguments) }.hop(to: loop).whenComplete { result in
+            timeout.cancel()
+            switch result {
+            case .success(let rows):
+                if (try? rows.first?.decode(String.self)) == "1" {
+                    body(.success(()))
+                } else {
+                    self.fenced = true
+                    self.logger.error("store fenced: the shop's lease is gone", metadata: ["epoch": "\(self.epoch)"])
+                    self.onFenced()
+                    body(.failure(self.fencedError))
+                }
+            case .failure(let error):
+                if !Self.isServerError(error) {
+                    // The connection broke or hung (PostgreSQL restarted, the network): the next job opens a new one.
+                    self.connection = nil
+                    self.prepared = [:]
+                    closeInBackground(connection)
+                }
+                self.logger.error("store transaction failed", metadata: ["error": "\(describe(error))"])
+                body(.failure(StoreError(.write, path: self.name, message: describe(error), underlying: error)))
+            }
+        }
+    }
+
+    /// PostgreSQL refused the statement for what it wrote (a constraint, an invalid value): the same batch alone fails
+    /// the same way, and the others may commit without it.
     private static func isAboutTheData(_ error: StoreError) -> Bool {
-        (error.underlying as? PSQLError)?.serverInfo != nil
+        error.underlying.map(isServerError) ?? false
+    }
+
+    private static func isServerError(_ error: any Error) -> Bool {
+        if case .server = error as? PostgresError { return true }
+        return (error as? PSQLError)?.serverInfo != nil
     }
 
     private var fencedError: StoreError {
@@ -141,28 +308,69 @@ final class PostgresRecordWriter: @unchecked Sendable {
             message: "node \(node) no longer serves shop \(shop) under epoch \(epoch): nothing was written")
     }
 
-    private func write(_ batch: RecordBatch) -> Result<Void, StoreError> {
-        let json = batch.json
-        let statement: PostgresQuery =
-            "SELECT kefu_commit(\(shop), \(node), \(epoch), \(json)::jsonb)"
-        do {
-            _ = try query(statement)
-            return .success(())
-        } catch let error as StoreError {
-            if let underlying = error.underlying as? PSQLError,
-                underlying.serverInfo?[.sqlState] == RecordTables.fencedState
-            {
-                fenced = true
-                logger.error("store fenced: the shop's lease is gone", metadata: ["epoch": "\(epoch)"])
-                onFenced()
-                return .failure(fencedError)
+    // MARK: Reads
+
+    /// Runs a read body on the read thread, over `connection`; the queue moves on once it returns.
+    private func read(_ body: @escaping @Sendable (any RecordReader) -> Void, on connection: PostgresConnection) {
+        let lost = ConnectionLost()
+        readQueue.async { [shop, name, logger] in
+            body(
+                PostgresRecordReader(shop: shop, name: name) { query in
+                    try Self.wait(for: query, on: connection, logger: logger, name: name, lost: lost)
+                })
+            self.loop.execute {
+                if lost.value.load(ordering: .relaxed), self.connection === connection {
+                    self.connection = nil
+                    self.prepared = [:]
+                }
+                self.busy = false
+                self.next()
             }
-            logger.error("store transaction failed", metadata: ["error": "\(error.message)"])
-            var failure = error
-            failure.operation = error.operation == .read ? .write : error.operation
-            return .failure(failure)
-        } catch {
-            return .failure(StoreError(.write, path: name, message: "\(error)", underlying: error))
         }
     }
+
+    /// The rows of one statement, waited for on the read thread (never an event loop).
+    private static func wait(
+        for query: PostgresQuery, on connection: PostgresConnection, logger: Logger, name: String,
+        lost: ConnectionLost
+    ) throws -> [PostgresRow] {
+        do {
+            let answer = connection.query(query, logger: logger)
+            let timeout = answer.eventLoop.scheduleTask(in: .init(statementTimeout)) {
+                closeInBackground(connection)
+            }
+            defer { timeout.cancel() }
+            return try answer.wait().rows
+        } catch {
+            if !isServerError(error) {
+                lost.value.store(true, ordering: .relaxed)
+                closeInBackground(connection)
+            }
+            throw StoreError(.read, path: name, message: describe(error), underlying: error)
+        }
+    }
+}
+
+/// Set on the read thread when a read's statement broke its connection: the loop then stops using it.
+private final class ConnectionLost: Sendable {
+    let value = Atomic(false)
+}
+
+/// A reader for a read that cannot run: every question fails with the error that stopped it.
+private struct FailingReader: RecordReader {
+    let error: StoreError
+
+    func history(of _: ConversationID, after _: Int, upTo _: Int, limit _: Int, includeInternal _: Bool) throws
+        -> [MessageRecord]
+    { throw error }
+    func sentMessage(_: ConversationID, author _: String, ref _: String) throws -> Int? { throw error }
+    func lastSeq(of _: ConversationID) throws -> Int { throw error }
+    func conversation(_: ConversationID) throws -> ConversationRecord? { throw error }
+    func agentsWhoHeld(_: ConversationID) throws -> [AgentID] { throw error }
+    func assignments(of _: ConversationID) throws -> [AssignmentRecord] { throw error }
+    func latestAssignment(of _: ConversationID) throws -> AssignmentRecord? { throw error }
+    func notes(of _: ConversationID) throws -> [NoteRecord] { throw error }
+    func rounds(of _: ConversationID) throws -> [RoundRecord] { throw error }
+    func lastAgents(closedSince _: Instant) throws -> [CustomerID: ReturningBuyer] { throw error }
+    func recoveredState(returningBuyersSince _: Instant?) throws -> RecoveredState { throw error }
 }

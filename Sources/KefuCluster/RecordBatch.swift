@@ -1,7 +1,10 @@
 import KefuCore
 import KefuStore
+import NIOCore
+import PostgresNIO
 
-/// A group of batches turned into the JSON argument of `kefu_commit` (see `RecordTables`).
+/// A group of batches turned into the arguments of one commit statement (see `RecordSection.commitStatement`): for
+/// each kind of row present, one array per column.
 ///
 /// Rows with a key (conversations, rounds, messages, notes) are whole rows, so only the last version of each within
 /// the group is sent: the same as writing them one after another, and PostgreSQL's `ON CONFLICT` may not touch a row
@@ -32,109 +35,186 @@ struct RecordBatch {
         }
     }
 
-    /// `{"c":[…],"r":[…],"m":[…],"a":[…],"n":[…]}`, each array in the order the rows were added; empty ones
-    /// left out.
-    var json: String {
-        var json = JSONText(capacity: 256 * rows.count + 32)
-        json.begin("{")
-        let sections: [(StaticString, [Int])] = [
-            ("c", conversations.values.sorted()), ("r", rounds.values.sorted()), ("m", messages.values.sorted()),
-            ("a", assignments), ("n", notes.values.sorted()),
-        ]
-        for (name, indices) in sections where !indices.isEmpty {
-            json.key(name)
-            json.begin("[")
-            for index in indices { Self.write(rows[index], to: &json) }
-            json.end("]")
-        }
-        json.end("}")
-        return json.text
+    /// The rows of each kind present, in the order they were added.
+    private var sectionRows: [(RecordSection, [Int])] {
+        [
+            (.conversations, conversations.values.sorted()), (.rounds, rounds.values.sorted()),
+            (.messages, messages.values.sorted()), (.assignments, assignments), (.notes, notes.values.sorted()),
+        ].filter { !$0.1.isEmpty }
     }
 
-    /// One row as an object keyed by its table's columns.
-    private static func write(_ record: Record, to json: inout JSONText) {
+    /// The kinds of rows present: which statement commits this batch.
+    var sections: [RecordSection] { sectionRows.map(\.0) }
+
+    /// The statement's arguments: shop, node and epoch, then the column arrays of each section in `sections`.
+    func arguments(shop: String, node: String, epoch: Int64) -> [PostgresData] {
+        var arguments = [PostgresData(string: shop), PostgresData(string: node), PostgresData(int64: epoch)]
+        for (section, indices) in sectionRows {
+            var columns = ColumnArrays(section, rows: indices.count)
+            for index in indices {
+                Self.write(rows[index], to: &columns)
+                columns.endRow()
+            }
+            arguments += columns.arguments
+        }
+        return arguments
+    }
+
+    /// One row's values, in the order of its section's `columns`.
+    private static func write(_ record: Record, to columns: inout ColumnArrays) {
         switch record {
-        case .conversation(let row): write(row, to: &json)
-        case .round(let row): write(row, to: &json)
-        case .message(let row): write(row, to: &json)
+        case .conversation(let row): write(row, to: &columns)
+        case .round(let row): write(row, to: &columns)
+        case .message(let row):
+            columns.bigint(row.conversation.rawValue)
+            columns.bigint(row.seq)
+            columns.text(row.sender.rawValue)
+            columns.text(row.author)
+            columns.bigint(row.at.unixMilliseconds)
+            columns.text(row.text)
+            columns.boolean(row.automatic)
+            columns.text(row.ref)
         case .assignment(let row):
-            json.begin("{")
-            json.key("conversation"); json.number(row.conversation.rawValue)
-            json.key("agent"); json.string(row.agent?.rawValue)
-            json.key("at"); json.number(row.at.unixMilliseconds)
-            json.key("reason"); json.string(row.reason.rawValue)
-            json.key("explanation"); json.string(StoredDecision.text(of: row.decision))
-            json.end("}")
+            columns.bigint(row.conversation.rawValue)
+            columns.text(row.agent?.rawValue)
+            columns.bigint(row.at.unixMilliseconds)
+            columns.text(row.reason.rawValue)
+            columns.text(StoredDecision.text(of: row.decision))
         case .note(let row):
-            json.begin("{")
-            json.key("conversation"); json.number(row.conversation.rawValue)
-            json.key("seq"); json.number(row.seq)
-            json.key("author"); json.string(row.author)
-            json.key("at"); json.number(row.at.unixMilliseconds)
-            json.key("text"); json.string(row.text)
-            json.end("}")
+            columns.bigint(row.conversation.rawValue)
+            columns.bigint(row.seq)
+            columns.text(row.author)
+            columns.bigint(row.at.unixMilliseconds)
+            columns.text(row.text)
         }
     }
 
-    private static func write(_ row: ConversationRecord, to json: inout JSONText) {
-        json.begin("{")
-        json.key("id"); json.number(row.id.rawValue)
-        json.key("customer"); json.string(row.customer.rawValue)
-        json.key("skill"); json.string(row.skill.name)
-        json.key("priority"); json.string(row.priority.rawValue)
-        json.key("state"); json.string(row.state.rawValue)
-        json.key("agent"); json.string(row.agent?.rawValue)
-        json.key("opened_at"); json.number(row.openedAt.unixMilliseconds)
-        json.key("first_response_due_at"); json.number(row.firstResponseDueAt.unixMilliseconds)
-        json.key("first_responded_at"); json.number(row.firstRespondedAt?.unixMilliseconds)
-        json.key("breached_at"); json.number(row.breachedAt?.unixMilliseconds)
-        json.key("closed_at"); json.number(row.closedAt?.unixMilliseconds)
-        json.key("message_count"); json.number(row.messageCount)
-        json.key("first_message"); json.string(row.firstMessage)
-        json.key("store"); json.string(row.store)
-        json.key("language"); json.string(row.language)
-        json.key("gateway"); json.string(row.gateway)
-        json.key("round"); json.number(row.round)
-        json.key("round_started_at"); json.number(row.roundStartedAt?.unixMilliseconds)
-        json.key("round_due_at"); json.number(row.roundDueAt?.unixMilliseconds)
-        json.key("round_breached_at"); json.number(row.roundBreachedAt?.unixMilliseconds)
-        json.key("round_warned_at"); json.number(row.roundWarnedAt?.unixMilliseconds)
-        json.key("buyer_idle_since"); json.number(row.buyerIdleSince?.unixMilliseconds)
-        json.key("held_since"); json.number(row.heldSince?.unixMilliseconds)
-        json.key("hold_remaining_ms"); json.number(row.holdRemaining?.value)
-        json.key("resolution_due_at"); json.number(row.resolutionDueAt?.unixMilliseconds)
-        json.key("resolution_breached_at"); json.number(row.resolutionBreachedAt?.unixMilliseconds)
-        json.end("}")
+    private static func write(_ row: ConversationRecord, to columns: inout ColumnArrays) {
+        columns.bigint(row.id.rawValue)
+        columns.text(row.customer.rawValue)
+        columns.text(row.skill.name)
+        columns.text(row.priority.rawValue)
+        columns.text(row.state.rawValue)
+        columns.text(row.agent?.rawValue)
+        columns.bigint(row.openedAt.unixMilliseconds)
+        columns.bigint(row.firstResponseDueAt.unixMilliseconds)
+        columns.bigint(row.firstRespondedAt?.unixMilliseconds)
+        columns.bigint(row.breachedAt?.unixMilliseconds)
+        columns.bigint(row.closedAt?.unixMilliseconds)
+        columns.bigint(row.messageCount)
+        columns.text(row.firstMessage)
+        columns.text(row.store)
+        columns.text(row.language)
+        columns.text(row.gateway)
+        columns.bigint(row.round)
+        columns.bigint(row.roundStartedAt?.unixMilliseconds)
+        columns.bigint(row.roundDueAt?.unixMilliseconds)
+        columns.bigint(row.roundBreachedAt?.unixMilliseconds)
+        columns.bigint(row.roundWarnedAt?.unixMilliseconds)
+        columns.bigint(row.buyerIdleSince?.unixMilliseconds)
+        columns.bigint(row.heldSince?.unixMilliseconds)
+        columns.bigint(row.holdRemaining?.value)
+        columns.bigint(row.resolutionDueAt?.unixMilliseconds)
+        columns.bigint(row.resolutionBreachedAt?.unixMilliseconds)
     }
 
-    private static func write(_ row: RoundRecord, to json: inout JSONText) {
-        json.begin("{")
-        json.key("conversation"); json.number(row.conversation.rawValue)
-        json.key("round"); json.number(row.round)
-        json.key("started_at"); json.number(row.startedAt.unixMilliseconds)
-        json.key("due_at"); json.number(row.dueAt.unixMilliseconds)
-        json.key("answered_at"); json.number(row.answeredAt?.unixMilliseconds)
-        json.key("breached_at"); json.number(row.breachedAt?.unixMilliseconds)
-        json.key("closed_at"); json.number(row.closedAt?.unixMilliseconds)
+    private static func write(_ row: RoundRecord, to columns: inout ColumnArrays) {
+        columns.bigint(row.conversation.rawValue)
+        columns.bigint(row.round)
+        columns.bigint(row.startedAt.unixMilliseconds)
+        columns.bigint(row.dueAt.unixMilliseconds)
+        columns.bigint(row.answeredAt?.unixMilliseconds)
+        columns.bigint(row.breachedAt?.unixMilliseconds)
+        columns.bigint(row.closedAt?.unixMilliseconds)
         // Reports count the wait inside business hours, as in SQLite.
-        json.key("waited_ms"); json.number((row.businessWaited ?? row.waited)?.value)
-        json.key("escalation_level"); json.number(row.escalationLevel)
-        json.key("agent"); json.string(row.agent?.rawValue)
-        json.key("skill"); json.string(row.skill.name)
-        json.key("store"); json.string(row.store)
-        json.end("}")
+        columns.bigint((row.businessWaited ?? row.waited)?.value)
+        columns.bigint(row.escalationLevel)
+        columns.text(row.agent?.rawValue)
+        columns.text(row.skill.name)
+        columns.text(row.store)
+    }
+}
+
+/// One section's rows as PostgreSQL arrays in binary form, one per column, filled a row at a time. Written here
+/// rather than with postgres-nio's `PostgresData(array:)`, which takes one boxed value per element.
+struct ColumnArrays {
+    private let types: [RecordSection.ColumnType]
+    private var bodies: [ByteBuffer]
+    private var hasNull: [Bool]
+    private var column = 0
+    private var count = 0
+
+    init(_ section: RecordSection, rows: Int) {
+        types = section.columns.map(\.value)
+        bodies = types.map { _ in ByteBufferAllocator().buffer(capacity: 24 * rows) }
+        hasNull = types.map { _ in false }
     }
 
-    private static func write(_ row: MessageRecord, to json: inout JSONText) {
-        json.begin("{")
-        json.key("conversation"); json.number(row.conversation.rawValue)
-        json.key("seq"); json.number(row.seq)
-        json.key("sender"); json.string(row.sender.rawValue)
-        json.key("author"); json.string(row.author)
-        json.key("at"); json.number(row.at.unixMilliseconds)
-        json.key("text"); json.string(row.text)
-        json.key("automatic"); json.bool(row.automatic)
-        json.key("ref"); json.string(row.ref)
-        json.end("}")
+    mutating func bigint<Integer: BinaryInteger>(_ value: Integer?) {
+        precondition(types[column] == .bigint, "bigint written into a \(types[column]) column")
+        if let value {
+            bodies[column].writeInteger(Int32(8))
+            bodies[column].writeInteger(Int64(value))
+        } else {
+            null()
+        }
+        column += 1
+    }
+
+    mutating func text(_ value: String?) {
+        precondition(types[column] == .text, "text written into a \(types[column]) column")
+        if let value {
+            let length = bodies[column].writerIndex
+            bodies[column].writeInteger(Int32(0))
+            let written = bodies[column].writeString(value)
+            bodies[column].setInteger(Int32(written), at: length)
+        } else {
+            null()
+        }
+        column += 1
+    }
+
+    mutating func boolean(_ value: Bool?) {
+        precondition(types[column] == .boolean, "boolean written into a \(types[column]) column")
+        if let value {
+            bodies[column].writeInteger(Int32(1))
+            bodies[column].writeInteger(UInt8(value ? 1 : 0))
+        } else {
+            null()
+        }
+        column += 1
+    }
+
+    private mutating func null() {
+        bodies[column].writeInteger(Int32(-1))
+        hasNull[column] = true
+    }
+
+    mutating func endRow() {
+        precondition(column == types.count, "a row of \(column) values for \(types.count) columns")
+        column = 0
+        count += 1
+    }
+
+    /// Each column as a one-dimensional array: PostgreSQL's binary array format (`array_recv`).
+    var arguments: [PostgresData] {
+        zip(types, zip(bodies, hasNull)).map { type, column in
+            let (body, hasNull) = column
+            let (element, arrayType): (PostgresDataType, PostgresDataType) = switch type {
+            case .bigint: (.int8, .int8Array)
+            case .text: (.text, .textArray)
+            case .boolean: (.bool, .boolArray)
+            }
+            var array = ByteBufferAllocator().buffer(capacity: 20 + body.readableBytes)
+            array.writeInteger(Int32(count == 0 ? 0 : 1))  // dimensions
+            array.writeInteger(Int32(hasNull ? 1 : 0))
+            array.writeInteger(element.rawValue)
+            if count > 0 {
+                array.writeInteger(Int32(count))
+                array.writeInteger(Int32(1))  // lower bound
+                array.writeImmutableBuffer(body)
+            }
+            return PostgresData(type: arrayType, formatCode: .binary, value: array)
+        }
     }
 }

@@ -16,6 +16,11 @@ package enum Job: Sendable {
 package struct PendingWrite: Sendable {
     package let records: [Record]
     package let callback: CommitCallback
+
+    package init(records: [Record], callback: @escaping CommitCallback) {
+        self.records = records
+        self.callback = callback
+    }
 }
 
 /// The queue between callers and the writer thread, plus the store's lifecycle flags and counters.

@@ -129,7 +129,8 @@ struct PostgresRecordStoreTests {
         let gate = await store.holdWriter()
         let outcomes = Outcomes()
         store.enqueue([.conversation(conversation(1)), .message(message(1, 1))], onCommit: outcomes.callback(1))
-        store.enqueue([.message(message(99, 1))], onCommit: outcomes.callback(2))
+        // PostgreSQL's text cannot hold a NUL character: refused for its data.
+        store.enqueue([.message(message(1, 5, "bad\u{0}text"))], onCommit: outcomes.callback(2))
         store.enqueue([.message(message(1, 2))], onCommit: outcomes.callback(3))
         gate.signal()
         try await store.drain()

@@ -116,18 +116,18 @@ struct ShopLeasesTests {
     }
 
     /// One write transaction for `shop` as `node` under `epoch`, opened by the fence every store commit takes
-    /// (`kefu_commit`, here with no records): whether it committed.
+    /// (the commit statement of a batch with no records): whether it committed.
     private func fencedWrite(_ server: PostgresServer, shop: String, node: String, epoch: Int64) async throws -> Bool {
         let configuration = PostgresConnection.Configuration(
             host: "127.0.0.1", port: server.port, username: "kefu", password: nil, database: "kefu", tls: .disable)
         let connection = try await PostgresConnection.connect(configuration: configuration, id: 9, logger: logger)
         defer { Task { try? await connection.close() } }
         try await connection.query("BEGIN", logger: logger)
-        do {
-            let rows = try await connection.query(
-                "SELECT kefu_commit(\(shop), \(node), \(epoch), '{}')", logger: logger)
-            for try await _ in rows {}
-        } catch {
+        let fence = try await connection.prepare(query: PostgresRecordStore.fenceStatement).get()
+        let found = try await fence.execute(
+            [PostgresData(string: shop), PostgresData(string: node), PostgresData(int64: epoch)]
+        ).get()
+        guard try found.first?.decode(String.self) == "1" else {
             try await connection.query("ROLLBACK", logger: logger)
             return false
         }

@@ -241,14 +241,16 @@ actor ClusterNode {
             let configuration = try KefuConfiguration.parse(stored.text, file: "shop \(shop)", kind: .shop)
             var storeLogger = logger
             storeLogger[metadataKey: "shop"] = "\(shop)"
+            // The store works on its owner's loop: a commit's answer needs no other thread to reach the owner.
+            let loop = MultiThreadedEventLoopGroup.singleton.next()
             let store = try await PostgresRecordStore.open(
-                settings, shop: shop, epoch: epoch, logger: storeLogger,
+                settings, shop: shop, epoch: epoch, on: loop, logger: storeLogger,
                 onFenced: { [weak self] in self?.storeFailed(shop) })
             let served: ServedShop
             do {
                 let core = try await daemon.restore(shop, configuration, from: store)
                 served = try await daemon.startServing(
-                    shop, configuration, store: store, core: core, serving: serving,
+                    shop, configuration, on: loop, store: store, core: core, serving: serving,
                     onStoreFailure: { [weak self] shop in self?.storeFailed(shop) })
             } catch {
                 await store.shutdown()

@@ -63,12 +63,11 @@ extension KefuDaemon {
         logger.info("stopped")
     }
 
-    /// Starts serving a shop a cluster node took: its owner on a loop of its own, logins handed to it from here on.
+    /// Starts serving a shop a cluster node took: its owner on `loop` (its store's), logins handed to it from here on.
     func startServing(
-        _ shop: String, _ configuration: KefuConfiguration, store: any RecordStore, core: RoutingCore,
-        serving: Serving, onStoreFailure: @escaping @Sendable (String) -> Void
+        _ shop: String, _ configuration: KefuConfiguration, on loop: any EventLoop, store: any RecordStore,
+        core: RoutingCore, serving: Serving, onStoreFailure: @escaping @Sendable (String) -> Void
     ) async throws -> ServedShop {
-        let loop = MultiThreadedEventLoopGroup.singleton.next()
         notifier.add(shop)
         let (owner, done) = try await startOwner(
             shop, configuration, on: loop, store: store, core: core, directory: serving.directory, carried: nil,

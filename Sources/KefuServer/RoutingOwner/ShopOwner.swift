@@ -509,20 +509,24 @@ final class ShopOwner {
         }
     }
 
-    /// One write per connection for everything the turn released to it.
+    /// One write per connection for everything the turn released to it. Connections on other loops first: their
+    /// loops wake up while this one writes to its own (a relayed message reaches the agent sooner).
     private func writeReleased() {
         guard !dirtySessions.isEmpty else { return }
-        for session in dirtySessions {
-            session.dirty = false
-            guard !session.gone else { continue }
-            let bytes = session.output ?? ByteBuffer()
-            session.link.deliver(bytes, answered: session.answered, after: session.after)
-            if session.after == .close { session.closing = true }
-            session.output = nil
-            session.answered = 0
-            session.after = .keepGoing
-        }
+        for session in dirtySessions where !session.link.loop.inEventLoop { deliverReleased(to: session) }
+        for session in dirtySessions where session.dirty { deliverReleased(to: session) }
         dirtySessions.removeAll(keepingCapacity: true)
+    }
+
+    private func deliverReleased(to session: SessionState) {
+        session.dirty = false
+        guard !session.gone else { return }
+        let bytes = session.output ?? ByteBuffer()
+        session.link.deliver(bytes, answered: session.answered, after: session.after)
+        if session.after == .close { session.closing = true }
+        session.output = nil
+        session.answered = 0
+        session.after = .keepGoing
     }
 
     /// What was released to the session is written now, then its connection goes to `next`'s owner: first that
