@@ -10,7 +10,7 @@ import Synchronization
 /// The rules (issue #12; `../shared/CLUSTER.md` has the measurements behind them):
 /// - A shop is served by at most one node: the `owner` of its row in `kefu_leases`, under an `epoch` that grows at
 ///   every grant. Every write a node makes for a shop checks, in its own transaction, that it still owns the shop
-///   under the epoch it was granted (`kefu_commit`, `RecordTables`): a node that lost its lease while paused or
+///   under the epoch it was granted (the commit statement's fence, `RecordTables`): a node that lost its lease while paused or
 ///   partitioned commits nothing, ever.
 /// - A node may take a shop whose lease is free, has expired (the server's clock), or whose owner's advisory lock is
 ///   gone: PostgreSQL releases a session's locks the moment the session ends, so a crashed node's shops move within
