@@ -143,6 +143,32 @@ struct PostgresRecordStoreTests {
         await leases.leave()
     }
 
+    /// "Committed" means on PostgreSQL's disk before the callback runs, even where the server's default lets commits
+    /// return before their WAL is flushed: each of the store's commits makes PostgreSQL sync its WAL.
+    @Test func everyCommitIsOnDiskBeforeItIsReportedWhateverTheServersDefault() async throws {
+        guard let server = try await PostgresServer.startForTest() else { return }
+        defer { server.stop() }
+        // A server that acknowledges commits at once and flushes their WAL in the background every 10 s.
+        _ = try await server.psql("ALTER SYSTEM SET synchronous_commit = off")
+        _ = try await server.psql("ALTER SYSTEM SET wal_writer_delay = '10s'")
+        _ = try await server.psql("SELECT pg_reload_conf()")
+        let (leases, store) = try await openStore(server)
+        try await store.commit([.conversation(conversation(1))])
+        let syncs = { try await Int(server.psql("SELECT wal_sync FROM pg_stat_wal")) ?? 0 }
+        let before = try await syncs()
+        for seq in 1...10 { try await store.commit([.message(message(1, seq))]) }
+        // Its session ends, and with it reports its statistics.
+        await store.shutdown()
+        let deadline = ContinuousClock.now + .seconds(5)
+        var after = try await syncs()
+        while after < before + 10 && ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(100))
+            after = try await syncs()
+        }
+        #expect(after - before >= 10, "\(after - before) WAL syncs for 10 commits")
+        await leases.leave()
+    }
+
     @Test func afterTheLeaseMovedNothingMoreIsWrittenAndTheNodeIsTold() async throws {
         guard let server = try await PostgresServer.startForTest() else { return }
         defer { server.stop() }
