@@ -57,13 +57,23 @@ let package = Package(
         .target(
             name: "KefuServer",
             dependencies: [
-                "KefuCore", "KefuProtocol", "KefuConfig", "KefuStore", "KefuSystemd", "KefuCluster",
+                "KefuCore", "KefuProtocol", "KefuConfig", "KefuStore", "KefuSystemd", "KefuCluster", "KefuHTTP",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "DequeModule", package: "swift-collections"),
+            ]
+        ),
+        // HTTP beside the line protocol (`[http]`): health and readiness now; metrics, pages and the WebSocket next.
+        .target(
+            name: "KefuHTTP",
+            dependencies: [
+                "KefuConfig",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
         ),
         // Cluster mode: the shops' leases in PostgreSQL (one owner per shop, fenced by an epoch), node liveness.
@@ -119,6 +129,11 @@ let package = Package(
             dependencies: ["KefuProtocol", "KefuCore", .product(name: "NIOTestUtils", package: "swift-nio")]
         ),
         .testTarget(name: "KefuConfigTests", dependencies: ["KefuConfig"]),
+        .testTarget(
+            name: "KefuHTTPTests",
+            dependencies: [
+                "KefuHTTP", "KefuConfig", "KefuTestSupport", .product(name: "NIOCore", package: "swift-nio"),
+            ]),
         .testTarget(
             name: "KefuClusterTests",
             dependencies: ["KefuCluster", "KefuConfig", "KefuCore", "KefuStore", "KefuTestSupport"]),

@@ -9,7 +9,7 @@ enum ConfigurationDecoder {
         -> KefuConfiguration
     {
         let root = TableReader(table: document.root, path: "", file: document.file)
-        if kind == .shop, let node = ["server", "cluster"].lazy.compactMap({ document.root.entry($0) }).first {
+        if kind == .shop, let node = ["server", "cluster", "http"].lazy.compactMap({ document.root.entry($0) }).first {
             // One shop's file describes its team; where and how the node listens is the node's, not the shop's.
             throw ConfigError(
                 file: document.file, line: node.line, key: node.key,
@@ -18,6 +18,9 @@ enum ConfigurationDecoder {
         let server = try ServerSettings.decode(root.section("server"))
         let cluster = try root.entry("cluster").map { _ throws(ConfigError) in
             try ClusterSettings.decode(root.section("cluster"))
+        }
+        let http = try root.entry("http").map { _ throws(ConfigError) in
+            try HTTPSettings.decode(root.section("http"))
         }
         let sla = try SLASettings.decode(root.section("sla"))
         let customers = try CustomerSettings.decode(root.requiredSection("customers"))
@@ -55,6 +58,7 @@ enum ConfigurationDecoder {
             businessHours: businessHours
         )
         configuration.cluster = cluster
+        configuration.http = http
         return configuration
     }
 

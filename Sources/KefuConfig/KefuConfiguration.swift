@@ -31,6 +31,8 @@ public struct KefuConfiguration: Sendable, Equatable {
     public var businessHours: BusinessHoursSettings?
     /// `[cluster]` (main file only); nil: a node of its own.
     public var cluster: ClusterSettings?
+    /// `[http]` (main file only); nil: no HTTP listener.
+    public var http: HTTPSettings?
 
     /// Creates a configuration directly, without validation (for tests and embedding).
     public init(

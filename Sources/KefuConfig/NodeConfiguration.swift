@@ -20,6 +20,8 @@ public struct NodeConfiguration: Sendable {
     public var server: ServerSettings
     /// `[cluster]` from the main file; nil: a node of its own.
     public var cluster: ClusterSettings?
+    /// `[http]` from the main file; nil: no HTTP listener.
+    public var http: HTTPSettings?
     /// Each shop by name, with its configuration or why its file could not be read.
     public var shops: [String: Result<KefuConfiguration, ConfigError>]
 
@@ -32,6 +34,7 @@ public struct NodeConfiguration: Sendable {
     public init(_ configuration: KefuConfiguration) {
         self.init(server: configuration.server, shops: [Self.defaultShop: .success(configuration)])
         cluster = configuration.cluster
+        http = configuration.http
     }
 
     /// The shops' names, `default` first, then in name order.
@@ -57,7 +60,7 @@ public struct NodeConfiguration: Sendable {
         let clustered = document.root.entry("cluster")
         let teamless =
             (server.shopsDirectory != nil || clustered != nil)
-            && document.root.keys.allSatisfy { $0 == "server" || $0 == "cluster" }
+            && document.root.keys.allSatisfy { ["server", "cluster", "http"].contains($0) }
         if let clustered, !teamless || server.shopsDirectory != nil {
             // In a cluster every node serves whichever shops it holds the leases of: their configurations must be
             // the same for every node, so they live in PostgreSQL, not in one node's files.
@@ -65,13 +68,16 @@ public struct NodeConfiguration: Sendable {
             throw ConfigError(
                 file: file, line: clustered.line, key: "cluster",
                 message: "a node of a cluster serves the shops stored in PostgreSQL, not \(where_): store each "
-                    + "shop with `kefuctl shop apply <shop> <file.toml>` and keep only [server] and [cluster] here")
+                    + "shop with `kefuctl shop apply <shop> <file.toml>` and keep only [server], [cluster] and [http] here")
         }
         var node: NodeConfiguration
         if teamless {
             node = NodeConfiguration(server: server, shops: [:])
             node.cluster = try root.entry("cluster").map { _ throws(ConfigError) in
                 try ClusterSettings.decode(root.section("cluster"))
+            }
+            node.http = try root.entry("http").map { _ throws(ConfigError) in
+                try HTTPSettings.decode(root.section("http"))
             }
         } else {
             node = NodeConfiguration(try ConfigurationDecoder.decode(document, kind: .main))

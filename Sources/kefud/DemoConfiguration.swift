@@ -19,6 +19,10 @@ listen = "127.0.0.1:7390"   # host:port; write IPv6 as "[::1]:7390"
 # slow_client_grace_s = 10     # then (or at 8 times the bytes at once) it is closed as too slow
 # shops_dir = "/etc/kefu/shops"  # one <shop>.toml per further shop (its team, no [server]); LOGIN ... shop=<shop>
 
+# HTTP beside the line protocol: GET /healthz (alive) and /readyz (200 once serving, 503 before and while stopping).
+# [http]
+# listen = "127.0.0.1:7391"
+
 # Service-level targets.
 [sla]
 first_response_s = 120      # an agent must answer a new chat within this many seconds

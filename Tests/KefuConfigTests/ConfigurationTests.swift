@@ -266,7 +266,7 @@ struct ConfigurationTests {
         let error = try #require(configError("debug = true\n" + config("")))
         #expect(
             error.description
-                == "test.toml:1: debug: unknown key; expected one of: server, cluster, sla, customers, agent, supervisor, "
+                == "test.toml:1: debug: unknown key; expected one of: server, cluster, http, sla, customers, agent, supervisor, "
                 + "routing, skill, gateway, auto_reply, manager, escalation, business_hours"
         )
     }

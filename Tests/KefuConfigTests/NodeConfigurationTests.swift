@@ -47,6 +47,14 @@ struct NodeConfigurationTests {
         #expect(node.shopNames == ["acme"])
     }
 
+    @Test func aMainFileWithOnlyServerAndHTTPServesTheShopsFilesAlone() throws {
+        let shops = try ShopsDirectory(["acme.toml": team])
+        let node = try NodeConfiguration.parse(
+            "[server]\nshops_dir = \"\(shops.path)\"\n[http]\nlisten = \"127.0.0.1:0\"\n", file: testFile)
+        #expect(node.shopNames == ["acme"])
+        #expect(node.http?.listen == ListenAddress(host: "127.0.0.1", port: 0))
+    }
+
     @Test func aShopsFileMayNotSayWhereTheNodeListens() throws {
         let shops = try ShopsDirectory(["acme.toml": team + "\n\n[server]\nlisten = \"0.0.0.0:1\"\n"])
         let node = try NodeConfiguration.parse("[server]\nshops_dir = \"\(shops.path)\"\n" + team, file: testFile)

@@ -52,6 +52,7 @@ extension KefuDaemon {
             node.requestStop()
         }
         notifier.base.stopping()
+        readiness.withdraw()
         logger.info("stopping")
         serving.listener.close(promise: nil)
         await node.stopServing()

@@ -25,6 +25,7 @@ extension KefuDaemon {
                 return carried.count == all.count ? carried : nil
             } onGracefulShutdown: { [self] in
                 notifier.base.stopping()
+                readiness.withdraw()
                 guard carryingOver, restarting.withLock({ $0 }) else {
                     // Graceful stop: stop accepting, then the owner lets the store commit, says BYE and closes.
                     logger.info("stopping")

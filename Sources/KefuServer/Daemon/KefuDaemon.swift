@@ -42,6 +42,8 @@ public final class KefuDaemon: Service, Sendable {
     let restarting = Mutex(false)
     /// What the daemon serves while it runs, so a reload can reach the shops' owners.
     let running = Mutex<Serving?>(nil)
+    /// The HTTP listener's port once bound (`[http] listen`; useful with port 0).
+    let httpPort = Mutex<Int?>(nil)
 
     /// `[server]` settings (a reload does not change them).
     var server: ServerSettings { node.server }
@@ -189,6 +191,9 @@ public final class KefuDaemon: Service, Sendable {
         try await readiness.wait()
     }
 
+    /// The HTTP listener's port, once `boundPort()` has returned (nil without `[http]`).
+    public var boundHTTPPort: Int? { httpPort.withLock { $0 } }
+
     public func run() async throws {
         do {
             try await serve()
@@ -223,6 +228,8 @@ public final class KefuDaemon: Service, Sendable {
     }
 
     private func serve() async throws {
+        let http = try await startHTTP()
+        defer { http?.close(promise: nil) }
         if let cluster = node.cluster {
             try await serveCluster(cluster)
             return
@@ -268,7 +275,7 @@ extension TimeAmount {
     }
 }
 
-/// A one-shot signal carrying the bound port.
+/// A one-shot signal carrying the bound port; also what `/readyz` says (ready from then until the stop begins).
 final class Readiness: Sendable {
     private enum State {
         case waiting([CheckedContinuation<Int, any Error>])
@@ -277,6 +284,16 @@ final class Readiness: Sendable {
     }
 
     private let state = Mutex<State>(.waiting([]))
+    private let withdrawn = Atomic(false)
+
+    /// Recovered and listening, and not stopping.
+    var isReady: Bool {
+        guard !withdrawn.load(ordering: .relaxed) else { return false }
+        return state.withLock { if case .ready = $0 { true } else { false } }
+    }
+
+    /// The stop has begun: no longer ready (the port stays known to `wait()`).
+    func withdraw() { withdrawn.store(true, ordering: .relaxed) }
 
     func fulfil(_ port: Int) { resolve(.success(port)) }
 

@@ -1,0 +1,67 @@
+import KefuConfig
+import KefuHTTP
+import KefuTestSupport
+import NIOCore
+import NIOPosix
+import Synchronization
+import Testing
+
+/// The HTTP listener over a real loopback socket: health, readiness as it changes, and the answers to what it does not
+/// serve.
+@Suite("The HTTP listener")
+struct HTTPListenerTests {
+    @Test func healthIsAlwaysOkAndReadinessFollowsTheDaemon() async throws {
+        let ready = Atomic(false)
+        let listener = try await HTTPListener.bind(ListenAddress(host: "127.0.0.1", port: 0)) {
+            ready.load(ordering: .relaxed)
+        }
+        let port = try #require(listener.localAddress?.port)
+        #expect(try await httpExchange(port, "GET /healthz HTTP/1.1\r\nHost: k\r\nConnection: close\r\n\r\n")
+            .hasPrefix("HTTP/1.1 200 OK"))
+        let notReady = try await httpExchange(port, "GET /readyz HTTP/1.1\r\nHost: k\r\nConnection: close\r\n\r\n")
+        #expect(notReady.hasPrefix("HTTP/1.1 503 Service Unavailable"))
+        #expect(notReady.hasSuffix("\r\n\r\nnot ready\n"))
+        ready.store(true, ordering: .relaxed)
+        let isReady = try await httpExchange(port, "GET /readyz?verbose HTTP/1.1\r\nHost: k\r\nConnection: close\r\n\r\n")
+        #expect(isReady.hasPrefix("HTTP/1.1 200 OK"))
+        #expect(isReady.contains("content-length: 6\r\n") || isReady.contains("Content-Length: 6\r\n"))
+        #expect(isReady.hasSuffix("\r\n\r\nready\n"))
+        try await listener.close()
+    }
+
+    @Test func unknownPathsMethodsAndHeadAreAnsweredAsHTTPSays() async throws {
+        let listener = try await HTTPListener.bind(ListenAddress(host: "127.0.0.1", port: 0)) { true }
+        let port = try #require(listener.localAddress?.port)
+        #expect(try await httpExchange(port, "GET /nothing HTTP/1.1\r\nHost: k\r\nConnection: close\r\n\r\n")
+            .hasPrefix("HTTP/1.1 404 Not Found"))
+        let post = try await httpExchange(
+            port, "POST /healthz HTTP/1.1\r\nHost: k\r\nContent-Length: 3\r\nConnection: close\r\n\r\nabc")
+        #expect(post.hasPrefix("HTTP/1.1 405 Method Not Allowed"))
+        #expect(post.lowercased().contains("allow: get, head\r\n"))
+        let head = try await httpExchange(port, "HEAD /healthz HTTP/1.1\r\nHost: k\r\nConnection: close\r\n\r\n")
+        #expect(head.hasPrefix("HTTP/1.1 200 OK"))
+        #expect(head.hasSuffix("\r\n\r\n"))
+        try await listener.close()
+    }
+
+    @Test func aKeptAliveConnectionIsAnsweredRequestByRequestInOrder() async throws {
+        let listener = try await HTTPListener.bind(ListenAddress(host: "127.0.0.1", port: 0)) { false }
+        let port = try #require(listener.localAddress?.port)
+        let both = try await httpExchange(
+            port,
+            "GET /healthz HTTP/1.1\r\nHost: k\r\n\r\nGET /readyz HTTP/1.1\r\nHost: k\r\nConnection: close\r\n\r\n")
+        // Each body ends in a newline, so every status line starts a line.
+        let statuses = both.split(whereSeparator: \.isNewline).filter { $0.hasPrefix("HTTP/1.1 ") }
+        #expect(statuses == ["HTTP/1.1 200 OK", "HTTP/1.1 503 Service Unavailable"])
+        try await listener.close()
+    }
+
+    @Test func aMalformedRequestGetsBadRequestAndTheListenerCarriesOn() async throws {
+        let listener = try await HTTPListener.bind(ListenAddress(host: "127.0.0.1", port: 0)) { true }
+        let port = try #require(listener.localAddress?.port)
+        #expect(try await httpExchange(port, "NOT HTTP AT ALL\r\n\r\n").hasPrefix("HTTP/1.1 400 Bad Request"))
+        #expect(try await httpExchange(port, "GET /healthz HTTP/1.1\r\nHost: k\r\nConnection: close\r\n\r\n")
+            .hasPrefix("HTTP/1.1 200 OK"))
+        try await listener.close()
+    }
+}
