@@ -230,21 +230,8 @@ final class PostgresRecordWriter: @unchecked Sendable {
 
     /// Counts a group's transactions and batches, then runs each batch's callback, in enqueue order.
     private func finish(_ group: [PendingWrite], results: [Result<Void, StoreError>], transactions: Int) {
-        var delta = StoreStatistics(transactions: transactions)
-        for (pending, result) in zip(group, results) {
-            if case .success = result {
-                delta.batches += 1
-                delta.records += pending.records.count
-            } else {
-                delta.failedBatches += 1
-            }
-        }
-        statistics.withLock {
-            $0.transactions += delta.transactions
-            $0.batches += delta.batches
-            $0.records += delta.records
-            $0.failedBatches += delta.failedBatches
-        }
+        let delta = StoreStatistics(group: group, results: results, transactions: transactions)
+        statistics.withLock { $0.add(delta) }
         for (pending, result) in zip(group, results) { pending.callback(result) }
     }
 

@@ -12,6 +12,28 @@ package enum Job: Sendable {
     case read(@Sendable (any RecordReader) -> Void)
 }
 
+extension StoreStatistics {
+    /// What one group commit adds to a store's counters: its transactions, and its batches by outcome.
+    package init(group: [PendingWrite], results: [Result<Void, StoreError>], transactions: Int) {
+        self.init(transactions: transactions)
+        for (pending, result) in zip(group, results) {
+            if case .success = result {
+                batches += 1
+                records += pending.records.count
+            } else {
+                failedBatches += 1
+            }
+        }
+    }
+
+    package mutating func add(_ other: StoreStatistics) {
+        transactions += other.transactions
+        batches += other.batches
+        records += other.records
+        failedBatches += other.failedBatches
+    }
+}
+
 /// Records a caller queued, and who to tell when they are durable: one batch of a group commit.
 package struct PendingWrite: Sendable {
     package let records: [Record]
@@ -26,8 +48,8 @@ package struct PendingWrite: Sendable {
 /// The queue between callers and the writer thread, plus the store's lifecycle flags and counters.
 ///
 /// Everything mutable is guarded by `condition`; nothing slow runs under it (no SQLite, no callbacks), so an
-/// `enqueue` from the routing loop only ever waits for a few appends. The PostgreSQL store uses it too.
-package final class JobQueue: @unchecked Sendable {
+/// `enqueue` from the routing loop only ever waits for a few appends.
+final class JobQueue: @unchecked Sendable {
     private static let threadKey = "kefu.store.writer"
 
     private let condition = NSCondition()
@@ -37,10 +59,10 @@ package final class JobQueue: @unchecked Sendable {
     private var finishWaiters: [@Sendable () -> Void] = []
     private var counters = StoreStatistics()
 
-    package init() {}
+    init() {}
 
     /// Appends a job; false if the store is closing, in which case the caller fails the job itself.
-    package func append(_ job: Job) -> Bool {
+    func append(_ job: Job) -> Bool {
         condition.lock()
         defer { condition.unlock() }
         guard !closing else { return false }
@@ -51,7 +73,7 @@ package final class JobQueue: @unchecked Sendable {
 
     /// Blocks the writer until there is work, then hands over everything queued so it can share transactions.
     /// Returns nil once the store is closing and the queue is drained.
-    package func takeAll() -> [Job]? {
+    func takeAll() -> [Job]? {
         condition.lock()
         defer { condition.unlock() }
         while jobs.isEmpty && !closing {
@@ -66,7 +88,7 @@ package final class JobQueue: @unchecked Sendable {
     }
 
     /// Stops accepting jobs; the writer drains what is queued and then exits.
-    package func close() {
+    func close() {
         condition.lock()
         closing = true
         condition.broadcast()
@@ -74,7 +96,7 @@ package final class JobQueue: @unchecked Sendable {
     }
 
     /// Called by the writer as its last act, after the connection is closed.
-    package func markFinished() {
+    func markFinished() {
         condition.lock()
         finished = true
         let waiters = finishWaiters
@@ -87,7 +109,7 @@ package final class JobQueue: @unchecked Sendable {
     }
 
     /// Blocks the calling thread until the writer has exited.
-    package func waitUntilFinished() {
+    func waitUntilFinished() {
         condition.lock()
         defer { condition.unlock() }
         while !finished {
@@ -96,7 +118,7 @@ package final class JobQueue: @unchecked Sendable {
     }
 
     /// Runs `body` once the writer has exited (immediately, on this thread, if it already has).
-    package func whenFinished(_ body: @escaping @Sendable () -> Void) {
+    func whenFinished(_ body: @escaping @Sendable () -> Void) {
         condition.lock()
         if finished {
             condition.unlock()
@@ -108,14 +130,14 @@ package final class JobQueue: @unchecked Sendable {
     }
 
     /// Queues a write; after `close()`, fails it at once with `closed`.
-    package func write(
+    func write(
         _ records: [Record], onCommit: @escaping CommitCallback, closed: @autoclosure () -> StoreError
     ) {
         if !append(.write(records, onCommit)) { onCommit(.failure(closed())) }
     }
 
     /// Queues a read (see `readJob`); after `close()`, fails it at once with `closed`.
-    package func read<T: Sendable>(
+    func read<T: Sendable>(
         _ body: @escaping @Sendable (any RecordReader) throws -> T, path: String,
         completion: @escaping @Sendable (Result<T, StoreError>) -> Void, closed: @autoclosure () -> StoreError
     ) {
@@ -123,18 +145,18 @@ package final class JobQueue: @unchecked Sendable {
     }
 
     /// Stops accepting work and returns once the writer has committed what was queued and exited.
-    package func shutdown() async {
+    func shutdown() async {
         close()
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             whenFinished { continuation.resume() }
         }
     }
 
-    /// The writer thread's loop, the same for every store: until the store closes and its queue is drained,
+    /// The writer thread's loop: until the store closes and its queue is drained,
     /// consecutive writes go to `commit` together (group commit: it returns each batch's result and how many
     /// transactions committed), and a read first has the writes queued before it committed, so it sees them and
     /// never sees a write queued after it. Batches' callbacks run after their commit, in enqueue order.
-    package func serve(
+    func serve(
         commit: ([PendingWrite]) -> (results: [Result<Void, StoreError>], transactions: Int),
         read: (@Sendable (any RecordReader) -> Void) -> Void
     ) {
@@ -162,61 +184,49 @@ package final class JobQueue: @unchecked Sendable {
 
     /// Counts a group's transactions and batches, then runs each batch's callback, in enqueue order.
     private func finish(_ group: [PendingWrite], results: [Result<Void, StoreError>], transactions: Int) {
-        var delta = StoreStatistics(transactions: transactions)
-        for (pending, result) in zip(group, results) {
-            if case .success = result {
-                delta.batches += 1
-                delta.records += pending.records.count
-            } else {
-                delta.failedBatches += 1
-            }
-        }
-        add(delta)
+        add(StoreStatistics(group: group, results: results, transactions: transactions))
         for (pending, result) in zip(group, results) { pending.callback(result) }
     }
 
-    package func add(_ delta: StoreStatistics) {
+    func add(_ delta: StoreStatistics) {
         condition.lock()
-        counters.transactions += delta.transactions
-        counters.batches += delta.batches
-        counters.records += delta.records
-        counters.failedBatches += delta.failedBatches
+        counters.add(delta)
         condition.unlock()
     }
 
-    package var statistics: StoreStatistics {
+    var statistics: StoreStatistics {
         condition.lock()
         defer { condition.unlock() }
         return counters
     }
 
     /// Marks the calling thread as this queue's writer (see `isWriterThread`).
-    package func adoptCurrentThreadAsWriter() {
+    func adoptCurrentThreadAsWriter() {
         Thread.current.threadDictionary[Self.threadKey] = self
     }
 
     /// True on the writer thread, i.e. inside a commit callback or read body. Blocking there on the writer's
     /// own work would deadlock, so the blocking entry points check this.
-    package var isWriterThread: Bool {
+    var isWriterThread: Bool {
         (Thread.current.threadDictionary[Self.threadKey] as AnyObject?) === self
     }
 }
 
 /// A one-shot value handed from the writer thread to a thread blocked waiting for it.
-package final class Latch<Value: Sendable>: @unchecked Sendable {
+final class Latch<Value: Sendable>: @unchecked Sendable {
     private let condition = NSCondition()
     private var value: Value?
 
-    package init() {}
+    init() {}
 
-    package func fulfill(_ value: Value) {
+    func fulfill(_ value: Value) {
         condition.lock()
         self.value = value
         condition.broadcast()
         condition.unlock()
     }
 
-    package func wait() -> Value {
+    func wait() -> Value {
         condition.lock()
         defer { condition.unlock() }
         while true {
