@@ -105,6 +105,11 @@ struct Connector: Sendable {
 /// The full text of a PostgreSQL error: postgres-nio's `description` hides the server's message on purpose (kefud's
 /// own messages never carry the password: the URL is shown without it).
 public func describe(_ error: any Error) -> String {
+    // postgres-nio's older API (prepared queries) reports the server's errors as `PostgresError`.
+    if case .server(let server) = error as? PostgresError {
+        let state = server.fields[.sqlState].map { " (\($0))" } ?? ""
+        return (server.fields[.message] ?? "server error") + state
+    }
     guard let error = error as? PSQLError else { return "\(error)" }
     if let info = error.serverInfo {
         let state = info[.sqlState].map { " (\($0))" } ?? ""

@@ -257,13 +257,17 @@ final class PostgresRecordWriter: @unchecked Sendable {
             timeout.cancel()
             switch result {
             case .success(let rows):
-                if (try? rows.first?.decode(String.self)) == "1" {
+                switch try? rows.first?.decode(String.self) {
+                case "1":
                     body(.success(()))
-                } else {
+                case "0":
                     self.fenced = true
                     self.logger.error("store fenced: the shop's lease is gone", metadata: ["epoch": "\(self.epoch)"])
                     self.onFenced()
                     body(.failure(self.fencedError))
+                default:
+                    // Not an answer this statement gives: whether it committed is unknown, so nothing more may.
+                    body(.failure(StoreError(.write, path: self.name, message: "unexpected answer to a commit")))
                 }
             case .failure(let error):
                 if !Self.isServerError(error) {

@@ -137,6 +137,9 @@ struct PostgresRecordStoreTests {
         #expect(outcomes.firingOrder == [1, 2, 3])
         #expect(outcomes.succeeded(1) && outcomes.succeeded(3))
         #expect(outcomes.error(2)?.operation == .write)
+        // PostgreSQL's own words, and its error code.
+        #expect(outcomes.error(2)?.message.contains("0x00") == true, "\(String(describing: outcomes.error(2)))")
+        #expect(outcomes.error(2)?.message.hasSuffix("(22021)") == true)
         #expect(try await store.read { try $0.history(of: ConversationID(1)).map(\.seq) } == [1, 2])
         #expect(try await server.psql("SELECT count(*) FROM kefu_messages") == "2")
         await store.shutdown()
