@@ -2,24 +2,38 @@ import KefuConfig
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import Synchronization
 
 /// kefud's HTTP listener (`[http] listen`): HTTP/1.1 on NIO's own HTTP codec, with the answers of
 /// `HealthEndpoints`. Our own small server rather than a framework's: a handful of paths, and Hummingbird or Vapor
 /// would add minutes to every cold build.
-public enum HTTPListener {
+public final class HTTPListener: Sendable {
     /// Idle keep-alive connections are closed after this long: nothing of a client's is kept by the daemon for ever.
     static let idleTimeout = TimeAmount.seconds(60)
+
+    private let listener: any Channel
+    private let connections: OpenConnections
+
+    /// The bound address (with the port the system chose for port 0).
+    public var localAddress: SocketAddress? { listener.localAddress }
+
+    private init(listener: any Channel, connections: OpenConnections) {
+        self.listener = listener
+        self.connections = connections
+    }
 
     /// Binds `address`; `isReady` answers `/readyz`.
     public static func bind(
         _ address: ListenAddress, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
         isReady: @escaping @Sendable () -> Bool
-    ) async throws -> any Channel {
-        try await ServerBootstrap(group: group)
+    ) async throws -> HTTPListener {
+        let connections = OpenConnections()
+        let listener = try await ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .serverChannelOption(.backlog, value: 256)
             .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
+                connections.add(channel)
+                return channel.eventLoop.makeCompletedFuture {
                     let pipeline = channel.pipeline.syncOperations
                     try pipeline.addHandler(IdleStateHandler(allTimeout: idleTimeout))
                     try pipeline.addHandler(CloseWhenIdle())
@@ -28,6 +42,28 @@ public enum HTTPListener {
                 }
             }
             .bind(host: address.host, port: address.port).get()
+        return HTTPListener(listener: listener, connections: connections)
+    }
+
+    /// Stops listening and closes every connection; returns once the listener is closed.
+    public func close() async {
+        try? await listener.close()
+        connections.closeAll()
+    }
+}
+
+/// The HTTP connections open, so that a stop can close them.
+private final class OpenConnections: Sendable {
+    private let open = Mutex<[ObjectIdentifier: any Channel]>([:])
+
+    func add(_ channel: any Channel) {
+        let key = ObjectIdentifier(channel)
+        open.withLock { $0[key] = channel }
+        channel.closeFuture.whenComplete { [self] _ in _ = open.withLock { $0.removeValue(forKey: key) } }
+    }
+
+    func closeAll() {
+        for channel in open.withLock({ Array($0.values) }) { channel.close(promise: nil) }
     }
 }
 

@@ -20,8 +20,9 @@ listen = "127.0.0.1:7390"   # host:port; write IPv6 as "[::1]:7390"
 # shops_dir = "/etc/kefu/shops"  # one <shop>.toml per further shop (its team, no [server]); LOGIN ... shop=<shop>
 
 # HTTP beside the line protocol: GET /healthz (alive) and /readyz (200 once serving, 503 before and while stopping).
-# [http]
-# listen = "127.0.0.1:7391"
+# Leave the table out for no HTTP at all.
+[http]
+listen = "127.0.0.1:7391"   # host:port, loopback only by default
 
 # Service-level targets.
 [sla]

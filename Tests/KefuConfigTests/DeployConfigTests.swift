@@ -17,6 +17,8 @@ struct DeployConfigTests {
         #expect(configuration.agents.count == 3)
         #expect(configuration.supervisors.count == 1)
         #expect(configuration.server.listen == ListenAddress(host: "127.0.0.1", port: 7390))
+        // HTTP is on in the demo, on loopback beside the line protocol.
+        #expect(configuration.http?.listen == ListenAddress(host: "127.0.0.1", port: 7391))
         // Left out on purpose: ./var for `make run`, $STATE_DIRECTORY under systemd.
         #expect(configuration.server.stateDirectory == nil)
         #expect(configuration.sla.firstResponseSeconds == 120)

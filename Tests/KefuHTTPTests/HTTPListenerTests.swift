@@ -26,7 +26,7 @@ struct HTTPListenerTests {
         #expect(isReady.hasPrefix("HTTP/1.1 200 OK"))
         #expect(isReady.contains("content-length: 6\r\n") || isReady.contains("Content-Length: 6\r\n"))
         #expect(isReady.hasSuffix("\r\n\r\nready\n"))
-        try await listener.close()
+        await listener.close()
     }
 
     @Test func unknownPathsMethodsAndHeadAreAnsweredAsHTTPSays() async throws {
@@ -41,7 +41,7 @@ struct HTTPListenerTests {
         let head = try await httpExchange(port, "HEAD /healthz HTTP/1.1\r\nHost: k\r\nConnection: close\r\n\r\n")
         #expect(head.hasPrefix("HTTP/1.1 200 OK"))
         #expect(head.hasSuffix("\r\n\r\n"))
-        try await listener.close()
+        await listener.close()
     }
 
     @Test func aKeptAliveConnectionIsAnsweredRequestByRequestInOrder() async throws {
@@ -53,7 +53,38 @@ struct HTTPListenerTests {
         // Each body ends in a newline, so every status line starts a line.
         let statuses = both.split(whereSeparator: \.isNewline).filter { $0.hasPrefix("HTTP/1.1 ") }
         #expect(statuses == ["HTTP/1.1 200 OK", "HTTP/1.1 503 Service Unavailable"])
-        try await listener.close()
+        await listener.close()
+    }
+
+    @Test func closingEndsTheKeptAliveConnectionsToo() async throws {
+        let listener = try await HTTPListener.bind(ListenAddress(host: "127.0.0.1", port: 0)) { true }
+        let port = try #require(listener.localAddress?.port)
+        // A request without `Connection: close`: answered, and the connection kept open.
+        let answered = MultiThreadedEventLoopGroup.singleton.any().makePromise(of: Void.self)
+        let client = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(UntilAnswered(answered))
+                }
+            }
+            .connect(host: "127.0.0.1", port: port).get()
+        try await client.writeAndFlush(ByteBuffer(string: "GET /healthz HTTP/1.1\r\nHost: k\r\n\r\n")).get()
+        try await answered.futureResult.get()
+        #expect(client.isActive)
+        await listener.close()
+        // Closed by the listener, not by its 60 s idle timeout.
+        let closedInTime = await withTaskGroup(of: Bool.self) { group in
+            group.addTask { (try? await client.closeFuture.get()) != nil }
+            group.addTask {
+                guard (try? await Task.sleep(for: .seconds(5))) != nil else { return true }
+                client.close(promise: nil)  // too late: ends the wait above
+                return false
+            }
+            let first = await group.next() ?? false
+            group.cancelAll()
+            return first
+        }
+        #expect(closedInTime)
     }
 
     @Test func aMalformedRequestGetsBadRequestAndTheListenerCarriesOn() async throws {
@@ -62,6 +93,20 @@ struct HTTPListenerTests {
         #expect(try await httpExchange(port, "NOT HTTP AT ALL\r\n\r\n").hasPrefix("HTTP/1.1 400 Bad Request"))
         #expect(try await httpExchange(port, "GET /healthz HTTP/1.1\r\nHost: k\r\nConnection: close\r\n\r\n")
             .hasPrefix("HTTP/1.1 200 OK"))
-        try await listener.close()
+        await listener.close()
+    }
+}
+
+/// Succeeds `promise` once a whole `ok` answer has arrived.
+private final class UntilAnswered: ChannelInboundHandler, @unchecked Sendable {
+    typealias InboundIn = ByteBuffer
+    private let promise: EventLoopPromise<Void>
+    private var text = ""
+
+    init(_ promise: EventLoopPromise<Void>) { self.promise = promise }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        text += String(buffer: unwrapInboundIn(data))
+        if text.hasSuffix("\r\n\r\nok\n") { promise.succeed() }
     }
 }

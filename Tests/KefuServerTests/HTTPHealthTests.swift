@@ -17,7 +17,9 @@ struct HTTPHealthTests {
         #expect(try await client.completion("p PING") == "p OK")
         await client.close()
         try await daemon.stop()
-        await #expect(throws: (any Error).self) { try await httpGet(port, "/healthz") }
+        // Nothing answers there any more (the port is free: another test's listener may even have it by now).
+        let after = try? await httpGet(port, "/healthz")
+        #expect(after?.hasSuffix("\r\n\r\nok\n") != true)
     }
 
     @Test func readyFromListeningUntilTheStopBegins() async throws {

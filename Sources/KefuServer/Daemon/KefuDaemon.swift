@@ -227,9 +227,19 @@ public final class KefuDaemon: Service, Sendable {
         }
     }
 
+    /// HTTP (when configured) is served from before recovery until the line protocol has stopped.
     private func serve() async throws {
         let http = try await startHTTP()
-        defer { http?.close(promise: nil) }
+        do {
+            try await serveLineProtocol()
+        } catch {
+            await http?.close()
+            throw error
+        }
+        await http?.close()
+    }
+
+    private func serveLineProtocol() async throws {
         if let cluster = node.cluster {
             try await serveCluster(cluster)
             return
