@@ -32,6 +32,17 @@ struct HTTPHealthTests {
         #expect(try await readiness.wait() == 7390)
     }
 
+    @Test func aTakenHTTPPortIsAnErrorNamingTheSetting() async throws {
+        let first = try await TestDaemon.start(testConfiguration(extra: "[http]\nlisten = \"127.0.0.1:0\"\n"))
+        let port = try #require(first.daemon.boundHTTPPort)
+        await #expect {
+            _ = try await TestDaemon.start(testConfiguration(extra: "[http]\nlisten = \"127.0.0.1:\(port)\"\n"))
+        } throws: { error in
+            "\(error)".hasPrefix("cannot listen for HTTP on 127.0.0.1:\(port) ([http] listen): ")
+        }
+        try await first.stop()
+    }
+
     @Test func withoutHTTPThereIsNoHTTPListener() async throws {
         let daemon = try await TestDaemon.start()
         #expect(daemon.daemon.boundHTTPPort == nil)

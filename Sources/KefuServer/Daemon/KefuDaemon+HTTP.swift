@@ -6,10 +6,22 @@ extension KefuDaemon {
     func startHTTP() async throws -> HTTPListener? {
         guard let http = node.http else { return nil }
         let readiness = self.readiness
-        let listener = try await HTTPListener.bind(http.listen) { readiness.isReady }
+        let listener: HTTPListener
+        do {
+            listener = try await HTTPListener.bind(http.listen) { readiness.isReady }
+        } catch {
+            throw CannotListenForHTTP(address: "\(http.listen)", reason: "\(error)")
+        }
         let address = listener.localAddress.map { "\($0.ipAddress ?? http.listen.host):\($0.port ?? 0)" }
         logger.info("http listening", metadata: ["address": "\(address ?? "\(http.listen)")"])
         httpPort.withLock { $0 = listener.localAddress?.port }
         return listener
     }
+}
+
+/// `[http] listen` could not be bound: says which setting, where, and why.
+struct CannotListenForHTTP: Error, CustomStringConvertible {
+    var address: String
+    var reason: String
+    var description: String { "cannot listen for HTTP on \(address) ([http] listen): \(reason)" }
 }
