@@ -9,8 +9,8 @@ import Synchronization
 
 /// The PostgreSQL store's work, in FIFO order, on one event loop: the loop of the store's connection, which is the
 /// shop's routing owner's loop. A lone message's commit then crosses no thread on its way to PostgreSQL and back
-/// (a store thread blocking on each answer cost four thread wake-ups a commit, which on a small VM are most of a lone
-/// message's time). Consecutive writes share one statement (group commit); a read runs on a thread of its own (its
+/// (a store thread blocking on each answer cost four thread wake-ups a commit; at one client a message's time is
+/// mostly wake-ups, see the README's cluster numbers). Consecutive writes share one statement (group commit); a read runs on a thread of its own (its
 /// body asks and waits) while the writes queued after it wait.
 ///
 /// `@unchecked Sendable`: everything below `loop` is touched only on `loop`.
