@@ -81,7 +81,7 @@ public final class PostgresRecordStore: RecordStore {
         }
     }
 
-    private var closedError: StoreError { StoreError(.closed, path: name, message: "store is closed") }
+    private var closedError: StoreError { writer.closedError }
 
     /// The statement every commit is, for a batch with no records: `$1` shop, `$2` node, `$3` epoch; its one row is
     /// "1" while the node serves the shop under that epoch (and holds its lease row until the transaction ends), else "0".

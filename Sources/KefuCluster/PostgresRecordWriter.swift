@@ -30,6 +30,8 @@ final class PostgresRecordWriter: @unchecked Sendable {
     /// A statement, a read or a connect is in flight: the next job waits for it.
     private var busy = false
     private var closing = false
+    /// The store is closed and its connection gone: nothing more is taken.
+    private var closed = false
     private var finishWaiters: [@Sendable () -> Void] = []
     private var connection: PostgresConnection?
     /// The commit statements prepared on `connection`, by shape.
@@ -81,9 +83,20 @@ final class PostgresRecordWriter: @unchecked Sendable {
     }
 
     private func take(_ job: Job) {
+        guard !closing && !closed else {
+            // It raced the store's `shutdown()`: refused as after it, never run on a connection opened again.
+            switch job {
+            case .write(_, let callback): callback(.failure(closedError))
+            case .read(let body): fail(body, with: closedError)
+            }
+            return
+        }
         jobs.append(job)
         next()
     }
+
+    /// What a job gets once the store is closed.
+    var closedError: StoreError { StoreError(.closed, path: name, message: "store is closed") }
 
     // MARK: - Running it (on `loop`)
 
@@ -94,21 +107,14 @@ final class PostgresRecordWriter: @unchecked Sendable {
         while !busy, let job = jobs.first {
             switch job {
             case .write:
-                var group: [PendingWrite] = []
-                while case .write(let records, let callback) = jobs.first {
-                    jobs.removeFirst()
-                    group.append(PendingWrite(records: records, callback: callback))
-                }
                 if fenced || broken != nil {
+                    let group = takeWrites()
                     finish(group, results: group.map { _ in .failure(broken ?? fencedError) }, transactions: 0)
                     continue
                 }
-                guard let connection = usableConnection() else {
-                    jobs.insert(contentsOf: group.map { .write($0.records, $0.callback) }, at: 0)
-                    return
-                }
+                guard let connection = usableConnection() else { return }
                 busy = true
-                commit(group, on: connection)
+                commit(takeWrites(), on: connection)
             case .read(let body):
                 guard let connection = usableConnection() else { return }
                 jobs.removeFirst()
@@ -117,6 +123,21 @@ final class PostgresRecordWriter: @unchecked Sendable {
             }
         }
         if !busy && jobs.isEmpty && closing { finishClosing() }
+    }
+
+    /// Every consecutive write at the head of the queue: one group.
+    private func takeWrites() -> [PendingWrite] {
+        var group: [PendingWrite] = []
+        while case .write(let records, let callback) = jobs.first {
+            jobs.removeFirst()
+            group.append(PendingWrite(records: records, callback: callback))
+        }
+        return group
+    }
+
+    /// A read that cannot run: its body's first question fails with `error`.
+    private func fail(_ body: @escaping @Sendable (any RecordReader) -> Void, with error: StoreError) {
+        readQueue.async { [shop, name] in body(PostgresRecordReader(shop: shop, name: name) { _ in throw error }) }
     }
 
     /// The open connection, or nil after starting to open a new one (PostgreSQL went away): `next()` runs again once
@@ -160,7 +181,7 @@ final class PostgresRecordWriter: @unchecked Sendable {
                 broken = failure
             case .read(let body):
                 jobs.removeFirst()
-                readQueue.async { body(FailingReader(error: failure)) }
+                fail(body, with: failure)
             case nil:
                 break
             }
@@ -170,6 +191,7 @@ final class PostgresRecordWriter: @unchecked Sendable {
 
     private func finishClosing() {
         closing = false
+        closed = true
         let waiters = finishWaiters
         finishWaiters = []
         let finished: @Sendable () -> Void = { [logger] in
@@ -345,23 +367,4 @@ final class PostgresRecordWriter: @unchecked Sendable {
 /// Set on the read thread when a read's statement broke its connection: the loop then stops using it.
 private final class ConnectionLost: Sendable {
     let value = Atomic(false)
-}
-
-/// A reader for a read that cannot run: every question fails with the error that stopped it.
-private struct FailingReader: RecordReader {
-    let error: StoreError
-
-    func history(of _: ConversationID, after _: Int, upTo _: Int, limit _: Int, includeInternal _: Bool) throws
-        -> [MessageRecord]
-    { throw error }
-    func sentMessage(_: ConversationID, author _: String, ref _: String) throws -> Int? { throw error }
-    func lastSeq(of _: ConversationID) throws -> Int { throw error }
-    func conversation(_: ConversationID) throws -> ConversationRecord? { throw error }
-    func agentsWhoHeld(_: ConversationID) throws -> [AgentID] { throw error }
-    func assignments(of _: ConversationID) throws -> [AssignmentRecord] { throw error }
-    func latestAssignment(of _: ConversationID) throws -> AssignmentRecord? { throw error }
-    func notes(of _: ConversationID) throws -> [NoteRecord] { throw error }
-    func rounds(of _: ConversationID) throws -> [RoundRecord] { throw error }
-    func lastAgents(closedSince _: Instant) throws -> [CustomerID: ReturningBuyer] { throw error }
-    func recoveredState(returningBuyersSince _: Instant?) throws -> RecoveredState { throw error }
 }
