@@ -8,6 +8,12 @@ enum ClusterSchema {
     /// other software sharing the database; the second is the node's `lock_id`.
     static let lockNamespace: Int32 = 0x4B45_4655
 
+    /// SQL true while the node `n` (a row of `kefu_nodes`) runs: its PostgreSQL session holds its advisory lock.
+    static let nodeRuns = """
+        EXISTS (SELECT 1 FROM pg_locks k WHERE k.locktype = 'advisory' AND k.granted
+            AND k.classid = \(lockNamespace)::oid AND k.objid = n.lock_id::oid AND k.objsubid = 2)
+        """
+
     static let statements: [PostgresQuery] = [
         """
         CREATE TABLE IF NOT EXISTS kefu_nodes (

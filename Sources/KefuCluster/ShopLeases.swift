@@ -110,10 +110,7 @@ public final class ShopLeases: Sendable {
                 WHERE l.shop = \(shop) AND (
                     l.owner IS NULL OR l.owner = \(node) OR l.expires_at < now()
                     OR NOT EXISTS (
-                        SELECT 1 FROM kefu_nodes n JOIN pg_locks k
-                          ON k.locktype = 'advisory' AND k.granted AND k.classid = \(ClusterSchema.lockNamespace)::oid
-                         AND k.objid = n.lock_id::oid AND k.objsubid = 2
-                        WHERE n.node = l.owner))
+                        SELECT 1 FROM kefu_nodes n WHERE n.node = l.owner AND \(unescaped: ClusterSchema.nodeRuns)))
                 RETURNING l.epoch
                 """, logger: logger)
             var epoch: Int64?
@@ -164,10 +161,7 @@ public final class ShopLeases: Sendable {
             let rows = try await connection.query(
                 """
                 SELECT l.shop FROM kefu_leases l JOIN kefu_nodes n ON n.node = l.owner
-                WHERE NOT EXISTS (
-                    SELECT 1 FROM pg_locks k
-                    WHERE k.locktype = 'advisory' AND k.granted AND k.classid = \(ClusterSchema.lockNamespace)::oid
-                      AND k.objid = n.lock_id::oid AND k.objsubid = 2)
+                WHERE NOT \(unescaped: ClusterSchema.nodeRuns)
                 ORDER BY l.shop
                 """, logger: logger)
             var shops: [String] = []
@@ -190,14 +184,10 @@ public final class ShopLeases: Sendable {
     static func view(
         on connection: PostgresConnection, freshWithin: Duration = .seconds(10), logger: Logger
     ) async throws -> ClusterView {
-        let lock = """
-            EXISTS (SELECT 1 FROM pg_locks k WHERE k.locktype = 'advisory' AND k.granted
-                AND k.classid = \(ClusterSchema.lockNamespace)::oid AND k.objid = n.lock_id::oid AND k.objsubid = 2)
-            """
         var view = ClusterView()
         let nodes = try await connection.query(
             """
-            SELECT n.node, n.advertise, n.draining, \(unescaped: lock),
+            SELECT n.node, n.advertise, n.draining, \(unescaped: ClusterSchema.nodeRuns),
                 COALESCE(n.heartbeat_at > now() - make_interval(secs => \(seconds(freshWithin))), false)
             FROM kefu_nodes n ORDER BY n.node
             """,
@@ -231,8 +221,8 @@ public final class ShopLeases: Sendable {
                 "SELECT configuration, version FROM kefu_shops WHERE shop = \(shop)", logger: logger)
             var found: (text: String, version: Int64)?
             for try await (text, version) in rows.decode((String, Int64).self) { found = (text, version) }
-            return found.map { ConfigurationText(text: $0.text, version: $0.version) }
-        }.map { ($0.text, $0.version) }
+            return found
+        }
     }
 
     /// Leaves the cluster: the connection closes, and with it the advisory lock (the leases stay until they expire
@@ -282,12 +272,6 @@ public final class ShopLeases: Sendable {
         let (seconds, attoseconds) = duration.components
         return Double(seconds) + Double(attoseconds) / 1e18
     }
-}
-
-/// A shop's configuration as stored, and its version.
-struct ConfigurationText: Sendable {
-    var text: String
-    var version: Int64
 }
 
 /// The cluster at one instant: what a node's probe decides from, and what `kefuctl cluster status` shows.
