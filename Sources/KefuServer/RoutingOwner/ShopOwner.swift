@@ -297,10 +297,7 @@ final class ShopOwner {
         case .shutdown:
             shuttingDown = true
             if stalled {
-                sayGoodbye()
-                writeReleased()
-                end(.success(nil))
-                return
+                return sayGoodbyeAndEnd()
             }
         case .carryOver(let collector):
             carryingOver = true
@@ -317,10 +314,7 @@ final class ShopOwner {
             shuttingDown = true
             if stalled || now {
                 // Nothing behind the failed commit may be shown: the sessions hear the farewell and close now.
-                sayGoodbye()
-                writeReleased()
-                end(.success(nil))
-                return
+                return sayGoodbyeAndEnd()
             }
         }
         if stalled { return }
@@ -345,10 +339,7 @@ final class ShopOwner {
         writeReleased()
         guard !ended else { return }
         if shuttingDown && openTicket == nil && gate.isClear {
-            sayGoodbye()
-            writeReleased()
-            end(.success(nil))
-            return
+            return sayGoodbyeAndEnd()
         }
         if carryingOver && openTicket == nil && gate.isClear && sessions.values.allSatisfy({ $0.frozen || $0.closing })
         {
@@ -564,10 +555,13 @@ final class ShopOwner {
         session.closing = true
     }
 
-    private func sayGoodbye() {
+    /// Every session hears the farewell and closes, and the owner is done.
+    private func sayGoodbyeAndEnd() {
         for session in sessions.values.sorted(by: { $0.id.rawValue < $1.id.rawValue }) {
             closeNow(session, farewell: farewell)
         }
+        writeReleased()
+        end(.success(nil))
     }
 
     // MARK: - Periodic work
