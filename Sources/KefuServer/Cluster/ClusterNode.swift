@@ -225,11 +225,11 @@ actor ClusterNode {
             logger.warning("lease not taken", metadata: ["shop": "\(shop)", "error": "\(error)"])
             return
         }
-        if deadline == nil {
+        // The new lease extends none of the others: while the node holds others, the deadline moves only when they
+        // are all renewed (`renewIfDue`, which renews this one too from now on); with none, it is this lease's.
+        if deadline == nil || (held.isEmpty && taking.isEmpty) {
             deadline = LeaseDeadline(lease: ttl, sent: sent)
             lastRenewalSent = sent
-        } else {
-            deadline?.renewed(sent: sent)
         }
         taking[shop] = epoch
         defer { taking[shop] = nil }
