@@ -3,8 +3,8 @@ import KefuStore
 import PostgresNIO
 
 /// `RecordReader` over a shop's rows in PostgreSQL: the SQLite reader's questions (`KefuStore/StoreReader.swift`),
-/// asked of the `kefu_*` tables with the shop as the first key. Runs on the PostgreSQL store's thread, which blocks
-/// on each answer.
+/// asked of the `kefu_*` tables with the shop as the first key. Runs on the store's read queue (never an event loop),
+/// which blocks on each answer.
 struct PostgresRecordReader: RecordReader {
     let shop: String
     let name: String
