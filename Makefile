@@ -22,9 +22,13 @@ deps:
 
 # What only the tests need: a PostgreSQL server of Debian's (the cluster tests start their own, as the postgres
 # user, in a temporary directory; the package's own service is not used).
+# Prometheus's `promtool` checks kefud's /metrics exposition (Debian's prometheus package; its service is not used).
 test-deps: deps
 	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { echo "installing: postgresql"; \
 		$(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql; }
+	@command -v promtool >/dev/null || { echo "installing: prometheus (for promtool)"; \
+		$(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+		--no-install-recommends prometheus; }
 
 build: deps
 	$(SWIFT) build

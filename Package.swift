@@ -22,6 +22,7 @@ let package = Package(
         .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.1"),
         // Only KefuCluster (and kefuctl's cluster commands) use it: it adds minutes to a cold build.
         .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
     ],
     targets: [
         // Pure routing + SLA state machine: commands and time in, effects out. No I/O, no clock reads.
@@ -58,6 +59,7 @@ let package = Package(
             name: "KefuServer",
             dependencies: [
                 "KefuCore", "KefuProtocol", "KefuConfig", "KefuStore", "KefuSystemd", "KefuCluster", "KefuHTTP",
+                "KefuMetrics",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -75,6 +77,11 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
+        ),
+        // `/metrics`: every metric declared once, each shop's counted by its routing owner (swift-prometheus).
+        .target(
+            name: "KefuMetrics",
+            dependencies: ["KefuCore", .product(name: "Prometheus", package: "swift-prometheus")]
         ),
         // Cluster mode: the shops' leases in PostgreSQL (one owner per shop, fenced by an epoch), node liveness.
         .target(
@@ -129,6 +136,7 @@ let package = Package(
             dependencies: ["KefuProtocol", "KefuCore", .product(name: "NIOTestUtils", package: "swift-nio")]
         ),
         .testTarget(name: "KefuConfigTests", dependencies: ["KefuConfig"]),
+        .testTarget(name: "KefuMetricsTests", dependencies: ["KefuMetrics", "KefuCore"]),
         .testTarget(
             name: "KefuHTTPTests",
             dependencies: [

@@ -70,7 +70,7 @@ public struct BusinessCalendar: Sendable, Equatable {
     }
 
     /// The local day number of an instant.
-    func localDay(of instant: Instant) -> Int64 {
+    public func localDay(of instant: Instant) -> Int64 {
         let local = instant.unixMilliseconds + offset(at: instant)
         return local >= 0 ? local / Self.day : (local - Self.day + 1) / Self.day
     }

@@ -5,7 +5,7 @@ import NIOPosix
 import Synchronization
 
 /// kefud's HTTP listener (`[http] listen`): HTTP/1.1 on NIO's own HTTP codec, with the answers of
-/// `HealthEndpoints`. Our own small server rather than a framework's: a handful of paths, and Hummingbird or Vapor
+/// `HTTPEndpoints`. Our own small server rather than a framework's: a handful of paths, and Hummingbird or Vapor
 /// would add minutes to every cold build.
 public final class HTTPListener: Sendable {
     /// Idle keep-alive connections are closed after this long: nothing of a client's is kept by the daemon for ever.
@@ -22,10 +22,10 @@ public final class HTTPListener: Sendable {
         self.connections = connections
     }
 
-    /// Binds `address`; `isReady` answers `/readyz`.
+    /// Binds `address`; `isReady` answers `/readyz`, `metrics` (when given) `/metrics`.
     public static func bind(
         _ address: ListenAddress, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
-        isReady: @escaping @Sendable () -> Bool
+        metrics: MetricsSource? = nil, isReady: @escaping @Sendable () -> Bool
     ) async throws -> HTTPListener {
         let connections = OpenConnections()
         let listener = try await ServerBootstrap(group: group)
@@ -38,7 +38,7 @@ public final class HTTPListener: Sendable {
                     try pipeline.addHandler(IdleStateHandler(allTimeout: idleTimeout))
                     try pipeline.addHandler(CloseWhenIdle())
                     try pipeline.configureHTTPServerPipeline(withErrorHandling: true)
-                    try pipeline.addHandler(HealthEndpoints(isReady: isReady))
+                    try pipeline.addHandler(HTTPEndpoints(isReady: isReady, metrics: metrics))
                 }
             }
             .bind(host: address.host, port: address.port).get()

@@ -1,3 +1,4 @@
+import KefuMetrics
 import KefuConfig
 import KefuProtocol
 import Logging
@@ -38,6 +39,8 @@ final class ClientConnection: ChannelDuplexHandler {
         var slowClientBytes: Int
         var slowClientGrace: TimeAmount
         var idleTimeout: TimeAmount?
+        /// Counts the connections closed as too slow.
+        var metrics: KefuMetrics? = nil
     }
 
     /// What the connection does once a batch of lines is written.
@@ -314,6 +317,7 @@ final class ClientConnection: ChannelDuplexHandler {
     private func tooSlow(_ how: String) {
         guard let context, !closing else { return }
         closing = true
+        limits.metrics?.slowClient()
         let unread = (try? context.channel.syncOptions?.getOption(.bufferedWritableBytes)) ?? 0
         logger.warning(
             "client too slow: closing",

@@ -8,7 +8,7 @@ extension KefuDaemon {
         let readiness = self.readiness
         let listener: HTTPListener
         do {
-            listener = try await HTTPListener.bind(http.listen) { readiness.isReady }
+            listener = try await HTTPListener.bind(http.listen, metrics: metricsSource) { readiness.isReady }
         } catch {
             throw CannotListenForHTTP(address: "\(http.listen)", reason: "\(error)")
         }

@@ -1,3 +1,4 @@
+import KefuMetrics
 import KefuConfig
 import KefuCore
 import KefuStore
@@ -173,12 +174,14 @@ extension KefuDaemon {
         let authenticator = Authenticator(configuration)
         let breachRecordsPerSecond = configuration.sla.breachRecordsPerSecond
         let keptEventBytes = server.keptEventBytes
+        let (nodeMetrics, assigned) = (metrics, core.openConversations(where: { $0.state == .assigned }).map(\.id))
         return try await loop.submit { [logger] in
+            let metrics = ShopMetrics(node: nodeMetrics, shop: shop, assigned: assigned)
             let owner = ShopOwner(
                 shop: shop, directory: directory, loop: loop, core: core, store: store, clock: clock,
                 authenticator: authenticator, notifier: notifier, journal: journal,
-                breachRecordsPerSecond: breachRecordsPerSecond, keptEventBytes: keptEventBytes, logger: logger,
-                carried: carried)
+                breachRecordsPerSecond: breachRecordsPerSecond, keptEventBytes: keptEventBytes, metrics: metrics,
+                logger: logger, carried: carried)
             owner.invariantCheck = check
             owner.onStoreFailure = onStoreFailure
             return (owner.link, owner.done.futureResult)

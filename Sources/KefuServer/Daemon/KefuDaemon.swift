@@ -1,3 +1,4 @@
+import KefuMetrics
 import Foundation
 import KefuConfig
 import KefuCore
@@ -30,6 +31,8 @@ public final class KefuDaemon: Service, Sendable {
     let journal: any JournalRecorder
     let logger: Logger
     let readiness = Readiness()
+    /// Every metric of `/metrics`; each shop's owner counts its own through a `ShopMetrics` of it.
+    public let metrics = KefuMetrics(version: KefuVersion.current)
     let invariantCheck: InvariantCheck
     /// The descriptors systemd passed with their names: socket activation's listener (`kefud`), and what the previous
     /// process left in the file descriptor store (`kefud-listener`, `conn-<n>`).
@@ -209,7 +212,7 @@ public final class KefuDaemon: Service, Sendable {
             maxLineBytes: server.maxLineBytes, maxPipelined: server.maxPipelined,
             slowClientBytes: server.slowClientBytes,
             slowClientGrace: .milliseconds(Int64(server.slowClientGraceSeconds * 1000)),
-            idleTimeout: server.idleTimeoutSeconds.map { .milliseconds(Int64($0 * 1000)) })
+            idleTimeout: server.idleTimeoutSeconds.map { .milliseconds(Int64($0 * 1000)) }, metrics: metrics)
     }
 
     /// The shops whose configuration could be read, `default` first; the others are logged and not served.

@@ -1,6 +1,7 @@
 import KefuConfig
 import KefuCore
 import KefuProtocol
+import NIOCore
 
 /// Turning parsed client lines into core commands, with roles checked, and answering them.
 extension ShopOwner {
@@ -61,7 +62,11 @@ extension ShopOwner {
         }
         var page = Page()
         if case .history(_, _, let asked) = request { page = asked }
-        apply(core.handle(command, at: clock.now()), caller: session, tag: tag, page: page)
+        let now = clock.now()
+        let started = NIODeadline.now()
+        let step = core.handle(command, at: now)
+        let seconds = Double((NIODeadline.now() - started).nanoseconds) / 1e9
+        apply(step, caller: session, tag: tag, page: page, coreSeconds: seconds)
     }
 
     func refuse(_ session: SessionState, _ tag: String, _ error: ProtocolError) {
@@ -179,6 +184,7 @@ extension ShopOwner {
     func login(_ session: SessionState, tag: String, role: LoginRole, id: String, token: String) {
         guard authenticator.authenticate(role: role, id: id, token: token) else {
             logger.notice("login refused", metadata: ["role": "\(role.rawValue)", "id": "\(id)"])
+            metrics.authFailure(role: role.rawValue)
             return refuse(session, tag, ProtocolError(.authFailed, "unknown id or wrong token"))
         }
         let sessionRole = SessionRole(role, id: id)

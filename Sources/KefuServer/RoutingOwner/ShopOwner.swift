@@ -1,3 +1,4 @@
+import KefuMetrics
 import DequeModule
 import KefuConfig
 import KefuCore
@@ -69,6 +70,15 @@ final class ShopOwner {
         case person(Principal)
         case gateway(String)
 
+        /// Who closed a conversation when this session's command closed it (a gateway closes for its buyer).
+        var closer: Closer {
+            switch self {
+            case .person(.customer), .gateway: .customer
+            case .person(.agent): .agent
+            case .person(.supervisor): .supervisor
+            }
+        }
+
         /// Who a session is once logged in as `role` with `id` (a manager is a supervisor with more rungs).
         init(_ role: LoginRole, id: String) {
             switch role {
@@ -103,6 +113,8 @@ final class ShopOwner {
     let notifier: any ServiceNotifier
     let journal: any JournalRecorder
     let logger: Logger
+    /// The shop's series of `/metrics`, counted from each step's effects.
+    let metrics: ShopMetrics
     /// Which breaches get a journald record each and which a summary (`[sla] breach_records_per_s`).
     var breachLimiter: BreachRateLimiter
     /// The same budget for the escalation ladder's records (a storm of breaches is a storm of first rungs too).
@@ -167,6 +179,7 @@ final class ShopOwner {
         journal: any JournalRecorder,
         breachRecordsPerSecond: Int,
         keptEventBytes: Int,
+        metrics: ShopMetrics,
         logger: Logger,
         carried: RestartCarryOver.Kept? = nil
     ) {
@@ -186,6 +199,7 @@ final class ShopOwner {
         self.noticeLimiter.kind = .notices
         self.kept = KeptEvents(bytesPerBuyer: keptEventBytes)
         self.logger = logger
+        self.metrics = metrics
         self.done = loop.makePromise()
         // Buyers of open conversations brought by a gateway are that gateway's again after a restart.
         for record in core.openConversations(where: { $0.gateway != nil }) {
@@ -290,8 +304,10 @@ final class ShopOwner {
         case .historyPage(let id, let page):
             historyPageCame(id, page)
         case .timer:
+            let now = clock.now()
+            if let armed = timerArmedFor { metrics.timerFired(late: now - armed) }
             timerArmedFor = nil
-            apply(core.handle(.tick, at: clock.now()), caller: nil, tag: nil)
+            apply(core.handle(.tick, at: now), caller: nil, tag: nil)
         case .housekeeping:
             housekeeping()
         case .shutdown:
@@ -360,7 +376,9 @@ final class ShopOwner {
         openRecords = []
         openTicket = nil
         let link = self.link
+        let (commits, handedAt) = (metrics.storeCommit, NIODeadline.now())
         store.enqueue(records) { result in
+            commits.record(Double((NIODeadline.now() - handedAt).nanoseconds) / 1e9)
             switch result {
             case .success: link.post(.committed(ticket: ticket, failure: nil))
             case .failure(let error): link.post(.committed(ticket: ticket, failure: error))
@@ -381,15 +399,36 @@ final class ShopOwner {
         housekeepingTask?.cancel()
         // Breaches held for a summary were committed: they are written however the owner ends.
         recordHeldBreaches()
+        // The shop leaves this node (a stop, or in a cluster its lease): its series leave `/metrics` with it.
+        metrics.remove()
         done.completeWith(result)
+    }
+
+    /// Sets the shop's gauges of `/metrics` from the state now (a scrape).
+    func refreshMetrics() {
+        guard !ended else { return }
+        var connections = ["customer": 0, "agent": 0, "supervisor": 0, "manager": 0, "gateway": 0]
+        for session in sessions.values where session.isOpen {
+            switch session.role {
+            case .person(.customer)?: connections["customer"]! += 1
+            case .person(.agent)?: connections["agent"]! += 1
+            case .person(.supervisor)?: connections[session.manager ? "manager" : "supervisor"]! += 1
+            case .gateway?: connections["gateway"]! += 1
+            case nil: break
+            }
+        }
+        let now = clock.now()
+        metrics.refresh(core.readings(at: now), connections: connections, at: now, calendar: core.policy.calendar)
     }
 
     // MARK: - Applying a step
 
     /// Persists the step's records, then queues its reply and events behind them.
     func apply(
-        _ step: Step, caller: SessionState?, tag: String?, reply: OutboundLine? = nil, page: Page = Page()
+        _ step: Step, caller: SessionState?, tag: String?, reply: OutboundLine? = nil, page: Page = Page(),
+        coreSeconds: Double? = nil
     ) {
+        metrics.observe(step.effects, closer: caller?.role?.closer, calendar: core.policy.calendar, coreSeconds: coreSeconds)
         var hasRecords = false
         for effect in step.effects {
             guard case .persist(let record) = effect else { continue }
@@ -480,6 +519,7 @@ final class ShopOwner {
         if session.deferred.count > Self.deferredLimit {
             logger.warning(
                 "client too slow: closing", metadata: ["session": "\(session.id)", "why": "not reading a long answer"])
+            metrics.slowClient()
             session.closing = true
             session.link.close()
         }
@@ -490,6 +530,7 @@ final class ShopOwner {
         if session.output == nil { session.output = ByteBufferAllocator().buffer(capacity: 256) }
         line.write(to: &session.output!)
         if line.isCompletion { session.answered += 1 }
+        if case .error(_, let error) = line { metrics.protocolError(code: error.code.rawValue) }
         markDirty(session)
     }
 

@@ -1,0 +1,115 @@
+import Foundation
+import KefuTestSupport
+import Testing
+
+@testable import KefuServer
+
+/// `GET /metrics` of a serving daemon after scripted traffic: Prometheus's own checker accepts it, and its numbers
+/// are those the line protocol shows (`QUEUE`, `AGENTS`) and the script made.
+@Suite("kefud's /metrics")
+struct MetricsEndpointTests {
+    @Test func afterScriptedTrafficTheNumbersAgreeWithQueueAndAgentsAndPromtoolAcceptsThem() async throws {
+        let daemon = try await TestDaemon.start(testConfiguration(extra: "[http]\nlisten = \"127.0.0.1:0\"\n"))
+        let port = try #require(daemon.daemon.boundHTTPPort)
+        let lead = try await daemon.supervisor()
+        let alice = try await daemon.agent("alice", Secrets.alice)
+        let bob = try await daemon.agent("bob", Secrets.bob)
+        let first = try await daemon.customer("buyer-1")
+        #expect(try await first.completion("o OPEN presales :在吗?") == "o OK conv=1")
+        try await alice.expect("* ASSIGNED conv=1")  // level 3 beats bob's 2
+        #expect(try await alice.completion("a SEND 1 :您好,在的 😊").hasPrefix("a OK"))
+        try await first.expect("* MSG conv=1 from=agent")
+        let second = try await daemon.customer("buyer-2")
+        #expect(try await second.completion("o OPEN complaint :东西坏了") == "o OK conv=2")  // carol is away: it waits
+        #expect(try await second.completion("x FROB").hasPrefix("x ERR"))
+        let stranger = try await daemon.connect()
+        #expect(try await stranger.completion("l LOGIN agent carol wrong-token").hasPrefix("l ERR auth-failed"))
+
+        let queue = try await lead.command("q QUEUE")
+        let agents = try await lead.command("g AGENTS")
+        let response = try await httpGet(port, "/metrics")
+        #expect(response.hasPrefix("HTTP/1.1 200 OK"))
+        #expect(response.contains("Content-Type: text/plain; version=0.0.4; charset=utf-8"))
+        let body = String(response[response.range(of: "\r\n\r\n")!.upperBound...])
+        let metrics = Samples(body)
+
+        // What QUEUE and AGENTS show, the gauges show.
+        let waiting = queue.filter { $0.hasPrefix("* WAITING") }
+        #expect(waiting.count == 1)
+        #expect(metrics["kefud_conversations_waiting", ["shop": "default", "skill": "complaint"]] == Double(waiting.count))
+        #expect(metrics["kefud_conversations_waiting", ["shop": "default", "skill": "presales"]] == 0)
+        let online = agents.filter { $0.contains(" presence=online") && $0.contains(" connected=1") }
+        #expect(online.count == 2)
+        #expect(metrics["kefud_agents", ["shop": "default", "state": "online"]] == Double(online.count))
+        #expect(metrics["kefud_agents", ["shop": "default", "state": "offline"]] == 1)
+        #expect(metrics["kefud_agent_slots", ["shop": "default"]] == 10)
+        #expect(metrics["kefud_agent_slots_used", ["shop": "default"]] == 1)
+        #expect(metrics["kefud_conversations_active", ["shop": "default", "skill": "presales"]] == 1)
+        #expect(metrics["kefud_connections", ["shop": "default", "role": "customer"]] == 2)
+        #expect(metrics["kefud_connections", ["shop": "default", "role": "agent"]] == 2)
+        #expect(metrics["kefud_connections", ["shop": "default", "role": "supervisor"]] == 1)
+        // What the script did, the counters count.
+        #expect(metrics["kefud_conversations_opened_total", ["shop": "default", "skill": "presales"]] == 1)
+        #expect(metrics["kefud_conversations_opened_total", ["shop": "default", "skill": "complaint"]] == 1)
+        #expect(metrics["kefud_messages_total", ["shop": "default", "sender": "customer"]] == 2)
+        #expect(metrics["kefud_messages_total", ["shop": "default", "sender": "agent"]] == 1)
+        #expect(metrics["kefud_rounds_total", ["shop": "default", "result": "met"]] == 1)
+        #expect(metrics["kefud_first_response_seconds_count", ["shop": "default", "skill": "presales"]] == 1)
+        #expect(metrics["kefud_first_response_seconds_bucket", ["shop": "default", "skill": "presales", "le": "5.0"]] == 1)
+        #expect(metrics["kefud_response_rate_today_ratio", ["shop": "default"]] == 1)
+        #expect(metrics["kefud_auth_failures_total", ["role": "agent"]] == 1)
+        #expect(metrics["kefud_protocol_errors_total", ["code": "auth-failed"]] == 1)
+        #expect((metrics["kefud_store_commit_seconds_count", ["shop": "default"]] ?? 0) >= 1)
+        #expect(metrics["kefud_build_info", ["version": KefuVersion.current]] == 1)
+
+        // Prometheus's own checker (Debian's `prometheus`, installed by `make test`).
+        let promtool = "/usr/bin/promtool"
+        try #require(
+            FileManager.default.isExecutableFile(atPath: promtool),
+            "promtool is missing: `make test-deps` installs Debian's prometheus package")
+        let file = try TemporaryDirectory(prefix: "kefu-metrics")
+        let path = file.path + "/metrics.txt"
+        try body.write(toFile: path, atomically: true, encoding: .utf8)
+        let check = try await runCommand("/bin/sh", ["-c", "\(promtool) check metrics < \(path)"])
+        #expect(check.status == 0, "promtool: \(check.output)\(check.errorOutput)")
+        #expect(check.output.isEmpty && check.errorOutput.isEmpty, "promtool: \(check.output)\(check.errorOutput)")
+
+        for client in [lead, alice, bob, first, second, stranger] { await client.close() }
+        try await daemon.stop()
+    }
+
+    @Test func aHeadRequestGetsTheHeadersOnlyAndMetricsAreOnlyForGetAndHead() async throws {
+        let daemon = try await TestDaemon.start(testConfiguration(extra: "[http]\nlisten = \"127.0.0.1:0\"\n"))
+        let port = try #require(daemon.daemon.boundHTTPPort)
+        let head = try await httpExchange(port, "HEAD /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        #expect(head.hasPrefix("HTTP/1.1 200 OK"))
+        #expect(head.hasSuffix("\r\n\r\n"))
+        let post = try await httpExchange(port, "POST /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+        #expect(post.hasPrefix("HTTP/1.1 405"))
+        try await daemon.stop()
+    }
+}
+
+/// Samples of a text exposition by name and labels (comments skipped).
+struct Samples {
+    private var values: [String: Double] = [:]
+
+    init(_ text: String) {
+        for line in text.split(separator: "\n") where !line.hasPrefix("#") {
+            guard let space = line.lastIndex(of: " ") else { continue }
+            values[Self.key(String(line[..<space]))] = Double(line[line.index(after: space)...])
+        }
+    }
+
+    subscript(name: String, labels: [String: String]) -> Double? {
+        values[name + "{" + labels.sorted { $0.key < $1.key }.map { "\($0.key)=\"\($0.value)\"" }.joined(separator: ",") + "}"]
+    }
+
+    /// `name{b="2",a="1"}` as `name{a="1",b="2"}` (label order is the writer's).
+    private static func key(_ series: String) -> String {
+        guard let brace = series.firstIndex(of: "{") else { return series + "{}" }
+        let inner = series[series.index(after: brace)..<series.index(before: series.endIndex)]
+        let pairs = inner.split(separator: ",").map(String.init).sorted()
+        return series[..<brace] + "{" + pairs.joined(separator: ",") + "}"
+    }
+}
