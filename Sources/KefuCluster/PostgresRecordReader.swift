@@ -118,6 +118,18 @@ struct PostgresRecordReader: RecordReader {
         ).map { RecordSQL.round(from: Cells($0), of: conversation) }
     }
 
+    func roundTally(startedSince since: Instant) throws -> (met: Int, breached: Int) {
+        // Counts as text: postgres-nio's prepared path would not decode a bigint count here (see RecordTables).
+        let rows = try query(
+            """
+            SELECT (count(*) FILTER (WHERE answered_at IS NOT NULL AND breached_at IS NULL))::text,
+                (count(*) FILTER (WHERE breached_at IS NOT NULL))::text
+            FROM kefu_rounds WHERE shop = \(shop) AND started_at >= \(since.unixMilliseconds)
+            """)
+        guard let row = rows.first.map(Cells.init) else { return (0, 0) }
+        return (Int(row.string(0)) ?? 0, Int(row.string(1)) ?? 0)
+    }
+
     /// As in SQLite: the holder written at close, or else the agent of the latest assignment that had one.
     func lastAgents(closedSince since: Instant) throws -> [CustomerID: ReturningBuyer] {
         let rows = try query(

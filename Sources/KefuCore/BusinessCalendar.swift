@@ -69,6 +69,11 @@ public struct BusinessCalendar: Sendable, Equatable {
         return Instant(unixMilliseconds: local - second)
     }
 
+    /// The instant the local day of `instant` began (local midnight).
+    public func startOfDay(containing moment: Instant) -> Instant {
+        instant(ofLocal: localDay(of: moment) * Self.day)
+    }
+
     /// The local day number of an instant.
     public func localDay(of instant: Instant) -> Int64 {
         let local = instant.unixMilliseconds + offset(at: instant)

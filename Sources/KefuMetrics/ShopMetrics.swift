@@ -6,7 +6,11 @@ import Prometheus
 /// gauges from the core's readings. Only the histogram of store commits is recorded from elsewhere (the store's
 /// completion), through its own thread-safe handle.
 public final class ShopMetrics {
+    /// Node-wide series (protocol errors, slow clients, refused logins) go here...
     private let node: KefuMetrics
+    /// ...and the shop's own here: the node's registry, or one never exposed (the lobby of a cluster node, which
+    /// serves no shop but counts its connections' errors).
+    private let series: KefuMetrics
     public let shop: String
 
     private var counters: [SeriesKey: Counter] = [:]
@@ -33,18 +37,20 @@ public final class ShopMetrics {
     private var today: (day: Int64, met: Int, breached: Int)?
 
     /// `assigned`: the open conversations already held when the owner starts (recovered), whose queue wait is past.
-    public init(node: KefuMetrics, shop: String, assigned: some Sequence<ConversationID> = []) {
+    public init(node: KefuMetrics, shop: String, assigned: some Sequence<ConversationID> = [], exposed: Bool = true) {
         self.node = node
+        let series = exposed ? node : KefuMetrics(version: "")
+        self.series = series
         self.shop = shop
-        customerMessages = node.counter(MetricCatalog.messages, ["shop": shop, "sender": "customer"])
-        agentMessages = node.counter(MetricCatalog.messages, ["shop": shop, "sender": "agent"])
-        autoMessages = node.counter(MetricCatalog.messages, ["shop": shop, "sender": "auto"])
-        storeCommit = node.histogram(MetricCatalog.storeCommit, ["shop": shop])
-        routingDecision = node.histogram(MetricCatalog.routingDecision, ["shop": shop])
-        timerLateness = node.histogram(MetricCatalog.timerLateness, ["shop": shop])
-        roundsMet = node.counter(MetricCatalog.rounds, ["shop": shop, "result": "met"])
-        roundsBreached = node.counter(MetricCatalog.rounds, ["shop": shop, "result": "breached"])
-        roundsClosed = node.counter(MetricCatalog.rounds, ["shop": shop, "result": "closed"])
+        customerMessages = series.counter(MetricCatalog.messages, ["shop": shop, "sender": "customer"])
+        agentMessages = series.counter(MetricCatalog.messages, ["shop": shop, "sender": "agent"])
+        autoMessages = series.counter(MetricCatalog.messages, ["shop": shop, "sender": "auto"])
+        storeCommit = series.histogram(MetricCatalog.storeCommit, ["shop": shop])
+        routingDecision = series.histogram(MetricCatalog.routingDecision, ["shop": shop])
+        timerLateness = series.histogram(MetricCatalog.timerLateness, ["shop": shop])
+        roundsMet = series.counter(MetricCatalog.rounds, ["shop": shop, "result": "met"])
+        roundsBreached = series.counter(MetricCatalog.rounds, ["shop": shop, "result": "breached"])
+        roundsClosed = series.counter(MetricCatalog.rounds, ["shop": shop, "result": "closed"])
         assignedOnce = Set(assigned)
     }
 
@@ -165,6 +171,14 @@ public final class ShopMetrics {
         if met { today!.met += 1 } else { today!.breached += 1 }
     }
 
+    /// Adds the rounds of day `day` the store had before this owner started (a restart keeps today's rate).
+    public func seedToday(day: Int64, met: Int, breached: Int) {
+        if today == nil || today!.day < day { today = (day, 0, 0) }
+        guard today!.day == day else { return }
+        today!.met += met
+        today!.breached += breached
+    }
+
     // MARK: - A scrape
 
     /// Sets the gauges from the core's readings at the scrape's instant; a skill a reload removed (with nothing
@@ -190,7 +204,7 @@ public final class ShopMetrics {
         for (role, count) in connections { set(MetricCatalog.connections, ["role": role], Double(count)) }
         set(MetricCatalog.responseRateToday, [:], responseRateToday(at: now, calendar: calendar))
         for (key, gauge) in gauges where !present.contains(key) {
-            node.remove(gauge)
+            series.remove(gauge)
             gauges[key] = nil
         }
     }
@@ -203,13 +217,13 @@ public final class ShopMetrics {
 
     /// Takes every series of the shop out of the registry (the node stops serving the shop).
     public func remove() {
-        for gauge in gauges.values { node.remove(gauge) }
-        for counter in counters.values { node.remove(counter) }
-        for histogram in [firstResponses, roundResponses, queueWaits].flatMap(\.values) { node.remove(histogram) }
+        for gauge in gauges.values { series.remove(gauge) }
+        for counter in counters.values { series.remove(counter) }
+        for histogram in [firstResponses, roundResponses, queueWaits].flatMap(\.values) { series.remove(histogram) }
         for counter in [customerMessages, agentMessages, autoMessages, roundsMet, roundsBreached, roundsClosed] {
-            node.remove(counter)
+            series.remove(counter)
         }
-        for histogram in [storeCommit, routingDecision, timerLateness] { node.remove(histogram) }
+        for histogram in [storeCommit, routingDecision, timerLateness] { series.remove(histogram) }
         gauges = [:]
         counters = [:]
         (firstResponses, roundResponses, queueWaits) = ([:], [:], [:])
@@ -222,14 +236,14 @@ public final class ShopMetrics {
     private func counter(_ family: MetricCatalog.Family, _ values: [String: String]) -> Counter {
         let key = SeriesKey(family.name, values)
         if let counter = counters[key] { return counter }
-        let counter = node.counter(family, values.merging(["shop": shop]) { $1 })
+        let counter = series.counter(family, values.merging(["shop": shop]) { $1 })
         counters[key] = counter
         return counter
     }
 
     private func gauge(_ family: MetricCatalog.Family, _ values: [String: String], key: SeriesKey) -> Gauge {
         if let gauge = gauges[key] { return gauge }
-        let gauge = node.gauge(family, values.merging(["shop": shop]) { $1 })
+        let gauge = series.gauge(family, values.merging(["shop": shop]) { $1 })
         gauges[key] = gauge
         return gauge
     }
@@ -238,7 +252,7 @@ public final class ShopMetrics {
         _ family: MetricCatalog.Family, _ cache: inout [Skill: ValueHistogram], skill: Skill
     ) -> ValueHistogram {
         if let histogram = cache[skill] { return histogram }
-        let histogram = node.histogram(family, ["shop": shop, "skill": skill.name])
+        let histogram = series.histogram(family, ["shop": shop, "skill": skill.name])
         cache[skill] = histogram
         return histogram
     }

@@ -68,6 +68,9 @@ public protocol RecordReader {
     func notes(of conversation: ConversationID) throws -> [NoteRecord]
     /// A conversation's response rounds, in order.
     func rounds(of conversation: ConversationID) throws -> [RoundRecord]
+    /// Rounds started at or after `since` that were met (answered before breaching) or breached, as the reports count
+    /// them: what `kefud_response_rate_today_ratio` starts from after a restart.
+    func roundTally(startedSince since: Instant) throws -> (met: Int, breached: Int)
     /// For each customer, the agent who held their most recently closed conversation among those closed at or
     /// after `since`, and when it closed (老客户 go back to the same agent after a restart or a failover).
     func lastAgents(closedSince since: Instant) throws -> [CustomerID: ReturningBuyer]

@@ -168,6 +168,20 @@ public final class StoreReader: RecordReader {
         return rounds
     }
 
+    public func roundTally(startedSince since: Instant) throws -> (met: Int, breached: Int) {
+        let statement = try prepare(
+            """
+            SELECT COALESCE(SUM(answered_at IS NOT NULL AND breached_at IS NULL), 0),
+                COALESCE(SUM(breached_at IS NOT NULL), 0)
+            FROM rounds WHERE started_at >= ?1
+            """
+        )
+        defer { statement.reset() }
+        statement.bind(1, since.unixMilliseconds)
+        guard try statement.step(.read) else { return (0, 0) }
+        return (Int(statement.int64(0)), Int(statement.int64(1)))
+    }
+
     /// For each customer, the agent who held their most recently closed conversation among those closed at or
     /// after `since`, and when it closed: routes a returning buyer (老客户) back to the same agent after a restart.
     ///

@@ -49,6 +49,13 @@ struct PostgresRecordStoreTests {
         let internalLine = MessageRecord(
             conversation: ConversationID(1), seq: 4, sender: .system, author: "system", at: at(1_700_000_000_004),
             text: "transfer: \"refunds\"\nsecond line")
+        // Conversation 2's rounds: one met, one breached (what today's response rate counts).
+        let met = RoundRecord(
+            conversation: ConversationID(2), round: 1, startedAt: at(1_700_000_000_020), dueAt: at(1_700_000_120_020),
+            answeredAt: at(1_700_000_000_050), agent: "bob", skill: "presales", store: nil)
+        let breached = RoundRecord(
+            conversation: ConversationID(2), round: 2, startedAt: at(1_700_000_001_000), dueAt: at(1_700_000_181_000),
+            breachedAt: at(1_700_000_181_000), agent: "bob", skill: "presales", store: nil)
         let routed = decision(
             1, "alice", 1_700_000_000_010,
             [Candidate(agent: "alice", verdict: .chosen), Candidate(agent: "bob", verdict: .higherLoad(held: 5, max: 5))])
@@ -62,7 +69,7 @@ struct PostgresRecordStoreTests {
             [
                 .conversation(conversation(2, state: .closed, agent: "bob", closedAt: at(1_700_000_500_000))),
                 .message(message(2, 1)), .message(message(2, 2, "好的", sender: .agent)),
-                .assignment(assignment(2, "bob", 1_700_000_000_020)),
+                .assignment(assignment(2, "bob", 1_700_000_000_020)), .round(met), .round(breached),
             ],
             [
                 .conversation(conversation(3, customer: "buyer-2", state: .closed, closedAt: at(1_700_000_400_000))),
@@ -103,6 +110,7 @@ struct PostgresRecordStoreTests {
             }
             text += "\(try reader.sentMessage(ConversationID(1), author: "buyer-1", ref: "r-1") as Any)"
             text += " \(try reader.sentMessage(ConversationID(1), author: "buyer-1", ref: "r-2") as Any)\n"
+            text += "\(try reader.roundTally(startedSince: at(0))) \(try reader.roundTally(startedSince: at(1_700_000_000_500)))\n"
             return text
         }
         let fromSQLite = try await sqlite.read(everything)
@@ -117,6 +125,8 @@ struct PostgresRecordStoreTests {
         #expect(state.openConversations.first?.roundEscalationLevel == 2)
         #expect(state.returningBuyers[CustomerID("buyer-2")]?.agent == AgentID("bob"))
         #expect(state.nextConversationID == ConversationID(4))
+        let tally = try await postgres.read { try $0.roundTally(startedSince: at(0)) }
+        #expect(tally.met == 1 && tally.breached == 1)
         await sqlite.shutdown()
         await postgres.shutdown()
         await leases.leave()

@@ -78,6 +78,33 @@ struct MetricsEndpointTests {
         try await daemon.stop()
     }
 
+    @Test func todaysResponseRateSurvivesARestart() async throws {
+        let state = try TemporaryDirectory(prefix: "kefu-metrics-restart")
+        let toml = testConfiguration(extra: "[http]\nlisten = \"127.0.0.1:0\"\n")
+        let before = try await TestDaemon.start(toml, stateDirectory: state.path)
+        let alice = try await before.agent("alice", Secrets.alice)
+        let buyer = try await before.customer("buyer-1")
+        #expect(try await buyer.completion("o OPEN presales :在吗?") == "o OK conv=1")
+        try await alice.expect("* ASSIGNED conv=1")
+        #expect(try await alice.completion("a SEND 1 :在的").hasPrefix("a OK"))  // round 1 met
+        #expect(try await buyer.completion("m SEND 1 :发货了吗").hasPrefix("m OK"))  // round 2 runs on
+        await alice.close()
+        await buyer.close()
+        try await before.stop()
+
+        let after = try await TestDaemon.start(toml, stateDirectory: state.path)
+        let port = try #require(after.daemon.boundHTTPPort)
+        // The store's count arrives on the owner's loop after it starts: a scrape may come first.
+        var rate: Double?
+        for _ in 0..<50 {
+            rate = Samples(try await httpGet(port, "/metrics"))["kefud_response_rate_today_ratio", ["shop": "default"]]
+            if rate == 1 { break }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        #expect(rate == 1)
+        try await after.stop()
+    }
+
     @Test func aHeadRequestGetsTheHeadersOnlyAndMetricsAreOnlyForGetAndHead() async throws {
         let daemon = try await TestDaemon.start(testConfiguration(extra: "[http]\nlisten = \"127.0.0.1:0\"\n"))
         let port = try #require(daemon.daemon.boundHTTPPort)

@@ -60,6 +60,7 @@ final class NoRecords: RecordStore {
         func latestAssignment(of conversation: ConversationID) throws -> AssignmentRecord? { nil }
         func notes(of conversation: ConversationID) throws -> [NoteRecord] { [] }
         func rounds(of conversation: ConversationID) throws -> [RoundRecord] { [] }
+        func roundTally(startedSince since: Instant) throws -> (met: Int, breached: Int) { (0, 0) }
         func lastAgents(closedSince since: Instant) throws -> [CustomerID: ReturningBuyer] { [:] }
         func recoveredState(returningBuyersSince since: Instant?) throws -> RecoveredState {
             RecoveredState(

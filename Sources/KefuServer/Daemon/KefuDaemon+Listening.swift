@@ -176,7 +176,7 @@ extension KefuDaemon {
         let keptEventBytes = server.keptEventBytes
         let (nodeMetrics, assigned) = (metrics, core.openConversations(where: { $0.state == .assigned }).map(\.id))
         return try await loop.submit { [logger] in
-            let metrics = ShopMetrics(node: nodeMetrics, shop: shop, assigned: assigned)
+            let metrics = ShopMetrics(node: nodeMetrics, shop: shop, assigned: assigned, exposed: shop != Lobby.name)
             let owner = ShopOwner(
                 shop: shop, directory: directory, loop: loop, core: core, store: store, clock: clock,
                 authenticator: authenticator, notifier: notifier, journal: journal,

@@ -7,7 +7,7 @@ extension KefuDaemon {
     /// it), then the registry is written out once all have.
     var metricsSource: MetricsSource {
         return { [self] loop in
-            let owners = running.withLock { $0?.directory.shops.values.map { $0 } } ?? []
+            let owners = running.withLock { $0?.directory.shops.values.filter { $0.shop != Lobby.name } } ?? []
             let refreshed = owners.map { link in
                 let owner = link.owner
                 return owner.eventLoop.submit { owner.value.refreshMetrics() }

@@ -228,6 +228,15 @@ final class ShopOwner {
     func start(housekeepingEvery period: TimeAmount) {
         sayReady()
         let owner = link.owner
+        // Today's rounds so far, read before any write of this owner (the store keeps the order): the live count
+        // adds the rest.
+        let calendar = core.policy.calendar
+        let now = clock.now()
+        let day = calendar.localDay(of: now)
+        store.enqueueRead({ try $0.roundTally(startedSince: calendar.startOfDay(containing: now)) }) { result in
+            guard case .success(let tally) = result else { return }
+            owner.eventLoop.execute { owner.value.metrics.seedToday(day: day, met: tally.met, breached: tally.breached) }
+        }
         housekeepingTask = loop.scheduleRepeatedTask(initialDelay: period, delay: period) { _ in
             owner.value.handle(.housekeeping)
         }
