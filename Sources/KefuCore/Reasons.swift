@@ -75,4 +75,6 @@ public enum SignOutReason: String, Sendable, Equatable, Codable {
     /// In a cluster, this node stopped serving the shop and does not know yet which node will: log in again (any
     /// node answers with `MOVED` or `tryagain`).
     case moved
+    /// The daemon restarts and cannot hand this connection over (a WebSocket): reconnect.
+    case restart
 }

@@ -1,5 +1,6 @@
 import NIOCore
 import NIOHTTP1
+import NIOWebSocket
 
 /// Renders `/metrics`: called on the connection's event loop, completes with the text exposition. The daemon's
 /// answer asks each shop's routing owner for its readings first, so its future may complete on another loop.
@@ -22,13 +23,15 @@ final class HTTPEndpoints: ChannelInboundHandler, RemovableChannelHandler {
 
     private let isReady: @Sendable () -> Bool
     private let metrics: MetricsSource?
+    private let hasWebSocket: Bool
     private var request: HTTPRequestHead?
     /// Whole requests not answered yet, the first being answered (an answer that takes a while: `/metrics`).
     private var pending: [HTTPRequestHead] = []
 
-    init(isReady: @escaping @Sendable () -> Bool, metrics: MetricsSource?) {
+    init(isReady: @escaping @Sendable () -> Bool, metrics: MetricsSource?, hasWebSocket: Bool = false) {
         self.isReady = isReady
         self.metrics = metrics
+        self.hasWebSocket = hasWebSocket
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -50,12 +53,16 @@ final class HTTPEndpoints: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     /// What a request gets when it is answered at once: status and a one-line plain-text body (nil: `/metrics`).
-    static func answer(method: HTTPMethod, path: String, ready: Bool, hasMetrics: Bool) -> (HTTPResponseStatus, String)? {
+    static func answer(
+        method: HTTPMethod, path: String, ready: Bool, hasMetrics: Bool, hasWebSocket: Bool = false
+    ) -> (HTTPResponseStatus, String)? {
         guard method == .GET || method == .HEAD else { return (.methodNotAllowed, "only GET and HEAD\n") }
         switch path {
         case "/healthz": return (.ok, "ok\n")
         case "/readyz": return ready ? (.ok, "ready\n") : (.serviceUnavailable, "not ready\n")
         case "/metrics" where hasMetrics: return nil
+        // Reached only by a request that did not ask to upgrade (or asked wrongly).
+        case "/ws" where hasWebSocket: return (.upgradeRequired, "a WebSocket (RFC 6455): Upgrade: websocket\n")
         default: return (.notFound, "not found\n")
         }
     }
@@ -65,7 +72,8 @@ final class HTTPEndpoints: ChannelInboundHandler, RemovableChannelHandler {
         guard let head = pending.first else { return }
         let path = head.uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init)
         if let (status, text) = Self.answer(
-            method: head.method, path: path ?? head.uri, ready: isReady(), hasMetrics: metrics != nil)
+            method: head.method, path: path ?? head.uri, ready: isReady(), hasMetrics: metrics != nil,
+            hasWebSocket: hasWebSocket)
         {
             respond(to: head, status: status, contentType: "text/plain; charset=utf-8", body: Array(text.utf8), context: context)
             return
@@ -98,6 +106,10 @@ final class HTTPEndpoints: ChannelInboundHandler, RemovableChannelHandler {
         headers.add(name: "Content-Length", value: "\(body.count)")
         headers.add(name: "Cache-Control", value: "no-store")
         if status == .methodNotAllowed { headers.add(name: "Allow", value: "GET, HEAD") }
+        if status == .upgradeRequired {
+            headers.add(name: "Upgrade", value: "websocket")
+            headers.add(name: "Connection", value: "Upgrade")
+        }
         let keepAlive = head.isKeepAlive
         if !keepAlive { headers.add(name: "Connection", value: "close") }
         context.write(
@@ -118,6 +130,8 @@ final class HTTPEndpoints: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        // A WebSocket upgrade refused (another path, a bad key): NIO answers the request as plain HTTP next.
+        if error is NIOWebSocketUpgradeError { return }
         // A malformed request (NIOHTTP1 says 400 itself when it can): the connection ends, nothing else does.
         context.close(promise: nil)
     }

@@ -22,10 +22,11 @@ public final class HTTPListener: Sendable {
         self.connections = connections
     }
 
-    /// Binds `address`; `isReady` answers `/readyz`, `metrics` (when given) `/metrics`.
+    /// Binds `address`; `isReady` answers `/readyz`, `metrics` (when given) `/metrics`, `webSocket` (when given)
+    /// `/ws`.
     public static func bind(
         _ address: ListenAddress, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
-        metrics: MetricsSource? = nil, isReady: @escaping @Sendable () -> Bool
+        metrics: MetricsSource? = nil, webSocket: WebSocketService? = nil, isReady: @escaping @Sendable () -> Bool
     ) async throws -> HTTPListener {
         let connections = OpenConnections()
         let listener = try await ServerBootstrap(group: group)
@@ -35,15 +36,23 @@ public final class HTTPListener: Sendable {
                 connections.add(channel)
                 return channel.eventLoop.makeCompletedFuture {
                     let pipeline = channel.pipeline.syncOperations
-                    try pipeline.addHandler(IdleStateHandler(allTimeout: idleTimeout))
-                    try pipeline.addHandler(CloseWhenIdle())
-                    try pipeline.configureHTTPServerPipeline(withErrorHandling: true)
-                    try pipeline.addHandler(HTTPEndpoints(isReady: isReady, metrics: metrics))
+                    try pipeline.addHandler(IdleStateHandler(allTimeout: idleTimeout), name: httpOnlyHandlers[0])
+                    try pipeline.addHandler(CloseWhenIdle(), name: httpOnlyHandlers[1])
+                    let upgrade: NIOHTTPServerUpgradeConfiguration? = webSocket.map { service in
+                        (upgraders: [service.upgrader()], completionHandler: { _ in })
+                    }
+                    try pipeline.configureHTTPServerPipeline(withServerUpgrade: upgrade, withErrorHandling: true)
+                    try pipeline.addHandler(
+                        HTTPEndpoints(isReady: isReady, metrics: metrics, hasWebSocket: webSocket != nil), name: httpOnlyHandlers[2])
                 }
             }
             .bind(host: address.host, port: address.port).get()
         return HTTPListener(listener: listener, connections: connections)
     }
+
+    /// Handlers only plain HTTP uses, by name: a WebSocket upgrade takes them out (the line protocol has its own
+    /// idle rule).
+    static let httpOnlyHandlers = ["http-idle", "http-close-when-idle", "http-endpoints"]
 
     /// Stops listening and closes every connection; returns once the listener is closed.
     public func close() async {

@@ -4,7 +4,7 @@ import NIOPosix
 
 /// A protocol client for end-to-end tests: connects over loopback TCP, sends lines, and waits for lines with a
 /// timeout. Fully async, so it never blocks the cooperative threads the daemon under test also runs on.
-public final class LineClient: Sendable {
+public final class LineClient: LineConversation {
     public struct Timeout: Error, CustomStringConvertible {
         public let waitingFor: String
         public let received: [String]
@@ -13,7 +13,7 @@ public final class LineClient: Sendable {
 
     private let channel: any Channel
     private let outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>
-    private let buffer: LineBuffer
+    public let buffer: LineBuffer
     private let reader: Task<Void, Never>
 
     public static func connect(host: String = "127.0.0.1", port: Int) async throws -> LineClient {
@@ -76,6 +76,31 @@ public final class LineClient: Sendable {
         outbound.finish()
     }
 
+    /// True when the server has closed the connection and every line has been read.
+    public func isClosedByServer(timeout: Duration = .seconds(5)) async -> Bool {
+        await buffer.waitForEnd(timeout: timeout)
+    }
+
+    public func close() async {
+        try? await channel.close()
+        reader.cancel()
+    }
+}
+
+
+/// What a test does with a line-protocol connection, whatever carries it (TCP: `LineClient`; WebSocket:
+/// `WebSocketLineClient`): send a line, wait for lines.
+public protocol LineConversation: Sendable {
+    /// Sends one line.
+    func send(_ line: String) async throws
+    /// Lines received, in order.
+    var buffer: LineBuffer { get }
+}
+
+extension LineConversation {
+    /// Lines received but not consumed yet.
+    public func unread() async -> [String] { await buffer.pending }
+
     /// The next line, in order.
     public func next(timeout: Duration = .seconds(5)) async throws -> String {
         try await nextMatching("any line", timeout: timeout) { _ in true }
@@ -109,27 +134,14 @@ public final class LineClient: Sendable {
         try await command(line, timeout: timeout).last ?? ""
     }
 
-    /// True when the server has closed the connection and every line has been read.
-    public func isClosedByServer(timeout: Duration = .seconds(5)) async -> Bool {
-        await buffer.waitForEnd(timeout: timeout)
-    }
-
-    /// Lines received but not consumed yet.
-    public func unread() async -> [String] { await buffer.pending }
-
-    public func close() async {
-        try? await channel.close()
-        reader.cancel()
-    }
-
-    private func nextMatching(
+    func nextMatching(
         _ description: String, timeout: Duration, _ predicate: @escaping @Sendable (String) -> Bool
     ) async throws -> String {
         var skipped: [String] = []
         let deadline = ContinuousClock.now + timeout
         while true {
             guard let line = await buffer.next(until: deadline) else {
-                throw Timeout(waitingFor: description, received: skipped)
+                throw LineClient.Timeout(waitingFor: description, received: skipped)
             }
             if predicate(line) { return line }
             skipped.append(line)
@@ -138,7 +150,7 @@ public final class LineClient: Sendable {
 }
 
 /// Lines received by a client, with waiting.
-actor LineBuffer {
+public actor LineBuffer {
     /// Lines received; those before `head` were read (a head index rather than removing from the front: a long
     /// answer of tens of thousands of lines would otherwise cost quadratic time).
     private var lines: [String] = []

@@ -53,6 +53,9 @@ final class ClientConnection: ChannelDuplexHandler {
     }
 
     let session: SessionID
+    /// Whether a restart can hand this connection to the next process (a plain TCP socket can; a WebSocket's framing
+    /// lives in this process, so it is closed with `BYE reason=restart` and its client reconnects).
+    let carriesOver: Bool
     /// The routing owner of the shop the connection is with: shop `default`'s until a `LOGIN` names another.
     private var owner: OwnerLink
     private let limits: Limits
@@ -88,8 +91,9 @@ final class ClientConnection: ChannelDuplexHandler {
     ///   - discarding: whether the previous process was skipping an overlong line.
     init(
         session: SessionID, owner: OwnerLink, limits: Limits, census: ConnectionCensus, logger: Logger,
-        leftover: [UInt8] = [], discarding: Bool = false
+        leftover: [UInt8] = [], discarding: Bool = false, carriesOver: Bool = true
     ) {
+        self.carriesOver = carriesOver
         self.session = session
         self.owner = owner
         self.limits = limits
@@ -101,7 +105,7 @@ final class ClientConnection: ChannelDuplexHandler {
 
     /// This connection as the owner holds it.
     func link(on loop: any EventLoop) -> ConnectionLink {
-        ConnectionLink(session: session, handler: NIOLoopBound(self, eventLoop: loop))
+        ConnectionLink(session: session, handler: NIOLoopBound(self, eventLoop: loop), carriesOver: carriesOver)
     }
 
     // MARK: - Channel events

@@ -14,6 +14,8 @@ struct SessionID: Hashable, Sendable, CustomStringConvertible {
 struct ConnectionLink: Sendable {
     let session: SessionID
     let handler: NIOLoopBound<ClientConnection>
+    /// See `ClientConnection.carriesOver`.
+    var carriesOver = true
 
     var loop: any EventLoop { handler.eventLoop }
 

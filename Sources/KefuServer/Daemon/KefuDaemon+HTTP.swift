@@ -8,7 +8,8 @@ extension KefuDaemon {
         let readiness = self.readiness
         let listener: HTTPListener
         do {
-            listener = try await HTTPListener.bind(http.listen, metrics: metricsSource) { readiness.isReady }
+            listener = try await HTTPListener.bind(
+                http.listen, metrics: metricsSource, webSocket: webSocketService) { readiness.isReady }
         } catch {
             throw CannotListenForHTTP(address: "\(http.listen)", reason: "\(error)")
         }

@@ -37,6 +37,8 @@ final class Serving: Sendable {
     let listening: String
     let socketActivated: Bool
     let sessions: SessionCounter
+    /// Every client connection, TCP or WebSocket.
+    let census: ConnectionCensus
     /// A duplicate of the listener kefud bound itself, for systemd's file descriptor store when a restart hands it
     /// over (a socket-activated listener stays with `kefud.socket`).
     let storedListener: Mutex<Int32?>
@@ -44,7 +46,8 @@ final class Serving: Sendable {
 
     init(
         listener: any Channel, shops: [ServedShop], lobby: OwnerLink, directory: ShopDirectory, port: Int,
-        listening: String, socketActivated: Bool, sessions: SessionCounter, storedListener: Int32?
+        listening: String, socketActivated: Bool, sessions: SessionCounter, census: ConnectionCensus,
+        storedListener: Int32?
     ) {
         self.listener = listener
         self.shops = Mutex(shops)
@@ -54,6 +57,7 @@ final class Serving: Sendable {
         self.listening = listening
         self.socketActivated = socketActivated
         self.sessions = sessions
+        self.census = census
         self.storedListener = Mutex(storedListener)
     }
 
@@ -157,7 +161,7 @@ extension KefuDaemon {
         }
         return Serving(
             listener: listener, shops: shops, lobby: lobby, directory: directory, port: port, listening: listening,
-            socketActivated: passed.activated != nil, sessions: sessions, storedListener: duplicate)
+            socketActivated: passed.activated != nil, sessions: sessions, census: census, storedListener: duplicate)
     }
 
     /// A shop's routing owner, made on its loop: the only holder of the shop's routing state from here on.

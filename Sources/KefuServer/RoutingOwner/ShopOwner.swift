@@ -328,7 +328,14 @@ final class ShopOwner {
             carryingOver = true
             self.collector = collector
             // Every line read so far is handled first; the connections say when they have posted their last one.
-            for session in sessions.values { session.link.freeze() }
+            // Those the next process cannot take (WebSockets) are told to reconnect and closed.
+            for session in sessions.values {
+                if session.link.carriesOver {
+                    session.link.freeze()
+                } else {
+                    closeNow(session, farewell: .bye(reason: .restart))
+                }
+            }
         case .reload(let outcome):
             reload(outcome)
         case .abort:
