@@ -118,6 +118,24 @@ struct PostgresRecordReader: RecordReader {
         ).map { RecordSQL.round(from: Cells($0), of: conversation) }
     }
 
+    func openSurveys(at now: Instant) throws -> [RatingRecord] {
+        try query(
+            """
+            SELECT \(unescaped: RecordSQL.ratingColumns) FROM kefu_ratings
+            WHERE shop = \(shop) AND expires_at > \(now.unixMilliseconds) ORDER BY conversation
+            """
+        ).map { RecordSQL.rating(from: Cells($0)) }
+    }
+
+    func survey(of conversation: ConversationID) throws -> RatingRecord? {
+        try query(
+            """
+            SELECT \(unescaped: RecordSQL.ratingColumns) FROM kefu_ratings
+            WHERE shop = \(shop) AND conversation = \(conversation.rawValue)
+            """
+        ).first.map { RecordSQL.rating(from: Cells($0)) }
+    }
+
     func roundTally(startedSince since: Instant) throws -> (met: Int, breached: Int) {
         // Counts as text: postgres-nio's prepared path would not decode a bigint count here (see RecordTables).
         let rows = try query(

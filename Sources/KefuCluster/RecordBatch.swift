@@ -14,6 +14,7 @@ struct RecordBatch {
     private var rounds: [RoundKey: Int] = [:]
     private var messages: [SeqKey: Int] = [:]
     private var notes: [SeqKey: Int] = [:]
+    private var ratings: [ConversationID: Int] = [:]
     private var assignments: [Int] = []
     private var rows: [Record] = []
 
@@ -31,6 +32,7 @@ struct RecordBatch {
             case .message(let row): messages[SeqKey(conversation: row.conversation, seq: row.seq)] = index
             case .note(let row): notes[SeqKey(conversation: row.conversation, seq: row.seq)] = index
             case .assignment: assignments.append(index)
+            case .rating(let row): ratings[row.conversation] = index
             }
         }
     }
@@ -40,6 +42,7 @@ struct RecordBatch {
         [
             (.conversations, conversations.values.sorted()), (.rounds, rounds.values.sorted()),
             (.messages, messages.values.sorted()), (.assignments, assignments), (.notes, notes.values.sorted()),
+            (.ratings, ratings.values.sorted()),
         ].filter { !$0.1.isEmpty }
     }
 
@@ -86,6 +89,17 @@ struct RecordBatch {
             columns.text(row.author)
             columns.bigint(row.at.unixMilliseconds)
             columns.text(row.text)
+        case .rating(let row):
+            columns.bigint(row.conversation.rawValue)
+            columns.text(row.customer.rawValue)
+            columns.text(row.agent?.rawValue)
+            columns.text(row.skill.name)
+            columns.text(row.store)
+            columns.bigint(row.requestedAt.unixMilliseconds)
+            columns.bigint(row.expiresAt.unixMilliseconds)
+            columns.bigint(row.rating)
+            columns.text(row.comment)
+            columns.bigint(row.ratedAt?.unixMilliseconds)
         }
     }
 

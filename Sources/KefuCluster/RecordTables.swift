@@ -112,13 +112,30 @@ enum RecordTables {
         )
         """,
         "CREATE INDEX IF NOT EXISTS kefu_rounds_started_at ON kefu_rounds (shop, started_at)",
+        """
+        CREATE TABLE IF NOT EXISTS kefu_ratings (
+            shop text NOT NULL,
+            conversation bigint NOT NULL,
+            customer text NOT NULL,
+            agent text,
+            skill text NOT NULL,
+            store text,
+            requested_at bigint NOT NULL,
+            expires_at bigint NOT NULL,
+            rating bigint,
+            comment text,
+            rated_at bigint,
+            PRIMARY KEY (shop, conversation)
+        )
+        """,
+        "CREATE INDEX IF NOT EXISTS kefu_ratings_expires_at ON kefu_ratings (shop, expires_at)",
     ]
 }
 
 /// The kinds of rows a commit writes, each sent as one array per column (`unnest`), in this order. A batch's shape is
 /// the set of kinds it has; each shape is one statement prepared once per connection.
 enum RecordSection: Int, CaseIterable {
-    case conversations, rounds, messages, assignments, notes
+    case conversations, rounds, messages, assignments, notes, ratings
 
     enum ColumnType: String {
         case bigint, text, boolean
@@ -131,6 +148,7 @@ enum RecordSection: Int, CaseIterable {
         case .messages: "kefu_messages"
         case .assignments: "kefu_assignments"
         case .notes: "kefu_notes"
+        case .ratings: "kefu_ratings"
         }
     }
 
@@ -162,6 +180,11 @@ enum RecordSection: Int, CaseIterable {
             ["conversation": .bigint, "agent": .text, "at": .bigint, "reason": .text, "explanation": .text]
         case .notes:
             ["conversation": .bigint, "seq": .bigint, "author": .text, "at": .bigint, "text": .text]
+        case .ratings:
+            [
+                "conversation": .bigint, "customer": .text, "agent": .text, "skill": .text, "store": .text,
+                "requested_at": .bigint, "expires_at": .bigint, "rating": .bigint, "comment": .text, "rated_at": .bigint,
+            ]
         }
     }
 
@@ -171,6 +194,7 @@ enum RecordSection: Int, CaseIterable {
         case .conversations: ["id"]
         case .rounds: ["conversation", "round"]
         case .messages, .notes: ["conversation", "seq"]
+        case .ratings: ["conversation"]
         case .assignments: nil
         }
     }

@@ -30,6 +30,7 @@ enum ConfigurationDecoder {
         let skills = try root.sectionArray("skill").map(SkillSettings.decode)
         let gateways = try root.sectionArray("gateway").map(GatewaySettings.decode)
         let autoReplies = try AutoReplySettings.decode(root.section("auto_reply"))
+        let satisfaction = try SatisfactionSettings.decode(root.section("csat"))
         let managers = try root.sectionArray("manager").map(SupervisorSettings.decode)
         let escalation = try root.sectionArray("escalation").map(EscalationSettings.decode)
         let businessHours = try root.entry("business_hours").map { _ throws(ConfigError) in
@@ -59,6 +60,7 @@ enum ConfigurationDecoder {
         )
         configuration.cluster = cluster
         configuration.http = http
+        configuration.satisfaction = satisfaction
         return configuration
     }
 
@@ -439,6 +441,17 @@ extension EscalationSettings {
     }
 }
 
+extension SatisfactionSettings {
+    static func decode(_ reader: TableReader) throws(ConfigError) -> SatisfactionSettings {
+        var settings = SatisfactionSettings()
+        settings.enabled = try reader.optional("enabled", .boolean)?.value ?? settings.enabled
+        settings.question = try reader.message("question") ?? settings.question
+        settings.expireSeconds = try reader.seconds("expire_s", allowZero: false) ?? settings.expireSeconds
+        try reader.finish()
+        return settings
+    }
+}
+
 extension AutoReplySettings {
     static func decode(_ reader: TableReader) throws(ConfigError) -> AutoReplySettings {
         var settings = AutoReplySettings(
@@ -548,6 +561,10 @@ extension ValueType where Value == Int64 {
 extension ValueType where Value == Double {
     /// An integer or a float.
     static var number: Self { Self(name: "a number", extract: \.doubleValue) }
+}
+
+extension ValueType where Value == Bool {
+    static var boolean: Self { Self(name: "true or false", extract: \.boolValue) }
 }
 
 extension ValueType where Value == TOMLTable {

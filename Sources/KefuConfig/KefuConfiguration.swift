@@ -33,6 +33,8 @@ public struct KefuConfiguration: Sendable, Equatable {
     public var cluster: ClusterSettings?
     /// `[http]` (main file only); nil: no HTTP listener.
     public var http: HTTPSettings?
+    /// `[csat]`: the satisfaction survey at a close.
+    public var satisfaction = SatisfactionSettings()
 
     /// Creates a configuration directly, without validation (for tests and embedding).
     public init(
@@ -294,6 +296,18 @@ public struct EscalationSettings: Sendable, Equatable {
         self.afterSeconds = afterSeconds
         self.actions = actions
     }
+}
+
+/// `[csat]`: the satisfaction survey (满意度) sent to the buyer when a conversation a human answered closes.
+public struct SatisfactionSettings: Sendable, Equatable {
+    /// `enabled` (default true): false sends none.
+    public var enabled = true
+    /// `question`: the text of `* CSAT-REQUEST`.
+    public var question = "请您对本次服务进行评价:5 非常满意,4 满意,3 一般,2 不满意,1 非常不满意"
+    /// `expire_s` (default 86400): how long the buyer may answer.
+    public var expireSeconds: Double = 86_400
+
+    public init() {}
 }
 
 /// `[auto_reply]`: messages sent to the buyer by the daemon itself (`* MSG ... from=system auto=1`). Platforms do not

@@ -66,6 +66,8 @@ public enum Command: Sendable, Equatable {
     case hold(Principal, ConversationID, reason: String)
     /// Time has passed: fire every deadline due by now.
     case tick
+    /// `RATE`: the buyer rates a closed conversation's survey, 1–5, with an optional comment.
+    case rate(Principal, ConversationID, rating: Int, comment: String?)
     /// The configuration was reloaded: route by these rules from now on (see `RoutingCore.reconfigure`). Boxed: the
     /// policy is 281 bytes and a reload is rare, while every other command, one per client line, would be as large.
     indirect case reconfigure(RoutingPolicy)
@@ -200,6 +202,8 @@ public enum Event: Sendable, Equatable, Codable {
     case presence(Presence, reason: PresenceReason)
     /// An agent was set away by the daemon (to supervisors).
     case agentAway(AgentID, reason: PresenceReason, breaches: Int)
+    /// To the buyer when the conversation closed after a human answered: rate it 1…`scale` (`RATE`).
+    indirect case ratingRequest(ConversationID, scale: Int, question: String)
 }
 
 /// Who closed a conversation.

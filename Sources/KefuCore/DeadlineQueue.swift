@@ -22,6 +22,8 @@
     case reconnectGrace(AgentID)
     /// Time to tell waiting customers whose position changed (at most once a second).
     case queueReport
+    /// A conversation's satisfaction survey can no longer be answered.
+    case surveyExpiry(ConversationID)
 }
 
 /// One armed deadline. `sequence` makes the order of deadlines due at the same instant the order of arming, so

@@ -25,6 +25,8 @@ public struct RoutingPolicy: Sendable, Equatable {
     public var resolution: Milliseconds?
     /// When the clocks run (`[business_hours]`); without that section, always.
     public var calendar = BusinessCalendar.always
+    /// The satisfaction survey sent at a close after a human answered (`[csat]`); nil: none.
+    public var satisfaction: SatisfactionSurvey? = SatisfactionSurvey()
 
     /// The SLA policy a conversation falls under: the first `[[sla.policy]]` that matches, else the default.
     public func sla(for record: ConversationRecord) -> SLAPolicy {
@@ -165,6 +167,21 @@ public struct EscalationStep: Sendable, Equatable {
 }
 
 /// `[auto_reply]`: messages the daemon sends the buyer by itself, marked `auto=1` (they end no round).
+/// `[csat]`: what the buyer is asked when a conversation a human answered closes, and for how long it may answer.
+public struct SatisfactionSurvey: Sendable, Equatable {
+    public static let defaultQuestion = "请您对本次服务进行评价:5 非常满意,4 满意,3 一般,2 不满意,1 非常不满意"
+    /// Ratings run 1…5 (5 非常满意), as the platforms count them.
+    public static let scale = 5
+
+    public var question: String
+    public var expiresAfter: Milliseconds
+
+    public init(question: String = defaultQuestion, expiresAfter: Milliseconds = .seconds(86_400)) {
+        self.question = question
+        self.expiresAfter = expiresAfter
+    }
+}
+
 public struct AutoReplies: Sendable, Equatable {
     /// Sent when a conversation opens (欢迎语).
     public var greeting: String?

@@ -11,6 +11,42 @@ public enum Record: Sendable, Equatable {
     case note(NoteRecord)
     /// A response round started, was answered, breached or ended with the conversation (one row per round).
     case round(RoundRecord)
+    /// A satisfaction survey (满意度) sent at a close, and its rating once the buyer gives one (one row per
+    /// conversation).
+    case rating(RatingRecord)
+}
+
+/// A conversation's satisfaction survey: sent to the buyer when it closed after a human answered, rated 1–5 at most
+/// once before it expires, credited to the agent who held the chat when it was sent.
+public struct RatingRecord: Sendable, Equatable {
+    public var conversation: ConversationID
+    public var customer: CustomerID
+    /// The agent credited: the holder (or last holder) when the survey was sent.
+    public var agent: AgentID?
+    public var skill: Skill
+    public var store: String?
+    public var requestedAt: Instant
+    public var expiresAt: Instant
+    /// 1 (非常不满意) … 5 (非常满意); nil until rated.
+    public var rating: Int?
+    public var comment: String?
+    public var ratedAt: Instant?
+
+    public init(
+        conversation: ConversationID, customer: CustomerID, agent: AgentID?, skill: Skill, store: String?,
+        requestedAt: Instant, expiresAt: Instant, rating: Int? = nil, comment: String? = nil, ratedAt: Instant? = nil
+    ) {
+        self.conversation = conversation
+        self.customer = customer
+        self.agent = agent
+        self.skill = skill
+        self.store = store
+        self.requestedAt = requestedAt
+        self.expiresAt = expiresAt
+        self.rating = rating
+        self.comment = comment
+        self.ratedAt = ratedAt
+    }
 }
 
 extension ConversationRecord {

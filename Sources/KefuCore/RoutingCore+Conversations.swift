@@ -96,6 +96,7 @@ extension RoutingCore {
         effects.append(.persist(.conversation(record)))
         if closedBy != .customer { effects.append(.deliver(.customer(record.customer), .closed(id, by: closedBy))) }
         if let agent, closedBy != .agent { effects.append(.deliver(.agent(agent), .closed(id, by: closedBy))) }
+        requestRating(of: record, at: now)
         if let agent {
             // The handle the assignment found, if it is still this agent's (else one lookup by id).
             let known = open.holderHandle

@@ -152,6 +152,9 @@ public struct RoutingCore: Sendable {
     var deadlines = DeadlineQueue()
     var nextConversationID: ConversationID
     var returningBuyers: [CustomerID: ReturningBuyer] = [:]
+    /// Satisfaction surveys of closed conversations that may still be answered (or were, so a second `RATE` is told
+    /// so), until they expire.
+    var surveys: [ConversationID: RatingRecord] = [:]
     /// Recent handling time per skill (moving average, ms), for queue estimates.
     var handlingTime: [Double?] = []
     /// Each skill's last `OTHERS` counts, shared by the next decision with the same counts (`otherAgentsShared`).
@@ -333,6 +336,8 @@ public struct RoutingCore: Sendable {
             return agentListing(principal, after: after, limit: limit)
         case .tick:
             return .ok([])
+        case .rate(let principal, let id, let rating, let comment):
+            return rate(principal, id, rating: rating, comment: comment, at: now)
         case .reconfigure(let policy):
             reconfigure(policy, at: now)
             return .ok([])
@@ -367,6 +372,8 @@ public struct RoutingCore: Sendable {
                 reconnectGraceOver(agent, at: now)
             case .queueReport:
                 reportQueue(at: now)
+            case .surveyExpiry(let id):
+                surveyExpired(id, at: now)
             }
         }
     }

@@ -106,6 +106,12 @@ public enum MetricCatalog {
         "kefud_transfers_total",
         "Chats moved on purpose: transfer (TRANSFER), handover (HANDOVER), forced (a supervisor's ASSIGN).",
         labels: ["shop", "reason"])
+    public static let csatRequests = Family(
+        "kefud_csat_requests_total", "Satisfaction surveys sent to buyers at a close after a human answered.",
+        labels: ["shop"])
+    public static let csatRatings = Family(
+        "kefud_csat_ratings_total", "Satisfaction ratings given, by rating (1 非常不满意 … 5 非常满意).",
+        labels: ["shop", "rating"])
     public static let autoAways = Family(
         "kefud_agent_auto_aways_total", "Agents set away by the daemon for letting chats breach.", labels: ["shop"])
 
@@ -140,7 +146,7 @@ public enum MetricCatalog {
         conversationsWaiting, waitingOldest, conversationsUnanswered, unansweredOldest, conversationsActive, agents,
         slotsUsed, slots, connections, responseRateToday,
         conversationsOpened, conversationsClosed, messages, rounds, slaWarnings, slaBreaches, escalations, transfers,
-        autoAways,
+        csatRequests, csatRatings, autoAways,
         firstResponse, roundResponse, queueWait, routingDecision, storeCommit, timerLateness,
     ]
 }

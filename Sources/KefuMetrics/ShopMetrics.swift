@@ -116,6 +116,12 @@ public final class ShopMetrics {
                     roundsBreached.increment()
                     tally(breach, calendar: calendar, met: false)
                 }
+            case .persist(.rating(let survey)):
+                if let rating = survey.rating {
+                    counter(MetricCatalog.csatRatings, ["rating": "\(rating)"]).increment()
+                } else {
+                    counter(MetricCatalog.csatRequests, [:]).increment()
+                }
             case .escalation(let escalation):
                 counter(MetricCatalog.escalations, ["level": "\(escalation.level)"]).increment()
             case .autoAway:

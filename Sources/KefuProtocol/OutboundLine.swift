@@ -225,6 +225,7 @@ extension Event {
         case .note: "NOTE"
         case .presence(let presence, _): "PRESENCE \(presence.rawValue)"
         case .agentAway: "AGENT-AWAY"
+        case .ratingRequest: "CSAT-REQUEST"
         }
     }
 
@@ -292,6 +293,11 @@ extension Event {
             buffer.writeStaticString("CLOSED")
             buffer.writeField("conv", conversation.rawValue)
             buffer.writeField("by", closer.rawValue)
+        case .ratingRequest(let conversation, let scale, let question):
+            buffer.writeStaticString("CSAT-REQUEST")
+            buffer.writeField("conv", conversation.rawValue)
+            buffer.writeField("scale", scale)
+            text = question
         case .note(let note):
             buffer.writeStaticString("NOTE")
             note.writeFields(to: &buffer)

@@ -68,11 +68,13 @@ public enum Request: Equatable, Sendable {
     /// `after=<agent id>` and `limit=<n>` (agents in id order).
     case agents(after: String? = nil, limit: Int? = nil)
     case watch
+    /// `RATE <conv> <1-5> [customer=<id>] [:<comment>]`: the buyer answers the survey of a closed conversation.
+    case rate(conversation: Int64, rating: Int, comment: String?, customer: String? = nil)
 
     /// Every verb the protocol knows, for `unknown-verb` errors.
     public static let verbs = [
         "LOGIN", "PING", "QUIT", "OPEN", "SEND", "CLOSE", "PRESENCE", "HISTORY", "TRANSFER", "NOTE", "NOTES",
-        "HANDOVER", "ASSIGN", "EXPLAIN", "QUEUE", "AGENTS", "WATCH", "HOLD",
+        "HANDOVER", "ASSIGN", "EXPLAIN", "QUEUE", "AGENTS", "WATCH", "HOLD", "RATE",
     ]
 
     /// Shop, store, language and skill names: 1-64 of `a-z0-9_-`, as in the configuration (a shop's name can name
@@ -173,6 +175,19 @@ public enum Request: Equatable, Sendable {
                 conversation: try line.conversation(), text: line.text ?? "", customer: try line.customer(),
                 automatic: automatic, ref: ref
             )
+        case "RATE":
+            let usage = "RATE <conv> <1-5> [:<comment>]"
+            let positional = line.arguments.filter { ClientLine.optionSplit($0) == nil }
+            guard positional.count == 2 else { throw ProtocolError(.badArgs, "usage: \(usage)") }
+            for argument in line.arguments where ClientLine.optionSplit(argument).map({ $0.key != "customer" }) ?? false {
+                throw ProtocolError(.badArgs, "unknown argument \(argument); usage: \(usage)")
+            }
+            guard let rating = Int(positional[1]), (1...5).contains(rating) else {
+                throw ProtocolError(.badArgs, "a rating is 1 to 5 (5 非常满意)")
+            }
+            self = .rate(
+                conversation: try line.conversation(), rating: rating,
+                comment: line.text.flatMap { $0.isEmpty ? nil : $0 }, customer: try line.customer())
         case "CLOSE":
             try line.expect(words: 1, options: ["customer"], text: false, usage: "CLOSE <conv>")
             self = .close(conversation: try line.conversation(), customer: try line.customer())

@@ -48,6 +48,10 @@ extension RoutingPolicy {
         maxReassign = configuration.sla.maxReassign
         if let hours = configuration.businessHours { calendar = BusinessCalendar(hours) }
         autoReplies.outOfHours = configuration.autoReplies.outOfHours
+        let survey = configuration.satisfaction
+        satisfaction =
+            survey.enabled
+            ? SatisfactionSurvey(question: survey.question, expiresAfter: .seconds(survey.expireSeconds)) : nil
         let sla = configuration.sla
         resolution = sla.resolutionSeconds.map { .seconds($0) }
         slaPolicies = sla.policies.map { policy in

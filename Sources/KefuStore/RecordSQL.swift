@@ -51,6 +51,16 @@ package enum RecordSQL {
         """
 
     // A round is rewritten whole as it changes (started, breached, answered or closed).
+    static let upsertRating: StaticString = """
+        INSERT INTO ratings (conversation, customer, agent, skill, store, requested_at, expires_at, rating, comment,
+            rated_at)
+        VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+        ON CONFLICT(conversation) DO UPDATE SET
+            customer = excluded.customer, agent = excluded.agent, skill = excluded.skill, store = excluded.store,
+            requested_at = excluded.requested_at, expires_at = excluded.expires_at, rating = excluded.rating,
+            comment = excluded.comment, rated_at = excluded.rated_at
+        """
+
     static let upsertRound: StaticString = """
         INSERT INTO rounds (conversation, round, started_at, due_at, answered_at, breached_at, closed_at, waited_ms,
             agent, skill, store, escalation_level)
@@ -109,6 +119,10 @@ package enum RecordSQL {
     package static let assignmentColumns = "agent, at, reason, explanation"
 
     package static let noteColumns = "seq, author, at, text"
+
+    package static let ratingColumns = """
+        conversation, customer, agent, skill, store, requested_at, expires_at, rating, comment, rated_at
+        """
 
     /// Writes one record with the connection's cached statements.
     static func apply(_ record: Record, on connection: SQLiteConnection) throws(StoreError) {
@@ -186,7 +200,30 @@ package enum RecordSQL {
             statement.bind(11, row.store)
             statement.bind(12, Int64(row.escalationLevel))
             try statement.run(.write)
+        case .rating(let row):
+            let statement = try connection.statement(upsertRating, .write)
+            statement.bind(1, row.conversation.rawValue)
+            statement.bind(2, row.customer.rawValue)
+            statement.bind(3, row.agent?.rawValue)
+            statement.bind(4, row.skill.name)
+            statement.bind(5, row.store)
+            statement.bind(6, row.requestedAt.unixMilliseconds)
+            statement.bind(7, row.expiresAt.unixMilliseconds)
+            statement.bind(8, row.rating.map(Int64.init))
+            statement.bind(9, row.comment)
+            statement.bind(10, row.ratedAt?.unixMilliseconds)
+            try statement.run(.write)
         }
+    }
+
+    /// Decodes a row selected with `ratingColumns`.
+    package static func rating(from row: some StoredRow) -> RatingRecord {
+        RatingRecord(
+            conversation: ConversationID(row.int64(0)), customer: CustomerID(row.string(1)),
+            agent: row.optionalString(2).map { AgentID($0) }, skill: Skill(row.string(3)), store: row.optionalString(4),
+            requestedAt: Instant(unixMilliseconds: row.int64(5)), expiresAt: Instant(unixMilliseconds: row.int64(6)),
+            rating: row.optionalInt64(7).map(Int.init), comment: row.optionalString(8),
+            ratedAt: row.optionalInt64(9).map(Instant.init(unixMilliseconds:)))
     }
 
     /// Decodes a row selected with `conversationColumns` (from SQLite, or from PostgreSQL's same columns).

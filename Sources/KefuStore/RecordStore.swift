@@ -71,6 +71,10 @@ public protocol RecordReader {
     /// Rounds started at or after `since` that were met (answered before breaching) or breached, as the reports count
     /// them: what `kefud_response_rate_today_ratio` starts from after a restart.
     func roundTally(startedSince since: Instant) throws -> (met: Int, breached: Int)
+    /// Satisfaction surveys that expire after `now` (answered or not): a restart keeps them answerable once.
+    func openSurveys(at now: Instant) throws -> [RatingRecord]
+    /// The conversation's survey, if one was sent.
+    func survey(of conversation: ConversationID) throws -> RatingRecord?
     /// For each customer, the agent who held their most recently closed conversation among those closed at or
     /// after `since`, and when it closed (老客户 go back to the same agent after a restart or a failover).
     func lastAgents(closedSince since: Instant) throws -> [CustomerID: ReturningBuyer]

@@ -144,6 +144,24 @@ enum Schema {
         CREATE UNIQUE INDEX messages_seq ON messages(conversation, seq);
         CREATE UNIQUE INDEX messages_ref ON messages(conversation, author, ref) WHERE ref IS NOT NULL;
         """,
+        // Version 6: satisfaction surveys (满意度), one row per closed conversation asked: sent, expiry, and the
+        // buyer's rating once given. Recovery reads those not expired; reports count them by day and agent.
+        """
+        CREATE TABLE ratings (
+            conversation INTEGER PRIMARY KEY REFERENCES conversations(id),
+            customer TEXT NOT NULL,
+            agent TEXT,
+            skill TEXT NOT NULL,
+            store TEXT,
+            requested_at INTEGER NOT NULL,
+            expires_at INTEGER NOT NULL,
+            rating INTEGER,
+            comment TEXT,
+            rated_at INTEGER
+        );
+        CREATE INDEX ratings_expires_at ON ratings(expires_at);
+        CREATE INDEX ratings_requested_at ON ratings(requested_at);
+        """,
     ]
 
     /// The version this build writes.

@@ -168,6 +168,23 @@ public final class StoreReader: RecordReader {
         return rounds
     }
 
+    public func openSurveys(at now: Instant) throws -> [RatingRecord] {
+        let statement = try prepare(
+            "SELECT \(RecordSQL.ratingColumns) FROM ratings WHERE expires_at > ?1 ORDER BY conversation")
+        defer { statement.reset() }
+        statement.bind(1, now.unixMilliseconds)
+        var surveys: [RatingRecord] = []
+        while try statement.step(.read) { surveys.append(RecordSQL.rating(from: statement)) }
+        return surveys
+    }
+
+    public func survey(of conversation: ConversationID) throws -> RatingRecord? {
+        let statement = try prepare("SELECT \(RecordSQL.ratingColumns) FROM ratings WHERE conversation = ?1")
+        defer { statement.reset() }
+        statement.bind(1, conversation.rawValue)
+        return try statement.step(.read) ? RecordSQL.rating(from: statement) : nil
+    }
+
     public func roundTally(startedSince since: Instant) throws -> (met: Int, breached: Int) {
         let statement = try prepare(
             """

@@ -56,6 +56,14 @@ struct PostgresRecordStoreTests {
         let breached = RoundRecord(
             conversation: ConversationID(2), round: 2, startedAt: at(1_700_000_001_000), dueAt: at(1_700_000_181_000),
             breachedAt: at(1_700_000_181_000), agent: "bob", skill: "presales", store: nil)
+        // Its survey, sent at the close and rated in the same group (the later version is the one kept).
+        let survey = RatingRecord(
+            conversation: ConversationID(2), customer: "buyer-1", agent: "bob", skill: "presales", store: nil,
+            requestedAt: at(1_700_000_500_000), expiresAt: at(1_700_086_900_000))
+        var rated = survey
+        rated.rating = 5
+        rated.comment = "很好"
+        rated.ratedAt = at(1_700_000_600_000)
         let routed = decision(
             1, "alice", 1_700_000_000_010,
             [Candidate(agent: "alice", verdict: .chosen), Candidate(agent: "bob", verdict: .higherLoad(held: 5, max: 5))])
@@ -70,6 +78,7 @@ struct PostgresRecordStoreTests {
                 .conversation(conversation(2, state: .closed, agent: "bob", closedAt: at(1_700_000_500_000))),
                 .message(message(2, 1)), .message(message(2, 2, "好的", sender: .agent)),
                 .assignment(assignment(2, "bob", 1_700_000_000_020)), .round(met), .round(breached),
+                .rating(survey), .rating(rated),
             ],
             [
                 .conversation(conversation(3, customer: "buyer-2", state: .closed, closedAt: at(1_700_000_400_000))),
@@ -111,6 +120,8 @@ struct PostgresRecordStoreTests {
             text += "\(try reader.sentMessage(ConversationID(1), author: "buyer-1", ref: "r-1") as Any)"
             text += " \(try reader.sentMessage(ConversationID(1), author: "buyer-1", ref: "r-2") as Any)\n"
             text += "\(try reader.roundTally(startedSince: at(0))) \(try reader.roundTally(startedSince: at(1_700_000_000_500)))\n"
+            text += "\(try reader.openSurveys(at: at(0))) \(try reader.openSurveys(at: at(1_700_086_900_000)))\n"
+            text += "\(try reader.survey(of: ConversationID(2)) as Any) \(try reader.survey(of: ConversationID(1)) as Any)\n"
             return text
         }
         let fromSQLite = try await sqlite.read(everything)
@@ -127,6 +138,7 @@ struct PostgresRecordStoreTests {
         #expect(state.nextConversationID == ConversationID(4))
         let tally = try await postgres.read { try $0.roundTally(startedSince: at(0)) }
         #expect(tally.met == 1 && tally.breached == 1)
+        #expect(try await postgres.read { try $0.openSurveys(at: at(0)) }.map(\.rating) == [5])
         await sqlite.shutdown()
         await postgres.shutdown()
         await leases.leave()

@@ -575,7 +575,7 @@ struct Driver {
                 default: break
                 }
                 lastMessages[message.conversation] = last
-            case .note, .round:
+            case .note, .round, .rating:
                 break
             }
         }
@@ -701,6 +701,7 @@ func describe(_ command: Command) -> String {
     case .queue(let who, _): "queue by \(who)"
     case .agents(let who, _, _): "agents by \(who)"
     case .tick: "tick"
+    case .rate(let who, let id, let rating, let comment): "rate #\(id) \(rating) by \(who) :\(comment ?? "")"
     case .reconfigure(let policy):
         "reload: first_response=\(policy.firstResponse)ms "
             + policy.agents.map { agent in

@@ -243,6 +243,8 @@ struct Referee {
         switch command {
         case .tick, .disconnect, .reconfigure:
             return .exactly(.ok([]))
+        case .rate:
+            return .unmodelled
         case .connect(let who):
             guard case .agent(let id) = who else { return .exactly(.ok([])) }
             guard let presence = core.presence(of: id) else { return .refusal(.forbidden) }
@@ -436,7 +438,8 @@ struct Referee {
     ) -> [String] {
         var problems: [String] = []
         for effect in effects {
-            if let id = effect.conversation, closedBefore.contains(id) {
+            // A survey's rating concerns a conversation closed earlier: that is what it is for.
+            if let id = effect.conversation, closedBefore.contains(id), !effect.isRating {
                 problems.append("closed conversation \(id) reappears: \(effect)")
             }
             switch effect {
@@ -477,6 +480,11 @@ struct Referee {
                 problems += breachProblems(breach, at: now)
             case .persist(.note), .autoAway, .escalation:
                 break
+            case .persist(.rating(let survey)):
+                // Asked only at the close of its conversation, in the same step.
+                if survey.rating == nil, survey.requestedAt != now || !closed.contains(survey.conversation) {
+                    problems.append("survey of \(survey.conversation) not sent at its close: \(survey)")
+                }
             case .slaNotice(let notice):
                 // A round met was answered within its limit (in business time); a warning comes before the deadline.
                 let facts = notice.facts
@@ -723,6 +731,7 @@ extension Effect {
         case .persist(.assignment(let assignment)): assignment.conversation
         case .persist(.note(let note)): note.conversation
         case .persist(.round(let round)): round.conversation
+        case .persist(.rating(let rating)): rating.conversation
         case .breach(let breach): breach.conversation
         case .autoAway, .signOut: nil
         case .escalation(let escalation): escalation.breach.conversation
@@ -735,10 +744,13 @@ extension Effect {
                 id
             case .assigned(let notice): notice.conversation
             case .note(let note): note.conversation
+            case .ratingRequest(let id, _, _): id
             case .presence, .agentAway: nil
             }
         }
     }
+
+    var isRating: Bool { if case .persist(.rating) = self { true } else { false } }
 }
 
 // MARK: - Determinism

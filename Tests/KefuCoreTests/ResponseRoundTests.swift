@@ -287,6 +287,8 @@ struct SilentBuyerTests {
         #expect(
             events(closed.effects, to: .customer("c1")) == [
                 .autoMessage(id, from: .system, text: AutoReplies.defaultIdleClose), .closed(id, by: .system),
+                // The buyer was answered by a human: the survey follows the close, idle or not.
+                .ratingRequest(id, scale: 5, question: SatisfactionSurvey.defaultQuestion),
             ])
         #expect(events(closed.effects, to: .agent("alice")) == [.closed(id, by: .system)])
         #expect(floor.core.conversation(id) == nil)

@@ -1,4 +1,5 @@
 import Foundation
+import KefuCore
 import KefuTestSupport
 import Testing
 
@@ -63,8 +64,14 @@ struct GatewayEndToEndTests {
         // Closing for a buyer: the agent is told the customer closed it.
         #expect(try await gateway.completion("c CLOSE 2 customer=tmall:b2") == "c OK")
         #expect(try await bob.next() == "* CLOSED conv=2 by=customer")
+        #expect(
+            try await gateway.next()
+                == "* CSAT-REQUEST conv=2 scale=5 customer=tmall:b2 :\(SatisfactionSurvey.defaultQuestion)")
         #expect(try await alice.completion("c2 CLOSE 1") == "c2 OK")
         #expect(try await gateway.next() == "* CLOSED conv=1 by=agent customer=tmall:b1")
+        #expect(
+            try await gateway.next()
+                == "* CSAT-REQUEST conv=1 scale=5 customer=tmall:b1 :\(SatisfactionSurvey.defaultQuestion)")
         try await expectNothingPending([alice, bob, gateway, person])
         try await daemon.stop()
     }

@@ -1,4 +1,5 @@
 import Foundation
+import KefuCore
 import KefuTestSupport
 import Testing
 
@@ -357,6 +358,8 @@ struct TransferAndSupervisorEndToEndTests {
         try await expectNothingPending([lead])
         #expect(try await back.completion("c CLOSE 1") == "c OK")
         #expect(try await lead.next() == "* WATCHED to=agent:alice event=CLOSED conv=1 by=customer")
+        // alice answered: the buyer is asked to rate the chat.
+        #expect(try await lead.next() == "* WATCHED to=customer:b1 event=CSAT-REQUEST conv=1 scale=5 :\(SatisfactionSurvey.defaultQuestion)")
         try await expectNothingPending([lead])
         // Other supervisor sessions do not watch unless they ask.
         try await expectNothingPending([quietLead])

@@ -96,6 +96,30 @@ import Testing
         }
     }
 
+    @Test func aSurveyIsKeptAsSentThenAsRatedAndOnlyUnexpiredOnesAreOpen() async throws {
+        try await withTemporaryDirectory { directory in
+            let store = try openStore(directory)
+            let row = ConversationRecord(
+                id: ConversationID(3), customer: "b3", skill: "presales", priority: .normal, state: .closed,
+                agent: "alice", openedAt: at(0), firstResponseDueAt: at(120), firstRespondedAt: at(5),
+                breachedAt: nil, closedAt: at(60), messageCount: 2, firstMessage: "在吗")
+            let sent = RatingRecord(
+                conversation: ConversationID(3), customer: "b3", agent: "alice", skill: "presales", store: "tmall",
+                requestedAt: at(60), expiresAt: at(1_000))
+            var rated = sent
+            rated.rating = 4
+            rated.comment = "不错 👍"
+            rated.ratedAt = at(90)
+            try await store.commit([.conversation(row), .rating(sent)])
+            #expect(try await store.read { try $0.survey(of: ConversationID(3)) } == sent)
+            try await store.commit([.rating(rated)])
+            #expect(try await store.read { try $0.survey(of: ConversationID(3)) } == rated)
+            #expect(try await store.read { try $0.openSurveys(at: at(999)) } == [rated])
+            #expect(try await store.read { try $0.openSurveys(at: at(1_000)) } == [])
+            await store.shutdown()
+        }
+    }
+
     @Test func conversationUpsertReplacesEveryColumn() async throws {
         try await withTemporaryDirectory { directory in
             let store = try openStore(directory)

@@ -61,6 +61,8 @@ final class NoRecords: RecordStore {
         func notes(of conversation: ConversationID) throws -> [NoteRecord] { [] }
         func rounds(of conversation: ConversationID) throws -> [RoundRecord] { [] }
         func roundTally(startedSince since: Instant) throws -> (met: Int, breached: Int) { (0, 0) }
+        func openSurveys(at now: Instant) throws -> [RatingRecord] { [] }
+        func survey(of conversation: ConversationID) throws -> RatingRecord? { nil }
         func lastAgents(closedSince since: Instant) throws -> [CustomerID: ReturningBuyer] { [:] }
         func recoveredState(returningBuyersSince since: Instant?) throws -> RecoveredState {
             RecoveredState(

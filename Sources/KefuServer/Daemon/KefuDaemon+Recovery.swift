@@ -33,6 +33,8 @@ extension KefuDaemon {
                 sentRefs: recovered.sentRefs, at: startedAt
             )
             if !repair.records.isEmpty { try await store.commit(repair.records) }
+            // Surveys sent before the restart stay answerable (once) until they expire.
+            core.restoreSurveys(try await store.read { try $0.openSurveys(at: startedAt) }, at: startedAt)
             return (core, recovered.openConversations.count, recovered.nextConversationID)
         }
         logger.info(

@@ -146,6 +146,8 @@ extension ShopOwner {
             return .send(try speaker(customer), ConversationID(conversation), text: text, ref: ref)
         case .close(let conversation, let customer):
             return .close(try speaker(customer), ConversationID(conversation))
+        case .rate(let conversation, let rating, let comment, let customer):
+            return .rate(try speaker(customer), ConversationID(conversation), rating: rating, comment: comment)
         case .history(let conversation, let customer, _):
             return .history(try speaker(customer), ConversationID(conversation))
         case .presence(let presence):
