@@ -15,6 +15,7 @@ struct RecordBatch {
     private var messages: [SeqKey: Int] = [:]
     private var notes: [SeqKey: Int] = [:]
     private var ratings: [ConversationID: Int] = [:]
+    private var presence: [Int] = []
     private var assignments: [Int] = []
     private var rows: [Record] = []
 
@@ -33,6 +34,7 @@ struct RecordBatch {
             case .note(let row): notes[SeqKey(conversation: row.conversation, seq: row.seq)] = index
             case .assignment: assignments.append(index)
             case .rating(let row): ratings[row.conversation] = index
+            case .presence: presence.append(index)
             }
         }
     }
@@ -42,7 +44,7 @@ struct RecordBatch {
         [
             (.conversations, conversations.values.sorted()), (.rounds, rounds.values.sorted()),
             (.messages, messages.values.sorted()), (.assignments, assignments), (.notes, notes.values.sorted()),
-            (.ratings, ratings.values.sorted()),
+            (.ratings, ratings.values.sorted()), (.presence, presence),
         ].filter { !$0.1.isEmpty }
     }
 
@@ -89,6 +91,10 @@ struct RecordBatch {
             columns.text(row.author)
             columns.bigint(row.at.unixMilliseconds)
             columns.text(row.text)
+        case .presence(let row):
+            columns.text(row.agent.rawValue)
+            columns.bigint(row.at.unixMilliseconds)
+            columns.text(row.presence.rawValue)
         case .rating(let row):
             columns.bigint(row.conversation.rawValue)
             columns.text(row.customer.rawValue)
@@ -130,6 +136,7 @@ struct RecordBatch {
         columns.bigint(row.holdRemaining?.value)
         columns.bigint(row.resolutionDueAt?.unixMilliseconds)
         columns.bigint(row.resolutionBreachedAt?.unixMilliseconds)
+        columns.text(row.closedBy?.rawValue)
     }
 
     private static func write(_ row: RoundRecord, to columns: inout ColumnArrays) {

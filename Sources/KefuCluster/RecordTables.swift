@@ -42,9 +42,12 @@ enum RecordTables {
             hold_remaining_ms bigint,
             resolution_due_at bigint,
             resolution_breached_at bigint,
+            closed_by text,
             PRIMARY KEY (shop, id)
         )
         """,
+        // Databases made before the column was kept.
+        "ALTER TABLE kefu_conversations ADD COLUMN IF NOT EXISTS closed_by text",
         // Recovery reads a shop's open conversations; returning buyers its recently closed ones.
         "CREATE INDEX IF NOT EXISTS kefu_conversations_open ON kefu_conversations (shop, id) WHERE state <> 'closed'",
         """
@@ -129,13 +132,23 @@ enum RecordTables {
         )
         """,
         "CREATE INDEX IF NOT EXISTS kefu_ratings_expires_at ON kefu_ratings (shop, expires_at)",
+        """
+        CREATE TABLE IF NOT EXISTS kefu_presence (
+            id bigserial PRIMARY KEY,
+            shop text NOT NULL,
+            agent text NOT NULL,
+            at bigint NOT NULL,
+            presence text NOT NULL
+        )
+        """,
+        "CREATE INDEX IF NOT EXISTS kefu_presence_agent_at ON kefu_presence (shop, agent, at)",
     ]
 }
 
 /// The kinds of rows a commit writes, each sent as one array per column (`unnest`), in this order. A batch's shape is
 /// the set of kinds it has; each shape is one statement prepared once per connection.
 enum RecordSection: Int, CaseIterable {
-    case conversations, rounds, messages, assignments, notes, ratings
+    case conversations, rounds, messages, assignments, notes, ratings, presence
 
     enum ColumnType: String {
         case bigint, text, boolean
@@ -149,6 +162,7 @@ enum RecordSection: Int, CaseIterable {
         case .assignments: "kefu_assignments"
         case .notes: "kefu_notes"
         case .ratings: "kefu_ratings"
+        case .presence: "kefu_presence"
         }
     }
 
@@ -163,7 +177,7 @@ enum RecordSection: Int, CaseIterable {
                 "store": .text, "language": .text, "gateway": .text, "round": .bigint, "round_started_at": .bigint,
                 "round_due_at": .bigint, "round_breached_at": .bigint, "round_warned_at": .bigint,
                 "buyer_idle_since": .bigint, "held_since": .bigint, "hold_remaining_ms": .bigint,
-                "resolution_due_at": .bigint, "resolution_breached_at": .bigint,
+                "resolution_due_at": .bigint, "resolution_breached_at": .bigint, "closed_by": .text,
             ]
         case .rounds:
             [
@@ -185,6 +199,8 @@ enum RecordSection: Int, CaseIterable {
                 "conversation": .bigint, "customer": .text, "agent": .text, "skill": .text, "store": .text,
                 "requested_at": .bigint, "expires_at": .bigint, "rating": .bigint, "comment": .text, "rated_at": .bigint,
             ]
+        case .presence:
+            ["agent": .text, "at": .bigint, "presence": .text]
         }
     }
 
@@ -195,7 +211,7 @@ enum RecordSection: Int, CaseIterable {
         case .rounds: ["conversation", "round"]
         case .messages, .notes: ["conversation", "seq"]
         case .ratings: ["conversation"]
-        case .assignments: nil
+        case .assignments, .presence: nil
         }
     }
 

@@ -14,6 +14,22 @@ public enum Record: Sendable, Equatable {
     /// A satisfaction survey (满意度) sent at a close, and its rating once the buyer gives one (one row per
     /// conversation).
     case rating(RatingRecord)
+    /// An agent's working state changed: online or away while connected, offline otherwise (appended, in order).
+    case presence(PresenceRecord)
+}
+
+/// When an agent's working state changed (reports: first login, last logout, seconds online and away).
+public struct PresenceRecord: Sendable, Equatable {
+    public var agent: AgentID
+    public var at: Instant
+    /// online or away while connected; offline when not logged in, offline, or dropped.
+    public var presence: Presence
+
+    public init(agent: AgentID, at: Instant, presence: Presence) {
+        self.agent = agent
+        self.at = at
+        self.presence = presence
+    }
 }
 
 /// A conversation's satisfaction survey: sent to the buyer when it closed after a human answered, rated 1–5 at most
@@ -129,6 +145,7 @@ public struct ConversationRecord: Sendable, Equatable {
         var holdRemaining: Milliseconds? = nil
         var resolutionDueAt: Instant? = nil
         var resolutionBreachedAt: Instant? = nil
+        var closedBy: Closer? = nil
         var messageCount: Int
         var firstMessage: String
     }
@@ -267,6 +284,11 @@ public struct ConversationRecord: Sendable, Equatable {
     public var resolutionBreachedAt: Instant? {
         get { storage.fields.resolutionBreachedAt }
         set { change { $0.resolutionBreachedAt = newValue } }
+    }
+    /// Who closed it, once closed (rows written before kefud kept it: nil).
+    public var closedBy: Closer? {
+        get { storage.fields.closedBy }
+        set { change { $0.closedBy = newValue } }
     }
     /// Number of messages in its history (the last message's `seq`).
     public var messageCount: Int {

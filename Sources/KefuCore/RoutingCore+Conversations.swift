@@ -90,6 +90,7 @@ extension RoutingCore {
         if queue.remove(id) { queueChanged.insert(open.skill) }
         open.record.state = .closed
         open.record.closedAt = now
+        open.record.closedBy = closedBy
         let record = open.record
         // A round still waiting ends with the conversation, unanswered.
         if record.roundStartedAt != nil { persistRound(of: record, closedAt: now) }

@@ -24,6 +24,12 @@ public struct RoutingCore: Sendable {
         var lastAssignedAt: Instant?
         var disconnectedAt: Instant?
         var recentBreaches: [Instant] = []
+        /// The working state last written to the store (`PresenceRecord`).
+        var recordedPresence = Presence.offline
+
+        /// At work as reports count it: online or away while connected; offline otherwise (not logged in, offline,
+        /// or dropped, inside the reconnect grace or not).
+        var workingPresence: Presence { sessions > 0 ? presence : .offline }
 
         /// Where the roster files the agent now.
         var filing: AgentRoster.Filing {
@@ -164,6 +170,8 @@ public struct RoutingCore: Sendable {
     var queueReportArmed = false
     /// Effects of the command being handled, in order.
     var effects: [Effect] = []
+    /// The instant of the step being handled (what records made while filing agents are stamped with).
+    var stepInstant = Instant(unixMilliseconds: 0)
 
     public init(policy: RoutingPolicy, nextConversationID: ConversationID = ConversationID(1)) {
         self.policy = policy
@@ -223,6 +231,7 @@ public struct RoutingCore: Sendable {
         at now: Instant
     ) -> Step {
         effects = []
+        stepInstant = now
         for (agent, instant) in lastAssignedAt where agents[agent] != nil {
             changeAgent(agent) { $0.lastAssignedAt = instant }
         }
@@ -277,6 +286,7 @@ public struct RoutingCore: Sendable {
         // Room for what a close or an open usually produces, allocated once instead of grown 1, 2, 4, 8.
         effects = []
         effects.reserveCapacity(8)
+        stepInstant = now
         fireDeadlines(upTo: now)
         let reply = apply(command, at: now)
         scheduleQueueReport(at: now)
@@ -418,9 +428,24 @@ public struct RoutingCore: Sendable {
         guard !unfiled.isEmpty else { return }
         for handle in unfiled.members {
             // An agent removed meanwhile is no longer in the table (the reload took it off the roster).
-            if let filing = agents.inspect(handle: handle, { $0.filing }) { roster.update(filing) }
+            guard let (filing, moved) = agents.inspect(handle: handle, { ($0.filing, $0.workingPresence != $0.recordedPresence) })
+            else { continue }
+            roster.update(filing)
+            if moved { recordPresence(handle: handle) }
         }
         unfiled.removeAll()
+    }
+}
+
+extension RoutingCore {
+    /// An agent's working state changed (a login, a drop, a presence set by it or the daemon): the store keeps when,
+    /// so a day's report can say when the agent came and left and how long it was online and away.
+    mutating func recordPresence(handle: Int) {
+        guard var agent = agents[handle: handle] else { return }
+        agent.recordedPresence = agent.workingPresence
+        let record = PresenceRecord(agent: agent.profile.id, at: stepInstant, presence: agent.recordedPresence)
+        agents[handle: handle]!.recordedPresence = agent.recordedPresence
+        effects.append(.persist(.presence(record)))
     }
 }
 

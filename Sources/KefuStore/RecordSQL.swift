@@ -19,9 +19,9 @@ package enum RecordSQL {
         INSERT INTO conversations (id, customer, skill, priority, state, agent, opened_at, first_response_due_at,
             first_responded_at, breached_at, closed_at, message_count, first_message, store, language, gateway,
             round, round_started_at, round_due_at, round_breached_at, round_warned_at, buyer_idle_since, held_since,
-            hold_remaining_ms, resolution_due_at, resolution_breached_at)
+            hold_remaining_ms, resolution_due_at, resolution_breached_at, closed_by)
         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22,
-            ?23, ?24, ?25, ?26)
+            ?23, ?24, ?25, ?26, ?27)
         ON CONFLICT(id) DO UPDATE SET
             customer = excluded.customer,
             skill = excluded.skill,
@@ -47,10 +47,13 @@ package enum RecordSQL {
             held_since = excluded.held_since,
             hold_remaining_ms = excluded.hold_remaining_ms,
             resolution_due_at = excluded.resolution_due_at,
-            resolution_breached_at = excluded.resolution_breached_at
+            resolution_breached_at = excluded.resolution_breached_at,
+            closed_by = excluded.closed_by
         """
 
     // A round is rewritten whole as it changes (started, breached, answered or closed).
+    static let insertPresence: StaticString = "INSERT INTO presence (agent, at, presence) VALUES (?1, ?2, ?3)"
+
     static let upsertRating: StaticString = """
         INSERT INTO ratings (conversation, customer, agent, skill, store, requested_at, expires_at, rating, comment,
             rated_at)
@@ -109,7 +112,7 @@ package enum RecordSQL {
         id, customer, skill, priority, state, agent, opened_at, first_response_due_at, first_responded_at,
         breached_at, closed_at, message_count, first_message, store, language, gateway, round, round_started_at,
         round_due_at, round_breached_at, round_warned_at, buyer_idle_since, held_since, hold_remaining_ms,
-        resolution_due_at, resolution_breached_at
+        resolution_due_at, resolution_breached_at, closed_by
         """
 
     package static let roundColumns = """
@@ -155,6 +158,7 @@ package enum RecordSQL {
             statement.bind(24, row.holdRemaining?.value)
             statement.bind(25, row.resolutionDueAt?.unixMilliseconds)
             statement.bind(26, row.resolutionBreachedAt?.unixMilliseconds)
+            statement.bind(27, row.closedBy?.rawValue)
             try statement.run(.write)
         case .message(let row):
             let statement = try connection.statement(upsertMessage, .write)
@@ -199,6 +203,12 @@ package enum RecordSQL {
             statement.bind(10, row.skill.name)
             statement.bind(11, row.store)
             statement.bind(12, Int64(row.escalationLevel))
+            try statement.run(.write)
+        case .presence(let row):
+            let statement = try connection.statement(insertPresence, .write)
+            statement.bind(1, row.agent.rawValue)
+            statement.bind(2, row.at.unixMilliseconds)
+            statement.bind(3, row.presence.rawValue)
             try statement.run(.write)
         case .rating(let row):
             let statement = try connection.statement(upsertRating, .write)
@@ -265,6 +275,7 @@ package enum RecordSQL {
         record.holdRemaining = row.optionalInt64(23).map(Milliseconds.init)
         record.resolutionDueAt = row.optionalInt64(24).map(Instant.init(unixMilliseconds:))
         record.resolutionBreachedAt = row.optionalInt64(25).map(Instant.init(unixMilliseconds:))
+        record.closedBy = row.optionalString(26).flatMap(Closer.init(rawValue:))
         return record
     }
 

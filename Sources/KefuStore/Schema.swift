@@ -162,6 +162,20 @@ enum Schema {
         CREATE INDEX ratings_expires_at ON ratings(expires_at);
         CREATE INDEX ratings_requested_at ON ratings(requested_at);
         """,
+        // Version 7: agents' working state over time (online or away while connected, offline otherwise), appended
+        // at each change, for the day reports' first login, last logout and seconds online and away; and who closed
+        // each conversation.
+        """
+        CREATE TABLE presence (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            agent TEXT NOT NULL,
+            at INTEGER NOT NULL,
+            presence TEXT NOT NULL
+        );
+        CREATE INDEX presence_agent_at ON presence(agent, at);
+        CREATE INDEX presence_at ON presence(at);
+        ALTER TABLE conversations ADD COLUMN closed_by TEXT;
+        """,
     ]
 
     /// The version this build writes.

@@ -575,7 +575,7 @@ struct Driver {
                 default: break
                 }
                 lastMessages[message.conversation] = last
-            case .note, .round, .rating:
+            case .note, .round, .rating, .presence:
                 break
             }
         }

@@ -218,6 +218,8 @@ struct Referee {
     private var breached: Set<ConversationID> = []
     private var lastSeq: [ConversationID: Int] = [:]
     private var sessions: [AgentID: Int] = [:]
+    /// Each agent's working state as its last presence record said.
+    private var lastPresence: [AgentID: Presence] = [:]
     /// Agents who could take work just before the current command.
     private var availableBefore: Set<AgentID> = []
 
@@ -352,6 +354,7 @@ struct Referee {
             // A restart loses every session; with the same agents configured nothing needs repair, and deadlines
             // that passed while the clock moved silently fire at the next command, not in the restore.
             sessions = [:]
+            lastPresence = [:]  // a new process: nobody is at work until they log in again
             if !step.effects.isEmpty { problems.append("restore repaired something: \(step.effects)") }
             return problems + stateProblems(core, at: now, deadlinesMayBeDue: true)
         }
@@ -480,6 +483,13 @@ struct Referee {
                 problems += breachProblems(breach, at: now)
             case .persist(.note), .autoAway, .escalation:
                 break
+            case .persist(.presence(let change)):
+                // Stamped with the step's instant, and only for a change of the agent's working state.
+                if change.at != now { problems.append("presence of \(change.agent) stamped \(change.at) at \(now)") }
+                if lastPresence[change.agent, default: .offline] == change.presence {
+                    problems.append("presence of \(change.agent) recorded without a change: \(change.presence)")
+                }
+                lastPresence[change.agent] = change.presence
             case .persist(.rating(let survey)):
                 // Asked only at the close of its conversation, in the same step.
                 if survey.rating == nil, survey.requestedAt != now || !closed.contains(survey.conversation) {
@@ -732,6 +742,7 @@ extension Effect {
         case .persist(.note(let note)): note.conversation
         case .persist(.round(let round)): round.conversation
         case .persist(.rating(let rating)): rating.conversation
+        case .persist(.presence): nil
         case .breach(let breach): breach.conversation
         case .autoAway, .signOut: nil
         case .escalation(let escalation): escalation.breach.conversation

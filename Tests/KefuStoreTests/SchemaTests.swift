@@ -106,12 +106,13 @@ private func layout(in directory: String) throws -> [String] {
         try await withTemporaryDirectory { directory in
             let store = try openStore(directory)
             await store.shutdown()
-            #expect(Schema.currentVersion == 6)
-            #expect(try schemaVersion(in: directory) == 6)
+            #expect(Schema.currentVersion == 7)
+            #expect(try schemaVersion(in: directory) == 7)
             let names = try layout(in: directory).map { $0.prefix { $0 != ":" } }
             #expect(names.contains("table notes"))
             #expect(names.contains("table rounds"))
             #expect(names.contains("table ratings"))
+            #expect(names.contains("table presence"))
             #expect(names.contains("index conversations_closed_at"))
             #expect(names.contains("index conversations_open"))
             #expect(names.contains("index messages_ref"))
