@@ -47,7 +47,7 @@ struct HashToken: ParsableCommand {
 struct Report: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "report",
-        abstract: "Print the share of response rounds answered in time, by agent, skill, store or day."
+        abstract: "The share of response rounds answered in time (--by), or a sheet a day (--layout), as a table or CSV."
     )
 
     @Option(help: "kefud's state directory (the one holding kefu.sqlite).")
@@ -68,17 +68,48 @@ struct Report: ParsableCommand {
     @Option(help: "The time zone days are counted in.")
     var timeZone = "Asia/Shanghai"
 
+    @Option(
+        help: "A sheet instead of --by: agent-day, conversation, skill-day or store-day (a row per day or conversation).")
+    var layout: String?
+
+    @Option(help: "table (aligned, for a terminal) or csv (UTF-8, for Excel).")
+    var format = "table"
+
+    @Flag(help: "CSV without the byte-order mark zh-CN Excel needs (for tools that mind it).")
+    var noBom = false
+
     func run() throws {
-        guard let grouping = ResponseReport.Grouping(rawValue: by) else {
-            throw ValidationError(
-                "--by is one of \(ResponseReport.Grouping.allCases.map(\.rawValue).joined(separator: ", "))")
-        }
         guard let zone = TimeZone(identifier: timeZone) else { throw ValidationError("unknown time zone \(timeZone)") }
+        guard format == "table" || format == "csv" else { throw ValidationError("--format is table or csv") }
         let offset = zone.secondsFromGMT(for: Date()) / 60
-        let rows = try ResponseReport.read(
-            directory: ConversationStore.directory(of: shop, in: stateDir), by: grouping, from: try since.map { try Self.instant(of: $0, offset: offset) },
-            until: try until.map { try Self.instant(of: $0, offset: offset) }, utcOffsetMinutes: offset)
-        print(Self.render(rows, by: grouping))
+        let directory = ConversationStore.directory(of: shop, in: stateDir)
+        let from = try since.map { try Self.instant(of: $0, offset: offset) }
+        let sheet: DayReport.Sheet
+        if let layout {
+            guard let layout = DayReport.Layout(rawValue: layout) else {
+                throw ValidationError(
+                    "--layout is one of \(DayReport.Layout.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            // Time online runs until --until, or now.
+            let now = Instant(unixMilliseconds: Int64((Date().timeIntervalSince1970 * 1000).rounded()))
+            let until = try until.map { try Self.instant(of: $0, offset: offset) } ?? now
+            sheet = try DayReport.read(
+                directory: directory, layout: layout, from: from, until: until, utcOffsetMinutes: offset, shop: shop)
+        } else {
+            guard let grouping = ResponseReport.Grouping(rawValue: by) else {
+                throw ValidationError(
+                    "--by is one of \(ResponseReport.Grouping.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            let rows = try ResponseReport.read(
+                directory: directory, by: grouping, from: from,
+                until: try until.map { try Self.instant(of: $0, offset: offset) }, utcOffsetMinutes: offset)
+            sheet = Self.sheet(rows, by: grouping)
+        }
+        if format == "csv" {
+            FileHandle.standardOutput.write(Data(DayReport.csv(sheet, byteOrderMark: !noBom).utf8))
+        } else {
+            print(DayReport.table(sheet))
+        }
     }
 
     /// Midnight of a local day.
@@ -97,7 +128,7 @@ struct Report: ParsableCommand {
     }
 
     /// Columns: the group, met, breached, closed unanswered, rate, mean answer time.
-    static func render(_ rows: [ResponseReport.Row], by grouping: ResponseReport.Grouping) -> String {
+    static func sheet(_ rows: [ResponseReport.Row], by grouping: ResponseReport.Grouping) -> DayReport.Sheet {
         let header = [grouping.rawValue, "met", "breached", "closed", "rate", "mean_answer_s"]
         let lines = rows.map { row in
             [
@@ -106,13 +137,6 @@ struct Report: ParsableCommand {
                 row.meanAnsweredWait.map { String(format: "%.1f", Double($0.value) / 1000) } ?? "-",
             ]
         }
-        let table = [header] + lines
-        let widths = header.indices.map { column in table.map { $0[column].count }.max() ?? 0 }
-        return table.map { cells in
-            cells.enumerated().map { column, cell in
-                let pad = String(repeating: " ", count: widths[column] - cell.count)
-                return column == 0 ? cell + pad : pad + cell
-            }.joined(separator: "  ")
-        }.joined(separator: "\n")
+        return DayReport.Sheet(header: header, rows: lines)
     }
 }
