@@ -105,6 +105,74 @@ struct MetricsEndpointTests {
         try await after.stop()
     }
 
+    /// A day's CSV (`kefuctl report --layout skill-day --format csv`, read from the store) and `/metrics` (counted
+    /// live) say the same of the same traffic.
+    @Test func aDaysCSVAndMetricsAgreeOnTheSameTraffic() async throws {
+        let toml = testConfiguration(firstResponseSeconds: 1, extra: "[http]\nlisten = \"127.0.0.1:0\"\n")
+        let daemon = try await TestDaemon.start(toml)
+        let port = try #require(daemon.daemon.boundHTTPPort)
+        let alice = try await daemon.agent("alice", Secrets.alice)
+        var buyers: [LineClient] = []
+        // Three chats: two answered at once and rated 5 and 2, one left to breach its 1 s first response.
+        for (index, skill) in ["presales", "presales", "logistics"].enumerated() {
+            let buyer = try await daemon.customer("buyer-\(index)")
+            #expect(try await buyer.completion("o OPEN \(skill) :你好") == "o OK conv=\(index + 1)")
+            try await alice.expect("* ASSIGNED conv=\(index + 1)")
+            buyers.append(buyer)
+        }
+        for conversation in [1, 2] {
+            #expect(try await alice.completion("a SEND \(conversation) :在的").hasPrefix("a OK"))
+            #expect(try await alice.completion("c CLOSE \(conversation)") == "c OK")
+        }
+        try await buyers[0].expect("* CSAT-REQUEST conv=1")
+        #expect(try await buyers[0].completion("r RATE 1 5") == "r OK conv=1 rating=5")
+        try await buyers[1].expect("* CSAT-REQUEST conv=2")
+        #expect(try await buyers[1].completion("r RATE 2 2 :太慢") == "r OK conv=2 rating=2")
+        _ = try await alice.expect("* SLA-WARN conv=3", timeout: .seconds(5))
+        let lead = try await daemon.supervisor()
+        for _ in 0..<100 where daemon.breaches.all.isEmpty { try await Task.sleep(for: .milliseconds(20)) }
+        #expect(daemon.breaches.all.count == 1)
+
+        let metrics = Samples(String(try await httpGet(port, "/metrics").split(separator: "\r\n\r\n", maxSplits: 1).last ?? ""))
+        guard let kefuctl = findExecutable(named: "kefuctl") else { throw KefudProcess.NotBuilt() }
+        let today = Self.shanghaiDay(Date())
+        let report = try await runCommand(
+            kefuctl,
+            ["report", "--state-dir", daemon.stateDirectory, "--layout", "skill-day", "--format", "csv", "--since", today])
+        #expect(report.status == 0, "\(report.errorOutput)")
+        #expect(report.output.hasPrefix("\u{FEFF}date,skill,"))
+        let lines = report.output.dropFirst().split(separator: "\r\n").map { $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init) }
+        let header = try #require(lines.first)
+        let rows = lines.dropFirst().map { Dictionary(uniqueKeysWithValues: zip(header, $0)) }
+        func total(_ column: String) -> Double { rows.reduce(0) { $0 + (Double($1[column] ?? "") ?? 0) } }
+        for skill in ["presales", "logistics"] {
+            let row = rows.first { $0["skill"] == skill }
+            #expect(Double(row?["conversations"] ?? "") == metrics["kefud_conversations_opened_total", ["shop": "default", "skill": skill]])
+        }
+        #expect(total("rounds_met") == metrics["kefud_rounds_total", ["shop": "default", "result": "met"]])
+        #expect(total("rounds_breached") == metrics["kefud_rounds_total", ["shop": "default", "result": "breached"]])
+        #expect(total("rounds_breached") == 1)
+        #expect(total("csat_requests") == metrics["kefud_csat_requests_total", ["shop": "default"]])
+        for star in 1...5 {
+            #expect(
+                total("rating_\(star)")
+                    == (metrics["kefud_csat_ratings_total", ["shop": "default", "rating": "\(star)"]] ?? 0))
+        }
+        #expect(total("rating_5") == 1 && total("rating_2") == 1)
+        let rate = try #require(metrics["kefud_response_rate_today_ratio", ["shop": "default"]])
+        #expect(abs(total("rounds_met") / (total("rounds_met") + total("rounds_breached")) - rate) < 1e-9)
+        for client in buyers + [alice, lead] { await client.close() }
+        try await daemon.stop()
+    }
+
+    /// Today in Asia/Shanghai (kefuctl's default time zone), `YYYY-MM-DD`.
+    static func shanghaiDay(_ date: Date) -> String {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(identifier: "Asia/Shanghai")!
+        let parts = calendar.dateComponents([.year, .month, .day], from: date)
+        return String(format: "%04d-%02d-%02d", parts.year!, parts.month!, parts.day!)
+    }
+
     @Test func aHeadRequestGetsTheHeadersOnlyAndMetricsAreOnlyForGetAndHead() async throws {
         let daemon = try await TestDaemon.start(testConfiguration(extra: "[http]\nlisten = \"127.0.0.1:0\"\n"))
         let port = try #require(daemon.daemon.boundHTTPPort)
