@@ -136,16 +136,28 @@ struct PostgresRecordReader: RecordReader {
         ).first.map { RecordSQL.rating(from: Cells($0)) }
     }
 
-    func roundTally(startedSince since: Instant) throws -> (met: Int, breached: Int) {
-        // Counts as text: postgres-nio's prepared path would not decode a bigint count here (see RecordTables).
-        let rows = try query(
+    func dayRecords(since: Instant) throws -> DayRecords {
+        let rounds = try query(
             """
-            SELECT (count(*) FILTER (WHERE answered_at IS NOT NULL AND breached_at IS NULL))::text,
-                (count(*) FILTER (WHERE breached_at IS NOT NULL))::text
-            FROM kefu_rounds WHERE shop = \(shop) AND started_at >= \(since.unixMilliseconds)
-            """)
-        guard let row = rows.first.map(Cells.init) else { return (0, 0) }
-        return (Int(row.string(0)) ?? 0, Int(row.string(1)) ?? 0)
+            SELECT \(unescaped: RecordSQL.roundColumns), conversation FROM kefu_rounds
+            WHERE shop = \(shop) AND started_at >= \(since.unixMilliseconds) ORDER BY started_at
+            """
+        ).map { row in
+            let cells = Cells(row)
+            return RecordSQL.round(from: cells, of: ConversationID(cells.int64(11)))
+        }
+        let surveys = try query(
+            """
+            SELECT \(unescaped: RecordSQL.ratingColumns) FROM kefu_ratings
+            WHERE shop = \(shop) AND requested_at >= \(since.unixMilliseconds)
+            """
+        ).map { RecordSQL.rating(from: Cells($0)) }
+        let openings = try query(
+            """
+            SELECT opened_at FROM kefu_conversations WHERE shop = \(shop) AND opened_at >= \(since.unixMilliseconds)
+            """
+        ).map { Instant(unixMilliseconds: Cells($0).int64(0)) }
+        return DayRecords(rounds: rounds, surveys: surveys, openings: openings)
     }
 
     /// As in SQLite: the holder written at close, or else the agent of the latest assignment that had one.

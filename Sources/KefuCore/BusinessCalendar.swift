@@ -48,7 +48,7 @@ public struct BusinessCalendar: Sendable, Equatable {
     private static let day: Int64 = 86_400_000
 
     /// The zone's offset from UTC at an instant, in milliseconds.
-    func offset(at instant: Instant) -> Int64 {
+    public func offset(at instant: Instant) -> Int64 {
         guard !offsetChanges.isEmpty, instant >= offsetChanges[0].at else { return Int64(utcOffsetMinutes) * 60_000 }
         // The last change at or before the instant.
         var low = 0

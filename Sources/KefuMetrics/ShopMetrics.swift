@@ -33,8 +33,6 @@ public final class ShopMetrics {
 
     /// Open conversations that have been given to an agent: their queue wait was counted (once per conversation).
     private var assignedOnce: Set<ConversationID>
-    /// Today's rounds met and breached (the shop's local day), for `kefud_response_rate_today_ratio`.
-    private var today: (day: Int64, met: Int, breached: Int)?
 
     /// `assigned`: the open conversations already held when the owner starts (recovered), whose queue wait is past.
     public init(node: KefuMetrics, shop: String, assigned: some Sequence<ConversationID> = [], exposed: Bool = true) {
@@ -60,7 +58,7 @@ public final class ShopMetrics {
     /// or the daemon): a close that tells nobody else names no closer in its events. `coreSeconds`: how long the
     /// core took for the step, recorded when it assigned a conversation to an agent.
     public func observe(
-        _ effects: [Effect], closer commandCloser: Closer?, calendar: BusinessCalendar, coreSeconds: Double? = nil
+        _ effects: [Effect], closer commandCloser: Closer?, coreSeconds: Double? = nil
     ) {
         // One pass; the rare facts that need another effect of the step (an opening's skill, a close's closer, an
         // assignment's conversation) look for it then, so that a plain message costs no more than its counter.
@@ -106,7 +104,6 @@ public final class ShopMetrics {
                 switch notice.kind {
                 case .met:
                     roundsMet.increment()
-                    tally(notice.facts, calendar: calendar, met: true)
                 case .warning:
                     counter(MetricCatalog.slaWarnings, ["sla": notice.facts.sla.rawValue]).increment()
                 }
@@ -114,7 +111,6 @@ public final class ShopMetrics {
                 counter(MetricCatalog.slaBreaches, ["sla": breach.sla.rawValue]).increment()
                 if breach.sla != .resolution {
                     roundsBreached.increment()
-                    tally(breach, calendar: calendar, met: false)
                 }
             case .persist(.rating(let survey)):
                 if let rating = survey.rating {
@@ -169,27 +165,12 @@ public final class ShopMetrics {
         }
     }
 
-    private func tally(_ facts: SLABreach, calendar: BusinessCalendar, met: Bool) {
-        let startedDay = calendar.localDay(of: Instant(unixMilliseconds: facts.at.unixMilliseconds - facts.waited.value))
-        let day = calendar.localDay(of: facts.at)
-        if today == nil || today!.day < day { today = (day, 0, 0) }
-        guard startedDay == today!.day else { return }  // a round from yesterday ends today: yesterday's
-        if met { today!.met += 1 } else { today!.breached += 1 }
-    }
-
-    /// Adds the rounds of day `day` the store had before this owner started (a restart keeps today's rate).
-    public func seedToday(day: Int64, met: Int, breached: Int) {
-        if today == nil || today!.day < day { today = (day, 0, 0) }
-        guard today!.day == day else { return }
-        today!.met += met
-        today!.breached += breached
-    }
-
     // MARK: - A scrape
 
     /// Sets the gauges from the core's readings at the scrape's instant; a skill a reload removed (with nothing
     /// open) loses its series.
-    public func refresh(_ readings: ShopReadings, connections: [String: Int], at now: Instant, calendar: BusinessCalendar) {
+    /// `today`: the shop's day so far (`DayTally`, kept by the owner), whose rate is the gauge's.
+    public func refresh(_ readings: ShopReadings, connections: [String: Int], today: DayTally) {
         var present: Set<SeriesKey> = []
         func set(_ family: MetricCatalog.Family, _ values: [String: String], _ value: Double) {
             let key = SeriesKey(family.name, values)
@@ -208,17 +189,12 @@ public final class ShopMetrics {
         set(MetricCatalog.slotsUsed, [:], Double(readings.slotsUsed))
         set(MetricCatalog.slots, [:], Double(readings.slots))
         for (role, count) in connections { set(MetricCatalog.connections, ["role": role], Double(count)) }
-        set(MetricCatalog.responseRateToday, [:], responseRateToday(at: now, calendar: calendar))
+        // A rate of nothing is neither 0 nor 1: NaN until the day's first round is met or breached.
+        set(MetricCatalog.responseRateToday, [:], today.shop.rate ?? .nan)
         for (key, gauge) in gauges where !present.contains(key) {
             series.remove(gauge)
             gauges[key] = nil
         }
-    }
-
-    /// Met among met and breached, of today's rounds; NaN when there is none yet (a rate of nothing is not 0 or 1).
-    func responseRateToday(at now: Instant, calendar: BusinessCalendar) -> Double {
-        guard let today, today.day == calendar.localDay(of: now), today.met + today.breached > 0 else { return .nan }
-        return Double(today.met) / Double(today.met + today.breached)
     }
 
     /// Takes every series of the shop out of the registry (the node stops serving the shop).

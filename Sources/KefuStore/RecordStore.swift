@@ -68,9 +68,9 @@ public protocol RecordReader {
     func notes(of conversation: ConversationID) throws -> [NoteRecord]
     /// A conversation's response rounds, in order.
     func rounds(of conversation: ConversationID) throws -> [RoundRecord]
-    /// Rounds started at or after `since` that were met (answered before breaching) or breached, as the reports count
-    /// them: what `kefud_response_rate_today_ratio` starts from after a restart.
-    func roundTally(startedSince since: Instant) throws -> (met: Int, breached: Int)
+    /// What a day's tally (`DayTally`) is rebuilt from after a restart: the rounds started, the surveys sent and the
+    /// conversations opened at or after `since`.
+    func dayRecords(since: Instant) throws -> DayRecords
     /// Satisfaction surveys that expire after `now` (answered or not): a restart keeps them answerable once.
     func openSurveys(at now: Instant) throws -> [RatingRecord]
     /// The conversation's survey, if one was sent.
@@ -112,5 +112,19 @@ package func readJob<T: Sendable>(
         }
         (reader as? StoreReader)?.invalidate()
         completion(result)
+    }
+}
+
+/// Today's records as the store has them (see `RecordReader.dayRecords`).
+public struct DayRecords: Sendable, Equatable {
+    public var rounds: [RoundRecord]
+    public var surveys: [RatingRecord]
+    /// When each conversation opened (its first message).
+    public var openings: [Instant]
+
+    public init(rounds: [RoundRecord], surveys: [RatingRecord], openings: [Instant]) {
+        self.rounds = rounds
+        self.surveys = surveys
+        self.openings = openings
     }
 }

@@ -185,18 +185,24 @@ public final class StoreReader: RecordReader {
         return try statement.step(.read) ? RecordSQL.rating(from: statement) : nil
     }
 
-    public func roundTally(startedSince since: Instant) throws -> (met: Int, breached: Int) {
-        let statement = try prepare(
-            """
-            SELECT COALESCE(SUM(answered_at IS NOT NULL AND breached_at IS NULL), 0),
-                COALESCE(SUM(breached_at IS NOT NULL), 0)
-            FROM rounds WHERE started_at >= ?1
-            """
-        )
-        defer { statement.reset() }
-        statement.bind(1, since.unixMilliseconds)
-        guard try statement.step(.read) else { return (0, 0) }
-        return (Int(statement.int64(0)), Int(statement.int64(1)))
+    public func dayRecords(since: Instant) throws -> DayRecords {
+        var day = DayRecords(rounds: [], surveys: [], openings: [])
+        let rounds = try prepare(
+            "SELECT \(RecordSQL.roundColumns), conversation FROM rounds WHERE started_at >= ?1 ORDER BY started_at")
+        defer { rounds.reset() }
+        rounds.bind(1, since.unixMilliseconds)
+        while try rounds.step(.read) {
+            day.rounds.append(RecordSQL.round(from: rounds, of: ConversationID(rounds.int64(11))))
+        }
+        let surveys = try prepare("SELECT \(RecordSQL.ratingColumns) FROM ratings WHERE requested_at >= ?1")
+        defer { surveys.reset() }
+        surveys.bind(1, since.unixMilliseconds)
+        while try surveys.step(.read) { day.surveys.append(RecordSQL.rating(from: surveys)) }
+        let openings = try prepare("SELECT opened_at FROM conversations WHERE opened_at >= ?1")
+        defer { openings.reset() }
+        openings.bind(1, since.unixMilliseconds)
+        while try openings.step(.read) { day.openings.append(Instant(unixMilliseconds: openings.int64(0))) }
+        return day
     }
 
     /// For each customer, the agent who held their most recently closed conversation among those closed at or

@@ -119,7 +119,7 @@ struct PostgresRecordStoreTests {
             }
             text += "\(try reader.sentMessage(ConversationID(1), author: "buyer-1", ref: "r-1") as Any)"
             text += " \(try reader.sentMessage(ConversationID(1), author: "buyer-1", ref: "r-2") as Any)\n"
-            text += "\(try reader.roundTally(startedSince: at(0))) \(try reader.roundTally(startedSince: at(1_700_000_000_500)))\n"
+            text += "\(try reader.dayRecords(since: at(0))) \(try reader.dayRecords(since: at(1_700_000_000_500)))\n"
             text += "\(try reader.openSurveys(at: at(0))) \(try reader.openSurveys(at: at(1_700_086_900_000)))\n"
             text += "\(try reader.survey(of: ConversationID(2)) as Any) \(try reader.survey(of: ConversationID(1)) as Any)\n"
             return text
@@ -136,8 +136,8 @@ struct PostgresRecordStoreTests {
         #expect(state.openConversations.first?.roundEscalationLevel == 2)
         #expect(state.returningBuyers[CustomerID("buyer-2")]?.agent == AgentID("bob"))
         #expect(state.nextConversationID == ConversationID(4))
-        let tally = try await postgres.read { try $0.roundTally(startedSince: at(0)) }
-        #expect(tally.met == 1 && tally.breached == 1)
+        let day = try await postgres.read { try $0.dayRecords(since: at(0)) }
+        #expect(day.rounds.count == 3 && day.surveys.count == 1 && day.openings.count == 3)
         #expect(try await postgres.read { try $0.openSurveys(at: at(0)) }.map(\.rating) == [5])
         await sqlite.shutdown()
         await postgres.shutdown()

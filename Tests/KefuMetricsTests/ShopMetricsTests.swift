@@ -13,16 +13,19 @@ struct ShopMetricsTests {
         var now = Instant(unixMilliseconds: 1_700_000_000_000)
         let node = KefuMetrics(version: "test")
         let metrics: ShopMetrics
+        var today: DayTally
 
         init(policy: RoutingPolicy) {
             core = RoutingCore(policy: policy)
             metrics = ShopMetrics(node: node, shop: "s1")
+            today = DayTally(calendar: policy.calendar, at: now)
         }
 
         @discardableResult
         mutating func run(_ command: Command, closer: Closer? = nil) -> Step {
             let step = core.handle(command, at: now)
-            metrics.observe(step.effects, closer: closer, calendar: core.policy.calendar, coreSeconds: 0.000_02)
+            metrics.observe(step.effects, closer: closer, coreSeconds: 0.000_02)
+            today.observe(step.effects, at: now)
             return step
         }
 
@@ -36,7 +39,7 @@ struct ShopMetricsTests {
         }
 
         func scrape() -> Exposition {
-            metrics.refresh(core.readings(at: now), connections: ["agent": 1], at: now, calendar: core.policy.calendar)
+            metrics.refresh(core.readings(at: now), connections: ["agent": 1], today: today)
             return Exposition(String(decoding: node.exposition(), as: UTF8.self))
         }
     }

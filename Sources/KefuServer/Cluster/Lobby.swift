@@ -60,7 +60,7 @@ final class NoRecords: RecordStore {
         func latestAssignment(of conversation: ConversationID) throws -> AssignmentRecord? { nil }
         func notes(of conversation: ConversationID) throws -> [NoteRecord] { [] }
         func rounds(of conversation: ConversationID) throws -> [RoundRecord] { [] }
-        func roundTally(startedSince since: Instant) throws -> (met: Int, breached: Int) { (0, 0) }
+        func dayRecords(since: Instant) throws -> DayRecords { DayRecords(rounds: [], surveys: [], openings: []) }
         func openSurveys(at now: Instant) throws -> [RatingRecord] { [] }
         func survey(of conversation: ConversationID) throws -> RatingRecord? { nil }
         func lastAgents(closedSince since: Instant) throws -> [CustomerID: ReturningBuyer] { [:] }

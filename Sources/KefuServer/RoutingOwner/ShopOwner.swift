@@ -115,6 +115,8 @@ final class ShopOwner {
     let logger: Logger
     /// The shop's series of `/metrics`, counted from each step's effects.
     let metrics: ShopMetrics
+    /// The shop's day so far (rounds, ratings, arrivals), for the board and `/metrics`.
+    var today: DayTally
     /// Which breaches get a journald record each and which a summary (`[sla] breach_records_per_s`).
     var breachLimiter: BreachRateLimiter
     /// The same budget for the escalation ladder's records (a storm of breaches is a storm of first rungs too).
@@ -200,6 +202,7 @@ final class ShopOwner {
         self.kept = KeptEvents(bytesPerBuyer: keptEventBytes)
         self.logger = logger
         self.metrics = metrics
+        self.today = DayTally(calendar: core.policy.calendar, at: clock.now())
         self.done = loop.makePromise()
         // Buyers of open conversations brought by a gateway are that gateway's again after a restart.
         for record in core.openConversations(where: { $0.gateway != nil }) {
@@ -228,14 +231,13 @@ final class ShopOwner {
     func start(housekeepingEvery period: TimeAmount) {
         sayReady()
         let owner = link.owner
-        // Today's rounds so far, read before any write of this owner (the store keeps the order): the live count
-        // adds the rest.
-        let calendar = core.policy.calendar
-        let now = clock.now()
-        let day = calendar.localDay(of: now)
-        store.enqueueRead({ try $0.roundTally(startedSince: calendar.startOfDay(containing: now)) }) { result in
-            guard case .success(let tally) = result else { return }
-            owner.eventLoop.execute { owner.value.metrics.seedToday(day: day, met: tally.met, breached: tally.breached) }
+        // Today so far, read before any write of this owner (the store keeps the order): the live count adds the rest.
+        let since = today.calendar.startOfDay(containing: clock.now())
+        store.enqueueRead({ try $0.dayRecords(since: since) }) { result in
+            guard case .success(let day) = result else { return }
+            owner.eventLoop.execute {
+                owner.value.today.seed(rounds: day.rounds, surveys: day.surveys, openings: day.openings)
+            }
         }
         housekeepingTask = loop.scheduleRepeatedTask(initialDelay: period, delay: period) { _ in
             owner.value.handle(.housekeeping)
@@ -434,7 +436,8 @@ final class ShopOwner {
             }
         }
         let now = clock.now()
-        metrics.refresh(core.readings(at: now), connections: connections, at: now, calendar: core.policy.calendar)
+        today.roll(to: now)
+        metrics.refresh(core.readings(at: now), connections: connections, today: today)
     }
 
     // MARK: - Applying a step
@@ -444,7 +447,8 @@ final class ShopOwner {
         _ step: Step, caller: SessionState?, tag: String?, reply: OutboundLine? = nil, page: Page = Page(),
         coreSeconds: Double? = nil
     ) {
-        metrics.observe(step.effects, closer: caller?.role?.closer, calendar: core.policy.calendar, coreSeconds: coreSeconds)
+        metrics.observe(step.effects, closer: caller?.role?.closer, coreSeconds: coreSeconds)
+        today.observe(step.effects, at: clock.now())
         var hasRecords = false
         for effect in step.effects {
             guard case .persist(let record) = effect else { continue }
