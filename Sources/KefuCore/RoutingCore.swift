@@ -24,8 +24,9 @@ public struct RoutingCore: Sendable {
         var lastAssignedAt: Instant?
         var disconnectedAt: Instant?
         var recentBreaches: [Instant] = []
-        /// The working state last written to the store (`PresenceRecord`).
+        /// The working state last written to the store (`PresenceRecord`), and since when.
         var recordedPresence = Presence.offline
+        var presenceSince: Instant?
 
         /// At work as reports count it: online or away while connected; offline otherwise (not logged in, offline,
         /// or dropped, inside the reconnect grace or not).
@@ -445,6 +446,7 @@ extension RoutingCore {
         agent.recordedPresence = agent.workingPresence
         let record = PresenceRecord(agent: agent.profile.id, at: stepInstant, presence: agent.recordedPresence)
         agents[handle: handle]!.recordedPresence = agent.recordedPresence
+        agents[handle: handle]!.presenceSince = stepInstant
         effects.append(.persist(.presence(record)))
     }
 }

@@ -32,6 +32,9 @@ public enum OutboundLine: Sendable, Equatable {
     /// `* CONV conv= state= agent= [customer=]`: where an open conversation stands, replayed to a buyer (or its
     /// gateway, with the buyer named) that logs in again.
     case conversation(ConversationID, state: ConversationState, agent: AgentID?, customer: CustomerID?)
+    /// `* BOARD-<KIND> key=value ...`: a line of the supervisor board (`BOARD`), answered and then pushed when it
+    /// changes.
+    indirect case board(kind: String, [Field])
     /// `* BYE [reason=<why>]`: the server closes the connection.
     case bye(reason: SignOutReason?)
     /// `* MOVED shop=<shop> node=<host:port> epoch=<n>`: in a cluster, the node that serves the shop, under the epoch
@@ -65,6 +68,10 @@ public enum OutboundLine: Sendable, Equatable {
         case .event(let event, let form):
             event.write(form, to: &buffer)
             return
+        case .board(let kind, let fields):
+            buffer.writeStaticString("* BOARD-")
+            buffer.writeString(kind)
+            for field in fields { buffer.writeField(named: field.key, field.value) }
         case .waiting(let entry):
             buffer.writeStaticString("* WAITING")
             buffer.writeField("conv", entry.conversation.rawValue)

@@ -68,13 +68,15 @@ public enum Request: Equatable, Sendable {
     /// `after=<agent id>` and `limit=<n>` (agents in id order).
     case agents(after: String? = nil, limit: Int? = nil)
     case watch
+    /// `BOARD`: the supervisor board, then its changes pushed every second.
+    case board
     /// `RATE <conv> <1-5> [customer=<id>] [:<comment>]`: the buyer answers the survey of a closed conversation.
     case rate(conversation: Int64, rating: Int, comment: String?, customer: String? = nil)
 
     /// Every verb the protocol knows, for `unknown-verb` errors.
     public static let verbs = [
         "LOGIN", "PING", "QUIT", "OPEN", "SEND", "CLOSE", "PRESENCE", "HISTORY", "TRANSFER", "NOTE", "NOTES",
-        "HANDOVER", "ASSIGN", "EXPLAIN", "QUEUE", "AGENTS", "WATCH", "HOLD", "RATE",
+        "HANDOVER", "ASSIGN", "EXPLAIN", "QUEUE", "AGENTS", "WATCH", "HOLD", "RATE", "BOARD",
     ]
 
     /// Shop, store, language and skill names: 1-64 of `a-z0-9_-`, as in the configuration (a shop's name can name
@@ -244,6 +246,9 @@ public enum Request: Equatable, Sendable {
         case "WATCH":
             try line.expect(words: 0, options: [], text: false, usage: "WATCH")
             self = .watch
+        case "BOARD":
+            try line.expect(words: 0, options: [], text: false, usage: "BOARD")
+            self = .board
         default:
             throw ProtocolError(.unknownVerb, "unknown verb \(line.verb); verbs: \(Self.verbs.joined(separator: " "))")
         }

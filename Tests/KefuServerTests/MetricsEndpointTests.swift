@@ -105,9 +105,9 @@ struct MetricsEndpointTests {
         try await after.stop()
     }
 
-    /// A day's CSV (`kefuctl report --layout skill-day --format csv`, read from the store) and `/metrics` (counted
-    /// live) say the same of the same traffic.
-    @Test func aDaysCSVAndMetricsAgreeOnTheSameTraffic() async throws {
+    /// A day's CSV (`kefuctl report --layout skill-day --format csv`, read from the store), `/metrics` and the
+    /// supervisor board (`BOARD`, both counted live) say the same of the same traffic.
+    @Test func aDaysCSVTheBoardAndMetricsAgreeOnTheSameTraffic() async throws {
         let toml = testConfiguration(firstResponseSeconds: 1, extra: "[http]\nlisten = \"127.0.0.1:0\"\n")
         let daemon = try await TestDaemon.start(toml)
         let port = try #require(daemon.daemon.boundHTTPPort)
@@ -161,6 +161,19 @@ struct MetricsEndpointTests {
         #expect(total("rating_5") == 1 && total("rating_2") == 1)
         let rate = try #require(metrics["kefud_response_rate_today_ratio", ["shop": "default"]])
         #expect(abs(total("rounds_met") / (total("rounds_met") + total("rounds_breached")) - rate) < 1e-9)
+        // The board.
+        let board = try await lead.command("b BOARD").map(SupervisorBoardTests.fields)
+        let shop = try #require(board.first { $0["kind"] == "SHOP" })
+        #expect(Double(shop["met_today"] ?? "") == total("rounds_met"))
+        #expect(Double(shop["breached_today"] ?? "") == total("rounds_breached"))
+        #expect(shop["rate_today"] == String(format: "%.4f", rate))
+        #expect(Double(shop["ratings_today"] ?? "") == total("ratings"))
+        #expect(Double(shop["good_today"] ?? "") == total("rating_4") + total("rating_5"))
+        #expect(Double(shop["bad_today"] ?? "") == total("rating_1") + total("rating_2"))
+        let arrivals = board.first { $0["kind"] == "HOURS" }?["arrivals"]?.split(separator: ",").compactMap { Double($0) }
+        #expect(arrivals?.reduce(0, +) == total("conversations"))
+        let aliceRow = try #require(board.first { $0["kind"] == "AGENT" && $0["agent"] == "alice" })
+        #expect(aliceRow["met_today"] == "2" && aliceRow["breached_today"] == "1" && aliceRow["ratings_today"] == "2", "\(aliceRow)")
         for client in buyers + [alice, lead] { await client.close() }
         try await daemon.stop()
     }

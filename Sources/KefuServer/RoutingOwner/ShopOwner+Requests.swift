@@ -54,6 +54,12 @@ extension ShopOwner {
         guard let role = session.role else {
             return refuse(session, tag, ProtocolError(.notLoggedIn, "LOGIN first"))
         }
+        if case .board = request {
+            guard case .person(.supervisor) = role else {
+                return refuse(session, tag, ProtocolError(.forbidden, "BOARD is for supervisors"))
+            }
+            return answerBoard(session, tag: tag)
+        }
         let command: Command
         do {
             command = try self.command(for: request, from: role, session: session)
@@ -178,7 +184,7 @@ extension ShopOwner {
                 insert(session, into: &watchers)
             }
             return .tick
-        case .login, .ping, .quit:
+        case .login, .ping, .quit, .board:
             return .tick  // handled before
         }
     }
@@ -247,6 +253,7 @@ extension ShopOwner {
         remove(session, from: &supervisorSessions)
         remove(session, from: &managerSessions)
         remove(session, from: &watchers)
+        remove(session, from: &boardSessions)
         switch session.role {
         case .person(let principal)?:
             remove(session, from: &sessionsByPrincipal[principal, default: []])

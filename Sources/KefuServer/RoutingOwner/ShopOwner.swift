@@ -45,6 +45,8 @@ final class ShopOwner {
         var gone = false
         /// `WATCH`: a supervisor session that receives a copy of every event.
         var watching = false
+        /// `BOARD`: the board lines this session was last sent, by key (what the next push compares with).
+        var board: [String: OutboundLine] = [:]
         /// Handing over: its reader has stopped, every line it read has been handled.
         var frozen = false
         /// What this turn released for it, written at the end of the turn.
@@ -138,6 +140,8 @@ final class ShopOwner {
     var managerSessions: [SessionState] = []
     var gatewaySessions: [String: [SessionState]] = [:]
     var watchers: [SessionState] = []
+    /// Sessions that asked for `BOARD`: they get its changes every housekeeping tick.
+    var boardSessions: [SessionState] = []
     /// Which gateway speaks for a buyer (the one that last named them), so the buyer's events reach it.
     var customerGateway: [CustomerID: String] = [:]
     /// Events for buyers with no connection right now, given to them when they (or their gateway) come back.
@@ -644,6 +648,7 @@ final class ShopOwner {
         // Once triggered, no more pings: without WatchdogSec's trigger support the silence restarts it too.
         if !watchdogTriggered { notifier.watchdogPing() }
         recordHeldBreaches()
+        pushBoard()
         let status = statusLine
         if status != lastStatus {
             lastStatus = status
