@@ -66,6 +66,8 @@ public enum Command: Sendable, Equatable {
     case hold(Principal, ConversationID, reason: String)
     /// Time has passed: fire every deadline due by now.
     case tick
+    /// `DUE`: how long the open conversation's waiting round has before its deadline (the workspace's countdown).
+    case due(Principal, ConversationID)
     /// `RATE`: the buyer rates a closed conversation's survey, 1–5, with an optional comment.
     case rate(Principal, ConversationID, rating: Int, comment: String?)
     /// The configuration was reloaded: route by these rules from now on (see `RoutingCore.reconfigure`). Boxed: the

@@ -1,6 +1,24 @@
 /// Response rounds and their SLA: each round's clock, the warning before its deadline, the breach, `HOLD` pausing
 /// it, and the open-to-close resolution limit.
 extension RoutingCore {
+    /// `DUE`: the holder (or a supervisor) asks how long the conversation's waiting round has: `due_in_ms` until its
+    /// deadline (wall time to an absolute instant, so business hours are already in it), `-` when no round waits
+    /// for a human answer; `warned=1` once the holder was warned; `breached=1` past it.
+    func due(_ principal: Principal, _ id: ConversationID, at now: Instant) -> Reply {
+        if case .customer = principal { return .refused(.forbidden, "DUE is for agents and supervisors") }
+        guard access(principal, id) == .granted, let record = conversations[id]?.record else { return notFound(id) }
+        var fields = [Field("conv", id.description), Field("round", "\(record.round)")]
+        if record.roundStartedAt != nil, let dueAt = record.roundDueAt {
+            fields.append(Field("due_in_ms", "\((dueAt - now).value)"))
+            if record.heldSince != nil { fields.append(Field("held", "1")) }
+            if record.roundWarnedAt != nil { fields.append(Field("warned", "1")) }
+            if record.roundBreachedAt != nil { fields.append(Field("breached", "1")) }
+        } else {
+            fields.append(Field("due_in_ms", "-"))
+        }
+        return .ok(fields)
+    }
+
     /// A buyer message after an answer starts the next round, on the limit of its number.
     mutating func startRound(of record: inout ConversationRecord, at now: Instant) {
         record.round += 1

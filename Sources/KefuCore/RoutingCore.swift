@@ -347,6 +347,8 @@ public struct RoutingCore: Sendable {
             return agentListing(principal, after: after, limit: limit)
         case .tick:
             return .ok([])
+        case .due(let principal, let id):
+            return due(principal, id, at: now)
         case .rate(let principal, let id, let rating, let comment):
             return rate(principal, id, rating: rating, comment: comment, at: now)
         case .reconfigure(let policy):

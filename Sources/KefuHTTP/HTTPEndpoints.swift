@@ -24,11 +24,16 @@ final class HTTPEndpoints: ChannelInboundHandler, RemovableChannelHandler {
     private let isReady: @Sendable () -> Bool
     private let metrics: MetricsSource?
     private let hasWebSocket: Bool
+    private let pages: StaticPages?
     private var request: HTTPRequestHead?
     /// Whole requests not answered yet, the first being answered (an answer that takes a while: `/metrics`).
     private var pending: [HTTPRequestHead] = []
 
-    init(isReady: @escaping @Sendable () -> Bool, metrics: MetricsSource?, hasWebSocket: Bool = false) {
+    init(
+        isReady: @escaping @Sendable () -> Bool, metrics: MetricsSource?, hasWebSocket: Bool = false,
+        pages: StaticPages? = nil
+    ) {
+        self.pages = pages
         self.isReady = isReady
         self.metrics = metrics
         self.hasWebSocket = hasWebSocket
@@ -71,6 +76,10 @@ final class HTTPEndpoints: ChannelInboundHandler, RemovableChannelHandler {
     private func answerNext(context: ChannelHandlerContext) {
         guard let head = pending.first else { return }
         let path = head.uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init)
+        if head.method == .GET || head.method == .HEAD, let file = pages?.files[path ?? head.uri] {
+            respond(to: head, status: .ok, contentType: file.contentType, body: file.bytes, context: context)
+            return
+        }
         if let (status, text) = Self.answer(
             method: head.method, path: path ?? head.uri, ready: isReady(), hasMetrics: metrics != nil,
             hasWebSocket: hasWebSocket)

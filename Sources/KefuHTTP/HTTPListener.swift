@@ -26,7 +26,8 @@ public final class HTTPListener: Sendable {
     /// `/ws`.
     public static func bind(
         _ address: ListenAddress, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
-        metrics: MetricsSource? = nil, webSocket: WebSocketService? = nil, isReady: @escaping @Sendable () -> Bool
+        metrics: MetricsSource? = nil, webSocket: WebSocketService? = nil, pages: StaticPages? = nil,
+        isReady: @escaping @Sendable () -> Bool
     ) async throws -> HTTPListener {
         let connections = OpenConnections()
         let listener = try await ServerBootstrap(group: group)
@@ -43,7 +44,7 @@ public final class HTTPListener: Sendable {
                     }
                     try pipeline.configureHTTPServerPipeline(withServerUpgrade: upgrade, withErrorHandling: true)
                     try pipeline.addHandler(
-                        HTTPEndpoints(isReady: isReady, metrics: metrics, hasWebSocket: webSocket != nil), name: httpOnlyHandlers[2])
+                        HTTPEndpoints(isReady: isReady, metrics: metrics, hasWebSocket: webSocket != nil, pages: pages), name: httpOnlyHandlers[2])
                 }
             }
             .bind(host: address.host, port: address.port).get()

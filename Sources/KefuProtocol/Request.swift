@@ -70,13 +70,15 @@ public enum Request: Equatable, Sendable {
     case watch
     /// `BOARD`: the supervisor board, then its changes pushed every second.
     case board
+    /// `DUE <conv>`: the waiting round's time left.
+    case due(conversation: Int64)
     /// `RATE <conv> <1-5> [customer=<id>] [:<comment>]`: the buyer answers the survey of a closed conversation.
     case rate(conversation: Int64, rating: Int, comment: String?, customer: String? = nil)
 
     /// Every verb the protocol knows, for `unknown-verb` errors.
     public static let verbs = [
         "LOGIN", "PING", "QUIT", "OPEN", "SEND", "CLOSE", "PRESENCE", "HISTORY", "TRANSFER", "NOTE", "NOTES",
-        "HANDOVER", "ASSIGN", "EXPLAIN", "QUEUE", "AGENTS", "WATCH", "HOLD", "RATE", "BOARD",
+        "HANDOVER", "ASSIGN", "EXPLAIN", "QUEUE", "AGENTS", "WATCH", "HOLD", "RATE", "BOARD", "DUE",
     ]
 
     /// Shop, store, language and skill names: 1-64 of `a-z0-9_-`, as in the configuration (a shop's name can name
@@ -246,6 +248,9 @@ public enum Request: Equatable, Sendable {
         case "WATCH":
             try line.expect(words: 0, options: [], text: false, usage: "WATCH")
             self = .watch
+        case "DUE":
+            try line.expect(words: 1, options: [], text: false, usage: "DUE <conv>")
+            self = .due(conversation: try line.conversation())
         case "BOARD":
             try line.expect(words: 0, options: [], text: false, usage: "BOARD")
             self = .board

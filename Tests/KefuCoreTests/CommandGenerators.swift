@@ -701,6 +701,7 @@ func describe(_ command: Command) -> String {
     case .queue(let who, _): "queue by \(who)"
     case .agents(let who, _, _): "agents by \(who)"
     case .tick: "tick"
+    case .due(let who, let id): "due #\(id) by \(who)"
     case .rate(let who, let id, let rating, let comment): "rate #\(id) \(rating) by \(who) :\(comment ?? "")"
     case .reconfigure(let policy):
         "reload: first_response=\(policy.firstResponse)ms "

@@ -245,7 +245,7 @@ struct Referee {
         switch command {
         case .tick, .disconnect, .reconfigure:
             return .exactly(.ok([]))
-        case .rate:
+        case .rate, .due:
             return .unmodelled
         case .connect(let who):
             guard case .agent(let id) = who else { return .exactly(.ok([])) }

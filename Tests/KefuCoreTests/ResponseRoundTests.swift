@@ -520,4 +520,21 @@ struct SLAPolicyTests {
         #expect(breaches(floor.advance(seconds: 600).effects).isEmpty)
         #expect(floor.core.conversation(id)?.resolutionBreachedAt != nil)
     }
+
+    @Test func dueTellsTheHolderHowLongItsWaitingRoundHasLeft() {
+        var floor = floor()
+        floor.login("alice")
+        let id = floor.open("c1", "presales")
+        _ = floor.advance(seconds: 10)
+        #expect(
+            floor.run(.due(.agent("alice"), id)).reply
+                == .ok([Field("conv", "1"), Field("round", "1"), Field("due_in_ms", "110000")]))
+        #expect(floor.run(.due(.customer("c1"), id)).reply == .refused(.forbidden, "DUE is for agents and supervisors"))
+        #expect(floor.run(.due(.agent("bob"), id)).reply == .refused(.notFound, "no such conversation"))
+        floor.run(.send(.agent("alice"), id, text: "您好"))
+        #expect(
+            floor.run(.due(.agent("alice"), id)).reply
+                == .ok([Field("conv", "1"), Field("round", "1"), Field("due_in_ms", "-")]))
+    }
 }
+

@@ -7,9 +7,15 @@ extension KefuDaemon {
         guard let http = node.http else { return nil }
         let readiness = self.readiness
         let listener: HTTPListener
+        let directory = StaticPages.locate(configured: http.pagesDirectory)
+        let pages = StaticPages(directory: directory)
+        if pages == nil {
+            logger.warning(
+                "no pages: the board and workspace are not served", metadata: ["pages_dir": "\(directory)"])
+        }
         do {
             listener = try await HTTPListener.bind(
-                http.listen, metrics: metricsSource, webSocket: webSocketService) { readiness.isReady }
+                http.listen, metrics: metricsSource, webSocket: webSocketService, pages: pages) { readiness.isReady }
         } catch {
             throw CannotListenForHTTP(address: "\(http.listen)", reason: "\(error)")
         }

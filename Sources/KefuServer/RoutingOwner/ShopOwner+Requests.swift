@@ -184,6 +184,8 @@ extension ShopOwner {
                 insert(session, into: &watchers)
             }
             return .tick
+        case .due(let conversation):
+            return .due(try person, ConversationID(conversation))
         case .login, .ping, .quit, .board:
             return .tick  // handled before
         }
