@@ -23,12 +23,22 @@ deps:
 # What only the tests need: a PostgreSQL server of Debian's (the cluster tests start their own, as the postgres
 # user, in a temporary directory; the package's own service is not used).
 # Prometheus's `promtool` checks kefud's /metrics exposition (Debian's prometheus package; its service is not used).
+# The pages are tested in Debian's headless chromium through chromium-driver and selenium (PyPI), with CJK fonts so
+# that the screenshots show the Chinese.
 test-deps: deps
 	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { echo "installing: postgresql"; \
 		$(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql; }
 	@command -v promtool >/dev/null || { echo "installing: prometheus (for promtool)"; \
 		$(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
 		--no-install-recommends prometheus; }
+	@missing=""; \
+	[ -x /usr/bin/chromium ] || missing="$$missing chromium"; \
+	[ -x /usr/bin/chromedriver ] || missing="$$missing chromium-driver"; \
+	[ -d /usr/share/fonts/opentype/noto ] || missing="$$missing fonts-noto-cjk"; \
+	if [ -n "$$missing" ]; then echo "installing:$$missing"; $(SUDO) apt-get update -qq && \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; fi
+	@python3 -c 'import selenium' 2>/dev/null || { echo "installing: selenium (PyPI)"; \
+		python3 -m pip install -q selenium || python3 -m pip install -q --break-system-packages selenium; }
 
 build: deps
 	$(SWIFT) build
@@ -46,12 +56,15 @@ run: build
 # failovers: they run on their own too, after the daemons driven hard.
 HEAVY_SUITES := BoundedMessagePathTests|BreachStormTests
 CLUSTER_SUITES := ShopLeasesTests|PostgresRecordStoreTests|ClusterEndToEndTests|ClusterPartitionTests
+# A real browser is CPU-heavy too: the pages' suite runs on its own.
+BROWSER_SUITES := BrowserPagesTests
 test: test-deps
 	$(SWIFT) build --build-tests
 	KEFU_BUILD_DIR=$$($(SWIFT) build --show-bin-path) $(SWIFT) test --skip-build \
-		--skip 'PropertyTests|$(HEAVY_SUITES)|$(CLUSTER_SUITES)'
+		--skip 'PropertyTests|$(HEAVY_SUITES)|$(CLUSTER_SUITES)|$(BROWSER_SUITES)'
 	KEFU_BUILD_DIR=$$($(SWIFT) build --show-bin-path) $(SWIFT) test --skip-build --filter '$(HEAVY_SUITES)'
 	KEFU_BUILD_DIR=$$($(SWIFT) build --show-bin-path) $(SWIFT) test --skip-build --filter '$(CLUSTER_SUITES)'
+	KEFU_BUILD_DIR=$$($(SWIFT) build --show-bin-path) $(SWIFT) test --skip-build --filter '$(BROWSER_SUITES)'
 	$(SWIFT) test --skip-build --filter PropertyTests
 
 # The relay benchmark of issue #11: the release kefud against a redis that fsyncs every write (appendonly yes,
@@ -76,11 +89,15 @@ UNITDIR := $(PREFIX)/lib/systemd/system
 CATALOGDIR := $(PREFIX)/lib/systemd/catalog
 DOCDIR := $(PREFIX)/share/doc/kefu
 CONFDIR := /etc/kefu
+# The board and workspace pages: kefud finds them at ../share/kefu/web from its binary (or [http] pages_dir).
+WEBDIR := $(PREFIX)/share/kefu/web
 
 install:
 	@bin="$(KEFU_BUILD_DIR)"; \
 	if [ -z "$$bin" ]; then $(SWIFT) build -c release && bin=$$($(SWIFT) build -c release --show-bin-path); fi; \
-	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(CATALOGDIR) $(DESTDIR)$(DOCDIR) $(DESTDIR)$(CONFDIR); \
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(CATALOGDIR) $(DESTDIR)$(DOCDIR) $(DESTDIR)$(CONFDIR) \
+		$(DESTDIR)$(WEBDIR); \
+	install -m 644 web/* $(DESTDIR)$(WEBDIR)/; \
 	install -m 755 "$$bin/kefud" "$$bin/kefuctl" $(DESTDIR)$(BINDIR)/; \
 	sed 's|/usr/local/bin/kefud|$(BINDIR)/kefud|' deploy/kefud.service > $(DESTDIR)$(UNITDIR)/kefud.service; \
 	chmod 644 $(DESTDIR)$(UNITDIR)/kefud.service; \
@@ -100,6 +117,8 @@ uninstall:
 		$(DESTDIR)$(UNITDIR)/kefud.socket \
 		$(DESTDIR)$(CATALOGDIR)/kefud.catalog $(DESTDIR)$(DOCDIR)/kefud.toml.example $(DESTDIR)$(DOCDIR)/message-ids.md
 	-rmdir $(DESTDIR)$(DOCDIR) 2>/dev/null
+	rm -rf $(DESTDIR)$(WEBDIR)
+	-rmdir $(DESTDIR)$(PREFIX)/share/kefu 2>/dev/null
 	cmp -s deploy/kefud.toml $(DESTDIR)$(CONFDIR)/kefud.toml && rm -f $(DESTDIR)$(CONFDIR)/kefud.toml || true
 	-rmdir $(DESTDIR)$(CONFDIR) 2>/dev/null
 	if [ -z "$(DESTDIR)" ]; then \

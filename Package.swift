@@ -152,6 +152,7 @@ let package = Package(
             name: "KefuServerTests",
             dependencies: [
                 "KefuServer", "KefuTestSupport", "KefuConfig", "KefuCore", "KefuSystemd", "KefuProtocol", "KefuStore",
+                "KefuHTTP",
             ]
         ),
     ],

@@ -1,3 +1,4 @@
+import Foundation
 import KefuConfig
 import KefuHTTP
 import KefuTestSupport
@@ -26,6 +27,28 @@ struct HTTPListenerTests {
         #expect(isReady.hasPrefix("HTTP/1.1 200 OK"))
         #expect(isReady.contains("content-length: 6\r\n") || isReady.contains("Content-Length: 6\r\n"))
         #expect(isReady.hasSuffix("\r\n\r\nready\n"))
+        await listener.close()
+    }
+
+    @Test func thePagesAreTheFilesThatWereThereAtStartServedFromMemory() async throws {
+        let directory = try TemporaryDirectory(prefix: "kefu-pages")
+        try "<h1>看板</h1>".write(toFile: directory.path + "/index.html", atomically: false, encoding: .utf8)
+        try "export const x = 1;".write(toFile: directory.path + "/kefu.js", atomically: false, encoding: .utf8)
+        try "secret".write(toFile: directory.path + "/notes.txt", atomically: false, encoding: .utf8)
+        let pages = try #require(StaticPages(directory: directory.path))
+        let listener = try await HTTPListener.bind(ListenAddress(host: "127.0.0.1", port: 0), pages: pages) { true }
+        let port = try #require(listener.localAddress?.port)
+        let board = try await httpGet(port, "/")
+        #expect(board.hasPrefix("HTTP/1.1 200 OK"))
+        #expect(board.contains("text/html; charset=utf-8"))
+        #expect(board.hasSuffix("\r\n\r\n<h1>看板</h1>"))
+        #expect(try await httpGet(port, "/static/kefu.js").contains("text/javascript; charset=utf-8"))
+        // Only the page types are served; a file added later, or a path outside, is not.
+        #expect(try await httpGet(port, "/static/notes.txt").hasPrefix("HTTP/1.1 404"))
+        try "late".write(toFile: directory.path + "/late.js", atomically: false, encoding: .utf8)
+        #expect(try await httpGet(port, "/static/late.js").hasPrefix("HTTP/1.1 404"))
+        #expect(try await httpGet(port, "/static/../index.html").hasPrefix("HTTP/1.1 404"))
+        #expect(StaticPages(directory: directory.path + "/nowhere") == nil)
         await listener.close()
     }
 

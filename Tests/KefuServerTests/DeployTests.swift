@@ -1,4 +1,5 @@
 import Foundation
+import KefuHTTP
 import KefuTestSupport
 import Testing
 
@@ -34,8 +35,13 @@ struct DeployTests {
             "usr/lib/systemd/system/kefud.service", "usr/lib/systemd/system/kefud.socket",
             "usr/share/doc/kefu/kefud.toml.example",
             "usr/share/doc/kefu/message-ids.md",
-        ]
-        #expect(Self.files(under: stage.path) == expected)
+        ] + ["agent.html", "agent.js", "board.js", "index.html", "kefu.js", "style.css"].map { "usr/share/kefu/web/\($0)" }
+        #expect(Self.files(under: stage.path) == expected.sorted())
+        // The installed kefud finds its pages beside it, with no setting.
+        #expect(
+            StaticPages.locate(configured: nil, executable: stage.path + "/usr/bin/kefud")
+                == stage.path + "/usr/share/kefu/web")
+        #expect(StaticPages(directory: stage.path + "/usr/share/kefu/web")?.files["/agent"] != nil)
         let unit = try String(contentsOfFile: stage.path + "/usr/lib/systemd/system/kefud.service", encoding: .utf8)
         #expect(unit.contains("ExecStart=/usr/bin/kefud --config /etc/kefu/kefud.toml"))
         #expect(FileManager.default.isExecutableFile(atPath: stage.path + "/usr/bin/kefud"))
