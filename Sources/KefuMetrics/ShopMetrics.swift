@@ -54,14 +54,11 @@ public final class ShopMetrics {
 
     // MARK: - Counting steps
 
-    /// Counts one step's effects. `closer` is who closed a conversation if the step's command did (nil for a timer
-    /// or the daemon): a close that tells nobody else names no closer in its events. `coreSeconds`: how long the
-    /// core took for the step, recorded when it assigned a conversation to an agent.
-    public func observe(
-        _ effects: [Effect], closer commandCloser: Closer?, coreSeconds: Double? = nil
-    ) {
-        // One pass; the rare facts that need another effect of the step (an opening's skill, a close's closer, an
-        // assignment's conversation) look for it then, so that a plain message costs no more than its counter.
+    /// Counts one step's effects. `coreSeconds`: how long the core took for the step, recorded when it assigned a
+    /// conversation to an agent.
+    public func observe(_ effects: [Effect], coreSeconds: Double? = nil) {
+        // One pass; the rare facts that need another effect of the step (an opening's skill, an assignment's
+        // conversation) look for it then, so that a plain message costs no more than its counter.
         var assigned = false
         var moved: Set<ConversationID> = []
         for effect in effects {
@@ -70,7 +67,7 @@ public final class ShopMetrics {
                 counted(message, in: effects)
             case .persist(.conversation(let record)) where record.state == .closed:
                 assignedOnce.remove(record.id)
-                let closer = Self.closer(of: record.id, in: effects) ?? commandCloser ?? .system
+                let closer = record.closedBy ?? .system
                 counter(MetricCatalog.conversationsClosed, ["reason": closer.rawValue]).increment()
             case .persist(.assignment(let assignment)):
                 switch assignment.reason {
@@ -133,14 +130,6 @@ public final class ShopMetrics {
     static func conversation(_ id: ConversationID, in effects: [Effect]) -> ConversationRecord? {
         for effect in effects {
             if case .persist(.conversation(let record)) = effect, record.id == id { return record }
-        }
-        return nil
-    }
-
-    /// Who closed the conversation, as the step's `CLOSED` event tells the other party.
-    static func closer(of id: ConversationID, in effects: [Effect]) -> Closer? {
-        for effect in effects {
-            if case .deliver(_, .closed(let closed, let by)) = effect, closed == id { return by }
         }
         return nil
     }

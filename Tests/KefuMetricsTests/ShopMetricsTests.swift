@@ -22,9 +22,9 @@ struct ShopMetricsTests {
         }
 
         @discardableResult
-        mutating func run(_ command: Command, closer: Closer? = nil) -> Step {
+        mutating func run(_ command: Command) -> Step {
             let step = core.handle(command, at: now)
-            metrics.observe(step.effects, closer: closer, coreSeconds: 0.000_02)
+            metrics.observe(step.effects, coreSeconds: 0.000_02)
             today.observe(step.effects, at: now)
             return step
         }
@@ -85,8 +85,8 @@ struct ShopMetricsTests {
 
         floor.run(.send(.agent("alice"), c1, text: "今天发"))  // round 2 answered after 20 s
         floor.run(.connect(.agent("bob")))  // bob takes the waiting refund chat, 32 s after it opened
-        floor.run(.close(.customer("c1"), c1), closer: .customer)
-        floor.run(.close(.agent("bob"), c2), closer: .agent)  // closed with its round unanswered
+        floor.run(.close(.customer("c1"), c1))
+        floor.run(.close(.agent("bob"), c2))  // closed with its round unanswered
         scrape = floor.scrape()
 
         #expect(scrape["kefud_conversations_opened_total", ["skill": "presales"]] == 1)

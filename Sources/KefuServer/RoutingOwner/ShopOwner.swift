@@ -72,15 +72,6 @@ final class ShopOwner {
         case person(Principal)
         case gateway(String)
 
-        /// Who closed a conversation when this session's command closed it (a gateway closes for its buyer).
-        var closer: Closer {
-            switch self {
-            case .person(.customer), .gateway: .customer
-            case .person(.agent): .agent
-            case .person(.supervisor): .supervisor
-            }
-        }
-
         /// Who a session is once logged in as `role` with `id` (a manager is a supervisor with more rungs).
         init(_ role: LoginRole, id: String) {
             switch role {
@@ -451,7 +442,7 @@ final class ShopOwner {
         _ step: Step, caller: SessionState?, tag: String?, reply: OutboundLine? = nil, page: Page = Page(),
         coreSeconds: Double? = nil
     ) {
-        metrics.observe(step.effects, closer: caller?.role?.closer, coreSeconds: coreSeconds)
+        metrics.observe(step.effects, coreSeconds: coreSeconds)
         today.observe(step.effects, at: clock.now())
         var hasRecords = false
         for effect in step.effects {
