@@ -102,6 +102,7 @@ install:
 	sed 's|/usr/local/bin/kefud|$(BINDIR)/kefud|' deploy/kefud.service > $(DESTDIR)$(UNITDIR)/kefud.service; \
 	chmod 644 $(DESTDIR)$(UNITDIR)/kefud.service; \
 	install -m 644 deploy/kefud.socket $(DESTDIR)$(UNITDIR)/kefud.socket; \
+	install -m 644 deploy/kefud-http.socket $(DESTDIR)$(UNITDIR)/kefud-http.socket; \
 	install -m 644 deploy/kefud.catalog $(DESTDIR)$(CATALOGDIR)/kefud.catalog; \
 	install -m 644 deploy/kefud.toml $(DESTDIR)$(DOCDIR)/kefud.toml.example; \
 	install -m 644 deploy/message-ids.md $(DESTDIR)$(DOCDIR)/message-ids.md; \
@@ -114,7 +115,7 @@ install:
 # Removes what `make install` put; /etc/kefu/kefud.toml only when it is still the shipped example.
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/kefud $(DESTDIR)$(BINDIR)/kefuctl $(DESTDIR)$(UNITDIR)/kefud.service \
-		$(DESTDIR)$(UNITDIR)/kefud.socket \
+		$(DESTDIR)$(UNITDIR)/kefud.socket $(DESTDIR)$(UNITDIR)/kefud-http.socket \
 		$(DESTDIR)$(CATALOGDIR)/kefud.catalog $(DESTDIR)$(DOCDIR)/kefud.toml.example $(DESTDIR)$(DOCDIR)/message-ids.md
 	-rmdir $(DESTDIR)$(DOCDIR) 2>/dev/null
 	rm -rf $(DESTDIR)$(WEBDIR)

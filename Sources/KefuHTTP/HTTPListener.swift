@@ -27,10 +27,10 @@ public final class HTTPListener: Sendable {
     public static func bind(
         _ address: ListenAddress, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
         metrics: MetricsSource? = nil, webSocket: WebSocketService? = nil, pages: StaticPages? = nil,
-        isReady: @escaping @Sendable () -> Bool
+        boundSocket: Int32? = nil, isReady: @escaping @Sendable () -> Bool
     ) async throws -> HTTPListener {
         let connections = OpenConnections()
-        let listener = try await ServerBootstrap(group: group)
+        let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .serverChannelOption(.backlog, value: 256)
             .childChannelInitializer { channel in
@@ -43,12 +43,29 @@ public final class HTTPListener: Sendable {
                         (upgraders: [service.upgrader()], completionHandler: { _ in })
                     }
                     try pipeline.configureHTTPServerPipeline(withServerUpgrade: upgrade, withErrorHandling: true)
-                    try pipeline.addHandler(
-                        HTTPEndpoints(isReady: isReady, metrics: metrics, hasWebSocket: webSocket != nil, pages: pages), name: httpOnlyHandlers[2])
+                    let endpoints = HTTPEndpoints(
+                        isReady: isReady, metrics: metrics, hasWebSocket: webSocket != nil, pages: pages)
+                    try pipeline.addHandler(endpoints, name: httpOnlyHandlers[2])
                 }
             }
-            .bind(host: address.host, port: address.port).get()
+        // A socket systemd passed (socket activation, or the previous process's listener kept in its store).
+        let listener =
+            if let boundSocket {
+                try await bootstrap.withBoundSocket(boundSocket).get()
+            } else {
+                try await bootstrap.bind(host: address.host, port: address.port).get()
+            }
         return HTTPListener(listener: listener, connections: connections)
+    }
+
+    /// A duplicate of the listening socket, for systemd's file descriptor store at a restart (the caller closes it).
+    public func duplicateDescriptor() async -> Int32? {
+        let listener = self.listener
+        return try? await listener.eventLoop.submit {
+            try listener.pipeline.syncOperations.withUnsafeTransportIfAvailable(of: NIOBSDSocket.Handle.self) {
+                fcntl($0, F_DUPFD_CLOEXEC, 0)
+            }
+        }.get()
     }
 
     /// Handlers only plain HTTP uses, by name: a WebSocket upgrade takes them out (the line protocol has its own

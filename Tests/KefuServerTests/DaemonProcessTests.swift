@@ -253,6 +253,57 @@ struct DaemonProcessTests {
         #expect(await kefud.waitForExit() == 0)
     }
 
+    /// `kefud-http.socket` as systemd passes it beside `kefud.socket`: HTTP requests made before kefud started wait in
+    /// the backlog and are answered.
+    @Test func socketActivationOfTheHTTPListenerByItsName() async throws {
+        let candidates = ["/usr/bin/systemd-socket-activate", "/bin/systemd-socket-activate"]
+        guard let activate = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
+            Issue.record("systemd-socket-activate is missing: `make deps` installs systemd")
+            return
+        }
+        let directory = try TemporaryDirectory(prefix: "kefud-http-activation")
+        let (port, http) = (try freeLoopbackPort(), try freeLoopbackPort())
+        let config = try writeConfiguration(
+            testConfiguration(extra: "[http]\nlisten = \"127.0.0.1:\(http)\"\n"), in: directory)
+        let kefud = try KefudProcess(
+            arguments: ["--config", config, "--state-dir", directory.path + "/var"], workingDirectory: directory.path,
+            launcher: [
+                activate, "--listen=127.0.0.1:\(port)", "--listen=127.0.0.1:\(http)", "--fdname=kefud:kefud-http",
+                "--setenv=NOTIFY_SOCKET",
+            ])
+        // The first connection (to the line port) starts kefud; an HTTP probe made meanwhile waits and is answered.
+        var client: LineClient?
+        for _ in 0..<100 where client == nil {
+            client = try? await LineClient.connect(port: port)
+            if client == nil { try await Task.sleep(for: .milliseconds(50)) }
+        }
+        #expect(try await client?.completion("p PING", timeout: .seconds(30)) == "p OK")
+        let health = try await httpExchange(
+            http, "GET /healthz HTTP/1.1\r\nHost: k\r\nConnection: close\r\n\r\n", timeout: .seconds(30))
+        #expect(health.hasPrefix("HTTP/1.1 200 OK"))
+        try await kefud.waitUntilReady()
+        #expect(kefud.output.contains("(socket activation: kefud-http)"), "\(kefud.output)")
+        #expect(!kefud.output.contains("unexpected descriptor closed"), "\(kefud.output)")
+        kefud.signal(SIGTERM)
+        #expect(await kefud.waitForExit() == 0)
+    }
+
+    /// A restart keeps the HTTP listener kefud bound itself in systemd's store, before the barrier, like the line
+    /// protocol's.
+    @Test func aRestartKeepsTheHTTPListenerInTheFileDescriptorStore() async throws {
+        let directory = try TemporaryDirectory(prefix: "kefud-http-fdstore")
+        let config = try writeConfiguration(
+            testConfiguration(extra: "[http]\nlisten = \"127.0.0.1:0\"\n"), in: directory)
+        let kefud = try KefudProcess(
+            arguments: ["--config", config, "--state-dir", directory.path + "/var"], workingDirectory: directory.path,
+            extraEnvironment: ["FDSTORE": "16"])
+        try await kefud.waitUntilReady()
+        kefud.signal(SIGUSR2)
+        #expect(await kefud.waitForNotification("FDNAME=kefud-http-listener"))
+        #expect(await kefud.waitForNotification("BARRIER=1"))
+        #expect(await kefud.waitForExit() == 0)
+    }
+
     @Test func aConfigErrorStopsStartWithFileLineAndKey() async throws {
         let directory = try TemporaryDirectory(prefix: "kefud-badconfig")
         let bad = testConfiguration(aliceSkills: "{ presales = 7 }")

@@ -32,7 +32,8 @@ struct DeployTests {
         try #require(installed.status == 0, "\(installed.output)\(installed.errorOutput)")
         let expected = [
             "etc/kefu/kefud.toml", "usr/bin/kefuctl", "usr/bin/kefud", "usr/lib/systemd/catalog/kefud.catalog",
-            "usr/lib/systemd/system/kefud.service", "usr/lib/systemd/system/kefud.socket",
+            "usr/lib/systemd/system/kefud-http.socket", "usr/lib/systemd/system/kefud.service",
+            "usr/lib/systemd/system/kefud.socket",
             "usr/share/doc/kefu/kefud.toml.example",
             "usr/share/doc/kefu/message-ids.md",
         ] + ["agent.html", "agent.js", "board.js", "index.html", "kefu.js", "style.css"].map { "usr/share/kefu/web/\($0)" }
@@ -69,7 +70,10 @@ struct DeployTests {
         let socket = directory.path + "/kefud.socket"
         try FileManager.default.copyItem(
             atPath: packageRoot.appendingPathComponent("deploy/kefud.socket").path, toPath: socket)
-        let verified = try await runCommand(analyze, ["verify", unit, socket])
+        let httpSocket = directory.path + "/kefud-http.socket"
+        try FileManager.default.copyItem(
+            atPath: packageRoot.appendingPathComponent("deploy/kefud-http.socket").path, toPath: httpSocket)
+        let verified = try await runCommand(analyze, ["verify", unit, socket, httpSocket])
         #expect(verified.status == 0)
         #expect(verified.output.isEmpty && verified.errorOutput.isEmpty, "\(verified.output)\(verified.errorOutput)")
 

@@ -218,6 +218,22 @@ struct SystemdIntegrationTests {
             ], "\(listening)")
     }
 
+    @Test func aRestartKeepsTheHTTPListenerInSystemdsStore() async throws {
+        let http = try freeLoopbackPort()
+        guard let kefud = try await SystemdKefud.boot(extra: "[http]\nlisten = \"127.0.0.1:\(http)\"\n") else { return }
+        defer { kefud.shutdown() }
+        try await kefud.systemd.systemctl(["start", "kefud.service"])
+        #expect(try await httpGet(http, "/readyz").hasPrefix("HTTP/1.1 200 OK"))
+        try await kefud.systemd.systemctl(["restart", "kefud.service"])
+        _ = try await kefud.waitForService { $0["ActiveState"] == "active" && $0["SubState"] == "running" }
+        #expect(try await httpGet(http, "/readyz").hasPrefix("HTTP/1.1 200 OK"))
+        let listening = try await kefud.systemd.journalEntries(["-u", "kefud.service", "MESSAGE=http listening"])
+        await kefud.expect(
+            listening.map { $0["KEFU_ADDRESS"] } == [
+                "127.0.0.1:\(http)", "127.0.0.1:\(http) (file descriptor store: kefud-http-listener)",
+            ], "\(listening)")
+    }
+
     @Test func aRestartAfterTheListenAddressChangedListensThereAndKeepsTheConnections() async throws {
         guard let kefud = try await SystemdKefud.boot() else { return }
         defer { kefud.shutdown() }
@@ -441,12 +457,13 @@ final class SystemdKefud: Sendable {
     /// systemd cannot boot in a namespace here.
     static func boot(
         firstResponseSeconds: Double = 120, serviceDropIn: String? = nil,
-        binds: [(source: String, target: String)] = [], sourceLocation: SourceLocation = #_sourceLocation
+        binds: [(source: String, target: String)] = [], extra: String = "",
+        sourceLocation: SourceLocation = #_sourceLocation
     ) async throws -> SystemdKefud? {
         guard let binary = findExecutable(named: "kefud") else { throw KefudProcess.NotBuilt() }
         let port = try freeLoopbackPort()
         let directory = try TemporaryDirectory(prefix: "kefu-etc")
-        let configuration = testConfiguration(firstResponseSeconds: firstResponseSeconds, port: port)
+        let configuration = testConfiguration(firstResponseSeconds: firstResponseSeconds, port: port, extra: extra)
         let deploy = packageRoot.appendingPathComponent("deploy")
         var units = [
             // ListenStream= empties the list, then the test's port: the shipped 7390 may be in use here.

@@ -84,7 +84,7 @@ extension KefuDaemon {
         shops recovered: [(name: String, configuration: KefuConfiguration, store: any RecordStore, core: RoutingCore)],
         carried: RestartCarryOver.File?, spreadConnections: Bool = false
     ) async throws -> Serving {
-        let passed = PassedDescriptors(passedDescriptors(), logger: logger)
+        let passed = PassedDescriptors(passedDescriptorsOnce(), logger: logger)
         let directory = ShopDirectory()
         var shops: [ServedShop] = []
         for shop in recovered {
@@ -205,7 +205,9 @@ struct PassedDescriptors {
     init(_ descriptors: [(fd: Int32, name: String)], logger: Logger) {
         var listeners: [(fd: Int32, name: String)] = []
         for descriptor in descriptors {
-            if descriptor.name.hasPrefix(RestartCarryOver.File.connectionPrefix) {
+            if [RestartCarryOver.File.httpListenerName, RestartCarryOver.File.httpActivatedName].contains(descriptor.name) {
+                continue  // the HTTP listener's: `startHTTP` took it
+            } else if descriptor.name.hasPrefix(RestartCarryOver.File.connectionPrefix) {
                 connections[descriptor.name] = descriptor.fd
             } else if descriptor.name == RestartCarryOver.File.listenerName, stored == nil {
                 stored = descriptor

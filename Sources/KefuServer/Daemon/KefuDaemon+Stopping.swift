@@ -62,10 +62,16 @@ extension KefuDaemon {
             for store in stores { await store.shutdown() }
         }
         let listener = serving.storedListener.withLock { $0 }
+        let http = httpDuplicate.withLock { taken in
+            defer { taken = nil }
+            return taken
+        }
         if let fileDescriptorStore, let carriedOver {
-            giveToSystemd(carriedOver, sockets: serving.collector.take(), listener: listener, to: fileDescriptorStore)
-        } else if let listener {
-            close(listener)
+            giveToSystemd(
+                carriedOver, sockets: serving.collector.take(), listener: listener, http: http, to: fileDescriptorStore)
+        } else {
+            if let listener { close(listener) }
+            if let http { close(http) }
         }
         logger.info("stopped")
     }
@@ -74,8 +80,13 @@ extension KefuDaemon {
     /// barrier makes sure systemd has them before this process exits.
     private func giveToSystemd(
         _ owners: [RestartCarryOver.Sessions], sockets: [SessionID: RestartCarryOver.DetachedSocket], listener: Int32?,
-        to store: FileDescriptorStore
+        http: Int32?, to store: FileDescriptorStore
     ) {
+        // The HTTP listener first: whatever becomes of the connections, HTTP clients wait in its backlog meanwhile.
+        if let http {
+            store.store(http, name: RestartCarryOver.File.httpListenerName)
+            close(http)
+        }
         var carried = RestartCarryOver.Sessions()
         var keptByShop: [String: RestartCarryOver.Kept] = [:]
         for owner in owners {

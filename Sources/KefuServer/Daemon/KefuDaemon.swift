@@ -47,6 +47,11 @@ public final class KefuDaemon: Service, Sendable {
     let running = Mutex<Serving?>(nil)
     /// The HTTP listener's port once bound (`[http] listen`; useful with port 0).
     let httpPort = Mutex<Int?>(nil)
+    /// What systemd passed at start, taken once (`sd_listen_fds` clears the environment): HTTP takes its listener
+    /// first, the line protocol the rest.
+    private let passed = Mutex<[(fd: Int32, name: String)]?>(nil)
+    /// A duplicate of the HTTP listener kefud bound itself, for the file descriptor store at a restart.
+    let httpDuplicate = Mutex<Int32?>(nil)
 
     /// `[server]` settings (a reload does not change them).
     var server: ServerSettings { node.server }
@@ -192,6 +197,14 @@ public final class KefuDaemon: Service, Sendable {
     /// Waits until the listener is bound and returns its port (useful when configured with port 0).
     public func boundPort() async throws -> Int {
         try await readiness.wait()
+    }
+
+    /// The descriptors systemd passed, read once.
+    func passedDescriptorsOnce() -> [(fd: Int32, name: String)] {
+        passed.withLock { taken in
+            if taken == nil { taken = passedDescriptors() }
+            return taken!
+        }
     }
 
     /// The HTTP listener's port, once `boundPort()` has returned (nil without `[http]`).

@@ -58,6 +58,10 @@ enum RestartCarryOver {
         static let fileName = "handover.json"
         /// The `FDNAME=` of a listener kefud bound itself (a socket-activated one stays with `kefud.socket`).
         static let listenerName = "kefud-listener"
+        /// The HTTP listener kefud bound itself, kept in the file descriptor store across a restart.
+        static let httpListenerName = "kefud-http-listener"
+        /// The HTTP listener of a socket unit (`FileDescriptorName=kefud-http`, deploy/kefud-http.socket).
+        static let httpActivatedName = "kefud-http"
         static let connectionPrefix = "conn-"
         /// Version 2 keeps away buyers' events as typed events (version 1 kept rendered lines).
         static let currentVersion = 2
