@@ -73,18 +73,18 @@ function draw() {
     "div",
     { class: "tiles" },
     tile("tile-waiting", "排队 Waiting", shop.waiting, `最久 longest ${wait(shop.oldest_wait_ms)}`, level(shop.oldest_wait_ms, firstLimit), showQueue),
-    tile("tile-unanswered", "未回复 Unanswered", shop.unanswered, `最久 oldest ${wait(shop.oldest_unanswered_ms)}`, level(shop.oldest_unanswered_ms, unansweredLimit)),
+    tile("tile-unanswered", "未回复 Unanswered", shop.unanswered, `最久 oldest ${wait(shop.oldest_unanswered_ms)}`, level(shop.oldest_unanswered_ms, unansweredLimit), () => showChats("unanswered=1", "未回复 Unanswered")),
     tile("tile-rate", "今日响应率 Rate today", percent(shop.rate_today), `${shop.met_today} met / ${shop.breached_today} breached`),
     tile("tile-first-response", "首响 First response", shop.first_response_p50_ms === "-" ? "–" : clock(+shop.first_response_p50_ms), `p90 ${shop.first_response_p90_ms === "-" ? "–" : clock(+shop.first_response_p90_ms)}`),
     tile("tile-agents", "坐席 Agents", `${shop.online} 在线`, `${shop.away} 离开 · ${shop.offline} 离线 · ${shop.disconnected} 断线`),
     tile("tile-seats", "接待量 Seats", `${shop.seats_used}/${shop.seats}`, "used / capacity"),
     tile("tile-csat", "满意度 CSAT", shop.csat_today === "-" ? "–" : shop.csat_today, `${shop.ratings_today} ratings · ${shop.good_today} 好评 · ${shop.bad_today} 差评`),
   );
-  const skills = table(["技能 Skill", "排队", "最久等待", "未回复", "最久未回复", "接待中"], [...board.skills.values()].map((s) => [s.skill, s.waiting, wait(s.oldest_wait_ms), s.unanswered, wait(s.oldest_unanswered_ms), s.active]));
-  const stores = table(["店铺 Store", "排队", "最久等待", "未回复", "响应率", "满意度"], [...board.stores.values()].map((s) => [s.store, s.waiting, wait(s.oldest_wait_ms), s.unanswered, percent(s.rate_today), s.csat_today]));
+  const skills = table(["技能 Skill", "排队", "最久等待", "未回复", "最久未回复", "接待中"], [...board.skills.values()].map((s) => [s.skill, s.waiting, wait(s.oldest_wait_ms), s.unanswered, wait(s.oldest_unanswered_ms), s.active]), (row) => showChats(`skill=${row[0]}`, `技能 ${row[0]}`));
+  const stores = table(["店铺 Store", "排队", "最久等待", "未回复", "响应率", "满意度"], [...board.stores.values()].map((s) => [s.store, s.waiting, wait(s.oldest_wait_ms), s.unanswered, percent(s.rate_today), s.csat_today]), (row) => showChats(`store=${row[0]}`, `店铺 ${row[0]}`));
   const agents = el("table", { id: "agents" },
     el("thead", {}, el("tr", {}, ...["坐席 Agent", "状态 State", "时长", "接待", "未回复", "最久", "轮次", "响应率", "超时", "满意度"].map((h) => el("th", {}, h)))),
-    el("tbody", {}, ...[...board.agents.values()].map((a) => el("tr", { "data-agent": a.agent },
+    el("tbody", {}, ...[...board.agents.values()].map((a) => el("tr", { "data-agent": a.agent, onclick: () => showChats(`agent=${a.agent}`, `坐席 ${a.name || a.agent}`) },
       el("td", {}, `${a.name || a.agent}`), el("td", { class: `state-${a.state}` }, a.state), el("td", { class: "num" }, wait(a.since_ms)),
       el("td", { class: "num" }, `${a.held}/${a.max}`), el("td", { class: "num" }, a.unanswered), el("td", { class: `num ${level(a.oldest_unanswered_ms, unansweredLimit)}` }, wait(a.oldest_unanswered_ms)),
       el("td", { class: "num" }, a.rounds_today), el("td", { class: "num" }, percent(a.rate_today)), el("td", { class: "num" }, a.breached_today), el("td", { class: "num" }, a.csat_today)))));
@@ -98,8 +98,20 @@ function draw() {
   );
 }
 
-function table(header, rows) {
-  return el("table", {}, el("thead", {}, el("tr", {}, ...header.map((h) => el("th", {}, h)))), el("tbody", {}, ...rows.map((row) => el("tr", {}, ...row.map((cell) => el("td", {}, cell))))));
+function table(header, rows, onRow) {
+  return el("table", {}, el("thead", {}, el("tr", {}, ...header.map((h) => el("th", {}, h)))), el("tbody", {}, ...rows.map((row) => el("tr", { onclick: onRow ? () => onRow(row) : undefined }, ...row.map((cell) => el("td", {}, cell))))));
+}
+
+/** The open conversations behind a number (an agent's, a skill's, a store's, the unanswered ones): CHATS. */
+async function showChats(filter, title) {
+  const detail = document.getElementById("detail");
+  try {
+    const { lines } = await connection.send(`CHATS ${filter}`);
+    detail.replaceChildren(el("div", { class: "panel", id: "chats" }, el("h2", {}, `${title} · 会话 conversations`),
+      table(["会话", "状态", "坐席", "技能", "买家", "等待", "未回复"], lines.map((l) => [el("a", { href: "#", onclick: (e) => { e.preventDefault(); showConversation(l.fields.conv); } }, l.fields.conv), l.fields.state, l.fields.agent, l.fields.skill, l.fields.customer, wait(l.fields.waited_ms), wait(l.fields.unanswered_ms)]))));
+  } catch (failure) {
+    detail.replaceChildren(el("p", { class: "error" }, failure.message));
+  }
 }
 
 /** Arrivals per hour as SVG bars. */

@@ -32,7 +32,7 @@ export function unescapeText(text) {
 }
 
 /** Data lines that belong to the answer of the command whose completion follows them. */
-const DATA = new Set(["WAITING", "AGENT", "HISTORY", "EXPLAIN", "CANDIDATE", "OTHERS"]);
+const DATA = new Set(["WAITING", "AGENT", "HISTORY", "EXPLAIN", "CANDIDATE", "OTHERS", "CHAT"]);
 
 export class KefuConnection {
   constructor({ onEvent, onClose }) {

@@ -32,9 +32,9 @@ public enum OutboundLine: Sendable, Equatable {
     /// `* CONV conv= state= agent= [customer=]`: where an open conversation stands, replayed to a buyer (or its
     /// gateway, with the buyer named) that logs in again.
     case conversation(ConversationID, state: ConversationState, agent: AgentID?, customer: CustomerID?)
-    /// `* BOARD-<KIND> key=value ...`: a line of the supervisor board (`BOARD`), answered and then pushed when it
-    /// changes.
-    indirect case board(kind: String, [Field])
+    /// `* NAME key=value ...` with no text: the supervisor board's lines (`* BOARD-SHOP …`, answered and then pushed
+    /// when they change) and `CHATS`' (`* CHAT …`).
+    indirect case data(name: String, [Field])
     /// `* BYE [reason=<why>]`: the server closes the connection.
     case bye(reason: SignOutReason?)
     /// `* MOVED shop=<shop> node=<host:port> epoch=<n>`: in a cluster, the node that serves the shop, under the epoch
@@ -68,9 +68,9 @@ public enum OutboundLine: Sendable, Equatable {
         case .event(let event, let form):
             event.write(form, to: &buffer)
             return
-        case .board(let kind, let fields):
-            buffer.writeStaticString("* BOARD-")
-            buffer.writeString(kind)
+        case .data(let name, let fields):
+            buffer.writeStaticString("* ")
+            buffer.writeString(name)
             for field in fields { buffer.writeField(named: field.key, field.value) }
         case .waiting(let entry):
             buffer.writeStaticString("* WAITING")

@@ -72,13 +72,15 @@ public enum Request: Equatable, Sendable {
     case board
     /// `DUE <conv>`: the waiting round's time left.
     case due(conversation: Int64)
+    /// `CHATS [agent=] [skill=] [store=] [unanswered=1]`: the open conversations behind a board number.
+    case chats(agent: String?, skill: String?, store: String?, unanswered: Bool)
     /// `RATE <conv> <1-5> [customer=<id>] [:<comment>]`: the buyer answers the survey of a closed conversation.
     case rate(conversation: Int64, rating: Int, comment: String?, customer: String? = nil)
 
     /// Every verb the protocol knows, for `unknown-verb` errors.
     public static let verbs = [
         "LOGIN", "PING", "QUIT", "OPEN", "SEND", "CLOSE", "PRESENCE", "HISTORY", "TRANSFER", "NOTE", "NOTES",
-        "HANDOVER", "ASSIGN", "EXPLAIN", "QUEUE", "AGENTS", "WATCH", "HOLD", "RATE", "BOARD", "DUE",
+        "HANDOVER", "ASSIGN", "EXPLAIN", "QUEUE", "AGENTS", "WATCH", "HOLD", "RATE", "BOARD", "DUE", "CHATS",
     ]
 
     /// Shop, store, language and skill names: 1-64 of `a-z0-9_-`, as in the configuration (a shop's name can name
@@ -248,6 +250,15 @@ public enum Request: Equatable, Sendable {
         case "WATCH":
             try line.expect(words: 0, options: [], text: false, usage: "WATCH")
             self = .watch
+        case "CHATS":
+            let usage = "CHATS [agent=<id>] [skill=<skill>] [store=<store>] [unanswered=1]"
+            try line.expect(words: 0, options: ["agent", "skill", "store", "unanswered"], text: false, usage: usage)
+            if let flag = line.option("unanswered"), flag != "1" {
+                throw ProtocolError(.badArgs, "unanswered must be 1; usage: \(usage)")
+            }
+            self = .chats(
+                agent: line.option("agent"), skill: line.option("skill"), store: line.option("store"),
+                unanswered: line.option("unanswered") == "1")
         case "DUE":
             try line.expect(words: 1, options: [], text: false, usage: "DUE <conv>")
             self = .due(conversation: try line.conversation())

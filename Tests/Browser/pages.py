@@ -122,6 +122,13 @@ try:
     assert line == "* MSG conv=1 from=agent :有的 😊\\n今天下单明天发", line
     wait(agent, 5).until(lambda d: "已回复" in text_of(d, '#chats li[data-conv="1"]'))
 
+    # Any number leads to its conversations: alice's row lists hers, one opens its history and EXPLAIN.
+    board.find_element(By.CSS_SELECTOR, 'tr[data-agent="alice"]').click()
+    wait(board, 5).until(lambda d: "buyer-1" in text_of(d, "#chats"))
+    board.find_element(By.CSS_SELECTOR, "#chats a").click()
+    wait(board, 5).until(lambda d: "这件外套有M码吗?" in text_of(d, "#conversation"))
+    assert "EXPLAIN" in text_of(board, "#conversation")
+
     # A chat nobody can take waits past its limit: the tile turns red and the breach is in the feed.
     waiting = Buyer("buyer-2")
     assert waiting.command("o OPEN complaint :质量问题") == "o OK conv=2"

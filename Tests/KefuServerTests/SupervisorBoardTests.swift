@@ -54,6 +54,17 @@ struct SupervisorBoardTests {
         #expect(!pushed.contains { $0["skill"] == "logistics" })  // unchanged: not sent again
         #expect(!pushed.contains { $0["agent"] == "bob" })
 
+        // Behind the numbers: the conversations (an agent's, the unanswered ones, a skill's).
+        let chats = try await lead.command("c CHATS agent=alice")
+        #expect(chats.last == "c OK count=1")
+        let chat = Self.fields(chats.first { $0.hasPrefix("* CHAT ") } ?? "")
+        #expect(chat["conv"] == "1" && chat["state"] == "assigned" && chat["customer"] == "buyer-1")
+        #expect(chat["unanswered_ms"] != "-")
+        #expect(try await lead.command("u CHATS unanswered=1").last == "u OK count=1")
+        #expect(try await lead.command("s CHATS skill=logistics").last == "s OK count=0")
+        #expect(try await lead.completion("x CHATS unanswered=2").hasPrefix("x ERR bad-args"))
+        #expect(try await alice.completion("c CHATS") == "c ERR forbidden :CHATS is for supervisors")
+
         // Only supervisors get the board.
         #expect(try await alice.completion("b BOARD") == "b ERR forbidden :BOARD is for supervisors")
         for client in [lead, alice, buyer] { await client.close() }

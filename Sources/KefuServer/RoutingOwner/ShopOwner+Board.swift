@@ -14,6 +14,31 @@ extension ShopOwner {
         emitListing(lines.map(\.line), completion: .ok(tag: tag, [Field("count", "\(lines.count)")]), to: session)
     }
 
+    /// `CHATS`: the open conversations behind a board number (an agent's, a skill's, a store's, the unanswered ones),
+    /// by id, as `* CHAT` data lines.
+    func answerChats(
+        _ session: SessionState, tag: String, agent: String?, skill: String?, store: String?, unanswered: Bool
+    ) {
+        let now = clock.now()
+        let records = core.openConversations { record in
+            (agent == nil || record.agent?.rawValue == agent) && (skill == nil || record.skill.name == skill)
+                && (store == nil || (record.store ?? "(none)") == store)
+                && (!unanswered || (record.state == .assigned && record.roundStartedAt != nil))
+        }
+        let lines = records.map { record -> OutboundLine in
+            .data(
+                name: "CHAT",
+                [
+                    Field("conv", record.id.description), Field("state", record.state.rawValue),
+                    Field("agent", record.agent?.rawValue ?? "none"), Field("skill", record.skill.name),
+                    Field("store", record.store ?? "(none)"), Field("customer", record.customer.rawValue),
+                    Field("round", "\(record.round)"), Field("waited_ms", "\((now - record.openedAt).value)"),
+                    Field("unanswered_ms", record.roundStartedAt.map { "\((now - $0).value)" } ?? "-"),
+                ])
+        }
+        emitListing(lines, completion: .ok(tag: tag, [Field("count", "\(lines.count)")]), to: session)
+    }
+
     /// The changed lines to every subscribed session (a housekeeping tick).
     func pushBoard() {
         boardSessions.removeAll { $0.gone || $0.closing }
@@ -53,16 +78,16 @@ extension ShopOwner {
             Field("first_response_p90_ms", today.firstResponse(percentile: 0.9).map { "\($0)" } ?? "-"),
         ]
         shop += Self.dayFields(today.shop)
-        lines.append(("shop", .board(kind: "SHOP", shop)))
+        lines.append(("shop", .data(name: "BOARD-SHOP", shop)))
         for (skill, chats) in readings.skills.sorted(by: { $0.key < $1.key }) {
-            lines.append(("skill:\(skill)", .board(kind: "SKILL", [Field("skill", skill.name)] + Self.chatFields(chats))))
+            lines.append(("skill:\(skill)", .data(name: "BOARD-SKILL", [Field("skill", skill.name)] + Self.chatFields(chats))))
         }
         let stores = Set(readings.stores.keys).union(today.stores.keys).sorted()
         for store in stores {
             let fields =
                 [Field("store", store)] + Self.chatFields(readings.stores[store] ?? ShopReadings.OpenChats())
                 + Self.dayFields(today.stores[store] ?? DayTally.Score())
-            lines.append(("store:\(store)", .board(kind: "STORE", fields)))
+            lines.append(("store:\(store)", .data(name: "BOARD-STORE", fields)))
         }
         for (id, agent) in readings.agentRows.sorted(by: { $0.key < $1.key }) {
             var fields = [
@@ -74,9 +99,9 @@ extension ShopOwner {
             ]
             fields += Self.dayFields(today.agents[id] ?? DayTally.Score())
             fields.append(Field("name", agent.name))
-            lines.append(("agent:\(id)", .board(kind: "AGENT", fields)))
+            lines.append(("agent:\(id)", .data(name: "BOARD-AGENT", fields)))
         }
-        lines.append(("hours", .board(kind: "HOURS", [Field("arrivals", today.arrivals.map(String.init).joined(separator: ","))])))
+        lines.append(("hours", .data(name: "BOARD-HOURS", [Field("arrivals", today.arrivals.map(String.init).joined(separator: ","))])))
         return lines
     }
 

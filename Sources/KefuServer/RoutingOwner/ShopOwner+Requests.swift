@@ -54,11 +54,19 @@ extension ShopOwner {
         guard let role = session.role else {
             return refuse(session, tag, ProtocolError(.notLoggedIn, "LOGIN first"))
         }
-        if case .board = request {
+        switch request {
+        case .board:
             guard case .person(.supervisor) = role else {
                 return refuse(session, tag, ProtocolError(.forbidden, "BOARD is for supervisors"))
             }
             return answerBoard(session, tag: tag)
+        case .chats(let agent, let skill, let store, let unanswered):
+            guard case .person(.supervisor) = role else {
+                return refuse(session, tag, ProtocolError(.forbidden, "CHATS is for supervisors"))
+            }
+            return answerChats(session, tag: tag, agent: agent, skill: skill, store: store, unanswered: unanswered)
+        default:
+            break
         }
         let command: Command
         do {
@@ -186,7 +194,7 @@ extension ShopOwner {
             return .tick
         case .due(let conversation):
             return .due(try person, ConversationID(conversation))
-        case .login, .ping, .quit, .board:
+        case .login, .ping, .quit, .board, .chats:
             return .tick  // handled before
         }
     }
