@@ -144,7 +144,7 @@ struct PostgresRecordReader: RecordReader {
             """
         ).map { row in
             let cells = Cells(row)
-            return RecordSQL.round(from: cells, of: ConversationID(cells.int64(11)))
+            return RecordSQL.round(from: cells, of: ConversationID(cells.int64(12)))
         }
         let surveys = try query(
             """

@@ -153,6 +153,7 @@ struct RecordBatch {
         columns.text(row.agent?.rawValue)
         columns.text(row.skill.name)
         columns.text(row.store)
+        columns.bigint(row.warnedAt?.unixMilliseconds)
     }
 }
 

@@ -111,9 +111,11 @@ enum RecordTables {
             agent text,
             skill text NOT NULL,
             store text,
+            warned_at bigint,
             PRIMARY KEY (shop, conversation, round)
         )
         """,
+        "ALTER TABLE kefu_rounds ADD COLUMN IF NOT EXISTS warned_at bigint",
         "CREATE INDEX IF NOT EXISTS kefu_rounds_started_at ON kefu_rounds (shop, started_at)",
         """
         CREATE TABLE IF NOT EXISTS kefu_ratings (
@@ -183,7 +185,7 @@ enum RecordSection: Int, CaseIterable {
             [
                 "conversation": .bigint, "round": .bigint, "started_at": .bigint, "due_at": .bigint,
                 "answered_at": .bigint, "breached_at": .bigint, "closed_at": .bigint, "waited_ms": .bigint,
-                "escalation_level": .bigint, "agent": .text, "skill": .text, "store": .text,
+                "escalation_level": .bigint, "agent": .text, "skill": .text, "store": .text, "warned_at": .bigint,
             ]
         case .messages:
             [

@@ -364,6 +364,8 @@ public struct RoundRecord: Sendable, Equatable {
     public var agent: AgentID?
     /// The highest escalation level it reached (0: none).
     public var escalationLevel = 0
+    /// When its holder was warned (`SLA-WARN`), if it was.
+    public var warnedAt: Instant?
     /// How long the buyer waited inside business hours (until the answer or the close): what reports count.
     public var businessWaited: Milliseconds?
     public var skill: Skill

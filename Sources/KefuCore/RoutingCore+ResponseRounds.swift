@@ -71,6 +71,7 @@ extension RoutingCore {
             store: record.store
         )
         round.escalationLevel = record.roundEscalationLevel
+        round.warnedAt = record.roundWarnedAt
         round.businessWaited = (answeredAt ?? closedAt).map {
             policy.calendar(for: record).elapsed(from: started, to: $0)
         }
@@ -91,6 +92,8 @@ extension RoutingCore {
         guard let holder = open.record.agent else { return }  // queued: nobody holds it to warn
         conversations[id]?.record.roundWarnedAt = now
         persist(id)
+        // The round's row keeps the warning too: reports count warnings per agent and day.
+        if let record = conversations[id]?.record { persistRound(of: record) }
         let sla = SLAKind(round: round)
         effects.append(.deliver(.agent(holder), .slaWarning(id, sla: sla, left: due - now)))
         let facts = roundBreach(open.record, started: start, due: due, at: now)

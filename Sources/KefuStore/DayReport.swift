@@ -79,7 +79,7 @@ public enum DayReport {
     }
     struct Round {
         var conversation: Int64, round: Int, startedAt: Int64, answeredAt: Int64?, breachedAt: Int64?
-        var waited: Int64?, escalation: Int, agent: String?, skill: String, store: String?
+        var waited: Int64?, escalation: Int, agent: String?, skill: String, store: String?, warned: Bool = false
     }
     struct Assignment { var conversation: Int64, agent: String?, at: Int64, reason: String }
     struct Message { var conversation: Int64, sender: String, author: String, at: Int64, automatic: Bool }
@@ -105,13 +105,13 @@ public enum DayReport {
         static func read(_ db: SQLiteConnection, from: Int64, until: Int64) throws(StoreError) -> Facts {
             var facts = Facts(from: from, until: until)
             let inRange = "BETWEEN ?1 AND ?2 - 1"
-            try each(db, "SELECT conversation, round, started_at, answered_at, breached_at, waited_ms, escalation_level, agent, skill, store FROM rounds WHERE started_at \(inRange)", from, until) { row in
+            try each(db, "SELECT conversation, round, started_at, answered_at, breached_at, waited_ms, escalation_level, agent, skill, store, warned_at FROM rounds WHERE started_at \(inRange)", from, until) { row in
                 facts.rounds.append(
                     Round(
                         conversation: row.int64(0), round: Int(row.int64(1)), startedAt: row.int64(2),
                         answeredAt: row.optionalInt64(3), breachedAt: row.optionalInt64(4), waited: row.optionalInt64(5),
                         escalation: Int(row.int64(6)), agent: row.optionalString(7), skill: row.string(8),
-                        store: row.optionalString(9)))
+                        store: row.optionalString(9), warned: !row.isNull(10)))
             }
             try each(db, "SELECT conversation, sender, author, at, automatic FROM messages WHERE at \(inRange)", from, until) { row in
                 facts.messages.append(
@@ -192,7 +192,7 @@ public enum DayReport {
 
     /// Rounds and ratings of one group on one day, as the platforms and the board count them.
     struct Score {
-        var rounds = 0, met = 0, breached = 0, within180 = 0, escalated = 0
+        var rounds = 0, met = 0, breached = 0, within180 = 0, escalated = 0, warned = 0
         var firstResponses: [Int64] = [], responses: [Int64] = []
         var requests = 0, stars = [0, 0, 0, 0, 0]
 
@@ -201,6 +201,7 @@ public enum DayReport {
             if round.answeredAt != nil && round.breachedAt == nil { met += 1 }
             if round.breachedAt != nil { breached += 1 }
             if round.escalation > 0 { escalated += 1 }
+            if round.warned { warned += 1 }
             if round.answeredAt != nil, let waited = round.waited {
                 responses.append(waited)
                 if round.round == 1 { firstResponses.append(waited) }
@@ -220,7 +221,8 @@ public enum DayReport {
             [
                 "\(rounds)", "\(met)", "\(breached)", percent(met, of: met + breached), "\(within180)",
                 percent(within180, of: met + breached), seconds(mean(firstResponses)),
-                seconds(percentile90(firstResponses)), seconds(mean(responses)), "\(escalated)", "\(requests)",
+                seconds(percentile90(firstResponses)), seconds(mean(responses)), "\(warned)", "\(escalated)",
+                "\(requests)",
                 "\(ratings)",
             ] + stars.map { "\($0)" } + [
                 percent(stars[3] + stars[4], of: ratings), percent(stars[0] + stars[1], of: ratings),
@@ -230,7 +232,8 @@ public enum DayReport {
 
     static let scoreHeader = [
         "rounds", "rounds_met", "rounds_breached", "response_rate_pct", "answered_within_180s", "rate_180s_pct",
-        "first_response_avg_s", "first_response_p90_s", "response_avg_s", "escalated_rounds", "csat_requests",
+        "first_response_avg_s", "first_response_p90_s", "response_avg_s", "warned_rounds", "escalated_rounds",
+        "csat_requests",
         "ratings", "rating_1", "rating_2", "rating_3", "rating_4", "rating_5", "csat_pct", "dsat_pct",
     ]
 
@@ -394,7 +397,7 @@ public enum DayReport {
         func key(skill: String, store: String?, at instant: Int64) -> Key {
             let probe = Round(
                 conversation: 0, round: 0, startedAt: 0, answeredAt: nil, breachedAt: nil, waited: nil, escalation: 0,
-                agent: nil, skill: skill, store: store)
+                agent: nil, skill: skill, store: store, warned: false)
             return Key(day: days.day(instant), group: group(probe))
         }
         for round in facts.rounds { work[key(skill: round.skill, store: round.store, at: round.startedAt), default: Work()].score.add(round) }

@@ -66,8 +66,8 @@ package enum RecordSQL {
 
     static let upsertRound: StaticString = """
         INSERT INTO rounds (conversation, round, started_at, due_at, answered_at, breached_at, closed_at, waited_ms,
-            agent, skill, store, escalation_level)
-        VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
+            agent, skill, store, escalation_level, warned_at)
+        VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
         ON CONFLICT(conversation, round) DO UPDATE SET
             started_at = excluded.started_at,
             due_at = excluded.due_at,
@@ -78,7 +78,8 @@ package enum RecordSQL {
             agent = excluded.agent,
             skill = excluded.skill,
             store = excluded.store,
-            escalation_level = excluded.escalation_level
+            escalation_level = excluded.escalation_level,
+            warned_at = excluded.warned_at
         """
 
     // A message is a whole row keyed by (conversation, seq): re-applying it replaces it with itself.
@@ -116,7 +117,8 @@ package enum RecordSQL {
         """
 
     package static let roundColumns = """
-        round, started_at, due_at, answered_at, breached_at, closed_at, agent, skill, store, escalation_level, waited_ms
+        round, started_at, due_at, answered_at, breached_at, closed_at, agent, skill, store, escalation_level, waited_ms,
+        warned_at
         """
 
     package static let assignmentColumns = "agent, at, reason, explanation"
@@ -203,6 +205,7 @@ package enum RecordSQL {
             statement.bind(10, row.skill.name)
             statement.bind(11, row.store)
             statement.bind(12, Int64(row.escalationLevel))
+            statement.bind(13, row.warnedAt?.unixMilliseconds)
             try statement.run(.write)
         case .presence(let row):
             let statement = try connection.statement(insertPresence, .write)
@@ -296,6 +299,7 @@ package enum RecordSQL {
         round.escalationLevel = Int(row.int64(9))
         // What was written as the wait: inside business hours.
         round.businessWaited = row.optionalInt64(10).map(Milliseconds.init)
+        round.warnedAt = row.optionalInt64(11).map(Instant.init(unixMilliseconds:))
         return round
     }
 

@@ -176,6 +176,8 @@ enum Schema {
         CREATE INDEX presence_at ON presence(at);
         ALTER TABLE conversations ADD COLUMN closed_by TEXT;
         """,
+        // Version 8: when a round's holder was warned (SLA-WARN), for the day reports' warnings per agent.
+        "ALTER TABLE rounds ADD COLUMN warned_at INTEGER;",
     ]
 
     /// The version this build writes.

@@ -192,7 +192,7 @@ public final class StoreReader: RecordReader {
         defer { rounds.reset() }
         rounds.bind(1, since.unixMilliseconds)
         while try rounds.step(.read) {
-            day.rounds.append(RecordSQL.round(from: rounds, of: ConversationID(rounds.int64(11))))
+            day.rounds.append(RecordSQL.round(from: rounds, of: ConversationID(rounds.int64(12))))
         }
         let surveys = try prepare("SELECT \(RecordSQL.ratingColumns) FROM ratings WHERE requested_at >= ?1")
         defer { surveys.reset() }

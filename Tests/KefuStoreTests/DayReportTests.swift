@@ -49,6 +49,7 @@ struct DayReportTests {
             at: local(9, 5))
         day.run(.send(.agent("alice"), ConversationID(1), text: "在的,您说"), at: local(9, 5, 30))
         day.run(.send(.customer("buyer-1"), ConversationID(1), text: "M码有吗?"), at: local(9, 10))
+        day.run(.tick, at: local(9, 12))  // round 2's warning (at 100 of its 180 s): alice is warned
         day.run(.send(.agent("alice"), ConversationID(1), text: "有的"), at: local(9, 14))
         day.run(.close(.agent("alice"), ConversationID(1)), at: local(9, 20))
         day.run(.rate(.customer("buyer-1"), ConversationID(1), rating: 5, comment: "回复快, \"很专业\""), at: local(9, 21))
@@ -114,7 +115,8 @@ struct DayReportTests {
             "answer_ratio": "0.67", "transfers_in": "0", "transfers_out": "1", "avg_conversation_s": "900.0",
             "rounds": "2", "rounds_met": "1", "rounds_breached": "1", "response_rate_pct": "50.0",
             "answered_within_180s": "1", "rate_180s_pct": "50.0", "first_response_avg_s": "30.0",
-            "first_response_p90_s": "30.0", "response_avg_s": "135.0", "escalated_rounds": "1", "csat_requests": "1",
+            "first_response_p90_s": "30.0", "response_avg_s": "135.0", "warned_rounds": "1", "escalated_rounds": "1",
+            "csat_requests": "1",
             "ratings": "1", "rating_1": "0", "rating_5": "1", "csat_pct": "100.0", "dsat_pct": "0.0",
         ]
         for (column, value) in expected { #expect(alice[column] == value, "alice \(column)") }
@@ -122,7 +124,8 @@ struct DayReportTests {
         let expectedBob: [String: String] = [
             "first_login": "2026-12-01 13:29:00", "last_logout": "2026-12-01 14:00:00", "online_s": "1820",
             "away_s": "40", "conversations": "1", "transfers_in": "1", "transfers_out": "0", "agent_messages": "1",
-            "rounds": "1", "rounds_met": "1", "first_response_avg_s": "60.0", "csat_requests": "1", "ratings": "0",
+            "rounds": "1", "rounds_met": "1", "first_response_avg_s": "60.0", "warned_rounds": "0", "csat_requests": "1",
+            "ratings": "0",
             "csat_pct": "",
         ]
         for (column, value) in expectedBob { #expect(bob[column] == value, "bob \(column)") }

@@ -106,8 +106,8 @@ private func layout(in directory: String) throws -> [String] {
         try await withTemporaryDirectory { directory in
             let store = try openStore(directory)
             await store.shutdown()
-            #expect(Schema.currentVersion == 7)
-            #expect(try schemaVersion(in: directory) == 7)
+            #expect(Schema.currentVersion == 8)
+            #expect(try schemaVersion(in: directory) == 8)
             let names = try layout(in: directory).map { $0.prefix { $0 != ":" } }
             #expect(names.contains("table notes"))
             #expect(names.contains("table rounds"))
