@@ -75,6 +75,15 @@ public struct DayTally: Sendable {
         self = DayTally(calendar: calendar, at: now)
     }
 
+    /// Whether a record is one the day counts (a round, a survey, a conversation's opening).
+    public static func counts(_ record: Record) -> Bool {
+        switch record {
+        case .round, .rating: true
+        case .message(let message): message.seq == 1
+        default: false
+        }
+    }
+
     /// Counts what a step persisted.
     public mutating func observe(_ effects: [Effect], at now: Instant) {
         roll(to: now)

@@ -130,7 +130,7 @@ public enum MetricCatalog {
         labels: ["shop", "skill"], buckets: waitBuckets)
     public static let routingDecision = Family(
         "kefud_routing_decision_seconds",
-        "CPU time of a routing core step that assigned a conversation (the decision and its effects).",
+        "Time of a routing core step that assigned a conversation (the decision and its effects; chat messages are not timed).",
         labels: ["shop"], buckets: workBuckets)
     public static let storeCommit = Family(
         "kefud_store_commit_seconds", "From handing a batch of records to the store to its durable commit.",

@@ -77,10 +77,14 @@ extension ShopOwner {
         var page = Page()
         if case .history(_, _, let asked) = request { page = asked }
         let now = clock.now()
+        // A message never routes a chat: only other commands are timed for kefud_routing_decision_seconds.
+        if case .send = command {
+            return apply(core.handle(command, at: now), caller: session, tag: tag, page: page, at: now)
+        }
         let started = NIODeadline.now()
         let step = core.handle(command, at: now)
         let seconds = Double((NIODeadline.now() - started).nanoseconds) / 1e9
-        apply(step, caller: session, tag: tag, page: page, coreSeconds: seconds)
+        apply(step, caller: session, tag: tag, page: page, coreSeconds: seconds, at: now)
     }
 
     func refuse(_ session: SessionState, _ tag: String, _ error: ProtocolError) {

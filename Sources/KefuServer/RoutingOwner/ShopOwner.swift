@@ -440,19 +440,22 @@ final class ShopOwner {
     /// Persists the step's records, then queues its reply and events behind them.
     func apply(
         _ step: Step, caller: SessionState?, tag: String?, reply: OutboundLine? = nil, page: Page = Page(),
-        coreSeconds: Double? = nil
+        coreSeconds: Double? = nil, at now: Instant? = nil
     ) {
         metrics.observe(step.effects, coreSeconds: coreSeconds)
-        today.observe(step.effects, at: clock.now())
         var hasRecords = false
+        var dayFacts = false
         for effect in step.effects {
             guard case .persist(let record) = effect else { continue }
+            if !dayFacts, DayTally.counts(record) { dayFacts = true }
             if !hasRecords {
                 hasRecords = true
                 if openTicket == nil { openTicket = gate.issue() }
             }
             openRecords.append(record)
         }
+        // Most steps (a message in a running round) change nothing the day counts: no walk of the effects for them.
+        if dayFacts { today.observe(step.effects, at: now ?? clock.now()) }
         if let caller, let tag {
             if let reply {
                 emit(.line(caller, reply))
