@@ -2,14 +2,15 @@
 // countdown (DUE gives the round's absolute deadline, business hours included), the buyer's messages live, answers
 // (Chinese, emoji, line breaks), canned replies (sent auto=1: they are no human answer), notes, transfer with a
 // reason, hold, close and handover at the end of the shift.
-import { clock, el, loginForm } from "/static/kefu.js";
+import { clock, el, loginForm, onNextFrame } from "/static/kefu.js";
 
 const app = document.getElementById("app");
+/** Redraws once per frame however many lines came. */
+const render = onNextFrame(() => draw());
 const chats = new Map();
 let selected = null;
 let connection = null;
 let presence = "offline";
-let scheduled = false;
 const CANNED = JSON.parse(localStorage.getItem("kefu.canned") || "null") || [
   "亲,在的,请问有什么可以帮您?",
   "亲,请稍等,我帮您查一下~",
@@ -103,14 +104,6 @@ async function loadHistory(c) {
   render();
 }
 
-function render() {
-  if (scheduled) return;
-  scheduled = true;
-  requestAnimationFrame(() => {
-    scheduled = false;
-    draw();
-  });
-}
 
 function countdown(c) {
   const node = el("span", { class: "countdown", "data-conv": c.id });

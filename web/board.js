@@ -1,13 +1,14 @@
 // The supervisor board: everything on it comes from BOARD's lines, pushed by kefud when they change (never polled),
 // and WATCH's copies of events for the feed. Numbers lead to conversations (QUEUE), a conversation to its history
 // and EXPLAIN, and from there a supervisor can ASSIGN it.
-import { clock, el, loginForm } from "/static/kefu.js";
+import { clock, el, loginForm, onNextFrame } from "/static/kefu.js";
 
 const app = document.getElementById("app");
+/** Redraws once per frame however many lines came. */
+const render = onNextFrame(() => draw());
 const board = { shop: null, skills: new Map(), stores: new Map(), agents: new Map(), hours: [] };
 const feed = [];
 let connection = null;
-let scheduled = false;
 
 function onEvent(event, raw) {
   if (event.name.startsWith("BOARD-")) {
@@ -33,14 +34,6 @@ function note(kind, text, conversation) {
   if (feed.length > 200) feed.pop();
 }
 
-function render() {
-  if (scheduled) return;
-  scheduled = true;
-  requestAnimationFrame(() => {
-    scheduled = false;
-    draw();
-  });
-}
 
 /** amber from the warning, red past the limit. */
 function level(ms, limit) {

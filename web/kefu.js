@@ -98,6 +98,19 @@ export class KefuConnection {
   }
 }
 
+/** `draw` at the next animation frame, once however often it is asked for before then. */
+export function onNextFrame(draw) {
+  let scheduled = false;
+  return () => {
+    if (scheduled) return;
+    scheduled = true;
+    requestAnimationFrame(() => {
+      scheduled = false;
+      draw();
+    });
+  };
+}
+
 /** `mm:ss` (or `h:mm:ss`) of milliseconds. */
 export function clock(ms) {
   const total = Math.max(0, Math.floor(ms / 1000));
