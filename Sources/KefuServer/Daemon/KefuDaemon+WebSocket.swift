@@ -7,7 +7,11 @@ extension KefuDaemon {
     /// handed to the next process at a restart (see `ClientConnection.carriesOver`).
     var webSocketService: WebSocketService {
         WebSocketService(maxLineBytes: server.maxLineBytes) { [self] channel in
-            guard let serving = running.withLock({ $0 }), readiness.isReady else { throw NotServingYet() }
+            guard let serving = running.withLock({ $0 }), readiness.isReady else {
+                // Upgraded already (the 101 is out): nothing will serve it, so it ends now; the client retries.
+                channel.close(promise: nil)
+                return
+            }
             let connection = ClientConnection(
                 session: serving.sessions.next(), owner: serving.lobby, limits: connectionLimits,
                 census: serving.census, logger: logger, carriesOver: false)
@@ -16,6 +20,3 @@ extension KefuDaemon {
         }
     }
 }
-
-/// A WebSocket arrived before the shops were recovered or after the stop began: it is closed (clients retry).
-struct NotServingYet: Error {}
