@@ -35,10 +35,22 @@ public enum DayReport {
         let path = directory.hasSuffix("/") ? directory + "kefu.sqlite" : directory + "/kefu.sqlite"
         let connection = try SQLiteConnection(path: path, readOnly: true)
         defer { connection.close() }
-        let facts = try Facts.read(
-            connection, from: from?.unixMilliseconds ?? 0, until: until?.unixMilliseconds ?? Int64.max)
+        let (first, last) = (from?.unixMilliseconds ?? 0, until?.unixMilliseconds ?? Int64.max)
+        let facts = try Facts.read(DaySQL.sqlite, from: first, until: last) { (sql, body) throws(StoreError) in
+            let statement = try connection.statement(sql, .read)
+            defer { statement.reset() }
+            statement.bind(1, first)
+            statement.bind(2, last)
+            while try statement.step(.read) { body(statement) }
+        }
+        return sheet(layout, facts: facts, utcOffsetMinutes: utcOffsetMinutes, shop: shop)
+    }
+
+    /// The sheet of `layout` from what was read (SQLite here; a cluster's PostgreSQL in KefuCluster).
+    package static func sheet(_ layout: Layout, facts: Facts, utcOffsetMinutes: Int, shop: String) -> Sheet {
         let days = Days(offsetMinutes: utcOffsetMinutes)
         switch layout {
+
         case .agentDay: return agentDays(facts, days: days)
         case .conversation: return conversations(facts, days: days, shop: shop)
         case .skillDay: return groupDays(facts, days: days, name: "skill") { $0.skill }
@@ -73,6 +85,84 @@ public enum DayReport {
 
     // MARK: - What the store holds for the range
 
+    /// The queries a sheet is read with, in a store's dialect: `from` and `until` are the first two parameters, a
+    /// cluster's shop the third. Each selects the columns `Facts.read` decodes, in that order.
+    package struct DaySQL: Sendable {
+        package var rounds, messages, ratings, conversations, assignments, presence: String
+
+        package static let sqlite: DaySQL = {
+            let range = "BETWEEN ?1 AND ?2 - 1"
+            let touched = """
+                SELECT id FROM conversations WHERE opened_at \(range) OR closed_at \(range)
+                UNION SELECT conversation FROM rounds WHERE started_at \(range)
+                UNION SELECT conversation FROM messages WHERE at \(range)
+                UNION SELECT conversation FROM assignments WHERE at \(range)
+                UNION SELECT conversation FROM ratings WHERE requested_at \(range)
+                """
+            return DaySQL(
+                rounds: """
+                    SELECT conversation, round, started_at, answered_at, breached_at, waited_ms, escalation_level, agent,
+                        skill, store, warned_at FROM rounds WHERE started_at \(range)
+                    """,
+                messages: "SELECT conversation, sender, author, at, automatic FROM messages WHERE at \(range)",
+                ratings: """
+                    SELECT conversation, agent, skill, store, requested_at, rating, comment FROM ratings
+                    WHERE requested_at \(range)
+                    """,
+                conversations: """
+                    SELECT id, customer, skill, store, agent, opened_at, closed_at, closed_by FROM conversations
+                    WHERE id IN (\(touched))
+                    """,
+                assignments: """
+                    SELECT conversation, agent, at, reason FROM assignments WHERE conversation IN (\(touched)) ORDER BY id
+                    """,
+                presence: """
+                    SELECT agent, at, presence FROM presence
+                    WHERE id IN (SELECT max(id) FROM presence WHERE at < ?1 GROUP BY agent)
+                    UNION ALL SELECT agent, at, presence FROM presence WHERE at \(range) ORDER BY at
+                    """)
+        }()
+
+        /// The same over a cluster's tables, one shop's rows (`$3`).
+        package static let postgres: DaySQL = {
+            let range = "BETWEEN $1 AND $2 - 1"
+            let touched = """
+                SELECT id FROM kefu_conversations WHERE shop = $3 AND (opened_at \(range) OR closed_at \(range))
+                UNION SELECT conversation FROM kefu_rounds WHERE shop = $3 AND started_at \(range)
+                UNION SELECT conversation FROM kefu_messages WHERE shop = $3 AND at \(range)
+                UNION SELECT conversation FROM kefu_assignments WHERE shop = $3 AND at \(range)
+                UNION SELECT conversation FROM kefu_ratings WHERE shop = $3 AND requested_at \(range)
+                """
+            return DaySQL(
+                rounds: """
+                    SELECT conversation, round, started_at, answered_at, breached_at, waited_ms, escalation_level, agent,
+                        skill, store, warned_at FROM kefu_rounds WHERE shop = $3 AND started_at \(range)
+                    """,
+                messages: """
+                    SELECT conversation, sender, author, at, CASE WHEN automatic THEN 1::bigint ELSE 0::bigint END
+                    FROM kefu_messages WHERE shop = $3 AND at \(range)
+                    """,
+                ratings: """
+                    SELECT conversation, agent, skill, store, requested_at, rating, comment FROM kefu_ratings
+                    WHERE shop = $3 AND requested_at \(range)
+                    """,
+                conversations: """
+                    SELECT id, customer, skill, store, agent, opened_at, closed_at, closed_by FROM kefu_conversations
+                    WHERE shop = $3 AND id IN (\(touched))
+                    """,
+                assignments: """
+                    SELECT conversation, agent, at, reason FROM kefu_assignments
+                    WHERE shop = $3 AND conversation IN (\(touched)) ORDER BY id
+                    """,
+                presence: """
+                    SELECT agent, at, presence FROM kefu_presence
+                    WHERE id IN (SELECT max(id) FROM kefu_presence WHERE shop = $3 AND at < $1 GROUP BY agent)
+                    UNION ALL SELECT agent, at, presence FROM kefu_presence WHERE shop = $3 AND at \(range) ORDER BY at
+                    """)
+        }()
+    }
+
+
     struct Conversation {
         var id: Int64, customer: String, skill: String, store: String?, agent: String?, openedAt: Int64
         var closedAt: Int64?, closedBy: String?
@@ -89,7 +179,7 @@ public enum DayReport {
     }
     struct PresenceChange { var agent: String, at: Int64, presence: String }
 
-    struct Facts {
+    package struct Facts {
         /// Conversations opened in the range, or with a round, message, assignment or close in it.
         var conversations: [Int64: Conversation] = [:]
         var rounds: [Round] = []
@@ -102,64 +192,49 @@ public enum DayReport {
         var from: Int64
         var until: Int64
 
-        static func read(_ db: SQLiteConnection, from: Int64, until: Int64) throws(StoreError) -> Facts {
+        /// Reads the range through `each`, which runs one of `sql`'s queries (parameters: from, until and, in a
+        /// cluster, the shop) and hands over its rows.
+        package static func read<Failure: Error>(
+            _ sql: DaySQL, from: Int64, until: Int64,
+            each: (String, (any StoredRow) -> Void) throws(Failure) -> Void
+        ) throws(Failure) -> Facts {
             var facts = Facts(from: from, until: until)
-            let inRange = "BETWEEN ?1 AND ?2 - 1"
-            try each(db, "SELECT conversation, round, started_at, answered_at, breached_at, waited_ms, escalation_level, agent, skill, store, warned_at FROM rounds WHERE started_at \(inRange)", from, until) { row in
+            try each(sql.rounds) { row in
                 facts.rounds.append(
                     Round(
                         conversation: row.int64(0), round: Int(row.int64(1)), startedAt: row.int64(2),
                         answeredAt: row.optionalInt64(3), breachedAt: row.optionalInt64(4), waited: row.optionalInt64(5),
                         escalation: Int(row.int64(6)), agent: row.optionalString(7), skill: row.string(8),
-                        store: row.optionalString(9), warned: !row.isNull(10)))
+                        store: row.optionalString(9), warned: row.optionalInt64(10) != nil))
             }
-            try each(db, "SELECT conversation, sender, author, at, automatic FROM messages WHERE at \(inRange)", from, until) { row in
+            try each(sql.messages) { row in
                 facts.messages.append(
                     Message(
                         conversation: row.int64(0), sender: row.string(1), author: row.string(2), at: row.int64(3),
                         automatic: row.int64(4) != 0))
             }
-            try each(db, "SELECT conversation, agent, skill, store, requested_at, rating, comment FROM ratings WHERE requested_at \(inRange)", from, until) { row in
+            try each(sql.ratings) { row in
                 facts.ratings[row.int64(0)] = Rating(
                     conversation: row.int64(0), agent: row.optionalString(1), skill: row.string(2),
                     store: row.optionalString(3), requestedAt: row.int64(4), rating: row.optionalInt64(5).map(Int.init),
                     comment: row.optionalString(6))
             }
-            let touched = """
-                SELECT id FROM conversations WHERE opened_at \(inRange) OR closed_at \(inRange)
-                UNION SELECT conversation FROM rounds WHERE started_at \(inRange)
-                UNION SELECT conversation FROM messages WHERE at \(inRange)
-                UNION SELECT conversation FROM assignments WHERE at \(inRange)
-                UNION SELECT conversation FROM ratings WHERE requested_at \(inRange)
-                """
-            try each(db, "SELECT id, customer, skill, store, agent, opened_at, closed_at, closed_by FROM conversations WHERE id IN (\(touched))", from, until) { row in
+            try each(sql.conversations) { row in
                 facts.conversations[row.int64(0)] = Conversation(
                     id: row.int64(0), customer: row.string(1), skill: row.string(2), store: row.optionalString(3),
                     agent: row.optionalString(4), openedAt: row.int64(5), closedAt: row.optionalInt64(6),
                     closedBy: row.optionalString(7))
             }
-            try each(db, "SELECT conversation, agent, at, reason FROM assignments WHERE conversation IN (\(touched)) ORDER BY id", from, until) { row in
+            try each(sql.assignments) { row in
                 facts.assignments[row.int64(0), default: []].append(
-                    Assignment(conversation: row.int64(0), agent: row.optionalString(1), at: row.int64(2), reason: row.string(3)))
+                    Assignment(
+                        conversation: row.int64(0), agent: row.optionalString(1), at: row.int64(2),
+                        reason: row.string(3)))
             }
-            let presence = """
-                SELECT agent, at, presence FROM presence WHERE id IN (SELECT max(id) FROM presence WHERE at < ?1 GROUP BY agent)
-                UNION ALL SELECT agent, at, presence FROM presence WHERE at \(inRange) ORDER BY at
-                """
-            try each(db, presence, from, until) { row in
+            try each(sql.presence) { row in
                 facts.presence.append(PresenceChange(agent: row.string(0), at: row.int64(1), presence: row.string(2)))
             }
             return facts
-        }
-
-        private static func each(
-            _ db: SQLiteConnection, _ sql: String, _ from: Int64, _ until: Int64, _ body: (Statement) -> Void
-        ) throws(StoreError) {
-            let statement = try db.statement(sql, .read)
-            defer { statement.reset() }
-            statement.bind(1, from)
-            statement.bind(2, until)
-            while try statement.step(.read) { body(statement) }
         }
 
         /// Who held the conversation at `instant` (nil: nobody, or before its first assignment).

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Crypto
 import Foundation
+import KefuCluster
 import KefuCore
 import KefuStore
 
@@ -44,7 +45,7 @@ struct HashToken: ParsableCommand {
 /// The response score the platforms keep, from kefud's store: per agent, skill, store or day, the rounds answered by
 /// a human in time (met), those whose deadline passed (breached), the rate, and the mean answer time in business
 /// hours. Reads the store read-only, so it runs beside a serving kefud.
-struct Report: ParsableCommand {
+struct Report: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "report",
         abstract: "The share of response rounds answered in time (--by), or a sheet a day (--layout), as a table or CSV."
@@ -78,7 +79,10 @@ struct Report: ParsableCommand {
     @Flag(help: "CSV without the byte-order mark zh-CN Excel needs (for tools that mind it).")
     var noBom = false
 
-    func run() throws {
+    /// A cluster's shop: its records are in PostgreSQL (`--postgres` or `--config`), not under `--state-dir`.
+    @OptionGroup var cluster: ClusterDatabase
+
+    func run() async throws {
         guard let zone = TimeZone(identifier: timeZone) else { throw ValidationError("unknown time zone \(timeZone)") }
         guard format == "table" || format == "csv" else { throw ValidationError("--format is table or csv") }
         let offset = zone.secondsFromGMT(for: Date()) / 60
@@ -93,8 +97,15 @@ struct Report: ParsableCommand {
             // Time online runs until --until, or now.
             let now = Instant(unixMilliseconds: Int64((Date().timeIntervalSince1970 * 1000).rounded()))
             let until = try until.map { try Self.instant(of: $0, offset: offset) } ?? now
-            sheet = try DayReport.read(
-                directory: directory, layout: layout, from: from, until: until, utcOffsetMinutes: offset, shop: shop)
+            if cluster.postgres != nil || cluster.config != nil {
+                sheet = try await ClusterDayReport.read(
+                    try cluster.url(), shop: shop, layout: layout, from: from, until: until, utcOffsetMinutes: offset,
+                    logger: cluster.logger)
+            } else {
+                sheet = try DayReport.read(
+                    directory: directory, layout: layout, from: from, until: until, utcOffsetMinutes: offset,
+                    shop: shop)
+            }
         } else {
             guard let grouping = ResponseReport.Grouping(rawValue: by) else {
                 throw ValidationError(

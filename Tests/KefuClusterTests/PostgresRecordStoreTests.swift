@@ -144,6 +144,32 @@ struct PostgresRecordStoreTests {
         await leases.leave()
     }
 
+    /// `kefuctl report --layout` of a cluster's shop: the same sheets from PostgreSQL as from SQLite, for the same day.
+    @Test func daySheetsFromPostgreSQLAreTheSheetsFromSQLite() async throws {
+        guard let server = try await PostgresServer.startForTest() else { return }
+        defer { server.stop() }
+        let (leases, postgres) = try await openStore(server)
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("kefu-pg-sheets-\(UUID())").path
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let sqlite = try ConversationStore(directory: directory, logger: logger)
+        let day = ScriptedDay.records()
+        try await sqlite.commit(day)
+        try await postgres.commit(day)
+        await sqlite.shutdown()
+        await postgres.shutdown()
+        for layout in DayReport.Layout.allCases {
+            let (from, until) = (ScriptedDay.local(0, 0), ScriptedDay.local(24, 0))
+            let expected = try DayReport.read(
+                directory: directory, layout: layout, from: from, until: until, utcOffsetMinutes: 480, shop: "acme")
+            let sheet = try await ClusterDayReport.read(
+                settings(server, node: "a").postgres, shop: "acme", layout: layout, from: from, until: until,
+                utcOffsetMinutes: 480, logger: logger)
+            #expect(sheet == expected, "\(layout)")
+            #expect(!sheet.rows.isEmpty, "\(layout)")
+        }
+        await leases.leave()
+    }
+
     @Test func aBadBatchFailsAloneAndTheOthersOfItsGroupCommit() async throws {
         guard let server = try await PostgresServer.startForTest() else { return }
         defer { server.stop() }
