@@ -23,8 +23,9 @@ deps:
 # What only the tests need: a PostgreSQL server of Debian's (the cluster tests start their own, as the postgres
 # user, in a temporary directory; the package's own service is not used).
 # Prometheus's `promtool` checks kefud's /metrics exposition (Debian's prometheus package; its service is not used).
-# The pages are tested in Debian's headless chromium through chromium-driver and selenium (PyPI), with CJK fonts so
-# that the screenshots show the Chinese.
+# The pages are tested in Debian's headless chromium through chromium-driver and selenium (PyPI), and in Debian's
+# firefox-esr through Marionette (marionette_driver, PyPI: there is no geckodriver here), with CJK fonts so that the
+# screenshots show the Chinese.
 test-deps: deps
 	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { echo "installing: postgresql"; \
 		$(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql; }
@@ -35,10 +36,12 @@ test-deps: deps
 	[ -x /usr/bin/chromium ] || missing="$$missing chromium"; \
 	[ -x /usr/bin/chromedriver ] || missing="$$missing chromium-driver"; \
 	[ -d /usr/share/fonts/opentype/noto ] || missing="$$missing fonts-noto-cjk"; \
+	[ -x /usr/bin/firefox-esr ] || missing="$$missing firefox-esr"; \
 	if [ -n "$$missing" ]; then echo "installing:$$missing"; $(SUDO) apt-get update -qq && \
 		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; fi
-	@python3 -c 'import selenium' 2>/dev/null || { echo "installing: selenium (PyPI)"; \
-		python3 -m pip install -q selenium || python3 -m pip install -q --break-system-packages selenium; }
+	@python3 -c 'import selenium, marionette_driver' 2>/dev/null || { echo "installing: selenium, marionette_driver (PyPI)"; \
+		python3 -m pip install -q selenium marionette_driver || \
+		python3 -m pip install -q --break-system-packages selenium marionette_driver; }
 
 build: deps
 	$(SWIFT) build

@@ -21,6 +21,10 @@ extension RoutingCore {
                 unheld.append(conversation)
             }
             effects.append(.signOut(id, reason: .removed))
+            // Its working day ends here: the presence records say so (a later reload may add it back, offline).
+            if let recorded = agents[id]?.recordedPresence, recorded != .offline {
+                effects.append(.persist(.presence(PresenceRecord(agent: id, at: now, presence: .offline))))
+            }
             if let handle = agents.handle(of: id) { roster.remove(handle) }
             agents.remove(id)
         }

@@ -9,6 +9,17 @@ struct ReloadTests {
         RoutingPolicy(firstResponse: .seconds(firstResponseSeconds), agents: agents)
     }
 
+    @Test func anAgentRemovedAtWorkIsRecordedOfflineAndWhenAddedBackAndInOnlineAgain() {
+        var floor = Floor(agents: Self.team)
+        func presence(_ step: Step) -> [Presence] {
+            step.effects.compactMap { if case .persist(.presence(let change)) = $0 { change.presence } else { nil } }
+        }
+        #expect(presence(floor.run(.connect(.agent("alice")))) == [.online])
+        #expect(presence(floor.run(.reconfigure(policy([Self.team[1]])))) == [.offline])
+        #expect(presence(floor.run(.reconfigure(policy(Self.team)))).isEmpty)
+        #expect(presence(floor.run(.connect(.agent("alice")))) == [.online])
+    }
+
     @Test func aRemovedAgentIsSignedOutAndItsChatsGoOnOrBackToTheFront() {
         var floor = Floor(agents: Self.team)
         floor.login("alice")
