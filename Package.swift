@@ -68,7 +68,7 @@ let package = Package(
                 .product(name: "DequeModule", package: "swift-collections"),
             ]
         ),
-        // HTTP beside the line protocol (`[http]`): health and readiness now; metrics, pages and the WebSocket next.
+        // HTTP beside the line protocol (`[http]`): health, readiness, /metrics' text, the pages and /ws.
         .target(
             name: "KefuHTTP",
             dependencies: [

@@ -1,5 +1,5 @@
-/// `[http]` (main file only): the HTTP listener beside the line protocol (issue #13): `/healthz`, `/readyz`, and what
-/// the pages and metrics will be served from. Absent: no HTTP at all.
+/// `[http]` (main file only): the HTTP listener beside the line protocol (issue #13): `/healthz`, `/readyz`,
+/// `/metrics`, `/ws` and the pages. Absent: no HTTP at all.
 public struct HTTPSettings: Sendable, Equatable {
     /// `listen`: where HTTP is served, `host:port` like `[server] listen`.
     public var listen: ListenAddress

@@ -9,7 +9,8 @@ public typealias MetricsSource = @Sendable (any EventLoop) -> EventLoopFuture<[U
 /// The HTTP listener's answers (issue #13): `GET /healthz` (the process is alive and its event loops turn),
 /// `GET /readyz` (200 once recovered and listening, 503 before and while stopping), for load balancers and
 /// orchestrators, and `GET /metrics` (Prometheus text exposition) when the daemon gives a source. `HEAD` like `GET`
-/// without the body; other methods 405, other paths 404. The pages and the WebSocket will be more paths here.
+/// without the body; other methods 405, other paths 404. The pages (`StaticPages`) are served from here too; `/ws` is
+/// upgraded before it reaches this handler (`WebSocketLines.swift`).
 ///
 /// Requests are answered one at a time per connection, in order; a request body is read and dropped (none of these
 /// paths takes one), and a client that pipelines more than a few requests behind a slow answer is disconnected, so a
