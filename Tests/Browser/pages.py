@@ -6,7 +6,6 @@ the feed. Screenshots of both pages, at 1366x768 and at a phone's width, go to t
 Usage: pages.py <http port> <line protocol port> <artifacts dir>. Exit status 0 when every check held."""
 
 import os
-import socket
 import sys
 import time
 
@@ -17,6 +16,8 @@ from selenium.common.exceptions import StaleElementReferenceException  # noqa: E
 from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
+
+from buyer import Buyer  # noqa: E402  (Tests/Browser/buyer.py, beside this file)
 
 HTTP, TCP, ARTIFACTS = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
 os.makedirs(ARTIFACTS, exist_ok=True)
@@ -29,34 +30,6 @@ def browser(width, height):
                      f"--window-size={width},{height}", "--lang=zh-CN"]:
         options.add_argument(argument)
     return webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
-
-
-class Buyer:
-    """A buyer on the line protocol over TCP, as a gateway or a shop's app would be."""
-
-    def __init__(self, name):
-        self.socket = socket.create_connection(("127.0.0.1", TCP), timeout=10)
-        self.file = self.socket.makefile("rw", encoding="utf-8", newline="\n")
-        assert self.command(f"l LOGIN customer {name} shop-gateway-secret").startswith("l OK"), "buyer login"
-
-    def send(self, line):
-        self.file.write(line + "\n")
-        self.file.flush()
-
-    def command(self, line):
-        tag = line.split(" ")[0]
-        self.send(line)
-        while True:
-            answer = self.file.readline().rstrip("\n")
-            if answer.startswith(tag + " "):
-                return answer
-
-    def expect(self, prefix, seconds):
-        self.socket.settimeout(seconds)
-        while True:
-            line = self.file.readline().rstrip("\n")
-            if line.startswith(prefix):
-                return line
 
 
 def wait(driver, seconds):
@@ -101,7 +74,7 @@ try:
     wait(agent, 10).until(lambda d: text_of(d, "#presence") == "online")
 
     # A buyer opens over TCP: the board shows it within 2 s, pushed (the page never polls).
-    buyer = Buyer("buyer-1")
+    buyer = Buyer(TCP, "buyer-1")
     opened = time.monotonic()
     assert buyer.command("o OPEN presales :这件外套有M码吗?") == "o OK conv=1"
     wait(board, 2).until(lambda d: text_of(d, "#tile-unanswered .value") == "1")
@@ -130,7 +103,7 @@ try:
     assert "EXPLAIN" in text_of(board, "#conversation")
 
     # A chat nobody can take waits past its limit: the tile turns red and the breach is in the feed.
-    waiting = Buyer("buyer-2")
+    waiting = Buyer(TCP, "buyer-2")
     assert waiting.command("o OPEN complaint :质量问题") == "o OK conv=2"
     wait(board, 10).until(lambda d: "red" in d.find_element(By.ID, "tile-waiting").get_attribute("class"))
     wait(board, 5).until(lambda d: "会话 2 超时" in text_of(d, "#feed"))
