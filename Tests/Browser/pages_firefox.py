@@ -14,6 +14,8 @@ from marionette_driver import Wait
 from marionette_driver.by import By
 from marionette_driver.marionette import Marionette
 
+from buyer import Buyer  # noqa: E402  (Tests/Browser/buyer.py, beside this file)
+
 HTTP, TCP, ARTIFACTS = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
 os.makedirs(ARTIFACTS, exist_ok=True)
 
@@ -22,29 +24,6 @@ def free_port():
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
-
-
-class Buyer:
-    def __init__(self, name):
-        self.socket = socket.create_connection(("127.0.0.1", TCP), timeout=10)
-        self.file = self.socket.makefile("rw", encoding="utf-8", newline="\n")
-        assert self.command(f"l LOGIN customer {name} shop-gateway-secret").startswith("l OK"), "buyer login"
-
-    def command(self, line):
-        tag = line.split(" ")[0]
-        self.file.write(line + "\n")
-        self.file.flush()
-        while True:
-            answer = self.file.readline().rstrip("\n")
-            if answer.startswith(tag + " "):
-                return answer
-
-    def expect(self, prefix, seconds):
-        self.socket.settimeout(seconds)
-        while True:
-            line = self.file.readline().rstrip("\n")
-            if line.startswith(prefix):
-                return line
 
 
 def text_of(client, selector):
@@ -59,7 +38,10 @@ def wait(client, seconds):
 
 
 def open_page(path, user, token):
-    client = Marionette(bin="/usr/bin/firefox-esr", headless=True, port=free_port(), startup_timeout=60)
+    # Firefox's own log goes with the screenshots, not into the working directory.
+    client = Marionette(
+        bin="/usr/bin/firefox-esr", headless=True, port=free_port(), startup_timeout=60,
+        gecko_log=os.path.join(ARTIFACTS, "gecko.log"))
     client.start_session()
     client.set_window_rect(width=1366, height=768)
     client.navigate(f"http://127.0.0.1:{HTTP}{path}")
@@ -77,7 +59,7 @@ try:
     agent = open_page("/agent", "alice", "alice-secret")
     wait(agent, 10).until(lambda c: text_of(c, "#presence") == "online")
 
-    buyer = Buyer("buyer-ff")
+    buyer = Buyer(TCP, "buyer-ff")
     opened = time.monotonic()
     assert buyer.command("o OPEN presales :这件外套有M码吗?") == "o OK conv=1"
     wait(board, 2).until(lambda c: text_of(c, "#tile-unanswered .value") == "1")
