@@ -106,6 +106,7 @@ install:
 	chmod 644 $(DESTDIR)$(UNITDIR)/kefud.service; \
 	install -m 644 deploy/kefud.socket $(DESTDIR)$(UNITDIR)/kefud.socket; \
 	install -m 644 deploy/kefud-http.socket $(DESTDIR)$(UNITDIR)/kefud-http.socket; \
+	install -m 644 deploy/kefud-tls.socket $(DESTDIR)$(UNITDIR)/kefud-tls.socket; \
 	install -m 644 deploy/kefud.catalog $(DESTDIR)$(CATALOGDIR)/kefud.catalog; \
 	install -m 644 deploy/kefud.toml $(DESTDIR)$(DOCDIR)/kefud.toml.example; \
 	install -m 644 deploy/message-ids.md $(DESTDIR)$(DOCDIR)/message-ids.md; \
@@ -118,7 +119,7 @@ install:
 # Removes what `make install` put; /etc/kefu/kefud.toml only when it is still the shipped example.
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/kefud $(DESTDIR)$(BINDIR)/kefuctl $(DESTDIR)$(UNITDIR)/kefud.service \
-		$(DESTDIR)$(UNITDIR)/kefud.socket $(DESTDIR)$(UNITDIR)/kefud-http.socket \
+		$(DESTDIR)$(UNITDIR)/kefud.socket $(DESTDIR)$(UNITDIR)/kefud-http.socket $(DESTDIR)$(UNITDIR)/kefud-tls.socket \
 		$(DESTDIR)$(CATALOGDIR)/kefud.catalog $(DESTDIR)$(DOCDIR)/kefud.toml.example $(DESTDIR)$(DOCDIR)/message-ids.md
 	-rmdir $(DESTDIR)$(DOCDIR) 2>/dev/null
 	rm -rf $(DESTDIR)$(WEBDIR)

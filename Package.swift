@@ -23,6 +23,8 @@ let package = Package(
         // Only KefuCluster (and kefuctl's cluster commands) use it: it adds minutes to a cold build.
         .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        // TLS on the listeners (postgres-nio builds it already, so it costs a cold build nothing more).
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.0"),
     ],
     targets: [
         // Pure routing + SLA state machine: commands and time in, effects out. No I/O, no clock reads.
@@ -59,7 +61,7 @@ let package = Package(
             name: "KefuServer",
             dependencies: [
                 "KefuCore", "KefuProtocol", "KefuConfig", "KefuStore", "KefuSystemd", "KefuCluster", "KefuHTTP",
-                "KefuMetrics",
+                "KefuMetrics", "KefuTLS",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -68,11 +70,21 @@ let package = Package(
                 .product(name: "DequeModule", package: "swift-collections"),
             ]
         ),
+        // TLS for the listeners: the certificate files read into a context a reload can swap.
+        .target(
+            name: "KefuTLS",
+            dependencies: [
+                "KefuConfig",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ]
+        ),
         // HTTP beside the line protocol (`[http]`): health, readiness, /metrics' text, the pages and /ws.
         .target(
             name: "KefuHTTP",
             dependencies: [
-                "KefuConfig",
+                "KefuConfig", "KefuTLS",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -123,6 +135,7 @@ let package = Package(
                 "KefuProtocol", "KefuCore", "KefuStore",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ],
             path: "Tests/KefuTestSupport"
         ),

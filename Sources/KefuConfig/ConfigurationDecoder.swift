@@ -171,7 +171,8 @@ enum ConfigurationDecoder {
 extension ServerSettings {
     static func decode(_ reader: TableReader) throws(ConfigError) -> ServerSettings {
         var settings = ServerSettings()
-        if let listen = try reader.optional("listen", .string) {
+        let listen = try reader.optional("listen", .string)
+        if let listen {
             switch ListenAddress.parse(listen.value) {
             case .success(let address):
                 settings.listen = address
@@ -179,6 +180,8 @@ extension ServerSettings {
                 throw reader.error("listen", line: listen.line, failure.message)
             }
         }
+        settings.tls = try TLSSettings.decode(reader)
+        settings.listensPlaintext = listen != nil || settings.tls == nil
         if let directory = try reader.optional("state_dir", .string) {
             guard !directory.value.isEmpty else {
                 throw reader.error("state_dir", line: directory.line, "must not be empty; leave it out for the default")

@@ -125,8 +125,12 @@ public struct ServerSettings: Sendable, Equatable {
     /// The default `shutdown_grace_s`.
     public static let defaultShutdownGraceSeconds = 5.0
 
-    /// `listen`: the address to accept connections on.
+    /// `listen`: the address to accept plaintext connections on.
     public var listen: ListenAddress
+    /// False when `listen_tls` is given and `listen` is not: TLS instead of plaintext, not beside it.
+    public var listensPlaintext = true
+    /// `listen_tls` and its certificate keys: a TLS listener beside (or instead of) the plaintext one.
+    public var tls: TLSSettings?
     /// `state_dir`, as written; nil when absent, in which case kefud picks `$STATE_DIRECTORY` or `./var`.
     public var stateDirectory: String?
     /// `max_line_bytes`: the longest protocol line accepted, in bytes.

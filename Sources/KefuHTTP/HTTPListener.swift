@@ -1,4 +1,6 @@
 import KefuConfig
+import KefuTLS
+import Logging
 import NIOCore
 import NIOHTTP1
 import NIOPosix
@@ -27,7 +29,8 @@ public final class HTTPListener: Sendable {
     public static func bind(
         _ address: ListenAddress, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
         metrics: MetricsSource? = nil, webSocket: WebSocketService? = nil, pages: StaticPages? = nil,
-        boundSocket: Int32? = nil, isReady: @escaping @Sendable () -> Bool
+        boundSocket: Int32? = nil, tls: TLSListenerContext? = nil, logger: Logger? = nil,
+        isReady: @escaping @Sendable () -> Bool
     ) async throws -> HTTPListener {
         let connections = OpenConnections()
         let bootstrap = ServerBootstrap(group: group)
@@ -37,6 +40,11 @@ public final class HTTPListener: Sendable {
                 connections.add(channel)
                 return channel.eventLoop.makeCompletedFuture {
                     let pipeline = channel.pipeline.syncOperations
+                    if let tls {
+                        // HTTPS, and `wss:` for /ws: the handshake comes first; the rest is the same.
+                        try pipeline.addHandler(tls.serverHandler())
+                        if let logger { try pipeline.addHandler(TLSHandshakeFailures(logger: logger)) }
+                    }
                     try pipeline.addHandler(IdleStateHandler(allTimeout: idleTimeout), name: httpOnlyHandlers[0])
                     try pipeline.addHandler(CloseWhenIdle(), name: httpOnlyHandlers[1])
                     let upgrade: NIOHTTPServerUpgradeConfiguration? = webSocket.map { service in

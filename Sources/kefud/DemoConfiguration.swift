@@ -18,11 +18,17 @@ listen = "127.0.0.1:7390"   # host:port; write IPv6 as "[::1]:7390"
 # slow_client_bytes = 1048576  # unread output a client may keep above this only for slow_client_grace_s
 # slow_client_grace_s = 10     # then (or at 8 times the bytes at once) it is closed as too slow
 # shops_dir = "/etc/kefu/shops"  # one <shop>.toml per further shop (its team, no [server]); LOGIN ... shop=<shop>
+# TLS beside listen (or instead of it: leave listen out). TLS 1.2 and 1.3; a reload re-reads the files.
+# listen_tls = "0.0.0.0:7443"
+# tls_certificate = "/etc/kefu/tls/fullchain.pem"   # PEM chain, own certificate first
+# tls_private_key = "/etc/kefu/tls/privkey.pem"
+# tls_client_ca = "/etc/kefu/tls/gateways-ca.pem"  # when set, every client must present a certificate it signed
 
 # HTTP beside the line protocol: GET /healthz (alive) and /readyz (200 once serving, 503 before and while stopping).
 # Leave the table out for no HTTP at all.
 [http]
 listen = "127.0.0.1:7391"   # host:port, loopback only by default
+# listen_tls = "0.0.0.0:7444"  # HTTPS and wss: with the same four tls keys as [server] (listen may then go)
 
 # Service-level targets.
 [sla]

@@ -288,6 +288,43 @@ struct DaemonProcessTests {
         #expect(await kefud.waitForExit() == 0)
     }
 
+    /// `kefud-tls.socket` as systemd passes it beside `kefud.socket`: a TLS client that connected before kefud
+    /// started waits in the backlog, then handshakes and logs in.
+    @Test func socketActivationOfTheTLSListenerByItsName() async throws {
+        let candidates = ["/usr/bin/systemd-socket-activate", "/bin/systemd-socket-activate"]
+        guard let activate = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
+            Issue.record("systemd-socket-activate is missing: `make deps` installs systemd")
+            return
+        }
+        let directory = try TemporaryDirectory(prefix: "kefud-tls-activation")
+        let certificates = try await TestCertificates.make(in: directory.path)
+        let (port, tls) = (try freeLoopbackPort(), try freeLoopbackPort())
+        let config = try writeConfiguration(
+            testConfiguration(server: TLSEndToEndTests.tlsKeys(certificates, port: tls)), in: directory)
+        let kefud = try KefudProcess(
+            arguments: ["--config", config, "--state-dir", directory.path + "/var"], workingDirectory: directory.path,
+            launcher: [
+                activate, "--listen=127.0.0.1:\(port)", "--listen=127.0.0.1:\(tls)", "--fdname=kefud:kefud-tls",
+                "--setenv=NOTIFY_SOCKET",
+            ])
+        // The first connection (to the plaintext port) starts kefud; the TLS one made meanwhile waits.
+        var client: LineClient?
+        for _ in 0..<100 where client == nil {
+            client = try? await LineClient.connect(port: port)
+            if client == nil { try await Task.sleep(for: .milliseconds(50)) }
+        }
+        let secure = try await LineClient.connect(
+            port: tls, tls: LineClient.TLS(trustedAuthority: certificates.authority))
+        #expect(try await secure.completion("t LOGIN agent alice \(Secrets.alice.0)", timeout: .seconds(30))
+            .hasPrefix("t OK"))
+        #expect(try await client?.completion("p PING", timeout: .seconds(30)) == "p OK")
+        try await kefud.waitUntilReady()
+        #expect(kefud.output.contains("(socket activation: kefud-tls)"), "\(kefud.output)")
+        #expect(!kefud.output.contains("unexpected descriptor closed"), "\(kefud.output)")
+        kefud.signal(SIGTERM)
+        #expect(await kefud.waitForExit() == 0)
+    }
+
     /// A restart keeps the HTTP listener kefud bound itself in systemd's store, before the barrier, like the line
     /// protocol's.
     @Test func aRestartKeepsTheHTTPListenerInTheFileDescriptorStore() async throws {

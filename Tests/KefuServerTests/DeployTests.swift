@@ -32,7 +32,7 @@ struct DeployTests {
         try #require(installed.status == 0, "\(installed.output)\(installed.errorOutput)")
         let expected = [
             "etc/kefu/kefud.toml", "usr/bin/kefuctl", "usr/bin/kefud", "usr/lib/systemd/catalog/kefud.catalog",
-            "usr/lib/systemd/system/kefud-http.socket", "usr/lib/systemd/system/kefud.service",
+            "usr/lib/systemd/system/kefud-http.socket", "usr/lib/systemd/system/kefud-tls.socket", "usr/lib/systemd/system/kefud.service",
             "usr/lib/systemd/system/kefud.socket",
             "usr/share/doc/kefu/kefud.toml.example",
             "usr/share/doc/kefu/message-ids.md",

@@ -88,6 +88,14 @@ final class KefudProcess: @unchecked Sendable {  // used from one test task at a
 
     var output: String { (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? "" }
 
+    /// The TLS listener's port as the log says (`listening for TLS` with the address), once ready.
+    var tlsPort: Int? {
+        guard let line = output.split(separator: "\n").first(where: { $0.contains("listening for TLS") }),
+            let range = line.range(of: "127.0.0.1:")
+        else { return nil }
+        return Int(line[range.upperBound...].prefix { $0.isNumber })
+    }
+
     /// The HTTP listener's port as its log line says (`http listening` with the address), once ready.
     var httpPort: Int? {
         guard let line = output.split(separator: "\n").first(where: { $0.contains("http listening") }),

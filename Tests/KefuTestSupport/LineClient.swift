@@ -1,6 +1,7 @@
 import KefuProtocol
 import NIOCore
 import NIOPosix
+import NIOSSL
 
 /// A protocol client for end-to-end tests: connects over loopback TCP, sends lines, and waits for lines with a
 /// timeout. Fully async, so it never blocks the cooperative threads the daemon under test also runs on.
@@ -16,10 +17,39 @@ public final class LineClient: LineConversation {
     public let buffer: LineBuffer
     private let reader: Task<Void, Never>
 
-    public static func connect(host: String = "127.0.0.1", port: Int) async throws -> LineClient {
+    /// How a TLS client connects: the authority it trusts for the server, and the certificate it presents (if any).
+    public struct TLS: Sendable {
+        public var trustedAuthority: String
+        public var certificate: String?
+        public var key: String?
+
+        public init(trustedAuthority: String, certificate: String? = nil, key: String? = nil) {
+            self.trustedAuthority = trustedAuthority
+            self.certificate = certificate
+            self.key = key
+        }
+
+        func context() throws -> NIOSSLContext {
+            var configuration = TLSConfiguration.makeClientConfiguration()
+            configuration.trustRoots = .file(trustedAuthority)
+            if let certificate, let key {
+                configuration.certificateChain = try NIOSSLCertificate.fromPEMFile(certificate).map { .certificate($0) }
+                configuration.privateKey = .privateKey(try NIOSSLPrivateKey(file: key, format: .pem))
+            }
+            return try NIOSSLContext(configuration: configuration)
+        }
+    }
+
+    public static func connect(host: String = "127.0.0.1", port: Int, tls: TLS? = nil) async throws -> LineClient {
+        let context = try tls?.context()
         let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .connect(host: host, port: port) { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    if let context {
+                        // The server's certificate is checked against the address (its IP subjectAltName).
+                        try channel.pipeline.syncOperations.addHandler(
+                            try NIOSSLClientHandler(context: context, serverHostname: nil))
+                    }
                     try channel.pipeline.syncOperations.addHandler(
                         ByteToMessageHandler(LineFrameDecoder(maxLineBytes: 1 << 24))
                     )

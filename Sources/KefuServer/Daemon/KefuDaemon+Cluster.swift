@@ -54,7 +54,7 @@ extension KefuDaemon {
         notifier.base.stopping()
         readiness.withdraw()
         logger.info("stopping")
-        serving.listener.close(promise: nil)
+        serving.closeListeners()
         await node.stopServing()
         serving.lobby.post(.shutdown)
         _ = try? await serving.lobby.owner.eventLoop.flatSubmit { lobby.value.done.futureResult }.get()

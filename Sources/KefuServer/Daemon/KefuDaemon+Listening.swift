@@ -4,6 +4,7 @@ import KefuCore
 import KefuStore
 import Logging
 import KefuSystemd
+import KefuTLS
 import NIOCore
 import NIOPosix
 import Synchronization
@@ -26,13 +27,19 @@ struct ServedShop: Sendable {
 /// What the daemon serves with: the listening channel, the shops' routing owners its connections talk to, and what
 /// a stop needs to know.
 final class Serving: Sendable {
-    let listener: any Channel
+    /// `[server] listen`'s listener (nil when only `listen_tls` is configured).
+    let listener: (any Channel)?
+    /// `[server] listen_tls`'s listener: its connections are TLS, and a restart tells them to reconnect.
+    let tlsListener: (any Channel)?
     let shops: Mutex<[ServedShop]>
     /// The owner every connection starts with (shop `default`'s, else the first shop's): it answers the lines before
     /// `LOGIN`, and hands the connection to the owner of the shop its `LOGIN` names.
     let lobby: OwnerLink
     let directory: ShopDirectory
+    /// The plaintext listener's port, else the TLS listener's.
     let port: Int
+    /// The TLS listener's port (nil without `listen_tls`).
+    let tlsPort: Int?
     /// `listening on <host>:<port>[ (socket activation: …)]`, for `STATUS=`.
     let listening: String
     let socketActivated: Bool
@@ -45,11 +52,13 @@ final class Serving: Sendable {
     let collector = RestartCarryOver.Collector()
 
     init(
-        listener: any Channel, shops: [ServedShop], lobby: OwnerLink, directory: ShopDirectory, port: Int,
-        listening: String, socketActivated: Bool, sessions: SessionCounter, census: ConnectionCensus,
-        storedListener: Int32?
+        listener: (any Channel)?, tlsListener: (any Channel)?, shops: [ServedShop], lobby: OwnerLink,
+        directory: ShopDirectory, port: Int, tlsPort: Int?, listening: String, socketActivated: Bool,
+        sessions: SessionCounter, census: ConnectionCensus, storedListener: Int32?
     ) {
         self.listener = listener
+        self.tlsListener = tlsListener
+        self.tlsPort = tlsPort
         self.shops = Mutex(shops)
         self.lobby = lobby
         self.directory = directory
@@ -59,6 +68,12 @@ final class Serving: Sendable {
         self.sessions = sessions
         self.census = census
         self.storedListener = Mutex(storedListener)
+    }
+
+    /// Stops accepting connections on every listener.
+    func closeListeners() {
+        listener?.close(promise: nil)
+        tlsListener?.close(promise: nil)
     }
 
     /// Posts `input` to every shop's owner.
@@ -106,61 +121,109 @@ extension KefuDaemon {
         // the owners do; a connection's lines then reach its shop's owner through that owner's loop.
         let childGroup: any EventLoopGroup =
             shops.count == 1 && !spreadConnections ? lobby.loop : MultiThreadedEventLoopGroup.singleton
-        let bootstrap = ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton, childGroup: childGroup)
-            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .serverChannelOption(.backlog, value: 256)
-            // A client that half-closes after its last command must still read the replies.
-            .childChannelOption(.allowRemoteHalfClosure, value: true)
-            .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    let connection = ClientConnection(
-                        session: sessions.next(), owner: lobby, limits: limits, census: census, logger: logger)
-                    try channel.pipeline.syncOperations.addHandler(connection)
-                    lobby.post(.connected(connection.link(on: channel.eventLoop)))
+        /// TLS connections start with the handshake, and are not handed to the next process at a restart: their
+        /// keys live in this one (they hear `* BYE reason=restart` and reconnect).
+        func bootstrap(tls: TLSListenerContext?) -> ServerBootstrap {
+            ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton, childGroup: childGroup)
+                .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+                .serverChannelOption(.backlog, value: 256)
+                // A client that half-closes after its last command must still read the replies.
+                .childChannelOption(.allowRemoteHalfClosure, value: true)
+                .childChannelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        let pipeline = channel.pipeline.syncOperations
+                        if let tls {
+                            try pipeline.addHandler(tls.serverHandler())
+                            try pipeline.addHandler(TLSHandshakeFailures(logger: logger))
+                        }
+                        let connection = ClientConnection(
+                            session: sessions.next(), owner: lobby, limits: limits, census: census, logger: logger,
+                            carriesOver: tls == nil)
+                        try pipeline.addHandler(connection)
+                        lobby.post(.connected(connection.link(on: channel.eventLoop)))
+                    }
                 }
-            }
-        let configured = server.listen
+        }
+        var listener: (any Channel)?
         var activated = passed.activated ?? passed.stored
-        var listener =
-            if let activated {
-                try await bootstrap.withBoundSocket(activated.fd).get()
-            } else {
-                try await bootstrap.bind(host: configured.host, port: configured.port).get()
-            }
-        if let stored = passed.stored, passed.activated == nil,
-            let address = listener.localAddress,
-            address.ipAddress != configured.host || (configured.port != 0 && address.port != configured.port)
-        {
-            // `[server] listen` changed (or names the host otherwise) since the listener was stored: the setting wins.
-            logger.notice(
-                "the listener kept by systemd is not [server] listen any more; binding that",
-                metadata: ["kept": "\(address)", "listen": "\(configured)"])
-            try? await listener.close()
-            FileDescriptorStore().remove(name: stored.name)
-            FileDescriptorStore().barrier()
-            activated = nil
-            listener = try await bootstrap.bind(host: configured.host, port: configured.port).get()
-        }
-        let fromStore = activated != nil && passed.activated == nil
-        let port = listener.localAddress?.port ?? configured.port
-        let host = activated == nil ? configured.host : listener.localAddress?.ipAddress ?? "?"
-        let origin =
-            passed.activated.map { " (socket activation: \($0.name))" }
-            ?? (fromStore ? " (file descriptor store: \(RestartCarryOver.File.listenerName))" : "")
-        logger.info("listening", metadata: ["address": "\(host):\(port)\(origin)"])
-        let listening = "listening on \(host):\(port)\(origin)"
-        notifier.listening(listening)
         var duplicate: Int32?
-        if passed.activated == nil && fileDescriptorStore != nil {
-            let bound = listener
-            duplicate = try await bound.eventLoop.submit {
-                try bound.pipeline.syncOperations.withUnsafeTransportIfAvailable(of: NIOBSDSocket.Handle.self) {
-                    fcntl($0, F_DUPFD_CLOEXEC, 0)
+        var listening: [String] = []
+        if server.listensPlaintext {
+            let bootstrap = bootstrap(tls: nil)
+            let configured = server.listen
+            var bound =
+                if let activated {
+                    try await bootstrap.withBoundSocket(activated.fd).get()
+                } else {
+                    try await bootstrap.bind(host: configured.host, port: configured.port).get()
                 }
-            }.get()
+            if let stored = passed.stored, passed.activated == nil,
+                let address = bound.localAddress,
+                address.ipAddress != configured.host || (configured.port != 0 && address.port != configured.port)
+            {
+                // `[server] listen` changed (or names the host otherwise) since the listener was stored: the setting
+                // wins.
+                logger.notice(
+                    "the listener kept by systemd is not [server] listen any more; binding that",
+                    metadata: ["kept": "\(address)", "listen": "\(configured)"])
+                try? await bound.close()
+                FileDescriptorStore().remove(name: stored.name)
+                FileDescriptorStore().barrier()
+                activated = nil
+                bound = try await bootstrap.bind(host: configured.host, port: configured.port).get()
+            }
+            let fromStore = activated != nil && passed.activated == nil
+            let port = bound.localAddress?.port ?? configured.port
+            let host = activated == nil ? configured.host : bound.localAddress?.ipAddress ?? "?"
+            let origin =
+                passed.activated.map { " (socket activation: \($0.name))" }
+                ?? (fromStore ? " (file descriptor store: \(RestartCarryOver.File.listenerName))" : "")
+            logger.info("listening", metadata: ["address": "\(host):\(port)\(origin)"])
+            listening.append("listening on \(host):\(port)\(origin)")
+            if passed.activated == nil && fileDescriptorStore != nil {
+                let bound = bound
+                duplicate = try await bound.eventLoop.submit {
+                    try bound.pipeline.syncOperations.withUnsafeTransportIfAvailable(of: NIOBSDSocket.Handle.self) {
+                        fcntl($0, F_DUPFD_CLOEXEC, 0)
+                    }
+                }.get()
+            }
+            listener = bound
+        } else {
+            for unused in [passed.activated, passed.stored].compactMap({ $0 }) {
+                // Plaintext was turned off since: nothing listens there any more.
+                close(unused.fd)
+                if unused.name == RestartCarryOver.File.listenerName {
+                    FileDescriptorStore().remove(name: unused.name)
+                    FileDescriptorStore().barrier()
+                }
+            }
         }
+        var tlsListener: (any Channel)?
+        if let tls = server.tls, let context = tlsContext(.server) {
+            let bootstrap = bootstrap(tls: context)
+            let bound =
+                if let socket = passed.activatedTLS {
+                    try await bootstrap.withBoundSocket(socket.fd).get()
+                } else {
+                    try await bootstrap.bind(host: tls.listen.host, port: tls.listen.port).get()
+                }
+            let port = bound.localAddress?.port ?? tls.listen.port
+            let host = passed.activatedTLS == nil ? tls.listen.host : bound.localAddress?.ipAddress ?? "?"
+            let origin = passed.activatedTLS.map { " (socket activation: \($0.name))" } ?? ""
+            logger.info("listening for TLS", metadata: ["address": "\(host):\(port)\(origin)"])
+            listening.append("TLS on \(host):\(port)\(origin)")
+            tlsListener = bound
+        } else if let unused = passed.activatedTLS {
+            logger.warning("a TLS listener was passed but [server] listen_tls is not set; closed")
+            close(unused.fd)
+        }
+        let summary = listening.joined(separator: ", ")
+        notifier.listening(summary)
+        let tlsPort = tlsListener?.localAddress?.port
         return Serving(
-            listener: listener, shops: shops, lobby: lobby, directory: directory, port: port, listening: listening,
+            listener: listener, tlsListener: tlsListener, shops: shops, lobby: lobby, directory: directory,
+            port: listener?.localAddress?.port ?? tlsPort ?? 0, tlsPort: tlsPort, listening: summary,
             socketActivated: passed.activated != nil, sessions: sessions, census: census, storedListener: duplicate)
     }
 
@@ -199,14 +262,18 @@ struct PassedDescriptors {
     var activated: (fd: Int32, name: String)?
     /// The listener the previous process bound itself and left in the file descriptor store.
     var stored: (fd: Int32, name: String)?
+    /// `kefud-tls.socket`'s listener (`FileDescriptorName=kefud-tls`), for `[server] listen_tls`.
+    var activatedTLS: (fd: Int32, name: String)?
     /// Client connections left in the file descriptor store, by `FDNAME=`.
     var connections: [String: Int32] = [:]
 
     init(_ descriptors: [(fd: Int32, name: String)], logger: Logger) {
         var listeners: [(fd: Int32, name: String)] = []
         for descriptor in descriptors {
-            if [RestartCarryOver.File.httpListenerName, RestartCarryOver.File.httpActivatedName].contains(descriptor.name) {
+            if RestartCarryOver.File.httpNames.contains(descriptor.name) {
                 continue  // the HTTP listener's: `startHTTP` took it
+            } else if descriptor.name == RestartCarryOver.File.tlsActivatedName {
+                activatedTLS = descriptor
             } else if descriptor.name.hasPrefix(RestartCarryOver.File.connectionPrefix) {
                 connections[descriptor.name] = descriptor.fd
             } else if descriptor.name == RestartCarryOver.File.listenerName, stored == nil {

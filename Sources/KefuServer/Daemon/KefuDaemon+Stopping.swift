@@ -29,19 +29,19 @@ extension KefuDaemon {
                 guard carryingOver, restarting.withLock({ $0 }) else {
                     // Graceful stop: stop accepting, then the owner lets the store commit, says BYE and closes.
                     logger.info("stopping")
-                    serving.listener.close(promise: nil)
+                    serving.closeListeners()
                     serving.postToEveryShop(.shutdown)
                     return
                 }
                 // A stop that keeps the connections (systemd closes them if it is not a restart): the listener too,
                 // unless systemd's socket unit holds it anyway; connections made meanwhile wait in its backlog.
                 logger.info("stopping: handing the connections over to systemd")
-                serving.listener.close(promise: nil)
+                serving.closeListeners()
                 serving.postToEveryShop(.carryOver(serving.collector))
             }
         } onCancel: {
             // The graceful stop took longer than `shutdown_grace_s`: end now, from what the store has.
-            serving.listener.close(promise: nil)
+            serving.closeListeners()
             serving.postToEveryShop(.abort)
             census.closeAll()
         }

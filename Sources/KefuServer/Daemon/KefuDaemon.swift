@@ -4,6 +4,7 @@ import KefuConfig
 import KefuCore
 import KefuStore
 import KefuSystemd
+import KefuTLS
 import Logging
 import NIOCore
 import NIOPosix
@@ -52,6 +53,10 @@ public final class KefuDaemon: Service, Sendable {
     private let passed = Mutex<[(fd: Int32, name: String)]?>(nil)
     /// A duplicate of the HTTP listener kefud bound itself, for the file descriptor store at a restart.
     let httpDuplicate = Mutex<Int32?>(nil)
+    /// The HTTPS listener's port once bound (`[http] listen_tls`).
+    let httpsPort = Mutex<Int?>(nil)
+    /// Each TLS listener's certificate context, by ``TLSListenerRole``: read at start, read again at a reload.
+    let tlsContexts = Mutex<[String: TLSListenerContext]>([:])
 
     /// `[server]` settings (a reload does not change them).
     var server: ServerSettings { node.server }
@@ -144,7 +149,8 @@ public final class KefuDaemon: Service, Sendable {
                 "[server] settings changed; they apply at the next start (systemctl restart kefud)",
                 metadata: ["keys": "\(changed.joined(separator: ","))"])
         }
-        notifier.reloading(rejected: nil)
+        let certificates = reloadTLS(reloaded)
+        notifier.reloading(rejected: certificates.isEmpty ? nil : certificates.joined(separator: "; "))
         let served = serving.shops.withLock { $0 }
         for shop in served {
             let outcome =
@@ -174,7 +180,7 @@ public final class KefuDaemon: Service, Sendable {
     /// The `[server]` keys whose values differ (they need a restart; the rest of a reload applies at once).
     static func serverKeysChanged(from old: ServerSettings, to new: ServerSettings) -> [String] {
         var keys: [String] = []
-        if old.listen != new.listen { keys.append("listen") }
+        if old.listen != new.listen || old.listensPlaintext != new.listensPlaintext { keys.append("listen") }
         if old.stateDirectory != new.stateDirectory { keys.append("state_dir") }
         if old.shopsDirectory != new.shopsDirectory { keys.append("shops_dir") }
         if old.maxLineBytes != new.maxLineBytes { keys.append("max_line_bytes") }
@@ -209,6 +215,8 @@ public final class KefuDaemon: Service, Sendable {
 
     /// The HTTP listener's port, once `boundPort()` has returned (nil without `[http]`).
     public var boundHTTPPort: Int? { httpPort.withLock { $0 } }
+    /// The HTTPS listener's port, once `boundPort()` has returned (nil without `[http] listen_tls`).
+    public var boundHTTPSPort: Int? { httpsPort.withLock { $0 } }
 
     public func run() async throws {
         do {
@@ -245,14 +253,15 @@ public final class KefuDaemon: Service, Sendable {
 
     /// HTTP (when configured) is served from before recovery until the line protocol has stopped.
     private func serve() async throws {
+        try loadTLSContexts()
         let http = try await startHTTP()
         do {
             try await serveLineProtocol()
         } catch {
-            await http?.close()
+            for listener in http { await listener.close() }
             throw error
         }
-        await http?.close()
+        for listener in http { await listener.close() }
     }
 
     private func serveLineProtocol() async throws {

@@ -62,6 +62,13 @@ enum RestartCarryOver {
         static let httpListenerName = "kefud-http-listener"
         /// The HTTP listener of a socket unit (`FileDescriptorName=kefud-http`, deploy/kefud-http.socket).
         static let httpActivatedName = "kefud-http"
+        /// The HTTPS listener of a socket unit (`FileDescriptorName=kefud-https`, deploy/kefud-https.socket).
+        static let httpsActivatedName = "kefud-https"
+        /// Every name `startHTTP` takes.
+        static let httpNames = [httpListenerName, httpActivatedName, httpsActivatedName]
+        /// The line protocol's TLS listener of a socket unit (`FileDescriptorName=kefud-tls`,
+        /// deploy/kefud-tls.socket). One kefud binds itself is not kept across a restart: it is bound again.
+        static let tlsActivatedName = "kefud-tls"
         static let connectionPrefix = "conn-"
         /// Version 2 keeps away buyers' events as typed events (version 1 kept rendered lines).
         static let currentVersion = 2
