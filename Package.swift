@@ -61,7 +61,7 @@ let package = Package(
             name: "KefuServer",
             dependencies: [
                 "KefuCore", "KefuProtocol", "KefuConfig", "KefuStore", "KefuSystemd", "KefuCluster", "KefuHTTP",
-                "KefuMetrics", "KefuTLS",
+                "KefuMetrics", "KefuTLS", "KefuAuth",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -70,6 +70,8 @@ let package = Package(
                 .product(name: "DequeModule", package: "swift-collections"),
             ]
         ),
+        // Login proofs: buyers' signed tokens (HMAC) and constant-time comparisons, for kefud and kefuctl.
+        .target(name: "KefuAuth", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
         // TLS for the listeners: the certificate files read into a context a reload can swap.
         .target(
             name: "KefuTLS",
@@ -119,7 +121,7 @@ let package = Package(
         .executableTarget(
             name: "kefuctl",
             dependencies: [
-                "KefuCore",
+                "KefuAuth", "KefuCore",
                 "KefuStore",
                 "KefuConfig",
                 "KefuCluster",

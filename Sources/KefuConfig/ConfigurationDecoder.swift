@@ -241,10 +241,30 @@ extension SLASettings {
 }
 
 extension CustomerSettings {
+    /// `token_sha256` (the shared secret's hash) and/or `signing_key_file` (signed buyer logins); at least one. The
+    /// key file is read here, so a reload reads it again (a rotation adds a key, then later removes the old one).
     static func decode(_ reader: TableReader) throws(ConfigError) -> CustomerSettings {
-        let token = try reader.tokenHash("token_sha256")
+        let keyFile = try reader.optional("signing_key_file", .string)
+        let token = keyFile == nil || reader.entry("token_sha256") != nil ? try reader.tokenHash("token_sha256") : nil
+        var settings = CustomerSettings(tokenSHA256: token)
+        if let keyFile {
+            let text: String
+            do {
+                text = try String(contentsOfFile: keyFile.value, encoding: .utf8)
+            } catch {
+                throw reader.error("signing_key_file", line: keyFile.line, "cannot read \(keyFile.value)")
+            }
+            switch SigningKeys.parse(text) {
+            case .success(let keys):
+                settings.signingKeyFile = keyFile.value
+                settings.signingKeys = keys
+            case .failure(let failure):
+                let place = failure.line.map { "\(keyFile.value) line \($0)" } ?? keyFile.value
+                throw reader.error("signing_key_file", line: keyFile.line, "\(place): \(failure.message)")
+            }
+        }
         try reader.finish()
-        return CustomerSettings(tokenSHA256: token)
+        return settings
     }
 }
 

@@ -338,12 +338,58 @@ public struct AutoReplySettings: Sendable, Equatable {
 
 /// `[customers]`: customers arrive through a gateway that authenticates with a shared secret.
 public struct CustomerSettings: Sendable, Equatable {
-    /// `token_sha256`: SHA-256 of the gateway's secret, 64 lowercase hex digits.
-    public var tokenSHA256: String
+    /// `token_sha256`: SHA-256 of the shared secret gateways log buyers in with; nil (left out, with
+    /// `signing_key_file` given) turns the shared secret off: buyers then log in only with signed tokens.
+    public var tokenSHA256: String?
+    /// `signing_key_file`, as written: the file of keys that sign buyers' login tokens; nil: no signed logins.
+    public var signingKeyFile: String?
+    /// The keys read from `signing_key_file`, the one `kefuctl sign-buyer` signs with first. Several during a
+    /// rotation: a token signed with any of them is accepted.
+    public var signingKeys: SigningKeys = SigningKeys([])
 
     /// Creates customer settings; `tokenSHA256` should be 64 lowercase hex digits.
-    public init(tokenSHA256: String) {
+    public init(tokenSHA256: String?, signingKeyFile: String? = nil, signingKeys: SigningKeys = SigningKeys([])) {
         self.tokenSHA256 = tokenSHA256
+        self.signingKeyFile = signingKeyFile
+        self.signingKeys = signingKeys
+    }
+}
+
+/// Keys that sign buyers' login tokens. Never printed: their description says only how many there are.
+public struct SigningKeys: Sendable, Equatable, CustomStringConvertible, CustomDebugStringConvertible {
+    /// The shortest key accepted, in bytes: 256 bits of `openssl rand -hex 32` are 64 characters; anything under 32
+    /// is too guessable for an HMAC key.
+    public static let minimumBytes = 32
+    public let keys: [[UInt8]]
+
+    public init(_ keys: [[UInt8]]) { self.keys = keys }
+
+    public var isEmpty: Bool { keys.isEmpty }
+    public var description: String { "<\(keys.count) signing key\(keys.count == 1 ? "" : "s")>" }
+    public var debugDescription: String { description }
+
+    /// The keys of a key file's text: one per line (its UTF-8 bytes, surrounding blanks trimmed); blank lines and
+    /// lines starting with `#` are skipped. Fails with the line and why.
+    public static func parse(_ text: String) -> Result<SigningKeys, KeyFileError> {
+        var keys: [[UInt8]] = []
+        for (index, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let line = raw.trimmingCharacters(in: .whitespaces.union(CharacterSet(charactersIn: "\r")))
+            if line.isEmpty || line.hasPrefix("#") { continue }
+            guard line.utf8.count >= minimumBytes else {
+                return .failure(
+                    KeyFileError(
+                        line: index + 1,
+                        message: "a key must be at least \(minimumBytes) characters (openssl rand -hex 32)"))
+            }
+            keys.append(Array(line.utf8))
+        }
+        guard !keys.isEmpty else { return .failure(KeyFileError(line: nil, message: "no key in it")) }
+        return .success(SigningKeys(keys))
+    }
+
+    public struct KeyFileError: Error {
+        public var line: Int?
+        public var message: String
     }
 }
 

@@ -46,6 +46,11 @@ public enum MetricCatalog {
     public static let authFailures = Family(
         "kefud_auth_failures_total", "Refused logins (unknown id or wrong token), by the role asked for.",
         labels: ["role"])
+    public static let loginsThrottled = Family(
+        "kefud_logins_throttled_total",
+        "Logins refused without checking the token: too many failures from the address, for that login (scope=login) "
+            + "or for any (scope=address).",
+        labels: ["scope"])
 
     // MARK: Shop, read at each scrape
 
@@ -142,7 +147,7 @@ public enum MetricCatalog {
 
     /// Every family, in the order of this declaration (the README's table and the tests walk it).
     public static let all: [Family] = [
-        buildInfo, protocolErrors, slowClients, authFailures,
+        buildInfo, protocolErrors, slowClients, authFailures, loginsThrottled,
         conversationsWaiting, waitingOldest, conversationsUnanswered, unansweredOldest, conversationsActive, agents,
         slotsUsed, slots, connections, responseRateToday,
         conversationsOpened, conversationsClosed, messages, rounds, slaWarnings, slaBreaches, escalations, transfers,
@@ -169,6 +174,8 @@ public final class KefuMetrics: Sendable {
     public func slowClient() { counter(MetricCatalog.slowClients, [:]).increment() }
 
     public func authFailure(role: String) { counter(MetricCatalog.authFailures, ["role": role]).increment() }
+
+    public func loginThrottled(scope: String) { counter(MetricCatalog.loginsThrottled, ["scope": scope]).increment() }
 
     // MARK: Registering through the catalog
 

@@ -137,6 +137,7 @@ public final class ShopMetrics {
     public func protocolError(code: String) { node.protocolError(code: code) }
     public func slowClient() { node.slowClient() }
     public func authFailure(role: String) { node.authFailure(role: role) }
+    public func loginThrottled(scope: String) { node.loginThrottled(scope: scope) }
 
     /// The SLA timer fired this late after the instant it was armed for.
     public func timerFired(late: Milliseconds) { timerLateness.record(Double(max(0, late.value)) / 1000) }

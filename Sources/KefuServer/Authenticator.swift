@@ -1,11 +1,15 @@
 import Crypto
+import KefuAuth
 import KefuConfig
 import KefuCore
 import KefuProtocol
 
-/// Checks LOGIN tokens against the SHA-256 hashes in the configuration (the daemon never stores secrets).
+/// Checks LOGIN tokens against the SHA-256 hashes in the configuration (the daemon never stores secrets), and
+/// buyers' signed tokens against `[customers] signing_key_file`'s keys.
 struct Authenticator: Sendable {
-    private let customerHash: String
+    /// nil: the shared customers' secret is turned off (only signed buyer logins).
+    private let customerHash: String?
+    private let signingKeys: [[UInt8]]
     private let agentHashes: [String: String]
     private let supervisorHashes: [String: String]
     private let gatewayHashes: [String: String]
@@ -13,6 +17,7 @@ struct Authenticator: Sendable {
 
     init(_ configuration: KefuConfiguration) {
         customerHash = configuration.customers.tokenSHA256
+        signingKeys = configuration.customers.signingKeys.keys
         agentHashes = Dictionary(configuration.agents.map { ($0.id, $0.tokenSHA256) }, uniquingKeysWith: { a, _ in a })
         supervisorHashes = Dictionary(
             configuration.supervisors.map { ($0.id, $0.tokenSHA256) }, uniquingKeysWith: { a, _ in a }
@@ -23,12 +28,17 @@ struct Authenticator: Sendable {
             configuration.managers.map { ($0.id, $0.tokenSHA256) }, uniquingKeysWith: { a, _ in a })
     }
 
-    /// Whether the token proves this role and id. Customers share the gateway secret of `[customers]`; agents,
-    /// supervisors and gateways have their own.
-    func authenticate(role: LoginRole, id: String, token: String) -> Bool {
+    /// Whether the token proves this role and id in `shop` at `nowSeconds`. A buyer logs in with a signed token
+    /// (`v1.…`, see ``BuyerLoginToken``) or, when it is on, with the shared secret of `[customers]` (what gateways
+    /// connecting one buyer per connection use); agents, supervisors and gateways have their own secrets.
+    func authenticate(role: LoginRole, id: String, token: String, shop: String, nowSeconds: Int64) -> Bool {
         let expected: String?
         switch role {
-        case .customer: expected = customerHash
+        case .customer:
+            if token.hasPrefix(BuyerLoginToken.prefix), !signingKeys.isEmpty {
+                return BuyerLoginToken.verify(token, shop: shop, id: id, nowSeconds: nowSeconds, keys: signingKeys)
+            }
+            expected = customerHash
         case .agent: expected = agentHashes[id]
         case .supervisor: expected = supervisorHashes[id]
         case .gateway: expected = gatewayHashes[id]
@@ -49,11 +59,6 @@ struct Authenticator: Sendable {
     }
 
     static func constantTimeEqual(_ a: String, _ b: String) -> Bool {
-        let x = Array(a.utf8)
-        let y = Array(b.utf8)
-        guard x.count == y.count else { return false }
-        var difference: UInt8 = 0
-        for index in x.indices { difference |= x[index] ^ y[index] }
-        return difference == 0
+        KefuAuth.constantTimeEqual(a.utf8, b.utf8)
     }
 }

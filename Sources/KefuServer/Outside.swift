@@ -14,11 +14,17 @@ public protocol JournalRecorder: Sendable {
     func record(_ notice: SLANotice)
     /// The recorder for one shop's records.
     func forShop(_ shop: String) -> any JournalRecorder
+    /// A refused login (`KEFU_EVENT=auth_failure`), for fail2ban.
+    func record(_ failure: AuthFailure)
+    /// Refused logins beyond the per-second budget, listed once a second.
+    func record(_ summary: AuthFailureSummary)
 }
 
 extension JournalRecorder {
     /// Recorders that keep only what ops alert on (the tests' lists) ignore the debug-level notices.
     public func record(_ notice: SLANotice) {}
+    public func record(_ failure: AuthFailure) {}
+    public func record(_ summary: AuthFailureSummary) {}
 
     /// The recorder for one shop's records (journald's adds `KEFU_SHOP`); recorders that do not tell shops apart
     /// are the same for every shop.

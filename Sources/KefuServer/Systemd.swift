@@ -247,6 +247,47 @@ public struct JournaldRecorder: JournalRecorder {
         )
     }
 
+    public func record(_ failure: AuthFailure) {
+        send(Self.journalRecord(for: failure))
+    }
+
+    public func record(_ summary: AuthFailureSummary) {
+        send(Self.journalRecord(for: summary))
+    }
+
+    /// The journald entry for a refused login (`KEFU_EVENT=auth_failure`): the message ends with `from <address>`
+    /// for fail2ban's `<HOST>` (deploy/fail2ban/kefud.conf).
+    public static func journalRecord(for failure: AuthFailure) -> JournalRecord {
+        let why = failure.throttled ? "throttled after repeated failures" : "unknown id or wrong token"
+        return JournalRecord(
+            message: "login failed (\(why)) for \(failure.role) \(failure.id) from \(failure.address)",
+            messageID: SystemdMessageID.authFailure,
+            priority: JournalPriority.notice,
+            fields: [
+                JournalField(KefuJournalField.event, KefuJournalEvent.authFailure),
+                JournalField(KefuJournalField.address, failure.address),
+                JournalField(KefuJournalField.role, failure.role),
+                JournalField(KefuJournalField.id, failure.id),
+                JournalField(KefuJournalField.throttled, failure.throttled ? "1" : "0"),
+            ])
+    }
+
+    /// The journald entry for the refused logins of a second beyond `20` records (`KEFU_EVENT=auth_failure_summary`).
+    public static func journalRecord(for summary: AuthFailureSummary) -> JournalRecord {
+        let list = summary.addresses.map { "\($0.address)=\($0.count)" }.joined(separator: ",")
+        return JournalRecord(
+            message: "\(summary.count) more logins failed; by address: \(list)",
+            messageID: SystemdMessageID.authFailureSummary,
+            priority: JournalPriority.notice,
+            fields: [
+                JournalField(KefuJournalField.event, KefuJournalEvent.authFailureSummary),
+                JournalField(KefuJournalField.count, "\(summary.count)"),
+                JournalField(KefuJournalField.addresses, list),
+                JournalField(KefuJournalField.firstAtMilliseconds, "\(summary.first.unixMilliseconds)"),
+                JournalField(KefuJournalField.lastAtMilliseconds, "\(summary.last.unixMilliseconds)"),
+            ])
+    }
+
     private static func phrase(_ sla: SLAKind) -> String {
         switch sla {
         case .firstResponse: "first response"

@@ -42,6 +42,14 @@ public enum KefuJournalField {
     /// The logger of a log line (swift-log's label).
     public static let logger = "KEFU_LOGGER"
     public static let error = "KEFU_ERROR"
+    /// A refused login's client address, role, id, and whether the throttle refused it without checking (1).
+    public static let address = "KEFU_ADDRESS"
+    public static let role = "KEFU_ROLE"
+    public static let id = "KEFU_ID"
+    public static let throttled = "KEFU_THROTTLED"
+    /// A summary's failures, and its addresses with their counts (`10.0.0.7=120,10.0.0.8=3`).
+    public static let count = "KEFU_COUNT"
+    public static let addresses = "KEFU_ADDRESSES"
     /// Log metadata keys become `KEFU_<KEY>` (see ``Journal/fieldName(_:)``).
     public static let metadataPrefix = "KEFU_"
 
@@ -77,6 +85,12 @@ public enum KefuJournalField {
         shop,
         logger,
         error,
+        address,
+        role,
+        id,
+        throttled,
+        count,
+        addresses,
     ]
 }
 
@@ -90,4 +104,6 @@ public enum KefuJournalEvent {
     public static let slaMet = "sla_met"
     public static let slaNoticeSummary = "sla_notice_summary"
     public static let agentAutoAway = "agent_auto_away"
+    public static let authFailure = "auth_failure"
+    public static let authFailureSummary = "auth_failure_summary"
 }

@@ -30,6 +30,10 @@ public enum SystemdMessageID {
     public static let shopGained = "084d2e9e0d1449f283eb5af13dcf05bd"
     /// In a cluster: this node stopped serving a shop (lease taken, deadline passed, handed over, store failed).
     public static let shopLost = "c94e6c9a0a624bfd8fed7338908c5049"
+    /// A login was refused (unknown id, wrong or expired token, or throttled): one per failure, for fail2ban.
+    public static let authFailure = "163fcea8428f4ef3bc478380f988beb4"
+    /// Refused logins beyond the per-second budget, listed by address once a second.
+    public static let authFailureSummary = "973b27b09f0c40bfab3490533584000c"
 
     /// Every id above, by name: for listing, documentation checks and uniqueness tests.
     public static let all: [(name: String, id: String)] = [
@@ -46,5 +50,7 @@ public enum SystemdMessageID {
         ("configRejected", configRejected),
         ("shopGained", shopGained),
         ("shopLost", shopLost),
+        ("authFailure", authFailure),
+        ("authFailureSummary", authFailureSummary),
     ]
 }

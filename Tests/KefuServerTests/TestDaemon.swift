@@ -86,12 +86,18 @@ final class BreachLog: JournalRecorder {
     private let summarised = Mutex<[BreachSummary]>([])
     private let aways = Mutex<[AgentAutoAway]>([])
     private let ladder = Mutex<[SLAEscalation]>([])
+    private let logins = Mutex<[AuthFailure]>([])
+    private let loginSummaries = Mutex<[AuthFailureSummary]>([])
 
     func record(_ breach: SLABreach) { entries.withLock { $0.append(breach) } }
     func record(_ summary: BreachSummary) { summarised.withLock { $0.append(summary) } }
     func record(_ away: AgentAutoAway) { aways.withLock { $0.append(away) } }
     func record(_ escalation: SLAEscalation) { ladder.withLock { $0.append(escalation) } }
     var escalations: [SLAEscalation] { ladder.withLock { $0 } }
+    func record(_ failure: AuthFailure) { logins.withLock { $0.append(failure) } }
+    func record(_ summary: AuthFailureSummary) { loginSummaries.withLock { $0.append(summary) } }
+    var authFailures: [AuthFailure] { logins.withLock { $0 } }
+    var authFailureSummaries: [AuthFailureSummary] { loginSummaries.withLock { $0 } }
 
     var all: [SLABreach] { entries.withLock { $0 } }
     var summaries: [BreachSummary] { summarised.withLock { $0 } }

@@ -40,9 +40,15 @@ public final class LineClient: LineConversation {
         }
     }
 
-    public static func connect(host: String = "127.0.0.1", port: Int, tls: TLS? = nil) async throws -> LineClient {
+    /// `from`: the local address to connect from (any of 127.0.0.0/8 on loopback), so that a test can be several
+    /// client addresses.
+    public static func connect(
+        host: String = "127.0.0.1", port: Int, tls: TLS? = nil, from: String? = nil
+    ) async throws -> LineClient {
         let context = try tls?.context()
-        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+        var bootstrap = ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+        if let from { bootstrap = bootstrap.bind(to: try SocketAddress(ipAddress: from, port: 0)) }
+        let channel = try await bootstrap
             .connect(host: host, port: port) { channel in
                 channel.eventLoop.makeCompletedFuture {
                     if let context {

@@ -105,7 +105,9 @@ final class ClientConnection: ChannelDuplexHandler {
 
     /// This connection as the owner holds it.
     func link(on loop: any EventLoop) -> ConnectionLink {
-        ConnectionLink(session: session, handler: NIOLoopBound(self, eventLoop: loop), carriesOver: carriesOver)
+        ConnectionLink(
+            session: session, handler: NIOLoopBound(self, eventLoop: loop), carriesOver: carriesOver,
+            peer: context?.channel.remoteAddress?.ipAddress ?? "local")
     }
 
     // MARK: - Channel events

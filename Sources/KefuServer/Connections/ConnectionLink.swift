@@ -16,6 +16,8 @@ struct ConnectionLink: Sendable {
     let handler: NIOLoopBound<ClientConnection>
     /// See `ClientConnection.carriesOver`.
     var carriesOver = true
+    /// The client's IP address (a WebSocket's: the HTTP client's), for login throttling and its records.
+    var peer = "local"
 
     var loop: any EventLoop { handler.eventLoop }
 

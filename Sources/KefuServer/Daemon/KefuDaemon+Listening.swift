@@ -233,7 +233,7 @@ extension KefuDaemon {
         core: RoutingCore, directory: ShopDirectory, carried: RestartCarryOver.Kept?,
         onStoreFailure: (@Sendable (String) -> Void)? = nil
     ) async throws -> (OwnerLink, EventLoopFuture<RestartCarryOver.Sessions?>) {
-        let (clock, check) = (clock, invariantCheck)
+        let (clock, check, loginGuard) = (clock, invariantCheck, loginGuard)
         let notifier = self.notifier.forShop(shop)
         let journal = self.journal.forShop(shop)
         var logger = self.logger
@@ -250,6 +250,7 @@ extension KefuDaemon {
                 breachRecordsPerSecond: breachRecordsPerSecond, keptEventBytes: keptEventBytes, metrics: metrics,
                 logger: logger, carried: carried)
             owner.invariantCheck = check
+            owner.loginGuard = loginGuard
             owner.onStoreFailure = onStoreFailure
             return (owner.link, owner.done.futureResult)
         }.get()

@@ -55,6 +55,8 @@ public final class KefuDaemon: Service, Sendable {
     let httpDuplicate = Mutex<Int32?>(nil)
     /// The HTTPS listener's port once bound (`[http] listen_tls`).
     let httpsPort = Mutex<Int?>(nil)
+    /// Failed logins per address, for every shop this node serves.
+    let loginGuard = LoginGuard()
     /// Each TLS listener's certificate context, by ``TLSListenerRole``: read at start, read again at a reload.
     let tlsContexts = Mutex<[String: TLSListenerContext]>([:])
 

@@ -204,11 +204,38 @@ extension ShopOwner {
     }
 
     func login(_ session: SessionState, tag: String, role: LoginRole, id: String, token: String) {
-        guard authenticator.authenticate(role: role, id: id, token: token) else {
-            logger.notice("login refused", metadata: ["role": "\(role.rawValue)", "id": "\(id)"])
+        let (address, login, now) = (session.link.peer, "\(shop)/\(role.rawValue)/\(id)", clock.now())
+        func failed(throttled: Bool) {
             metrics.authFailure(role: role.rawValue)
+            let failure = AuthFailure(
+                address: address, role: role.rawValue, id: id, shop: shop, throttled: throttled, at: now)
+            if loginGuard.recordsEach(failure) { journal.record(failure) }
+        }
+        if let block = loginGuard.blocked(address: address, login: login, at: now) {
+            // Refused without looking at the token: a guesser learns nothing, and pays almost nothing of our CPU.
+            failed(throttled: true)
+            let scope: String
+            switch block {
+            case .login: scope = "login"
+            case .address: scope = "address"
+            }
+            metrics.loginThrottled(scope: scope)
+            let wait = max(1, (block.until - now).value / 1000)
+            return refuse(
+                session, tag,
+                ProtocolError(.authFailed, "too many failed logins from this address; try again in \(wait) s"))
+        }
+        let nowSeconds = now.unixMilliseconds / 1000
+        guard authenticator.authenticate(role: role, id: id, token: token, shop: shop, nowSeconds: nowSeconds) else {
+            failed(throttled: false)
+            if let block = loginGuard.failed(address: address, login: login, at: now) {
+                logger.notice(
+                    "logins throttled",
+                    metadata: ["address": "\(address)", "login": "\(login)", "until": "\(block.until)"])
+            }
             return refuse(session, tag, ProtocolError(.authFailed, "unknown id or wrong token"))
         }
+        loginGuard.succeeded(address: address, login: login)
         let sessionRole = SessionRole(role, id: id)
         var step = Step()
         if case .person(let principal) = sessionRole {

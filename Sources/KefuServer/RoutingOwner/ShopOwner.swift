@@ -120,6 +120,8 @@ final class ShopOwner {
     /// Why the last reload was rejected, kept in `STATUS=` until a reload succeeds.
     var rejectedReload: String?
     var invariantCheck = InvariantCheck()
+    /// The node's failed-login throttle (shared by every shop's owner: an address's failures count across shops).
+    var loginGuard = LoginGuard()
     private var ticksSinceCheck = 0
     private var watchdogTriggered = false
 
@@ -639,6 +641,8 @@ final class ShopOwner {
                 notifier.watchdogTrigger()
             }
         }
+        // Whichever owner comes first lists the refused logins the last second held back.
+        if let summary = loginGuard.summary(at: clock.now()) { journal.record(summary) }
         // Once triggered, no more pings: without WatchdogSec's trigger support the silence restarts it too.
         if !watchdogTriggered { notifier.watchdogPing() }
         recordHeldBreaches()
