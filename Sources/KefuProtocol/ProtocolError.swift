@@ -17,6 +17,9 @@ public enum ErrorCode: String, Sendable, CaseIterable {
     case moved
     /// In a cluster: the shop is changing hands (no node serves it this instant); try again in a moment.
     case tryagain
+    /// The store cannot write (a full disk, an I/O error): a command that must write was not carried out; reads
+    /// still work. Retry later.
+    case unavailable
 }
 
 /// A request the daemon refuses, with a human-readable reason.

@@ -29,6 +29,10 @@ enum OwnerInput: Sendable {
     case storeRead(ticket: UInt64, session: SessionID, tag: String, StoreAnswer)
     /// A further page of a `HISTORY` being written to a session.
     case historyPage(SessionID, Result<[MessageRecord], StoreError>)
+    /// During a store outage: time to commit what waits again.
+    case retryStore
+    /// That retry committed (nil) or failed.
+    case storeRetried(failure: StoreError?)
     /// The earliest deadline may be due.
     case timer
     /// Periodic: watchdog ping, `STATUS=`, the invariant check, journald summaries.

@@ -203,7 +203,9 @@ extension ShopOwner {
     private func read(session: SessionState, tag: String, _ body: @escaping @Sendable (any RecordReader) throws -> StoreAnswer)
     {
         sendOpenJobBeforeRead()
-        let ticket = gate.issueRead()
+        // While the store cannot write, a read does not wait in line behind jobs that cannot commit (ticket 0: its
+        // answer goes out when it comes); it sees what is committed, which is all anyone has been shown.
+        let ticket = outage == nil ? gate.issueRead() : 0
         let link = self.link
         let logger = self.logger
         let id = session.id
@@ -244,7 +246,7 @@ extension ShopOwner {
             }
         }
         // Released even when the session has gone: the outputs behind the read wait for it.
-        release(gate.answered(ticket, with: outputs))
+        release(ticket == 0 ? outputs : gate.answered(ticket, with: outputs))
     }
 
     /// The store's half of "not yours is not-found": the customer of the conversation, an agent who held it.

@@ -77,6 +77,11 @@ extension ShopOwner {
         var page = Page()
         if case .history(_, _, let asked) = request { page = asked }
         let now = clock.now()
+        if outage != nil {
+            // Nothing that must be written is done while the store cannot write (reads and listings still are).
+            guard let step = stepWithoutWriting(command, at: now) else { return refuse(session, tag, unavailable) }
+            return apply(step, caller: session, tag: tag, page: page, at: now)
+        }
         // A message never routes a chat: only other commands are timed for kefud_routing_decision_seconds.
         if case .send = command {
             return apply(core.handle(command, at: now), caller: session, tag: tag, page: page, at: now)
@@ -239,7 +244,14 @@ extension ShopOwner {
         let sessionRole = SessionRole(role, id: id)
         var step = Step()
         if case .person(let principal) = sessionRole {
-            step = core.handle(.connect(principal), at: clock.now())
+            if outage != nil {
+                guard let connected = stepWithoutWriting(.connect(principal), at: clock.now()) else {
+                    return refuse(session, tag, unavailable)
+                }
+                step = connected
+            } else {
+                step = core.handle(.connect(principal), at: clock.now())
+            }
             if case .refused(let refusal, let message) = step.reply {
                 return refuse(session, tag, ProtocolError(refusal.code, message))
             }

@@ -144,6 +144,12 @@ final class ShopOwner {
     /// Records of the store job still being gathered, and its ticket.
     private var openRecords: [Record] = []
     private var openTicket: UInt64?
+    /// The records of each job the store has not reported yet: a job that fails while the store is out is retried.
+    var jobsInFlight: [UInt64: [Record]] = [:]
+    /// The store cannot write now (see ``StoreOutage``).
+    var outage: StoreOutage?
+    /// The step being applied has records to commit: its outputs wait for them.
+    var stepWrites = false
     private var dirtySessions: [SessionState] = []
 
     private var timer: Scheduled<Void>?
@@ -221,7 +227,7 @@ final class ShopOwner {
 
     /// The live summary sent as `STATUS=` (with a rejected reload's reason until one succeeds).
     var statusLine: String {
-        (rejectedReload.map { "reload rejected, previous configuration in force: \($0); " } ?? "") + core.status.line
+        outageStatus + (rejectedReload.map { "reload rejected, previous configuration in force: \($0); " } ?? "") + core.status.line
     }
 
     /// Says READY=1 and starts the timers.
@@ -295,6 +301,13 @@ final class ShopOwner {
             if let session = sessions[id] { continueLongAnswer(session) }
         case .committed(let ticket, let failure):
             if stalled { return }
+            let records = jobsInFlight.removeValue(forKey: ticket) ?? []
+            if let failure, onStoreFailure == nil, failure.mayClear {
+                return storeFailed(ticket, records, failure)
+            }
+            if failure == nil, outage != nil {
+                return storeCommittedDuringOutage(ticket)
+            }
             if let failure {
                 if let onStoreFailure {
                     logger.error("store commit failed; giving the shop up", metadata: ["error": "\(failure)"])
@@ -303,10 +316,13 @@ final class ShopOwner {
                     return
                 }
                 logger.critical("store commit failed; stopping", metadata: ["error": "\(failure)"])
-                end(.failure(failure))
-                return
+                return stopAfterStoreFailure(failure)
             }
             release(gate.finish(ticket))
+        case .retryStore:
+            retryStore()
+        case .storeRetried(let failure):
+            storeRetried(failure)
         case .storeRead(let ticket, let session, let tag, let answer):
             storeAnswered(ticket, session: session, tag: tag, answer)
         case .historyPage(let id, let page):
@@ -390,6 +406,11 @@ final class ShopOwner {
         let records = openRecords
         openRecords = []
         openTicket = nil
+        if outage != nil {
+            holdDuringOutage(ticket, records)
+            return endTurn()
+        }
+        jobsInFlight[ticket] = records
         let link = self.link
         let (commits, handedAt) = (metrics.storeCommit, NIODeadline.now())
         store.enqueue(records) { result in
@@ -405,6 +426,20 @@ final class ShopOwner {
     /// A read must see every write issued before it: the open job goes to the store first.
     func sendOpenJobBeforeRead() {
         if openTicket != nil { sendOpenJob() }
+    }
+
+    /// A failure nothing will clear: the process ends with it (systemd restarts kefud, which recovers from the store).
+    func stopAfterStoreFailure(_ failure: StoreError) {
+        end(.failure(failure))
+    }
+
+    /// `STATUS=` now, rather than at the next housekeeping.
+    func updateStatus() {
+        let status = statusLine
+        if status != lastStatus {
+            lastStatus = status
+            notifier.status(status)
+        }
     }
 
     private func end(_ result: Result<RestartCarryOver.Sessions?, any Error>) {
@@ -458,6 +493,8 @@ final class ShopOwner {
         }
         // Most steps (a message in a running round) change nothing the day counts: no walk of the effects for them.
         if dayFacts { today.observe(step.effects, at: now ?? clock.now()) }
+        stepWrites = hasRecords
+        defer { stepWrites = false }
         if let caller, let tag {
             if let reply {
                 emit(.line(caller, reply))
@@ -493,6 +530,9 @@ final class ShopOwner {
 
     /// Queues an output behind the store jobs still outstanding, or releases it at once when there are none.
     func emit(_ output: Output) {
+        // During a store outage what writes nothing (refusals, listings, reads) is not held behind jobs that cannot
+        // commit; what a writing step emits is.
+        if outage != nil, !stepWrites { return release(output) }
         if let now = gate.emit(output) { release(now) }
     }
 
