@@ -227,6 +227,29 @@ struct GatewayEndToEndTests {
             ])
         try await daemon.stop()
     }
+
+    /// A stop that says BYE (no connections kept) writes what was kept for away buyers next to the store: after the
+    /// next start the buyer still gets what it missed.
+    @Test func eventsKeptForAnAwayBuyerSurviveAStopAndStart() async throws {
+        let directory = try TemporaryDirectory(prefix: "kefu-kept")
+        let daemon = try await TestDaemon.start(stateDirectory: directory.path)
+        let alice = try await daemon.agent("alice", Secrets.alice)
+        let buyer = try await daemon.customer("b1")
+        #expect(try await buyer.completion("o OPEN presales :在吗") == "o OK conv=1")
+        #expect(try await buyer.completion("q QUIT") == "q OK")
+        #expect(await buyer.isClosedByServer())
+        _ = try await alice.expect("* ASSIGNED conv=1")
+        #expect(try await alice.completion("s SEND 1 :在的,请问需要什么?") == "s OK seq=2")
+        try await daemon.stop()
+
+        let again = try await TestDaemon.start(stateDirectory: directory.path)
+        let back = try await again.connect()
+        #expect(try await back.command("l LOGIN customer b1 shop-gateway-secret") == ["l OK role=customer id=b1"])
+        let replayed = try await back.pending()
+        #expect(replayed == ["* CONV conv=1 state=assigned agent=alice", "* MSG conv=1 from=agent :在的,请问需要什么?"])
+        #expect(!FileManager.default.fileExists(atPath: directory.path + "/handover.json"), "read once, then removed")
+        try await again.stop()
+    }
 }
 
 @Suite("Gateways are confined to their own buyers")

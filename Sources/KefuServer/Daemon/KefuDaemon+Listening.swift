@@ -106,7 +106,7 @@ extension KefuDaemon {
             let loop = MultiThreadedEventLoopGroup.singleton.next()
             let (owner, done) = try await startOwner(
                 shop.name, shop.configuration, on: loop, store: shop.store, core: shop.core, directory: directory,
-                carried: carried?.kept(of: shop.name))
+                carried: carried?.kept(of: shop.name), keptAtStop: keptAtStop)
             directory.add(shop.name, owner)
             shops.append(ServedShop(name: shop.name, owner: owner, store: shop.store, done: done))
         }
@@ -231,7 +231,7 @@ extension KefuDaemon {
     func startOwner(
         _ shop: String, _ configuration: KefuConfiguration, on loop: any EventLoop, store: any RecordStore,
         core: RoutingCore, directory: ShopDirectory, carried: RestartCarryOver.Kept?,
-        onStoreFailure: (@Sendable (String) -> Void)? = nil
+        onStoreFailure: (@Sendable (String) -> Void)? = nil, keptAtStop: RestartCarryOver.KeptAtStop? = nil
     ) async throws -> (OwnerLink, EventLoopFuture<RestartCarryOver.Sessions?>) {
         let (clock, check, loginGuard) = (clock, invariantCheck, loginGuard)
         let notifier = self.notifier.forShop(shop)
@@ -251,6 +251,7 @@ extension KefuDaemon {
                 logger: logger, carried: carried)
             owner.invariantCheck = check
             owner.loginGuard = loginGuard
+            owner.keptAtStop = keptAtStop
             owner.onStoreFailure = onStoreFailure
             return (owner.link, owner.done.futureResult)
         }.get()

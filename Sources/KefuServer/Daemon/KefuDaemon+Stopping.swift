@@ -72,8 +72,28 @@ extension KefuDaemon {
         } else {
             if let listener { close(listener) }
             if let http { close(http) }
+            writeKeptEvents()
         }
         logger.info("stopped")
+    }
+
+    /// A stop that said BYE: what the shops kept for away buyers goes next to the store (the hand-over file, with no
+    /// connection in it), for the next start to give out.
+    private func writeKeptEvents() {
+        var byShop = keptAtStop.take()
+        guard !byShop.isEmpty else { return }
+        let kept = byShop.removeValue(forKey: NodeConfiguration.defaultShop) ?? RestartCarryOver.Kept()
+        let file = RestartCarryOver.File(
+            pid: getpid(), connections: [], kept: kept.kept, customerGateways: kept.customerGateways,
+            shops: byShop.isEmpty ? nil : byShop)
+        do {
+            try file.write(to: stateDirectory)
+            logger.info(
+                "events kept for away buyers written for the next start",
+                metadata: ["buyers": "\(kept.kept.count + byShop.values.reduce(0) { $0 + $1.kept.count })"])
+        } catch {
+            logger.error("events kept for away buyers not written", metadata: ["error": "\(error)"])
+        }
     }
 
     /// Writes the sessions' records next to the store, then gives systemd the listener and every connection; the

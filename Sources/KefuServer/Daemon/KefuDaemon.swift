@@ -55,6 +55,8 @@ public final class KefuDaemon: Service, Sendable {
     let httpDuplicate = Mutex<Int32?>(nil)
     /// The HTTPS listener's port once bound (`[http] listen_tls`).
     let httpsPort = Mutex<Int?>(nil)
+    /// What the shops kept for away buyers at a stop that said BYE (written next to the store by ``stop``).
+    let keptAtStop = RestartCarryOver.KeptAtStop()
     /// Failed logins per address, for every shop this node serves.
     let loginGuard = LoginGuard()
     /// Each TLS listener's certificate context, by ``TLSListenerRole``: read at start, read again at a reload.

@@ -34,6 +34,19 @@ enum RestartCarryOver {
         var kept = Kept()
     }
 
+    /// What each shop kept for away buyers when it stopped (a stop that says BYE): written next to the store, so the
+    /// next start gives buyers the events they missed, as a restart that keeps connections does.
+    final class KeptAtStop: Sendable {
+        private let byShop = Mutex<[String: Kept]>([:])
+
+        func deposit(_ shop: String, _ kept: Kept) {
+            guard !kept.kept.isEmpty || !kept.customerGateways.isEmpty else { return }
+            byShop.withLock { $0[shop] = kept }
+        }
+
+        func take() -> [String: Kept] { byShop.withLock { taken in defer { taken = [:] }; return taken } }
+    }
+
     /// A connection as it leaves this process: a duplicate of its socket, and the bytes read from it that did not
     /// make a whole line yet (the next process reads them before anything else from the socket).
     struct DetachedSocket: Sendable {

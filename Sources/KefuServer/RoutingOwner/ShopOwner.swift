@@ -120,6 +120,8 @@ final class ShopOwner {
     /// Why the last reload was rejected, kept in `STATUS=` until a reload succeeds.
     var rejectedReload: String?
     var invariantCheck = InvariantCheck()
+    /// Where a stop that says BYE leaves what was kept for away buyers (nil: nowhere, as in a cluster).
+    var keptAtStop: RestartCarryOver.KeptAtStop?
     /// The node's failed-login throttle (shared by every shop's owner: an address's failures count across shops).
     var loginGuard = LoginGuard()
     private var ticksSinceCheck = 0
@@ -662,6 +664,13 @@ final class ShopOwner {
             closeNow(session, farewell: farewell)
         }
         writeReleased()
+        // Events kept for away buyers outlive the process: the next start gives them out.
+        if let keptAtStop {
+            var carried = RestartCarryOver.Kept()
+            for (customer, events) in kept.all { carried.kept[customer.rawValue] = events }
+            for (customer, gateway) in customerGateway { carried.customerGateways[customer.rawValue] = gateway }
+            keptAtStop.deposit(shop, carried)
+        }
         end(.success(nil))
     }
 
