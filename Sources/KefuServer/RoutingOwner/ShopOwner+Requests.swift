@@ -5,6 +5,9 @@ import NIOCore
 
 /// Turning parsed client lines into core commands, with roles checked, and answering them.
 extension ShopOwner {
+    /// What a gateway hears for any verb but OPEN, SEND, CLOSE and HISTORY.
+    static let gatewaysOnly = "gateways open, send, close and read history only"
+
     func handleRequest(_ id: SessionID, _ client: ClientRequest) {
         guard let session = sessions[id], !session.closing else { return }
         let tag = client.tag
@@ -54,16 +57,17 @@ extension ShopOwner {
         guard let role = session.role else {
             return refuse(session, tag, ProtocolError(.notLoggedIn, "LOGIN first"))
         }
+        /// A gateway hears the same text for every verb it may not use.
+        func supervisorsOnly(_ verb: String) -> ProtocolError {
+            if case .gateway = role { return ProtocolError(.forbidden, Self.gatewaysOnly) }
+            return ProtocolError(.forbidden, "\(verb) is for supervisors")
+        }
         switch request {
         case .board:
-            guard case .person(.supervisor) = role else {
-                return refuse(session, tag, ProtocolError(.forbidden, "BOARD is for supervisors"))
-            }
+            guard case .person(.supervisor) = role else { return refuse(session, tag, supervisorsOnly("BOARD")) }
             return answerBoard(session, tag: tag)
         case .chats(let agent, let skill, let store, let unanswered):
-            guard case .person(.supervisor) = role else {
-                return refuse(session, tag, ProtocolError(.forbidden, "CHATS is for supervisors"))
-            }
+            guard case .person(.supervisor) = role else { return refuse(session, tag, supervisorsOnly("CHATS")) }
             return answerChats(session, tag: tag, agent: agent, skill: skill, store: store, unanswered: unanswered)
         default:
             break
@@ -149,7 +153,7 @@ extension ShopOwner {
         var person: Principal {
             get throws(ProtocolError) {
                 guard case .person(let principal) = role else {
-                    throw ProtocolError(.forbidden, "gateways open, send, close and read history only")
+                    throw ProtocolError(.forbidden, Self.gatewaysOnly)
                 }
                 return principal
             }
