@@ -186,7 +186,7 @@ import Testing
         await buyer.close()
     }
 
-    /// `listen_tls` without `listen`: TLS instead of plaintext; `[http]` the same, with HTTPS answering /healthz.
+    /// `listen_tls` without `listen`: TLS instead of plaintext; `[http]` the same: /healthz, the board and `wss:` /ws.
     @Test func tlsInsteadOfPlaintextOnBothListeners() async throws {
         let directory = try TemporaryDirectory(prefix: "kefu-tls-only")
         let certificates = try await TestCertificates.make(in: directory.path)
@@ -207,6 +207,13 @@ import Testing
         #expect(health.output.contains("ok") || health.output.contains("alive"), "\(health.output)")
         let plainHTTP = try await runCommand("/usr/bin/curl", ["-sS", "http://127.0.0.1:\(https)/healthz"])
         #expect(plainHTTP.status != 0, "plain HTTP on the HTTPS port: \(plainHTTP.output)")
+        // The pages over HTTPS, and the line protocol over wss: (what they use when loaded from https:).
+        let board = try await runCommand(
+            "/usr/bin/curl", ["-sS", "--cacert", certificates.authority, "https://127.0.0.1:\(https)/"])
+        #expect(board.output.contains("客服主管看板"), "\(board.output.prefix(200))")
+        let webSocket = try await WebSocketLineClient.connect(
+            port: https, tls: LineClient.TLS(trustedAuthority: certificates.authority))
+        #expect(try await webSocket.completion("w LOGIN supervisor lead \(Secrets.lead.0)").hasPrefix("w OK"))
         let alice = try await LineClient.connect(port: port, tls: LineClient.TLS(trustedAuthority: certificates.authority))
         #expect(try await alice.completion("a PING") == "a OK")
         try await daemon.stop()

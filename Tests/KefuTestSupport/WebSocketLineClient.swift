@@ -1,5 +1,6 @@
 import NIOCore
 import NIOPosix
+import NIOSSL
 import Synchronization
 
 /// A line-protocol client over kefud's `GET /ws`, as a browser page is one: the RFC 6455 handshake, then one line per
@@ -23,10 +24,18 @@ public final class WebSocketLineClient: LineConversation {
     private let controls: ControlLog
     private let reader: Task<Void, Never>
 
-    public static func connect(port: Int, path: String = "/ws") async throws -> WebSocketLineClient {
+    /// `tls`: `wss:` (the HTTPS listener), checking the server against that authority.
+    public static func connect(
+        port: Int, path: String = "/ws", tls: LineClient.TLS? = nil
+    ) async throws -> WebSocketLineClient {
+        let context = try tls?.context()
         let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .connect(host: "127.0.0.1", port: port) { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    if let context {
+                        try channel.pipeline.syncOperations.addHandler(
+                            try NIOSSLClientHandler(context: context, serverHostname: nil))
+                    }
                     try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(ServerFrameDecoder()))
                     return try NIOAsyncChannel<ServerFrame, ByteBuffer>(wrappingChannelSynchronously: channel)
                 }
