@@ -52,6 +52,8 @@ public final class KefuDaemon: Service, Sendable {
     private let passed = Mutex<[(fd: Int32, name: String)]?>(nil)
     /// A duplicate of the HTTP listener kefud bound itself, for the file descriptor store at a restart.
     let httpDuplicate = Mutex<Int32?>(nil)
+    /// When each shop's retention purges run (`[retention]`; tests shorten it).
+    let retentionSchedule: RetentionSchedule
 
     /// `[server]` settings (a reload does not change them).
     var server: ServerSettings { node.server }
@@ -67,12 +69,14 @@ public final class KefuDaemon: Service, Sendable {
         invariantCheck: InvariantCheck = InvariantCheck(),
         timeoutExtension: TimeoutExtension = TimeoutExtension(),
         fileDescriptorStore: FileDescriptorStore? = nil,
-        passedDescriptors: @escaping @Sendable () -> [(fd: Int32, name: String)] = { SocketActivation.listeners() }
+        passedDescriptors: @escaping @Sendable () -> [(fd: Int32, name: String)] = { SocketActivation.listeners() },
+        retentionSchedule: RetentionSchedule = .standard
     ) {
         self.init(
             node: NodeConfiguration(configuration), stateDirectory: stateDirectory, clock: clock, notifier: notifier,
             journal: journal, logger: logger, invariantCheck: invariantCheck, timeoutExtension: timeoutExtension,
-            fileDescriptorStore: fileDescriptorStore, passedDescriptors: passedDescriptors)
+            fileDescriptorStore: fileDescriptorStore, passedDescriptors: passedDescriptors,
+            retentionSchedule: retentionSchedule)
     }
 
     /// A daemon serving the shops of `node` whose configuration could be read (the others are logged, not served).
@@ -86,8 +90,10 @@ public final class KefuDaemon: Service, Sendable {
         invariantCheck: InvariantCheck = InvariantCheck(),
         timeoutExtension: TimeoutExtension = TimeoutExtension(),
         fileDescriptorStore: FileDescriptorStore? = nil,
-        passedDescriptors: @escaping @Sendable () -> [(fd: Int32, name: String)] = { SocketActivation.listeners() }
+        passedDescriptors: @escaping @Sendable () -> [(fd: Int32, name: String)] = { SocketActivation.listeners() },
+        retentionSchedule: RetentionSchedule = .standard
     ) {
+        self.retentionSchedule = retentionSchedule
         self.invariantCheck = invariantCheck
         self.timeoutExtension = timeoutExtension
         self.fileDescriptorStore = fileDescriptorStore
