@@ -1,5 +1,8 @@
+import Foundation
+import KefuConfig
 import KefuCore
 import KefuStore
+import Logging
 import PostgresNIO
 
 /// The purge's steps (`KefuStore/Retention.swift`) over a shop's rows in PostgreSQL, the SQLite statements asked of the
@@ -113,5 +116,30 @@ struct PostgresPurgeTables: PurgeTables {
             conversations: Int(row.int64(0)), messages: Int(row.int64(3)), notes: Int(row.int64(4)),
             oldestClose: row.optionalInt64(1).map(Instant.init(unixMilliseconds:)),
             newestClose: row.optionalInt64(2).map(Instant.init(unixMilliseconds:)))
+    }
+}
+
+/// `kefuctl purge --dry-run` for a shop of a cluster: what its node's next pass would take, read from PostgreSQL with
+/// the same query as the node's. (The purge itself is only ever the node's, under the shop's fence.)
+public enum ClusterRetention {
+    public static func preview(
+        _ url: PostgresURL, shop: String, closedBefore: Instant, logger: Logger
+    ) async throws -> PurgePreview {
+        // The tables as this version has them (a cluster whose nodes all run an older kefud lacks `purged_at`).
+        let (connection, _) = try await url.connect(id: 5, logger: logger) {
+            try await ClusterSchema.migrate($0, logger: logger)
+        }
+        let result: Result<PurgePreview, any Error> = await withCheckedContinuation { continuation in
+            // The steps block on each answer: on a thread of their own, never a cooperative one.
+            Thread {
+                continuation.resume(
+                    returning: Result {
+                        try PostgresPurgeTables(shop: shop) { try connection.query($0, logger: logger).wait().rows }
+                            .preview(closedBefore: closedBefore.unixMilliseconds)
+                    })
+            }.start()
+        }
+        try? await connection.close()
+        return try result.get()
     }
 }
