@@ -72,6 +72,12 @@ struct PostgresRecordReader: RecordReader {
         return try RecordSQL.conversation(from: Cells(row), path: name)
     }
 
+    func purgedAt(_ conversation: ConversationID) throws -> Instant? {
+        let rows = try query(
+            "SELECT purged_at FROM kefu_conversations WHERE shop = \(shop) AND id = \(conversation.rawValue)")
+        return rows.first.flatMap { Cells($0).optionalInt64(0) }.map(Instant.init(unixMilliseconds:))
+    }
+
     func agentsWhoHeld(_ conversation: ConversationID) throws -> [AgentID] {
         try query(
             """

@@ -74,6 +74,13 @@ public final class PostgresRecordStore: RecordStore {
         writer.submit(.read(readJob(body, path: name, completion: completion)))
     }
 
+    public func enqueuePurge(
+        _ request: PurgeRequest, completion: @escaping @Sendable (Result<PurgeOutcome, StoreError>) -> Void
+    ) {
+        guard !closed.load(ordering: .relaxed) else { return completion(.failure(closedError)) }
+        writer.submit(.purge(request, completion))
+    }
+
     public func shutdown() async {
         closed.store(true, ordering: .relaxed)
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in

@@ -88,6 +88,7 @@ final class PostgresRecordWriter: @unchecked Sendable {
             switch job {
             case .write(_, let callback): callback(.failure(closedError))
             case .read(let body): fail(body, with: closedError)
+            case .purge(_, let completion): completion(.failure(closedError))
             }
             return
         }
@@ -120,6 +121,16 @@ final class PostgresRecordWriter: @unchecked Sendable {
                 jobs.removeFirst()
                 busy = true
                 read(body, on: connection)
+            case .purge(let request, let completion):
+                if fenced || broken != nil {
+                    jobs.removeFirst()
+                    completion(.failure(broken ?? fencedError))
+                    continue
+                }
+                guard let connection = usableConnection() else { return }
+                jobs.removeFirst()
+                busy = true
+                purge(request, completion, on: connection)
             }
         }
         if !busy && jobs.isEmpty && closing { finishClosing() }
@@ -182,6 +193,9 @@ final class PostgresRecordWriter: @unchecked Sendable {
             case .read(let body):
                 jobs.removeFirst()
                 fail(body, with: failure)
+            case .purge(_, let completion):
+                jobs.removeFirst()
+                completion(.failure(failure))
             case nil:
                 break
             }
@@ -337,6 +351,49 @@ final class PostgresRecordWriter: @unchecked Sendable {
                     self.prepared = [:]
                 }
                 self.busy = false
+                self.next()
+            }
+        }
+    }
+
+    // MARK: Retention
+
+    /// One purge batch as a transaction of its own on the read thread, over `connection`, under the shop's fence: the
+    /// lease row is taken `FOR SHARE` first, as by every commit, and a node that no longer serves the shop under its
+    /// epoch changes nothing. The queue moves on once it is done.
+    private func purge(
+        _ request: PurgeRequest, _ completion: @escaping @Sendable (Result<PurgeOutcome, StoreError>) -> Void,
+        on connection: PostgresConnection
+    ) {
+        let lost = ConnectionLost()
+        readQueue.async { [shop, node, epoch, name, logger, fencedError] in
+            let query: (PostgresQuery) throws -> [PostgresRow] = { query in
+                try Self.wait(for: query, on: connection, logger: logger, name: name, lost: lost)
+            }
+            let result: Result<PurgeOutcome, StoreError>
+            do {
+                _ = try query("BEGIN")
+                let fence = try query(
+                    "SELECT 1 FROM kefu_leases WHERE shop = \(shop) AND owner = \(node) AND epoch = \(epoch) FOR SHARE")
+                guard !fence.isEmpty else { throw fencedError }
+                let outcome = try Purge.batch(request, on: PostgresPurgeTables(shop: shop, query: query))
+                _ = try query("COMMIT")
+                result = .success(outcome)
+            } catch {
+                if !lost.value.load(ordering: .relaxed) { _ = try? query("ROLLBACK") }
+                let failure =
+                    error as? StoreError
+                    ?? StoreError(.write, path: name, message: describe(error), underlying: error)
+                logger.error("store purge batch failed", metadata: ["error": "\(failure)"])
+                result = .failure(failure)
+            }
+            self.loop.execute {
+                if lost.value.load(ordering: .relaxed), self.connection === connection {
+                    self.connection = nil
+                    self.prepared = [:]
+                }
+                self.busy = false
+                completion(result)
                 self.next()
             }
         }

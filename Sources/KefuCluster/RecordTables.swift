@@ -144,6 +144,20 @@ enum RecordTables {
         )
         """,
         "CREATE INDEX IF NOT EXISTS kefu_presence_agent_at ON kefu_presence (shop, agent, at)",
+        // Retention (`[retention]`, `KefuStore/Retention.swift`): when a conversation's texts began to be deleted, the
+        // conversations still to purge (an index they leave once purged), and those whose purge spans batches.
+        "ALTER TABLE kefu_conversations ADD COLUMN IF NOT EXISTS purged_at bigint",
+        """
+        CREATE INDEX IF NOT EXISTS kefu_conversations_unpurged ON kefu_conversations (shop, closed_at, id)
+            WHERE closed_at IS NOT NULL AND purged_at IS NULL
+        """,
+        """
+        CREATE TABLE IF NOT EXISTS kefu_purging (
+            shop text NOT NULL,
+            conversation bigint NOT NULL,
+            PRIMARY KEY (shop, conversation)
+        )
+        """,
     ]
 }
 

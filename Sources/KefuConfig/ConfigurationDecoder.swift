@@ -36,6 +36,7 @@ enum ConfigurationDecoder {
         let businessHours = try root.entry("business_hours").map { _ throws(ConfigError) in
             try BusinessHoursSettings.decode(root.section("business_hours"))
         }
+        let retention = try RetentionSettings.decode(root.section("retention"))
         try root.finish()
         try checkManagers(
             managers, others: agents.map(\.settings.id) + supervisors.map(\.settings.id),
@@ -61,6 +62,7 @@ enum ConfigurationDecoder {
         configuration.cluster = cluster
         configuration.http = http
         configuration.satisfaction = satisfaction
+        configuration.retention = retention
         return configuration
     }
 
@@ -470,6 +472,20 @@ extension SatisfactionSettings {
         settings.enabled = try reader.optional("enabled", .boolean)?.value ?? settings.enabled
         settings.question = try reader.message("question") ?? settings.question
         settings.expireSeconds = try reader.seconds("expire_s", allowZero: false) ?? settings.expireSeconds
+        try reader.finish()
+        return settings
+    }
+}
+
+extension RetentionSettings {
+    /// The longest `closed_after_days`: a hundred years (beyond it, say nothing: keeping for ever is the default).
+    static let maximumDays = 36_500
+
+    static func decode(_ reader: TableReader) throws(ConfigError) -> RetentionSettings {
+        var settings = RetentionSettings()
+        let days = try reader.integer("closed_after_days", in: 0...maximumDays)
+        settings.closedAfterDays = days == 0 ? nil : days
+        settings.batch = try reader.integer("batch", in: 10...10_000) ?? settings.batch
         try reader.finish()
         return settings
     }

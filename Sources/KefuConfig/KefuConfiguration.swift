@@ -35,6 +35,8 @@ public struct KefuConfiguration: Sendable, Equatable {
     public var http: HTTPSettings?
     /// `[csat]`: the satisfaction survey at a close.
     public var satisfaction = SatisfactionSettings()
+    /// `[retention]`: how long the texts of closed conversations are kept (off by default: for ever).
+    public var retention = RetentionSettings()
 
     /// Creates a configuration directly, without validation (for tests and embedding).
     public init(
@@ -312,6 +314,29 @@ public struct SatisfactionSettings: Sendable, Equatable {
     public var expireSeconds: Double = 86_400
 
     public init() {}
+}
+
+/// `[retention]`: the shop keeps the texts of a closed conversation (its messages and notes: personal information,
+/// PIPL) only so many days after its close; a purge deletes them in small batches off the routing path, keeping every
+/// figure the reports read (rounds, ratings, presence, who sent each message when).
+public struct RetentionSettings: Sendable, Equatable {
+    /// The default `batch`.
+    public static let defaultBatch = 500
+
+    /// `closed_after_days`: texts of conversations closed longer ago than this many days are deleted; nil (absent
+    /// or 0): kept for ever.
+    public var closedAfterDays: Int?
+    /// `batch` (default 500): rows one purge transaction may change, so that the routing's commits queued behind it
+    /// wait a few milliseconds at most.
+    public var batch = RetentionSettings.defaultBatch
+
+    public init(closedAfterDays: Int? = nil, batch: Int = RetentionSettings.defaultBatch) {
+        self.closedAfterDays = closedAfterDays
+        self.batch = batch
+    }
+
+    /// Whether anything is ever purged.
+    public var isEnabled: Bool { closedAfterDays != nil }
 }
 
 /// `[auto_reply]`: messages sent to the buyer by the daemon itself (`* MSG ... from=system auto=1`). Platforms do not

@@ -164,10 +164,12 @@ public enum OutboundLine: Sendable, Equatable {
         return .ok(tag: tag, fields)
     }
 
-    /// A listing's completion: `count=`, and for a page `more=0|1` (nil: the whole listing was asked for).
-    public static func listed(tag: String, count: Int, more: Bool? = nil) -> OutboundLine {
+    /// A listing's completion: `count=`, and for a page `more=0|1` (nil: the whole listing was asked for); `purged=1`
+    /// when retention deleted the conversation's texts (`HISTORY`, `NOTES`).
+    public static func listed(tag: String, count: Int, more: Bool? = nil, purged: Bool = false) -> OutboundLine {
         var fields = [Field("count", "\(count)")]
         if let more { fields.append(Field("more", more ? "1" : "0")) }
+        if purged { fields.append(Field("purged", "1")) }
         return .ok(tag: tag, fields)
     }
 

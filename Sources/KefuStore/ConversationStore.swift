@@ -110,6 +110,14 @@ public final class ConversationStore: RecordStore {
         queue.read(body, path: path, completion: completion, closed: closedError)
     }
 
+    /// Queues one purge batch and returns immediately; `completion` runs on the writer thread once its transaction
+    /// has committed (or failed: then nothing of it was changed). After `close()`, at once with a `.closed` error.
+    public func enqueuePurge(
+        _ request: PurgeRequest, completion: @escaping @Sendable (Result<PurgeOutcome, StoreError>) -> Void
+    ) {
+        queue.purge(request, completion: completion, closed: closedError)
+    }
+
     /// Reads what the daemon needs to resume: open conversations and their notes, the next id, agents' last
     /// assignments. `returningBuyers` is left empty; see `recover(returningBuyersSince:)`.
     ///

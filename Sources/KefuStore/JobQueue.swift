@@ -10,6 +10,9 @@ package enum Job: Sendable {
     case write([Record], CommitCallback)
     /// A read, wrapped with its completion. Runs after every write queued before it has committed.
     case read(@Sendable (any RecordReader) -> Void)
+    /// One batch of a retention purge, a transaction of its own between the writes queued before and after it, and
+    /// who to tell what it did.
+    case purge(PurgeRequest, @Sendable (Result<PurgeOutcome, StoreError>) -> Void)
 }
 
 extension StoreStatistics {
@@ -144,6 +147,14 @@ final class JobQueue: @unchecked Sendable {
         if !append(.read(readJob(body, path: path, completion: completion))) { completion(.failure(closed())) }
     }
 
+    /// Queues a purge batch; after `close()`, fails it at once with `closed`.
+    func purge(
+        _ request: PurgeRequest, completion: @escaping @Sendable (Result<PurgeOutcome, StoreError>) -> Void,
+        closed: @autoclosure () -> StoreError
+    ) {
+        if !append(.purge(request, completion)) { completion(.failure(closed())) }
+    }
+
     /// Stops accepting work and returns once the writer has committed what was queued and exited.
     func shutdown() async {
         close()
@@ -155,10 +166,12 @@ final class JobQueue: @unchecked Sendable {
     /// The writer thread's loop: until the store closes and its queue is drained,
     /// consecutive writes go to `commit` together (group commit: it returns each batch's result and how many
     /// transactions committed), and a read first has the writes queued before it committed, so it sees them and
-    /// never sees a write queued after it. Batches' callbacks run after their commit, in enqueue order.
+    /// never sees a write queued after it. Batches' callbacks run after their commit, in enqueue order. A purge batch
+    /// is a transaction of its own, after the writes queued before it.
     func serve(
         commit: ([PendingWrite]) -> (results: [Result<Void, StoreError>], transactions: Int),
-        read: (@Sendable (any RecordReader) -> Void) -> Void
+        read: (@Sendable (any RecordReader) -> Void) -> Void,
+        purge: (PurgeRequest) -> Result<PurgeOutcome, StoreError>
     ) {
         adoptCurrentThreadAsWriter()
         while let jobs = takeAll() {
@@ -176,6 +189,9 @@ final class JobQueue: @unchecked Sendable {
                 case .read(let body):
                     flush()
                     read(body)
+                case .purge(let request, let completion):
+                    flush()
+                    completion(purge(request))
                 }
             }
             flush()

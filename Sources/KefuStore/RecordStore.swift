@@ -19,6 +19,11 @@ public protocol RecordStore: AnyObject, Sendable {
         _ body: @escaping @Sendable (any RecordReader) throws -> T,
         completion: @escaping @Sendable (Result<T, StoreError>) -> Void)
 
+    /// Queues one batch of a retention purge (see `PurgeRequest`) and returns at once: a transaction of its own, after
+    /// the writes enqueued before it and before those enqueued after it; `completion` says what it did.
+    func enqueuePurge(
+        _ request: PurgeRequest, completion: @escaping @Sendable (Result<PurgeOutcome, StoreError>) -> Void)
+
     /// Stops accepting work and returns once everything queued has committed and the store is closed.
     func shutdown() async
 }
@@ -30,6 +35,14 @@ extension RecordStore {
             enqueue(records) { continuation.resume(returning: $0) }
         }
         try result.get()
+    }
+
+    /// Runs one purge batch and returns what it did.
+    public func purge(_ request: PurgeRequest) async throws(StoreError) -> PurgeOutcome {
+        let result: Result<PurgeOutcome, StoreError> = await withCheckedContinuation { continuation in
+            enqueuePurge(request) { continuation.resume(returning: $0) }
+        }
+        return try result.get()
     }
 
     /// Runs `body` against the store after every write enqueued before this call has committed.
@@ -58,6 +71,9 @@ public protocol RecordReader {
     func lastSeq(of conversation: ConversationID) throws -> Int
     /// The stored state of a conversation, or nil if it was never written.
     func conversation(_ id: ConversationID) throws -> ConversationRecord?
+    /// When the conversation's texts began to be deleted by retention (nil: they are all there). Its `HISTORY` and
+    /// `NOTES` then say `purged=1` and list nothing.
+    func purgedAt(_ conversation: ConversationID) throws -> Instant?
     /// Every agent that has held the conversation, each once, in order of their first assignment.
     func agentsWhoHeld(_ conversation: ConversationID) throws -> [AgentID]
     /// The conversation's changes of hands, in the order they were written.

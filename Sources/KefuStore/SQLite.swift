@@ -47,6 +47,12 @@ final class SQLiteConnection {
         return sqlite3_get_autocommit(handle) == 0
     }
 
+    /// Rows the last INSERT, UPDATE or DELETE changed.
+    var changes: Int {
+        guard let handle else { return 0 }
+        return Int(sqlite3_changes(handle))
+    }
+
     /// Runs one or more statements that return no rows we care about (DDL, pragmas without results).
     func execute(_ sql: String, _ operation: StoreError.Operation) throws(StoreError) {
         let db = try open(operation)

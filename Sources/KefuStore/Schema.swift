@@ -178,6 +178,16 @@ enum Schema {
         """,
         // Version 8: when a round's holder was warned (SLA-WARN), for the day reports' warnings per agent.
         "ALTER TABLE rounds ADD COLUMN warned_at INTEGER;",
+        // Version 9: retention (`[retention] closed_after_days`, see Retention.swift). A conversation whose texts
+        // were deleted says when (`purged_at`, set when its purge began); the conversations still to purge are found
+        // through an index they leave once purged, so a pass never walks the ones purged before; one whose purge
+        // spans batches is listed in `purging` until its last text is gone.
+        """
+        ALTER TABLE conversations ADD COLUMN purged_at INTEGER;
+        CREATE INDEX conversations_unpurged ON conversations(closed_at, id)
+            WHERE closed_at IS NOT NULL AND purged_at IS NULL;
+        CREATE TABLE purging (conversation INTEGER PRIMARY KEY REFERENCES conversations(id));
+        """,
     ]
 
     /// The version this build writes.

@@ -94,6 +94,15 @@ public final class StoreReader: RecordReader {
         return try RecordSQL.conversation(from: statement, path: path)
     }
 
+    /// When the conversation's texts began to be deleted by retention, or nil.
+    public func purgedAt(_ conversation: ConversationID) throws -> Instant? {
+        let statement = try prepare("SELECT purged_at FROM conversations WHERE id = ?1")
+        defer { statement.reset() }
+        statement.bind(1, conversation.rawValue)
+        guard try statement.step(.read) else { return nil }
+        return statement.optionalInt64(0).map(Instant.init(unixMilliseconds:))
+    }
+
     /// Every agent that has held the conversation, each once, in order of their first assignment.
     public func agentsWhoHeld(_ conversation: ConversationID) throws -> [AgentID] {
         let statement = try prepare(

@@ -23,7 +23,14 @@ final class Writer: @unchecked Sendable {
                 let (results, committed) = write(group)
                 return (results, committed ? 1 : 0)
             },
-            read: { $0(StoreReader(connection: connection)) })
+            read: { $0(StoreReader(connection: connection)) },
+            purge: { request in
+                let result = Result { () throws(StoreError) in try connection.purgeBatch(request) }
+                if case .failure(let error) = result {
+                    logger.error("store purge batch failed", metadata: ["error": "\(error)"])
+                }
+                return result
+            })
         // Closing the last connection checkpoints the WAL into the main file.
         connection.close()
         logger.info("store closed")

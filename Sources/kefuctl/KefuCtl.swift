@@ -11,7 +11,10 @@ struct KefuCtl: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "kefuctl",
         abstract: "Operate a kefud chat router.",
-        subcommands: [HashToken.self, SignBuyer.self, Report.self, ShopCommand.self, ClusterCommand.self]
+        subcommands: [
+            HashToken.self, SignBuyer.self, Report.self, PurgeCommand.self, BackupCommand.self, ShopCommand.self,
+            ClusterCommand.self,
+        ]
     )
 }
 

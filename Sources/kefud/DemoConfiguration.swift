@@ -93,5 +93,13 @@ fallback = ["refund"]
 id = "tmall-bridge"
 token_sha256 = "85a90ba1fe3987953f3dc298aea5eca43f662653e8804208cebce6e236e63e4a"
 
+# Keeping data only as long as needed (PIPL): the texts of conversations closed more than closed_after_days ago (their
+# messages and notes) are deleted, a few hundred rows at a time, 10 s after the start and then hourly; rounds, ratings,
+# presence and who sent each message when stay, so every report stays the same. Left out (or 0): kept for ever.
+# `kefuctl purge --dry-run --config <this file>` says what would go.
+# [retention]
+# closed_after_days = 180     # days after a conversation's close
+# batch = 500                 # rows one purge transaction changes (10 to 10000)
+
 """#
 }

@@ -276,4 +276,103 @@ struct PostgresRecordStoreTests {
         await again.shutdown()
         await leases.leave()
     }
+
+    // MARK: - Retention
+
+    /// The same purge over PostgreSQL as over SQLite: the same rows go, the same stay, and every sheet is the same
+    /// after it as before.
+    @Test func aPurgeOverPostgreSQLTakesWhatSQLiteTakesAndTheSheetsStay() async throws {
+        guard let server = try await PostgresServer.startForTest() else { return }
+        defer { server.stop() }
+        let (leases, postgres) = try await openStore(server)
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("kefu-pg-purge-\(UUID())").path
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let sqlite = try ConversationStore(directory: directory, logger: logger)
+        let day =
+            ScriptedDay.records() + [
+                .note(
+                    NoteRecord(
+                        conversation: ConversationID(1), seq: 1, author: "alice", at: ScriptedDay.local(9, 15),
+                        text: "地址: 上海市徐汇区")),
+                .note(
+                    NoteRecord(
+                        conversation: ConversationID(2), seq: 1, author: "alice", at: ScriptedDay.local(13, 30, 20),
+                        text: "要退货")),
+            ]
+        try await sqlite.commit(day)
+        try await postgres.commit(day)
+        let url = settings(server, node: "a").postgres
+        let (from, until) = (ScriptedDay.local(0, 0), ScriptedDay.local(24, 0))
+        func sheets() async throws -> [DayReport.Sheet] {
+            var sheets: [DayReport.Sheet] = []
+            for layout in DayReport.Layout.allCases {
+                sheets.append(
+                    try await ClusterDayReport.read(
+                        url, shop: "acme", layout: layout, from: from, until: until, utcOffsetMinutes: 480,
+                        logger: logger))
+            }
+            return sheets
+        }
+        let before = try await sheets()
+        @Sendable func everything(_ reader: any RecordReader) throws -> String {
+            var text = ""
+            for id in [1, 2].map(ConversationID.init) {
+                text += "\(try reader.conversation(id) as Any)\n\(try reader.history(of: id))\n"
+                text += "\(try reader.notes(of: id)) \(try reader.purgedAt(id) as Any)\n"
+            }
+            return text
+        }
+        func purge(before cutoff: Instant, on store: any RecordStore) async throws -> PurgeOutcome {
+            var total = PurgeOutcome()
+            repeat {
+                // Small batches: a conversation spans several.
+                total.add(try await store.purge(PurgeRequest(closedBefore: cutoff, rows: 3, at: ScriptedDay.local(23, 0))))
+            } while !total.finished && total.batches < 100
+            return total
+        }
+        for cutoff in [ScriptedDay.local(12, 0), until] {
+            let preview = try await ClusterRetention.preview(url, shop: "acme", closedBefore: cutoff, logger: logger)
+            #expect(preview == (try StoreRetention.preview(directory: directory, closedBefore: cutoff)))
+            #expect(preview.conversations == 1)
+            let fromPostgres = try await purge(before: cutoff, on: postgres)
+            let fromSQLite = try await purge(before: cutoff, on: sqlite)
+            #expect(fromPostgres == fromSQLite)
+            #expect(fromPostgres.conversations == 1 && fromPostgres.notes == 1 && fromPostgres.messages > 0)
+            #expect(try await postgres.read(everything) == (try await sqlite.read(everything)))
+        }
+        let purged = try await postgres.read { try $0.history(of: ConversationID(2)) }
+        #expect(!purged.isEmpty && purged.allSatisfy { $0.text.isEmpty })
+        #expect(try await postgres.read { try $0.purgedAt(ConversationID(1)) } == ScriptedDay.local(23, 0))
+        #expect(try await sheets() == before)
+        // Nothing is left half purged.
+        #expect(try await server.psql("SELECT count(*) FROM kefu_purging") == "0")
+        await sqlite.shutdown()
+        await postgres.shutdown()
+        await leases.leave()
+    }
+
+    @Test func aPurgeAfterTheLeaseMovedChangesNothing() async throws {
+        guard let server = try await PostgresServer.startForTest() else { return }
+        defer { server.stop() }
+        let (a, store) = try await openStore(server, lease: .milliseconds(300))
+        try await store.commit([
+            .conversation(conversation(1, state: .closed, closedAt: at(1_700_000_500_000))), .message(message(1, 1)),
+            .note(note(1, 1)),
+        ])
+        try await Task.sleep(for: .milliseconds(400))
+        let b = try await ShopLeases.join(settings(server, node: "b"), logger: logger)
+        #expect(try await b.acquire("acme", for: .seconds(30)) == 2)
+        do {
+            _ = try await store.purge(PurgeRequest(closedBefore: at(1_800_000_000_000), rows: 500, at: at(1_800_000_000_000)))
+            Issue.record("a purge under the old epoch went through")
+        } catch {
+            #expect(error.operation == .fenced)
+        }
+        #expect(try await server.psql("SELECT text FROM kefu_messages") == "text")
+        #expect(try await server.psql("SELECT count(*) FROM kefu_notes") == "1")
+        #expect(try await server.psql("SELECT count(*) FROM kefu_conversations WHERE purged_at IS NOT NULL") == "0")
+        await store.shutdown()
+        await a.leave()
+        await b.leave()
+    }
 }

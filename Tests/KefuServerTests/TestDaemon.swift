@@ -117,7 +117,8 @@ struct TestDaemon {
     static func start(
         _ toml: String = testConfiguration(), stateDirectory: String? = nil,
         notifier: any ServiceNotifier = SilentNotifier(), invariantCheck: InvariantCheck = InvariantCheck(),
-        timeoutExtension: TimeoutExtension = TimeoutExtension()
+        timeoutExtension: TimeoutExtension = TimeoutExtension(), clock: any WallClock = SystemWallClock(),
+        retentionSchedule: RetentionSchedule = .standard
     ) async throws -> TestDaemon {
         // The same reading as kefud's: `shops_dir` in `[server]` brings each shop's file.
         let node = try NodeConfiguration.parse(toml, file: "test.toml")
@@ -128,8 +129,9 @@ struct TestDaemon {
         logger.logLevel = .warning
         let breaches = BreachLog()
         let daemon = KefuDaemon(
-            node: node, stateDirectory: directory, notifier: notifier, journal: breaches,
-            logger: logger, invariantCheck: invariantCheck, timeoutExtension: timeoutExtension
+            node: node, stateDirectory: directory, clock: clock, notifier: notifier, journal: breaches,
+            logger: logger, invariantCheck: invariantCheck, timeoutExtension: timeoutExtension,
+            retentionSchedule: retentionSchedule
         )
         let group = ServiceGroup(services: [daemon], logger: logger)
         let task = Task { try await group.run() }

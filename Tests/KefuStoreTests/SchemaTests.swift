@@ -106,9 +106,12 @@ private func layout(in directory: String) throws -> [String] {
         try await withTemporaryDirectory { directory in
             let store = try openStore(directory)
             await store.shutdown()
-            #expect(Schema.currentVersion == 8)
-            #expect(try schemaVersion(in: directory) == 8)
+            #expect(Schema.currentVersion == 9)
+            #expect(try schemaVersion(in: directory) == 9)
             let names = try layout(in: directory).map { $0.prefix { $0 != ":" } }
+            // Retention (version 9): the conversations still to purge, and those being purged.
+            #expect(names.contains("index conversations_unpurged"))
+            #expect(names.contains("table purging"))
             #expect(names.contains("table notes"))
             #expect(names.contains("table rounds"))
             #expect(names.contains("table ratings"))

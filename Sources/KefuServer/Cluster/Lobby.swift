@@ -46,6 +46,12 @@ final class NoRecords: RecordStore {
         }
     }
 
+    func enqueuePurge(
+        _ request: PurgeRequest, completion: @escaping @Sendable (Result<PurgeOutcome, StoreError>) -> Void
+    ) {
+        completion(.success(PurgeOutcome(finished: true)))
+    }
+
     func shutdown() async {}
 
     private struct Nothing: RecordReader {
@@ -55,6 +61,7 @@ final class NoRecords: RecordStore {
         func sentMessage(_ conversation: ConversationID, author: String, ref: String) throws -> Int? { nil }
         func lastSeq(of conversation: ConversationID) throws -> Int { 0 }
         func conversation(_ id: ConversationID) throws -> ConversationRecord? { nil }
+        func purgedAt(_ conversation: ConversationID) throws -> Instant? { nil }
         func agentsWhoHeld(_ conversation: ConversationID) throws -> [AgentID] { [] }
         func assignments(of conversation: ConversationID) throws -> [AssignmentRecord] { [] }
         func latestAssignment(of conversation: ConversationID) throws -> AssignmentRecord? { nil }

@@ -242,6 +242,8 @@ extension KefuDaemon {
         let breachRecordsPerSecond = configuration.sla.breachRecordsPerSecond
         let keptEventBytes = server.keptEventBytes
         let (nodeMetrics, assigned) = (metrics, core.openConversations(where: { $0.state == .assigned }).map(\.id))
+        let retention = RetentionSweeper(
+            settings: configuration.retention, store: store, clock: clock, schedule: retentionSchedule, logger: logger)
         return try await loop.submit { [logger] in
             let metrics = ShopMetrics(node: nodeMetrics, shop: shop, assigned: assigned, exposed: shop != Lobby.name)
             let owner = ShopOwner(
@@ -253,6 +255,7 @@ extension KefuDaemon {
             owner.loginGuard = loginGuard
             owner.keptAtStop = keptAtStop
             owner.onStoreFailure = onStoreFailure
+            owner.retention = retention
             return (owner.link, owner.done.futureResult)
         }.get()
     }

@@ -61,6 +61,8 @@ public final class KefuDaemon: Service, Sendable {
     let loginGuard = LoginGuard()
     /// Each TLS listener's certificate context, by ``TLSListenerRole``: read at start, read again at a reload.
     let tlsContexts = Mutex<[String: TLSListenerContext]>([:])
+    /// When each shop's retention purges run (`[retention]`; tests shorten it).
+    let retentionSchedule: RetentionSchedule
 
     /// `[server]` settings (a reload does not change them).
     var server: ServerSettings { node.server }
@@ -76,12 +78,14 @@ public final class KefuDaemon: Service, Sendable {
         invariantCheck: InvariantCheck = InvariantCheck(),
         timeoutExtension: TimeoutExtension = TimeoutExtension(),
         fileDescriptorStore: FileDescriptorStore? = nil,
-        passedDescriptors: @escaping @Sendable () -> [(fd: Int32, name: String)] = { SocketActivation.listeners() }
+        passedDescriptors: @escaping @Sendable () -> [(fd: Int32, name: String)] = { SocketActivation.listeners() },
+        retentionSchedule: RetentionSchedule = .standard
     ) {
         self.init(
             node: NodeConfiguration(configuration), stateDirectory: stateDirectory, clock: clock, notifier: notifier,
             journal: journal, logger: logger, invariantCheck: invariantCheck, timeoutExtension: timeoutExtension,
-            fileDescriptorStore: fileDescriptorStore, passedDescriptors: passedDescriptors)
+            fileDescriptorStore: fileDescriptorStore, passedDescriptors: passedDescriptors,
+            retentionSchedule: retentionSchedule)
     }
 
     /// A daemon serving the shops of `node` whose configuration could be read (the others are logged, not served).
@@ -95,8 +99,10 @@ public final class KefuDaemon: Service, Sendable {
         invariantCheck: InvariantCheck = InvariantCheck(),
         timeoutExtension: TimeoutExtension = TimeoutExtension(),
         fileDescriptorStore: FileDescriptorStore? = nil,
-        passedDescriptors: @escaping @Sendable () -> [(fd: Int32, name: String)] = { SocketActivation.listeners() }
+        passedDescriptors: @escaping @Sendable () -> [(fd: Int32, name: String)] = { SocketActivation.listeners() },
+        retentionSchedule: RetentionSchedule = .standard
     ) {
+        self.retentionSchedule = retentionSchedule
         self.invariantCheck = invariantCheck
         self.timeoutExtension = timeoutExtension
         self.fileDescriptorStore = fileDescriptorStore

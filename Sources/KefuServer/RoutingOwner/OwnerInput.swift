@@ -76,7 +76,8 @@ enum StoreAnswer: Sendable {
     case notFound
     /// The first page of a conversation's history, the last seq it may go up to, and whether a page was asked for.
     case history(HistoryCursor, firstPage: [MessageRecord])
-    case notes([NoteRecord])
+    /// A closed conversation's notes, and whether retention deleted them (`purged=1`).
+    case notes([NoteRecord], purged: Bool)
     /// The decision `EXPLAIN` shows (nil: the conversation never changed hands).
     case explanation(Decision?)
     /// A resend (`SEND ref=`) of a message the store has: its seq.

@@ -39,6 +39,8 @@ struct HistoryCursor: Sendable {
     var includeInternal: Bool
     /// `after=` or `limit=` was given: the completion says `more=`.
     var paged: Bool
+    /// Retention deleted the conversation's texts: nothing is listed, and the completion says `purged=1`.
+    var purged = false
     /// Lines written so far.
     var count = 0
     /// How many rows the page being read asked for (one beyond `remaining`, to tell whether more follow).
@@ -102,9 +104,10 @@ extension ShopOwner {
             }
             let exhausted = page.count < cursor.requested
             if more || exhausted {
-                var fields = [Field("count", "\(cursor.count)")]
-                if cursor.paged { fields.append(Field("more", more ? "1" : "0")) }
-                write(.ok(tag: cursor.tag, fields), to: session)
+                write(
+                    .listed(
+                        tag: cursor.tag, count: cursor.count, more: cursor.paged ? more : nil, purged: cursor.purged),
+                    to: session)
                 return finishLongAnswer(session)
             }
             answer.source = .history(cursor)
@@ -166,12 +169,19 @@ extension ShopOwner {
             guard let record = try reader.conversation(conversation),
                 try Self.mayRead(record, viewer: viewer, verify: verify, reader: reader)
             else { return .notFound }
+            // A purged conversation lists nothing (what is left of its messages has no text) and says so.
+            let purged = try reader.purgedAt(conversation) != nil
+            let upTo = try purged ? 0 : reader.lastSeq(of: conversation)
             var cursor = HistoryCursor(
-                conversation: conversation, tag: tag, after: after, upTo: try reader.lastSeq(of: conversation),
-                remaining: limit, includeInternal: !viewer.isCustomer, paged: paged)
-            let first = try reader.history(
-                of: conversation, after: after, upTo: cursor.upTo, limit: cursor.nextRequest(),
-                includeInternal: cursor.includeInternal)
+                conversation: conversation, tag: tag, after: after, upTo: upTo, remaining: limit,
+                includeInternal: !viewer.isCustomer, paged: paged, purged: purged)
+            let requested = cursor.nextRequest()
+            let first =
+                try purged
+                ? []
+                : reader.history(
+                    of: conversation, after: after, upTo: upTo, limit: requested,
+                    includeInternal: cursor.includeInternal)
             return .history(cursor, firstPage: first)
         }
     }
@@ -187,7 +197,7 @@ extension ShopOwner {
             else { return .notFound }
             switch query {
             case .notes:
-                return .notes(try reader.notes(of: conversation))
+                return .notes(try reader.notes(of: conversation), purged: try reader.purgedAt(conversation) != nil)
             case .explanation:
                 let assignment = try reader.latestAssignment(of: conversation)
                 return .explanation(assignment.map(RoutingCore.explanation(of:)))
@@ -233,9 +243,10 @@ extension ShopOwner {
                 let answer = LongAnswer(.history(cursor))
                 answer.page = first
                 outputs = [.longAnswer(session, answer)]
-            case .notes(let notes):
+            case .notes(let notes, let purged):
                 outputs = listing(
-                    notes.map(OutboundLine.note), completion: .listed(tag: tag, count: notes.count), to: session)
+                    notes.map(OutboundLine.note), completion: .listed(tag: tag, count: notes.count, purged: purged),
+                    to: session)
             case .explanation(let decision?):
                 outputs = listing(
                     OutboundLine.explaining(decision), completion: .explained(tag: tag, decision), to: session)

@@ -170,6 +170,9 @@ final class ShopOwner {
     var carryingOver = false
     /// Where the connections go when handed over.
     var collector: RestartCarryOver.Collector?
+    /// The shop's retention purge (`[retention]`): started with the owner, told of reloads, stopped at its end. It runs
+    /// on its own task and the store's queue, never on this loop.
+    var retention: RetentionSweeper?
     /// Completed when the owner is done: with the sessions to hand over when stopping for a restart.
     let done: EventLoopPromise<RestartCarryOver.Sessions?>
     private var ended = false
@@ -248,6 +251,7 @@ final class ShopOwner {
             owner.value.handle(.housekeeping)
         }
         rearmTimer()
+        retention?.start()
     }
 
     // MARK: - A turn
@@ -449,6 +453,7 @@ final class ShopOwner {
         ended = true
         timer?.cancel()
         housekeepingTask?.cancel()
+        retention?.stop()
         // Breaches held for a summary were committed: they are written however the owner ends.
         recordHeldBreaches()
         // The shop leaves this node (a stop, or in a cluster its lease): its series leave `/metrics` with it.
@@ -713,6 +718,7 @@ final class ShopOwner {
             escalationLimiter.recordsPerSecond = configuration.sla.breachRecordsPerSecond
             noticeLimiter.recordsPerSecond = configuration.sla.breachRecordsPerSecond
             apply(core.handle(.reconfigure(RoutingPolicy(configuration)), at: clock.now()), caller: nil, tag: nil)
+            retention?.update(configuration.retention)
             rejectedReload = nil
             logger.notice(
                 "configuration reloaded",
