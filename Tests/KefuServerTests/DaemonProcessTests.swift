@@ -288,8 +288,8 @@ struct DaemonProcessTests {
         #expect(await kefud.waitForExit() == 0)
     }
 
-    /// `kefud-tls.socket` as systemd passes it beside `kefud.socket`: a TLS client that connected before kefud
-    /// started waits in the backlog, then handshakes and logs in.
+    /// `kefud-tls.socket` (and its `kefud-https` copy) as systemd passes them beside `kefud.socket`: a TLS client
+    /// that connected before kefud started waits in the backlog, then handshakes and logs in; HTTPS answers too.
     @Test func socketActivationOfTheTLSListenerByItsName() async throws {
         let candidates = ["/usr/bin/systemd-socket-activate", "/bin/systemd-socket-activate"]
         guard let activate = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
@@ -298,14 +298,17 @@ struct DaemonProcessTests {
         }
         let directory = try TemporaryDirectory(prefix: "kefud-tls-activation")
         let certificates = try await TestCertificates.make(in: directory.path)
-        let (port, tls) = (try freeLoopbackPort(), try freeLoopbackPort())
+        let (port, tls, https) = (try freeLoopbackPort(), try freeLoopbackPort(), try freeLoopbackPort())
         let config = try writeConfiguration(
-            testConfiguration(server: TLSEndToEndTests.tlsKeys(certificates, port: tls)), in: directory)
+            testConfiguration(
+                server: TLSEndToEndTests.tlsKeys(certificates, port: tls),
+                extra: "[http]\n" + TLSEndToEndTests.tlsKeys(certificates, port: https)),
+            in: directory)
         let kefud = try KefudProcess(
             arguments: ["--config", config, "--state-dir", directory.path + "/var"], workingDirectory: directory.path,
             launcher: [
-                activate, "--listen=127.0.0.1:\(port)", "--listen=127.0.0.1:\(tls)", "--fdname=kefud:kefud-tls",
-                "--setenv=NOTIFY_SOCKET",
+                activate, "--listen=127.0.0.1:\(port)", "--listen=127.0.0.1:\(tls)", "--listen=127.0.0.1:\(https)",
+                "--fdname=kefud:kefud-tls:kefud-https", "--setenv=NOTIFY_SOCKET",
             ])
         // The first connection (to the plaintext port) starts kefud; the TLS one made meanwhile waits.
         var client: LineClient?
@@ -320,6 +323,12 @@ struct DaemonProcessTests {
         #expect(try await client?.completion("p PING", timeout: .seconds(30)) == "p OK")
         try await kefud.waitUntilReady()
         #expect(kefud.output.contains("(socket activation: kefud-tls)"), "\(kefud.output)")
+        #expect(kefud.output.contains("(socket activation: kefud-https)"), "\(kefud.output)")
+        // Over our TLS client, not curl: while a KefudProcess runs, Foundation's Process cannot reap another child.
+        let probe = try await LineClient.connect(
+            port: https, tls: LineClient.TLS(trustedAuthority: certificates.authority))
+        try await probe.sendRaw(Array("GET /healthz HTTP/1.1\r\nHost: k\r\nConnection: close\r\n\r\n".utf8))
+        #expect(try await probe.expect("HTTP/1.1", timeout: .seconds(30)) == "HTTP/1.1 200 OK")
         #expect(!kefud.output.contains("unexpected descriptor closed"), "\(kefud.output)")
         kefud.signal(SIGTERM)
         #expect(await kefud.waitForExit() == 0)
