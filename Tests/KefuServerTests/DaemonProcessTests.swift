@@ -221,8 +221,7 @@ struct DaemonProcessTests {
     }
 
     @Test func socketActivationTakesSystemdsListenerWhileTheFirstConnectionWaitsInTheBacklog() async throws {
-        let candidates = ["/usr/bin/systemd-socket-activate", "/bin/systemd-socket-activate"]
-        guard let activate = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
+        guard let activate = socketActivate() else {
             if getuid() == 0 || ProcessInfo.processInfo.environment["CI"] != nil {
                 Issue.record("systemd-socket-activate is missing: `make deps` installs systemd")
             } else {
@@ -238,13 +237,7 @@ struct DaemonProcessTests {
             arguments: ["--config", config, "--state-dir", directory.path + "/var"],
             workingDirectory: directory.path,
             launcher: [activate, "--listen=127.0.0.1:\(port)", "--fdname=kefud", "--setenv=NOTIFY_SOCKET"])
-        // The launcher needs a moment to listen; after that, connections wait in its backlog until kefud accepts.
-        var connected: LineClient?
-        for _ in 0..<100 where connected == nil {
-            connected = try? await LineClient.connect(port: port)
-            if connected == nil { try await Task.sleep(for: .milliseconds(50)) }
-        }
-        let client = try #require(connected, "systemd-socket-activate never listened on \(port)")
+        let client = try #require(try await connectOnceListening(port), "systemd-socket-activate never listened")
         #expect(try await client.completion("p PING", timeout: .seconds(30)) == "p OK")
         try await kefud.waitUntilReady()
         #expect(kefud.port == port)
@@ -256,8 +249,7 @@ struct DaemonProcessTests {
     /// `kefud-http.socket` as systemd passes it beside `kefud.socket`: HTTP requests made before kefud started wait in
     /// the backlog and are answered.
     @Test func socketActivationOfTheHTTPListenerByItsName() async throws {
-        let candidates = ["/usr/bin/systemd-socket-activate", "/bin/systemd-socket-activate"]
-        guard let activate = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
+        guard let activate = socketActivate() else {
             Issue.record("systemd-socket-activate is missing: `make deps` installs systemd")
             return
         }
@@ -272,11 +264,7 @@ struct DaemonProcessTests {
                 "--setenv=NOTIFY_SOCKET",
             ])
         // The first connection (to the line port) starts kefud; an HTTP probe made meanwhile waits and is answered.
-        var client: LineClient?
-        for _ in 0..<100 where client == nil {
-            client = try? await LineClient.connect(port: port)
-            if client == nil { try await Task.sleep(for: .milliseconds(50)) }
-        }
+        let client = try await connectOnceListening(port)
         #expect(try await client?.completion("p PING", timeout: .seconds(30)) == "p OK")
         let health = try await httpExchange(
             http, "GET /healthz HTTP/1.1\r\nHost: k\r\nConnection: close\r\n\r\n", timeout: .seconds(30))
@@ -291,8 +279,7 @@ struct DaemonProcessTests {
     /// `kefud-tls.socket` (and its `kefud-https` copy) as systemd passes them beside `kefud.socket`: a TLS client
     /// that connected before kefud started waits in the backlog, then handshakes and logs in; HTTPS answers too.
     @Test func socketActivationOfTheTLSListenerByItsName() async throws {
-        let candidates = ["/usr/bin/systemd-socket-activate", "/bin/systemd-socket-activate"]
-        guard let activate = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
+        guard let activate = socketActivate() else {
             Issue.record("systemd-socket-activate is missing: `make deps` installs systemd")
             return
         }
@@ -311,11 +298,7 @@ struct DaemonProcessTests {
                 "--fdname=kefud:kefud-tls:kefud-https", "--setenv=NOTIFY_SOCKET",
             ])
         // The first connection (to the plaintext port) starts kefud; the TLS one made meanwhile waits.
-        var client: LineClient?
-        for _ in 0..<100 where client == nil {
-            client = try? await LineClient.connect(port: port)
-            if client == nil { try await Task.sleep(for: .milliseconds(50)) }
-        }
+        let client = try await connectOnceListening(port)
         let secure = try await LineClient.connect(
             port: tls, tls: LineClient.TLS(trustedAuthority: certificates.authority))
         #expect(try await secure.completion("t LOGIN agent alice \(Secrets.alice.0)", timeout: .seconds(30))
@@ -432,3 +415,19 @@ struct DaemonProcessTests {
     }
 }
 
+
+/// systemd's `systemd-socket-activate`, which listens as a socket unit does and starts kefud with the sockets.
+func socketActivate() -> String? {
+    ["/usr/bin/systemd-socket-activate", "/bin/systemd-socket-activate"].first {
+        FileManager.default.isExecutableFile(atPath: $0)
+    }
+}
+
+/// The launcher needs a moment to listen; after that, connections wait in its backlog until kefud accepts them.
+func connectOnceListening(_ port: Int) async throws -> LineClient? {
+    for _ in 0..<100 {
+        if let client = try? await LineClient.connect(port: port) { return client }
+        try await Task.sleep(for: .milliseconds(50))
+    }
+    return nil
+}

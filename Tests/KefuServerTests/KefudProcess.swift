@@ -178,3 +178,12 @@ func writeConfiguration(_ text: String, in directory: TemporaryDirectory, name: 
     try text.write(toFile: path, atomically: false, encoding: .utf8)
     return path
 }
+
+/// The ids of the sessions a restart handed over, from the records it left in the state directory.
+func handedOverSessionIDs(in stateDirectory: String) throws -> [String] {
+    let records =
+        try JSONSerialization.jsonObject(
+            with: Data(contentsOf: URL(fileURLWithPath: stateDirectory + "/handover.json"))) as? [String: Any]
+    let connections = records?["connections"] as? [[String: Any]] ?? []
+    return connections.compactMap { ($0["session"] as? [String: Any])?["id"] as? String }
+}

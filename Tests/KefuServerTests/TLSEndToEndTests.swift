@@ -178,11 +178,7 @@ import Testing
         #expect(await alice.isClosedByServer())
         #expect(await kefud.waitForNotification("FDNAME=conn-1"))
         #expect(await kefud.waitForExit() == 0)
-        let records =
-            try JSONSerialization.jsonObject(
-                with: Data(contentsOf: URL(fileURLWithPath: directory.path + "/var/handover.json"))) as? [String: Any]
-        let connections = records?["connections"] as? [[String: Any]] ?? []
-        #expect(connections.compactMap { ($0["session"] as? [String: Any])?["id"] as? String } == ["b-tcp"])
+        #expect(try handedOverSessionIDs(in: directory.path + "/var") == ["b-tcp"])
         await buyer.close()
     }
 

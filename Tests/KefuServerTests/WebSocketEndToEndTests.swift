@@ -109,11 +109,7 @@ struct WebSocketEndToEndTests {
         #expect(await kefud.waitForNotification("BARRIER=1"))
         #expect(await kefud.waitForExit() == 0)
         // Only the TCP connection was handed over.
-        let records =
-            try JSONSerialization.jsonObject(
-                with: Data(contentsOf: URL(fileURLWithPath: directory.path + "/var/handover.json"))) as? [String: Any]
-        let connections = records?["connections"] as? [[String: Any]] ?? []
-        #expect(connections.compactMap { ($0["session"] as? [String: Any])?["id"] as? String } == ["b-tcp"])
+        #expect(try handedOverSessionIDs(in: directory.path + "/var") == ["b-tcp"])
         await buyer.close()
     }
 }
