@@ -97,4 +97,38 @@ import Testing
         }
         try await again.stop()
     }
+
+    /// Started on a full disk, kefud waits for the store (not ready, STATUS says why) instead of exiting into a
+    /// restart loop, and serves once space is freed.
+    @Test func startedOnAFullDiskKefudWaitsForTheStoreInsteadOfExiting() async throws {
+        guard geteuid() == 0 else {
+            Issue.record("mounting a tmpfs needs root: this test did not run (CI runs as root)")
+            return
+        }
+        let directory = try TemporaryDirectory(prefix: "kefu-full-start")
+        let state = directory.path + "/state"
+        try FileManager.default.createDirectory(atPath: state, withIntermediateDirectories: true)
+        let mounted = try await runCommand("/bin/mount", ["-t", "tmpfs", "-o", "size=6m", "tmpfs", state])
+        try #require(mounted.status == 0, "mount: \(mounted.errorOutput)")
+        defer { _ = try? runCommandBlocking("/bin/umount", ["-l", state]) }
+        // A store that served once, then a full disk.
+        try await TestDaemon.start(stateDirectory: state).stop()
+        let filler = state + "/filler"
+        _ = try await runCommand("/bin/dd", ["if=/dev/zero", "of=\(filler)", "bs=64k"])
+
+        let notifier = RecordingNotifier()
+        let starting = Task { try await TestDaemon.start(stateDirectory: state, notifier: notifier) }
+        var waiting = false
+        for _ in 0..<100 where !waiting {
+            waiting = notifier.messages.contains { $0.contains("waiting for the store of shop default") }
+            if !waiting { try await Task.sleep(for: .milliseconds(50)) }
+        }
+        #expect(waiting, "\(notifier.messages)")
+        #expect(!notifier.messages.contains { $0.hasPrefix("READY") })
+        try FileManager.default.removeItem(atPath: filler)
+        let daemon = try await starting.value
+        let buyer = try await daemon.customer("buyer-1")
+        #expect(try await buyer.completion("o OPEN presales :在吗") == "o OK conv=1")
+        try await daemon.stop()
+    }
 }

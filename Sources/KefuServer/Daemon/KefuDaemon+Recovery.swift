@@ -8,10 +8,38 @@ extension KefuDaemon {
     /// A large store takes a while: systemd hears that kefud is still at it (`EXTEND_TIMEOUT_USEC=`).
     func recover(_ shop: String, _ configuration: KefuConfiguration) async throws -> (ConversationStore, RoutingCore) {
         let directory = ConversationStore.directory(of: shop, in: stateDirectory)
-        let store = try await timeoutExtension.during(notifier.base) {
-            try ConversationStore(directory: directory, logger: self.logger)
+        let store = try await whileTheStoreCannotWrite(shop) {
+            try await self.timeoutExtension.during(self.notifier.base) {
+                try ConversationStore(directory: directory, logger: self.logger)
+            }
         }
-        return (store, try await restore(shop, configuration, from: store))
+        return (store, try await whileTheStoreCannotWrite(shop) { try await self.restore(shop, configuration, from: store) })
+    }
+
+    /// At start, a store that cannot be opened or written for a reason that may clear (a full disk, an I/O error) is
+    /// waited for, retried every 0.5 s backing off to 5 s, rather than ending kefud into a restart loop: one critical
+    /// log line, `STATUS=waiting for the store…`, `/readyz` 503, systemd's start timeout extended meanwhile (up to
+    /// its limit). Any other failure (not a database, a newer schema) ends the start as before.
+    func whileTheStoreCannotWrite<T>(_ shop: String, _ body: () async throws -> T) async throws -> T {
+        var wait = Duration.milliseconds(500)
+        var said = false
+        while true {
+            do {
+                let value = try await body()
+                if said { logger.notice("the store can be used again", metadata: ["event": "store_recovered", "shop": "\(shop)"]) }
+                return value
+            } catch let error as StoreError where error.mayClearAtStart {
+                if !said {
+                    said = true
+                    logger.critical(
+                        "the store cannot be opened or written (disk full?); waiting for it",
+                        metadata: ["event": "store_unavailable", "shop": "\(shop)", "error": "\(error)"])
+                }
+                notifier.base.status("waiting for the store of shop \(shop): \(error.message); retrying")
+                try await timeoutExtension.during(notifier.base) { try await Task.sleep(for: wait) }
+                wait = min(wait * 2, .seconds(5))
+            }
+        }
     }
 
     /// Rebuilds shop `shop`'s routing state from its store (SQLite at start, or PostgreSQL when a node of a cluster

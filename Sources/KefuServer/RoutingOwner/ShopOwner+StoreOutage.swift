@@ -39,7 +39,20 @@ struct StoreOutage {
 extension StoreError {
     /// A failure of writing that the disk or the system may clear by itself, so a retry may succeed.
     public var mayClear: Bool {
-        guard operation == .write, let code = sqliteCode else { return false }
+        operation == .write && hasClearableCode
+    }
+
+    /// At start: opening the store (its WAL needs a page), upgrading its schema or the first repair commit failed
+    /// for such a reason. A file that cannot be opened at all or is read-only is a mistake of setup, not of the
+    /// moment: that start fails at once, naming it.
+    public var mayClearAtStart: Bool {
+        guard [.open, .migrate, .write].contains(operation), let code = sqliteCode else { return false }
+        // SQLITE_BUSY 5, LOCKED 6, NOMEM 7, IOERR 10, FULL 13, PROTOCOL 15 (primary codes).
+        return [5, 6, 7, 10, 13, 15].contains(code & 0xff)
+    }
+
+    private var hasClearableCode: Bool {
+        guard let code = sqliteCode else { return false }
         // SQLITE_BUSY 5, LOCKED 6, NOMEM 7, READONLY 8, IOERR 10, FULL 13, CANTOPEN 14, PROTOCOL 15 (primary codes).
         return [5, 6, 7, 8, 10, 13, 14, 15].contains(code & 0xff)
     }
