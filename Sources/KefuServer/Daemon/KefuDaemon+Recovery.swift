@@ -13,7 +13,8 @@ extension KefuDaemon {
                 try ConversationStore(directory: directory, logger: self.logger)
             }
         }
-        return (store, try await whileTheStoreCannotWrite(shop) { try await self.restore(shop, configuration, from: store) })
+        let core = try await whileTheStoreCannotWrite(shop) { try await self.restore(shop, configuration, from: store) }
+        return (store, core)
     }
 
     /// At start, a store that cannot be opened or written for a reason that may clear (a full disk, an I/O error) is
@@ -26,7 +27,10 @@ extension KefuDaemon {
         while true {
             do {
                 let value = try await body()
-                if said { logger.notice("the store can be used again", metadata: ["event": "store_recovered", "shop": "\(shop)"]) }
+                if said {
+                    logger.notice(
+                        "the store can be used again", metadata: ["event": "store_recovered", "shop": "\(shop)"])
+                }
                 return value
             } catch let error as StoreError where error.mayClearAtStart {
                 if !said {

@@ -232,7 +232,9 @@ final class ShopOwner {
 
     /// The live summary sent as `STATUS=` (with a rejected reload's reason until one succeeds).
     var statusLine: String {
-        outageStatus + (rejectedReload.map { "reload rejected, previous configuration in force: \($0); " } ?? "") + core.status.line
+        outageStatus
+            + (rejectedReload.map { "reload rejected, previous configuration in force: \($0); " } ?? "")
+            + core.status.line
     }
 
     /// Says READY=1 and starts the timers.
