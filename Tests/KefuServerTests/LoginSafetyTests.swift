@@ -135,7 +135,7 @@ import Testing
         #expect(records.flush(at: at(2)) == nil)
     }
 
-    @Test func theJournalRecordEndsWithTheAddressForFail2ban() {
+    @Test func theJournalRecordEndsWithTheAddressForFail2ban() throws {
         let record = JournaldRecorder.journalRecord(
             for: AuthFailure(address: "192.0.2.7", role: "agent", id: "alice", shop: "default", throttled: false, at: t0))
         #expect(record.message == "login failed (unknown id or wrong token) for agent alice from 192.0.2.7")
@@ -148,8 +148,19 @@ import Testing
         #expect(fields["KEFU_THROTTLED"] == "0")
         // The fail2ban filter shipped in deploy/ matches it.
         let filter = (try? String(contentsOf: packageRoot.appendingPathComponent("deploy/fail2ban/kefud.conf"), encoding: .utf8)) ?? ""
-        #expect(filter.contains("KEFU_EVENT=auth_failure"))
-        #expect(filter.contains("from <HOST>$"))
+        #expect(filter.contains("journalmatch = _SYSTEMD_UNIT=kefud.service KEFU_EVENT=auth_failure"))
+        // Its failregex, with fail2ban's <HOST> as a capture, finds the address in the message (throttled too).
+        let line = filter.split(separator: "\n").first { $0.hasPrefix("failregex = ") }
+        let pattern = try #require(line).dropFirst("failregex = ".count)
+            .replacingOccurrences(of: "<HOST>", with: "(?<host>[0-9a-fA-F.:]+)")
+        let regex = try NSRegularExpression(pattern: pattern)
+        let throttled = JournaldRecorder.journalRecord(
+            for: AuthFailure(address: "2001:db8::7", role: "customer", id: "b-1", shop: "acme", throttled: true, at: t0))
+        for (message, address) in [(record.message, "192.0.2.7"), (throttled.message, "2001:db8::7")] {
+            let range = NSRange(message.startIndex..., in: message)
+            let match = try #require(regex.firstMatch(in: message, range: range), "\(message)")
+            #expect((message as NSString).substring(with: match.range(withName: "host")) == address)
+        }
     }
 }
 
