@@ -61,10 +61,14 @@ HEAVY_SUITES := BoundedMessagePathTests|BreachStormTests
 CLUSTER_SUITES := ShopLeasesTests|PostgresRecordStoreTests|ClusterEndToEndTests|ClusterPartitionTests
 # A real browser is CPU-heavy too: the pages' suite runs on its own.
 BROWSER_SUITES := BrowserPagesTests
+# The safety suites drive daemons hard too (a flood of bad logins, a backup under load, openssl handshakes, a full
+# tmpfs): on their own, so that the timing-sensitive end-to-end tests never share the CPU with them.
+SAFETY_SUITES := LoginSafetyEndToEndTests|RetentionEndToEndTests|FullDiskTests|TLSEndToEndTests
 test: test-deps
 	$(SWIFT) build --build-tests
 	KEFU_BUILD_DIR=$$($(SWIFT) build --show-bin-path) $(SWIFT) test --skip-build \
-		--skip 'PropertyTests|$(HEAVY_SUITES)|$(CLUSTER_SUITES)|$(BROWSER_SUITES)'
+		--skip 'PropertyTests|$(HEAVY_SUITES)|$(CLUSTER_SUITES)|$(BROWSER_SUITES)|$(SAFETY_SUITES)'
+	KEFU_BUILD_DIR=$$($(SWIFT) build --show-bin-path) $(SWIFT) test --skip-build --filter '$(SAFETY_SUITES)'
 	KEFU_BUILD_DIR=$$($(SWIFT) build --show-bin-path) $(SWIFT) test --skip-build --filter '$(HEAVY_SUITES)'
 	KEFU_BUILD_DIR=$$($(SWIFT) build --show-bin-path) $(SWIFT) test --skip-build --filter '$(CLUSTER_SUITES)'
 	KEFU_BUILD_DIR=$$($(SWIFT) build --show-bin-path) $(SWIFT) test --skip-build --filter '$(BROWSER_SUITES)'

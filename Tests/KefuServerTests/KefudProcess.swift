@@ -12,7 +12,7 @@ final class KefudProcess: @unchecked Sendable {  // used from one test task at a
         var description: String { "kefud did not send READY=1; its output:\n\(output)" }
     }
 
-    let process = Process()
+    let process: SpawnedProcess
     let notify: NotifySocketListener
     private let reader: NotificationReader
     let outputPath: String
@@ -37,17 +37,11 @@ final class KefudProcess: @unchecked Sendable {  // used from one test task at a
         }
         environment["NOTIFY_SOCKET"] = notify.path
         environment.merge(extraEnvironment) { _, new in new }
-        process.executableURL = URL(fileURLWithPath: launcher.first ?? binary)
-        process.arguments =
-            Array(launcher.dropFirst()) + (launcher.isEmpty ? [] : [binary]) + arguments
-            + ["--log-target", "stderr"]
-        process.environment = environment
-        process.currentDirectoryURL = URL(fileURLWithPath: workingDirectory)
-        let output = FileHandle(forWritingAtPath: outputPath)
-        process.standardOutput = output
-        process.standardError = output
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
+        process = try SpawnedProcess(
+            executable: launcher.first ?? binary,
+            arguments: Array(launcher.dropFirst()) + (launcher.isEmpty ? [] : [binary]) + arguments
+                + ["--log-target", "stderr"],
+            environment: environment, workingDirectory: workingDirectory, outputPath: outputPath)
     }
 
     /// Waits for READY=1 and learns the port from the status line that comes with it.
@@ -105,8 +99,7 @@ final class KefudProcess: @unchecked Sendable {  // used from one test task at a
     }
 
     deinit {
-        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-        reader.stop()
+        reader.stop()  // the process is killed and reaped by its own deinit
     }
 }
 
