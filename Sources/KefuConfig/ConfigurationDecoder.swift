@@ -421,6 +421,11 @@ extension EscalationSettings {
         guard after.value.isFinite, after.value >= 0 else {
             throw reader.error("after_s", line: after.line, "expected seconds, 0 or more")
         }
+        guard after.value <= TableReader.maximumSeconds else {
+            throw reader.error(
+                "after_s", line: after.line,
+                "expected seconds, at most \(Int(TableReader.maximumSeconds)) (ten years); found \(after.value)")
+        }
         guard let entry = reader.entry("actions") else { throw reader.missing("actions") }
         guard case .array(let values) = entry.value, !values.isEmpty else {
             throw reader.error(
@@ -716,7 +721,12 @@ final class TableReader {
         return value
     }
 
-    /// An optional duration in seconds, integer or fractional.
+    /// The longest duration a key may give: ten years (315,360,000 s). kefud counts deadlines in 64-bit milliseconds
+    /// from the epoch and its timers in 64-bit nanoseconds; a value far beyond that (`first_response_s = 1e300`) was
+    /// accepted and then trapped in the conversion at startup, a crash systemd restarts into, instead of exit 78.
+    static let maximumSeconds: Double = 10 * 365 * 86_400
+
+    /// An optional duration in seconds, integer or fractional, at most ``maximumSeconds``.
     func seconds(_ key: String, allowZero: Bool) throws(ConfigError) -> Double? {
         guard let located = try optional(key, .number) else {
             return nil
@@ -725,6 +735,11 @@ final class TableReader {
         guard value.isFinite, allowZero ? value >= 0 : value > 0 else {
             let bound = allowZero ? "0 or more" : "more than 0"
             throw error(key, line: located.line, "must be a number of seconds, \(bound); found \(value)")
+        }
+        guard value <= Self.maximumSeconds else {
+            throw error(
+                key, line: located.line,
+                "must be a number of seconds, at most \(Int(Self.maximumSeconds)) (ten years); found \(value)")
         }
         return value
     }

@@ -457,6 +457,24 @@ struct ConfigurationTests {
         #expect(infinite.key == "sla.first_response_s")
     }
 
+    /// Found by the configuration fuzz target (issue #14): a finite but huge duration was accepted, and kefud then
+    /// trapped converting it to milliseconds at startup (a crash systemd restarts into) instead of exiting 78.
+    @Test func secondsHaveAnUpperBound() throws {
+        let huge = try #require(configError(config("[sla]\nfirst_response_s = 1e300\n")))
+        #expect(
+            huge.description
+                == "test.toml:4: sla.first_response_s: must be a number of seconds, at most 315360000 (ten years); "
+                + "found 1e+300")
+        let grace = try #require(configError(config("[server]\nidle_timeout_s = 9.3e9\n")))
+        #expect(grace.key == "server.idle_timeout_s")
+        let rung = try #require(configError(config("[[escalation]]\nafter_s = 1e19\nactions = [\"manager\"]\n")))
+        #expect(rung.key == "escalation[0].after_s")
+        let ten = 10 * 365 * 86_400
+        #expect(try KefuConfiguration.parse(config("[routing]\nsticky_window_s = \(ten)\n"), file: testFile)
+            .routing.stickyWindowSeconds == Double(ten))
+        #expect(configError(config("[routing]\nsticky_window_s = \(ten + 1)\n"))?.key == "routing.sticky_window_s")
+    }
+
     @Test func serverLimits() throws {
         let small = try #require(configError(config("[server]\nmax_line_bytes = 63\n")))
         #expect(
