@@ -5,7 +5,7 @@ CONFIG ?=
 PREFIX ?= /usr/local
 DESTDIR ?=
 
-.PHONY: deps test-deps build run test clean install uninstall bench-relay fuzz
+.PHONY: deps test-deps build run test clean install uninstall bench-relay fuzz fuzz-blackbox
 
 # Debian packages the build links against (libsystemd for sd_notify/journald, SQLite for the store) and
 # the systemd package whose journald the integration tests start.
@@ -61,11 +61,18 @@ HEAVY_SUITES := BoundedMessagePathTests|BreachStormTests
 CLUSTER_SUITES := ShopLeasesTests|PostgresRecordStoreTests|ClusterEndToEndTests|ClusterPartitionTests
 # A real browser is CPU-heavy too: the pages' suite runs on its own.
 BROWSER_SUITES := BrowserPagesTests
+# The black-box run (issue #14): random and mutated lines from 32 connections against the real kefud, using both
+# cores for a minute or two; on its own, after the daemons driven hard. TEST_BLACKBOX_LINES lines in `make test`, the
+# full 1,000,000 in `make fuzz-blackbox`.
+BLACKBOX_SUITES := BlackBoxFuzzTests
+TEST_BLACKBOX_LINES ?= 200000
 test: test-deps
 	$(SWIFT) build --build-tests
 	KEFU_BUILD_DIR=$$($(SWIFT) build --show-bin-path) $(SWIFT) test --skip-build \
-		--skip 'PropertyTests|$(HEAVY_SUITES)|$(CLUSTER_SUITES)|$(BROWSER_SUITES)'
+		--skip 'PropertyTests|$(HEAVY_SUITES)|$(CLUSTER_SUITES)|$(BROWSER_SUITES)|$(BLACKBOX_SUITES)'
 	KEFU_BUILD_DIR=$$($(SWIFT) build --show-bin-path) $(SWIFT) test --skip-build --filter '$(HEAVY_SUITES)'
+	KEFU_BUILD_DIR=$$($(SWIFT) build --show-bin-path) KEFU_BLACKBOX_LINES=$(TEST_BLACKBOX_LINES) \
+		$(SWIFT) test --skip-build --filter '$(BLACKBOX_SUITES)'
 	KEFU_BUILD_DIR=$$($(SWIFT) build --show-bin-path) $(SWIFT) test --skip-build --filter '$(CLUSTER_SUITES)'
 	KEFU_BUILD_DIR=$$($(SWIFT) build --show-bin-path) $(SWIFT) test --skip-build --filter '$(BROWSER_SUITES)'
 	$(SWIFT) test --skip-build --filter PropertyTests
@@ -82,6 +89,12 @@ TEST_FUZZ_SECONDS ?= 20
 FUZZ_TARGETS ?= lines configuration core
 fuzz:
 	SWIFT=$(SWIFT) Fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+# The black-box run with the full 1,000,000 lines (several minutes).
+fuzz-blackbox: deps
+	$(SWIFT) build --build-tests
+	KEFU_BUILD_DIR=$$($(SWIFT) build --show-bin-path) KEFU_BLACKBOX_LINES=1000000 \
+		$(SWIFT) test --skip-build --filter '$(BLACKBOX_SUITES)'
 
 # The relay benchmark of issue #11: the release kefud against a redis that fsyncs every write (appendonly yes,
 # appendfsync always), driven by one client, side by side; several minutes. RELAY_ARGS passes options to it
