@@ -9,7 +9,8 @@ import KefuProtocol
 // that change the team, restarts restored from what was persisted, and clock jumps with or without a timer tick. Any
 // party may send any command about any conversation (the protocol layer does not stop a buyer from naming another's).
 //
-// Checked after every command:
+// Checked after every command (and at every restart, that the core restored from the persisted records waits, holds
+// and has each conversation as the live core did, repairing nothing):
 // - `invariantViolations(at:)` is empty (one holder per conversation, queue and holders agree, nobody over the limit
 //   unless forced, no free agent while a conversation it could take waits, ...);
 // - after a timer tick no deadline is left due (the server arms its one timer for `nextDeadline`);
@@ -308,8 +309,27 @@ struct Story {
             return (command, step)
         case .restart:
             // As kefud starts: the next id from the store, every open conversation restored; sessions are gone.
-            core = RoutingCore(policy: core.policy, nextConversationID: store.nextID)
-            let step = core.restore(store.recovered, lastAssignedAt: store.lastAssignedAt, at: now)
+            let live = core
+            let records = store.recovered
+            core = RoutingCore(policy: live.policy, nextConversationID: store.nextID)
+            let step = core.restore(records, lastAssignedAt: store.lastAssignedAt, at: now)
+            // What was persisted is the live state: the restored core waits and holds as the live one did, has each
+            // conversation as it was, and repairs nothing (every holder is still configured).
+            var problems: [String] = []
+            if !step.effects.isEmpty { problems.append("restore repaired something: \(step.effects)") }
+            if core.waiting != live.waiting { problems.append("waiting: restored \(core.waiting), live \(live.waiting)") }
+            for profile in live.policy.agents where core.held(by: profile.id) != live.held(by: profile.id) {
+                problems.append("\(profile.id) holds \(core.held(by: profile.id)) restored, \(live.held(by: profile.id)) live")
+            }
+            for record in records where core.conversation(record.id) != live.conversation(record.id) {
+                problems.append(
+                    "conversation \(record.id): restored \(String(describing: core.conversation(record.id))), "
+                        + "live \(String(describing: live.conversation(record.id)))")
+            }
+            if live.openConversations(where: { _ in true }).map(\.id) != records.map(\.id) {
+                problems.append("open: live \(live.openConversations(where: { _ in true }).map(\.id)), stored \(records.map(\.id))")
+            }
+            guard problems.isEmpty else { fatalError("a restart does not restore the state: \(problems.joined(separator: "; "))") }
             store.fold(step.records)
             return (nil, step)
         case .clock:
