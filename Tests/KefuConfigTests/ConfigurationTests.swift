@@ -470,8 +470,9 @@ struct ConfigurationTests {
         let rung = try #require(configError(config("[[escalation]]\nafter_s = 1e19\nactions = [\"manager\"]\n")))
         #expect(rung.key == "escalation[0].after_s")
         let ten = 10 * 365 * 86_400
-        #expect(try KefuConfiguration.parse(config("[routing]\nsticky_window_s = \(ten)\n"), file: testFile)
-            .routing.stickyWindowSeconds == Double(ten))
+        #expect(
+            try KefuConfiguration.parse(config("[routing]\nsticky_window_s = \(ten)\n"), file: testFile)
+                .routing.stickyWindowSeconds == Double(ten))
         #expect(configError(config("[routing]\nsticky_window_s = \(ten + 1)\n"))?.key == "routing.sticky_window_s")
     }
 

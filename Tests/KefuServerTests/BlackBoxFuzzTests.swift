@@ -226,7 +226,9 @@ struct FuzzClient {
                 fd: fd, events: Int16(POLLIN) | (written < output.count ? Int16(POLLOUT) : 0), revents: 0)
             let ready = poll(&poller, 1, 100)
             if ready > 0 && poller.revents & Int16(POLLOUT) != 0 && written < output.count {
-                let count = output[written...].withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+                let count = output[written...].withUnsafeBytes {
+                    send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL))
+                }
                 if count > 0 {
                     written += count
                     lastProgress = .now
@@ -286,7 +288,8 @@ struct FuzzClient {
     private func isCompletion(_ line: ArraySlice<UInt8>) -> Bool {
         guard let space = line.firstIndex(of: UInt8(ascii: " ")) else { return false }
         let rest = line[(space + 1)...]
-        return rest.starts(with: Array("OK".utf8)) && (rest.count == 2 || rest[rest.startIndex + 2] == UInt8(ascii: " "))
+        return rest.starts(with: Array("OK".utf8))
+            && (rest.count == 2 || rest[rest.startIndex + 2] == UInt8(ascii: " "))
             || rest.starts(with: Array("ERR ".utf8))
     }
 }
@@ -360,7 +363,8 @@ struct LineGenerator {
             ].randomElement(using: &random)!
             return "\(tag) OPEN \(skill)\(options)\(customer) :\(text)"
         case 5, 6, 7, 8:
-            let options = ["", " auto=1", " ref=r\(Int.random(in: 1...9, using: &random))"].randomElement(using: &random)!
+            let options = ["", " auto=1", " ref=r\(Int.random(in: 1...9, using: &random))"].randomElement(
+                using: &random)!
             return "\(tag) SEND \(conv)\(options)\(customer) :\(text)"
         case 9: return "\(tag) CLOSE \(conv)\(customer)"
         case 10:
@@ -405,16 +409,19 @@ struct LineGenerator {
                 line.removeLast(Int.random(in: 0...line.count, using: &random))
             case 45..<65:
                 line.insert(
-                    contentsOf: noise.randomElement(using: &random)!, at: Int.random(in: 0...line.count, using: &random))
+                    contentsOf: noise.randomElement(using: &random)!, at: Int.random(in: 0...line.count, using: &random)
+                )
             case 65..<69 where !line.isEmpty:
                 // Huge: beyond max_line_bytes (16 KiB) now and then, long but within it otherwise.
-                let size = Int.random(in: 0..<16, using: &random) == 0 ? 40_000 : Int.random(in: 200...3_000, using: &random)
+                let size =
+                    Int.random(in: 0..<16, using: &random) == 0 ? 40_000 : Int.random(in: 200...3_000, using: &random)
                 let copy = line
                 while line.count < size { line += copy }
             case 69..<80:
                 if let space = line.firstIndex(of: UInt8(ascii: " ")) { line.removeFirst(space + 1) }
             case 80..<88:
-                line = (0..<Int.random(in: 0...80, using: &random)).map { _ in UInt8.random(in: 0...255, using: &random) }
+                line = (0..<Int.random(in: 0...80, using: &random)).map { _ in UInt8.random(in: 0...255, using: &random)
+                }
             default:
                 line += noise.randomElement(using: &random)!
             }

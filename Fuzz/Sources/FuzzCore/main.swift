@@ -41,7 +41,8 @@ struct Team {
             if levels.isEmpty { levels[skills[0]] = 1 + input.below(5) }
             return AgentProfile(
                 id: AgentID("a\(index + 1)"), name: "agent \(index + 1)", maxChats: 1 + input.below(4), skills: levels,
-                stores: input.pick([nil, ["tmall"], ["jd"], ["tmall", "jd"]]), languages: input.pick([nil, ["zh"], ["en"]]))
+                stores: input.pick([nil, ["tmall"], ["jd"], ["tmall", "jd"]]),
+                languages: input.pick([nil, ["zh"], ["en"]]))
         }
         return Team(agents: agents)
     }
@@ -175,7 +176,8 @@ struct Story {
     /// A conversation: mostly one opened so far, sometimes one never opened.
     mutating func conversation() -> ConversationID {
         let choice = input.below(opened.count + 1)
-        return choice < opened.count ? opened[opened.count - 1 - choice] : ConversationID(Int64(opened.count + 1 + input.below(3)))
+        return choice < opened.count
+            ? opened[opened.count - 1 - choice] : ConversationID(Int64(opened.count + 1 + input.below(3)))
     }
 
     /// Who sends a command about `id`: the party it concerns, or anybody at all.
@@ -210,12 +212,15 @@ struct Story {
         case 2: return .command(.disconnect(.agent(agent())))
         case 3: return .command(.connect(anyone()))
         case 4: return .command(.disconnect(anyone()))
-        case 5: return .command(.setPresence(input.below(4) == 0 ? anyone() : .agent(agent()), input.pick(Presence.allCases)))
+        case 5:
+            return .command(
+                .setPresence(input.below(4) == 0 ? anyone() : .agent(agent()), input.pick(Presence.allCases)))
         case 6, 7, 8:
             let principal: Principal = input.below(8) == 0 ? anyone() : .customer(input.pick(customers))
             return .command(
                 .open(
-                    principal, skill: input.below(6) == 0 ? "nosuch" : input.pick(skills), priority: input.pick(Priority.allCases),
+                    principal, skill: input.below(6) == 0 ? "nosuch" : input.pick(skills),
+                    priority: input.pick(Priority.allCases),
                     text: text(), store: input.pick(stores), language: input.pick(languages),
                     gateway: input.pick([nil, "tmall-bridge"])))
         case 9, 10:
@@ -235,11 +240,13 @@ struct Story {
             return .command(input.bool() ? .history(anyone(), id) : .explain(anyone(), id))
         case 16:
             let id = conversation()
-            let target: TransferTarget = input.bool() ? .agent(agent()) : .skill(input.below(5) == 0 ? "nosuch" : input.pick(skills))
+            let target: TransferTarget =
+                input.bool() ? .agent(agent()) : .skill(input.below(5) == 0 ? "nosuch" : input.pick(skills))
             return .command(.transfer(party(for: id, .agent), id, to: target, reason: text()))
         case 17:
             let id = conversation()
-            return .command(input.bool() ? .note(party(for: id, .agent), id, text: text()) : .notes(party(for: id, .agent), id))
+            return .command(
+                input.bool() ? .note(party(for: id, .agent), id, text: text()) : .notes(party(for: id, .agent), id))
         case 18:
             let id = conversation()
             return .command(.hold(party(for: id, .agent), id, reason: text()))
@@ -249,12 +256,18 @@ struct Story {
             return .command(.assign(party(for: id, .supervisor), id, agent()))
         case 21:
             let page = ListingPage(after: input.pick([nil, 0, 1, 3]), limit: input.pick([nil, 1, 2, 10_000]))
-            return .command(input.bool() ? .queue(anyone(), page: page) : .agents(anyone(), after: input.pick([nil, "a1", "a3", "zz"]), limit: page.limit))
+            return .command(
+                input.bool()
+                    ? .queue(anyone(), page: page)
+                    : .agents(anyone(), after: input.pick([nil, "a1", "a3", "zz"]), limit: page.limit))
         case 22:
             let id = conversation()
             return input.bool()
                 ? .command(.due(anyone(), id))
-                : .command(.rate(party(for: id, .customer), id, rating: input.within(0...6), comment: input.pick([nil, "好", "a\nb"])))
+                : .command(
+                    .rate(
+                        party(for: id, .customer), id, rating: input.within(0...6),
+                        comment: input.pick([nil, "好", "a\nb"])))
         case 23:
             now = now + input.pick(spans)
             return .clock
@@ -317,9 +330,12 @@ struct Story {
             // conversation as it was, and repairs nothing (every holder is still configured).
             var problems: [String] = []
             if !step.effects.isEmpty { problems.append("restore repaired something: \(step.effects)") }
-            if core.waiting != live.waiting { problems.append("waiting: restored \(core.waiting), live \(live.waiting)") }
+            if core.waiting != live.waiting {
+                problems.append("waiting: restored \(core.waiting), live \(live.waiting)")
+            }
             for profile in live.policy.agents where core.held(by: profile.id) != live.held(by: profile.id) {
-                problems.append("\(profile.id) holds \(core.held(by: profile.id)) restored, \(live.held(by: profile.id)) live")
+                problems.append(
+                    "\(profile.id) holds \(core.held(by: profile.id)) restored, \(live.held(by: profile.id)) live")
             }
             for record in records where core.conversation(record.id) != live.conversation(record.id) {
                 problems.append(
@@ -327,9 +343,12 @@ struct Story {
                         + "live \(String(describing: live.conversation(record.id)))")
             }
             if live.openConversations(where: { _ in true }).map(\.id) != records.map(\.id) {
-                problems.append("open: live \(live.openConversations(where: { _ in true }).map(\.id)), stored \(records.map(\.id))")
+                problems.append(
+                    "open: live \(live.openConversations(where: { _ in true }).map(\.id)), stored \(records.map(\.id))")
             }
-            guard problems.isEmpty else { fatalError("a restart does not restore the state: \(problems.joined(separator: "; "))") }
+            guard problems.isEmpty else {
+                fatalError("a restart does not restore the state: \(problems.joined(separator: "; "))")
+            }
             store.fold(step.records)
             return (nil, step)
         case .clock:

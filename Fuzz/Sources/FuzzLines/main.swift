@@ -129,7 +129,8 @@ func checkReply(_ reply: OutboundLine, tag: String) {
     var buffer = ByteBufferAllocator().buffer(capacity: 128)
     reply.write(to: &buffer)
     let bytes = Array(buffer.readableBytesView)
-    guard bytes.last == UInt8(ascii: "\n"), bytes.dropLast().allSatisfy({ $0 != UInt8(ascii: "\n") && $0 != UInt8(ascii: "\r") }),
+    guard bytes.last == UInt8(ascii: "\n"),
+        bytes.dropLast().allSatisfy({ $0 != UInt8(ascii: "\n") && $0 != UInt8(ascii: "\r") }),
         bytes.starts(with: Array((tag + " ").utf8))
     else {
         fatalError("reply \(String(decoding: bytes, as: UTF8.self).debugDescription) is not one line for tag \(tag)")
