@@ -7,8 +7,9 @@ import NIOCore
 //
 // Input: one byte choosing the line limit, one byte seeding how the stream is cut into reads, then the stream a
 // client sends. Checked for every input:
-// - framing the stream in one read and in many small reads (cut anywhere, a CR LF split included) gives the same
-//   lines and the same overlong-line verdicts, each line without LF and within the limit;
+// - framing the stream in one read and in many small reads (cut anywhere, a CR LF split included, and handed to a new
+//   decoder midway as a restart that keeps the connection does) gives the same lines and the same overlong-line
+//   verdicts, each line without LF and within the limit;
 // - a framed line is refused as `bad-encoding` exactly when it is not valid UTF-8 (the parser's own validator against
 //   the standard library's);
 // - a parsed line written back in canonical form (`TAG VERB ARG... :escaped text`) parses to the same line;
@@ -25,28 +26,40 @@ public func fuzzLines(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     let stream = Array(input.rest())
 
     let whole = frames(of: stream, maxLineBytes: maxLineBytes, cuts: [stream.count])
-    let pieces = frames(of: stream, maxLineBytes: maxLineBytes, cuts: cuts(of: stream.count, seed: seed))
-    guard whole == pieces else {
+    let sizes = cuts(of: stream.count, seed: seed)
+    // A restart that keeps the connection hands the unread bytes and whether the decoder was inside an overlong line
+    // to a new decoder in the next process: after one of the reads, chosen by the seed.
+    let handover = sizes.isEmpty ? nil : Int(seed) % sizes.count
+    let pieces = frames(of: stream, maxLineBytes: maxLineBytes, cuts: sizes, handover: handover)
+    guard whole.frames == pieces.frames, whole.discarding == pieces.discarding else {
         fatalError("framing depends on how the bytes arrive: in one read \(whole), in pieces \(pieces)")
     }
-    for frame in whole { check(frame, maxLineBytes: maxLineBytes) }
+    for frame in whole.frames { check(frame, maxLineBytes: maxLineBytes) }
     return 0
 }
 
-/// What the decoder makes of the stream delivered in reads of the given sizes.
-func frames(of stream: [UInt8], maxLineBytes: Int, cuts: [Int]) -> [InboundLine] {
+/// What the decoder makes of the stream delivered in reads of the given sizes (handed to a new decoder after read
+/// number `handover`), and whether it ends inside an overlong line.
+func frames(
+    of stream: [UInt8], maxLineBytes: Int, cuts: [Int], handover: Int? = nil
+) -> (frames: [InboundLine], discarding: Bool) {
     var decoder = LineFrameDecoder(maxLineBytes: maxLineBytes)
     var buffer = ByteBufferAllocator().buffer(capacity: 64)
     var frames: [InboundLine] = []
     var offset = 0
-    for size in cuts {
+    for (index, size) in cuts.enumerated() {
         buffer.writeBytes(stream[offset..<offset + size])
         offset += size
         while let frame = decoder.nextLine(&buffer) { frames.append(frame) }
         // As NIO's ByteToMessageHandler does between reads.
         buffer.discardReadBytes()
+        if index == handover {
+            // As the next kefud takes over a connection: the bytes not yet framed, and the decoder's state.
+            buffer = ByteBuffer(bytes: Array(buffer.readableBytesView))
+            decoder = LineFrameDecoder(maxLineBytes: maxLineBytes, discarding: decoder.isDiscarding)
+        }
     }
-    return frames
+    return (frames, decoder.isDiscarding)
 }
 
 /// Read sizes from 1 to 16 bytes covering `count`, from a small generator seeded by the input.
