@@ -371,10 +371,14 @@ extension BusinessHoursSettings {
         return hour * 60 + minute
     }
 
-    /// "2026-10-01" → days since 1970-01-01 (the civil calendar, no time zone).
+    /// "2026-10-01" → days since 1970-01-01 (the civil calendar, no time zone). Exactly `YYYY-MM-DD` in digits: a
+    /// longer year (`"006309187226049708032-02-06"`, found by the configuration fuzz target) overflowed the day count
+    /// and trapped instead of being refused.
     static func day(of text: String) -> Int? {
-        let parts = text.split(separator: "-")
-        guard parts.count == 3, let year = Int(parts[0]), let month = Int(parts[1]), let day = Int(parts[2]),
+        let parts = text.split(separator: "-", omittingEmptySubsequences: false)
+        guard parts.count == 3,
+            zip(parts, [4, 2, 2]).allSatisfy({ $0.utf8.count == $1 && $0.utf8.allSatisfy { (48...57).contains($0) } }),
+            let year = Int(parts[0]), let month = Int(parts[1]), let day = Int(parts[2]),
             (1...12).contains(month), (1...31).contains(day)
         else { return nil }
         // Days from civil (Howard Hinnant's algorithm).

@@ -457,6 +457,21 @@ struct ConfigurationTests {
         #expect(infinite.key == "sla.first_response_s")
     }
 
+    /// Found by the configuration fuzz target (issue #14): a holiday with a longer year than `YYYY` overflowed the day
+    /// count and trapped.
+    @Test func holidaysAreFourDigitYears() throws {
+        for date in ["006309187226049708032-02-06", "99999999999999999-01-01", "+202-01-01", "2026-1-01", "2026-01-"] {
+            let error = try #require(configError(config("[business_hours]\nholidays = [\"\(date)\"]\n")), "\(date)")
+            #expect(error.description == "test.toml:4: business_hours.holidays: expected \"YYYY-MM-DD\" dates")
+        }
+        let policy = try #require(
+            configError(config("[sla]\n\n[[sla.policy]]\nholidays = [\"9223372036854775807-01-01\"]\n")))
+        #expect(policy.key == "sla.policy[0].holidays")
+        let hours = try KefuConfiguration.parse(
+            config("[business_hours]\nholidays = [\"0001-01-01\", \"9999-12-31\"]\n"), file: testFile)
+        #expect(hours.businessHours?.holidays == [-719_162, 2_932_896])
+    }
+
     /// Found by the configuration fuzz target (issue #14): a finite but huge duration was accepted, and kefud then
     /// trapped converting it to milliseconds at startup (a crash systemd restarts into) instead of exiting 78.
     @Test func secondsHaveAnUpperBound() throws {
