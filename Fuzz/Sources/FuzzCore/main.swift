@@ -371,6 +371,10 @@ public func fuzzCore(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     while let move = story.next() {
         steps += 1
         let (command, step) = story.perform(move)
+        // The clock moved without the core hearing of it (no command yet): it is checked at the next command's
+        // instant, as the server only acts on time through commands and ticks. (Checked at the new instant, a
+        // chat whose skill widened meanwhile would wait beside agents who may now take it: not a fault.)
+        if case .clock = move { continue }
         let problems = story.core.invariantViolations(at: story.now)
         guard problems.isEmpty else {
             fatalError("step \(steps) (\(move)) broke the invariants: \(problems.joined(separator: "; "))")
