@@ -5,7 +5,7 @@ CONFIG ?=
 PREFIX ?= /usr/local
 DESTDIR ?=
 
-.PHONY: deps test-deps build run test clean install uninstall bench-relay
+.PHONY: deps test-deps build run test clean install uninstall bench-relay fuzz fuzz-blackbox
 
 # Debian packages the build links against (libsystemd for sd_notify/journald, SQLite for the store) and
 # the systemd package whose journald the integration tests start.
@@ -64,15 +64,41 @@ BROWSER_SUITES := BrowserPagesTests
 # The safety suites drive daemons hard too (a flood of bad logins, a backup under load, openssl handshakes, a full
 # tmpfs): on their own, so that the timing-sensitive end-to-end tests never share the CPU with them.
 SAFETY_SUITES := LoginSafetyEndToEndTests|RetentionEndToEndTests|FullDiskTests|TLSEndToEndTests
+# The black-box run (issue #14): random and mutated lines from 32 connections against the real kefud, using both
+# cores for a minute or two; on its own, after the daemons driven hard. TEST_BLACKBOX_LINES lines in `make test`, the
+# full 1,000,000 in `make fuzz-blackbox`.
+BLACKBOX_SUITES := BlackBoxFuzzTests
+TEST_BLACKBOX_LINES ?= 200000
 test: test-deps
 	$(SWIFT) build --build-tests
 	KEFU_BUILD_DIR=$$($(SWIFT) build --show-bin-path) $(SWIFT) test --skip-build \
-		--skip 'PropertyTests|$(HEAVY_SUITES)|$(CLUSTER_SUITES)|$(BROWSER_SUITES)|$(SAFETY_SUITES)'
+		--skip 'PropertyTests|$(HEAVY_SUITES)|$(CLUSTER_SUITES)|$(BROWSER_SUITES)|$(SAFETY_SUITES)|$(BLACKBOX_SUITES)'
 	KEFU_BUILD_DIR=$$($(SWIFT) build --show-bin-path) $(SWIFT) test --skip-build --filter '$(SAFETY_SUITES)'
 	KEFU_BUILD_DIR=$$($(SWIFT) build --show-bin-path) $(SWIFT) test --skip-build --filter '$(HEAVY_SUITES)'
+	KEFU_BUILD_DIR=$$($(SWIFT) build --show-bin-path) KEFU_BLACKBOX_LINES=$(TEST_BLACKBOX_LINES) \
+		$(SWIFT) test --skip-build --filter '$(BLACKBOX_SUITES)'
 	KEFU_BUILD_DIR=$$($(SWIFT) build --show-bin-path) $(SWIFT) test --skip-build --filter '$(CLUSTER_SUITES)'
 	KEFU_BUILD_DIR=$$($(SWIFT) build --show-bin-path) $(SWIFT) test --skip-build --filter '$(BROWSER_SUITES)'
 	$(SWIFT) test --skip-build --filter PropertyTests
+	$(MAKE) fuzz FUZZ_SECONDS=$(TEST_FUZZ_SECONDS)
+
+# Coverage-guided fuzzing (libFuzzer, with AddressSanitizer): the line framing and request parser, the TOML
+# configuration loader, and the routing core driven by decoded commands and clock ticks with its invariants checked
+# after each. Fuzz/ is a package of its own (its own .build, so the sanitizer build never disturbs the main one);
+# Fuzz/run.sh builds it and runs each target for FUZZ_SECONDS. Seed corpora are in Fuzz/Corpus/; what a run finds and
+# any crash input go to Fuzz/.build/fuzz/ (FUZZ_WORK). A crash, a hang or a leak fails the target.
+# `make test` runs each target for TEST_FUZZ_SECONDS.
+FUZZ_SECONDS ?= 300
+TEST_FUZZ_SECONDS ?= 20
+FUZZ_TARGETS ?= lines configuration core
+fuzz:
+	SWIFT=$(SWIFT) Fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+# The black-box run with the full 1,000,000 lines (several minutes).
+fuzz-blackbox: deps
+	$(SWIFT) build --build-tests
+	KEFU_BUILD_DIR=$$($(SWIFT) build --show-bin-path) KEFU_BLACKBOX_LINES=1000000 \
+		$(SWIFT) test --skip-build --filter '$(BLACKBOX_SUITES)'
 
 # The relay benchmark of issue #11: the release kefud against a redis that fsyncs every write (appendonly yes,
 # appendfsync always), driven by one client, side by side; several minutes. RELAY_ARGS passes options to it

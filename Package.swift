@@ -11,6 +11,9 @@ let package = Package(
         .executable(name: "kefuctl", targets: ["kefuctl"]),
         // The pure core, for the benchmarks in Benchmarks/ (and for replaying recorded traffic offline).
         .library(name: "KefuCore", targets: ["KefuCore"]),
+        // The framing and parsing of lines and the configuration loader, for the fuzz targets in Fuzz/.
+        .library(name: "KefuProtocol", targets: ["KefuProtocol"]),
+        .library(name: "KefuConfig", targets: ["KefuConfig"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.81.0"),

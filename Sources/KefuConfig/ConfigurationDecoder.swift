@@ -396,10 +396,14 @@ extension BusinessHoursSettings {
         return hour * 60 + minute
     }
 
-    /// "2026-10-01" → days since 1970-01-01 (the civil calendar, no time zone).
+    /// "2026-10-01" → days since 1970-01-01 (the civil calendar, no time zone). Exactly `YYYY-MM-DD` in digits: a
+    /// longer year (`"006309187226049708032-02-06"`, found by the configuration fuzz target) overflowed the day count
+    /// and trapped instead of being refused.
     static func day(of text: String) -> Int? {
-        let parts = text.split(separator: "-")
-        guard parts.count == 3, let year = Int(parts[0]), let month = Int(parts[1]), let day = Int(parts[2]),
+        let parts = text.split(separator: "-", omittingEmptySubsequences: false)
+        guard parts.count == 3,
+            zip(parts, [4, 2, 2]).allSatisfy({ $0.utf8.count == $1 && $0.utf8.allSatisfy { (48...57).contains($0) } }),
+            let year = Int(parts[0]), let month = Int(parts[1]), let day = Int(parts[2]),
             (1...12).contains(month), (1...31).contains(day)
         else { return nil }
         // Days from civil (Howard Hinnant's algorithm).
@@ -445,6 +449,11 @@ extension EscalationSettings {
         let after = try reader.required("after_s", .number)
         guard after.value.isFinite, after.value >= 0 else {
             throw reader.error("after_s", line: after.line, "expected seconds, 0 or more")
+        }
+        guard after.value <= TableReader.maximumSeconds else {
+            throw reader.error(
+                "after_s", line: after.line,
+                "expected seconds, at most \(Int(TableReader.maximumSeconds)) (ten years); found \(after.value)")
         }
         guard let entry = reader.entry("actions") else { throw reader.missing("actions") }
         guard case .array(let values) = entry.value, !values.isEmpty else {
@@ -755,7 +764,12 @@ final class TableReader {
         return value
     }
 
-    /// An optional duration in seconds, integer or fractional.
+    /// The longest duration a key may give: ten years (315,360,000 s). kefud counts deadlines in 64-bit milliseconds
+    /// from the epoch and its timers in 64-bit nanoseconds; a value far beyond that (`first_response_s = 1e300`) was
+    /// accepted and then trapped in the conversion at startup, a crash systemd restarts into, instead of exit 78.
+    static let maximumSeconds: Double = 10 * 365 * 86_400
+
+    /// An optional duration in seconds, integer or fractional, at most ``maximumSeconds``.
     func seconds(_ key: String, allowZero: Bool) throws(ConfigError) -> Double? {
         guard let located = try optional(key, .number) else {
             return nil
@@ -764,6 +778,11 @@ final class TableReader {
         guard value.isFinite, allowZero ? value >= 0 : value > 0 else {
             let bound = allowZero ? "0 or more" : "more than 0"
             throw error(key, line: located.line, "must be a number of seconds, \(bound); found \(value)")
+        }
+        guard value <= Self.maximumSeconds else {
+            throw error(
+                key, line: located.line,
+                "must be a number of seconds, at most \(Int(Self.maximumSeconds)) (ten years); found \(value)")
         }
         return value
     }

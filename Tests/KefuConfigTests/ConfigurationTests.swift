@@ -457,6 +457,40 @@ struct ConfigurationTests {
         #expect(infinite.key == "sla.first_response_s")
     }
 
+    /// Found by the configuration fuzz target (issue #14): a holiday with a longer year than `YYYY` overflowed the day
+    /// count and trapped.
+    @Test func holidaysAreFourDigitYears() throws {
+        for date in ["006309187226049708032-02-06", "99999999999999999-01-01", "+202-01-01", "2026-1-01", "2026-01-"] {
+            let error = try #require(configError(config("[business_hours]\nholidays = [\"\(date)\"]\n")), "\(date)")
+            #expect(error.description == "test.toml:4: business_hours.holidays: expected \"YYYY-MM-DD\" dates")
+        }
+        let policy = try #require(
+            configError(config("[sla]\n\n[[sla.policy]]\nholidays = [\"9223372036854775807-01-01\"]\n")))
+        #expect(policy.key == "sla.policy[0].holidays")
+        let hours = try KefuConfiguration.parse(
+            config("[business_hours]\nholidays = [\"0001-01-01\", \"9999-12-31\"]\n"), file: testFile)
+        #expect(hours.businessHours?.holidays == [-719_162, 2_932_896])
+    }
+
+    /// Found by the configuration fuzz target (issue #14): a finite but huge duration was accepted, and kefud then
+    /// trapped converting it to milliseconds at startup (a crash systemd restarts into) instead of exiting 78.
+    @Test func secondsHaveAnUpperBound() throws {
+        let huge = try #require(configError(config("[sla]\nfirst_response_s = 1e300\n")))
+        #expect(
+            huge.description
+                == "test.toml:4: sla.first_response_s: must be a number of seconds, at most 315360000 (ten years); "
+                + "found 1e+300")
+        let grace = try #require(configError(config("[server]\nidle_timeout_s = 9.3e9\n")))
+        #expect(grace.key == "server.idle_timeout_s")
+        let rung = try #require(configError(config("[[escalation]]\nafter_s = 1e19\nactions = [\"manager\"]\n")))
+        #expect(rung.key == "escalation[0].after_s")
+        let ten = 10 * 365 * 86_400
+        #expect(
+            try KefuConfiguration.parse(config("[routing]\nsticky_window_s = \(ten)\n"), file: testFile)
+                .routing.stickyWindowSeconds == Double(ten))
+        #expect(configError(config("[routing]\nsticky_window_s = \(ten + 1)\n"))?.key == "routing.sticky_window_s")
+    }
+
     @Test func serverLimits() throws {
         let small = try #require(configError(config("[server]\nmax_line_bytes = 63\n")))
         #expect(
