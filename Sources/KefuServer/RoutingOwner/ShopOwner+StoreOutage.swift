@@ -93,8 +93,9 @@ extension ShopOwner {
     }
 
     func retryStore() {
+        // The scheduled retry has fired: whatever happens next, a later failure may schedule the next one.
+        outage?.retryScheduled = false
         guard var outage, outage.retrying == nil, jobsInFlight.isEmpty else { return }
-        outage.retryScheduled = false
         let batch = outage.waiting
         outage.waiting = []
         outage.retrying = batch
