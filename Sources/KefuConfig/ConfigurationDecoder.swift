@@ -396,6 +396,15 @@ extension BusinessHoursSettings {
         return hour * 60 + minute
     }
 
+    /// The days of `month` in `year` of the Gregorian calendar: a holiday on 2026-02-31 is a typo, not a day.
+    static func daysIn(_ month: Int, of year: Int) -> Int {
+        switch month {
+        case 2: year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) ? 29 : 28
+        case 4, 6, 9, 11: 30
+        default: 31
+        }
+    }
+
     /// "2026-10-01" → days since 1970-01-01 (the civil calendar, no time zone). Exactly `YYYY-MM-DD` in digits: a
     /// longer year (`"006309187226049708032-02-06"`, found by the configuration fuzz target) overflowed the day count
     /// and trapped instead of being refused.
@@ -404,7 +413,7 @@ extension BusinessHoursSettings {
         guard parts.count == 3,
             zip(parts, [4, 2, 2]).allSatisfy({ $0.utf8.count == $1 && $0.utf8.allSatisfy { (48...57).contains($0) } }),
             let year = Int(parts[0]), let month = Int(parts[1]), let day = Int(parts[2]),
-            (1...12).contains(month), (1...31).contains(day)
+            (1...12).contains(month), (1...daysIn(month, of: year)).contains(day)
         else { return nil }
         // Days from civil (Howard Hinnant's algorithm).
         let y = month <= 2 ? year - 1 : year

@@ -460,7 +460,10 @@ struct ConfigurationTests {
     /// Found by the configuration fuzz target (issue #14): a holiday with a longer year than `YYYY` overflowed the day
     /// count and trapped.
     @Test func holidaysAreFourDigitYears() throws {
-        for date in ["006309187226049708032-02-06", "99999999999999999-01-01", "+202-01-01", "2026-1-01", "2026-01-"] {
+        let impossible = ["2026-02-29", "2026-02-31", "2100-02-29", "2026-04-31", "2026-13-01", "2026-00-10"]
+        for date in ["006309187226049708032-02-06", "99999999999999999-01-01", "+202-01-01", "2026-1-01", "2026-01-"]
+            + impossible
+        {
             let error = try #require(configError(config("[business_hours]\nholidays = [\"\(date)\"]\n")), "\(date)")
             #expect(error.description == "test.toml:4: business_hours.holidays: expected \"YYYY-MM-DD\" dates")
         }
@@ -470,6 +473,10 @@ struct ConfigurationTests {
         let hours = try KefuConfiguration.parse(
             config("[business_hours]\nholidays = [\"0001-01-01\", \"9999-12-31\"]\n"), file: testFile)
         #expect(hours.businessHours?.holidays == [-719_162, 2_932_896])
+        // Leap days that exist.
+        let leap = try KefuConfiguration.parse(
+            config("[business_hours]\nholidays = [\"2028-02-29\", \"2000-02-29\"]\n"), file: testFile)
+        #expect(leap.businessHours?.holidays.count == 2)
     }
 
     /// Found by the configuration fuzz target (issue #14): a finite but huge duration was accepted, and kefud then
