@@ -128,9 +128,10 @@ struct MetricsEndpointTests {
         #expect(try await buyers[0].completion("r RATE 1 5") == "r OK conv=1 rating=5")
         try await buyers[1].expect("* CSAT-REQUEST conv=2")
         #expect(try await buyers[1].completion("r RATE 2 2 :太慢") == "r OK conv=2 rating=2")
-        _ = try await alice.expect("* SLA-WARN conv=3", timeout: .seconds(5))
+        // conv 3's warning (at 0.56 s) may have come while alice waited for a completion above, which skips events:
+        // its breach, which follows it, is what the test waits for.
         let lead = try await daemon.supervisor()
-        for _ in 0..<100 where daemon.breaches.all.isEmpty { try await Task.sleep(for: .milliseconds(20)) }
+        for _ in 0..<500 where daemon.breaches.all.isEmpty { try await Task.sleep(for: .milliseconds(20)) }
         #expect(daemon.breaches.all.count == 1)
 
         let metrics = Samples(String(try await httpGet(port, "/metrics").split(separator: "\r\n\r\n", maxSplits: 1).last ?? ""))
