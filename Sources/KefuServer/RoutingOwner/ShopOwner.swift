@@ -703,11 +703,7 @@ final class ShopOwner {
         if !watchdogTriggered { notifier.watchdogPing() }
         recordHeldBreaches()
         pushBoard()
-        let status = statusLine
-        if status != lastStatus {
-            lastStatus = status
-            notifier.status(status)
-        }
+        updateStatus()
     }
 
     /// A configuration read again: the core routes by the new policy from this instant (agents removed are signed
