@@ -38,7 +38,10 @@ let package = Package(
             dependencies: ["KefuCore", .product(name: "NIOCore", package: "swift-nio")]
         ),
         // TOML configuration with file:line:key errors.
-        .target(name: "KefuConfig"),
+        // The configuration file and what it means for routing (`RoutingPolicy(configuration)`), for kefud and kefuctl.
+        .target(name: "KefuConfig", dependencies: ["KefuCore"]),
+        // Replaying a recorded day and simulating one that has not happened: pure, over the core (no I/O).
+        .target(name: "KefuReplay", dependencies: ["KefuCore", "KefuConfig"]),
         .systemLibrary(
             name: "CSQLite",
             pkgConfig: "sqlite3",
@@ -125,7 +128,7 @@ let package = Package(
             name: "kefuctl",
             dependencies: [
                 "KefuAuth", "KefuCore",
-                "KefuStore",
+                "KefuStore", "KefuReplay",
                 "KefuConfig",
                 "KefuCluster",
                 .product(name: "Logging", package: "swift-log"),
@@ -155,6 +158,9 @@ let package = Package(
             dependencies: ["KefuProtocol", "KefuCore", .product(name: "NIOTestUtils", package: "swift-nio")]
         ),
         .testTarget(name: "KefuConfigTests", dependencies: ["KefuConfig"]),
+        .testTarget(
+            name: "KefuReplayTests",
+            dependencies: ["KefuReplay", "KefuCore", "KefuConfig", "KefuTestSupport"]),
         .testTarget(name: "KefuMetricsTests", dependencies: ["KefuMetrics", "KefuCore"]),
         .testTarget(
             name: "KefuHTTPTests",

@@ -1,9 +1,8 @@
-import KefuConfig
 import KefuCore
 
 extension RoutingPolicy {
     /// The routing rules of a configuration.
-    init(_ configuration: KefuConfiguration) {
+    public init(_ configuration: KefuConfiguration) {
         let routing = configuration.routing
         var rules = RoutingRules()
         rules.stickyWindow = .seconds(routing.stickyWindowSeconds)
@@ -78,7 +77,7 @@ extension RoutingPolicy {
 
 extension BusinessCalendar {
     /// The calendar of `[business_hours]` (or of an `[[sla.policy]]` entry's hours).
-    init(_ hours: BusinessHoursSettings) {
+    public init(_ hours: BusinessHoursSettings) {
         self.init(
             utcOffsetMinutes: hours.utcOffsetMinutes,
             offsetChanges: hours.offsetChanges.map {
