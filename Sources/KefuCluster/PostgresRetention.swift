@@ -20,6 +20,32 @@ struct PostgresPurgeTables: PurgeTables {
         try number("SELECT count(*) FROM kefu_purging WHERE shop = \(shop)")
     }
 
+    func deleteJournal(before: Int64, limit: Int) throws -> Int {
+        try number(
+            """
+            WITH run AS (
+                SELECT coalesce(max(id), 0) AS start FROM kefu_input_journal
+                WHERE shop = \(shop) AND starts_run AND at <= \(before)),
+            picked AS (
+                SELECT id FROM kefu_input_journal, run WHERE shop = \(shop) AND id < run.start
+                ORDER BY id LIMIT \(Int64(limit))),
+            gone AS (DELETE FROM kefu_input_journal AS j USING picked WHERE j.id = picked.id RETURNING 1)
+            SELECT count(*) FROM gone
+            """)
+    }
+
+    func journalRemains(before: Int64) throws -> Bool {
+        try number(
+            """
+            SELECT CASE WHEN EXISTS (
+                SELECT 1 FROM kefu_input_journal
+                WHERE shop = \(shop) AND id < (
+                    SELECT coalesce(max(id), 0) FROM kefu_input_journal
+                    WHERE shop = \(shop) AND starts_run AND at <= \(before)))
+                THEN 1::bigint ELSE 0::bigint END
+            """) != 0
+    }
+
     func begin(closedBefore: Int64, limit: Int, at: Int64) throws -> Int {
         try number(
             """

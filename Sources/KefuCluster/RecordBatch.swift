@@ -17,6 +17,7 @@ struct RecordBatch {
     private var ratings: [ConversationID: Int] = [:]
     private var presence: [Int] = []
     private var assignments: [Int] = []
+    private var journal: [Int] = []
     private var rows: [Record] = []
 
     private struct RoundKey: Hashable { var conversation: ConversationID; var round: Int }
@@ -35,6 +36,7 @@ struct RecordBatch {
             case .assignment: assignments.append(index)
             case .rating(let row): ratings[row.conversation] = index
             case .presence: presence.append(index)
+            case .journal: journal.append(index)
             }
         }
     }
@@ -44,7 +46,7 @@ struct RecordBatch {
         [
             (.conversations, conversations.values.sorted()), (.rounds, rounds.values.sorted()),
             (.messages, messages.values.sorted()), (.assignments, assignments), (.notes, notes.values.sorted()),
-            (.ratings, ratings.values.sorted()), (.presence, presence),
+            (.ratings, ratings.values.sorted()), (.presence, presence), (.journal, journal),
         ].filter { !$0.1.isEmpty }
     }
 
@@ -106,6 +108,11 @@ struct RecordBatch {
             columns.bigint(row.rating)
             columns.text(row.comment)
             columns.bigint(row.ratedAt?.unixMilliseconds)
+        case .journal(let chunk):
+            columns.bigint(chunk.at.unixMilliseconds)
+            columns.bigint(chunk.entries)
+            columns.boolean(chunk.startsRun)
+            columns.bytes(chunk.bytes)
         }
     }
 
@@ -196,6 +203,13 @@ struct ColumnArrays {
         column += 1
     }
 
+    mutating func bytes(_ value: [UInt8]) {
+        precondition(types[column] == .bytea, "bytea written into a \(types[column]) column")
+        bodies[column].writeInteger(Int32(value.count))
+        bodies[column].writeBytes(value)
+        column += 1
+    }
+
     mutating func boolean(_ value: Bool?) {
         precondition(types[column] == .boolean, "boolean written into a \(types[column]) column")
         if let value {
@@ -226,6 +240,7 @@ struct ColumnArrays {
             case .bigint: (.int8, .int8Array)
             case .text: (.text, .textArray)
             case .boolean: (.bool, .boolArray)
+            case .bytea: (.bytea, .byteaArray)
             }
             var array = ByteBufferAllocator().buffer(capacity: 20 + body.readableBytes)
             array.writeInteger(Int32(count == 0 ? 0 : 1))  // dimensions

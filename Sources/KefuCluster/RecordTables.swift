@@ -151,6 +151,21 @@ enum RecordTables {
         CREATE INDEX IF NOT EXISTS kefu_conversations_unpurged ON kefu_conversations (shop, closed_at, id)
             WHERE closed_at IS NOT NULL AND purged_at IS NULL
         """,
+        // The input journal (`[replay] keep_days`, KefuCore's InputJournal), as in SQLite: one row per commit, in order.
+        """
+        CREATE TABLE IF NOT EXISTS kefu_input_journal (
+            id bigserial PRIMARY KEY,
+            shop text NOT NULL,
+            at bigint NOT NULL,
+            entries bigint NOT NULL,
+            starts_run boolean NOT NULL,
+            inputs bytea NOT NULL
+        )
+        """,
+        "CREATE INDEX IF NOT EXISTS kefu_input_journal_shop_id ON kefu_input_journal (shop, id)",
+        """
+        CREATE INDEX IF NOT EXISTS kefu_input_journal_runs ON kefu_input_journal (shop, at) WHERE starts_run
+        """,
         """
         CREATE TABLE IF NOT EXISTS kefu_purging (
             shop text NOT NULL,
@@ -164,10 +179,10 @@ enum RecordTables {
 /// The kinds of rows a commit writes, each sent as one array per column (`unnest`), in this order. A batch's shape is
 /// the set of kinds it has; each shape is one statement prepared once per connection.
 enum RecordSection: Int, CaseIterable {
-    case conversations, rounds, messages, assignments, notes, ratings, presence
+    case conversations, rounds, messages, assignments, notes, ratings, presence, journal
 
     enum ColumnType: String {
-        case bigint, text, boolean
+        case bigint, text, boolean, bytea
     }
 
     var table: String {
@@ -179,6 +194,7 @@ enum RecordSection: Int, CaseIterable {
         case .notes: "kefu_notes"
         case .ratings: "kefu_ratings"
         case .presence: "kefu_presence"
+        case .journal: "kefu_input_journal"
         }
     }
 
@@ -217,6 +233,8 @@ enum RecordSection: Int, CaseIterable {
             ]
         case .presence:
             ["agent": .text, "at": .bigint, "presence": .text]
+        case .journal:
+            ["at": .bigint, "entries": .bigint, "starts_run": .boolean, "inputs": .bytea]
         }
     }
 
@@ -227,7 +245,7 @@ enum RecordSection: Int, CaseIterable {
         case .rounds: ["conversation", "round"]
         case .messages, .notes: ["conversation", "seq"]
         case .ratings: ["conversation"]
-        case .assignments, .presence: nil
+        case .assignments, .presence, .journal: nil
         }
     }
 

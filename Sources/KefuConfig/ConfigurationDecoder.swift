@@ -37,6 +37,7 @@ enum ConfigurationDecoder {
             try BusinessHoursSettings.decode(root.section("business_hours"))
         }
         let retention = try RetentionSettings.decode(root.section("retention"))
+        let replay = try ReplaySettings.decode(root.section("replay"))
         try root.finish()
         try checkManagers(
             managers, others: agents.map(\.settings.id) + supervisors.map(\.settings.id),
@@ -63,6 +64,7 @@ enum ConfigurationDecoder {
         configuration.http = http
         configuration.satisfaction = satisfaction
         configuration.retention = retention
+        configuration.replay = replay
         return configuration
     }
 
@@ -504,6 +506,17 @@ extension RetentionSettings {
         let days = try reader.integer("closed_after_days", in: 0...maximumDays)
         settings.closedAfterDays = days == 0 ? nil : days
         settings.batch = try reader.integer("batch", in: 10...10_000) ?? settings.batch
+        try reader.finish()
+        return settings
+    }
+}
+
+extension ReplaySettings {
+    static func decode(_ reader: TableReader) throws(ConfigError) -> ReplaySettings {
+        var settings = ReplaySettings()
+        if let days = try reader.integer("keep_days", in: 0...RetentionSettings.maximumDays) {
+            settings.keepDays = days == 0 ? nil : days
+        }
         try reader.finish()
         return settings
     }

@@ -37,6 +37,8 @@ public struct KefuConfiguration: Sendable, Equatable {
     public var satisfaction = SatisfactionSettings()
     /// `[retention]`: how long the texts of closed conversations are kept (off by default: for ever).
     public var retention = RetentionSettings()
+    /// `[replay]`: how long the input journal (what `kefuctl replay` runs) is kept.
+    public var replay = ReplaySettings()
 
     /// Creates a configuration directly, without validation (for tests and embedding).
     public init(
@@ -337,6 +339,24 @@ public struct RetentionSettings: Sendable, Equatable {
 
     /// Whether anything is ever purged.
     public var isEnabled: Bool { closedAfterDays != nil }
+}
+
+/// `[replay]`: the shop's input journal — every input its routing core took, in the same commit as the records they
+/// caused — is kept `keep_days` (default 14; 0: not written at all) for `kefuctl replay` and `kefuctl simulate`.
+public struct ReplaySettings: Sendable, Equatable {
+    /// The default `keep_days`.
+    public static let defaultKeepDays = 14
+
+    /// `keep_days`: rows older than this many days go (a replay starts at the owner's start before them: the run that
+    /// began then is kept whole); nil: no journal.
+    public var keepDays: Int? = ReplaySettings.defaultKeepDays
+
+    public init(keepDays: Int? = ReplaySettings.defaultKeepDays) {
+        self.keepDays = keepDays
+    }
+
+    /// Whether the journal is written.
+    public var isEnabled: Bool { keepDays != nil }
 }
 
 /// `[auto_reply]`: messages sent to the buyer by the daemon itself (`* MSG ... from=system auto=1`). Platforms do not

@@ -3,13 +3,13 @@
 /// answered at 08:01 the next day waited two minutes. Pure arithmetic on instants: the time zone is an offset from
 /// UTC and the instants at which it changes (daylight saving time), resolved from its name when the configuration is
 /// read (China has no daylight saving time: no changes).
-public struct BusinessCalendar: Sendable, Equatable {
+public struct BusinessCalendar: Sendable, Equatable, Codable {
     /// Minutes east of UTC (Asia/Shanghai: 480), before the first of `offsetChanges`.
     public var utcOffsetMinutes: Int
     /// From `at` on, the offset is `minutes` (in order of `at`): a zone's daylight saving time switches.
     public var offsetChanges: [OffsetChange]
 
-    public struct OffsetChange: Sendable, Equatable {
+    public struct OffsetChange: Sendable, Equatable, Codable {
         public var at: Instant
         public var minutes: Int
 

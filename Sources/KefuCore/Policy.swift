@@ -1,5 +1,5 @@
 /// The rules the core routes by, built from the configuration. Replaced whole on reload.
-public struct RoutingPolicy: Sendable, Equatable {
+public struct RoutingPolicy: Sendable, Equatable, Codable {
     /// How long a customer may wait for the first human answer (`[sla] first_response_s`).
     public var firstResponse: Milliseconds
     /// How long a buyer message after an answer may wait for the next human answer (`[sla] response_s`).
@@ -103,7 +103,7 @@ public struct RoutingPolicy: Sendable, Equatable {
 
 /// `[[sla.policy]]`: the limits for conversations of a skill, store and priority (each matcher optional). Platforms
 /// differ: JD counts a 30-second first answer, Taobao 3-minute rounds.
-public struct SLAPolicy: Sendable, Equatable {
+public struct SLAPolicy: Sendable, Equatable, Codable {
     public var skill: Skill?
     public var store: String?
     public var priority: Priority?
@@ -138,7 +138,7 @@ public struct SLAPolicy: Sendable, Equatable {
 }
 
 /// What an escalation step does.
-public enum EscalationAction: String, Sendable, Equatable, CaseIterable {
+public enum EscalationAction: String, Sendable, Equatable, CaseIterable, Codable {
     /// Move the conversation to another eligible agent (at most `max_reassign` times per round).
     case reassign
     /// Tell every supervisor online (`* ESCALATED`).
@@ -148,7 +148,7 @@ public enum EscalationAction: String, Sendable, Equatable, CaseIterable {
 }
 
 /// One rung of the escalation ladder (`[[escalation]]`): `after` the breach, if the round is still unanswered.
-public struct EscalationStep: Sendable, Equatable {
+public struct EscalationStep: Sendable, Equatable, Codable {
     public var after: Milliseconds
     public var actions: [EscalationAction]
 
@@ -168,7 +168,7 @@ public struct EscalationStep: Sendable, Equatable {
 
 /// `[auto_reply]`: messages the daemon sends the buyer by itself, marked `auto=1` (they end no round).
 /// `[csat]`: what the buyer is asked when a conversation a human answered closes, and for how long it may answer.
-public struct SatisfactionSurvey: Sendable, Equatable {
+public struct SatisfactionSurvey: Sendable, Equatable, Codable {
     public static let defaultQuestion = "请您对本次服务进行评价:5 非常满意,4 满意,3 一般,2 不满意,1 非常不满意"
     /// Ratings run 1…5 (5 非常满意), as the platforms count them.
     public static let scale = 5
@@ -182,7 +182,7 @@ public struct SatisfactionSurvey: Sendable, Equatable {
     }
 }
 
-public struct AutoReplies: Sendable, Equatable {
+public struct AutoReplies: Sendable, Equatable, Codable {
     /// Sent when a conversation opens (欢迎语).
     public var greeting: String?
     /// Sent when a new conversation has to wait in the queue.
@@ -209,7 +209,7 @@ public struct AutoReplies: Sendable, Equatable {
 }
 
 /// `[[skill]]`: who may serve a skill, and how that widens while a chat waits.
-public struct SkillRule: Sendable, Equatable {
+public struct SkillRule: Sendable, Equatable, Codable {
     public var skill: Skill
     /// The lowest proficiency that may take the skill's chats at first (complaints: seniors only).
     public var minLevel: Int
@@ -232,7 +232,7 @@ public struct SkillRule: Sendable, Equatable {
 }
 
 /// `[routing]`: fairness, stickiness and presence rules.
-public struct RoutingRules: Sendable, Equatable {
+public struct RoutingRules: Sendable, Equatable, Codable {
     /// A returning buyer whose last chat closed within this window goes back to that agent when possible.
     public var stickyWindow = Milliseconds.seconds(72 * 3600)
     /// How long a returning buyer waits for their agent when that agent is online but full.
@@ -251,7 +251,7 @@ public struct RoutingRules: Sendable, Equatable {
 }
 
 /// One agent as configured.
-public struct AgentProfile: Sendable, Equatable {
+public struct AgentProfile: Sendable, Equatable, Codable {
     public var id: AgentID
     public var name: String
     /// Reception limit (接待上限): how many conversations the agent may hold at once.

@@ -16,6 +16,8 @@ public enum Record: Sendable, Equatable {
     case rating(RatingRecord)
     /// An agent's working state changed: online or away while connected, offline otherwise (appended, in order).
     case presence(PresenceRecord)
+    /// The inputs the core took since the last chunk (``InputJournal``), committed with the records they caused.
+    case journal(InputJournal.Chunk)
 }
 
 /// When an agent's working state changed (reports: first login, last logout, seconds online and away).
@@ -34,7 +36,7 @@ public struct PresenceRecord: Sendable, Equatable {
 
 /// A conversation's satisfaction survey: sent to the buyer when it closed after a human answered, rated 1–5 at most
 /// once before it expires, credited to the agent who held the chat when it was sent.
-public struct RatingRecord: Sendable, Equatable {
+public struct RatingRecord: Sendable, Equatable, Codable {
     public var conversation: ConversationID
     public var customer: CustomerID
     /// The agent credited: the holder (or last holder) when the survey was sent.
@@ -98,7 +100,7 @@ public struct NoteRecord: Sendable, Equatable, Codable {
 }
 
 /// Where a conversation stands.
-public enum ConversationState: String, Sendable {
+public enum ConversationState: String, Sendable, Codable {
     /// Waiting in the queue for an agent.
     case queued
     /// Held by an agent.
@@ -108,7 +110,7 @@ public enum ConversationState: String, Sendable {
 }
 
 /// The persisted state of one conversation: everything needed to rebuild it after a restart.
-public struct ConversationRecord: Sendable, Equatable {
+public struct ConversationRecord: Sendable, Equatable, Codable {
     /// The fields live in one shared box, copied only when a shared record is changed: a record travels in every
     /// step that changes a conversation (persisted, delivered, kept in the core), and passing a box costs a
     /// reference count where copying ~380 bytes with a dozen strings cost a memmove and a retain per string.
@@ -118,7 +120,7 @@ public struct ConversationRecord: Sendable, Equatable {
         init(_ fields: Fields) { self.fields = fields }
     }
 
-    struct Fields: Equatable {
+    struct Fields: Equatable, Codable {
         var id: ConversationID
         var customer: CustomerID
         var skill: Skill
@@ -151,6 +153,15 @@ public struct ConversationRecord: Sendable, Equatable {
     }
 
     private var storage: Storage
+
+    // Coded as its fields (a restore point in the input journal carries the open conversations).
+    public init(from decoder: any Decoder) throws {
+        storage = Storage(try Fields(from: decoder))
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        try storage.fields.encode(to: encoder)
+    }
 
     /// Changes the fields in place when this record is the box's only owner, else in a copy of its own.
     @inline(__always)

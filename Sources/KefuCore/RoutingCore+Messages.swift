@@ -108,7 +108,7 @@ extension RoutingCore {
     }
 
     /// A sender's id for one of its messages (`SEND ref=`), unique per sender and conversation.
-    public struct SentRef: Hashable, Sendable {
+    public struct SentRef: Hashable, Sendable, Codable {
         public var author: String
         public var ref: String
 

@@ -54,6 +54,9 @@ package enum RecordSQL {
     // A round is rewritten whole as it changes (started, breached, answered or closed).
     static let insertPresence: StaticString = "INSERT INTO presence (agent, at, presence) VALUES (?1, ?2, ?3)"
 
+    static let insertJournal: StaticString =
+        "INSERT INTO input_journal (at, entries, starts_run, inputs) VALUES (?1, ?2, ?3, ?4)"
+
     static let upsertRating: StaticString = """
         INSERT INTO ratings (conversation, customer, agent, skill, store, requested_at, expires_at, rating, comment,
             rated_at)
@@ -225,6 +228,13 @@ package enum RecordSQL {
             statement.bind(8, row.rating.map(Int64.init))
             statement.bind(9, row.comment)
             statement.bind(10, row.ratedAt?.unixMilliseconds)
+            try statement.run(.write)
+        case .journal(let chunk):
+            let statement = try connection.statement(insertJournal, .write)
+            statement.bind(1, chunk.at.unixMilliseconds)
+            statement.bind(2, Int64(chunk.entries))
+            statement.bind(3, Int64(chunk.startsRun ? 1 : 0))
+            statement.bind(4, chunk.bytes)
             try statement.run(.write)
         }
     }

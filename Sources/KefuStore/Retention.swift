@@ -29,11 +29,16 @@ public struct PurgeRequest: Sendable, Equatable {
     public var rows: Int
     /// When the batch runs (written as `purged_at`).
     public var at: Instant
+    /// `[replay] keep_days`: input journal rows of runs that ended before this instant go (nil: the journal is kept).
+    /// A run — the owner's start and the inputs after it, up to the next start — is kept whole while any of it is
+    /// younger: a replay starts at a run's start.
+    public var journalBefore: Instant?
 
-    public init(closedBefore: Instant, rows: Int, at: Instant) {
+    public init(closedBefore: Instant, rows: Int, at: Instant, journalBefore: Instant? = nil) {
         self.closedBefore = closedBefore
         self.rows = max(1, rows)
         self.at = at
+        self.journalBefore = journalBefore
     }
 }
 
@@ -45,6 +50,8 @@ public struct PurgeOutcome: Sendable, Equatable {
     public var messages = 0
     /// Notes deleted.
     public var notes = 0
+    /// Input journal rows deleted.
+    public var journalRows = 0
     /// Batches summed here.
     public var batches = 0
     /// Nothing is left to purge before the cutoff: the pass is over.
@@ -63,6 +70,7 @@ public struct PurgeOutcome: Sendable, Equatable {
         conversations += batch.conversations
         messages += batch.messages
         notes += batch.notes
+        journalRows += batch.journalRows
         batches += batch.batches
         finished = batch.finished
     }
@@ -111,6 +119,10 @@ package protocol PurgeTables {
     func remains(closedBefore: Int64) throws -> Bool
     /// What `preview(closedBefore:)` reports.
     func preview(closedBefore: Int64) throws -> PurgePreview
+    /// Deletes at most `limit` input journal rows of runs that ended before `before` (oldest first); how many.
+    func deleteJournal(before: Int64, limit: Int) throws -> Int
+    /// Whether any such row is left.
+    func journalRemains(before: Int64) throws -> Bool
 }
 
 package enum Purge {
@@ -119,6 +131,11 @@ package enum Purge {
     /// with nothing left.
     package static func batch(_ request: PurgeRequest, on tables: some PurgeTables) throws -> PurgeOutcome {
         var outcome = PurgeOutcome(batches: 1)
+        if let before = request.journalBefore?.unixMilliseconds {
+            // The journal first: its rows are a few kilobytes each and one batch's budget, like the texts'.
+            outcome.journalRows = try tables.deleteJournal(before: before, limit: request.rows)
+            if try tables.journalRemains(before: before) { return outcome }
+        }
         let room = max(1, request.rows / 10)
         let pending = try tables.pendingCount()
         if pending < room {
@@ -165,6 +182,23 @@ struct SQLitePurgeTables: PurgeTables {
 
     func pendingCount() throws -> Int {
         try count("SELECT count(*) FROM purging")
+    }
+
+    /// Rows before the start of the last run that began by the cutoff (0: none began by then, nothing goes).
+    static let journalDoomed = """
+        SELECT id FROM input_journal
+        WHERE id < (SELECT coalesce(max(id), 0) FROM input_journal WHERE starts_run = 1 AND at <= ?1)
+        """
+
+    func deleteJournal(before: Int64, limit: Int) throws -> Int {
+        try change("DELETE FROM input_journal WHERE id IN (\(Self.journalDoomed) ORDER BY id LIMIT ?2)") {
+            $0.bind(1, before)
+            $0.bind(2, Int64(limit))
+        }
+    }
+
+    func journalRemains(before: Int64) throws -> Bool {
+        try count("SELECT EXISTS (\(Self.journalDoomed))") { $0.bind(1, before) } != 0
     }
 
     func begin(closedBefore: Int64, limit: Int, at: Int64) throws -> Int {

@@ -163,6 +163,13 @@ final class Statement {
         }
     }
 
+    func bind(_ index: Int32, _ value: [UInt8]) {
+        value.withUnsafeBytes { bytes in
+            // A zero-length blob, not NULL: the column is NOT NULL.
+            _ = sqlite3_bind_blob(handle, index, bytes.baseAddress ?? UnsafeRawPointer(bitPattern: 1), Int32(bytes.count), sqliteTransient)
+        }
+    }
+
     func bind(_ index: Int32, _ value: Int64) {
         sqlite3_bind_int64(handle, index, value)
     }
@@ -208,6 +215,12 @@ final class Statement {
 
     func optionalInt64(_ column: Int32) -> Int64? {
         isNull(column) ? nil : int64(column)
+    }
+
+    func blob(_ column: Int32) -> [UInt8] {
+        let count = Int(sqlite3_column_bytes(handle, column))
+        guard count > 0, let base = sqlite3_column_blob(handle, column) else { return [] }
+        return Array(UnsafeRawBufferPointer(start: base, count: count))
     }
 
     func string(_ column: Int32) -> String {

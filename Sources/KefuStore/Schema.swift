@@ -188,6 +188,19 @@ enum Schema {
             WHERE closed_at IS NOT NULL AND purged_at IS NULL;
         CREATE TABLE purging (conversation INTEGER PRIMARY KEY REFERENCES conversations(id));
         """,
+        // Version 10: the input journal (`[replay] keep_days`, KefuCore's InputJournal): the core's inputs in the
+        // order it took them, one row per store job, written in the same commit as the records they caused.
+        // `starts_run` marks a row that begins with a restore point (a replay starts at one).
+        """
+        CREATE TABLE input_journal (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            at INTEGER NOT NULL,
+            entries INTEGER NOT NULL,
+            starts_run INTEGER NOT NULL,
+            inputs BLOB NOT NULL
+        );
+        CREATE INDEX input_journal_runs ON input_journal(at) WHERE starts_run = 1;
+        """,
     ]
 
     /// The version this build writes.

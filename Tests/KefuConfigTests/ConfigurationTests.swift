@@ -267,7 +267,7 @@ struct ConfigurationTests {
         #expect(
             error.description
                 == "test.toml:1: debug: unknown key; expected one of: server, cluster, http, sla, customers, agent, supervisor, "
-                + "routing, skill, gateway, auto_reply, csat, manager, escalation, business_hours, retention"
+                + "routing, skill, gateway, auto_reply, csat, manager, escalation, business_hours, retention, replay"
         )
     }
 

@@ -575,7 +575,7 @@ struct Driver {
                 default: break
                 }
                 lastMessages[message.conversation] = last
-            case .note, .round, .rating, .presence:
+            case .note, .round, .rating, .presence, .journal:
                 break
             }
         }

@@ -481,7 +481,7 @@ struct Referee {
                 problems += eventProblems(event, to: recipient, command: command, core: core)
             case .breach(let breach):
                 problems += breachProblems(breach, at: now)
-            case .persist(.note), .autoAway, .escalation:
+            case .persist(.note), .persist(.journal), .autoAway, .escalation:
                 break
             case .persist(.presence(let change)):
                 // Stamped with the step's instant, and only for a change of the agent's working state.
@@ -742,7 +742,7 @@ extension Effect {
         case .persist(.note(let note)): note.conversation
         case .persist(.round(let round)): round.conversation
         case .persist(.rating(let rating)): rating.conversation
-        case .persist(.presence): nil
+        case .persist(.presence), .persist(.journal): nil
         case .breach(let breach): breach.conversation
         case .autoAway, .signOut: nil
         case .escalation(let escalation): escalation.breach.conversation

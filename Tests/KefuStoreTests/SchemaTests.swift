@@ -106,9 +106,12 @@ private func layout(in directory: String) throws -> [String] {
         try await withTemporaryDirectory { directory in
             let store = try openStore(directory)
             await store.shutdown()
-            #expect(Schema.currentVersion == 9)
-            #expect(try schemaVersion(in: directory) == 9)
+            #expect(Schema.currentVersion == 10)
+            #expect(try schemaVersion(in: directory) == 10)
             let names = try layout(in: directory).map { $0.prefix { $0 != ":" } }
+            // The input journal (version 10), and the run starts a replay begins at.
+            #expect(names.contains("table input_journal"))
+            #expect(names.contains("index input_journal_runs"))
             // Retention (version 9): the conversations still to purge, and those being purged.
             #expect(names.contains("index conversations_unpurged"))
             #expect(names.contains("table purging"))

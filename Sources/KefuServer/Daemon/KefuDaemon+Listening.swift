@@ -243,7 +243,8 @@ extension KefuDaemon {
         let keptEventBytes = server.keptEventBytes
         let (nodeMetrics, assigned) = (metrics, core.openConversations(where: { $0.state == .assigned }).map(\.id))
         let retention = RetentionSweeper(
-            settings: configuration.retention, store: store, clock: clock, schedule: retentionSchedule, logger: logger)
+            settings: configuration.retention, journal: configuration.replay, store: store, clock: clock,
+            schedule: retentionSchedule, logger: logger)
         return try await loop.submit { [logger] in
             let metrics = ShopMetrics(node: nodeMetrics, shop: shop, assigned: assigned, exposed: shop != Lobby.name)
             let owner = ShopOwner(
@@ -256,6 +257,8 @@ extension KefuDaemon {
             owner.keptAtStop = keptAtStop
             owner.onStoreFailure = onStoreFailure
             owner.retention = retention
+            // The lobby of a cluster node routes nobody: no journal.
+            owner.recordsInputs = configuration.replay.isEnabled && shop != Lobby.name
             return (owner.link, owner.done.futureResult)
         }.get()
     }

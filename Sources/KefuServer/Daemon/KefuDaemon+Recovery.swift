@@ -58,15 +58,26 @@ extension KefuDaemon {
             // "still at it".
             let since = startedAt + Milliseconds(-policy.rules.stickyWindow.value)
             let recovered = try await store.read { try $0.recoveredState(returningBuyersSince: since) }
-            var core = RoutingCore(policy: policy, nextConversationID: recovered.nextConversationID)
-            let repair = core.restore(
-                recovered.openConversations, lastAssignedAt: recovered.lastAssignedAt, notes: recovered.notes,
-                returningBuyers: recovered.returningBuyers.mapValues { (agent: $0.agent, closedAt: $0.closedAt) },
-                sentRefs: recovered.sentRefs, at: startedAt
-            )
-            if !repair.records.isEmpty { try await store.commit(repair.records) }
             // Surveys sent before the restart stay answerable (once) until they expire.
-            core.restoreSurveys(try await store.read { try $0.openSurveys(at: startedAt) }, at: startedAt)
+            let surveys = try await store.read { try $0.openSurveys(at: startedAt) }
+            let point = RestorePoint(
+                policy: policy, at: startedAt, nextConversationID: recovered.nextConversationID,
+                openConversations: recovered.openConversations, lastAssignedAt: recovered.lastAssignedAt,
+                notes: recovered.notes,
+                returningBuyers: recovered.returningBuyers.mapValues {
+                    RestorePoint.ReturningBuyer(agent: $0.agent, closedAt: $0.closedAt)
+                },
+                sentRefs: recovered.sentRefs, surveys: surveys)
+            let (core, repair) = RoutingCore.restored(from: point)
+            // The input journal's run starts here: a replay rebuilds the same core from the same point. Written with
+            // the repairs the rebuild made, before the owner takes any input.
+            var start = repair.records
+            if configuration.replay.isEnabled {
+                var inputs = InputJournal()
+                inputs.record(point)
+                if let chunk = inputs.take() { start.append(.journal(chunk)) }
+            }
+            if !start.isEmpty { try await store.commit(start) }
             return (core, recovered.openConversations.count, recovered.nextConversationID)
         }
         logger.info(

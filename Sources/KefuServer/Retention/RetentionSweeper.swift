@@ -36,6 +36,7 @@ public struct RetentionSchedule: Sendable {
 final class RetentionSweeper: Sendable {
     private struct State {
         var settings: RetentionSettings
+        var journal: ReplaySettings
         var task: Task<Void, Never>?
         var stopped = false
     }
@@ -47,10 +48,10 @@ final class RetentionSweeper: Sendable {
     private let logger: Logger
 
     init(
-        settings: RetentionSettings, store: any RecordStore, clock: any WallClock, schedule: RetentionSchedule,
-        logger: Logger
+        settings: RetentionSettings, journal: ReplaySettings = ReplaySettings(), store: any RecordStore,
+        clock: any WallClock, schedule: RetentionSchedule, logger: Logger
     ) {
-        self.state = Mutex(State(settings: settings))
+        self.state = Mutex(State(settings: settings, journal: journal))
         self.store = store
         self.clock = clock
         self.schedule = schedule
@@ -64,10 +65,11 @@ final class RetentionSweeper: Sendable {
 
     /// A reload's `[retention]`: a change applies from a pass `schedule.firstPass` later (the pass under way stops
     /// after its current batch); turned off, no pass runs any more.
-    func update(_ settings: RetentionSettings) {
+    func update(_ settings: RetentionSettings, journal: ReplaySettings = ReplaySettings()) {
         let changed = state.withLock { state in
-            guard state.settings != settings else { return false }
+            guard state.settings != settings || state.journal != journal else { return false }
             state.settings = settings
+            state.journal = journal
             return true
         }
         guard changed else { return }
@@ -94,13 +96,13 @@ final class RetentionSweeper: Sendable {
         state.withLock { state in
             state.task?.cancel()
             state.task = nil
-            guard !state.stopped, state.settings.isEnabled else { return }
-            let settings = state.settings
-            state.task = Task { [self] in await self.run(settings) }
+            guard !state.stopped, state.settings.isEnabled || state.journal.isEnabled else { return }
+            let (settings, journal) = (state.settings, state.journal)
+            state.task = Task { [self] in await self.run(settings, journal: journal) }
         }
     }
 
-    private func run(_ settings: RetentionSettings) async {
+    private func run(_ settings: RetentionSettings, journal: ReplaySettings) async {
         var wait = schedule.firstPass
         while !Task.isCancelled {
             do {
@@ -109,22 +111,26 @@ final class RetentionSweeper: Sendable {
                 return
             }
             wait = schedule.every
-            await pass(settings)
+            await pass(settings, journal: journal)
         }
     }
 
     /// One pass: batches until nothing closed before the cutoff is left, then one log line.
-    func pass(_ settings: RetentionSettings) async {
-        guard let days = settings.closedAfterDays else { return }
+    func pass(_ settings: RetentionSettings, journal: ReplaySettings = ReplaySettings(keepDays: nil)) async {
+        guard settings.isEnabled || journal.isEnabled else { return }
+        let days = settings.closedAfterDays
         let began = ContinuousClock.now
-        let cutoff = clock.now() + Milliseconds(-Int64(days) * 86_400_000)
+        // Without `closed_after_days` no text goes: nothing closed before the epoch.
+        let cutoff = days.map { clock.now() + Milliseconds(-Int64($0) * 86_400_000) } ?? Instant(unixMilliseconds: 0)
+        let journalBefore = journal.keepDays.map { clock.now() + Milliseconds(-Int64($0) * 86_400_000) }
         var total = PurgeOutcome()
         var failure: StoreError?
         var interrupted = false
         while true {
             do {
                 let batch = try await store.purge(
-                    PurgeRequest(closedBefore: cutoff, rows: settings.batch, at: clock.now()))
+                    PurgeRequest(
+                        closedBefore: cutoff, rows: settings.batch, at: clock.now(), journalBefore: journalBefore))
                 total.add(batch)
                 if batch.finished { break }
                 if Task.isCancelled {
@@ -148,8 +154,10 @@ final class RetentionSweeper: Sendable {
             "conversations": "\(total.conversations)",
             "messages": "\(total.messages)",
             "notes": "\(total.notes)",
+            "journal_rows": "\(total.journalRows)",
             "batches": "\(total.batches)",
-            "closed_after_days": "\(days)",
+            "closed_after_days": "\(days.map(String.init) ?? "off")",
+            "journal_keep_days": "\(journal.keepDays.map(String.init) ?? "off")",
             "closed_before": "\(cutoff.unixMilliseconds)",
             "duration_ms": "\(elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000)",
         ]
@@ -158,7 +166,7 @@ final class RetentionSweeper: Sendable {
             logger.error("retention purge failed; the next pass carries on", metadata: metadata)
         } else if interrupted {
             logger.notice("retention purge interrupted", metadata: metadata)
-        } else if total.conversations + total.messages + total.notes > 0 {
+        } else if total.conversations + total.messages + total.notes + total.journalRows > 0 {
             logger.notice("retention purge", metadata: metadata)
         } else {
             logger.info("retention purge: nothing to purge", metadata: metadata)

@@ -88,10 +88,10 @@ extension ShopOwner {
         }
         // A message never routes a chat: only other commands are timed for kefud_routing_decision_seconds.
         if case .send = command {
-            return apply(core.handle(command, at: now), caller: session, tag: tag, page: page, at: now)
+            return apply(self.step(command, at: now), caller: session, tag: tag, page: page, at: now)
         }
         let started = NIODeadline.now()
-        let step = core.handle(command, at: now)
+        let step = self.step(command, at: now)
         let seconds = Double((NIODeadline.now() - started).nanoseconds) / 1e9
         apply(step, caller: session, tag: tag, page: page, coreSeconds: seconds, at: now)
     }
@@ -254,7 +254,7 @@ extension ShopOwner {
                 }
                 step = connected
             } else {
-                step = core.handle(.connect(principal), at: clock.now())
+                step = self.step(.connect(principal), at: clock.now())
             }
             if case .refused(let refusal, let message) = step.reply {
                 return refuse(session, tag, ProtocolError(refusal.code, message))
@@ -316,7 +316,7 @@ extension ShopOwner {
             remove(session, from: &sessionsByPrincipal[principal, default: []])
             if sessionsByPrincipal[principal]?.isEmpty == true { sessionsByPrincipal[principal] = nil }
             logger.info("disconnected", metadata: ["session": "\(id)", "who": "\(principal)"])
-            apply(core.handle(.disconnect(principal), at: clock.now()), caller: nil, tag: nil)
+            apply(self.step(.disconnect(principal), at: clock.now()), caller: nil, tag: nil)
         case .gateway(let gateway)?:
             remove(session, from: &gatewaySessions[gateway, default: []])
             if gatewaySessions[gateway]?.isEmpty == true { gatewaySessions[gateway] = nil }

@@ -53,8 +53,8 @@ extension ShopOwner {
         if case .person(let principal) = sessionRole {
             let presence = record.presence.flatMap(Presence.init(rawValue:))
             // Away before connecting: connecting keeps an away agent away, and offers no chats meanwhile.
-            if presence == .away { apply(core.handle(.setPresence(principal, .away), at: now), caller: nil, tag: nil) }
-            let step = core.handle(.connect(principal), at: now)
+            if presence == .away { apply(self.step(.setPresence(principal, .away), at: now), caller: nil, tag: nil) }
+            let step = self.step(.connect(principal), at: now)
             if case .refused(_, let message) = step.reply {
                 // Removed from the configuration while kefud restarted: as a reload would have done.
                 logger.notice("handed-over session refused", metadata: ["who": "\(principal)", "why": "\(message)"])
@@ -72,7 +72,7 @@ extension ShopOwner {
             // No caller: the chats it holds are not announced again (`resumed=1`), it has them; new ones are.
             apply(step, caller: nil, tag: nil)
             if presence == .offline {
-                apply(core.handle(.setPresence(principal, .offline), at: now), caller: nil, tag: nil)
+                apply(self.step(.setPresence(principal, .offline), at: now), caller: nil, tag: nil)
             }
         } else {
             insert(session, into: &gatewaySessions[id, default: []])

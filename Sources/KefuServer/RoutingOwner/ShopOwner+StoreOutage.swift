@@ -148,11 +148,12 @@ extension ShopOwner {
 
     /// During an outage: the command's step if it writes nothing; else nil, with the core as it was before.
     func stepWithoutWriting(_ command: Command, at now: Instant) -> Step? {
-        let before = core
-        let step = core.handle(command, at: now)
+        let before = (core, inputs.mark)
+        let step = self.step(command, at: now)
         for effect in step.effects {
             if case .persist = effect {
-                core = before
+                core = before.0
+                inputs.rollBack(to: before.1)
                 return nil
             }
         }

@@ -143,6 +143,10 @@ final class ShopOwner {
     var kept: KeptEvents
 
     var gate = CommitGate<Output>()
+    /// The inputs the core took since the last store job (``InputJournal``), when the shop keeps a journal.
+    var inputs = InputJournal()
+    /// `[replay] keep_days` was set when the owner started (its run's restore point is in the journal).
+    var recordsInputs = false
     /// Records of the store job still being gathered, and its ticket.
     private var openRecords: [Record] = []
     private var openTicket: UInt64?
@@ -339,7 +343,7 @@ final class ShopOwner {
             let now = clock.now()
             if let armed = timerArmedFor { metrics.timerFired(late: now - armed) }
             timerArmedFor = nil
-            apply(core.handle(.tick, at: now), caller: nil, tag: nil)
+            apply(step(.tick, at: now), caller: nil, tag: nil)
         case .housekeeping:
             housekeeping()
         case .shutdown:
@@ -386,6 +390,7 @@ final class ShopOwner {
     /// After each input: the open store job is sent off (after the inputs already queued), what the turn released
     /// is written, the timer follows the earliest deadline, and a stop completes once everything has left.
     private func endTurn() {
+        if openTicket == nil && journalNeedsFlush(housekeeping: false) { openJournalJob() }
         if openTicket != nil && !flushScheduled {
             flushScheduled = true
             let owner = link.owner
@@ -407,10 +412,16 @@ final class ShopOwner {
 
     private var flushScheduled = false
 
+    /// A store job for the journal alone: inputs that wrote nothing are committed without waiting for one that does.
+    private func openJournalJob() {
+        openTicket = gate.issue()
+    }
+
     /// Hands the gathered records to the store as one job; its outputs leave when the store reports it.
     private func sendOpenJob() {
         flushScheduled = false
         guard let ticket = openTicket else { return }
+        if let journal = takeJournal() { openRecords.append(journal) }
         let records = openRecords
         openRecords = []
         openTicket = nil
@@ -704,6 +715,7 @@ final class ShopOwner {
         recordHeldBreaches()
         pushBoard()
         updateStatus()
+        if openTicket == nil && journalNeedsFlush(housekeeping: true) { openJournalJob() }
     }
 
     /// A configuration read again: the core routes by the new policy from this instant (agents removed are signed
@@ -715,8 +727,8 @@ final class ShopOwner {
             breachLimiter.recordsPerSecond = configuration.sla.breachRecordsPerSecond
             escalationLimiter.recordsPerSecond = configuration.sla.breachRecordsPerSecond
             noticeLimiter.recordsPerSecond = configuration.sla.breachRecordsPerSecond
-            apply(core.handle(.reconfigure(RoutingPolicy(configuration)), at: clock.now()), caller: nil, tag: nil)
-            retention?.update(configuration.retention)
+            apply(step(.reconfigure(RoutingPolicy(configuration)), at: clock.now()), caller: nil, tag: nil)
+            retention?.update(configuration.retention, journal: configuration.replay)
             rejectedReload = nil
             logger.notice(
                 "configuration reloaded",
