@@ -395,6 +395,11 @@ extension InputJournal {
         public var offset: Int
         public var message: String
         public var description: String { "input journal unreadable at byte \(offset): \(message)" }
+
+        public init(offset: Int, message: String) {
+            self.offset = offset
+            self.message = message
+        }
     }
 
     /// The entries of a chunk, in order.
