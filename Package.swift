@@ -14,6 +14,7 @@ let package = Package(
         // The framing and parsing of lines and the configuration loader, for the fuzz targets in Fuzz/.
         .library(name: "KefuProtocol", targets: ["KefuProtocol"]),
         .library(name: "KefuConfig", targets: ["KefuConfig"]),
+        .library(name: "KefuReplay", targets: ["KefuReplay"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.81.0"),

@@ -33,6 +33,13 @@ let package = Package(
         // The relay benchmark of issue #11: the release kefud against a durable redis, one client driving both.
         // A plain executable (`swift run -c release Relay`, or `make bench-relay` from the root), outside the
         // `Benchmarks/` folder: the benchmark plugin runs every executable there as one of its own.
+        // Issue #15: a busy day's input journal (1,000,000 inputs) replayed through the core (`swift run -c release
+        // ReplayDay`).
+        .executableTarget(
+            name: "ReplayDay",
+            dependencies: [.product(name: "KefuCore", package: "kefu"), .product(name: "KefuReplay", package: "kefu")],
+            path: "ReplayDay"
+        ),
         .executableTarget(
             name: "Relay",
             dependencies: [
