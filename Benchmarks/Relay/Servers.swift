@@ -147,6 +147,8 @@ func startKefud(binary: String, agents: Int) throws -> ServerProcess {
                 id = "tmall"
                 token_sha256 = "\(Secrets.gateway.1)"
 
+                \(ProcessInfo.processInfo.environment["RELAY_KEFUD_EXTRA"] ?? "")
+
                 """
             toml += relayAgents(agents)
             try toml.write(to: directory.appendingPathComponent("kefud.toml"), atomically: false, encoding: .utf8)

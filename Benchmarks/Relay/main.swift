@@ -24,14 +24,16 @@ struct Options {
     var nodes = 3
     var shops = 3
     var kefuctl = "../.build/release/kefuctl"
-    // Environment: RELAY_KEFUD_SERVER adds lines to kefud's [server] table (to try other bounds).
+    // Environment: RELAY_KEFUD_SERVER adds lines to kefud's [server] table (to try other bounds); RELAY_KEFUD_EXTRA adds
+    // tables (`[replay]\nkeep_days = 0`: without the input journal).
 
     static let usage = """
         usage: Relay [--kefud PATH] [--redis PATH] [--pairs 1,16,64] [--windows 1,16] [--seconds 10] [--runs 3]
                      [--servers kefud,redis] [--parts relay,idle,opens,flood] [--idle-connections 10000]
                      [--opens 200000] [--flood-messages 1000000] [--client-threads 1]
                      [--parts cluster --nodes 3 --shops 3 --kefuctl PATH]  (cluster: root, PostgreSQL, pgbench)
-        environment: RELAY_KEFUD_SERVER adds lines to kefud's [server] table; RELAY_SHOW_LOG shows kefud's log
+        environment: RELAY_KEFUD_SERVER adds lines to kefud's [server] table, RELAY_KEFUD_EXTRA whole tables;
+                     RELAY_SHOW_LOG shows kefud's log
         """
 
     init(_ arguments: [String]) throws {

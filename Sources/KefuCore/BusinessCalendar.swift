@@ -63,7 +63,7 @@ public struct BusinessCalendar: Sendable, Equatable, Codable {
     /// The instant a local wall-clock time (milliseconds since 1970-01-01 00:00 local) falls at. A local time the
     /// spring-forward switch skips falls an hour later; one the fall-back switch repeats falls at its first passing
     /// or its second, whichever the offsets give (business hours do not start between 01:00 and 03:00 in practice).
-    func instant(ofLocal local: Int64) -> Instant {
+    public func instant(ofLocal local: Int64) -> Instant {
         let first = offset(at: Instant(unixMilliseconds: local - Int64(utcOffsetMinutes) * 60_000))
         let second = offset(at: Instant(unixMilliseconds: local - first))
         return Instant(unixMilliseconds: local - second)

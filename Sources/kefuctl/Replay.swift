@@ -15,13 +15,34 @@ struct ReplayCommand: AsyncParsableCommand {
         abstract: "Replay a recorded stretch of a shop's day through the routing core, offline.",
         discussion: """
             Reads the shop's input journal ([replay] keep_days) from its store: SQLite under the state directory, or \
-            the cluster's PostgreSQL. Without --with-config the recorded rules are used and every assignment, breach \
+            the cluster's PostgreSQL. Without --config the recorded rules are used and every assignment, breach \
             and escalation must come out as recorded: it prints "identical: N decisions" or the first input that \
-            decided otherwise (exit status 1). With --with-config, buyers come as recorded and agents answer after \
-            delays drawn from their recorded ones; the recorded and replayed day are shown side by side.
+            decided otherwise (exit status 1). With --config, buyers come as recorded and agents answer after delays \
+            drawn from their recorded ones; the recorded and replayed day are shown side by side. (The store is found \
+            from --state-dir, --node-config or --postgres: --config names the rules to replay with.)
             """)
 
-    @OptionGroup var location: StoreLocation
+    @Option(help: "The shop whose day to replay ([server] shops_dir); default: the main configuration's team.")
+    var shop = "default"
+
+    @Option(help: "kefud's state directory. Default: --node-config's [server] state_dir, else ./var.")
+    var stateDir: String?
+
+    @Option(help: "kefud's main configuration file: where its state directory or its cluster's PostgreSQL is.")
+    var nodeConfig: String?
+
+    @Option(help: "A cluster's PostgreSQL (postgresql://user@host:port/database) instead of a state directory.")
+    var postgres: String?
+
+    /// Where the journal is, as the store commands find a store (`--config` here names the rules to replay with).
+    private var location: StoreLocation {
+        var location = StoreLocation()
+        location.shop = shop
+        location.stateDir = stateDir
+        location.config = nodeConfig
+        location.postgres = postgres
+        return location
+    }
 
     @Option(help: "Start: YYYY-MM-DD, YYYY-MM-DDTHH:MM[:SS] (local, see --utc-offset; or with Z/±HH:MM) or Unix ms.")
     var from: String
@@ -31,6 +52,23 @@ struct ReplayCommand: AsyncParsableCommand {
 
     @Option(help: "The shop's offset from UTC for times without one, e.g. +08:00.")
     var utcOffset = "+08:00"
+
+    @Option(help: "Replay under this shop configuration instead of the recorded one (buyers as recorded, answers modelled).")
+    var config: String?
+
+    @Option(
+        parsing: .singleValue,
+        help: "An agent the new configuration adds, online daily from-to local: erin=20:00-24:00 (repeatable).")
+    var shift: [String] = []
+
+    @Option(help: "Seed of the modelled answer delays (the same seed gives the same replay).")
+    var seed: UInt64 = 1
+
+    @Option(help: "table (side by side, per hour and skill), csv (UTF-8), or svg (a chart of both runs).")
+    var format = "table"
+
+    @Option(help: "Write the table, CSV or SVG to this file instead of standard output.")
+    var output: String?
 
     func run() async throws {
         let offset = try Self.offsetMinutes(utcOffset)
@@ -46,6 +84,9 @@ struct ReplayCommand: AsyncParsableCommand {
         if rows.startsAfterFrom, let runStart = rows.runStart {
             print("note: the journal begins at \(Self.time(runStart, offsetMinutes: offset)) (kefud started then)")
         }
+        if let config {
+            return try modelled(rows, configuration: config, from: start, to: end, offset: offset)
+        }
         var run = RecordedRun(rows.chunks)
         let began = ContinuousClock.now
         let verdict = try ExactReplay(from: start, to: end).run(&run)
@@ -60,6 +101,48 @@ struct ReplayCommand: AsyncParsableCommand {
             throw ExitCode(1)
         }
         print("identical: \(verdict.decisions) decisions")
+    }
+
+    /// `--config`: the recorded stretch under other rules, side by side with the record.
+    private func modelled(
+        _ rows: JournalReading.Rows, configuration path: String, from start: Instant, to end: Instant, offset: Int
+    ) throws {
+        guard ["table", "csv", "svg"].contains(format) else { throw ValidationError("--format is table, csv or svg") }
+        let configuration = try KefuConfiguration.load(path: path)
+        var shifts: [ModelledReplay.Shift] = []
+        for text in shift {
+            guard let shift = ModelledReplay.Shift(text) else {
+                throw ValidationError("--shift: expected agent=HH:MM-HH:MM (e.g. erin=20:00-24:00), got \(text)")
+            }
+            guard configuration.agents.contains(where: { $0.id == shift.agent.rawValue }) else {
+                throw ValidationError("--shift: \(path) has no agent \(shift.agent)")
+            }
+            shifts.append(shift)
+        }
+        let replay = ModelledReplay(
+            policy: RoutingPolicy(configuration), from: start, to: end, shifts: shifts, seed: seed)
+        let outcome = try replay.run(rows.chunks)
+        let runs: [OutcomeReport.Run] = [("recorded", outcome.recorded), ("replayed", outcome.replayed)]
+        let window = "\(Self.time(start, offsetMinutes: offset)) – \(Self.time(end, offsetMinutes: offset))"
+        let text: String
+        switch format {
+        case "csv": text = OutcomeReport.csv(runs)
+        case "svg":
+            text = OutcomeReport.svg(runs, title: "shop \(location.shop), \(window): recorded vs \(path)")
+        default:
+            var lines = ["shop: \(location.shop)", "window: \(window)", "rules: recorded vs \(path) (seed \(seed))"]
+            lines += outcome.provenance
+            if let difference = outcome.verdict.firstDifference {
+                lines.append("warning: this kefud does not replay the record exactly; \(difference)")
+            }
+            text = lines.joined(separator: "\n") + "\n\n" + OutcomeReport.table(runs)
+        }
+        if let output {
+            try text.write(toFile: output, atomically: true, encoding: .utf8)
+            print("written: \(output)")
+        } else {
+            print(text, terminator: text.hasSuffix("\n") ? "" : "\n")
+        }
     }
 
     private func readRows(from: Instant, to: Instant) async throws -> JournalReading.Rows {

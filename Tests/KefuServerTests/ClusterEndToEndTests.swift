@@ -234,6 +234,16 @@ struct ClusterEndToEndTests {
             #expect(
                 try await server.psql("SELECT agent FROM kefu_assignments WHERE shop = 'acme' AND conversation = 1")
                     == "alice")
+            // The input journal is in PostgreSQL with the shop's records: both nodes' runs replay as they decided.
+            let now = Int64((Date().timeIntervalSince1970 * 1000).rounded())
+            let replay = try await cluster.kefuctl([
+                "replay", "--shop", "acme", "--from", "\(now - 600_000)", "--to", "\(now + 1000)",
+            ])
+            #expect(replay.contains("identical: 1 decisions"), "\(replay)")
+            #expect(replay.contains("restarts in the window: 2"), "\(replay)")
+            let journaled = try await server.psql(
+                "SELECT count(*) FROM kefu_input_journal WHERE shop = 'acme' AND starts_run")
+            #expect(journaled == "2")
         }
     }
 
