@@ -14,6 +14,7 @@ struct KefuCtl: AsyncParsableCommand {
         subcommands: [
             HashToken.self, SignBuyer.self, Report.self, PurgeCommand.self, BackupCommand.self, ShopCommand.self,
             ClusterCommand.self,
+            Simulate.self,
         ]
     )
 }
