@@ -13,7 +13,7 @@ struct KefuCtl: AsyncParsableCommand {
         abstract: "Operate a kefud chat router.",
         subcommands: [
             HashToken.self, SignBuyer.self, Report.self, PurgeCommand.self, BackupCommand.self, ShopCommand.self,
-            ClusterCommand.self, ReplayCommand.self,
+            ClusterCommand.self, ReplayCommand.self, Simulate.self,
         ]
     )
 }
