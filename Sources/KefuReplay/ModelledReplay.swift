@@ -172,7 +172,8 @@ public struct ModelledReplay: Sendable {
             seed: seed, answerDelay: .samples(delays, fallback: everyDelay.isEmpty ? [.seconds(30)] : everyDelay))
         var replayedOutcome = DayOutcome(calendar: policy.calendar, from: from, to: to, agents: policy.agents)
         let known = Set(recordedPolicy.agents.map(\.id))
-        let added = shifts.filter { !known.contains($0.agent) && policy.agents.contains { p in p.id == $0.agent } }
+        let staffed = Set(policy.agents.map(\.id))
+        let added = shifts.filter { !known.contains($0.agent) && staffed.contains($0.agent) }
         for shift in added {
             for day in policy.calendar.localDays(from: start.at, to: to) {
                 let on = policy.calendar.instant(localDay: day, minutes: shift.start)
