@@ -135,8 +135,8 @@ public enum OutcomeReport {
 
     /// One chart: per hour, each run's waiting conversations (time-weighted mean) as bars on the left axis and its
     /// 3-minute response rate as a line on the right axis (0–100 %); a legend names the runs. Standalone SVG 1.1, a
-    /// generic font family (nothing to fetch).
-    public static func svg(_ runs: [Run], title: String) -> String {
+    /// generic font family (nothing to fetch). `target`: a dashed line at that rate.
+    public static func svg(_ runs: [Run], title: String, target: Double? = nil) -> String {
         let width = 960.0
         let height = 440.0
         let left = 60.0
@@ -174,6 +174,13 @@ public enum OutcomeReport {
                 svg += text(left + slot * (Double(index) + 0.5), top + plotHeight + 16, String(format: "%02d", hour.localHour), anchor: "middle")
             }
         }
+        svg += text(left + plotWidth / 2, top + plotHeight + 34, "local hour", anchor: "middle")
+        if let target, (0...1).contains(target) {
+            let y = top + plotHeight * (1 - target)
+            svg += String(format: "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"", left, y, left + plotWidth, y)
+                + " stroke=\"#555555\" stroke-width=\"1\" stroke-dasharray=\"6 4\"/>\n"
+            svg += text(left + plotWidth - 4, y - 4, "target \(percent(target))", anchor: "end")
+        }
         // Bars, grouped per hour.
         let barWidth = slot * 0.8 / Double(max(runs.count, 1))
         for (number, run) in runs.enumerated() {
@@ -209,7 +216,7 @@ public enum OutcomeReport {
         }
         // Legend.
         var x = left
-        let y = height - 22
+        let y = height - 12
         for (number, run) in runs.enumerated() {
             let color = colors[number % colors.count]
             svg += String(format: "<rect x=\"%.1f\" y=\"%.1f\" width=\"12\" height=\"12\"", x, y - 10)

@@ -81,7 +81,7 @@ struct Simulate: ParsableCommand {
         do {
             text = try String(contentsOfFile: arrivals, encoding: .utf8)
         } catch {
-            throw ValidationError("\(arrivals): cannot read: \(error.localizedDescription)")
+            throw ConfigError(file: arrivals, message: "cannot read the file: \(error.localizedDescription)")
         }
         let curve = try ArrivalCurve.parse(text, file: arrivals).scaled(by: factor)
         let day = try startOfDay(in: policy.calendar)
@@ -102,14 +102,14 @@ struct Simulate: ParsableCommand {
         let result: String
         switch format {
         case "csv": result = OutcomeReport.csv(plan: plan)
-        case "svg": result = OutcomeReport.svg([(label: "plan", figures: plan.figures)], title: title)
+        case "svg": result = OutcomeReport.svg([(label: "plan", figures: plan.figures)], title: title, target: target)
         default: result = OutcomeReport.table(plan: plan)
         }
         if let output {
             do {
                 try result.write(toFile: output, atomically: true, encoding: .utf8)
             } catch {
-                throw ValidationError("\(output): cannot write: \(error.localizedDescription)")
+                throw ConfigError(file: output, message: "cannot write the file: \(error.localizedDescription)")
             }
         } else {
             print(result, terminator: "")
