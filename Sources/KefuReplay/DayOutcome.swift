@@ -256,7 +256,8 @@ public struct DayOutcome: Sendable {
             let windows = (online[agent] ?? []).sorted { $0.start < $1.start }
             for span in spans {
                 for window in windows where window.end > span.start && window.start < span.end {
-                    spread(max(span.start, window.start), min(span.end, window.end), skill: span.skill) { sheet, length in
+                    spread(max(span.start, window.start), min(span.end, window.end), skill: span.skill) {
+                        sheet, length in
                         sheet.busySlotTime += length.value
                     }
                 }
