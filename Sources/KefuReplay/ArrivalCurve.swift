@@ -60,7 +60,8 @@ public struct ArrivalCurve: Sendable, Equatable {
                 continue
             }
             guard fields.count == 3 else {
-                throw ConfigError(file: file, line: line, message: "expected 3 fields start,skill,arrivals, found \(fields.count)")
+                throw ConfigError(
+                    file: file, line: line, message: "expected 3 fields start,skill,arrivals, found \(fields.count)")
             }
             guard let slot = Self.slot(of: fields[0]) else {
                 throw ConfigError(

@@ -172,16 +172,16 @@ public struct DayOutcome: Sendable {
             change(&skills[skill, default: Sheet()])
         }
         /// Splits a stretch of time over the hours it crosses.
-        func spread(_ start: Instant, _ finish: Instant, skill: Skill, _ change: (inout Sheet, Int, Milliseconds) -> Void) {
+        func spread(_ start: Instant, _ finish: Instant, skill: Skill, _ change: (inout Sheet, Milliseconds) -> Void) {
             let start = max(start, from)
             let finish = min(finish, stop)
             guard finish > start, var hour = slot(of: start) else { return }
-            change(&whole, -1, finish - start)
-            change(&skills[skill, default: Sheet()], -1, finish - start)
+            change(&whole, finish - start)
+            change(&skills[skill, default: Sheet()], finish - start)
             var cursor = start
             while cursor < finish, hour < hours.count {
                 let next = min(finish, slots[hour + 1])
-                change(&hours[hour], hour, next - cursor)
+                change(&hours[hour], next - cursor)
                 cursor = next
                 hour += 1
             }
@@ -190,14 +190,15 @@ public struct DayOutcome: Sendable {
         // Rounds.
         for round in rounds.values {
             let waited = round.businessWaited ?? round.waited
-            let running = calendar.elapsed(from: round.startedAt, to: max(round.startedAt, end))
+            // A round still running at the end has waited (in business time) until the end.
+            let stillWaiting = { calendar.elapsed(from: round.startedAt, to: max(round.startedAt, end)) }
             add(at: round.startedAt, skill: round.skill) { sheet in
                 if round.breachedAt != nil { sheet.breaches += 1 }
                 if round.answeredAt != nil, let waited {
                     sheet.rounds += 1
                     if waited.value <= 180_000 { sheet.answeredInTime += 1 }
                     if round.round == 1 { sheet.firstResponses.append(waited) }
-                } else if (waited ?? running).value >= 180_000 {
+                } else if (waited ?? stillWaiting()).value >= 180_000 {
                     sheet.rounds += 1
                 }
             }
@@ -225,7 +226,7 @@ public struct DayOutcome: Sendable {
         for (agent, spans) in online {
             let limit = Int64(maxChats[agent] ?? 1)
             for span in spans {
-                let account: (inout Sheet, Int, Milliseconds) -> Void = { sheet, _, length in
+                let account: (inout Sheet, Milliseconds) -> Void = { sheet, length in
                     sheet.online.insert(agent)
                     sheet.onlineTime += length.value
                     sheet.capacityTime += length.value * limit
@@ -233,12 +234,12 @@ public struct DayOutcome: Sendable {
                 let start = max(span.start, from)
                 let finish = min(span.end, stop)
                 guard finish > start, var hour = slot(of: start) else { continue }
-                account(&whole, -1, finish - start)
-                for skill in skillsOf[agent] ?? [] { account(&skills[skill, default: Sheet()], -1, finish - start) }
+                account(&whole, finish - start)
+                for skill in skillsOf[agent] ?? [] { account(&skills[skill, default: Sheet()], finish - start) }
                 var cursor = start
                 while cursor < finish, hour < hours.count {
                     let next = min(finish, slots[hour + 1])
-                    account(&hours[hour], hour, next - cursor)
+                    account(&hours[hour], next - cursor)
                     cursor = next
                     hour += 1
                 }
@@ -255,7 +256,8 @@ public struct DayOutcome: Sendable {
             let windows = (online[agent] ?? []).sorted { $0.start < $1.start }
             for span in spans {
                 for window in windows where window.end > span.start && window.start < span.end {
-                    spread(max(span.start, window.start), min(span.end, window.end), skill: span.skill) { sheet, _, length in
+                    spread(max(span.start, window.start), min(span.end, window.end), skill: span.skill) {
+                        sheet, length in
                         sheet.busySlotTime += length.value
                     }
                 }
@@ -267,7 +269,7 @@ public struct DayOutcome: Sendable {
             queue.append(Span(start: track.since, end: end, skill: track.skill))
         }
         for span in queue {
-            spread(span.start, span.end, skill: span.skill) { sheet, _, length in sheet.queuedTime += length.value }
+            spread(span.start, span.end, skill: span.skill) { sheet, length in sheet.queuedTime += length.value }
         }
         whole.peak = Self.peak(queue, from: from, to: stop)
         for hour in hours.indices {

@@ -55,7 +55,9 @@ public struct ErlangC: Sendable, Equatable {
         guard arrivalRate > 0 else { return 0 }
         var n = max(1, Int((arrivalRate * meanHandling).rounded(.down)))
         while n <= limit {
-            if ErlangC(servers: n, arrivalRate: arrivalRate, meanHandling: meanHandling).serviceLevel(within: t) >= target {
+            if ErlangC(servers: n, arrivalRate: arrivalRate, meanHandling: meanHandling).serviceLevel(within: t)
+                >= target
+            {
                 return n
             }
             n += 1

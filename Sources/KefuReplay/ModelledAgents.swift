@@ -76,7 +76,8 @@ public struct ModelledAgents: Sendable {
 
     private mutating func took(_ id: ConversationID, agent: AgentID, at now: Instant, run: inout FloorRun) {
         // Whatever a former holder meant to do there is dropped (its revocation may come later in the step).
-        for former in [answers[id]?.agent, closes[id]?.agent, closeDue[id]?.agent].compactMap({ $0 }) where former != agent {
+        for former in [answers[id]?.agent, closes[id]?.agent, closeDue[id]?.agent].compactMap({ $0 })
+        where former != agent {
             forget(id, of: former, run: &run)
         }
         let record = run.core.conversation(id)
@@ -89,7 +90,8 @@ public struct ModelledAgents: Sendable {
         if !waiting { scheduleClose(id, by: agent, at: due, run: &run) }
     }
 
-    private mutating func scheduleAnswer(_ id: ConversationID, by agent: AgentID, at now: Instant, run: inout FloorRun) {
+    private mutating func scheduleAnswer(_ id: ConversationID, by agent: AgentID, at now: Instant, run: inout FloorRun)
+    {
         if let previous = answers[id] { run.cancel(previous.ticket) }
         var start = now
         if oneAnswerAtATime, let busy = typingUntil[agent], busy > now { start = busy }
@@ -98,7 +100,9 @@ public struct ModelledAgents: Sendable {
         answers[id] = Pending(agent: agent, ticket: run.schedule(.send(.agent(agent), id, text: answerText), at: at))
     }
 
-    private mutating func scheduleClose(_ id: ConversationID, by agent: AgentID, at instant: Instant, run: inout FloorRun) {
+    private mutating func scheduleClose(
+        _ id: ConversationID, by agent: AgentID, at instant: Instant, run: inout FloorRun
+    ) {
         closes[id] = Pending(agent: agent, ticket: run.schedule(.close(.agent(agent), id), at: instant))
     }
 

@@ -45,7 +45,9 @@ public enum OutcomeReport {
         for (index, hour) in (runs.first?.figures.hours ?? []).enumerated() {
             hourly.append(
                 [String(format: "%02d:00", hour.localHour)]
-                    + runs.flatMap { cells($0.figures.hours.indices.contains(index) ? $0.figures.hours[index].figures : nil) })
+                    + runs.flatMap {
+                        cells($0.figures.hours.indices.contains(index) ? $0.figures.hours[index].figures : nil)
+                    })
         }
         text += "\n" + aligned(hourly)
         var bySkill = [["skill"] + header.dropFirst()]
@@ -59,13 +61,16 @@ public enum OutcomeReport {
     /// A staffing plan: agents per skill per hour beside the predicted rate, waits and occupancy.
     public static func table(plan: StaffingPlan) -> String {
         let skills = plan.agents.keys.sorted()
-        var rows = [["hour"] + skills.map { "agents \($0.name)" } + ["arrivals", "rate", "qw p50", "qw p90", "waiting", "occ"]]
+        var rows = [
+            ["hour"] + skills.map { "agents \($0.name)" } + ["arrivals", "rate", "qw p50", "qw p90", "waiting", "occ"]
+        ]
         for (index, hour) in plan.figures.hours.enumerated() {
             let figures = hour.figures
             rows.append(
                 [String(format: "%02d:00", hour.localHour)] + skills.map { "\(plan.agents[$0]![index])" } + [
                     "\(figures.conversations)", percent(figures.responseRate), seconds(figures.queueWaitP50),
-                    seconds(figures.queueWaitP90), String(format: "%.1f", figures.waitingMean), percent(figures.occupancy),
+                    seconds(figures.queueWaitP90), String(format: "%.1f", figures.waitingMean),
+                    percent(figures.occupancy),
                 ])
         }
         let whole = plan.figures.whole
@@ -107,7 +112,9 @@ public enum OutcomeReport {
     /// A plan: per hour the agents of each skill and the predicted figures.
     public static func csv(plan: StaffingPlan) -> String {
         let skills = plan.agents.keys.sorted()
-        var lines = [(["hour"] + skills.map { "agents_\($0.name)" } + csvColumns).map(CSVText.field).joined(separator: ",")]
+        var lines = [
+            (["hour"] + skills.map { "agents_\($0.name)" } + csvColumns).map(CSVText.field).joined(separator: ",")
+        ]
         for (index, hour) in plan.figures.hours.enumerated() {
             let lead = [String(format: "%02d:00", hour.localHour)] + skills.map { "\(plan.agents[$0]![index])" }
             lines.append(csvRow(lead, hour.figures))
@@ -117,10 +124,14 @@ public enum OutcomeReport {
 
     private static func csvRow(_ lead: [String], _ figures: DayFigures.Figures) -> String {
         func optional(_ value: Double?) -> String { value.map { String(format: "%.4f", $0) } ?? "" }
-        func time(_ value: Milliseconds?) -> String { value.map { String(format: "%.3f", Double($0.value) / 1000) } ?? "" }
+        func time(_ value: Milliseconds?) -> String {
+            value.map { String(format: "%.3f", Double($0.value) / 1000) } ?? ""
+        }
         let values = [
-            "\(figures.conversations)", "\(figures.rounds)", "\(figures.answeredInTime)", optional(figures.responseRate),
-            time(figures.firstResponseP50), time(figures.firstResponseP90), "\(figures.breaches)", "\(figures.escalations)",
+            "\(figures.conversations)", "\(figures.rounds)", "\(figures.answeredInTime)",
+            optional(figures.responseRate),
+            time(figures.firstResponseP50), time(figures.firstResponseP90), "\(figures.breaches)",
+            "\(figures.escalations)",
             "\(figures.waitedInQueue)", time(figures.queueWaitP50), time(figures.queueWaitP90),
             time(figures.queueWaitLongest), time(figures.queueWaitMean), "\(figures.chats)", "\(figures.agentsOnline)",
             optional(figures.chatsPerAgent), optional(figures.occupancy), String(format: "%.3f", figures.waitingMean),
@@ -135,8 +146,8 @@ public enum OutcomeReport {
 
     /// One chart: per hour, each run's waiting conversations (time-weighted mean) as bars on the left axis and its
     /// 3-minute response rate as a line on the right axis (0–100 %); a legend names the runs. Standalone SVG 1.1, a
-    /// generic font family (nothing to fetch).
-    public static func svg(_ runs: [Run], title: String) -> String {
+    /// generic font family (nothing to fetch). `target`: a dashed line at that rate.
+    public static func svg(_ runs: [Run], title: String, target: Double? = nil) -> String {
         let width = 960.0
         let height = 440.0
         let left = 60.0
@@ -171,8 +182,18 @@ public enum OutcomeReport {
         svg += text(width - 16, top + plotHeight / 2, "3-minute response rate", anchor: "middle", rotate: true)
         if let first = runs.first {
             for (index, hour) in first.figures.hours.enumerated() where hours <= 24 || index % 2 == 0 {
-                svg += text(left + slot * (Double(index) + 0.5), top + plotHeight + 16, String(format: "%02d", hour.localHour), anchor: "middle")
+                svg += text(
+                    left + slot * (Double(index) + 0.5), top + plotHeight + 16, String(format: "%02d", hour.localHour),
+                    anchor: "middle")
             }
+        }
+        svg += text(left + plotWidth / 2, top + plotHeight + 34, "local hour", anchor: "middle")
+        if let target, (0...1).contains(target) {
+            let y = top + plotHeight * (1 - target)
+            svg +=
+                String(format: "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"", left, y, left + plotWidth, y)
+                + " stroke=\"#555555\" stroke-width=\"1\" stroke-dasharray=\"6 4\"/>\n"
+            svg += text(left + plotWidth - 4, y - 4, "target \(percent(target))", anchor: "end")
         }
         // Bars, grouped per hour.
         let barWidth = slot * 0.8 / Double(max(runs.count, 1))
@@ -182,9 +203,11 @@ public enum OutcomeReport {
                 let value = hour.figures.waitingMean
                 let barHeight = plotHeight * value / scale
                 let x = left + slot * Double(index) + slot * 0.1 + barWidth * Double(number)
-                svg += String(
-                    format: "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\"",
-                    x, top + plotHeight - barHeight, barWidth, barHeight) + " fill=\"\(color)\" fill-opacity=\"0.45\"/>\n"
+                svg +=
+                    String(
+                        format: "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\"",
+                        x, top + plotHeight - barHeight, barWidth, barHeight)
+                    + " fill=\"\(color)\" fill-opacity=\"0.45\"/>\n"
             }
         }
         // Rate lines (an hour without rounds breaks the line).
@@ -196,11 +219,13 @@ public enum OutcomeReport {
                     segments.append([])
                     continue
                 }
-                let point = String(format: "%.1f,%.1f", left + slot * (Double(index) + 0.5), top + plotHeight * (1 - rate))
+                let point = String(
+                    format: "%.1f,%.1f", left + slot * (Double(index) + 0.5), top + plotHeight * (1 - rate))
                 segments[segments.count - 1].append(point)
             }
             for points in segments where !points.isEmpty {
-                svg += "<polyline points=\"\(points.joined(separator: " "))\" fill=\"none\" stroke=\"\(color)\" stroke-width=\"2\"/>\n"
+                svg += "<polyline points=\"\(points.joined(separator: " "))\""
+                svg += " fill=\"none\" stroke=\"\(color)\" stroke-width=\"2\"/>\n"
                 for point in points {
                     let xy = point.split(separator: ",")
                     svg += "<circle cx=\"\(xy[0])\" cy=\"\(xy[1])\" r=\"2.5\" fill=\"\(color)\"/>\n"
@@ -209,10 +234,11 @@ public enum OutcomeReport {
         }
         // Legend.
         var x = left
-        let y = height - 22
+        let y = height - 12
         for (number, run) in runs.enumerated() {
             let color = colors[number % colors.count]
-            svg += String(format: "<rect x=\"%.1f\" y=\"%.1f\" width=\"12\" height=\"12\"", x, y - 10)
+            svg +=
+                String(format: "<rect x=\"%.1f\" y=\"%.1f\" width=\"12\" height=\"12\"", x, y - 10)
                 + " fill=\"\(color)\" fill-opacity=\"0.45\"/>\n"
             svg += line(x + 16, y - 4, x + 34, y - 4, stroke: color, width: 2)
             let label = "\(run.label): waiting (bars), 3-min rate (line)"
@@ -262,12 +288,16 @@ public enum OutcomeReport {
             .replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;")
     }
 
-    private static func line(_ x1: Double, _ y1: Double, _ x2: Double, _ y2: Double, stroke: String, width: Double = 1) -> String {
+    private static func line(_ x1: Double, _ y1: Double, _ x2: Double, _ y2: Double, stroke: String, width: Double = 1)
+        -> String
+    {
         String(format: "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"", x1, y1, x2, y2)
             + " stroke=\"\(stroke)\" stroke-width=\"\(format(width))\"/>\n"
     }
 
-    private static func text(_ x: Double, _ y: Double, _ content: String, anchor: String, rotate: Bool = false) -> String {
+    private static func text(_ x: Double, _ y: Double, _ content: String, anchor: String, rotate: Bool = false)
+        -> String
+    {
         let turn = rotate ? String(format: " transform=\"rotate(-90 %.1f %.1f)\"", x, y) : ""
         return String(format: "<text x=\"%.1f\" y=\"%.1f\"", x, y) + " text-anchor=\"\(anchor)\"" + turn
             + ">\(escape(content))</text>\n"

@@ -27,14 +27,16 @@ struct SimulatedFloor: Sendable {
             seed: simulation.seed ^ 0xA6E7_5EED, answerDelay: simulation.answerDelay, handling: simulation.handling)
         agents.oneAnswerAtATime = simulation.oneAnswerAtATime
         self.agents = agents
-        outcome = DayOutcome(calendar: policy.calendar, from: window.lowerBound, to: window.upperBound, agents: profiles)
+        outcome = DayOutcome(
+            calendar: policy.calendar, from: window.lowerBound, to: window.upperBound, agents: profiles)
         buyers = SeededGenerator(seed: simulation.seed ^ 0xB0_4E25)
         // Arrivals come from a generator of their own: the same buyers arrive whatever the staffing.
         var arrivals = SeededGenerator(seed: simulation.seed)
         var openings: [(at: Instant, skill: Skill)] = []
         for day in 0..<simulation.days {
             for slot in 0..<ArrivalCurve.slotsPerDay {
-                let start = simulation.day + Milliseconds(Int64(day) * 86_400_000 + Int64(slot) * ArrivalCurve.slotLength.value)
+                let start =
+                    simulation.day + Milliseconds(Int64(day) * 86_400_000 + Int64(slot) * ArrivalCurve.slotLength.value)
                 for skill in simulation.arrivals.skills {
                     let count = arrivals.poisson(mean: simulation.arrivals.expected[skill]![slot])
                     for _ in 0..<count {
@@ -47,7 +49,8 @@ struct SimulatedFloor: Sendable {
         openings.sort { $0.at < $1.at }
         for (number, opening) in openings.enumerated() {
             run.schedule(
-                .open(.customer(CustomerID("buyer-\(number + 1)")), skill: opening.skill, priority: .normal, text: "在吗"),
+                .open(
+                    .customer(CustomerID("buyer-\(number + 1)")), skill: opening.skill, priority: .normal, text: "在吗"),
                 at: opening.at)
         }
     }

@@ -62,16 +62,23 @@ public struct Simulation: Sendable {
     public var end: Instant { day + Milliseconds(Int64(days) * 86_400_000) }
 
     /// Runs the days with agents on shift per skill and hour (`staffing[skill][h]` for hour h from the start; a
-    /// shorter list keeps its last count), and gives their figures.
+    /// list of 24 is the same every day, a shorter one keeps its last count), and gives their figures.
     public func run(staffing: [Skill: [Int]]) -> DayFigures {
         floor(staffing: staffing, profiles: profiles(staffing.mapValues { $0.max() ?? 0 })).outcome.figures(at: end)
+    }
+
+    /// The agents on shift in hour `hour` from the start, by the list's rule (see `run`).
+    static func count(in hours: [Int], hour: Int) -> Int {
+        guard !hours.isEmpty else { return 0 }
+        if hours.count == 24, hour >= 24 { return hours[hour % 24] }
+        return hours[min(hour, hours.count - 1)]
     }
 
     /// The floor at the end of the days, run with this staffing.
     func floor(staffing: [Skill: [Int]], profiles: [AgentProfile]) -> SimulatedFloor {
         var floor = SimulatedFloor(self, profiles: profiles, window: day..<end)
         for hour in 0..<(days * 24) {
-            floor.begin(hour: hour, staffing: staffing.mapValues { $0.isEmpty ? 0 : $0[min(hour, $0.count - 1)] })
+            floor.begin(hour: hour, staffing: staffing.mapValues { Self.count(in: $0, hour: hour) })
             floor.advance(until: day + Milliseconds(Int64(hour + 1) * 3_600_000 - 1))
         }
         floor.advance(until: end)

@@ -48,9 +48,10 @@ public struct StaffingPlan: Sendable {
             }
             func meets(_ rate: Double??) -> Bool { (rate ?? nil).map { $0 >= target } ?? true }
 
-            var counts = Dictionary(uniqueKeysWithValues: skills.map { skill in
-                (skill, max(0, guess(simulation, skill: skill, hour: hour, target: target) - 1))
-            })
+            var counts = Dictionary(
+                uniqueKeysWithValues: skills.map { skill in
+                    (skill, max(0, guess(simulation, skill: skill, hour: hour, target: target) - 1))
+                })
             var result = rates(counts)
             // Down while it still meets (the guess may be high: queues carried over from earlier hours aside).
             var lowering = Set(skills.filter { meets(result[$0]) && counts[$0]! > 0 })

@@ -34,10 +34,14 @@ struct Simulate: ParsableCommand {
     @Option(help: "Multiply every arrival count (a sale day: 3).")
     var factor = 1.0
 
-    @Option(help: "The generated agents' reception limit (default: the configured agents' median for the skill, else 3).")
+    @Option(
+        help: "The generated agents' reception limit (default: the configured agents' median for the skill, else 3).")
     var maxChats: Int?
 
-    @Option(help: "The generated agents' level (default: the configured agents' median for the skill, at least its min_level).")
+    @Option(
+        help:
+            "The generated agents' level (default: the configured agents' median for the skill, at least min_level)."
+    )
     var level: Int?
 
     @Option(help: "Mean seconds an agent takes to answer a buyer's message (exponential).")
@@ -55,7 +59,8 @@ struct Simulate: ParsableCommand {
     @Option(help: "The seed of the modelled buyers and agents.")
     var seed: UInt64 = 1
 
-    @Option(help: "The day simulated, YYYY-MM-DD (its weekday and holidays matter to business hours); default tomorrow.")
+    @Option(
+        help: "The day simulated, YYYY-MM-DD (its weekday and holidays matter to business hours); default tomorrow.")
     var date: String?
 
     @Option(help: "table, csv or svg.")
@@ -66,7 +71,9 @@ struct Simulate: ParsableCommand {
 
     func validate() throws {
         guard (0...1).contains(target) else { throw ValidationError("--target must be between 0 and 1") }
-        guard ["table", "csv", "svg"].contains(format) else { throw ValidationError("--format must be table, csv or svg") }
+        guard ["table", "csv", "svg"].contains(format) else {
+            throw ValidationError("--format must be table, csv or svg")
+        }
         guard factor >= 0, answerS >= 0, handlingS > 0, thinkS >= 0 else {
             throw ValidationError("--factor, --answer-s and --think-s must be 0 or more, --handling-s more than 0")
         }
@@ -81,7 +88,7 @@ struct Simulate: ParsableCommand {
         do {
             text = try String(contentsOfFile: arrivals, encoding: .utf8)
         } catch {
-            throw ValidationError("\(arrivals): cannot read: \(error.localizedDescription)")
+            throw ConfigError(file: arrivals, message: "cannot read the file: \(error.localizedDescription)")
         }
         let curve = try ArrivalCurve.parse(text, file: arrivals).scaled(by: factor)
         let day = try startOfDay(in: policy.calendar)
@@ -95,21 +102,22 @@ struct Simulate: ParsableCommand {
             if maxChats == nil, let median = Self.median(configured.map(\.maxChats)) {
                 simulation.maxChatsBySkill[skill] = median
             }
-            simulation.levelBySkill[skill] = max(level ?? Self.median(configured.map { $0.level(in: skill) }) ?? 3, minLevel)
+            simulation.levelBySkill[skill] = max(
+                level ?? Self.median(configured.map { $0.level(in: skill) }) ?? 3, minLevel)
         }
         let plan = StaffingPlan.find(for: simulation, target: target, maxAgents: maxAgents)
         let title = "Staffing for \(date ?? "tomorrow"): \(Int((target * 100).rounded()))% answered within 3 minutes"
         let result: String
         switch format {
         case "csv": result = OutcomeReport.csv(plan: plan)
-        case "svg": result = OutcomeReport.svg([(label: "plan", figures: plan.figures)], title: title)
+        case "svg": result = OutcomeReport.svg([(label: "plan", figures: plan.figures)], title: title, target: target)
         default: result = OutcomeReport.table(plan: plan)
         }
         if let output {
             do {
                 try result.write(toFile: output, atomically: true, encoding: .utf8)
             } catch {
-                throw ValidationError("\(output): cannot write: \(error.localizedDescription)")
+                throw ConfigError(file: output, message: "cannot write the file: \(error.localizedDescription)")
             }
         } else {
             print(result, terminator: "")
@@ -133,7 +141,9 @@ struct Simulate: ParsableCommand {
         let dayOfYear = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1
         let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
         let days = Int64(era * 146_097 + dayOfEra - 719_468)
-        let noon = Instant(unixMilliseconds: days * 86_400_000 + 43_200_000 - calendar.offset(at: Instant(unixMilliseconds: days * 86_400_000)))
+        let noon = Instant(
+            unixMilliseconds: days * 86_400_000 + 43_200_000
+                - calendar.offset(at: Instant(unixMilliseconds: days * 86_400_000)))
         return calendar.startOfDay(containing: noon)
     }
 

@@ -24,7 +24,9 @@ import Testing
         let figures = Self.simulate(days: 40, seed: 2026).whole
         let waiting = try! #require(figures.probabilityOfWaiting)
         let meanWait = Double(try! #require(figures.queueWaitMean).value) / 1000
-        print("Erlang C check: \(figures.conversations) conversations, P(wait) \(waiting) vs \(erlang.probabilityOfWaiting), mean wait \(meanWait) s vs \(erlang.meanWait) s")
+        print("Erlang C check: \(figures.conversations) conversations")
+        print("P(wait) \(waiting) vs \(erlang.probabilityOfWaiting)")
+        print("mean wait \(meanWait) s vs \(erlang.meanWait) s")
         #expect(abs(waiting - erlang.probabilityOfWaiting) <= 0.02)
         #expect(abs(meanWait - erlang.meanWait) / erlang.meanWait <= 0.05)
     }

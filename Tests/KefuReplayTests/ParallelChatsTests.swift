@@ -33,7 +33,8 @@ import Testing
     @Test func agentsAsServersStaffsTwiceTheFloor() {
         // 7.5 Erlangs of chats: read with agents as servers, 3 or 4 agents are hopeless and 90 % in 3 minutes needs
         // 10; on the core, 4 agents holding 3 chats each answer nearly every round in time.
-        let needed = ErlangC.servers(reaching: 0.9, within: 180, arrivalRate: Self.perHour / 3600, meanHandling: Self.handling)
+        let needed = ErlangC.servers(
+            reaching: 0.9, within: 180, arrivalRate: Self.perHour / 3600, meanHandling: Self.handling)
         #expect(needed == 10)
         #expect(!Self.agentsAsServers(4).isStable)
         let four = Self.simulate(agents: 4)
