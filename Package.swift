@@ -141,7 +141,7 @@ let package = Package(
         .target(
             name: "KefuTestSupport",
             dependencies: [
-                "KefuProtocol", "KefuCore", "KefuStore",
+                "KefuProtocol", "KefuCore", "KefuStore", "KefuReplay",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -151,7 +151,8 @@ let package = Package(
         .testTarget(
             name: "KefuCoreTests",
             dependencies: [
-                "KefuCore", "KefuTestSupport", .product(name: "PropertyBased", package: "swift-property-based"),
+                "KefuCore", "KefuReplay", "KefuTestSupport",
+                .product(name: "PropertyBased", package: "swift-property-based"),
             ]
         ),
         .testTarget(
@@ -177,7 +178,7 @@ let package = Package(
             name: "KefuServerTests",
             dependencies: [
                 "KefuServer", "KefuTestSupport", "KefuConfig", "KefuCore", "KefuSystemd", "KefuProtocol", "KefuStore",
-                "KefuHTTP",
+                "KefuHTTP", "KefuReplay",
             ]
         ),
     ],

@@ -8,7 +8,8 @@ import KefuCore
 /// agent's answers, each after a delay drawn (seeded, reproducible) from that agent's own answer delays in the record
 /// (agents with none: from everyone's); agents the new rules add, who log in and out by the shifts given; and a chat an
 /// agent closed in the record, which closes at the same instant whoever holds it then (with the buyer's leave, as it
-/// were, when it is still waiting). Supervisors' moves (`ASSIGN`, transfers, notes, holds) belong to the recorded floor
+/// were, when it is still waiting); an agent the core sets away for letting chats breach comes back a minute later
+/// (the record's own returns come at their instants too). Supervisors' moves (`ASSIGN`, transfers, notes, holds) belong to the recorded floor
 /// and are left out, as are reloads: the new rules hold for the whole stretch.
 ///
 /// The recorded side is the exact replay of the record (the same figures the daemon's day had). The modelled run starts
@@ -78,18 +79,31 @@ public struct ModelledReplay: Sendable {
         }
     }
 
+    /// How long an agent set away for breaches stays away in the modelled run (as in a simulation).
+    static let comeBackAfter = Milliseconds.seconds(60)
+
     public var policy: RoutingPolicy
     public var shifts: [Shift]
     public var seed: UInt64
     public var from: Instant
     public var to: Instant
+    /// The shop's local time (shifts, and the figures' hours): the rules' calendar, at this offset from UTC when the
+    /// rules name no time zone of their own (no `[business_hours]`).
+    public var local: BusinessCalendar
 
-    public init(policy: RoutingPolicy, from: Instant, to: Instant, shifts: [Shift] = [], seed: UInt64 = 1) {
+    public init(
+        policy: RoutingPolicy, from: Instant, to: Instant, shifts: [Shift] = [], seed: UInt64 = 1,
+        utcOffsetMinutes: Int? = nil
+    ) {
         self.policy = policy
         self.from = from
         self.to = to
         self.shifts = shifts
         self.seed = seed
+        local = policy.calendar
+        if let utcOffsetMinutes, local.offsetChanges.isEmpty, local == .always {
+            local.utcOffsetMinutes = utcOffsetMinutes
+        }
     }
 
     /// A recorded input as the modelled floor takes it.
@@ -118,8 +132,7 @@ public struct ModelledReplay: Sendable {
         guard let start, let recordedPolicy else {
             throw InputJournal.ReadError(offset: 0, message: "no restore point: the journal holds no run start")
         }
-        var recordedOutcome = DayOutcome(
-            calendar: recordedPolicy.calendar, from: from, to: to, agents: recordedPolicy.agents)
+        var recordedOutcome = DayOutcome(calendar: local, from: from, to: to, agents: recordedPolicy.agents)
         var inputs: [(at: Instant, input: Replayed)] = []
         var delays: [AgentID: [Milliseconds]] = [:]
         var answered: Set<[Int64]> = []
@@ -170,14 +183,14 @@ public struct ModelledReplay: Sendable {
         let everyDelay = delays.values.flatMap { $0 }
         var agents = ModelledAgents(
             seed: seed, answerDelay: .samples(delays, fallback: everyDelay.isEmpty ? [.seconds(30)] : everyDelay))
-        var replayedOutcome = DayOutcome(calendar: policy.calendar, from: from, to: to, agents: policy.agents)
+        var replayedOutcome = DayOutcome(calendar: local, from: from, to: to, agents: policy.agents)
         let known = Set(recordedPolicy.agents.map(\.id))
         let staffed = Set(policy.agents.map(\.id))
         let added = shifts.filter { !known.contains($0.agent) && staffed.contains($0.agent) }
         for shift in added {
-            for day in policy.calendar.localDays(from: start.at, to: to) {
-                let on = policy.calendar.instant(localDay: day, minutes: shift.start)
-                let off = policy.calendar.instant(localDay: day, minutes: shift.end)
+            for day in local.localDays(from: start.at, to: to) {
+                let on = local.instant(localDay: day, minutes: shift.start)
+                let off = local.instant(localDay: day, minutes: shift.end)
                 guard off > start.at else { continue }
                 run.schedule(.connect(.agent(shift.agent)), at: max(on, start.at))
                 run.schedule(.setPresence(.agent(shift.agent), .online), at: max(on, start.at))
@@ -198,6 +211,11 @@ public struct ModelledReplay: Sendable {
             }
             agents.react(to: step, run: &run)
             replayedOutcome.observe(step)
+            for effect in step.step.effects {
+                if case .autoAway(let away) = effect {
+                    run.schedule(.setPresence(.agent(away.agent), .online), at: step.at + Self.comeBackAfter)
+                }
+            }
         }
         for (at, input) in inputs {
             guard at <= to else { break }

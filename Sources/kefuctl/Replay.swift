@@ -120,7 +120,8 @@ struct ReplayCommand: AsyncParsableCommand {
             shifts.append(shift)
         }
         let replay = ModelledReplay(
-            policy: RoutingPolicy(configuration), from: start, to: end, shifts: shifts, seed: seed)
+            policy: RoutingPolicy(configuration), from: start, to: end, shifts: shifts, seed: seed,
+            utcOffsetMinutes: offset)
         let outcome = try replay.run(rows.chunks)
         let runs: [OutcomeReport.Run] = [("recorded", outcome.recorded), ("replayed", outcome.replayed)]
         let window = "\(Self.time(start, offsetMinutes: offset)) – \(Self.time(end, offsetMinutes: offset))"

@@ -1,3 +1,4 @@
+import KefuReplay
 import KefuTestSupport
 import Testing
 

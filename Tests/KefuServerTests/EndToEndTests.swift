@@ -1,4 +1,5 @@
 import Foundation
+import KefuReplay
 import KefuTestSupport
 import Testing
 
