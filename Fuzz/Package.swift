@@ -41,13 +41,14 @@ let package = Package(
             ]
         ),
         // The routing core fed a team and a sequence of commands and clock ticks decoded from the bytes, its
-        // invariants checked after each.
+        // invariants checked after each; the story's input journal must replay to the same decisions.
         .executableTarget(
             name: "FuzzCore",
             dependencies: [
                 "FuzzSupport",
                 .product(name: "KefuCore", package: "kefu"),
                 .product(name: "KefuProtocol", package: "kefu"),
+                .product(name: "KefuReplay", package: "kefu"),
             ]
         ),
     ],

@@ -2,7 +2,7 @@ import Foundation
 
 /// Erlang C: the M/M/N queue (Poisson arrivals at rate λ, exponential handling with mean 1/μ, N servers, first come
 /// first served, nobody leaves). What workforce tools staff call centres with; a server is one agent answering one
-/// customer, so for chats held in parallel it has to guess what a server is (see docs/simulate.md).
+/// customer, so for chats held in parallel it has to guess what a server is (see the README, "Staffing a sale day before it comes").
 public struct ErlangC: Sendable, Equatable {
     public var servers: Int
     /// Arrivals per second.

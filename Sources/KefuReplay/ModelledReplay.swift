@@ -134,21 +134,12 @@ public struct ModelledReplay: Sendable {
         }
         var recordedOutcome = DayOutcome(calendar: local, from: from, to: to, agents: recordedPolicy.agents)
         var inputs: [(at: Instant, input: Replayed)] = []
-        var delays: [AgentID: [Milliseconds]] = [:]
-        var answered: Set<[Int64]> = []
+        var recordedDelays = RecordedDelays()
         var leftOut = 0
         var (buyerInputs, agentInputs) = (0, 0)
         let verdict = try ExactReplay(from: from, to: to).run(&recordedRun) { at, command, step in
             recordedOutcome.observe(FloorStep(at: at, command: command, step: step))
-            for effect in step.effects {
-                // Each round's answer delay, once (a round is written again when it closes).
-                guard case .persist(.round(let round)) = effect, let answeredAt = round.answeredAt,
-                    let agent = round.agent
-                else { continue }
-                if answered.insert([round.conversation.rawValue, Int64(round.round)]).inserted {
-                    delays[agent, default: []].append(answeredAt - round.startedAt)
-                }
-            }
+            recordedDelays.observe(step)
             guard !(step.reply.isRefusal) else { return }
             switch command {
             case .open:
@@ -180,7 +171,8 @@ public struct ModelledReplay: Sendable {
         var point = start
         point.policy = policy
         var run = FloorRun(core: RoutingCore.restored(from: point).core)
-        let everyDelay = delays.values.flatMap { $0 }
+        let delays = recordedDelays.answers
+        let everyDelay = recordedDelays.allAnswers
         var agents = ModelledAgents(
             seed: seed, answerDelay: .samples(delays, fallback: everyDelay.isEmpty ? [.seconds(30)] : everyDelay))
         var replayedOutcome = DayOutcome(calendar: local, from: from, to: to, agents: policy.agents)

@@ -190,10 +190,12 @@ enum Schema {
         """,
         // Version 10: the input journal (`[replay] keep_days`, KefuCore's InputJournal): the core's inputs in the
         // order it took them, one row per store job, written in the same commit as the records they caused.
-        // `starts_run` marks a row that begins with a restore point (a replay starts at one).
+        // `starts_run` marks a row that begins with a restore point (a replay starts at one). No AUTOINCREMENT: it would
+        // write sqlite_sequence's page in every commit, and ids stay in order anyway (purges delete the oldest rows,
+        // never the newest).
         """
         CREATE TABLE input_journal (
-            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            id INTEGER PRIMARY KEY,
             at INTEGER NOT NULL,
             entries INTEGER NOT NULL,
             starts_run INTEGER NOT NULL,

@@ -1,13 +1,15 @@
 import ArgumentParser
 import Foundation
+import KefuCluster
 import KefuConfig
 import KefuCore
 import KefuReplay
+import KefuStore
 
 /// Staffs a day that has not happened: the shop's rules (its configuration) on the real routing core, with modelled
 /// buyers arriving as a curve says and generated agents answering and closing, searched hour by hour for the fewest
 /// agents per skill that keep the 3-minute response rate at the target.
-struct Simulate: ParsableCommand {
+struct Simulate: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "simulate",
         abstract: "Find the fewest agents per skill and hour that keep the 3-minute response rate at a target.",
@@ -18,12 +20,29 @@ struct Simulate: ParsableCommand {
             unless --max-chats and --level say. Buyers arrive as a Poisson process within each slot, write again \
             --think-s after each answer until the agent closes; agents answer one buyer at a time after --answer-s \
             and close --handling-s after taking a chat (exponential draws, seeded: the same --seed gives the same \
-            plan).
+            plan). Instead of --arrivals, --recorded-day takes a day's arrivals from the shop's input journal \
+            ([replay] keep_days; the store found as kefuctl replay finds it), times --factor, and the agents answer and \
+            close as that day's did (delays drawn from the day's own) unless --answer-s and --handling-s say.
             """
     )
 
     @Option(help: "CSV of arrivals per 15 minutes per skill (start,skill,arrivals).")
-    var arrivals: String
+    var arrivals: String?
+
+    @Option(help: "Instead of --arrivals: the arrivals of this recorded day (YYYY-MM-DD) from the shop's journal.")
+    var recordedDay: String?
+
+    @Option(help: "With --recorded-day: the shop whose journal to read.")
+    var shop = "default"
+
+    @Option(help: "With --recorded-day: kefud's state directory (default: --node-config's, else ./var).")
+    var stateDir: String?
+
+    @Option(help: "With --recorded-day: kefud's main configuration file (its state directory or cluster).")
+    var nodeConfig: String?
+
+    @Option(help: "With --recorded-day: a cluster's PostgreSQL (postgresql://user@host:port/database).")
+    var postgres: String?
 
     @Option(help: "The shop's configuration file (kefud.toml or a shop's file).")
     var config: String
@@ -44,11 +63,13 @@ struct Simulate: ParsableCommand {
     )
     var level: Int?
 
-    @Option(help: "Mean seconds an agent takes to answer a buyer's message (exponential).")
-    var answerS = 20.0
+    @Option(
+        help: "Mean seconds an agent takes to answer a buyer's message (exponential; default 20, or with --recorded-day the day's own answer delays).")
+    var answerS: Double?
 
-    @Option(help: "Mean seconds from taking a chat to closing it (exponential).")
-    var handlingS = 300.0
+    @Option(
+        help: "Mean seconds from taking a chat to closing it (exponential; default 300, or with --recorded-day the day's own handling times).")
+    var handlingS: Double?
 
     @Option(help: "Mean seconds a buyer takes to write again after an answer (exponential); 0: buyers write once.")
     var thinkS = 60.0
@@ -74,27 +95,34 @@ struct Simulate: ParsableCommand {
         guard ["table", "csv", "svg"].contains(format) else {
             throw ValidationError("--format must be table, csv or svg")
         }
-        guard factor >= 0, answerS >= 0, handlingS > 0, thinkS >= 0 else {
+        guard factor >= 0, (answerS ?? 0) >= 0, (handlingS ?? 1) > 0, thinkS >= 0 else {
             throw ValidationError("--factor, --answer-s and --think-s must be 0 or more, --handling-s more than 0")
         }
         if let maxChats, maxChats < 1 { throw ValidationError("--max-chats must be 1 or more") }
         if let level, !(1...5).contains(level) { throw ValidationError("--level must be 1 to 5") }
         guard maxAgents >= 1 else { throw ValidationError("--max-agents must be 1 or more") }
+        guard (arrivals == nil) != (recordedDay == nil) else {
+            throw ValidationError("give the arrivals: --arrivals FILE.csv or --recorded-day YYYY-MM-DD")
+        }
     }
 
-    func run() throws {
+    func run() async throws {
         let policy = RoutingPolicy(try KefuConfiguration.load(path: config))
-        let text: String
-        do {
-            text = try String(contentsOfFile: arrivals, encoding: .utf8)
-        } catch {
-            throw ConfigError(file: arrivals, message: "cannot read the file: \(error.localizedDescription)")
-        }
-        let curve = try ArrivalCurve.parse(text, file: arrivals).scaled(by: factor)
-        let day = try startOfDay(in: policy.calendar)
+        let (recorded, delays) = try await arrivalCurve(calendar: policy.calendar)
+        let curve = recorded.scaled(by: factor)
+        let day = try Self.startOfDay(date, in: policy.calendar)
+        // Given means are exponential draws; a recorded day's own delays are drawn from as they were.
+        let answerDelay: DelayModel =
+            if let answerS { .exponential(mean: .seconds(answerS)) } else if let delays, !delays.allAnswers.isEmpty {
+                .samples([:], fallback: delays.allAnswers)
+            } else { .exponential(mean: .seconds(20)) }
+        let handling: DelayModel =
+            if let handlingS { .exponential(mean: .seconds(handlingS)) } else if let delays, !delays.handling.isEmpty {
+                .samples([:], fallback: delays.handling)
+            } else { .exponential(mean: .seconds(300)) }
         var simulation = Simulation(
             policy: policy, day: day, arrivals: curve, maxChats: maxChats ?? 3, level: level ?? 3,
-            answerDelay: .exponential(mean: .seconds(answerS)), handling: .exponential(mean: .seconds(handlingS)),
+            answerDelay: answerDelay, handling: handling,
             buyerThinks: thinkS > 0 ? .exponential(mean: .seconds(thinkS)) : nil, seed: seed)
         for skill in curve.skills {
             let configured = policy.agents.filter { $0.level(in: skill) >= 1 }
@@ -124,15 +152,47 @@ struct Simulate: ParsableCommand {
         }
     }
 
-    /// The local midnight of --date (or of tomorrow) in the shop's time zone.
-    private func startOfDay(in calendar: BusinessCalendar) throws -> Instant {
+    /// The arrivals: the CSV, or the recorded day's `OPEN`s with its agents' answer delays and handling times.
+    private func arrivalCurve(calendar: BusinessCalendar) async throws -> (ArrivalCurve, RecordedDelays?) {
+        if let arrivals {
+            let text: String
+            do {
+                text = try String(contentsOfFile: arrivals, encoding: .utf8)
+            } catch {
+                throw ConfigError(file: arrivals, message: "cannot read the file: \(error.localizedDescription)")
+            }
+            return (try ArrivalCurve.parse(text, file: arrivals), nil)
+        }
+        let midnight = try Self.startOfDay(recordedDay, in: calendar)
+        let next = midnight + .seconds(86_400)
+        var location = StoreLocation()
+        location.shop = shop
+        location.stateDir = stateDir
+        location.config = nodeConfig
+        location.postgres = postgres
+        let node = try location.node()
+        let rows =
+            if let cluster = try location.cluster(node) {
+                try await ClusterJournalReading.read(cluster, shop: shop, from: midnight, to: next, logger: location.logger)
+            } else {
+                try JournalReading.read(directory: location.directory(node), from: midnight, to: next)
+            }
+        let curve = try ArrivalCurve.recorded(rows.chunks, midnight: midnight, calendar: calendar)
+        guard !curve.skills.isEmpty else {
+            throw ValidationError("shop \(shop)'s journal holds no arrival on \(recordedDay ?? "")")
+        }
+        return (curve, try RecordedDelays.of(rows.chunks, from: midnight, to: next))
+    }
+
+    /// The local midnight of `date` (or of tomorrow) in the shop's time zone.
+    private static func startOfDay(_ date: String?, in calendar: BusinessCalendar) throws -> Instant {
         guard let date else {
             let now = Instant(unixMilliseconds: Int64(Date().timeIntervalSince1970 * 1000))
             return calendar.startOfDay(containing: now + .seconds(86_400))
         }
         let parts = date.split(separator: "-").compactMap { Int($0) }
         guard parts.count == 3, (1...12).contains(parts[1]), (1...31).contains(parts[2]) else {
-            throw ValidationError("--date must be YYYY-MM-DD (found \(date))")
+            throw ValidationError("expected a day as YYYY-MM-DD (found \(date))")
         }
         // Days since 1970-01-01 of a civil date (Howard Hinnant's days_from_civil).
         let (y, m, d) = (parts[1] <= 2 ? parts[0] - 1 : parts[0], parts[1], parts[2])

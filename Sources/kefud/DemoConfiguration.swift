@@ -101,5 +101,12 @@ token_sha256 = "85a90ba1fe3987953f3dc298aea5eca43f662653e8804208cebce6e236e63e4a
 # closed_after_days = 180     # days after a conversation's close
 # batch = 500                 # rows one purge transaction changes (10 to 10000)
 
+# The input journal: every input the routing core takes (messages without their texts, logins, presence, clock ticks,
+# reloads), committed with the records it caused, so that `kefuctl replay` can run a recorded day through the core again
+# (with these rules: decision for decision; with others: what would the day have been?) and `kefuctl simulate
+# --recorded-day` can staff a sale day from a real one. About 21 bytes a message. 0 writes none.
+# [replay]
+# keep_days = 14              # rows older go, a whole run (from a start of kefud) at a time
+
 """#
 }

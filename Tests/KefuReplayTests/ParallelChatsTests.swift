@@ -5,7 +5,7 @@ import Testing
 
 /// Where chats held in parallel (`max_chats` 3) make Erlang C wrong, either way it is read, and the simulation
 /// right: 90 buyers an hour, chats lasting 300 s, agents answering in 20 s one buyer at a time, buyers writing
-/// again 60 s after each answer (docs/simulate.md has the table this prints).
+/// again 60 s after each answer (the README has the table this prints).
 @Suite struct ParallelChatsTests {
     static let perHour = 90.0
     static let handling = 300.0
@@ -53,7 +53,7 @@ import Testing
         #expect(meanWait > 1.5 * erlang.meanWait)
     }
 
-    /// The numbers, as docs/simulate.md shows them.
+    /// The numbers, as the README shows them.
     static func row(_ agents: Int, _ figures: DayFigures.Figures) -> String {
         let slots = chatsAsServers(agents)
         let people = agentsAsServers(agents)

@@ -1,8 +1,10 @@
 import Foundation
+import KefuConfig
 import KefuCore
 import KefuServer
 import KefuStore
 import KefuTestSupport
+import Logging
 import Testing
 
 /// The real kefud records its shop's inputs ([replay] keep_days) through a day with breaches, escalations, a reload and
@@ -110,6 +112,68 @@ struct ReplayEndToEndTests {
         // 6 chats given, 3 first responses breached (conv 3, 4, 6), 2 escalations at least.
         #expect(decisions >= 11, "\(replay.output)")
         #expect(replay.output.contains("restarts in the window: 2"), "\(replay.output)")
+    }
+}
+
+extension ReplayEndToEndTests {
+    /// The README's worked example: yesterday's demo traffic (deploy/kefud.toml's team, a scripted day recorded through
+    /// the core as kefud records it, in a real store), replayed by `kefuctl replay` with one more agent in the evening.
+    /// The outputs are kept in `.build/test-artifacts/replay/` (the README shows them).
+    @Test func yesterdaysDemoTrafficReplayedWithOneMoreAgent() async throws {
+        guard let kefuctl = findExecutable(named: "kefuctl") else { throw KefudProcess.NotBuilt() }
+        let demo = try String(
+            contentsOf: packageRoot.appendingPathComponent("deploy/kefud.toml"), encoding: .utf8)
+        let day = RecordedDay.demo(policy: RoutingPolicy(try KefuConfiguration.parse(demo, file: "kefud.toml")))
+        let directory = try TemporaryDirectory(prefix: "kefu-replay-demo")
+        let state = directory.path + "/var"
+        let store = try ConversationStore(directory: state, logger: Logger(label: "test"))
+        try await store.commit(day.records + day.chunks.map { .journal($0) })
+        await store.shutdown()
+        let erin = demo + """
+
+            [[agent]]
+            id = "erin"
+            name = "Erin"
+            token_sha256 = "0c848abb03307b06cf70cd4e29c157dc81af5e94ab3eb1d0c59a120269572376"
+            max_chats = 5
+            skills = { presales = 3, logistics = 2, refund = 2, returns = 2 }
+            """
+        let withErin = try writeConfiguration(erin, in: directory, name: "with-erin.toml")
+        let artifacts = packageRoot.appendingPathComponent(".build/test-artifacts/replay").path
+        try FileManager.default.createDirectory(atPath: artifacts, withIntermediateDirectories: true)
+        let common = ["replay", "--state-dir", state, "--from", "2026-12-06", "--to", "2026-12-07"]
+
+        // With the recorded rules: identical.
+        let exact = try await runCommand(kefuctl, common)
+        #expect(exact.status == 0, "\(exact.output)\(exact.errorOutput)")
+        let decided = exact.output.split(separator: "\n").first { $0.hasPrefix("identical: ") }
+        #expect((decided.flatMap { Int($0.dropFirst("identical: ".count).prefix { $0.isNumber }) } ?? 0) > 100, "\(exact.output)")
+        try exact.output.write(toFile: artifacts + "/identical.txt", atomically: true, encoding: .utf8)
+
+        let modelled = common + ["--config", withErin, "--shift", "erin=17:00-24:00"]
+        let table = try await runCommand(kefuctl, modelled)
+        #expect(table.status == 0, "\(table.output)\(table.errorOutput)")
+        #expect(table.output.contains("recorded: "), "\(table.output)")
+        #expect(table.output.contains("by the given shifts: erin"), "\(table.output)")
+        let conversations = table.output.split(separator: "\n").first { $0.hasPrefix("conversations ") }
+        #expect(conversations?.split(separator: " ") == ["conversations", "162", "162"], "\(table.output)")
+        try table.output.write(toFile: artifacts + "/with-erin.txt", atomically: true, encoding: .utf8)
+        for format in ["svg", "csv"] {
+            let file = artifacts + "/with-erin.\(format)"
+            let result = try await runCommand(kefuctl, modelled + ["--format", format, "--output", file])
+            #expect(result.status == 0, "\(result.output)\(result.errorOutput)")
+        }
+        let svg = try String(contentsOfFile: artifacts + "/with-erin.svg", encoding: .utf8)
+        #expect(svg.hasPrefix("<svg") || svg.hasPrefix("<?xml"))
+        #expect(svg.contains("recorded") && svg.contains("replayed"))
+        let csv = try String(contentsOfFile: artifacts + "/with-erin.csv", encoding: .utf8)
+        #expect(csv.contains("recorded") && csv.contains("replayed"))
+
+        // A shift for an agent the configuration lacks, and a bad time, are refused with the reason.
+        let unknown = try await runCommand(kefuctl, common + ["--config", withErin, "--shift", "zoe=17:00-24:00"])
+        #expect(unknown.status != 0 && unknown.errorOutput.contains("has no agent zoe"), "\(unknown.errorOutput)")
+        let badTime = try await runCommand(kefuctl, ["replay", "--state-dir", state, "--from", "2026-13-01"])
+        #expect(badTime.status != 0 && badTime.errorOutput.contains("expected a time like"), "\(badTime.errorOutput)")
     }
 }
 

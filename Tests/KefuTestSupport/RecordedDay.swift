@@ -97,8 +97,8 @@ public struct RecordedDay: Sendable {
     /// The demo team (deploy/kefud.toml: alice, bob, carol) on 2026-12-06 in Asia/Shanghai, a quiet morning and a busy
     /// evening: alice 09:00–18:00, bob 12:00–21:00, carol 14:00–23:00.
     public static func demo(policy: RoutingPolicy, seed: UInt64 = 7) -> RecordedDay {
-        // 2026-12-06T00:00:00+08:00.
-        let midnight = Instant(unixMilliseconds: 1_796_054_400_000 - 86_400_000)
+        // 2026-12-06T00:00:00+08:00 (2026-12-01T00:00:00+08:00 is 1_796_054_400_000).
+        let midnight = Instant(unixMilliseconds: 1_796_054_400_000 + 5 * 86_400_000)
         var arrivals = [Int](repeating: 0, count: 24)
         for (hour, count) in [9: 6, 10: 8, 11: 10, 12: 8, 13: 8, 14: 10, 15: 10, 16: 9, 17: 9, 18: 10, 19: 16, 20: 24,
             21: 22, 22: 12]

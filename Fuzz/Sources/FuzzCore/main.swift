@@ -1,6 +1,7 @@
 import FuzzSupport
 import KefuCore
 import KefuProtocol
+import KefuReplay
 
 // The routing core fed a floor and a story decoded from the fuzzer's bytes: first the team and the rules (agents with
 // skills, levels, limits, stores and languages; skill rules, SLA limits and policies, business hours, the ladder,
@@ -16,6 +17,8 @@ import KefuProtocol
 // - after a timer tick no deadline is left due (the server arms its one timer for `nextDeadline`);
 // - a refusal's code is one the protocol has, and the reply and every event render as one line each, in every form
 //   (to the person, to a gateway, to a watching supervisor).
+// At the end, the story's input journal (kept as kefud keeps it: restore points at the start and at each restart, every
+// input with the decisions it made, rows cut anywhere) replays with its own rules to exactly the same decisions.
 
 let start = Instant(unixMilliseconds: 1_700_000_000_000)
 let skills = ["s1", "s2", "s3", "s4"].map { Skill($0) }
@@ -131,7 +134,7 @@ struct Store {
                 default: break
                 }
                 lastMessages[message.conversation] = last
-            case .note, .round, .rating, .presence:
+            case .note, .round, .rating, .presence, .journal:
                 break
             }
         }
@@ -156,11 +159,22 @@ struct Story {
     /// Conversations opened, in order (closed ones stay: commands about them must be refused harmlessly).
     var opened: [ConversationID] = []
     var counter = 0
+    /// The story as kefud records it (restore points and inputs with their decisions), replayed at the end.
+    var journal = InputJournal()
+    var chunks: [InputJournal.Chunk] = []
 
     init(_ bytes: [UInt8]) {
         input = ByteReader(bytes)
         team = Team.decode(&input)
-        core = RoutingCore(policy: decodePolicy(&input, team: team))
+        let point = RestorePoint(
+            policy: decodePolicy(&input, team: team), at: start, nextConversationID: ConversationID(1))
+        core = RoutingCore.restored(from: point).core
+        journal.record(point)
+    }
+
+    /// Ends the journal's current row (a store job), as the daemon's rows end wherever its jobs did.
+    mutating func endRow() {
+        if let chunk = journal.take() { chunks.append(chunk) }
     }
 
     mutating func agent() -> AgentID {
@@ -313,6 +327,8 @@ struct Story {
         switch move {
         case .command(let command):
             let step = core.handle(command, at: now)
+            journal.record(command, at: now, step: step)
+            if journal.byteCount >= 100 { endRow() }
             store.fold(step.records)
             if case .open = command, case .ok(let fields) = step.reply,
                 let conv = fields.first(where: { $0.key == "conv" }).flatMap({ Int64($0.value) })
@@ -324,8 +340,13 @@ struct Story {
             // As kefud starts: the next id from the store, every open conversation restored; sessions are gone.
             let live = core
             let records = store.recovered
-            core = RoutingCore(policy: live.policy, nextConversationID: store.nextID)
-            let step = core.restore(records, lastAssignedAt: store.lastAssignedAt, at: now)
+            let point = RestorePoint(
+                policy: live.policy, at: now, nextConversationID: store.nextID, openConversations: records,
+                lastAssignedAt: store.lastAssignedAt)
+            let (restored, step) = RoutingCore.restored(from: point)
+            core = restored
+            endRow()
+            journal.record(point)
             // What was persisted is the live state: the restored core waits and holds as the live one did, has each
             // conversation as it was, and repairs nothing (every holder is still configured).
             var problems: [String] = []
@@ -383,6 +404,15 @@ public func fuzzCore(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
             fatalError("step \(steps): after a tick at \(story.now) a deadline at \(next) is still due")
         }
         if let step { check(step, after: move) }
+    }
+    // The recorded story, replayed with its own rules from its restore points, decides exactly as it did.
+    story.endRow()
+    var recorded = RecordedRun(story.chunks)
+    do {
+        let verdict = try ExactReplay(from: start, to: story.now).run(&recorded)
+        if let difference = verdict.firstDifference { fatalError("the story's journal replays otherwise: \(difference)") }
+    } catch {
+        fatalError("the story's journal cannot be read: \(error)")
     }
     return 0
 }
