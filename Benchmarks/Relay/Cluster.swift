@@ -108,6 +108,8 @@ func startCluster(
         [customers]
         token_sha256 = "\(Secrets.customers.1)"
 
+        \(ProcessInfo.processInfo.environment["RELAY_KEFUD_EXTRA"] ?? "")
+
         """
     toml += relayAgents(agents)
     try toml.write(toFile: shopFile, atomically: true, encoding: .utf8)
