@@ -152,17 +152,18 @@ enum RecordTables {
             WHERE closed_at IS NOT NULL AND purged_at IS NULL
         """,
         // The input journal (`[replay] keep_days`, KefuCore's InputJournal), as in SQLite: one row per commit, in order.
+        // One B-tree, keyed by shop then id (what a replay reads), so each commit adds one index entry, not two.
         """
         CREATE TABLE IF NOT EXISTS kefu_input_journal (
-            id bigserial PRIMARY KEY,
+            id bigserial,
             shop text NOT NULL,
             at bigint NOT NULL,
             entries bigint NOT NULL,
             starts_run boolean NOT NULL,
-            inputs bytea NOT NULL
+            inputs bytea NOT NULL,
+            PRIMARY KEY (shop, id)
         )
         """,
-        "CREATE INDEX IF NOT EXISTS kefu_input_journal_shop_id ON kefu_input_journal (shop, id)",
         """
         CREATE INDEX IF NOT EXISTS kefu_input_journal_runs ON kefu_input_journal (shop, at) WHERE starts_run
         """,
