@@ -44,7 +44,7 @@ struct BusyDay {
     var core: RoutingCore
     var journal = InputJournal()
     var chunks: [InputJournal.Chunk] = []
-    var heap: [Pending] = []
+    var heap = BinaryHeap<Pending>()
     var order = 0
     var inputs = 0
     var messages = 0
@@ -79,32 +79,10 @@ struct BusyDay {
 
     mutating func schedule(_ command: Command, at: Instant) {
         order += 1
-        heap.append(Pending(at: at, order: order, command: command))
-        var child = heap.count - 1
-        while child > 0 {
-            let parent = (child - 1) / 2
-            guard heap[child] < heap[parent] else { break }
-            heap.swapAt(child, parent)
-            child = parent
-        }
+        heap.insert(Pending(at: at, order: order, command: command))
     }
 
-    mutating func pop() -> Pending? {
-        guard !heap.isEmpty else { return nil }
-        heap.swapAt(0, heap.count - 1)
-        let top = heap.removeLast()
-        var parent = 0
-        while true {
-            let (left, right) = (2 * parent + 1, 2 * parent + 2)
-            var smallest = parent
-            if left < heap.count, heap[left] < heap[smallest] { smallest = left }
-            if right < heap.count, heap[right] < heap[smallest] { smallest = right }
-            if smallest == parent { break }
-            heap.swapAt(parent, smallest)
-            parent = smallest
-        }
-        return top
-    }
+    mutating func pop() -> Pending? { heap.isEmpty ? nil : heap.removeMin() }
 
     mutating func record(inputs target: Int) {
         let skills: [Skill] = ["presales", "logistics", "refund", "returns", "complaint"]

@@ -1,14 +1,15 @@
 /// A binary min-heap. swift-collections' `Heap` is a min-max heap: it keeps the largest element reachable too, so
 /// an element larger than the rest (a deadline armed later than every other, an agent whose load just rose) climbs
 /// the max levels on every insert. The core only ever needs the smallest, and its inserts are mostly of large
-/// elements, which a plain binary heap takes in constant time on average.
-struct BinaryHeap<Element: Comparable> {
-    private(set) var unordered: [Element]
+/// elements, which a plain binary heap takes in constant time on average. Public for the replay's scheduled
+/// commands (KefuReplay), which need the same.
+public struct BinaryHeap<Element: Comparable> {
+    public private(set) var unordered: [Element]
 
-    init() { unordered = [] }
+    public init() { unordered = [] }
 
     /// A heap of these elements, built in linear time.
-    init(_ elements: [Element]) {
+    public init(_ elements: [Element]) {
         unordered = elements
         var index = unordered.count / 2 - 1
         while index >= 0 {
@@ -17,11 +18,11 @@ struct BinaryHeap<Element: Comparable> {
         }
     }
 
-    var count: Int { unordered.count }
-    var isEmpty: Bool { unordered.isEmpty }
-    var min: Element? { unordered.first }
+    public var count: Int { unordered.count }
+    public var isEmpty: Bool { unordered.isEmpty }
+    public var min: Element? { unordered.first }
 
-    mutating func insert(_ element: Element) {
+    public mutating func insert(_ element: Element) {
         unordered.append(element)
         var child = unordered.count - 1
         while child > 0 {
@@ -33,7 +34,7 @@ struct BinaryHeap<Element: Comparable> {
     }
 
     @discardableResult
-    mutating func removeMin() -> Element {
+    public mutating func removeMin() -> Element {
         let last = unordered.count - 1
         unordered.swapAt(0, last)
         let removed = unordered.removeLast()

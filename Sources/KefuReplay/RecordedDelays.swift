@@ -1,7 +1,8 @@
 import KefuCore
 
-/// How long agents took, as a record shows it: each agent's answer delays (a round's start to its human answer) and the
-/// chats' handling times (taken by an agent to closed). What modelled agents draw from in a replay under other rules
+/// How long agents took, as a record shows it: each agent's answer delays (from a round's start, or from when the
+/// agent got the chat if the round was waiting before, to the human answer: a queue's wait is the floor's, not the
+/// agent's) and the chats' handling times (taken by an agent to closed). What modelled agents draw from in a replay under other rules
 /// and in a simulation of a recorded day.
 public struct RecordedDelays: Sendable {
     /// Each agent's answer delays, in the order answered.
@@ -10,6 +11,8 @@ public struct RecordedDelays: Sendable {
     public private(set) var handling: [Milliseconds] = []
     private var answered: Set<[Int64]> = []
     private var taken: [ConversationID: Instant] = [:]
+    /// When the current holder got each chat.
+    private var heldSince: [ConversationID: Instant] = [:]
 
     public init() {}
 
@@ -25,10 +28,15 @@ public struct RecordedDelays: Sendable {
                 guard let answeredAt = round.answeredAt, let agent = round.agent,
                     answered.insert([round.conversation.rawValue, Int64(round.round)]).inserted
                 else { continue }
-                answers[agent, default: []].append(answeredAt - round.startedAt)
-            case .persist(.assignment(let assignment)) where assignment.agent != nil:
-                if taken[assignment.conversation] == nil { taken[assignment.conversation] = assignment.at }
+                let since = max(round.startedAt, heldSince[round.conversation] ?? round.startedAt)
+                answers[agent, default: []].append(answeredAt - since)
+            case .persist(.assignment(let assignment)):
+                heldSince[assignment.conversation] = assignment.agent == nil ? nil : assignment.at
+                if assignment.agent != nil, taken[assignment.conversation] == nil {
+                    taken[assignment.conversation] = assignment.at
+                }
             case .persist(.conversation(let record)) where record.state == .closed:
+                heldSince[record.id] = nil
                 if let since = taken.removeValue(forKey: record.id), let closedAt = record.closedAt {
                     handling.append(closedAt - since)
                 }

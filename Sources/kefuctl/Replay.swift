@@ -1,6 +1,5 @@
 import ArgumentParser
 import Foundation
-import KefuCluster
 import KefuConfig
 import KefuCore
 import KefuReplay
@@ -22,27 +21,7 @@ struct ReplayCommand: AsyncParsableCommand {
             from --state-dir, --node-config or --postgres: --config names the rules to replay with.)
             """)
 
-    @Option(help: "The shop whose day to replay ([server] shops_dir); default: the main configuration's team.")
-    var shop = "default"
-
-    @Option(help: "kefud's state directory. Default: --node-config's [server] state_dir, else ./var.")
-    var stateDir: String?
-
-    @Option(help: "kefud's main configuration file: where its state directory or its cluster's PostgreSQL is.")
-    var nodeConfig: String?
-
-    @Option(help: "A cluster's PostgreSQL (postgresql://user@host:port/database) instead of a state directory.")
-    var postgres: String?
-
-    /// Where the journal is, as the store commands find a store (`--config` here names the rules to replay with).
-    private var location: StoreLocation {
-        var location = StoreLocation()
-        location.shop = shop
-        location.stateDir = stateDir
-        location.config = nodeConfig
-        location.postgres = postgres
-        return location
-    }
+    @OptionGroup var journal: JournalLocation
 
     @Option(help: "Start: YYYY-MM-DD, YYYY-MM-DDTHH:MM[:SS] (local, see --utc-offset; or with Z/±HH:MM) or Unix ms.")
     var from: String
@@ -75,10 +54,10 @@ struct ReplayCommand: AsyncParsableCommand {
         let start = try Self.instant(from, offsetMinutes: offset)
         let end = try to.map { try Self.instant($0, offsetMinutes: offset) } ?? Self.now()
         guard start < end else { throw ValidationError("--from must be before --to") }
-        let rows = try await readRows(from: start, to: end)
+        let rows = try await journal.rows(from: start, to: end)
         guard rows.runStart != nil else {
             throw ValidationError(
-                "shop \(location.shop) has no input journal before \(Self.time(end, offsetMinutes: offset)) "
+                "shop \(journal.shop) has no input journal before \(Self.time(end, offsetMinutes: offset)) "
                     + "([replay] keep_days is 0, or it was purged)")
         }
         if rows.startsAfterFrom, let runStart = rows.runStart {
@@ -91,7 +70,7 @@ struct ReplayCommand: AsyncParsableCommand {
         let began = ContinuousClock.now
         let verdict = try ExactReplay(from: start, to: end).run(&run)
         let took = ContinuousClock.now - began
-        print("shop: \(location.shop)")
+        print("shop: \(journal.shop)")
         print("window: \(Self.time(start, offsetMinutes: offset)) – \(Self.time(end, offsetMinutes: offset))")
         print(
             "inputs: \(verdict.inputsInWindow) in the window (\(verdict.inputs) replayed from the run's start), "
@@ -129,9 +108,9 @@ struct ReplayCommand: AsyncParsableCommand {
         switch format {
         case "csv": text = OutcomeReport.csv(runs)
         case "svg":
-            text = OutcomeReport.svg(runs, title: "shop \(location.shop), \(window): recorded vs \(path)")
+            text = OutcomeReport.svg(runs, title: "shop \(journal.shop), \(window): recorded vs \(path)")
         default:
-            var lines = ["shop: \(location.shop)", "window: \(window)", "rules: recorded vs \(path) (seed \(seed))"]
+            var lines = ["shop: \(journal.shop)", "window: \(window)", "rules: recorded vs \(path) (seed \(seed))"]
             lines += outcome.provenance
             if let difference = outcome.verdict.firstDifference {
                 lines.append("warning: this kefud does not replay the record exactly; \(difference)")
@@ -144,15 +123,6 @@ struct ReplayCommand: AsyncParsableCommand {
         } else {
             print(text, terminator: text.hasSuffix("\n") ? "" : "\n")
         }
-    }
-
-    private func readRows(from: Instant, to: Instant) async throws -> JournalReading.Rows {
-        let node = try location.node()
-        if let cluster = try location.cluster(node) {
-            return try await ClusterJournalReading.read(
-                cluster, shop: location.shop, from: from, to: to, logger: location.logger)
-        }
-        return try JournalReading.read(directory: location.directory(node), from: from, to: to)
     }
 
     // MARK: - Times

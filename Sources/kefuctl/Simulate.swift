@@ -1,6 +1,5 @@
 import ArgumentParser
 import Foundation
-import KefuCluster
 import KefuConfig
 import KefuCore
 import KefuReplay
@@ -32,17 +31,7 @@ struct Simulate: AsyncParsableCommand {
     @Option(help: "Instead of --arrivals: the arrivals of this recorded day (YYYY-MM-DD) from the shop's journal.")
     var recordedDay: String?
 
-    @Option(help: "With --recorded-day: the shop whose journal to read.")
-    var shop = "default"
-
-    @Option(help: "With --recorded-day: kefud's state directory (default: --node-config's, else ./var).")
-    var stateDir: String?
-
-    @Option(help: "With --recorded-day: kefud's main configuration file (its state directory or cluster).")
-    var nodeConfig: String?
-
-    @Option(help: "With --recorded-day: a cluster's PostgreSQL (postgresql://user@host:port/database).")
-    var postgres: String?
+    @OptionGroup(title: "With --recorded-day, where the journal is") var journal: JournalLocation
 
     @Option(help: "The shop's configuration file (kefud.toml or a shop's file).")
     var config: String
@@ -165,21 +154,10 @@ struct Simulate: AsyncParsableCommand {
         }
         let midnight = try Self.startOfDay(recordedDay, in: calendar)
         let next = midnight + .seconds(86_400)
-        var location = StoreLocation()
-        location.shop = shop
-        location.stateDir = stateDir
-        location.config = nodeConfig
-        location.postgres = postgres
-        let node = try location.node()
-        let rows =
-            if let cluster = try location.cluster(node) {
-                try await ClusterJournalReading.read(cluster, shop: shop, from: midnight, to: next, logger: location.logger)
-            } else {
-                try JournalReading.read(directory: location.directory(node), from: midnight, to: next)
-            }
+        let rows = try await journal.rows(from: midnight, to: next)
         let curve = try ArrivalCurve.recorded(rows.chunks, midnight: midnight, calendar: calendar)
         guard !curve.skills.isEmpty else {
-            throw ValidationError("shop \(shop)'s journal holds no arrival on \(recordedDay ?? "")")
+            throw ValidationError("shop \(journal.shop)'s journal holds no arrival on \(recordedDay ?? "")")
         }
         return (curve, try RecordedDelays.of(rows.chunks, from: midnight, to: next))
     }

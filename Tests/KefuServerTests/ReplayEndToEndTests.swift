@@ -169,6 +169,20 @@ extension ReplayEndToEndTests {
         let csv = try String(contentsOfFile: artifacts + "/with-erin.csv", encoding: .utf8)
         #expect(csv.contains("recorded") && csv.contains("replayed"))
 
+        // The same day staffed for a sale at twice its traffic: arrivals, answer delays and handling times from the
+        // journal (`simulate --recorded-day`).
+        let demoFile = try writeConfiguration(demo, in: directory, name: "demo.toml")
+        let plan = try await runCommand(
+            kefuctl,
+            ["simulate", "--recorded-day", "2026-12-06", "--factor", "2", "--state-dir", state, "--config", demoFile,
+             "--target", "0.9", "--date", "2026-12-07"])
+        #expect(plan.status == 0, "\(plan.output)\(plan.errorOutput)")
+        #expect(plan.output.contains("agent-hours"), "\(plan.output)")
+        try plan.output.write(toFile: artifacts + "/sale-from-recorded-day.txt", atomically: true, encoding: .utf8)
+        let empty = try await runCommand(
+            kefuctl, ["simulate", "--recorded-day", "2026-11-06", "--state-dir", state, "--config", demoFile])
+        #expect(empty.status != 0 && empty.errorOutput.contains("holds no arrival"), "\(empty.errorOutput)")
+
         // A shift for an agent the configuration lacks, and a bad time, are refused with the reason.
         let unknown = try await runCommand(kefuctl, common + ["--config", withErin, "--shift", "zoe=17:00-24:00"])
         #expect(unknown.status != 0 && unknown.errorOutput.contains("has no agent zoe"), "\(unknown.errorOutput)")
