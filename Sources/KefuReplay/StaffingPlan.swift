@@ -69,17 +69,34 @@ public struct StaffingPlan: Sendable {
                     }
                 }
             }
-            // Up until every skill meets the target.
-            while case let short = skills.filter({ !meets(result[$0]) && counts[$0]! < maxAgents }), !short.isEmpty {
+            // Up until every skill meets the target, or more agents stop helping: when three more did not raise a
+            // skill's rate, its shortfall is its answers' own delay (drawn long), not the staffing; it keeps the count
+            // of its best rate.
+            var best = Dictionary(uniqueKeysWithValues: skills.map { ($0, (rate: (result[$0] ?? nil) ?? 1, count: counts[$0]!)) })
+            var stalled: Set<Skill> = []
+            while case let short = skills.filter({ !meets(result[$0]) && counts[$0]! < maxAgents && !stalled.contains($0) }),
+                !short.isEmpty
+            {
                 for skill in short { counts[skill]! += 1 }
                 result = rates(counts)
+                for skill in short {
+                    let rate = (result[skill] ?? nil) ?? 1
+                    if rate > best[skill]!.rate {
+                        best[skill] = (rate, counts[skill]!)
+                    } else if counts[skill]! - best[skill]!.count >= 3 {
+                        counts[skill] = best[skill]!.count
+                        stalled.insert(skill)
+                    }
+                }
             }
             for skill in skills { plan[skill]![hour] = counts[skill]! }
             floor.begin(hour: hour, staffing: counts)
             floor.advance(until: end + Milliseconds(-1))
         }
 
-        // The whole day with the plan; an hour a later staffing left short gets more.
+        // The whole day with the plan; an hour a later staffing left short gets more (at most three more than the hour's
+        // own search found: beyond that, as above, agents no longer help).
+        let searched = plan
         var day = simulation.floor(staffing: plan, profiles: profiles)
         var below: [Int] = []
         for _ in 0..<24 {
@@ -91,7 +108,7 @@ public struct StaffingPlan: Sendable {
                     .skills
                 for skill in skills where (bySkill[skill]?.responseRate ?? 1) < target {
                     below.append(hour)
-                    if plan[skill]![hour] < maxAgents {
+                    if plan[skill]![hour] < min(maxAgents, searched[skill]![hour] + 3) {
                         plan[skill]![hour] += 1
                         grew = true
                     }

@@ -73,6 +73,9 @@ struct Simulate: AsyncParsableCommand {
         help: "The day simulated, YYYY-MM-DD (its weekday and holidays matter to business hours); default tomorrow.")
     var date: String?
 
+    @Option(help: "The shop's offset from UTC when its configuration has no [business_hours], e.g. +08:00.")
+    var utcOffset = "+08:00"
+
     @Option(help: "table, csv or svg.")
     var format = "table"
 
@@ -96,7 +99,10 @@ struct Simulate: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let policy = RoutingPolicy(try KefuConfiguration.load(path: config))
+        var policy = RoutingPolicy(try KefuConfiguration.load(path: config))
+        // A shop without `[business_hours]` counts its hours in `--utc-offset`'s time, as `kefuctl replay` does (its
+        // clocks run around the clock either way: only where a local day and hour begin changes).
+        if policy.calendar == .always { policy.calendar.utcOffsetMinutes = try ReplayCommand.offsetMinutes(utcOffset) }
         let (recorded, delays) = try await arrivalCurve(calendar: policy.calendar)
         let curve = recorded.scaled(by: factor)
         let day = try Self.startOfDay(date, in: policy.calendar)

@@ -49,4 +49,15 @@ import Testing
         let rates = short.hours.compactMap(\.figures.responseRate)
         #expect(rates.contains { $0 < 0.9 })
     }
+
+    /// Agents who take 200 s to answer miss a 3-minute target however many there are: the search stops adding them
+    /// once more no longer help, instead of running to `maxAgents`, and says which hours stay below.
+    @Test func whenMoreAgentsCannotHelpThePlanStopsAndSaysSo() {
+        var simulation = Self.simulation(factor: 1)
+        simulation.answerDelay = .fixed(.seconds(200))
+        let plan = StaffingPlan.find(for: simulation, target: 0.9, maxAgents: 40)
+        #expect(!plan.meetsTarget)
+        #expect(plan.hoursBelowTarget.contains(10))
+        #expect(plan.agents["presales"]!.allSatisfy { $0 < 20 }, "\(plan.agents["presales"]!)")
+    }
 }
