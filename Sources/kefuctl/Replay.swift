@@ -108,7 +108,8 @@ struct ReplayCommand: AsyncParsableCommand {
         switch format {
         case "csv": text = OutcomeReport.csv(runs)
         case "svg":
-            text = OutcomeReport.svg(runs, title: "shop \(journal.shop), \(window): recorded vs \(path)")
+            let rules = URL(fileURLWithPath: path).lastPathComponent
+            text = OutcomeReport.svg(runs, title: "shop \(journal.shop), \(window): recorded vs \(rules)")
         default:
             var lines = ["shop: \(journal.shop)", "window: \(window)", "rules: recorded vs \(path) (seed \(seed))"]
             lines += outcome.provenance
