@@ -242,7 +242,7 @@ extension Reply {
     var isRefusal: Bool { if case .refused = self { true } else { false } }
 
     /// The conversation an `OPEN`'s `OK conv=<n>` names.
-    var conversation: ConversationID? {
+    public var conversation: ConversationID? {
         guard case .ok(let fields) = self, let value = fields.first(where: { $0.key == "conv" })?.value,
             let id = Int64(value)
         else { return nil }

@@ -67,11 +67,8 @@ public struct RecordedDay: Sendable {
             inputs += 1
             if inputs % 45 == 0, let chunk = journal.take() { chunks.append(chunk) }
             agents.react(to: step, run: &run)
-            if case .open(.customer(let customer), _, _, _, _, _, _) = step.command, case .ok(let fields) = step.step.reply,
-                let id = fields.first(where: { $0.key == "conv" }).flatMap({ Int64($0.value) })
-            {
-                followUps[ConversationID(id)] = buyers.index(below: 4)
-                _ = customer
+            if case .open = step.command, let id = step.step.reply.conversation {
+                followUps[id] = buyers.index(below: 4)
             }
             for effect in step.step.effects {
                 // Set away for letting chats breach, the agent comes back a minute later.
